@@ -1,0 +1,99 @@
+// The client: posts documents to a Shoal (or Jina) server over Jina's gRPC protocol, in
+// requests of `request_size` docs, streamed over one JinaRPC/Call stream by default.
+//
+//   auto client = shoal::Client::Connect("127.0.0.1:12345");
+//   auto docs = client->Post("/search", std::move(queries), {.request_size = 10});
+#ifndef SHOAL_CLIENT_H_
+#define SHOAL_CLIENT_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "shoal/doc.h"
+#include "shoal/params.h"
+#include "shoal/status.h"
+
+namespace jina {
+class DataRequestProto;
+}  // namespace jina
+
+namespace shoal {
+
+// A view of one response. Valid during the callback that receives it.
+class Response {
+ public:
+  explicit Response(jina::DataRequestProto* proto) : proto_(proto) {}
+  bool ok() const;                  // header.status.code == SUCCESS
+  std::string_view request_id() const;
+  std::string_view error() const;   // header.status.description when !ok()
+  std::string_view exception_name() const;
+  DocList docs() const;             // a view of the response's docs
+  Params parameters() const;        // a view of the response's parameters
+  jina::DataRequestProto& proto() const { return *proto_; }
+
+ private:
+  jina::DataRequestProto* proto_;
+};
+
+// Produces input documents lazily: fills `doc` and returns true, or returns false at the end.
+using DocGenerator = std::function<bool(Doc& doc)>;
+
+struct PostOptions {
+  size_t request_size = 100;            // docs per request; 0 means all in one request
+  Params parameters;                    // sent with every request (plus `__results__: {}`)
+  std::string target_executor;          // regex over node names; empty: all
+  size_t prefetch = 0;                  // max requests in flight; 0: the default (1000)
+  bool results_in_order = false;        // responses in request order, not completion order
+  bool stream = true;                   // one JinaRPC/Call stream; false: unary calls
+  std::chrono::milliseconds timeout{0};  // per request; 0: none
+  int max_attempts = 1;                 // attempts per request on UNAVAILABLE / DEADLINE_EXCEEDED
+  std::chrono::milliseconds initial_backoff{500};
+  std::chrono::milliseconds max_backoff{2000};
+  double backoff_multiplier = 1.5;
+  bool show_progress = false;           // a progress bar on stderr when it is a terminal
+  // Called for every response. With on_done or on_always set, Post returns an empty DocList.
+  std::function<void(const Response&)> on_done;   // successful responses
+  std::function<void(const Response&)> on_error;  // responses with an Executor error
+  std::function<void(const Response&)> on_always;
+  // Without on_error, an Executor error makes Post fail unless this is set.
+  bool continue_on_error = false;
+};
+
+struct ClientOptions {
+  std::chrono::milliseconds connect_timeout{5000};
+};
+
+// Thread-safe: several threads may Post at once over the same connection.
+class Client {
+ public:
+  // `address` is host:port, optionally with grpc:// (grpcs:// is not supported yet).
+  static StatusOr<Client> Connect(std::string_view address, const ClientOptions& options = {});
+  Client(Client&&) noexcept;
+  Client& operator=(Client&&) noexcept;
+  ~Client();
+
+  // Sends `inputs` to endpoint `on` and returns the docs of all responses, concatenated in the
+  // order received (request order with results_in_order).
+  StatusOr<DocList> Post(std::string_view on, const DocList& inputs,
+                         const PostOptions& options = {});
+  StatusOr<DocList> Post(std::string_view on, DocGenerator inputs,
+                         const PostOptions& options = {});
+
+  // grpc.health.v1 Check with service "": OK when SERVING.
+  Status Ping(std::chrono::milliseconds timeout = std::chrono::milliseconds(3000));
+
+  class Impl;
+
+ private:
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace shoal
+
+#endif  // SHOAL_CLIENT_H_

@@ -1,0 +1,185 @@
+// The Executor API: a class with named endpoints that process a batch of documents. Shoal serves
+// one instance per replica process and calls its endpoints one at a time.
+//
+//   class Indexer : public shoal::Executor {
+//    public:
+//     explicit Indexer(const shoal::Config& with);
+//     static void Register(shoal::Endpoints<Indexer>& e) {
+//       e.On("/index", &Indexer::Index).Write();
+//       e.On("/search", &Indexer::Search);
+//     }
+//     shoal::Status Index(shoal::DocList& docs, const shoal::Params& params);
+//     shoal::Status Search(shoal::DocList& docs, const shoal::Params& params);
+//   };
+//   SHOAL_EXECUTOR(Indexer);
+#ifndef SHOAL_EXECUTOR_H_
+#define SHOAL_EXECUTOR_H_
+
+#include <concepts>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "shoal/doc.h"
+#include "shoal/params.h"
+#include "shoal/status.h"
+
+namespace shoal {
+
+// Catches every endpoint that has no handler of its own.
+inline constexpr std::string_view kDefaultEndpoint = "/default";
+
+namespace internal {
+class RuntimeAccess;
+struct RequestState;
+}  // namespace internal
+
+// Base class of every Executor. Owned by the replica runtime; its endpoints run one at a time.
+class Executor {
+ public:
+  virtual ~Executor() = default;
+
+  // Writes the whole state to `file` / rebuilds it from `file`; used by stateful Deployments for
+  // Raft snapshots. The defaults answer Unimplemented.
+  virtual Status Snapshot(const std::filesystem::path& file) const;
+  virtual Status Restore(const std::filesystem::path& file);
+  // Called once before the replica exits, after the last request.
+  virtual void Close() {}
+
+  // The replica's name, `name/rep-i` or `name/shard-s/rep-i`.
+  const std::string& runtime_name() const { return runtime_name_; }
+  // A folder this replica may write to (empty when the Deployment has no workspace).
+  const std::filesystem::path& workspace() const { return workspace_; }
+
+ private:
+  friend class internal::RuntimeAccess;
+  std::string runtime_name_;
+  std::filesystem::path workspace_;
+};
+
+// One call of an endpoint, for endpoints that need more than docs and parameters: the parts of a
+// multi-part request (a Flow join with no_reduce) and results returned beside the docs.
+class Request {
+ public:
+  explicit Request(internal::RequestState* state) : state_(state) {}
+
+  // All docs of the request (the parts concatenated).
+  DocList& docs();
+  const Params& params() const;
+  std::string_view endpoint() const;
+  // Parts as they arrived (one unless the request came from a join with no_reduce), and the
+  // executor that produced each one (its last route).
+  size_t num_parts() const;
+  DocList part(size_t i) const;
+  std::string_view part_origin(size_t i) const;
+  // A value under `parameters['__results__'][<replica name>][key]` of the response.
+  void SetResult(std::string_view key, std::string_view value);
+  void SetResult(std::string_view key, double value);
+
+ private:
+  internal::RequestState* state_;
+};
+
+namespace internal {
+
+using EndpointFn = std::function<Status(Executor&, Request&)>;
+
+struct EndpointEntry {
+  std::string name;
+  bool write = false;
+  EndpointFn fn;
+};
+
+// Endpoints of one Executor class, in registration order.
+struct EndpointTable {
+  std::vector<EndpointEntry> entries;
+};
+
+using Factory = std::function<StatusOr<std::unique_ptr<Executor>>(const Config&)>;
+
+// Adds a class to the global registry; called by SHOAL_EXECUTOR at static-initialisation time.
+void RegisterExecutor(std::string_view class_name, Factory factory, EndpointTable endpoints);
+
+}  // namespace internal
+
+// Options of one registered endpoint; use it right away (`e.On(...).Write()`), since later
+// registrations may move the entry.
+class EndpointOptions {
+ public:
+  explicit EndpointOptions(internal::EndpointEntry* entry) : entry_(entry) {}
+  // Marks the endpoint as changing state: with `stateful: true` it goes through the Raft log.
+  EndpointOptions& Write() {
+    entry_->write = true;
+    return *this;
+  }
+
+ private:
+  internal::EndpointEntry* entry_;
+};
+
+// Registration of endpoint name -> member function, used in `static void Register(...)`.
+template <typename E>
+class Endpoints {
+ public:
+  using DocsMethod = Status (E::*)(DocList& docs, const Params& params);
+  using RequestMethod = Status (E::*)(Request& request);
+
+  EndpointOptions On(std::string name, DocsMethod method) {
+    return Add(std::move(name), [method](Executor& e, Request& r) {
+      return (static_cast<E&>(e).*method)(r.docs(), r.params());
+    });
+  }
+  EndpointOptions On(std::string name, RequestMethod method) {
+    return Add(std::move(name),
+               [method](Executor& e, Request& r) { return (static_cast<E&>(e).*method)(r); });
+  }
+
+  internal::EndpointTable Take() { return std::move(table_); }
+
+ private:
+  EndpointOptions Add(std::string name, internal::EndpointFn fn) {
+    table_.entries.push_back({std::move(name), false, std::move(fn)});
+    return EndpointOptions(&table_.entries.back());
+  }
+  internal::EndpointTable table_;
+};
+
+namespace internal {
+
+// Builds an Executor of class E: `static StatusOr<std::unique_ptr<E>> Create(const Config&)`
+// when E has one, else `E(const Config&)`, else `E()`.
+template <typename E>
+StatusOr<std::unique_ptr<Executor>> Create(const Config& config) {
+  if constexpr (requires { { E::Create(config) } -> std::same_as<StatusOr<std::unique_ptr<E>>>; }) {
+    StatusOr<std::unique_ptr<E>> made = E::Create(config);
+    if (!made.ok()) return made.status();
+    return std::unique_ptr<Executor>(std::move(made).value());
+  } else if constexpr (std::is_constructible_v<E, const Config&>) {
+    return std::unique_ptr<Executor>(new E(config));
+  } else {
+    return std::unique_ptr<Executor>(new E());
+  }
+}
+
+template <typename E>
+struct Registrar {
+  explicit Registrar(std::string_view name) {
+    Endpoints<E> endpoints;
+    E::Register(endpoints);
+    RegisterExecutor(name, &Create<E>, endpoints.Take());
+  }
+};
+
+}  // namespace internal
+}  // namespace shoal
+
+// Registers Executor class `Class` under its own name, for `uses: Class` (in the binary or in a
+// shared library loaded with `uses: path/libx.so`).
+#define SHOAL_EXECUTOR(Class) \
+  static const ::shoal::internal::Registrar<Class> shoal_executor_registrar_##Class(#Class)
+
+#endif  // SHOAL_EXECUTOR_H_
