@@ -1,1 +1,20 @@
-int main() { return 0; }
+// `shoal`: the command line. Parses the subcommand and hands over to it.
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "src/cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Shoal: serve and scale Executors over Jina's gRPC protocol", "shoal"};
+  app.require_subcommand(1);
+  std::vector<shoal::cli::Command> commands = {
+      shoal::cli::AddExecutorCommand(app),
+      shoal::cli::AddPingCommand(app),
+      shoal::cli::AddPostCommand(app),
+  };
+  CLI11_PARSE(app, argc, argv);
+  for (const shoal::cli::Command& command : commands) {
+    if (command.app->parsed()) return command.run();
+  }
+  return 2;
+}

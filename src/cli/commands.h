@@ -1,0 +1,23 @@
+// The `shoal` subcommands. Each Add*Command adds its subcommand to `app` and returns it with the
+// function that runs it (returning the exit code) once the command line has been parsed.
+#ifndef SHOAL_CLI_COMMANDS_H_
+#define SHOAL_CLI_COMMANDS_H_
+
+#include <functional>
+
+#include "CLI/CLI.hpp"
+
+namespace shoal::cli {
+
+struct Command {
+  CLI::App* app;
+  std::function<int()> run;
+};
+
+Command AddExecutorCommand(CLI::App& app);  // shoal executor --uses X --port P --name N
+Command AddPingCommand(CLI::App& app);      // shoal ping host:port
+Command AddPostCommand(CLI::App& app);      // shoal post host:port --on /x ...
+
+}  // namespace shoal::cli
+
+#endif  // SHOAL_CLI_COMMANDS_H_
