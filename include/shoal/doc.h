@@ -38,7 +38,8 @@ class NdArrayView {
   std::string_view bytes() const;              // raw C-order buffer
   size_t num_elements() const;                 // product of shape
   // The values when dtype is "<f4" and the buffer holds exactly num_elements() floats (or is
-  // empty with an empty shape); otherwise an empty span.
+  // empty with an empty shape); otherwise an empty span. Never a copy: a buffer that is not
+  // float-aligned (protobuf's heap and arena strings always are) also reads as empty.
   std::span<const float> floats() const;
 
  private:
@@ -62,7 +63,8 @@ class Doc {
   std::string_view bytes() const;  // field "bytes_"
   void set_bytes(std::string_view bytes);
 
-  // The `embedding` field as floats without copying; empty when absent or not "<f4".
+  // The `embedding` field as floats without copying; empty when absent or not "<f4" (see
+  // NdArrayView::floats).
   std::span<const float> embedding() const;
   // Writable floats of an existing "<f4" embedding (for in-place normalisation and the like).
   std::span<float> mutable_embedding();
@@ -75,7 +77,7 @@ class Doc {
   std::vector<double> scores() const;
   void set_scores(std::span<const double> scores);
 
-  // Generic access by field name.
+  // Generic access by field name. A field holding None (a node with no content) is not `Has`.
   bool Has(std::string_view field) const;
   void Erase(std::string_view field);
   std::optional<std::string_view> GetText(std::string_view field) const;
@@ -96,7 +98,7 @@ class Doc {
   DocList MutableDocList(std::string_view field);
 
   // The raw node under `field` (nullptr when absent), for kinds without a typed accessor
-  // (list, set, tuple, dict).
+  // (list, set, tuple, dict). mutable_node adds an empty (None) node when absent.
   const docarray::NodeProto* node(std::string_view field) const;
   docarray::NodeProto* mutable_node(std::string_view field);
 
@@ -107,13 +109,14 @@ class Doc {
 };
 
 // An ordered list of documents: either a view into a message (a request's docs) or the owner
-// of its own message. Movable, not copyable. Thread-compatible.
+// of its own message. Movable, not copyable; a moved-from list may only be assigned or destroyed.
+// Thread-compatible.
 class DocList {
  public:
   // An empty list that owns its message.
   DocList();
   // A view of `proto`, which must outlive this list.
-  explicit DocList(docarray::DocListProto* proto) : proto_(proto) {}
+  explicit DocList(docarray::DocListProto* proto);
   DocList(DocList&&) noexcept;
   DocList& operator=(DocList&&) noexcept;
   DocList(const DocList&) = delete;

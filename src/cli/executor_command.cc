@@ -1,1 +1,95 @@
-// placeholder
+// `shoal executor`: serves one replica of an Executor until SIGINT/SIGTERM. This is what the
+// orchestrator and containers run. Prints `ready port=<n>` on stdout once it serves.
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "src/cli/commands.h"
+#include "src/common/log.h"
+#include "src/executor/loader.h"
+#include "src/executor/runtime.h"
+#include "src/executor/server.h"
+
+namespace shoal::cli {
+namespace {
+
+struct ExecutorFlags {
+  std::string uses;
+  std::string uses_with = "{}";
+  std::string name = "executor";
+  std::string host = "0.0.0.0";
+  int port = 0;
+  std::string workspace;
+  int shutdown_timeout_ms = 10000;
+};
+
+// Blocks SIGINT/SIGTERM in this thread and every thread started after it, so that only
+// WaitForStopSignal() receives them.
+sigset_t BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+int RunExecutor(const ExecutorFlags& flags) {
+  SetLogName(flags.name);
+  sigset_t stop_signals = BlockStopSignals();
+  std::optional<Params> uses_with;
+  std::string error;
+  uses_with = Params::FromJson(flags.uses_with, &error);
+  if (!uses_with.has_value()) {
+    SHOAL_LOG_ERROR("--uses-with is not a JSON object: %s", error);
+    return 2;
+  }
+  StatusOr<executor::LoadedExecutor> loaded = executor::LoadExecutor(flags.uses, *uses_with);
+  if (!loaded.ok()) {
+    SHOAL_LOG_ERROR("cannot start Executor '%s': %s", flags.uses, loaded.status().ToString());
+    return 1;
+  }
+  auto runtime = std::make_unique<executor::ReplicaRuntime>(
+      std::move(loaded).value(),
+      executor::ReplicaRuntime::Options{.name = flags.name, .workspace = flags.workspace});
+  StatusOr<std::unique_ptr<executor::ReplicaServer>> server = executor::ReplicaServer::Start(
+      std::move(runtime), {.host = flags.host, .port = flags.port});
+  if (!server.ok()) {
+    SHOAL_LOG_ERROR("cannot serve '%s': %s", flags.uses, server.status().ToString());
+    return 1;
+  }
+  SHOAL_LOG_INFO("serving %s on %s:%d", flags.uses, flags.host, (*server)->port());
+  std::cout << "ready port=" << (*server)->port() << std::endl;
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  SHOAL_LOG_INFO("got %s: draining", signal == SIGINT ? "SIGINT" : "SIGTERM");
+  (*server)->Shutdown(absl::Milliseconds(flags.shutdown_timeout_ms));
+  server->reset();
+  SHOAL_LOG_INFO("stopped");
+  return 0;
+}
+
+}  // namespace
+
+Command AddExecutorCommand(CLI::App& app) {
+  auto flags = std::make_shared<ExecutorFlags>();
+  CLI::App* sub = app.add_subcommand("executor", "Serve one replica of an Executor");
+  sub->add_option("--uses", flags->uses,
+                  "Executor class name, path/libx.so[:Class], or Executor YAML")
+      ->required();
+  sub->add_option("--uses-with", flags->uses_with, "JSON object passed to the Executor");
+  sub->add_option("--name", flags->name, "Replica name, e.g. indexer/rep-0");
+  sub->add_option("--host", flags->host, "Address to listen on");
+  sub->add_option("--port", flags->port, "Port to listen on (0: any free port)")
+      ->check(CLI::Range(0, 65535));
+  sub->add_option("--workspace", flags->workspace, "Folder the Executor may write to");
+  sub->add_option("--shutdown-timeout", flags->shutdown_timeout_ms,
+                  "Milliseconds to drain in-flight requests on SIGTERM")
+      ->check(CLI::NonNegativeNumber);
+  return {sub, [flags] { return RunExecutor(*flags); }};
+}
+
+}  // namespace shoal::cli

@@ -1,1 +1,197 @@
-// placeholder
+// ReplicaRuntime: endpoint lookup, per-executor parameters, the Executor call, and Jina's error
+// answer (ERROR status with exception info) when the Executor fails.
+#include "src/executor/runtime.h"
+
+#include <exception>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/struct.pb.h"
+#include "src/common/log.h"
+#include "src/common/strings.h"
+#include "src/executor/request_state.h"
+
+namespace shoal::executor {
+namespace {
+
+// Jina reports exceptions by class name; a Status becomes e.g. "InvalidArgumentError".
+std::string ErrorName(absl::StatusCode code) {
+  std::string upper = absl::StatusCodeToString(code);
+  std::string name;
+  bool start = true;
+  for (char c : upper) {
+    if (c == '_') {
+      start = true;
+      continue;
+    }
+    name += start ? c : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    start = false;
+  }
+  return name + "Error";
+}
+
+void SetError(jina::DataRequestProto& response, std::string_view name, std::string_view message,
+              std::string_view executor) {
+  jina::StatusProto* status = response.mutable_header()->mutable_status();
+  status->set_code(jina::StatusProto::ERROR);
+  status->set_description(absl::StrCat(AsAbsl(name), "('", AsAbsl(message), "')"));
+  jina::StatusProto::ExceptionProto* exception = status->mutable_exception();
+  exception->set_name(std::string(name));
+  exception->clear_args();
+  exception->add_args(std::string(message));
+  exception->set_executor(std::string(executor));
+}
+
+// Jina accepts docs either as a DocListProto (f1) or its serialized bytes (f2); Executors always
+// see the former.
+Status DecodeDocs(jina::DataRequestProto& request) {
+  auto* data = request.mutable_data();
+  if (data->documents_case() != jina::DataRequestProto::DataContentProto::kDocsBytes) {
+    return absl::OkStatus();
+  }
+  std::string bytes = std::move(*data->mutable_docs_bytes());
+  if (!data->mutable_docs()->ParseFromString(bytes)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request ", request.header().request_id(),
+                     ": data.docs_bytes is not a serialized docarray.DocListProto (",
+                     bytes.size(), " bytes)"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+ReplicaRuntime::ReplicaRuntime(LoadedExecutor loaded, Options options)
+    : options_(std::move(options)),
+      cls_(loaded.cls),
+      deployment_name_(options_.name.substr(0, options_.name.find('/'))),
+      executor_(std::move(loaded.instance)),
+      thread_("executor") {
+  internal::RuntimeAccess::Init(*executor_, options_.name, options_.workspace);
+}
+
+ReplicaRuntime::~ReplicaRuntime() {
+  Post([this] { Close(); });
+  thread_.Stop();
+}
+
+const internal::EndpointEntry* ReplicaRuntime::Find(std::string_view endpoint) const {
+  const internal::EndpointEntry* fallback = nullptr;
+  for (const internal::EndpointEntry& entry : cls_->endpoints.entries) {
+    if (entry.name == endpoint) return &entry;
+    if (entry.name == kDefaultEndpoint) fallback = &entry;
+  }
+  return fallback;
+}
+
+void ReplicaRuntime::FillEndpoints(jina::EndpointsProto& out) const {
+  bool has_default = false;
+  for (const internal::EndpointEntry& entry : cls_->endpoints.entries) {
+    out.add_endpoints(entry.name);
+    if (entry.write) out.add_write_endpoints(entry.name);
+    has_default = has_default || entry.name == kDefaultEndpoint;
+    // Jina gateways build document models from these schemas; LegacyDocument is the one they
+    // accept by name, with any fields.
+    google::protobuf::Struct& schema =
+        *(*out.mutable_schemas()->mutable_fields())[entry.name].mutable_struct_value();
+    for (const char* side : {"input", "output"}) {
+      google::protobuf::Struct& model = *(*schema.mutable_fields())[side].mutable_struct_value();
+      (*model.mutable_fields())["name"].set_string_value("LegacyDocument");
+      (*model.mutable_fields())["model"].mutable_struct_value();
+    }
+    google::protobuf::Struct& params =
+        *(*schema.mutable_fields())["parameters"].mutable_struct_value();
+    (*params.mutable_fields())["name"].set_null_value(google::protobuf::NULL_VALUE);
+    (*params.mutable_fields())["model"].set_null_value(google::protobuf::NULL_VALUE);
+    (*schema.mutable_fields())["is_generator"].set_bool_value(false);
+    (*schema.mutable_fields())["is_singleton_doc"].set_bool_value(false);
+  }
+  out.add_endpoints(std::string(kDryRunEndpoint));
+}
+
+bool ReplicaRuntime::Run(const internal::EndpointEntry& entry, internal::RequestState& state,
+                         jina::DataRequestProto& response) {
+  // `parameters["<deployment name>"]` (a dict) is merged over the parameters for this Executor.
+  google::protobuf::Struct merged;
+  const google::protobuf::Struct& params = response.parameters();
+  auto own = params.fields().find(deployment_name_);
+  if (own != params.fields().end() && own->second.has_struct_value()) {
+    merged = params;
+    for (const auto& [key, value] : own->second.struct_value().fields()) {
+      (*merged.mutable_fields())[key] = value;
+    }
+    state.params = Params(&merged);
+  } else {
+    state.params = Params(&params);
+  }
+  state.endpoint = entry.name;
+  state.runtime_name = options_.name;
+  google::protobuf::Value& results =
+      (*response.mutable_parameters()->mutable_fields())["__results__"];
+  if (!results.has_struct_value()) results.mutable_struct_value();
+  state.results = results.mutable_struct_value();
+
+  Status status;
+  Request request(&state);
+  try {
+    status = entry.fn(*executor_, request);
+  } catch (const std::exception& e) {
+    status = absl::InternalError(absl::StrCat("uncaught exception: ", e.what()));
+  } catch (...) {
+    status = absl::InternalError("uncaught exception of unknown type");
+  }
+  if (status.ok()) return false;
+  SHOAL_LOG_WARNING("%s failed on %s (request %s): %s", cls_->name, entry.name,
+                    response.header().request_id(), status.ToString());
+  SetError(response, ErrorName(status.code()), AsStd(status.message()), cls_->name);
+  return true;
+}
+
+StatusOr<bool> ReplicaRuntime::Process(jina::DataRequestProto& request) {
+  SHOAL_RETURN_IF_ERROR(DecodeDocs(request));
+  const internal::EndpointEntry* entry = Find(request.header().exec_endpoint());
+  // No handler and no /default: the request passes through unchanged, as in Jina.
+  if (entry == nullptr) return false;
+  docarray::DocListProto* docs = request.mutable_data()->mutable_docs();
+  internal::RequestState state;
+  state.docs = DocList(docs);
+  state.parts = {docs};
+  state.part_origins = {request.routes_size() > 0 ? std::string_view(request.routes().rbegin()->executor())
+                                                  : std::string_view()};
+  return Run(*entry, state, request);
+}
+
+StatusOr<bool> ReplicaRuntime::ProcessParts(jina::DataRequestListProto& parts,
+                                            jina::DataRequestProto& response) {
+  if (parts.requests_size() == 0) {
+    return absl::InvalidArgumentError("process_data got a DataRequestListProto with no requests");
+  }
+  for (jina::DataRequestProto& part : *parts.mutable_requests()) {
+    SHOAL_RETURN_IF_ERROR(DecodeDocs(part));
+  }
+  const jina::DataRequestProto& first = parts.requests(0);
+  *response.mutable_header() = first.header();
+  *response.mutable_parameters() = first.parameters();
+  *response.mutable_routes() = first.routes();
+  docarray::DocListProto* docs = response.mutable_data()->mutable_docs();
+  internal::RequestState state;
+  state.docs = DocList(docs);
+  for (jina::DataRequestProto& part : *parts.mutable_requests()) {
+    docarray::DocListProto* part_docs = part.mutable_data()->mutable_docs();
+    for (const docarray::DocProto& doc : part_docs->docs()) *docs->add_docs() = doc;
+    state.parts.push_back(part_docs);
+    state.part_origins.push_back(part.routes_size() > 0 ? part.routes().rbegin()->executor()
+                                                        : std::string_view());
+  }
+  const internal::EndpointEntry* entry = Find(first.header().exec_endpoint());
+  if (entry == nullptr) return false;
+  return Run(*entry, state, response);
+}
+
+void ReplicaRuntime::Close() {
+  if (closed_) return;
+  closed_ = true;
+  executor_->Close();
+}
+
+}  // namespace shoal::executor

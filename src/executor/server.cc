@@ -1,1 +1,330 @@
-// placeholder
+// ReplicaServer: callback-API gRPC services over the ReplicaRuntime. Reactors never block: each
+// request is posted to the executor thread, which finishes the call when the Executor is done.
+// Requests are parsed once into an arena and answered in place.
+#include "src/executor/server.h"
+
+#include <deque>
+#include <utility>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/support/message_allocator.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "google/protobuf/arena.h"
+#include "jina.grpc.pb.h"
+#include "src/common/log.h"
+
+namespace shoal::executor {
+namespace {
+
+grpc::Status ToGrpc(const Status& status) {
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+const grpc::Status kShuttingDown(grpc::StatusCode::UNAVAILABLE, "replica is shutting down");
+
+// Request and response of one unary call on one arena: parsing allocates from it, the reply is
+// a pointer swap, and everything is freed at once when the call ends.
+template <typename Req, typename Resp>
+class ArenaAllocator : public grpc::MessageAllocator<Req, Resp> {
+ public:
+  grpc::MessageHolder<Req, Resp>* AllocateMessages() override { return new Holder(); }
+
+ private:
+  class Holder : public grpc::MessageHolder<Req, Resp> {
+   public:
+    Holder() {
+      this->set_request(google::protobuf::Arena::CreateMessage<Req>(&arena_));
+      this->set_response(google::protobuf::Arena::CreateMessage<Resp>(&arena_));
+    }
+    void Release() override { delete this; }
+
+   private:
+    google::protobuf::Arena arena_;
+  };
+};
+
+// One message of a Call stream with its own arena.
+struct StreamMessage {
+  google::protobuf::Arena arena;
+  jina::DataRequestProto* proto = google::protobuf::Arena::CreateMessage<jina::DataRequestProto>(&arena);
+};
+
+// JinaRPC/Call: requests are read ahead (up to kMaxInFlight), processed in order on the
+// executor thread, and written back one at a time as they complete.
+class CallReactor : public grpc::ServerBidiReactor<jina::DataRequestProto, jina::DataRequestProto> {
+ public:
+  explicit CallReactor(ReplicaRuntime* runtime) : runtime_(runtime) { NextRead(); }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      absl::MutexLock lock(&mu_);
+      reads_done_ = true;
+      MaybeFinishLocked();
+      return;
+    }
+    std::unique_ptr<StreamMessage> message = std::move(reading_);
+    bool read_more;
+    {
+      absl::MutexLock lock(&mu_);
+      ++in_flight_;
+      read_more = in_flight_ < kMaxInFlight;
+      read_paused_ = !read_more;
+    }
+    StreamMessage* raw = message.release();
+    bool posted = runtime_->Post([this, raw] {
+      std::unique_ptr<StreamMessage> owned(raw);
+      StatusOr<bool> failed = runtime_->Process(*owned->proto);
+      Completed(std::move(owned), failed.status());
+    });
+    if (!posted) {
+      Completed(std::unique_ptr<StreamMessage>(raw), absl::UnavailableError("shutting down"));
+    }
+    if (read_more) NextRead();
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writes_.pop_front();
+    if (!ok) write_failed_ = true;
+    if (!writes_.empty() && !write_failed_) StartWrite(writes_.front()->proto);
+    MaybeFinishLocked();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  static constexpr int kMaxInFlight = 64;
+
+  void NextRead() {
+    reading_ = std::make_unique<StreamMessage>();
+    StartRead(reading_->proto);
+  }
+
+  void Completed(std::unique_ptr<StreamMessage> message, const Status& status) {
+    bool resume_read = false;
+    {
+      absl::MutexLock lock(&mu_);
+      --in_flight_;
+      if (!status.ok()) {
+        // A broken message ends the stream with its error once the earlier answers are out.
+        if (error_.ok()) error_ = status;
+      } else if (!write_failed_) {
+        writes_.push_back(std::move(message));
+        if (writes_.size() == 1) StartWrite(writes_.front()->proto);
+      }
+      if (read_paused_ && !reads_done_) {
+        read_paused_ = false;
+        resume_read = true;
+      }
+      MaybeFinishLocked();
+    }
+    if (resume_read) NextRead();
+  }
+
+  void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || in_flight_ > 0 || !writes_.empty()) return;
+    if (!reads_done_ && error_.ok() && !write_failed_) return;
+    finished_ = true;
+    Finish(ToGrpc(error_));
+  }
+
+  ReplicaRuntime* const runtime_;
+  std::unique_ptr<StreamMessage> reading_;  // owned by the read path (one read at a time)
+  absl::Mutex mu_;
+  std::deque<std::unique_ptr<StreamMessage>> writes_ ABSL_GUARDED_BY(mu_);
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool write_failed_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  Status error_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+// All Jina services of a replica. Each handler hands its call to the executor thread.
+class ReplicaServer::Services {
+ public:
+  explicit Services(ReplicaRuntime* runtime) : single_(runtime), data_(runtime), call_(runtime),
+                                               discovery_(runtime), info_(runtime) {}
+
+  void Register(grpc::ServerBuilder& builder) {
+    builder.RegisterService(&single_);
+    builder.RegisterService(&data_);
+    builder.RegisterService(&call_);
+    builder.RegisterService(&discovery_);
+    builder.RegisterService(&info_);
+  }
+
+  static std::vector<std::string> Names() {
+    return {"jina.JinaSingleDataRequestRPC", "jina.JinaDataRequestRPC", "jina.JinaRPC",
+            "jina.JinaDiscoverEndpointsRPC", "jina.JinaInfoRPC"};
+  }
+
+ private:
+  class Single : public jina::JinaSingleDataRequestRPC::CallbackService {
+   public:
+    explicit Single(ReplicaRuntime* runtime) : runtime_(runtime) {
+      SetMessageAllocatorFor_process_single_data(&allocator_);
+    }
+    grpc::ServerUnaryReactor* process_single_data(grpc::CallbackServerContext* context,
+                                                  const jina::DataRequestProto* request,
+                                                  jina::DataRequestProto* response) override {
+      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      // The request belongs to this call's arena (ArenaAllocator) until Finish; it is answered
+      // in place and swapped into the response.
+      auto* mutable_request = const_cast<jina::DataRequestProto*>(request);
+      bool posted = runtime_->Post([this, context, reactor, mutable_request, response] {
+        StatusOr<bool> failed = runtime_->Process(*mutable_request);
+        if (!failed.ok()) {
+          reactor->Finish(ToGrpc(failed.status()));
+          return;
+        }
+        if (*failed) context->AddTrailingMetadata("is-error", "true");
+        response->Swap(mutable_request);
+        reactor->Finish(grpc::Status::OK);
+      });
+      if (!posted) reactor->Finish(kShuttingDown);
+      return reactor;
+    }
+
+   private:
+    ReplicaRuntime* const runtime_;
+    ArenaAllocator<jina::DataRequestProto, jina::DataRequestProto> allocator_;
+  };
+
+  class Data : public jina::JinaDataRequestRPC::CallbackService {
+   public:
+    explicit Data(ReplicaRuntime* runtime) : runtime_(runtime) {
+      SetMessageAllocatorFor_process_data(&allocator_);
+    }
+    grpc::ServerUnaryReactor* process_data(grpc::CallbackServerContext* context,
+                                           const jina::DataRequestListProto* request,
+                                           jina::DataRequestProto* response) override {
+      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      auto* parts = const_cast<jina::DataRequestListProto*>(request);  // this call's arena
+      bool posted = runtime_->Post([this, context, reactor, parts, response] {
+        StatusOr<bool> failed = runtime_->ProcessParts(*parts, *response);
+        if (!failed.ok()) {
+          reactor->Finish(ToGrpc(failed.status()));
+          return;
+        }
+        if (*failed) context->AddTrailingMetadata("is-error", "true");
+        reactor->Finish(grpc::Status::OK);
+      });
+      if (!posted) reactor->Finish(kShuttingDown);
+      return reactor;
+    }
+
+   private:
+    ReplicaRuntime* const runtime_;
+    ArenaAllocator<jina::DataRequestListProto, jina::DataRequestProto> allocator_;
+  };
+
+  class Stream : public jina::JinaRPC::CallbackService {
+   public:
+    explicit Stream(ReplicaRuntime* runtime) : runtime_(runtime) {}
+    grpc::ServerBidiReactor<jina::DataRequestProto, jina::DataRequestProto>* Call(
+        grpc::CallbackServerContext* context) override {
+      return new CallReactor(runtime_);
+    }
+
+   private:
+    ReplicaRuntime* const runtime_;
+  };
+
+  class Discovery : public jina::JinaDiscoverEndpointsRPC::CallbackService {
+   public:
+    explicit Discovery(ReplicaRuntime* runtime) : runtime_(runtime) {}
+    grpc::ServerUnaryReactor* endpoint_discovery(grpc::CallbackServerContext* context,
+                                                 const google::protobuf::Empty* request,
+                                                 jina::EndpointsProto* response) override {
+      runtime_->FillEndpoints(*response);
+      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      reactor->Finish(grpc::Status::OK);
+      return reactor;
+    }
+
+   private:
+    ReplicaRuntime* const runtime_;
+  };
+
+  class Info : public jina::JinaInfoRPC::CallbackService {
+   public:
+    explicit Info(ReplicaRuntime* runtime) : runtime_(runtime) {}
+    grpc::ServerUnaryReactor* _status(grpc::CallbackServerContext* context,
+                                      const google::protobuf::Empty* request,
+                                      jina::JinaInfoProto* response) override {
+      auto& info = *response->mutable_jina();
+      info["shoal"] = SHOAL_VERSION;
+      info["executor"] = runtime_->class_name();
+      info["name"] = runtime_->name();
+      info["grpc"] = grpc::Version();
+      info["proto-backend"] = "cpp";
+      info["pending_requests"] = std::to_string(runtime_->pending());
+      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      reactor->Finish(grpc::Status::OK);
+      return reactor;
+    }
+
+   private:
+    ReplicaRuntime* const runtime_;
+  };
+
+  Single single_;
+  Data data_;
+  Stream call_;
+  Discovery discovery_;
+  Info info_;
+};
+
+StatusOr<std::unique_ptr<ReplicaServer>> ReplicaServer::Start(
+    std::unique_ptr<ReplicaRuntime> runtime, const Options& options) {
+  std::unique_ptr<ReplicaServer> server(new ReplicaServer());
+  server->runtime_ = std::move(runtime);
+  server->services_ = std::make_unique<Services>(server->runtime_.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  std::string address = absl::StrCat(options.host, ":", options.port);
+  if (options.host.find(':') != std::string::npos) {
+    address = absl::StrCat("[", options.host, "]:", options.port);
+  }
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &server->port_);
+  // A port already taken must fail here, not be shared with another process.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(-1);
+  builder.SetMaxSendMessageSize(-1);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  server->services_->Register(builder);
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", address,
+                                               ": the port is in use or the address is invalid"));
+  }
+  grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService();
+  health->SetServingStatus("", true);
+  for (const std::string& name : Services::Names()) health->SetServingStatus(name, true);
+  return server;
+}
+
+ReplicaServer::~ReplicaServer() { Shutdown(absl::Seconds(5)); }
+
+void ReplicaServer::Shutdown(absl::Duration grace) {
+  if (stopped_) return;
+  stopped_ = true;
+  if (server_ != nullptr) {
+    server_->GetHealthCheckService()->Shutdown();
+    server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+  }
+  // Every call has finished or been cancelled; what is still queued runs, then Close().
+  runtime_->Post([runtime = runtime_.get()] { runtime->Close(); });
+}
+
+}  // namespace shoal::executor

@@ -1,0 +1,38 @@
+// What the replica runtime hands an endpoint for one call (behind shoal::Request), and the
+// runtime's private access to Executor fields.
+#ifndef SHOAL_EXECUTOR_REQUEST_STATE_H_
+#define SHOAL_EXECUTOR_REQUEST_STATE_H_
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "docarray.pb.h"
+#include "google/protobuf/struct.pb.h"
+#include "shoal/executor.h"
+
+namespace shoal::internal {
+
+struct RequestState {
+  DocList docs;                                  // a view into the request being answered
+  Params params;                                 // the request's parameters (per-executor merged)
+  std::string_view endpoint;
+  std::vector<docarray::DocListProto*> parts;    // one per part; the docs when single-part
+  std::vector<std::string_view> part_origins;    // last route's executor of each part
+  std::string_view runtime_name;
+  google::protobuf::Struct* results = nullptr;   // `parameters.__results__` of the response
+};
+
+// Lets the runtime set what an Executor may read about itself.
+class RuntimeAccess {
+ public:
+  static void Init(Executor& executor, std::string runtime_name, std::filesystem::path workspace) {
+    executor.runtime_name_ = std::move(runtime_name);
+    executor.workspace_ = std::move(workspace);
+  }
+};
+
+}  // namespace shoal::internal
+
+#endif  // SHOAL_EXECUTOR_REQUEST_STATE_H_

@@ -1,0 +1,69 @@
+// The replica runtime: one Executor instance, its endpoint table, and the translation between
+// Jina's DataRequestProto and an endpoint call. Transport-free (the gRPC server sits on top), so
+// tests drive it directly.
+#ifndef SHOAL_EXECUTOR_RUNTIME_H_
+#define SHOAL_EXECUTOR_RUNTIME_H_
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "jina.pb.h"
+#include "shoal/executor.h"
+#include "src/common/task_thread.h"
+#include "src/executor/loader.h"
+
+namespace shoal::executor {
+
+// The Jina endpoint every worker lists; a dry run passes through unchanged.
+inline constexpr std::string_view kDryRunEndpoint = "_jina_dry_run_";
+
+// Owns the Executor. Process*/Close run on the executor thread only (post them with Post());
+// endpoint lists are immutable after construction and readable from any thread.
+class ReplicaRuntime {
+ public:
+  struct Options {
+    std::string name;                  // `name/rep-i`: served_by, __results__ key, logs
+    std::filesystem::path workspace;
+  };
+  ReplicaRuntime(LoadedExecutor loaded, Options options);
+  ~ReplicaRuntime();
+
+  // Runs `task` on the executor thread; calls of one replica never overlap.
+  bool Post(absl::AnyInvocable<void()> task) { return thread_.Post(std::move(task)); }
+  size_t pending() const { return thread_.pending(); }
+
+  // Answers `request` in place: it becomes the response. Returns true when the Executor failed
+  // (the response then carries an ERROR status, as Jina's workers answer). A request whose docs
+  // cannot be decoded is an InvalidArgument error, not an Executor error.
+  StatusOr<bool> Process(jina::DataRequestProto& request);
+  // Answers several parts in one call (a join with no_reduce): docs are the parts concatenated,
+  // each part stays reachable through shoal::Request. `response` starts from the first part.
+  StatusOr<bool> ProcessParts(jina::DataRequestListProto& parts, jina::DataRequestProto& response);
+
+  void FillEndpoints(jina::EndpointsProto& out) const;
+  // Calls the Executor's Close() once, after the last request, then stops the thread.
+  void Close();
+
+  const std::string& name() const { return options_.name; }
+  const std::string& class_name() const { return cls_->name; }
+
+ private:
+  const internal::EndpointEntry* Find(std::string_view endpoint) const;
+  bool Run(const internal::EndpointEntry& entry, internal::RequestState& state,
+           jina::DataRequestProto& response);
+
+  // Constant after construction.
+  const Options options_;
+  const ExecutorClass* cls_;
+  std::string deployment_name_;  // options_.name up to the first '/'
+  // Owned by the executor thread.
+  std::unique_ptr<Executor> executor_;
+  bool closed_ = false;
+  TaskThread thread_;  // last: destroyed (joined) first
+};
+
+}  // namespace shoal::executor
+
+#endif  // SHOAL_EXECUTOR_RUNTIME_H_

@@ -1,0 +1,50 @@
+// The replica's gRPC server: Jina's worker services (process_single_data, process_data, Call,
+// endpoint_discovery, _status) over a ReplicaRuntime, plus grpc.health.v1 and reflection.
+#ifndef SHOAL_EXECUTOR_SERVER_H_
+#define SHOAL_EXECUTOR_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/time/time.h"
+#include "shoal/status.h"
+#include "src/executor/runtime.h"
+
+namespace grpc {
+class Server;
+}  // namespace grpc
+
+namespace shoal::executor {
+
+// Thread-safe. States: serving (after Start) -> draining (Shutdown: health NOT_SERVING, no new
+// calls, in-flight calls finish) -> stopped (the Executor is closed).
+class ReplicaServer {
+ public:
+  struct Options {
+    std::string host = "0.0.0.0";
+    int port = 0;  // 0: any free port; port() tells which
+  };
+  static StatusOr<std::unique_ptr<ReplicaServer>> Start(std::unique_ptr<ReplicaRuntime> runtime,
+                                                        const Options& options);
+  ~ReplicaServer();
+
+  int port() const { return port_; }
+  // Drains: NOT_SERVING, then waits up to `grace` for in-flight calls (cancelling the rest),
+  // then closes the Executor. Idempotent.
+  void Shutdown(absl::Duration grace);
+
+  class Services;
+
+ private:
+  ReplicaServer() = default;
+
+  std::unique_ptr<ReplicaRuntime> runtime_;
+  std::unique_ptr<Services> services_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace shoal::executor
+
+#endif  // SHOAL_EXECUTOR_SERVER_H_

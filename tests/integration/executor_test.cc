@@ -1,0 +1,266 @@
+// Real `shoal executor` processes on 127.0.0.1, driven by the C++ client and raw Jina stubs:
+// serving, Executor errors, discovery, draining on SIGTERM, and bad input.
+#include <signal.h>
+
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "jina.grpc.pb.h"
+#include "shoal/client.h"
+#include "tests/integration/child_process.h"
+
+namespace shoal {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
+
+std::unique_ptr<testing::ChildProcess> StartExecutor(std::vector<std::string> args) {
+  std::vector<std::string> argv = {testing::ShoalBinary(), "executor", "--host", "127.0.0.1",
+                                   "--port", "0"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto child = testing::ChildProcess::Start(argv);
+  EXPECT_TRUE(child.ok()) << child.status();
+  return child.ok() ? std::move(child).value() : nullptr;
+}
+
+DocList TextDocs(int n) {
+  DocList docs;
+  for (int i = 0; i < n; ++i) docs.Add().set_text("doc-" + std::to_string(i));
+  return docs;
+}
+
+jina::DataRequestProto MakeRequest(std::string_view endpoint, int docs) {
+  jina::DataRequestProto request;
+  request.mutable_header()->set_request_id("req-1");
+  request.mutable_header()->set_exec_endpoint(std::string(endpoint));
+  DocList list(request.mutable_data()->mutable_docs());
+  for (int i = 0; i < docs; ++i) list.Add().set_text("t" + std::to_string(i));
+  return request;
+}
+
+TEST(ExecutorProcessTest, EchoAnswersOverStreamAndUnary) {
+  auto replica = StartExecutor({"--uses", "Echo", "--name", "echo/rep-0"});
+  ASSERT_NE(replica, nullptr);
+  auto client = Client::Connect(replica->address());
+  ASSERT_TRUE(client.ok()) << client.status();
+  for (bool stream : {true, false}) {
+    auto docs = client->Post("/anything", TextDocs(25),
+                             {.request_size = 10, .results_in_order = true, .stream = stream});
+    ASSERT_TRUE(docs.ok()) << docs.status() << replica->Log();
+    ASSERT_EQ(docs->size(), 25u);
+    for (size_t i = 0; i < docs->size(); ++i) {
+      EXPECT_EQ((*docs)[i].text(), "doc-" + std::to_string(i));
+      EXPECT_EQ((*docs)[i].GetText("served_by"), "echo/rep-0");
+    }
+  }
+  EXPECT_TRUE(client->Ping().ok());
+}
+
+TEST(ExecutorProcessTest, ExecutorErrorIsAJinaErrorResponseNotAGrpcError) {
+  auto replica = StartExecutor({"--uses", "Fail"});
+  ASSERT_NE(replica, nullptr);
+  auto channel = grpc::CreateChannel(replica->address(), grpc::InsecureChannelCredentials());
+  auto stub = jina::JinaSingleDataRequestRPC::NewStub(channel);
+  jina::DataRequestProto request = MakeRequest("/foo", 2);
+  (*request.mutable_parameters()->mutable_fields())["fail"].set_bool_value(true);
+  jina::DataRequestProto response;
+  grpc::ClientContext context;
+  grpc::Status status = stub->process_single_data(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.header().status().code(), jina::StatusProto::ERROR);
+  EXPECT_EQ(response.header().status().exception().executor(), "Fail");
+  EXPECT_FALSE(response.header().status().exception().name().empty());
+  EXPECT_FALSE(response.header().status().description().empty());
+  auto trailing = context.GetServerTrailingMetadata();
+  auto it = trailing.find("is-error");
+  ASSERT_NE(it, trailing.end());
+  EXPECT_EQ(std::string(it->second.data(), it->second.size()), "true");
+
+  // Without the flag the same Executor answers normally, with no is-error trailer.
+  jina::DataRequestProto ok_request = MakeRequest("/foo", 2);
+  jina::DataRequestProto ok_response;
+  grpc::ClientContext ok_context;
+  ASSERT_TRUE(stub->process_single_data(&ok_context, ok_request, &ok_response).ok());
+  EXPECT_EQ(ok_response.header().status().code(), jina::StatusProto::SUCCESS);
+  EXPECT_EQ(ok_context.GetServerTrailingMetadata().count("is-error"), 0u);
+
+  auto client = Client::Connect(replica->address());
+  ASSERT_TRUE(client.ok());
+  auto params = Params::FromJson(R"({"fail": true})");
+  auto failed = client->Post("/foo", TextDocs(3), {.parameters = *params});
+  EXPECT_FALSE(failed.ok());
+  int errors = 0;
+  auto handled = client->Post("/foo", TextDocs(3),
+                              {.parameters = *params,
+                               .on_error = [&](const Response& r) { errors += !r.ok(); }});
+  EXPECT_TRUE(handled.ok()) << handled.status();
+  EXPECT_EQ(errors, 1);
+}
+
+TEST(ExecutorProcessTest, EndpointDiscoveryListsWriteEndpoints) {
+  auto replica = StartExecutor({"--uses", "Counter"});
+  ASSERT_NE(replica, nullptr);
+  auto channel = grpc::CreateChannel(replica->address(), grpc::InsecureChannelCredentials());
+  auto stub = jina::JinaDiscoverEndpointsRPC::NewStub(channel);
+  google::protobuf::Empty empty;
+  jina::EndpointsProto endpoints;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub->endpoint_discovery(&context, empty, &endpoints).ok());
+  EXPECT_THAT(endpoints.endpoints(), UnorderedElementsAre("/index", "/count", "_jina_dry_run_"));
+  EXPECT_THAT(endpoints.write_endpoints(), UnorderedElementsAre("/index"));
+}
+
+TEST(ExecutorProcessTest, CounterKeepsStateAcrossRequests) {
+  auto replica = StartExecutor({"--uses", "Counter", "--name", "c/rep-0"});
+  ASSERT_NE(replica, nullptr);
+  auto client = Client::Connect(replica->address());
+  ASSERT_TRUE(client.ok());
+  ASSERT_TRUE(client->Post("/index", TextDocs(42), {.request_size = 5}).ok());
+  auto count = client->Post("/count", DocList());
+  ASSERT_TRUE(count.ok()) << count.status();
+  ASSERT_EQ(count->size(), 1u);
+  EXPECT_EQ((*count)[0].text(), "42");
+}
+
+TEST(ExecutorProcessTest, ProcessDataSeesEveryPart) {
+  auto replica = StartExecutor({"--uses", "Echo"});
+  ASSERT_NE(replica, nullptr);
+  auto channel = grpc::CreateChannel(replica->address(), grpc::InsecureChannelCredentials());
+  auto stub = jina::JinaDataRequestRPC::NewStub(channel);
+  jina::DataRequestListProto parts;
+  *parts.add_requests() = MakeRequest("/x", 2);
+  *parts.add_requests() = MakeRequest("/x", 3);
+  jina::DataRequestProto response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub->process_data(&context, parts, &response).ok());
+  EXPECT_EQ(response.data().docs().docs_size(), 5);
+}
+
+TEST(ExecutorProcessTest, DocsBytesAreDecoded) {
+  auto replica = StartExecutor({"--uses", "Echo"});
+  ASSERT_NE(replica, nullptr);
+  auto stub = jina::JinaSingleDataRequestRPC::NewStub(
+      grpc::CreateChannel(replica->address(), grpc::InsecureChannelCredentials()));
+  jina::DataRequestProto request = MakeRequest("/x", 3);
+  std::string bytes = request.data().docs().SerializeAsString();
+  request.mutable_data()->set_docs_bytes(bytes);
+  jina::DataRequestProto response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub->process_single_data(&context, request, &response).ok());
+  EXPECT_EQ(response.data().docs().docs_size(), 3);
+
+  // Broken docs_bytes: a clear INVALID_ARGUMENT, and the replica keeps serving.
+  request.mutable_data()->set_docs_bytes("\xff\xff\xff garbage");
+  grpc::ClientContext bad_context;
+  grpc::Status status = stub->process_single_data(&bad_context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("docs_bytes"));
+  grpc::ClientContext again;
+  EXPECT_TRUE(stub->process_single_data(&again, MakeRequest("/x", 1), &response).ok());
+}
+
+TEST(ExecutorProcessTest, MalformedRequestBytesDoNotCrashTheReplica) {
+  auto replica = StartExecutor({"--uses", "Echo"});
+  ASSERT_NE(replica, nullptr);
+  auto channel = grpc::CreateChannel(replica->address(), grpc::InsecureChannelCredentials());
+  grpc::GenericStub generic(channel);
+  const char garbage[] = "\x0a\xff\xff\xff\xff\x0f not a protobuf";
+  grpc::Slice slice(garbage, sizeof(garbage) - 1);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  grpc::ClientContext context;
+  grpc::Status status;
+  absl::Notification done;
+  generic.UnaryCall(&context, "/jina.JinaSingleDataRequestRPC/process_single_data", {}, &request,
+                    &response, [&](grpc::Status s) {
+                      status = std::move(s);
+                      done.Notify();
+                    });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_FALSE(status.ok());
+  auto client = Client::Connect(replica->address());
+  ASSERT_TRUE(client.ok());
+  EXPECT_TRUE(client->Post("/x", TextDocs(1)).ok());
+}
+
+TEST(ExecutorProcessTest, SigtermDrainsInFlightRequestsAndExitsZero) {
+  auto replica = StartExecutor({"--uses", "Sleep"});
+  ASSERT_NE(replica, nullptr);
+  auto client = Client::Connect(replica->address());
+  ASSERT_TRUE(client.ok());
+  auto params = Params::FromJson(R"({"ms": 500})");
+  StatusOr<DocList> result = absl::UnknownError("not run");
+  std::thread post([&] { result = client->Post("/slow", TextDocs(2), {.parameters = *params}); });
+  // Signal once the request is on the replica: its _status reports it pending.
+  auto info_stub = jina::JinaInfoRPC::NewStub(
+      grpc::CreateChannel(replica->address(), grpc::InsecureChannelCredentials()));
+  bool pending = false;
+  for (int i = 0; i < 500 && !pending; ++i) {
+    google::protobuf::Empty empty;
+    jina::JinaInfoProto info;
+    grpc::ClientContext context;
+    pending = info_stub->_status(&context, empty, &info).ok() &&
+              info.jina().at("pending_requests") != "0";
+  }
+  ASSERT_TRUE(pending);
+  replica->Signal(SIGTERM);
+  post.join();
+  EXPECT_TRUE(result.ok()) << result.status() << replica->Log();
+  EXPECT_EQ(replica->Wait(std::chrono::seconds(20)), 0) << replica->Log();
+  EXPECT_THAT(replica->Log(), HasSubstr("draining"));
+}
+
+TEST(ExecutorProcessTest, PortInUseIsAClearError) {
+  auto first = StartExecutor({"--uses", "Echo"});
+  ASSERT_NE(first, nullptr);
+  auto second = testing::ChildProcess::Start({testing::ShoalBinary(), "executor", "--uses",
+                                              "Echo", "--host", "127.0.0.1", "--port",
+                                              std::to_string(first->port())});
+  ASSERT_FALSE(second.ok());
+  EXPECT_THAT(second.status().message(), HasSubstr("in use"));
+}
+
+TEST(ExecutorProcessTest, UnknownExecutorAndBadFlagsAreClearErrors) {
+  auto unknown = testing::ChildProcess::Start(
+      {testing::ShoalBinary(), "executor", "--uses", "NoSuchExecutor", "--port", "0"});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_THAT(unknown.status().message(), HasSubstr("NoSuchExecutor"));
+  EXPECT_THAT(unknown.status().message(), HasSubstr("Echo"));  // lists what exists
+
+  auto missing_lib = testing::ChildProcess::Start(
+      {testing::ShoalBinary(), "executor", "--uses", "/nonexistent/libx.so", "--port", "0"});
+  ASSERT_FALSE(missing_lib.ok());
+  EXPECT_THAT(missing_lib.status().message(), HasSubstr("/nonexistent/libx.so"));
+
+  auto bad_port = testing::ChildProcess::Start(
+      {testing::ShoalBinary(), "executor", "--uses", "Echo", "--port", "99999"});
+  ASSERT_FALSE(bad_port.ok());
+  EXPECT_THAT(bad_port.status().message(), HasSubstr("--port"));
+
+  auto bad_json = testing::ChildProcess::Start(
+      {testing::ShoalBinary(), "executor", "--uses", "Echo", "--uses-with", "{oops"});
+  ASSERT_FALSE(bad_json.ok());
+  EXPECT_THAT(bad_json.status().message(), HasSubstr("--uses-with"));
+}
+
+TEST(ExecutorProcessTest, ExecutorYamlWithFileAndLineErrors) {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / "shoal-yaml-test";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "good.yml") << "jtype: Sleep\nwith:\n  ms: 1\nmetas:\n  name: sleeper\n";
+  std::ofstream(dir / "bad.yml") << "jtype: Sleep\nwith: [1, 2\n";
+  auto good = StartExecutor({"--uses", (dir / "good.yml").string()});
+  ASSERT_NE(good, nullptr);
+  auto bad = testing::ChildProcess::Start(
+      {testing::ShoalBinary(), "executor", "--uses", (dir / "bad.yml").string(), "--port", "0"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("bad.yml:"));
+}
+
+}  // namespace
+}  // namespace shoal
