@@ -1,1 +1,79 @@
-// placeholder
+// `uses:` classification. The order of the checks matters: hub and docker schemes first (they
+// also look like paths), then inline YAML (free text), then file suffixes, then class names.
+#include "src/config/uses.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_format.h"
+
+namespace shoal::config {
+namespace {
+
+bool IsIdentifier(std::string_view s) {
+  if (s.empty() || absl::ascii_isdigit(static_cast<unsigned char>(s[0]))) return false;
+  for (char c : s) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  }
+  return true;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && absl::ascii_isspace(static_cast<unsigned char>(s.front())))
+    s.remove_prefix(1);
+  while (!s.empty() && absl::ascii_isspace(static_cast<unsigned char>(s.back())))
+    s.remove_suffix(1);
+  return s;
+}
+
+bool IsHub(std::string_view uses) {
+  for (std::string_view scheme : {"jinaai://", "jinaai+docker://", "jinaai+sandbox://",
+                                  "jinahub://", "jinahub+docker://", "jinahub+sandbox://"}) {
+    if (uses.starts_with(scheme)) return true;
+  }
+  return false;
+}
+
+UsesSpec Make(UsesSpec::Kind kind, std::string_view path_or_name, std::string_view class_name) {
+  UsesSpec spec{kind, std::string(path_or_name), std::string(class_name)};
+  return spec;
+}
+
+}  // namespace
+
+absl::StatusOr<UsesSpec> ParseUses(std::string_view uses) {
+  std::string_view trimmed = Trim(uses);
+  if (trimmed.empty()) return absl::InvalidArgumentError("uses is empty");
+  if (IsHub(trimmed)) {
+    return absl::UnimplementedError(
+        absl::StrFormat("hub executors are not supported: %s", trimmed));
+  }
+  if (trimmed.starts_with("docker://")) {
+    return absl::UnimplementedError(absl::StrFormat(
+        "docker executors are not supported: %s; run the image's own server and add it with "
+        "external addresses",
+        trimmed));
+  }
+  if (trimmed.starts_with("jtype:") || trimmed.starts_with("!")) {
+    UsesSpec spec = Make(UsesSpec::Kind::kYaml, uses, "");
+    spec.inline_yaml = true;
+    return spec;
+  }
+  if (trimmed.ends_with(".so")) return Make(UsesSpec::Kind::kLibrary, trimmed, "");
+  if (size_t colon = trimmed.rfind(':'); colon != std::string_view::npos) {
+    std::string_view path = trimmed.substr(0, colon);
+    std::string_view class_name = trimmed.substr(colon + 1);
+    if (path.ends_with(".so") && IsIdentifier(class_name)) {
+      return Make(UsesSpec::Kind::kLibrary, path, class_name);
+    }
+  }
+  if (trimmed.ends_with(".yml") || trimmed.ends_with(".yaml")) {
+    return Make(UsesSpec::Kind::kYaml, trimmed, "");
+  }
+  if (IsIdentifier(trimmed)) return Make(UsesSpec::Kind::kClass, trimmed, "");
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "cannot interpret uses '%s': expected a registered class name, path/libx.so[:ClassName], "
+      "an Executor YAML (.yml/.yaml) or inline YAML starting with 'jtype:'",
+      uses));
+}
+
+}  // namespace shoal::config

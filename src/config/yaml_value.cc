@@ -1,1 +1,299 @@
-// placeholder
+// YAML -> google.protobuf.Value conversion. yaml-cpp reports errors by throwing; every public
+// function here catches them and answers InvalidArgument naming file:line:column.
+#include "src/config/yaml_value.h"
+
+#include <cstdlib>
+#include <exception>
+#include <limits>
+#include <optional>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_format.h"
+#include "shoal/status.h"
+
+namespace shoal::config {
+namespace {
+
+using google::protobuf::Struct;
+using google::protobuf::Value;
+
+// Deeper documents are rejected rather than risking the stack (aliases can nest a node in itself).
+constexpr int kMaxDepth = 64;
+
+constexpr std::string_view kStrTag = "tag:yaml.org,2002:str";
+constexpr std::string_view kBoolTag = "tag:yaml.org,2002:bool";
+constexpr std::string_view kIntTag = "tag:yaml.org,2002:int";
+constexpr std::string_view kFloatTag = "tag:yaml.org,2002:float";
+constexpr std::string_view kNullTag = "tag:yaml.org,2002:null";
+
+bool IsNullText(std::string_view s) {
+  return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL";
+}
+
+std::optional<bool> ParseBool(std::string_view s) {
+  if (s == "true" || s == "True" || s == "TRUE") return true;
+  if (s == "false" || s == "False" || s == "FALSE") return false;
+  return std::nullopt;
+}
+
+bool AllOf(std::string_view s, bool (*pred)(unsigned char)) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!pred(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+bool IsDigit(unsigned char c) { return c >= '0' && c <= '9'; }
+bool IsOctalDigit(unsigned char c) { return c >= '0' && c <= '7'; }
+bool IsHexDigit(unsigned char c) { return absl::ascii_isxdigit(c); }
+
+// A decimal number as YAML 1.2's core schema writes one: [-+]?(\.d+|d+(\.d*)?)([eE][-+]?d+)?
+bool IsDecimal(std::string_view s) {
+  size_t i = 0;
+  auto digits = [&]() {
+    size_t start = i;
+    while (i < s.size() && IsDigit(s[i])) ++i;
+    return i - start;
+  };
+  if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+  size_t whole = digits();
+  size_t fraction = 0;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    fraction = digits();
+  }
+  if (whole == 0 && fraction == 0) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+    if (digits() == 0) return false;
+  }
+  return i == s.size();
+}
+
+// YAML 1.2 core-schema numbers: decimal, 0x hex, 0o octal, .inf and .nan.
+std::optional<double> ParseNumber(std::string_view s) {
+  std::string_view unsigned_part = s;
+  double sign = 1;
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
+    sign = s[0] == '-' ? -1 : 1;
+    unsigned_part.remove_prefix(1);
+  }
+  if (unsigned_part == ".inf" || unsigned_part == ".Inf" || unsigned_part == ".INF") {
+    return sign * std::numeric_limits<double>::infinity();
+  }
+  if (s == ".nan" || s == ".NaN" || s == ".NAN") return std::numeric_limits<double>::quiet_NaN();
+  if (s.starts_with("0x") && AllOf(s.substr(2), IsHexDigit)) {
+    return static_cast<double>(std::strtoull(std::string(s.substr(2)).c_str(), nullptr, 16));
+  }
+  if (s.starts_with("0o") && AllOf(s.substr(2), IsOctalDigit)) {
+    return static_cast<double>(std::strtoull(std::string(s.substr(2)).c_str(), nullptr, 8));
+  }
+  if (!IsDecimal(s)) return std::nullopt;
+  return std::strtod(std::string(s).c_str(), nullptr);
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && absl::ascii_isspace(static_cast<unsigned char>(s.front())))
+    s.remove_prefix(1);
+  while (!s.empty() && absl::ascii_isspace(static_cast<unsigned char>(s.back())))
+    s.remove_suffix(1);
+  return s;
+}
+
+bool IsEnvName(std::string_view name) {
+  if (name.empty() || IsDigit(name[0])) return false;
+  for (char c : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  }
+  return true;
+}
+
+// A scalar's Value: quoted scalars and `!!str` stay strings; core-schema tags are enforced;
+// plain (and custom-tagged) scalars are inferred after expansion.
+absl::StatusOr<Value> ConvertScalar(const YAML::Node& node, std::string_view filename,
+                                    const std::string& key) {
+  absl::StatusOr<std::string> text = ExpandEnvVars(node.Scalar());
+  if (!text.ok()) {
+    return YamlError(filename, node.Mark(), key, std::string(text.status().message()));
+  }
+  const std::string& tag = node.Tag();
+  Value value;
+  if (tag == "!" || tag == kStrTag) {
+    value.set_string_value(*std::move(text));
+    return value;
+  }
+  const bool infer = tag != kBoolTag && tag != kIntTag && tag != kFloatTag && tag != kNullTag;
+  if (tag == kNullTag || (infer && IsNullText(*text))) {
+    if (!IsNullText(*text)) return YamlError(filename, node.Mark(), key, "not a null: " + *text);
+    value.set_null_value(google::protobuf::NULL_VALUE);
+    return value;
+  }
+  if (tag == kBoolTag || infer) {
+    if (std::optional<bool> b = ParseBool(*text)) {
+      value.set_bool_value(*b);
+      return value;
+    }
+    if (!infer) return YamlError(filename, node.Mark(), key, "not a bool: " + *text);
+  }
+  if (std::optional<double> number = ParseNumber(*text)) {
+    value.set_number_value(*number);
+    return value;
+  }
+  if (!infer) return YamlError(filename, node.Mark(), key, "not a number: " + *text);
+  value.set_string_value(*std::move(text));
+  return value;
+}
+
+absl::StatusOr<Value> Convert(const YAML::Node& node, std::string_view filename,
+                              const std::string& key, int depth);
+
+absl::StatusOr<Struct> ConvertMap(const YAML::Node& node, std::string_view filename,
+                                  const std::string& key, int depth) {
+  Struct object;
+  for (const auto& entry : node) {
+    const YAML::Node& name = entry.first;
+    if (!name.IsScalar()) {
+      return YamlError(filename, name.Mark(), key, "map keys must be strings");
+    }
+    std::string child = ChildKey(key, name.Scalar());
+    if (object.fields().contains(name.Scalar())) {
+      return YamlError(filename, name.Mark(), child, "duplicate key");
+    }
+    SHOAL_ASSIGN_OR_RETURN(Value value, Convert(entry.second, filename, child, depth + 1));
+    (*object.mutable_fields())[name.Scalar()] = std::move(value);
+  }
+  return object;
+}
+
+absl::StatusOr<Value> Convert(const YAML::Node& node, std::string_view filename,
+                              const std::string& key, int depth) {
+  if (depth > kMaxDepth) {
+    return YamlError(filename, node.Mark(), key,
+                     absl::StrFormat("nested more than %d levels deep", kMaxDepth));
+  }
+  Value value;
+  switch (node.Type()) {
+    case YAML::NodeType::Undefined:
+    case YAML::NodeType::Null:
+      value.set_null_value(google::protobuf::NULL_VALUE);
+      return value;
+    case YAML::NodeType::Scalar:
+      return ConvertScalar(node, filename, key);
+    case YAML::NodeType::Sequence: {
+      google::protobuf::ListValue* list = value.mutable_list_value();
+      size_t index = 0;
+      for (const YAML::Node& item : node) {
+        SHOAL_ASSIGN_OR_RETURN(*list->add_values(),
+                               Convert(item, filename, ItemKey(key, index++), depth + 1));
+      }
+      return value;
+    }
+    case YAML::NodeType::Map: {
+      SHOAL_ASSIGN_OR_RETURN(*value.mutable_struct_value(), ConvertMap(node, filename, key, depth));
+      return value;
+    }
+  }
+  return YamlError(filename, node.Mark(), key, "unknown YAML node type");
+}
+
+}  // namespace
+
+YAML::Mark MarkOf(const YAML::Node& node) {
+  return node.IsDefined() ? node.Mark() : YAML::Mark::null_mark();
+}
+
+std::string YamlLocation(std::string_view filename, const YAML::Mark& mark) {
+  if (mark.is_null()) return std::string(filename);
+  return absl::StrFormat("%s:%d:%d", filename, mark.line + 1, mark.column + 1);
+}
+
+absl::Status YamlError(std::string_view filename, const YAML::Mark& mark, std::string_view key,
+                       std::string_view message) {
+  std::string where = key.empty() ? "top level" : absl::StrFormat("key '%s'", key);
+  return absl::InvalidArgumentError(
+      absl::StrFormat("%s: %s: %s", YamlLocation(filename, mark), where, message));
+}
+
+std::string ChildKey(std::string_view parent, std::string_view key) {
+  return parent.empty() ? std::string(key) : absl::StrFormat("%s.%s", parent, key);
+}
+
+std::string ItemKey(std::string_view parent, size_t index) {
+  return absl::StrFormat("%s[%d]", parent, index);
+}
+
+absl::StatusOr<YAML::Node> ParseYaml(std::string_view text, std::string_view filename) {
+  try {
+    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
+    if (documents.empty()) return YAML::Node(YAML::NodeType::Null);
+    if (documents.size() > 1) {
+      return YamlError(filename, documents[1].Mark(), "",
+                       absl::StrFormat("expected one YAML document, found %d", documents.size()));
+    }
+    return documents[0];
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: %s", YamlLocation(filename, e.mark), e.msg));
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrFormat("%s: %s", filename, e.what()));
+  }
+}
+
+absl::StatusOr<std::string> ExpandEnvVars(std::string_view text) {
+  std::string out;
+  size_t pos = 0;
+  while (true) {
+    size_t start = text.find("${{", pos);
+    if (start == std::string_view::npos) break;
+    out.append(text.substr(pos, start - pos));
+    size_t end = text.find("}}", start + 3);
+    if (end == std::string_view::npos) {
+      return absl::InvalidArgumentError(absl::StrFormat("unterminated '${{' in '%s'", text));
+    }
+    std::string_view inner = Trim(text.substr(start + 3, end - start - 3));
+    std::string_view name = inner;
+    if (name.starts_with("ENV.")) name.remove_prefix(4);
+    if (!IsEnvName(name)) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "unsupported substitution '${{ %s }}'; expected '${{ ENV.VAR }}'", inner));
+    }
+    const char* env = std::getenv(std::string(name).c_str());
+    if (env == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("environment variable '%s' is not set", name));
+    }
+    out.append(env);
+    pos = end + 2;
+  }
+  out.append(text.substr(pos));
+  return out;
+}
+
+absl::StatusOr<Value> YamlToValue(const YAML::Node& node, std::string_view filename,
+                                  std::string_view key) {
+  try {
+    return Convert(node, filename, std::string(key), 0);
+  } catch (const YAML::Exception& e) {
+    return YamlError(filename, e.mark, key, e.msg);
+  } catch (const std::exception& e) {
+    return YamlError(filename, MarkOf(node), key, e.what());
+  }
+}
+
+absl::StatusOr<Struct> YamlToStruct(const YAML::Node& node, std::string_view filename,
+                                    std::string_view key) {
+  try {
+    if (node.IsNull() || !node.IsDefined()) return Struct();
+    if (!node.IsMap()) return YamlError(filename, node.Mark(), key, "expected a map");
+    return ConvertMap(node, filename, std::string(key), 0);
+  } catch (const YAML::Exception& e) {
+    return YamlError(filename, e.mark, key, e.msg);
+  } catch (const std::exception& e) {
+    return YamlError(filename, MarkOf(node), key, e.what());
+  }
+}
+
+}  // namespace shoal::config

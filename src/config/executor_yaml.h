@@ -1,0 +1,32 @@
+// Executor YAML, as Jina writes it (`jtype: ClassName`, `with:`, `metas:`), parsed into a plain
+// struct. The executor loader turns it into an instance.
+#ifndef SHOAL_CONFIG_EXECUTOR_YAML_H_
+#define SHOAL_CONFIG_EXECUTOR_YAML_H_
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "google/protobuf/struct.pb.h"
+
+namespace shoal::config {
+
+struct ExecutorYaml {
+  std::string jtype;              // the class to construct (`jtype:` or a `!ClassName` tag)
+  google::protobuf::Struct with;  // constructor configuration; empty when absent
+  std::string name;               // metas.name; empty when absent
+  std::string workspace;          // metas.workspace; empty when absent
+};
+
+// Parses an Executor YAML. Accepted top-level keys: jtype, with, metas, requests and
+// dynamic_batching (the last two are Python bindings and are ignored with a warning).
+// Errors are InvalidArgument naming "file:line:column" and the key: not a map, missing jtype,
+// `with` or `metas` not a map, an unknown top-level key, a duplicate key, an unset `${{ ENV.X }}`.
+absl::StatusOr<ExecutorYaml> ParseExecutorYaml(std::string_view text, std::string_view filename);
+// Reads `path` and parses it; NotFound when it cannot be read.
+absl::StatusOr<ExecutorYaml> LoadExecutorYaml(const std::filesystem::path& path);
+
+}  // namespace shoal::config
+
+#endif  // SHOAL_CONFIG_EXECUTOR_YAML_H_

@@ -1,0 +1,36 @@
+// Classification of a Deployment's `uses:` string (Jina's spellings included) into what the
+// executor loader should do with it. Pure string work: nothing is read or loaded here.
+#ifndef SHOAL_CONFIG_USES_H_
+#define SHOAL_CONFIG_USES_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace shoal::config {
+
+struct UsesSpec {
+  enum class Kind {
+    kClass,    // a registered class name
+    kLibrary,  // a shared library, `path/libx.so` or `path/libx.so:ClassName`
+    kYaml,     // an Executor YAML file, or inline YAML text
+  };
+  Kind kind;
+  std::string path_or_name;  // class name, library path, YAML path or inline YAML text
+  std::string class_name;    // kLibrary with `:ClassName` only
+  bool inline_yaml = false;  // kYaml: path_or_name is the YAML text itself
+};
+
+// Classifies `uses`:
+//   `Name` (an identifier)                -> kClass
+//   `path/libx.so`, `path/libx.so:Class`  -> kLibrary
+//   `x.yml`, `x.yaml`                     -> kYaml (a file)
+//   `jtype: ...` or `!Class ...`          -> kYaml (inline text)
+// Errors: Unimplemented for hub (`jinaai://`, `jinaai+docker://`, `jinahub://`) and `docker://`
+// references; InvalidArgument naming `uses` for anything else.
+absl::StatusOr<UsesSpec> ParseUses(std::string_view uses);
+
+}  // namespace shoal::config
+
+#endif  // SHOAL_CONFIG_USES_H_

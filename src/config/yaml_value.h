@@ -1,0 +1,52 @@
+// YAML -> google.protobuf.Value/Struct conversion shared by every config parser in src/config/,
+// with `${{ ENV.VAR }}` expansion and errors that name file:line:column and the key. Only code in
+// src/config/ includes this header: yaml-cpp types stay in this directory.
+#ifndef SHOAL_CONFIG_YAML_VALUE_H_
+#define SHOAL_CONFIG_YAML_VALUE_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "google/protobuf/struct.pb.h"
+#include "yaml-cpp/yaml.h"
+
+namespace shoal::config {
+
+// Where `node` starts; the null mark for an undefined node (never throws).
+YAML::Mark MarkOf(const YAML::Node& node);
+
+// "file:line:column" (1-based) of `mark`; just "file" when the mark is unknown.
+std::string YamlLocation(std::string_view filename, const YAML::Mark& mark);
+
+// InvalidArgument "file:line:column: key 'a.b': message" ("top level" when `key` is empty).
+absl::Status YamlError(std::string_view filename, const YAML::Mark& mark, std::string_view key,
+                       std::string_view message);
+
+// The dotted path of a map entry or a sequence item below `parent`: "with.x", "items[2]".
+std::string ChildKey(std::string_view parent, std::string_view key);
+std::string ItemKey(std::string_view parent, size_t index);
+
+// Parses exactly one YAML document. Syntax errors become InvalidArgument with file:line:column.
+absl::StatusOr<YAML::Node> ParseYaml(std::string_view text, std::string_view filename);
+
+// Replaces every `${{ ENV.VAR }}` (spaces optional; `${{ VAR }}` also reads the environment).
+// An unset variable, an unterminated `${{` or any other substitution is InvalidArgument.
+absl::StatusOr<std::string> ExpandEnvVars(std::string_view text);
+
+// Converts `node`: maps -> struct, sequences -> list, plain scalars true/false -> bool, numbers
+// -> number, null/~/empty -> null, anything else (and every quoted scalar) -> string; strings
+// are expanded with ExpandEnvVars before their type is inferred. `key` is the node's dotted path,
+// used in errors. Map keys must be unique scalars.
+absl::StatusOr<google::protobuf::Value> YamlToValue(const YAML::Node& node,
+                                                    std::string_view filename,
+                                                    std::string_view key);
+// As YamlToValue for a node that must be a map (a null node gives an empty struct).
+absl::StatusOr<google::protobuf::Struct> YamlToStruct(const YAML::Node& node,
+                                                      std::string_view filename,
+                                                      std::string_view key);
+
+}  // namespace shoal::config
+
+#endif  // SHOAL_CONFIG_YAML_VALUE_H_

@@ -1,0 +1,61 @@
+// The router of one Deployment: its shards, each a ReplicaSet, and the per-endpoint polling.
+// ANY sends a request to one shard (round robin) and forwards the answer's bytes unparsed; ALL
+// sends it to every shard at once and reduces the answers in shard order.
+#ifndef SHOAL_ROUTING_DEPLOYMENT_ROUTER_H_
+#define SHOAL_ROUTING_DEPLOYMENT_ROUTER_H_
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "src/routing/polling.h"
+#include "src/routing/replica_set.h"
+#include "src/routing/sender.h"
+
+namespace shoal::routing {
+
+// Thread-safe; immutable structure after construction (replica addresses may change).
+class DeploymentRouter {
+ public:
+  struct Options {
+    std::string name;
+    PollingTable polling;
+    int retries = -1;                               // Jina's: -1 = max(3, replicas) + 1 attempts
+    std::optional<std::chrono::milliseconds> timeout_send;
+  };
+  DeploymentRouter(Options options, std::vector<std::unique_ptr<ReplicaSet>> shards);
+
+  // Routes one serialized DataRequestProto for `endpoint`; `done` runs once, on a gRPC thread.
+  // With ALL polling, failed shards are dropped with a warning unless all fail; the trailing
+  // metadata then carries `total_shards` and `failed_shards`.
+  void Route(std::string_view endpoint, grpc::ByteBuffer request,
+             std::optional<std::chrono::system_clock::time_point> deadline,
+             absl::AnyInvocable<void(SendResult)> done);
+
+  const std::string& name() const { return options_.name; }
+  size_t num_shards() const { return shards_.size(); }
+  ReplicaSet& shard(size_t i) { return *shards_[i]; }
+
+ private:
+  SendOptions OptionsFor(const ReplicaSet& set,
+                         std::optional<std::chrono::system_clock::time_point> deadline) const;
+  void RouteAll(grpc::ByteBuffer request,
+                std::optional<std::chrono::system_clock::time_point> deadline,
+                absl::AnyInvocable<void(SendResult)> done);
+
+  const Options options_;
+  std::vector<std::unique_ptr<ReplicaSet>> shards_;
+  std::atomic<uint64_t> next_shard_{0};
+};
+
+// Reduces the answers of several shards (or Flow predecessors), in the given order, into one
+// serialized DataRequestProto: the first successful answer is the base, docs are merged by id,
+// `__results__` dicts are merged. Errors only when no answer can be parsed.
+StatusOr<grpc::ByteBuffer> ReduceResponses(const std::vector<const grpc::ByteBuffer*>& answers);
+
+}  // namespace shoal::routing
+
+#endif  // SHOAL_ROUTING_DEPLOYMENT_ROUTER_H_

@@ -1,0 +1,203 @@
+// ReplicaSet: channels, load accounting, ejection and health probing.
+#include "src/routing/replica_set.h"
+
+#include <pthread.h>
+
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "src/common/log.h"
+#include "src/routing/balancer.h"
+
+namespace shoal::routing {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// grpc.health.v1.HealthCheckResponse: field 1 (varint) SERVING = 1.
+bool IsServing(const grpc::ByteBuffer& response) {
+  grpc::Slice slice;
+  if (!response.DumpToSingleSlice(&slice).ok()) return false;
+  const uint8_t* p = slice.begin();
+  return slice.size() == 2 && p[0] == 0x08 && p[1] == 0x01;
+}
+
+}  // namespace
+
+ReplicaSet::ReplicaSet(std::vector<Address> addresses, Options options)
+    : options_(std::move(options)), random_state_(std::random_device{}()) {
+  {
+    absl::MutexLock lock(&mu_);
+    for (const Address& address : addresses) {
+      replicas_.push_back(Replica{.endpoint = Connect(address)});
+    }
+  }
+  prober_ = std::thread([this] { ProbeLoop(); });
+}
+
+ReplicaSet::~ReplicaSet() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  prober_.join();
+}
+
+std::shared_ptr<Endpoint> ReplicaSet::Connect(const Address& address) const {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  args.SetMaxSendMessageSize(-1);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 9999);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 4999);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // Reconnect quickly after a replica restarts: the default backoff grows to two minutes.
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (address.tls) {
+    grpc::SslCredentialsOptions ssl;
+    if (!options_.tls_ca_file.empty()) ssl.pem_root_certs = ReadFile(options_.tls_ca_file);
+    credentials = grpc::SslCredentials(ssl);
+  }
+  auto endpoint = std::make_shared<Endpoint>();
+  endpoint->address = address;
+  endpoint->channel = grpc::CreateCustomChannel(address.target(), credentials, args);
+  endpoint->stub = std::make_unique<grpc::GenericStub>(endpoint->channel);
+  return endpoint;
+}
+
+std::optional<ReplicaSet::Lease> ReplicaSet::Acquire(uint64_t tried) {
+  absl::MutexLock lock(&mu_);
+  Candidate stack[kFullScanLimit * 4];
+  std::vector<Candidate> heap;
+  std::span<Candidate> candidates;
+  if (replicas_.size() <= std::size(stack)) {
+    candidates = std::span<Candidate>(stack, replicas_.size());
+  } else {
+    heap.resize(replicas_.size());
+    candidates = heap;
+  }
+  for (size_t i = 0; i < replicas_.size(); ++i) {
+    candidates[i] = Candidate{.outstanding = replicas_[i].outstanding,
+                              .healthy = replicas_[i].healthy,
+                              .tried = i < 64 && (tried >> i & 1) != 0};
+  }
+  random_state_ = random_state_ * 6364136223846793005ULL + 1442695040888963407ULL;
+  std::optional<size_t> pick = PickReplica(candidates, rotation_++, random_state_ >> 17);
+  if (!pick.has_value()) return std::nullopt;
+  Replica& replica = replicas_[*pick];
+  ++replica.outstanding;
+  ++replica.requests;
+  return Lease{*pick, replica.endpoint};
+}
+
+void ReplicaSet::Release(size_t index, const grpc::Status& status) {
+  absl::MutexLock lock(&mu_);
+  if (index >= replicas_.size()) return;
+  Replica& replica = replicas_[index];
+  --replica.outstanding;
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    ++replica.failures;
+    if (replica.healthy) {
+      replica.healthy = false;
+      ++replica.ejections;
+      SHOAL_LOG_WARNING("%s: ejected %s (%s)", options_.name, replica.endpoint->address.ToString(),
+                        status.error_message());
+    }
+  }
+}
+
+void ReplicaSet::SetAddress(size_t index, const Address& address) {
+  std::shared_ptr<Endpoint> endpoint = Connect(address);
+  absl::MutexLock lock(&mu_);
+  if (index < replicas_.size()) replicas_[index].endpoint = std::move(endpoint);
+}
+
+void ReplicaSet::SetHealthy(size_t index, bool healthy) {
+  absl::MutexLock lock(&mu_);
+  if (index >= replicas_.size()) return;
+  Replica& replica = replicas_[index];
+  if (replica.healthy && !healthy) ++replica.ejections;
+  replica.healthy = healthy;
+}
+
+size_t ReplicaSet::size() const {
+  absl::MutexLock lock(&mu_);
+  return replicas_.size();
+}
+
+std::vector<ReplicaStats> ReplicaSet::Stats() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<ReplicaStats> stats;
+  for (const Replica& r : replicas_) {
+    stats.push_back({r.endpoint->address.ToString(), r.outstanding, r.healthy, r.requests,
+                     r.failures, r.ejections});
+  }
+  return stats;
+}
+
+std::string ReplicaSet::Describe() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> addresses;
+  for (const Replica& r : replicas_) addresses.push_back(r.endpoint->address.ToString());
+  return absl::StrJoin(addresses, ", ");
+}
+
+bool ReplicaSet::Probe(const Endpoint& endpoint) const {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       absl::ToChronoMilliseconds(options_.probe_timeout));
+  grpc::Slice empty;  // HealthCheckRequest{service: ""} encodes to no bytes
+  grpc::ByteBuffer request(&empty, 1);
+  grpc::ByteBuffer response;
+  absl::Mutex done_mu;
+  bool done = false;
+  grpc::Status status;
+  endpoint.stub->UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                           &response, [&](grpc::Status s) {
+                             absl::MutexLock lock(&done_mu);
+                             status = std::move(s);
+                             done = true;
+                           });
+  absl::MutexLock lock(&done_mu);
+  done_mu.Await(absl::Condition(&done));
+  return status.ok() && IsServing(response);
+}
+
+void ReplicaSet::ProbeLoop() {
+  pthread_setname_np(pthread_self(), "health-probe");
+  while (true) {
+    std::vector<std::pair<size_t, std::shared_ptr<Endpoint>>> targets;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.probe_interval);
+      if (stopping_) return;
+      for (size_t i = 0; i < replicas_.size(); ++i) targets.emplace_back(i, replicas_[i].endpoint);
+    }
+    for (auto& [index, endpoint] : targets) {
+      bool serving = Probe(*endpoint);
+      absl::MutexLock lock(&mu_);
+      if (index >= replicas_.size() || replicas_[index].endpoint != endpoint) continue;
+      Replica& replica = replicas_[index];
+      if (serving && !replica.healthy) {
+        SHOAL_LOG_INFO("%s: re-admitted %s", options_.name, endpoint->address.ToString());
+      } else if (!serving && replica.healthy) {
+        ++replica.ejections;
+        SHOAL_LOG_WARNING("%s: ejected %s (health check failed)", options_.name,
+                          endpoint->address.ToString());
+      }
+      replica.healthy = serving;
+    }
+  }
+}
+
+}  // namespace shoal::routing

@@ -1,0 +1,98 @@
+// The replicas of one shard as the router sees them: a gRPC channel each, the requests in flight
+// to each, and whether each is healthy. Picks the least loaded healthy replica, ejects replicas
+// that fail, and re-admits them when a health probe finds them SERVING again.
+#ifndef SHOAL_ROUTING_REPLICA_SET_H_
+#define SHOAL_ROUTING_REPLICA_SET_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "src/routing/address.h"
+
+namespace shoal::routing {
+
+// What the router uses of one replica for one call; keeps the channel alive while in use.
+struct Endpoint {
+  Address address;
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<grpc::GenericStub> stub;
+};
+
+struct ReplicaStats {
+  std::string address;
+  int outstanding = 0;
+  bool healthy = true;
+  uint64_t requests = 0;
+  uint64_t failures = 0;
+  uint64_t ejections = 0;
+};
+
+// Thread-safe. Owns a prober thread that checks grpc.health.v1 on every replica each
+// `probe_interval`. States per replica: healthy <-> ejected.
+class ReplicaSet {
+ public:
+  struct Options {
+    std::string name;                          // for logs and errors, e.g. "indexer/shard-0"
+    absl::Duration probe_interval = absl::Seconds(1);
+    absl::Duration probe_timeout = absl::Milliseconds(500);
+    std::string tls_ca_file;                   // roots for grpcs:// addresses; empty: system
+  };
+  ReplicaSet(std::vector<Address> addresses, Options options);
+  ~ReplicaSet();
+
+  struct Lease {
+    size_t index;
+    std::shared_ptr<Endpoint> endpoint;
+  };
+  // The least loaded replica whose bit is not set in `tried` (healthy ones first); counts the
+  // call as outstanding until Release. nullopt when all were tried or the set is empty.
+  std::optional<Lease> Acquire(uint64_t tried);
+  // Ends a call. A transport failure (UNAVAILABLE) ejects the replica until a probe finds it
+  // SERVING again.
+  void Release(size_t index, const grpc::Status& status);
+
+  // Points replica `index` at a new address (a restarted local replica on another port).
+  void SetAddress(size_t index, const Address& address);
+  // Ejects or re-admits a replica at once (the supervisor saw it die or become ready).
+  void SetHealthy(size_t index, bool healthy);
+
+  size_t size() const;
+  const std::string& name() const { return options_.name; }
+  std::vector<ReplicaStats> Stats() const;
+  // Addresses as text, for error messages.
+  std::string Describe() const;
+
+ private:
+  struct Replica {
+    std::shared_ptr<Endpoint> endpoint;
+    int outstanding = 0;
+    bool healthy = true;
+    uint64_t requests = 0;
+    uint64_t failures = 0;
+    uint64_t ejections = 0;
+  };
+  std::shared_ptr<Endpoint> Connect(const Address& address) const;
+  void ProbeLoop();
+  bool Probe(const Endpoint& endpoint) const;
+
+  const Options options_;
+  mutable absl::Mutex mu_;
+  std::vector<Replica> replicas_ ABSL_GUARDED_BY(mu_);
+  uint64_t rotation_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t random_state_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread prober_;
+};
+
+}  // namespace shoal::routing
+
+#endif  // SHOAL_ROUTING_REPLICA_SET_H_

@@ -1,0 +1,109 @@
+// Send: an attempt chain over a ReplicaSet with per-attempt contexts.
+#include "src/routing/sender.h"
+
+#include <algorithm>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace shoal::routing {
+
+int AttemptsFor(int retries, size_t replicas) {
+  if (retries < 0) return static_cast<int>(std::max<size_t>(3, replicas)) + 1;
+  return retries + 1;
+}
+
+namespace {
+
+// Lives from Send() until `done` has been called.
+class Call {
+ public:
+  Call(ReplicaSet& replicas, grpc::ByteBuffer request, SendOptions options,
+       absl::AnyInvocable<void(SendResult)> done)
+      : replicas_(replicas),
+        request_(std::move(request)),
+        options_(std::move(options)),
+        done_(std::move(done)) {}
+
+  // Starts the next attempt, or finishes with the last error.
+  void Attempt() {
+    std::optional<ReplicaSet::Lease> lease;
+    if (result_.attempts < options_.attempts) lease = replicas_.Acquire(tried_);
+    if (!lease.has_value()) {
+      Finish();
+      return;
+    }
+    ++result_.attempts;
+    if (lease->index < 64) tried_ |= uint64_t{1} << lease->index;
+    tried_addresses_.push_back(lease->endpoint->address.ToString());
+    context_ = std::make_unique<grpc::ClientContext>();
+    for (const auto& [key, value] : options_.metadata) context_->AddMetadata(key, value);
+    std::optional<std::chrono::system_clock::time_point> deadline = options_.deadline;
+    if (options_.timeout.has_value()) {
+      auto attempt_deadline = std::chrono::system_clock::now() + *options_.timeout;
+      deadline = deadline.has_value() ? std::min(*deadline, attempt_deadline) : attempt_deadline;
+    }
+    if (deadline.has_value()) context_->set_deadline(*deadline);
+    response_.Clear();
+    lease_ = std::move(*lease);
+    lease_.endpoint->stub->UnaryCall(context_.get(), options_.method, grpc::StubOptions(),
+                                     &request_, &response_,
+                                     [this](grpc::Status status) { Completed(std::move(status)); });
+  }
+
+ private:
+  void Completed(grpc::Status status) {
+    replicas_.Release(lease_.index, status);
+    result_.replica = lease_.endpoint->address.ToString();
+    result_.status = std::move(status);
+    if (result_.status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      Attempt();  // another replica, or Finish() when the budget or the replicas are spent
+      return;
+    }
+    for (const auto& [key, value] : context_->GetServerTrailingMetadata()) {
+      result_.trailing.emplace(std::string(key.data(), key.size()),
+                               std::string(value.data(), value.size()));
+    }
+    result_.response = std::move(response_);
+    Finish();
+  }
+
+  void Finish() {
+    if (result_.attempts == 0) {
+      result_.status = grpc::Status(
+          grpc::StatusCode::UNAVAILABLE,
+          absl::StrCat(replicas_.name(), ": no replica to send to"));
+    } else if (result_.status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      result_.status = grpc::Status(
+          grpc::StatusCode::UNAVAILABLE,
+          absl::StrCat(replicas_.name(), ": ", result_.attempts, " attempt(s) failed (tried ",
+                       absl::StrJoin(tried_addresses_, ", "), "); last error: ",
+                       result_.status.error_message()));
+    }
+    auto done = std::move(done_);
+    SendResult result = std::move(result_);
+    delete this;
+    done(std::move(result));
+  }
+
+  ReplicaSet& replicas_;
+  grpc::ByteBuffer request_;
+  const SendOptions options_;
+  absl::AnyInvocable<void(SendResult)> done_;
+  uint64_t tried_ = 0;
+  std::vector<std::string> tried_addresses_;
+  ReplicaSet::Lease lease_;
+  std::unique_ptr<grpc::ClientContext> context_;
+  grpc::ByteBuffer response_;
+  SendResult result_;
+};
+
+}  // namespace
+
+void Send(ReplicaSet& replicas, grpc::ByteBuffer request, SendOptions options,
+          absl::AnyInvocable<void(SendResult)> done) {
+  (new Call(replicas, std::move(request), std::move(options), std::move(done)))->Attempt();
+}
+
+}  // namespace shoal::routing

@@ -1,0 +1,51 @@
+// One routed call: sends serialized bytes to the least loaded replica of a ReplicaSet and, on a
+// transport failure (UNAVAILABLE), retries on a different replica within the attempt budget.
+// Executor errors (an answer with is-error) are answers, never retried.
+#ifndef SHOAL_ROUTING_SENDER_H_
+#define SHOAL_ROUTING_SENDER_H_
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/functional/any_invocable.h"
+#include "src/routing/replica_set.h"
+
+namespace shoal::routing {
+
+inline constexpr char kProcessSingleData[] = "/jina.JinaSingleDataRequestRPC/process_single_data";
+inline constexpr char kProcessData[] = "/jina.JinaDataRequestRPC/process_data";
+
+// Attempts in total for `retries` as Jina reads it: a negative value means max(3, replicas) + 1.
+int AttemptsFor(int retries, size_t replicas);
+
+struct SendOptions {
+  std::string method = kProcessSingleData;
+  int attempts = 1;
+  // Per attempt; unset means none. The overall deadline (the caller's) bounds every attempt.
+  std::optional<std::chrono::milliseconds> timeout;
+  std::optional<std::chrono::system_clock::time_point> deadline;
+  std::vector<std::pair<std::string, std::string>> metadata;
+};
+
+struct SendResult {
+  grpc::Status status;
+  grpc::ByteBuffer response;
+  std::multimap<std::string, std::string> trailing;  // the replica's trailing metadata
+  std::string replica;                                // the address that answered (or failed last)
+  int attempts = 0;
+  bool is_error() const { return trailing.count("is-error") > 0; }
+};
+
+// Sends `request` and calls `done` exactly once, on a gRPC thread. Never blocks.
+void Send(ReplicaSet& replicas, grpc::ByteBuffer request, SendOptions options,
+          absl::AnyInvocable<void(SendResult)> done);
+
+}  // namespace shoal::routing
+
+#endif  // SHOAL_ROUTING_SENDER_H_

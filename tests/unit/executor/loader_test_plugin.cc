@@ -1,0 +1,29 @@
+// A test-only Executor library for loader_test: two classes (`uses: lib.so` is then ambiguous),
+// or none at all when built with SHOAL_LOADER_TEST_NO_CLASSES.
+#include "shoal/executor.h"
+
+namespace loader_test {
+
+#ifndef SHOAL_LOADER_TEST_NO_CLASSES
+
+class PluginAlpha : public shoal::Executor {
+ public:
+  static void Register(shoal::Endpoints<PluginAlpha>& e) { e.On("/alpha", &PluginAlpha::Run); }
+  shoal::Status Run(shoal::DocList& docs, const shoal::Params& params) { return shoal::Status(); }
+};
+SHOAL_EXECUTOR(PluginAlpha);
+
+class PluginBeta : public shoal::Executor {
+ public:
+  static void Register(shoal::Endpoints<PluginBeta>& e) { e.On("/beta", &PluginBeta::Run); }
+  shoal::Status Run(shoal::DocList& docs, const shoal::Params& params) { return shoal::Status(); }
+};
+SHOAL_EXECUTOR(PluginBeta);
+
+#else
+
+int EmptyPluginMarker() { return 0; }
+
+#endif
+
+}  // namespace loader_test
