@@ -4,9 +4,13 @@
 # Applies Shoal's compile options to one target.
 function(shoal_target_options target)
   target_compile_features(${target} PUBLIC cxx_std_20)
-  target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-unused-parameter)
+  # Designated initialisers that leave fields at their defaults are the API style (DESIGN.md).
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-unused-parameter
+                                           -Wno-missing-field-initializers)
   if(SHOAL_WERROR)
-    target_compile_options(${target} PRIVATE -Werror)
+    # -Wrestrict: GCC 12 reports false positives inside libstdc++'s string concatenation at -O3
+    # (GCC bug 105329); it stays a warning, not an error.
+    target_compile_options(${target} PRIVATE -Werror -Wno-error=restrict)
   endif()
   if(SHOAL_SANITIZE)
     target_compile_options(${target} PRIVATE -fsanitize=${SHOAL_SANITIZE} -fno-omit-frame-pointer

@@ -40,7 +40,9 @@ class Response {
   jina::DataRequestProto* proto_;
 };
 
-// Produces input documents lazily: fills `doc` and returns true, or returns false at the end.
+// Produces input documents lazily: fills `doc` (which arrives empty but for a fresh random id)
+// and returns true, or returns false at the end. Called on the thread that called Post, only as
+// fast as requests are sent.
 using DocGenerator = std::function<bool(Doc& doc)>;
 
 struct PostOptions {
@@ -56,7 +58,8 @@ struct PostOptions {
   std::chrono::milliseconds max_backoff{2000};
   double backoff_multiplier = 1.5;
   bool show_progress = false;           // a progress bar on stderr when it is a terminal
-  // Called for every response. With on_done or on_always set, Post returns an empty DocList.
+  // Called for every response, on the thread that called Post. With on_done or on_always set,
+  // Post returns an empty DocList.
   std::function<void(const Response&)> on_done;   // successful responses
   std::function<void(const Response&)> on_error;  // responses with an Executor error
   std::function<void(const Response&)> on_always;
@@ -65,6 +68,8 @@ struct PostOptions {
 };
 
 struct ClientOptions {
+  // How long Connect waits for the server to accept a connection; 0: do not wait (connect on
+  // first use).
   std::chrono::milliseconds connect_timeout{5000};
 };
 
@@ -78,7 +83,10 @@ class Client {
   ~Client();
 
   // Sends `inputs` to endpoint `on` and returns the docs of all responses, concatenated in the
-  // order received (request order with results_in_order).
+  // order received (request order with results_in_order). Blocks until every request is
+  // answered or the Post fails; an empty input still sends one request (with no docs).
+  // Errors: the gRPC code of a failed stream or call, with the address; UNKNOWN for an
+  // Executor error nobody handles (its exception name and description in the message).
   StatusOr<DocList> Post(std::string_view on, const DocList& inputs,
                          const PostOptions& options = {});
   StatusOr<DocList> Post(std::string_view on, DocGenerator inputs,

@@ -1,1 +1,127 @@
-// placeholder
+// shoal::Client: a channel to one server, the stubs of the Jina services a client calls, and the
+// two Post transports (src/client/transport.h) behind one blocking API.
+#include "shoal/client.h"
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "jina.grpc.pb.h"
+#include "src/client/batcher.h"
+#include "src/client/collector.h"
+#include "src/client/transport.h"
+
+namespace shoal {
+
+bool Response::ok() const { return proto_->header().status().code() == jina::StatusProto::SUCCESS; }
+std::string_view Response::request_id() const { return proto_->header().request_id(); }
+std::string_view Response::error() const { return proto_->header().status().description(); }
+std::string_view Response::exception_name() const {
+  return proto_->header().status().exception().name();
+}
+DocList Response::docs() const { return DocList(proto_->mutable_data()->mutable_docs()); }
+Params Response::parameters() const { return Params(&proto_->parameters()); }
+
+// Immutable after Connect; the stubs and the channel are thread-safe.
+class Client::Impl {
+ public:
+  Impl(std::string address, std::shared_ptr<grpc::Channel> channel)
+      : address_(std::move(address)),
+        channel_(std::move(channel)),
+        stream_stub_(jina::JinaRPC::NewStub(channel_)),
+        unary_stub_(jina::JinaSingleDataRequestRPC::NewStub(channel_)),
+        health_stub_(grpc::health::v1::Health::NewStub(channel_)) {}
+
+  template <typename Inputs>
+  StatusOr<DocList> Post(std::string_view on, Inputs&& inputs, const PostOptions& options) {
+    std::string where = absl::StrCat("posting to ", std::string(on), " at ", address_);
+    client::RequestTemplate request{.endpoint = std::string(on),
+                                    .target_executor = options.target_executor,
+                                    .request_size = options.request_size,
+                                    .parameters = options.parameters};
+    client::Batcher batcher(std::forward<Inputs>(inputs), request);
+    client::Collector collector(options, where);
+    Status status = options.stream
+                        ? client::PostOverStream(*stream_stub_, batcher, options, collector, where)
+                        : client::PostUnary(*unary_stub_, batcher, options, collector, where);
+    DocList results = collector.TakeResults();
+    if (!status.ok()) return status;
+    return results;
+  }
+
+  Status Ping(std::chrono::milliseconds timeout) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + timeout);
+    grpc::health::v1::HealthCheckRequest request;
+    grpc::health::v1::HealthCheckResponse response;
+    grpc::Status status = health_stub_->Check(&context, request, &response);
+    if (!status.ok()) {
+      auto code = static_cast<absl::StatusCode>(status.error_code());
+      return Status(code, absl::StrCat("health check of ", address_,
+                                       " failed: ", absl::StatusCodeToString(code), ": ",
+                                       status.error_message()));
+    }
+    if (response.status() != grpc::health::v1::HealthCheckResponse::SERVING) {
+      return absl::UnavailableError(absl::StrCat(
+          address_, " is not serving (health status ",
+          grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status()), ")"));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  const std::string address_;
+  const std::shared_ptr<grpc::Channel> channel_;
+  const std::unique_ptr<jina::JinaRPC::Stub> stream_stub_;
+  const std::unique_ptr<jina::JinaSingleDataRequestRPC::Stub> unary_stub_;
+  const std::unique_ptr<grpc::health::v1::Health::Stub> health_stub_;
+};
+
+StatusOr<Client> Client::Connect(std::string_view address, const ClientOptions& options) {
+  std::string target(address);
+  if (absl::StartsWith(target, "grpcs://")) {
+    return absl::UnimplementedError(absl::StrCat("'", target, "': grpcs:// is not supported"));
+  }
+  if (absl::StartsWith(target, "grpc://")) target.erase(0, 7);
+  size_t colon = target.rfind(':');
+  if (target.empty() || colon == std::string::npos || colon == 0 || colon + 1 == target.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", std::string(address), "' is not an address of the form host:port"));
+  }
+  grpc::ChannelArguments args;
+  // Requests carry whole document batches; Jina lifts the limits the same way.
+  args.SetMaxReceiveMessageSize(-1);
+  args.SetMaxSendMessageSize(-1);
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  if (options.connect_timeout.count() > 0 &&
+      !channel->WaitForConnected(std::chrono::system_clock::now() + options.connect_timeout)) {
+    return absl::UnavailableError(absl::StrCat("cannot connect to ", target, " within ",
+                                               options.connect_timeout.count(), " ms"));
+  }
+  return Client(std::make_unique<Impl>(target, std::move(channel)));
+}
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::Client(Client&&) noexcept = default;
+Client& Client::operator=(Client&&) noexcept = default;
+Client::~Client() = default;
+
+StatusOr<DocList> Client::Post(std::string_view on, const DocList& inputs,
+                               const PostOptions& options) {
+  return impl_->Post(on, inputs, options);
+}
+
+StatusOr<DocList> Client::Post(std::string_view on, DocGenerator inputs,
+                               const PostOptions& options) {
+  return impl_->Post(on, std::move(inputs), options);
+}
+
+Status Client::Ping(std::chrono::milliseconds timeout) { return impl_->Ping(timeout); }
+
+}  // namespace shoal

@@ -1,0 +1,470 @@
+// `shoal_loadgen`: a closed-loop load generator over Jina's gRPC protocol, used by bench/run to
+// compare Shoal with raw_echo_server. Keeps N requests in flight over C channels, measures each
+// request's latency, and prints one JSON line of throughput and latency percentiles.
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/support/proto_buffer_reader.h"
+#include "jina.pb.h"
+
+namespace shoal::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr char kUnaryMethod[] = "/jina.JinaSingleDataRequestRPC/process_single_data";
+constexpr char kStreamMethod[] = "/jina.JinaRPC/Call";
+constexpr double kMaxSeconds = 120;
+constexpr double kMaxWarmupSeconds = 60;
+// Every request gets a deadline, so that every slot finishes in bounded time.
+constexpr auto kCallTimeout = std::chrono::seconds(10);
+// One response in this many is parsed whole; see CheckResponse().
+constexpr int64_t kFullParseEvery = 100;
+
+struct Options {
+  std::string target;
+  int concurrency = 1;
+  int64_t requests = 0;  // 0: run for `seconds`.
+  double seconds = 5;
+  double warmup = 1;
+  int docs = 1;
+  int dim = 0;
+  std::string endpoint = "/default";
+  std::string method = "unary";
+  int channels = 1;
+};
+
+// Builds the request once: `docs` documents shaped like docarray's TextDoc with an optional
+// `embedding` NdArray, exactly as the Python peers encode them.
+std::string BuildRequest(const Options& options) {
+  static_assert(std::endian::native == std::endian::little, "dtype <f4 needs a little-endian host");
+  jina::DataRequestProto request;
+  request.mutable_header()->set_request_id("shoal-loadgen");
+  request.mutable_header()->set_exec_endpoint(options.endpoint);
+  docarray::DocListProto* docs = request.mutable_data()->mutable_docs();
+  std::vector<float> embedding(options.dim);
+  for (int d = 0; d < options.docs; ++d) {
+    auto* fields = docs->add_docs()->mutable_data();
+    char id[33];
+    std::snprintf(id, sizeof(id), "%032x", d + 1);
+    (*fields)["id"].set_text(id);
+    (*fields)["id"].set_type("id");
+    (*fields)["text"].set_text("hello from shoal_loadgen, document " + std::to_string(d));
+    (*fields)["text"].set_type("str");
+    if (options.dim > 0) {
+      for (int k = 0; k < options.dim; ++k) embedding[k] = static_cast<float>((d + k) % 97) / 97;
+      docarray::NodeProto& node = (*fields)["embedding"];
+      node.set_type("ndarray");
+      docarray::DenseNdArrayProto* dense = node.mutable_ndarray()->mutable_dense();
+      dense->set_dtype("<f4");
+      dense->add_shape(options.dim);
+      dense->set_buffer(embedding.data(), embedding.size() * sizeof(float));
+    }
+  }
+  return request.SerializeAsString();
+}
+
+// Returns true when `response` is a successful DataRequestProto. Every response has its header
+// read by a wire-level scan that skips the documents without copying them; when `full` is set the
+// response is also parsed whole and its document count compared with the request's. Parsing a
+// 100-doc response costs ~30-70 us, which on a shared 2-core machine would take CPU from the
+// server under test, hence the full parse only for one response in kFullParseEvery.
+bool CheckResponse(grpc::ByteBuffer* response, bool full, int expected_docs) {
+  using google::protobuf::internal::WireFormatLite;
+  {
+    grpc::ProtoBufferReader reader(response);
+    google::protobuf::io::CodedInputStream in(&reader);
+    in.SetTotalBytesLimit(INT32_MAX);
+    jina::HeaderProto header;
+    bool has_header = false;
+    // Bounded: each iteration consumes at least one byte of a finite buffer.
+    while (uint32_t tag = in.ReadTag()) {
+      if (tag == WireFormatLite::MakeTag(jina::DataRequestProto::kHeaderFieldNumber,
+                                         WireFormatLite::WIRETYPE_LENGTH_DELIMITED)) {
+        uint32_t length = 0;
+        if (!in.ReadVarint32(&length)) return false;
+        auto limit = in.PushLimit(static_cast<int>(length));
+        if (!header.MergeFromCodedStream(&in) || !in.ConsumedEntireMessage()) return false;
+        in.PopLimit(limit);
+        has_header = true;
+      } else if (!WireFormatLite::SkipField(&in, tag)) {
+        return false;
+      }
+    }
+    if (!in.ConsumedEntireMessage() || !has_header ||
+        header.status().code() != jina::StatusProto::SUCCESS) {
+      return false;
+    }
+  }
+  if (!full) return true;
+  grpc::ProtoBufferReader reader(response);
+  jina::DataRequestProto parsed;
+  if (!parsed.ParseFromZeroCopyStream(&reader)) return false;
+  return parsed.data().docs().docs_size() == expected_docs;
+}
+
+// Decides, for each request a slot is about to send, whether it is sent and whether it counts.
+// Thread-safe; immutable except for the ticket counter.
+class Schedule {
+ public:
+  enum class Decision { kStop, kWarmup, kMeasured };
+
+  Schedule(Clock::time_point start, const Options& options, double time_cap_seconds)
+      : warmup_end_(start + ToDuration(options.warmup)),
+        stop_(warmup_end_ + ToDuration(time_cap_seconds)),
+        request_limit_(options.requests) {}
+
+  Decision Next(Clock::time_point now) {
+    if (now >= stop_) return Decision::kStop;
+    if (now < warmup_end_) return Decision::kWarmup;
+    if (request_limit_ > 0 && tickets_.fetch_add(1, std::memory_order_relaxed) >= request_limit_) {
+      return Decision::kStop;
+    }
+    return Decision::kMeasured;
+  }
+
+  Clock::time_point warmup_end() const { return warmup_end_; }
+
+ private:
+  static Clock::duration ToDuration(double seconds) {
+    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  }
+
+  const Clock::time_point warmup_end_;
+  const Clock::time_point stop_;
+  const int64_t request_limit_;
+  std::atomic<int64_t> tickets_{0};
+};
+
+// Counts the slots still running; main waits on it. Thread-safe.
+class Tracker {
+ public:
+  explicit Tracker(int slots) : running_(slots) {}
+
+  void Done() {
+    absl::MutexLock lock(&mu_);
+    --running_;
+  }
+
+  bool WaitAll(absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(absl::Condition(
+                                    +[](int* running) { return *running == 0; }, &running_),
+                                timeout);
+  }
+
+ private:
+  absl::Mutex mu_;
+  int running_ ABSL_GUARDED_BY(mu_);
+};
+
+// What one slot saw. Written by that slot's callbacks only, one at a time; read by main after
+// the slot is done.
+struct SlotStats {
+  std::vector<int64_t> latencies_ns;
+  int64_t errors = 0;
+  int64_t responses = 0;
+  Clock::time_point last_measured_done;
+};
+
+// Shared by every slot; outlives them all.
+struct Shared {
+  Schedule* schedule;
+  Tracker* tracker;
+  int expected_docs;
+};
+
+// One request in flight, forever re-sent until the schedule says stop.
+class Slot {
+ public:
+  explicit Slot(Shared shared) : shared_(shared) {}
+  virtual ~Slot() = default;
+  virtual void Start() = 0;
+  const SlotStats& stats() const { return stats_; }
+
+ protected:
+  // Checks and records a finished request.
+  void Record(bool rpc_ok, grpc::ByteBuffer* response, Clock::time_point done) {
+    const bool full = stats_.responses++ % kFullParseEvery == 0;
+    if (!rpc_ok || !CheckResponse(response, full, shared_.expected_docs)) {
+      ++stats_.errors;
+      return;
+    }
+    if (measured_) {
+      stats_.latencies_ns.push_back(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(done - started_).count());
+      stats_.last_measured_done = done;
+    }
+  }
+
+  // Asks the schedule about the next request; false means stop.
+  bool Begin() {
+    const Clock::time_point now = Clock::now();
+    const Schedule::Decision decision = shared_.schedule->Next(now);
+    if (decision == Schedule::Decision::kStop) return false;
+    measured_ = decision == Schedule::Decision::kMeasured;
+    started_ = now;
+    return true;
+  }
+
+  const Shared shared_;
+  SlotStats stats_;
+  Clock::time_point started_;
+  bool measured_ = false;
+};
+
+// Unary process_single_data calls, one after the other.
+class UnarySlot final : public Slot {
+ public:
+  UnarySlot(Shared shared, grpc::GenericStub* stub, const grpc::ByteBuffer& request)
+      : Slot(shared), stub_(stub), request_(request) {}
+
+  void Start() override { Kick(); }
+
+ private:
+  // Issues the next call. A completion that runs inline, inside UnaryCall, only bumps `pending_`
+  // and the frame already looping issues the call for it, so the stack never grows.
+  void Kick() {
+    if (pending_.fetch_add(1, std::memory_order_acq_rel) != 0) return;
+    bool stopped = false;
+    do {
+      if (!stopped) stopped = !Issue();
+    } while (pending_.fetch_sub(1, std::memory_order_acq_rel) != 1);
+    if (stopped) shared_.tracker->Done();  // Last touch of this slot.
+  }
+
+  bool Issue() {
+    if (!Begin()) return false;
+    context_ = std::make_unique<grpc::ClientContext>();
+    context_->set_deadline(std::chrono::system_clock::now() + kCallTimeout);
+    response_.Clear();
+    stub_->UnaryCall(context_.get(), kUnaryMethod, grpc::StubOptions(), &request_, &response_,
+                     [this](grpc::Status status) {
+                       Record(status.ok(), &response_, Clock::now());
+                       Kick();
+                     });
+    return true;
+  }
+
+  grpc::GenericStub* const stub_;
+  grpc::ByteBuffer request_;
+  grpc::ByteBuffer response_;
+  std::unique_ptr<grpc::ClientContext> context_;
+  std::atomic<int> pending_{0};
+};
+
+// One jina.JinaRPC/Call stream carrying one request at a time: the next request is written once
+// both the previous write and its answer have completed. Half-closes when the schedule says stop.
+class StreamSlot final : public Slot,
+                         public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  StreamSlot(Shared shared, grpc::GenericStub* stub, const grpc::ByteBuffer& request,
+             std::chrono::system_clock::duration stream_deadline)
+      : Slot(shared), stub_(stub), request_(request), stream_deadline_(stream_deadline) {}
+
+  void Start() override {
+    if (!Begin()) {
+      shared_.tracker->Done();
+      return;
+    }
+    context_.set_deadline(std::chrono::system_clock::now() + stream_deadline_);
+    stub_->PrepareBidiStreamingCall(&context_, kStreamMethod, grpc::StubOptions(), this);
+    SendOne();
+    StartCall();
+  }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) failed_ = true;
+    Step();
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) failed_ = true;
+    Record(ok, &response_, Clock::now());
+    Step();
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    // A failure while a request was in flight was counted in OnReadDone.
+    if (!status.ok() && !failed_) ++stats_.errors;
+    shared_.tracker->Done();  // Last touch of this slot.
+  }
+
+ private:
+  void SendOne() {
+    outstanding_.store(2, std::memory_order_relaxed);
+    response_.Clear();
+    StartRead(&response_);
+    StartWrite(&request_);
+  }
+
+  // Runs after each write and each read; the second of the pair sends the next request.
+  void Step() {
+    if (outstanding_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    if (failed_) return;  // The stream is broken; OnDone follows.
+    if (!Begin()) {
+      StartWritesDone();
+      return;
+    }
+    SendOne();
+  }
+
+  grpc::GenericStub* const stub_;
+  grpc::ByteBuffer request_;
+  grpc::ByteBuffer response_;
+  const std::chrono::system_clock::duration stream_deadline_;
+  grpc::ClientContext context_;
+  std::atomic<int> outstanding_{0};
+  std::atomic<bool> failed_{false};
+};
+
+std::string JsonEscape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    if (static_cast<unsigned char>(c) >= 0x20) out.push_back(c);
+  }
+  return out;
+}
+
+// Nearest-rank percentile of sorted values, in microseconds.
+double PercentileUs(const std::vector<int64_t>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(sorted.size())));
+  rank = std::clamp<size_t>(rank, 1, sorted.size());
+  return static_cast<double>(sorted[rank - 1]) / 1000.0;
+}
+
+// One gRPC channel (its own TCP connection) per --channels, each connected within 10 s.
+bool Connect(const Options& options, std::vector<std::unique_ptr<grpc::GenericStub>>* stubs) {
+  for (int c = 0; c < options.channels; ++c) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(-1);
+    args.SetMaxSendMessageSize(-1);
+    // Distinct arguments and a local pool keep channels from sharing a connection.
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetInt("shoal.loadgen.channel", c);
+    std::shared_ptr<grpc::Channel> channel =
+        grpc::CreateCustomChannel(options.target, grpc::InsecureChannelCredentials(), args);
+    if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
+      std::fprintf(stderr, "shoal_loadgen: cannot connect to %s\n", options.target.c_str());
+      return false;
+    }
+    stubs->push_back(std::make_unique<grpc::GenericStub>(std::move(channel)));
+  }
+  return true;
+}
+
+// Merges what the slots saw and prints the JSON line. `requests` counts the measured requests
+// that succeeded; `errors` counts failed or wrong responses, warmup included.
+int64_t Report(const Options& options, size_t request_bytes, Clock::time_point warmup_end,
+               const std::vector<std::unique_ptr<Slot>>& slots) {
+  std::vector<int64_t> latencies;
+  int64_t errors = 0;
+  Clock::time_point last_done = warmup_end;
+  for (const auto& slot : slots) {
+    const SlotStats& stats = slot->stats();
+    latencies.insert(latencies.end(), stats.latencies_ns.begin(), stats.latencies_ns.end());
+    errors += stats.errors;
+    if (!stats.latencies_ns.empty()) last_done = std::max(last_done, stats.last_measured_done);
+  }
+  std::sort(latencies.begin(), latencies.end());
+  const double seconds = std::chrono::duration<double>(last_done - warmup_end).count();
+  const double rps = seconds > 0 ? static_cast<double>(latencies.size()) / seconds : 0;
+  std::printf(
+      "{\"target\":\"%s\",\"method\":\"%s\",\"concurrency\":%d,\"channels\":%d,\"docs\":%d,"
+      "\"dim\":%d,\"request_bytes\":%zu,\"requests\":%zu,\"seconds\":%.3f,\"rps\":%.1f,"
+      "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"errors\":%lld}\n",
+      JsonEscape(options.target).c_str(), options.method.c_str(), options.concurrency,
+      options.channels, options.docs, options.dim, request_bytes, latencies.size(), seconds, rps,
+      PercentileUs(latencies, 0.50), PercentileUs(latencies, 0.90), PercentileUs(latencies, 0.99),
+      static_cast<long long>(errors));
+  std::fflush(stdout);
+  return errors;
+}
+
+// Runs the load and prints the JSON line. Returns 0 without errors, 1 with errors, 2 when the
+// target cannot be reached.
+int Run(const Options& options, double time_cap_seconds) {
+  grpc::Slice slice(BuildRequest(options));
+  const grpc::ByteBuffer request(&slice, 1);
+  std::vector<std::unique_ptr<grpc::GenericStub>> stubs;
+  if (!Connect(options, &stubs)) return 2;
+
+  Schedule schedule(Clock::now(), options, time_cap_seconds);
+  Tracker tracker(options.concurrency);
+  const Shared shared{&schedule, &tracker, options.docs};
+  const auto stream_deadline = std::chrono::duration_cast<std::chrono::system_clock::duration>(
+      std::chrono::duration<double>(options.warmup + time_cap_seconds) + kCallTimeout);
+  std::vector<std::unique_ptr<Slot>> slots;
+  for (int i = 0; i < options.concurrency; ++i) {
+    grpc::GenericStub* stub = stubs[i % options.channels].get();
+    if (options.method == "stream") {
+      slots.push_back(std::make_unique<StreamSlot>(shared, stub, request, stream_deadline));
+    } else {
+      slots.push_back(std::make_unique<UnarySlot>(shared, stub, request));
+    }
+  }
+  for (auto& slot : slots) slot->Start();
+  const absl::Duration wait_limit =
+      absl::Seconds(options.warmup + time_cap_seconds) + absl::FromChrono(kCallTimeout * 2);
+  if (!tracker.WaitAll(wait_limit)) {
+    std::fprintf(stderr, "shoal_loadgen: requests still in flight after the deadline\n");
+    std::fflush(nullptr);
+    std::_Exit(2);  // gRPC still references the slots, so they cannot be destroyed.
+  }
+  return Report(options, request.Length(), schedule.warmup_end(), slots) == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace shoal::bench
+
+int main(int argc, char** argv) {
+  using shoal::bench::kMaxSeconds;
+  using shoal::bench::kMaxWarmupSeconds;
+  CLI::App app{
+      "Closed-loop load generator over Jina's gRPC protocol. Prints one JSON line; "
+      "exits 0 without errors, 1 with errors, 2 when the target is unreachable.",
+      "shoal_loadgen"};
+  shoal::bench::Options options;
+  app.add_option("--target", options.target, "host:port of the server")->required();
+  app.add_option("--concurrency", options.concurrency, "Requests in flight")
+      ->check(CLI::Range(1, 10000));
+  app.add_option("--requests", options.requests,
+                 "Measured requests to send after warmup (0: run for --seconds)")
+      ->check(CLI::Range(int64_t{0}, int64_t{100000000}));
+  app.add_option("--seconds", options.seconds,
+                 "Measured seconds after warmup; with --requests, a time cap")
+      ->check(CLI::Range(0.001, kMaxSeconds));
+  app.add_option("--warmup", options.warmup, "Seconds of unmeasured load first")
+      ->check(CLI::Range(0.0, kMaxWarmupSeconds));
+  app.add_option("--docs", options.docs, "Documents per request")->check(CLI::Range(1, 100000));
+  app.add_option("--dim", options.dim, "Embedding dimension per document (0: text only)")
+      ->check(CLI::Range(0, 1 << 20));
+  app.add_option("--endpoint", options.endpoint, "header.exec_endpoint of each request");
+  app.add_option("--method", options.method, "unary: process_single_data; stream: Call")
+      ->check(CLI::IsMember({"unary", "stream"}));
+  app.add_option("--channels", options.channels, "gRPC channels (connections); slots share them")
+      ->check(CLI::Range(1, 1024));
+  CLI11_PARSE(app, argc, argv);
+  options.channels = std::min(options.channels, options.concurrency);
+  const bool count_mode = options.requests > 0;
+  const double time_cap = count_mode && app.count("--seconds") == 0 ? kMaxSeconds : options.seconds;
+  return shoal::bench::Run(options, time_cap);
+}

@@ -1,0 +1,88 @@
+// The ExactNNIndexer built-in Executor: exact nearest-neighbour search over the embeddings it has
+// indexed, by cosine similarity or L2 distance, scored with OpenBLAS. It is the seed's example of
+// a stateful Executor and snapshots its whole index to one file.
+#ifndef SHOAL_EXECUTORS_EXACT_NN_INDEXER_H_
+#define SHOAL_EXECUTORS_EXACT_NN_INDEXER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "shoal/executor.h"
+
+namespace shoal::builtin {
+
+// Endpoints:
+//   /index (write)  stores each doc's id, text and `embedding`; an id already stored is replaced.
+//                   A doc without an embedding or of another dimension than the index fails the
+//                   whole request (InvalidArgument) and stores nothing.
+//   /search         sets each query's `matches` (docs with id, text and a double field `score`)
+//                   and `scores` to its best `parameters.limit` (default 10) hits, best first.
+//                   Cosine scores are similarities (higher is better), L2 scores are distances
+//                   (lower is better).
+//   /count          one doc whose text is the number of stored docs, with `served_by`.
+// uses_with: `metric` ("cosine", the default, or "l2"); `blas_threads` (default 1; OpenBLAS's
+// thread count is process-wide).
+// Embeddings are "<f4" ndarrays; "<f8" ones are converted. Thread-compatible: the runtime runs
+// endpoints, Snapshot and Restore one at a time.
+class ExactNNIndexer : public Executor {
+ public:
+  enum class Metric { kCosine, kL2 };
+
+  // Reads uses_with; an unknown metric or a bad thread count is InvalidArgument.
+  static StatusOr<std::unique_ptr<ExactNNIndexer>> Create(const Config& with);
+  explicit ExactNNIndexer(Metric metric) : metric_(metric) {}
+
+  static void Register(Endpoints<ExactNNIndexer>& e) {
+    e.On("/index", &ExactNNIndexer::Index).Write();
+    e.On("/search", &ExactNNIndexer::Search);
+    e.On("/count", &ExactNNIndexer::Count);
+  }
+
+  Status Index(DocList& docs, const Params& params);
+  Status Search(DocList& docs, const Params& params);
+  Status Count(DocList& docs, const Params& params);
+
+  // Format (little-endian): magic "SHOALENN", u32 version 1, u32 dim, u64 count, count ids and
+  // count texts (each a u64 length and bytes), count * dim floats, u64 FNV-1a checksum.
+  Status Snapshot(const std::filesystem::path& file) const override;
+  Status Restore(const std::filesystem::path& file) override;
+
+  Metric metric() const { return metric_; }
+  size_t size() const { return ids_.size(); }
+  // 0 until the first doc is indexed.
+  size_t dim() const { return dim_; }
+
+ private:
+  struct Hit {
+    float key;  // ranking key: higher is better
+    uint32_t row;
+  };
+
+  void Upsert(std::string_view id, std::string_view text, std::span<const float> vector);
+  // Writes into `dots` the dot products of `n` row-major queries with every stored row.
+  void DotProducts(const float* queries, size_t n, float* dots) const;
+  // The best `k` rows for one query, best first, from its dot products.
+  void TopK(std::span<const float> query, const float* dots, size_t k,
+            std::vector<Hit>& hits) const;
+  double ExactScore(std::span<const float> query, uint32_t row) const;
+  void FillMatches(Doc query, std::span<const float> vector, const std::vector<Hit>& hits) const;
+
+  const Metric metric_;
+
+  size_t dim_ = 0;
+  std::vector<std::string> ids_;
+  std::vector<std::string> texts_;
+  std::vector<float> vectors_;                       // size() rows of dim_ floats, row-major
+  std::vector<float> norms_;                         // L2 norm of each row
+  absl::flat_hash_map<std::string, uint32_t> rows_;  // id -> row
+};
+
+}  // namespace shoal::builtin
+
+#endif  // SHOAL_EXECUTORS_EXACT_NN_INDEXER_H_
