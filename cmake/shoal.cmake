@@ -10,7 +10,10 @@ function(shoal_target_options target)
   if(SHOAL_WERROR)
     # -Wrestrict: GCC 12 reports false positives inside libstdc++'s string concatenation at -O3
     # (GCC bug 105329); it stays a warning, not an error.
-    target_compile_options(${target} PRIVATE -Werror -Wno-error=restrict)
+    target_compile_options(${target} PRIVATE -Werror)
+    if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+      target_compile_options(${target} PRIVATE -Wno-error=restrict)
+    endif()
   endif()
   if(SHOAL_SANITIZE)
     target_compile_options(${target} PRIVATE -fsanitize=${SHOAL_SANITIZE} -fno-omit-frame-pointer

@@ -15,6 +15,7 @@ struct Command {
 };
 
 Command AddExecutorCommand(CLI::App& app);  // shoal executor --uses X --port P --name N
+Command AddDeploymentCommand(CLI::App& app);  // shoal deployment --uses d.yml
 Command AddPingCommand(CLI::App& app);      // shoal ping host:port
 Command AddPostCommand(CLI::App& app);      // shoal post host:port --on /x ...
 

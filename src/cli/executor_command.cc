@@ -1,12 +1,17 @@
 // `shoal executor`: serves one replica of an Executor until SIGINT/SIGTERM. This is what the
 // orchestrator and containers run. Prints `ready port=<n>` on stdout once it serves.
+#include <sys/prctl.h>
+#include <unistd.h>
+
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "src/cli/commands.h"
+#include "src/cli/signals.h"
 #include "src/common/log.h"
 #include "src/executor/loader.h"
 #include "src/executor/runtime.h"
@@ -25,18 +30,16 @@ struct ExecutorFlags {
   int shutdown_timeout_ms = 10000;
 };
 
-// Blocks SIGINT/SIGTERM in this thread and every thread started after it, so that only
-// WaitForStopSignal() receives them.
-sigset_t BlockStopSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  return set;
+// Under an orchestrator (env SHOAL_PARENT_PID), dies with it even after kill -9 of the parent.
+void DieWithParent() {
+  const char* parent = std::getenv("SHOAL_PARENT_PID");
+  if (parent == nullptr) return;
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != std::atoi(parent)) _exit(1);  // the parent died before prctl took effect
 }
 
 int RunExecutor(const ExecutorFlags& flags) {
+  DieWithParent();
   SetLogName(flags.name);
   sigset_t stop_signals = BlockStopSignals();
   std::optional<Params> uses_with;
@@ -63,8 +66,7 @@ int RunExecutor(const ExecutorFlags& flags) {
   SHOAL_LOG_INFO("serving %s on %s:%d", flags.uses, flags.host, (*server)->port());
   std::cout << "ready port=" << (*server)->port() << std::endl;
 
-  int signal = 0;
-  sigwait(&stop_signals, &signal);
+  int signal = WaitForStopSignal(stop_signals);
   SHOAL_LOG_INFO("got %s: draining", signal == SIGINT ? "SIGINT" : "SIGTERM");
   (*server)->Shutdown(absl::Milliseconds(flags.shutdown_timeout_ms));
   server->reset();

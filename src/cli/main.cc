@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::vector<shoal::cli::Command> commands = {
       shoal::cli::AddExecutorCommand(app),
+      shoal::cli::AddDeploymentCommand(app),
       shoal::cli::AddPingCommand(app),
       shoal::cli::AddPostCommand(app),
   };

@@ -3,13 +3,16 @@
 #include "shoal/client.h"
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/grpc.h"
 #include "grpcpp/grpcpp.h"
 #include "jina.grpc.pb.h"
 #include "src/client/batcher.h"
@@ -82,7 +85,34 @@ class Client::Impl {
   const std::unique_ptr<grpc::health::v1::Health::Stub> health_stub_;
 };
 
+namespace {
+
+// Channels are shared by every Client of one target and live until the process ends. Besides
+// reusing connections, this keeps a channel from being destroyed right after a Post returns,
+// while gRPC 1.51 may still be inside the call's last callback on that channel's completion
+// queue (destroying it then aborts the process).
+std::shared_ptr<grpc::Channel> SharedChannel(const std::string& target,
+                                             const grpc::ChannelArguments& args) {
+  static absl::Mutex mu;
+  static auto* channels = new std::map<std::string, std::shared_ptr<grpc::Channel>>();
+  absl::MutexLock lock(&mu);
+  std::shared_ptr<grpc::Channel>& channel = (*channels)[target];
+  if (channel == nullptr) {
+    channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  }
+  return channel;
+}
+
+}  // namespace
+
 StatusOr<Client> Client::Connect(std::string_view address, const ClientOptions& options) {
+  // gRPC stays initialised until the process ends: its shutdown at exit can race with the
+  // callback threads of calls that just completed (gRPC 1.51 aborts in the completion queue).
+  static const bool kGrpcInitialised = [] {
+    grpc_init();
+    return true;
+  }();
+  (void)kGrpcInitialised;
   std::string target(address);
   if (absl::StartsWith(target, "grpcs://")) {
     return absl::UnimplementedError(absl::StrCat("'", target, "': grpcs:// is not supported"));
@@ -97,8 +127,7 @@ StatusOr<Client> Client::Connect(std::string_view address, const ClientOptions& 
   // Requests carry whole document batches; Jina lifts the limits the same way.
   args.SetMaxReceiveMessageSize(-1);
   args.SetMaxSendMessageSize(-1);
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::Channel> channel = SharedChannel(target, args);
   if (options.connect_timeout.count() > 0 &&
       !channel->WaitForConnected(std::chrono::system_clock::now() + options.connect_timeout)) {
     return absl::UnavailableError(absl::StrCat("cannot connect to ", target, " within ",

@@ -36,6 +36,12 @@ std::string& Name() {
   return name;
 }
 
+// Under an orchestrator, which prefixes each of our lines with `name@pid` itself.
+bool PrefixedByParent() {
+  static const bool prefixed = std::getenv("SHOAL_PARENT_PID") != nullptr;
+  return prefixed;
+}
+
 const char* LevelTag(LogLevel level) {
   switch (level) {
     case LogLevel::kDebug: return "DEBUG";
@@ -63,10 +69,11 @@ void LogLine(LogLevel level, std::string_view message) {
     absl::MutexLock lock(&NameMutex());
     name = Name();
   }
-  std::string line = absl::StrFormat(
-      "%s %-5s %s@%d %s\n",
-      absl::FormatTime("%H:%M:%E3S", absl::Now(), absl::LocalTimeZone()), LevelTag(level), name,
-      getpid(), message);
+  std::string time = absl::FormatTime("%H:%M:%E3S", absl::Now(), absl::LocalTimeZone());
+  std::string line =
+      PrefixedByParent()
+          ? absl::StrFormat("%s %-5s %s\n", time, LevelTag(level), message)
+          : absl::StrFormat("%s %-5s %s@%d %s\n", time, LevelTag(level), name, getpid(), message);
   // One write(2) per line keeps lines of concurrent writers (and processes) whole.
   size_t done = 0;
   while (done < line.size()) {

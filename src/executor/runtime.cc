@@ -131,6 +131,7 @@ bool ReplicaRuntime::Run(const internal::EndpointEntry& entry, internal::Request
   if (!results.has_struct_value()) results.mutable_struct_value();
   state.results = results.mutable_struct_value();
 
+  processed_.fetch_add(1, std::memory_order_relaxed);
   Status status;
   Request request(&state);
   try {

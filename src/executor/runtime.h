@@ -4,6 +4,7 @@
 #ifndef SHOAL_EXECUTOR_RUNTIME_H_
 #define SHOAL_EXECUTOR_RUNTIME_H_
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -47,6 +48,8 @@ class ReplicaRuntime {
   void Close();
 
   const std::string& name() const { return options_.name; }
+  // Requests answered so far (Executor errors included).
+  uint64_t processed() const { return processed_.load(std::memory_order_relaxed); }
   const std::string& class_name() const { return cls_->name; }
 
  private:
@@ -61,6 +64,7 @@ class ReplicaRuntime {
   // Owned by the executor thread.
   std::unique_ptr<Executor> executor_;
   bool closed_ = false;
+  std::atomic<uint64_t> processed_{0};
   TaskThread thread_;  // last: destroyed (joined) first
 };
 

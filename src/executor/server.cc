@@ -3,6 +3,7 @@
 // Requests are parsed once into an arena and answered in place.
 #include "src/executor/server.h"
 
+#include <cstdlib>
 #include <deque>
 #include <utility>
 
@@ -266,6 +267,11 @@ class ReplicaServer::Services {
       info["grpc"] = grpc::Version();
       info["proto-backend"] = "cpp";
       info["pending_requests"] = std::to_string(runtime_->pending());
+      info["processed_requests"] = std::to_string(runtime_->processed());
+      auto& envs = *response->mutable_envs();
+      for (const char* name : {"CUDA_VISIBLE_DEVICES", "JINA_DEPLOYMENT_NAME"}) {
+        if (const char* value = std::getenv(name); value != nullptr) envs[name] = value;
+      }
       grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
       reactor->Finish(grpc::Status::OK);
       return reactor;

@@ -1,6 +1,7 @@
 // ReplicaSet: channels, load accounting, ejection and health probing.
 #include "src/routing/replica_set.h"
 
+#include <grpc/grpc.h>
 #include <pthread.h>
 
 #include <fstream>
@@ -34,6 +35,12 @@ bool IsServing(const grpc::ByteBuffer& response) {
 
 ReplicaSet::ReplicaSet(std::vector<Address> addresses, Options options)
     : options_(std::move(options)), random_state_(std::random_device{}()) {
+  // gRPC stays initialised until the process ends (see Client::Connect for why).
+  static const bool kGrpcInitialised = [] {
+    grpc_init();
+    return true;
+  }();
+  (void)kGrpcInitialised;
   {
     absl::MutexLock lock(&mu_);
     for (const Address& address : addresses) {
@@ -119,7 +126,11 @@ void ReplicaSet::Release(size_t index, const grpc::Status& status) {
 void ReplicaSet::SetAddress(size_t index, const Address& address) {
   std::shared_ptr<Endpoint> endpoint = Connect(address);
   absl::MutexLock lock(&mu_);
-  if (index < replicas_.size()) replicas_[index].endpoint = std::move(endpoint);
+  if (index >= replicas_.size()) return;
+  // The old channel lives as long as this set: a call's last callback may still run on it,
+  // and gRPC 1.51 aborts when a channel is destroyed from inside its own callback.
+  retired_.push_back(std::move(replicas_[index].endpoint));
+  replicas_[index].endpoint = std::move(endpoint);
 }
 
 void ReplicaSet::SetHealthy(size_t index, bool healthy) {

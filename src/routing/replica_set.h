@@ -87,6 +87,7 @@ class ReplicaSet {
   const Options options_;
   mutable absl::Mutex mu_;
   std::vector<Replica> replicas_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<Endpoint>> retired_ ABSL_GUARDED_BY(mu_);
   uint64_t rotation_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t random_state_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

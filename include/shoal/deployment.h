@@ -1,0 +1,74 @@
+// A Deployment: one Executor served by `replicas` processes in each of `shards` partitions,
+// behind one gRPC port that balances across replicas (the least loaded first), retries on
+// another replica, fans out to shards and reduces. RAII like Python's `with Deployment(...)`.
+//
+//   shoal::Deployment dep({.name = "slow_encoder", .uses = "Sleep", .replicas = 3});
+//   if (auto started = dep.Start(); !started.ok()) ...
+//   auto docs = dep.Post("/encode", std::move(inputs));
+#ifndef SHOAL_DEPLOYMENT_H_
+#define SHOAL_DEPLOYMENT_H_
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "shoal/client.h"
+#include "shoal/doc.h"
+#include "shoal/status.h"
+
+namespace shoal {
+
+// The keys of Jina's Deployment, with its defaults.
+struct DeploymentOptions {
+  std::string name = "executor";
+  std::string uses = "Echo";        // class name, path/libx.so[:Class], Executor YAML
+  std::string uses_with = "{}";     // a JSON object for the Executor
+  int replicas = 1;
+  int shards = 1;
+  std::string polling = "ANY";      // ANY / ALL, or a JSON map {"*": "ANY", "/custom": "ALL"}
+  int port = 0;                     // the Deployment's gRPC port; 0: any free port
+  std::string host = "127.0.0.1";   // where that port listens
+  std::map<std::string, std::string> env;   // extra environment of every replica
+  bool external = false;            // serve `external_hosts` instead of spawning replicas
+  std::vector<std::string> external_hosts;  // [grpc://|grpcs://]host:port, one per replica
+  int timeout_ready_ms = 600000;
+  int timeout_send_ms = 0;          // 0: no deadline per call to a replica
+  int retries = -1;                 // -1: max(3, replicas) + 1 attempts
+  std::string workspace;
+  std::string shoal_binary;         // the `shoal` executable replicas run; empty: found
+};
+
+// Thread-safe after Start().
+class Deployment {
+ public:
+  explicit Deployment(DeploymentOptions options);
+  // A Deployment YAML (`jtype: Deployment` with `with:`, or keys at the top level).
+  static StatusOr<Deployment> FromYaml(const std::filesystem::path& file);
+  Deployment(Deployment&&) noexcept;
+  Deployment& operator=(Deployment&&) noexcept;
+  ~Deployment();  // Stop()
+
+  // Spawns the replicas, waits until each is ready, and serves the Deployment's port.
+  Status Start();
+  StatusOr<DocList> Post(std::string_view on, const DocList& inputs,
+                         const PostOptions& options = {});
+  // Drains the port, then stops the replicas (SIGTERM, then SIGKILL). Idempotent.
+  void Stop();
+
+  int port() const;
+  // host:port of every replica, per shard.
+  std::vector<std::vector<std::string>> replica_addresses() const;
+  int replica_pid(int shard, int replica) const;  // -1 when not running
+
+  class Impl;
+
+ private:
+  explicit Deployment(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace shoal
+
+#endif  // SHOAL_DEPLOYMENT_H_

@@ -1,0 +1,58 @@
+// `shoal deployment --uses d.yml`: runs a Deployment (its replicas and its gateway port) until
+// SIGINT/SIGTERM, then drains and stops. Prints `ready port=<n>` once it serves.
+#include <csignal>
+#include <iostream>
+
+#include "src/cli/commands.h"
+#include "src/cli/signals.h"
+#include "src/common/log.h"
+#include "src/config/deployment_yaml.h"
+#include "src/orchestrator/standalone.h"
+
+namespace shoal::cli {
+namespace {
+
+struct DeploymentFlags {
+  std::string uses;
+  std::optional<int> port;
+  std::string host = "0.0.0.0";
+};
+
+int RunDeployment(const DeploymentFlags& flags) {
+  sigset_t stop_signals = BlockStopSignals();
+  StatusOr<config::DeploymentSpec> spec = config::LoadDeploymentYaml(flags.uses);
+  if (!spec.ok()) {
+    SHOAL_LOG_ERROR("%s", spec.status().message());
+    return 2;
+  }
+  SetLogName(spec->name);
+  for (const std::string& warning : spec->warnings) SHOAL_LOG_WARNING("%s", warning);
+  if (flags.port.has_value()) spec->port = *flags.port;
+  orchestrator::StandaloneDeployment::Options options;
+  options.gateway_host = flags.host;
+  auto running = orchestrator::StandaloneDeployment::Start(*spec, options);
+  if (!running.ok()) {
+    SHOAL_LOG_ERROR("%s", running.status().message());
+    return 1;
+  }
+  std::cout << "ready port=" << (*running)->port() << std::endl;
+  int signal = WaitForStopSignal(stop_signals);
+  SHOAL_LOG_INFO("got %s: draining", signal == SIGINT ? "SIGINT" : "SIGTERM");
+  (*running)->Stop();
+  SHOAL_LOG_INFO("stopped");
+  return 0;
+}
+
+}  // namespace
+
+Command AddDeploymentCommand(CLI::App& app) {
+  auto flags = std::make_shared<DeploymentFlags>();
+  CLI::App* sub = app.add_subcommand("deployment", "Run a Deployment from its YAML");
+  sub->add_option("--uses", flags->uses, "Deployment YAML")->required();
+  sub->add_option("--port", flags->port, "Override the Deployment's port")
+      ->check(CLI::Range(0, 65535));
+  sub->add_option("--host", flags->host, "Address the Deployment's port listens on");
+  return {sub, [flags] { return RunDeployment(*flags); }};
+}
+
+}  // namespace shoal::cli

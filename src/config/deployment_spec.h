@@ -1,0 +1,92 @@
+// What a Deployment is, as parsed from YAML, the CLI or the C++ API: plain data, validated once
+// by ValidateDeploymentSpec, then read by the orchestrator, the router and the exporters.
+#ifndef SHOAL_CONFIG_DEPLOYMENT_SPEC_H_
+#define SHOAL_CONFIG_DEPLOYMENT_SPEC_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "google/protobuf/struct.pb.h"
+#include "shoal/status.h"
+
+namespace shoal::config {
+
+// Where a spec value came from, for errors: "dep.yml:7:3" (empty for the C++ API).
+using Origin = std::map<std::string, std::string>;  // key -> file:line:column
+
+struct DeploymentSpec {
+  std::string name = "executor";
+  std::string uses = "Echo";  // class, path/libx.so[:Class], Executor YAML
+  google::protobuf::Struct uses_with;
+  google::protobuf::Struct uses_metas;  // as written; `workspace` also fills `workspace`
+  int replicas = 1;
+  int shards = 1;
+  // Polling: the '*' default and named endpoints, as written ("ANY"/"ALL", any case).
+  std::string polling_default = "ANY";
+  std::map<std::string, std::string> polling;
+  std::optional<int> port;          // the Deployment's client-facing port
+  std::vector<std::string> host;    // bind address, or external replicas' addresses
+  std::vector<int> external_ports;  // `port` as a list, for external replicas
+  bool external = false;
+  bool tls = false;                        // every external address is grpcs://
+  std::string tls_ca_file;                 // roots for grpcs:// external replicas
+  std::map<std::string, std::string> env;  // extra environment of every replica
+  int timeout_ready_ms = 600000;           // -1: forever
+  std::optional<int> timeout_send_ms;      // per call to a replica; unset: none
+  int retries = -1;                        // -1: max(3, replicas) + 1 attempts
+  std::string workspace;
+  std::optional<int> port_monitoring;  // Prometheus metrics port
+  // Stateful (Raft) Deployments.
+  bool stateful = false;
+  std::vector<std::vector<int>> peer_ports;     // per shard, one per replica
+  google::protobuf::Struct raft_configuration;  // keys as written (see CanonicalRaftKey)
+  std::string read_consistency = "eventual";    // or "linearizable"
+  // Flow graph keys (used when the Deployment is a Flow node).
+  std::vector<std::string> needs;
+  bool floating = false;
+  bool no_reduce = false;
+  std::map<std::string, std::string> grpc_metadata;
+
+  Origin origin;  // where each key was written, for errors found after parsing
+  // Keys that were accepted but have no effect in Shoal, one readable line each, for the caller
+  // to log ("dep.yml:3:1: 'gpus' is not supported by Shoal and is ignored").
+  std::vector<std::string> warnings;
+};
+
+// Checks values and combinations (replicas >= 1, shards >= 1, polling values, external address
+// lists, peer_ports shapes, ...). Errors are InvalidArgument "file:line:column: key: message",
+// the location taken from `spec.origin` when the key is there.
+Status ValidateDeploymentSpec(const DeploymentSpec& spec);
+
+// One external replica, resolved from `host` and `port` as Jina does (reference §7.1):
+// `[grpc://|grpcs://]host[:port]`, an inline port overriding the `port` list entry.
+struct ExternalAddress {
+  std::string host;  // without scheme or port; IPv6 literals keep their brackets
+  int port = 0;
+  bool tls = false;  // grpcs://, or `tls: true` on the Deployment
+
+  std::string Target() const { return host + ":" + std::to_string(port); }
+};
+
+// The addresses of an external Deployment, one per replica: one host with N ports repeats the
+// host, N hosts with one port repeat the port, otherwise the counts must match. Errors as in
+// ValidateDeploymentSpec (no host, a mismatch, an address without a port, a bad scheme).
+StatusOr<std::vector<ExternalAddress>> ResolveExternalAddresses(const DeploymentSpec& spec);
+
+// The PascalCase name of a raft_configuration key ("snapshot_interval" -> "SnapshotInterval"),
+// converted as Jina does: a key with underscores has each word capitalised, a key without
+// passes unchanged. nullopt when the result is not one of the twelve keys Jina accepts.
+std::optional<std::string> CanonicalRaftKey(std::string_view key);
+
+// Helpers shared by the config parsers.
+// " (did you mean 'x'?)" for the closest candidate within edit distance 2 of `word`; "" if none.
+std::string DidYouMean(std::string_view word, const std::vector<std::string_view>& candidates);
+// A value as an error message quotes it: 'three', 5, true, null, a list, a map.
+std::string DescribeValue(const google::protobuf::Value& value);
+
+}  // namespace shoal::config
+
+#endif  // SHOAL_CONFIG_DEPLOYMENT_SPEC_H_

@@ -1,0 +1,353 @@
+// GatewayServer: raw (ByteBuffer) callback services. The Call stream reads ahead up to the
+// prefetch bound, routes every request concurrently and writes answers as they complete, or
+// in request order when the client asks for it.
+#include "src/gateway/gateway_server.h"
+
+#include <deque>
+#include <map>
+#include <utility>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "jina.grpc.pb.h"
+#include "src/common/log.h"
+
+namespace shoal::gateway {
+namespace {
+
+using routing::SendResult;
+
+Deadline DeadlineOf(const grpc::CallbackServerContext* context) {
+  auto deadline = context->deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return std::nullopt;
+  return deadline;
+}
+
+std::string Metadata(const grpc::CallbackServerContext* context, const char* key) {
+  auto it = context->client_metadata().find(key);
+  if (it == context->client_metadata().end()) return "";
+  return std::string(it->second.data(), it->second.size());
+}
+
+// Unary answer: the result's bytes and trailing metadata, or its gRPC error.
+void Answer(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+            grpc::ByteBuffer* response, SendResult result) {
+  if (!result.status.ok()) {
+    reactor->Finish(result.status);
+    return;
+  }
+  for (const auto& [key, value] : result.trailing) context->AddTrailingMetadata(key, value);
+  *response = std::move(result.response);
+  reactor->Finish(grpc::Status::OK);
+}
+
+// One JinaRPC/Call stream.
+class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  CallReactor(Gateway* gateway, grpc::CallbackServerContext* context, int default_prefetch)
+      : gateway_(gateway), deadline_(DeadlineOf(context)) {
+    int prefetch = 0;
+    if (absl::SimpleAtoi(Metadata(context, "__prefetch__"), &prefetch) && prefetch > 0) {
+      prefetch_ = prefetch;
+    } else {
+      prefetch_ = default_prefetch > 0 ? default_prefetch : 1 << 30;
+    }
+    in_order_ = Metadata(context, "__results_in_order__") == "true";
+    StartRead(&reading_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      absl::MutexLock lock(&mu_);
+      reads_done_ = true;
+      MaybeFinishLocked();
+      return;
+    }
+    grpc::ByteBuffer request = std::move(reading_);
+    uint64_t sequence;
+    bool read_more;
+    {
+      absl::MutexLock lock(&mu_);
+      sequence = next_sequence_++;
+      ++in_flight_;
+      read_more = in_flight_ < prefetch_;
+      read_paused_ = !read_more;
+    }
+    StatusOr<RequestHead> head = ReadRequestHead(request);
+    if (!head.ok()) {
+      Completed(sequence, std::nullopt, std::string(head.status().message()));
+    } else {
+      RequestHead h = *head;
+      gateway_->Process(std::move(request), h, deadline_,
+                        [this, sequence, h](SendResult result) {
+                          if (result.status.ok()) {
+                            Completed(sequence, std::move(result.response), "");
+                          } else {
+                            Completed(sequence, ErrorResponse(h, result.status.error_message()),
+                                      "");
+                          }
+                        });
+    }
+    if (read_more) StartRead(&reading_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) write_failed_ = true;
+    WriteNextLocked();
+    MaybeFinishLocked();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  // `error` set: the request itself was broken; the stream ends with INVALID_ARGUMENT.
+  void Completed(uint64_t sequence, std::optional<grpc::ByteBuffer> response, std::string error) {
+    bool resume = false;
+    {
+      absl::MutexLock lock(&mu_);
+      --in_flight_;
+      if (!error.empty()) {
+        if (error_.ok()) error_ = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, error);
+      } else {
+        ready_.emplace(sequence, std::move(*response));
+      }
+      WriteNextLocked();
+      if (read_paused_ && !reads_done_ && error_.ok()) {
+        read_paused_ = false;
+        resume = true;
+      }
+      MaybeFinishLocked();
+    }
+    if (resume) StartRead(&reading_);
+  }
+
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || write_failed_ || ready_.empty()) return;
+    auto next = ready_.begin();
+    if (in_order_) {
+      // Skip sequence numbers of broken requests, which never arrive.
+      if (next->first != next_to_write_ && in_flight_ > 0) return;
+    }
+    next_to_write_ = next->first + 1;
+    writing_buffer_ = std::move(next->second);
+    ready_.erase(next);
+    writing_ = true;
+    StartWrite(&writing_buffer_);
+  }
+
+  void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || in_flight_ > 0 || writing_ || (!ready_.empty() && !write_failed_)) return;
+    if (!reads_done_ && error_.ok() && !write_failed_) return;
+    finished_ = true;
+    Finish(error_);
+  }
+
+  Gateway* const gateway_;
+  const Deadline deadline_;
+  int prefetch_ = 1000;
+  bool in_order_ = false;
+  grpc::ByteBuffer reading_;  // owned by the read path
+  absl::Mutex mu_;
+  std::map<uint64_t, grpc::ByteBuffer> ready_ ABSL_GUARDED_BY(mu_);
+  grpc::ByteBuffer writing_buffer_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_to_write_ ABSL_GUARDED_BY(mu_) = 0;
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool write_failed_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status error_ ABSL_GUARDED_BY(mu_);
+};
+
+using SingleBase = jina::JinaSingleDataRequestRPC::WithRawCallbackMethod_process_single_data<
+    jina::JinaSingleDataRequestRPC::Service>;
+using DataBase =
+    jina::JinaDataRequestRPC::WithRawCallbackMethod_process_data<jina::JinaDataRequestRPC::Service>;
+using CallBase = jina::JinaRPC::WithRawCallbackMethod_Call<jina::JinaRPC::Service>;
+
+}  // namespace
+
+class GatewayServer::Services {
+ public:
+  Services(Gateway* gateway, const Options& options)
+      : single_(gateway), data_(gateway), call_(gateway, options.prefetch),
+        discovery_(gateway), dry_run_(gateway), info_(options.name) {}
+
+  void Register(grpc::ServerBuilder& builder, bool with_process_data) {
+    builder.RegisterService(&single_);
+    builder.RegisterService(&call_);
+    if (with_process_data) builder.RegisterService(&data_);
+    builder.RegisterService(&discovery_);
+    builder.RegisterService(&dry_run_);
+    builder.RegisterService(&info_);
+  }
+
+ private:
+  class Single : public SingleBase {
+   public:
+    explicit Single(Gateway* gateway) : gateway_(gateway) {}
+    grpc::ServerUnaryReactor* process_single_data(grpc::CallbackServerContext* context,
+                                                  const grpc::ByteBuffer* request,
+                                                  grpc::ByteBuffer* response) override {
+      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      StatusOr<RequestHead> head = ReadRequestHead(*request);
+      if (!head.ok()) {
+        reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                     std::string(head.status().message())));
+        return reactor;
+      }
+      gateway_->Process(*request, *head, DeadlineOf(context),
+                        [context, reactor, response](SendResult result) {
+                          Answer(context, reactor, response, std::move(result));
+                        });
+      return reactor;
+    }
+
+   private:
+    Gateway* const gateway_;
+  };
+
+  class Data : public DataBase {
+   public:
+    explicit Data(Gateway* gateway) : gateway_(gateway) {}
+    grpc::ServerUnaryReactor* process_data(grpc::CallbackServerContext* context,
+                                           const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override {
+      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      gateway_->ProcessParts(*request, DeadlineOf(context),
+                             [context, reactor, response](SendResult result) {
+                               Answer(context, reactor, response, std::move(result));
+                             });
+      return reactor;
+    }
+
+   private:
+    Gateway* const gateway_;
+  };
+
+  class Stream : public CallBase {
+   public:
+    Stream(Gateway* gateway, int prefetch) : gateway_(gateway), prefetch_(prefetch) {}
+    grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Call(
+        grpc::CallbackServerContext* context) override {
+      return new CallReactor(gateway_, context, prefetch_);
+    }
+
+   private:
+    Gateway* const gateway_;
+    const int prefetch_;
+  };
+
+  class Discovery : public jina::JinaDiscoverEndpointsRPC::CallbackService {
+   public:
+    explicit Discovery(Gateway* gateway) : gateway_(gateway) {}
+    grpc::ServerUnaryReactor* endpoint_discovery(grpc::CallbackServerContext* context,
+                                                 const google::protobuf::Empty* request,
+                                                 jina::EndpointsProto* response) override {
+      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      gateway_->DiscoverEndpoints([reactor, response](StatusOr<jina::EndpointsProto> result) {
+        if (!result.ok()) {
+          reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                       std::string(result.status().message())));
+          return;
+        }
+        *response = std::move(result).value();
+        reactor->Finish(grpc::Status::OK);
+      });
+      return reactor;
+    }
+
+   private:
+    Gateway* const gateway_;
+  };
+
+  class DryRun : public jina::JinaGatewayDryRunRPC::CallbackService {
+   public:
+    explicit DryRun(Gateway* gateway) : gateway_(gateway) {}
+    grpc::ServerUnaryReactor* dry_run(grpc::CallbackServerContext* context,
+                                      const google::protobuf::Empty* request,
+                                      jina::StatusProto* response) override {
+      Status ready = gateway_->Ready();
+      if (!ready.ok()) {
+        response->set_code(jina::StatusProto::ERROR);
+        response->set_description(std::string(ready.message()));
+      }
+      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      reactor->Finish(grpc::Status::OK);
+      return reactor;
+    }
+
+   private:
+    Gateway* const gateway_;
+  };
+
+  class Info : public jina::JinaInfoRPC::CallbackService {
+   public:
+    explicit Info(std::string name) : name_(std::move(name)) {}
+    grpc::ServerUnaryReactor* _status(grpc::CallbackServerContext* context,
+                                      const google::protobuf::Empty* request,
+                                      jina::JinaInfoProto* response) override {
+      auto& info = *response->mutable_jina();
+      info["shoal"] = SHOAL_VERSION;
+      info["name"] = name_;
+      info["grpc"] = grpc::Version();
+      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      reactor->Finish(grpc::Status::OK);
+      return reactor;
+    }
+
+   private:
+    const std::string name_;
+  };
+
+  Single single_;
+  Data data_;
+  Stream call_;
+  Discovery discovery_;
+  DryRun dry_run_;
+  Info info_;
+};
+
+StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(Gateway* gateway,
+                                                              const Options& options) {
+  std::unique_ptr<GatewayServer> server(new GatewayServer());
+  server->services_ = std::make_unique<Services>(gateway, options);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  std::string address = absl::StrCat(options.host, ":", options.port);
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(-1);
+  builder.SetMaxSendMessageSize(-1);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  server->services_->Register(builder, gateway->size() == 1);
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", address,
+                                               ": the port is in use or the address is invalid"));
+  }
+  server->server_->GetHealthCheckService()->SetServingStatus("", true);
+  return server;
+}
+
+GatewayServer::~GatewayServer() { Shutdown(absl::Seconds(5)); }
+
+void GatewayServer::Shutdown(absl::Duration grace) {
+  if (stopped_ || server_ == nullptr) return;
+  stopped_ = true;
+  server_->GetHealthCheckService()->Shutdown();
+  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+}
+
+}  // namespace shoal::gateway

@@ -1,0 +1,119 @@
+// shoal::Deployment (include/shoal/deployment.h) over StandaloneDeployment.
+#include "shoal/deployment.h"
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
+#include "src/config/deployment_yaml.h"
+#include "src/orchestrator/standalone.h"
+
+namespace shoal {
+namespace {
+
+StatusOr<config::DeploymentSpec> ToSpec(const DeploymentOptions& o) {
+  config::DeploymentSpec spec;
+  spec.name = o.name;
+  spec.uses = o.uses;
+  if (!google::protobuf::util::JsonStringToMessage(o.uses_with, &spec.uses_with).ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Deployment '", o.name, "': uses_with is not a JSON object: ", o.uses_with));
+  }
+  spec.replicas = o.replicas;
+  spec.shards = o.shards;
+  if (!o.polling.empty() && o.polling.front() == '{') {
+    google::protobuf::Struct polling;
+    if (!google::protobuf::util::JsonStringToMessage(o.polling, &polling).ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Deployment '", o.name, "': polling is not a JSON object: ", o.polling));
+    }
+    for (const auto& [endpoint, value] : polling.fields()) {
+      if (endpoint == "*") {
+        spec.polling_default = value.string_value();
+      } else {
+        spec.polling[endpoint] = value.string_value();
+      }
+    }
+  } else {
+    spec.polling_default = o.polling;
+  }
+  if (o.port != 0) spec.port = o.port;
+  spec.env = o.env;
+  spec.external = o.external;
+  if (o.external) spec.host = o.external_hosts;
+  spec.timeout_ready_ms = o.timeout_ready_ms;
+  if (o.timeout_send_ms > 0) spec.timeout_send_ms = o.timeout_send_ms;
+  spec.retries = o.retries;
+  spec.workspace = o.workspace;
+  return spec;
+}
+
+}  // namespace
+
+class Deployment::Impl {
+ public:
+  StatusOr<config::DeploymentSpec> spec;
+  std::string host = "127.0.0.1";
+  std::string shoal_binary;
+  std::unique_ptr<orchestrator::StandaloneDeployment> running;
+  std::optional<Client> client;
+};
+
+Deployment::Deployment(DeploymentOptions options) : impl_(std::make_unique<Impl>()) {
+  impl_->spec = ToSpec(options);
+  impl_->host = options.host;
+  impl_->shoal_binary = options.shoal_binary;
+}
+
+Deployment::Deployment(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+StatusOr<Deployment> Deployment::FromYaml(const std::filesystem::path& file) {
+  auto impl = std::make_unique<Impl>();
+  impl->spec = config::LoadDeploymentYaml(file);
+  if (!impl->spec.ok()) return impl->spec.status();
+  return Deployment(std::move(impl));
+}
+
+Deployment::Deployment(Deployment&&) noexcept = default;
+Deployment& Deployment::operator=(Deployment&&) noexcept = default;
+Deployment::~Deployment() {
+  if (impl_ != nullptr) Stop();
+}
+
+Status Deployment::Start() {
+  if (!impl_->spec.ok()) return impl_->spec.status();
+  if (impl_->running != nullptr) return absl::FailedPreconditionError("already started");
+  orchestrator::StandaloneDeployment::Options options;
+  options.gateway_host = impl_->host;
+  options.local.shoal_binary = impl_->shoal_binary;
+  SHOAL_ASSIGN_OR_RETURN(impl_->running,
+                         orchestrator::StandaloneDeployment::Start(*impl_->spec, options));
+  SHOAL_ASSIGN_OR_RETURN(Client client,
+                         Client::Connect(absl::StrCat("127.0.0.1:", impl_->running->port())));
+  impl_->client.emplace(std::move(client));
+  return absl::OkStatus();
+}
+
+StatusOr<DocList> Deployment::Post(std::string_view on, const DocList& inputs,
+                                   const PostOptions& options) {
+  if (!impl_->client.has_value()) return absl::FailedPreconditionError("not started");
+  return impl_->client->Post(on, inputs, options);
+}
+
+void Deployment::Stop() {
+  impl_->client.reset();
+  if (impl_->running != nullptr) impl_->running->Stop();
+  impl_->running.reset();
+}
+
+int Deployment::port() const { return impl_->running ? impl_->running->port() : 0; }
+
+std::vector<std::vector<std::string>> Deployment::replica_addresses() const {
+  if (!impl_->running) return {};
+  return impl_->running->deployment().ReplicaAddresses();
+}
+
+int Deployment::replica_pid(int shard, int replica) const {
+  if (!impl_->running) return -1;
+  return impl_->running->deployment().ReplicaPid(shard, replica);
+}
+
+}  // namespace shoal

@@ -1,0 +1,205 @@
+// LocalDeployment: replica argv/env, GPU round robin, supervision callbacks into the router.
+#include "src/orchestrator/local_deployment.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "google/protobuf/util/json_util.h"
+#include "src/common/log.h"
+#include "src/orchestrator/gpu_assignment.h"
+#include "src/routing/address.h"
+
+namespace shoal::orchestrator {
+namespace {
+
+std::string Where(const config::DeploymentSpec& spec, const std::string& key) {
+  auto it = spec.origin.find(key);
+  return it == spec.origin.end() ? "" : it->second + ": ";
+}
+
+// CUDA_VISIBLE_DEVICES per replica when the Deployment's env (or ours) asks for RR.
+StatusOr<std::vector<std::string>> CudaDevices(const config::DeploymentSpec& spec) {
+  std::string value;
+  std::string key = "env.CUDA_VISIBLE_DEVICES";
+  auto it = spec.env.find("CUDA_VISIBLE_DEVICES");
+  if (it != spec.env.end()) {
+    value = it->second;
+  } else if (const char* env = std::getenv("CUDA_VISIBLE_DEVICES"); env != nullptr) {
+    value = env;
+    key = "";
+  }
+  if (value.rfind("RR", 0) != 0) return std::vector<std::string>();
+  StatusOr<int> count = DetectCudaDeviceCount();
+  if (!count.ok()) return count.status();
+  auto devices = AssignCudaDevices(value, spec.replicas, *count);
+  if (!devices.ok()) {
+    std::string where = key.empty() ? "environment CUDA_VISIBLE_DEVICES: " : Where(spec, key);
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, "Deployment '", spec.name, "': ", devices.status().message()));
+  }
+  return devices->value_or(std::vector<std::string>());
+}
+
+}  // namespace
+
+std::string FindShoalBinary() {
+  if (const char* bin = std::getenv("SHOAL_BIN"); bin != nullptr && *bin != '\0') return bin;
+  std::error_code error;
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (!error) {
+    if (self.filename() == "shoal") return self.string();
+    std::filesystem::path sibling = self.parent_path() / "shoal";
+    if (std::filesystem::exists(sibling)) return sibling.string();
+  }
+  return "shoal";
+}
+
+std::string ReplicaName(const std::string& deployment, int shards, int shard, int replica) {
+  if (shards > 1) return absl::StrCat(deployment, "/shard-", shard, "/rep-", replica);
+  return absl::StrCat(deployment, "/rep-", replica);
+}
+
+StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
+    const config::DeploymentSpec& spec, const Options& options) {
+  SHOAL_RETURN_IF_ERROR(config::ValidateDeploymentSpec(spec));
+  std::unique_ptr<LocalDeployment> deployment(new LocalDeployment());
+  deployment->spec_ = spec;
+  deployment->replica_host_ = options.replica_host;
+  std::vector<std::vector<routing::Address>> addresses(spec.shards);
+  if (spec.external) {
+    // Each address is one replica (external Deployments have one shard).
+    SHOAL_ASSIGN_OR_RETURN(std::vector<config::ExternalAddress> external,
+                           config::ResolveExternalAddresses(spec));
+    for (const config::ExternalAddress& e : external) {
+      std::string host = e.host;
+      if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+      addresses[0].push_back(routing::Address{.host = host, .port = e.port, .tls = e.tls});
+    }
+  } else {
+    SHOAL_RETURN_IF_ERROR(deployment->StartReplicas(options));
+    for (int s = 0; s < spec.shards; ++s) {
+      for (int r = 0; r < spec.replicas; ++r) {
+        int port = deployment->supervisor_->port(static_cast<size_t>(s * spec.replicas + r));
+        addresses[s].push_back(routing::Address{.host = options.replica_host, .port = port});
+      }
+    }
+  }
+  std::vector<std::unique_ptr<routing::ReplicaSet>> shards;
+  for (int s = 0; s < static_cast<int>(addresses.size()); ++s) {
+    std::string name = spec.shards > 1 ? absl::StrCat(spec.name, "/shard-", s) : spec.name;
+    shards.push_back(std::make_unique<routing::ReplicaSet>(
+        addresses[s], routing::ReplicaSet::Options{.name = name, .tls_ca_file = spec.tls_ca_file}));
+  }
+  std::map<std::string, routing::Polling> per_endpoint;
+  for (const auto& [endpoint, text] : spec.polling) {
+    SHOAL_ASSIGN_OR_RETURN(per_endpoint[endpoint], routing::ParsePolling(text));
+  }
+  SHOAL_ASSIGN_OR_RETURN(routing::Polling fallback, routing::ParsePolling(spec.polling_default));
+  routing::DeploymentRouter::Options router_options{
+      .name = spec.name,
+      .polling = routing::PollingTable(fallback, per_endpoint),
+      .retries = spec.retries,
+  };
+  if (spec.timeout_send_ms.has_value() && *spec.timeout_send_ms > 0) {
+    router_options.timeout_send = std::chrono::milliseconds(*spec.timeout_send_ms);
+  }
+  deployment->router_ =
+      std::make_unique<routing::DeploymentRouter>(std::move(router_options), std::move(shards));
+  deployment->live_router_.store(deployment->router_.get());
+  return deployment;
+}
+
+Status LocalDeployment::StartReplicas(const Options& options) {
+  SHOAL_ASSIGN_OR_RETURN(std::vector<std::string> devices, CudaDevices(spec_));
+  std::string binary = options.shoal_binary.empty() ? FindShoalBinary() : options.shoal_binary;
+  std::string uses_with;
+  if (!google::protobuf::util::MessageToJsonString(spec_.uses_with, &uses_with).ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(Where(spec_, "uses_with"), "Deployment '",
+                                                   spec_.name, "': uses_with is not JSON-able"));
+  }
+  std::vector<ReplicaProcessSpec> replicas;
+  for (int s = 0; s < spec_.shards; ++s) {
+    for (int r = 0; r < spec_.replicas; ++r) {
+      ReplicaProcessSpec replica;
+      replica.name = ReplicaName(spec_.name, spec_.shards, s, r);
+      replica.argv = {binary,   "executor",  "--uses", spec_.uses,   "--uses-with", uses_with,
+                      "--name", replica.name, "--host", options.replica_host, "--port", "{port}"};
+      if (!spec_.workspace.empty()) {
+        replica.argv.push_back("--workspace");
+        replica.argv.push_back(
+            (std::filesystem::path(spec_.workspace) / replica.name).string());
+      }
+      replica.env = spec_.env;
+      replica.env["JINA_DEPLOYMENT_NAME"] = replica.name;
+      if (!devices.empty()) replica.env["CUDA_VISIBLE_DEVICES"] = devices[r % devices.size()];
+      replicas.push_back(std::move(replica));
+    }
+  }
+  Supervisor::Options supervisor_options;
+  supervisor_options.ready_timeout = spec_.timeout_ready_ms < 0
+                                         ? absl::InfiniteDuration()
+                                         : absl::Milliseconds(spec_.timeout_ready_ms);
+  Supervisor::Callbacks callbacks{
+      .on_ready = [this](size_t index, int port) { OnReady(index, port); },
+      .on_exit = [this](size_t index, int) { OnExit(index); },
+  };
+  supervisor_ =
+      std::make_unique<Supervisor>(std::move(replicas), supervisor_options, std::move(callbacks));
+  Status started = supervisor_->Start();
+  if (!started.ok()) {
+    return absl::Status(started.code(), absl::StrCat("starting Deployment '", spec_.name,
+                                                     "': ", started.message()));
+  }
+  return absl::OkStatus();
+}
+
+void LocalDeployment::OnReady(size_t index, int port) {
+  routing::DeploymentRouter* router = live_router_.load();
+  if (router == nullptr) return;  // the first start; the router is built with these ports
+  size_t shard = index / static_cast<size_t>(spec_.replicas);
+  size_t replica = index % static_cast<size_t>(spec_.replicas);
+  routing::ReplicaSet& set = router->shard(shard);
+  std::vector<routing::ReplicaStats> stats = set.Stats();
+  routing::Address address{.host = replica_host_, .port = port};
+  if (replica < stats.size() && stats[replica].address != address.ToString()) {
+    set.SetAddress(replica, address);
+  }
+  set.SetHealthy(replica, true);
+}
+
+void LocalDeployment::OnExit(size_t index) {
+  routing::DeploymentRouter* router = live_router_.load();
+  if (router == nullptr) return;
+  router->shard(index / static_cast<size_t>(spec_.replicas))
+      .SetHealthy(index % static_cast<size_t>(spec_.replicas), false);
+}
+
+std::vector<std::vector<std::string>> LocalDeployment::ReplicaAddresses() const {
+  std::vector<std::vector<std::string>> out;
+  for (size_t s = 0; s < router_->num_shards(); ++s) {
+    out.emplace_back();
+    for (const routing::ReplicaStats& r : router_->shard(s).Stats()) {
+      std::string address = r.address;
+      size_t scheme = address.find("://");
+      out.back().push_back(scheme == std::string::npos ? address : address.substr(scheme + 3));
+    }
+  }
+  return out;
+}
+
+int LocalDeployment::ReplicaPid(int shard, int replica) const {
+  if (supervisor_ == nullptr) return -1;
+  return supervisor_->pid(static_cast<size_t>(shard * spec_.replicas + replica));
+}
+
+void LocalDeployment::Stop() {
+  if (supervisor_ != nullptr) supervisor_->Stop();
+}
+
+LocalDeployment::~LocalDeployment() { Stop(); }
+
+}  // namespace shoal::orchestrator

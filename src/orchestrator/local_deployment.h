@@ -1,0 +1,63 @@
+// One Deployment on this machine: its replica processes (spawned and supervised, with GPUs
+// assigned round robin) or its external addresses, and the router that reaches them. A
+// standalone Deployment also serves a gateway on its port; in a Flow, the Flow's gateway
+// borrows the router.
+#ifndef SHOAL_ORCHESTRATOR_LOCAL_DEPLOYMENT_H_
+#define SHOAL_ORCHESTRATOR_LOCAL_DEPLOYMENT_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "shoal/status.h"
+#include "src/config/deployment_spec.h"
+#include "src/orchestrator/supervisor.h"
+#include "src/routing/deployment_router.h"
+
+namespace shoal::orchestrator {
+
+// The `shoal` executable that replicas run: SHOAL_BIN, else this program when it is `shoal`,
+// else `shoal` next to this program, else `shoal` on the PATH.
+std::string FindShoalBinary();
+
+// Thread-safe. Started by Start(), stopped by Stop() or the destructor (replicas get SIGTERM,
+// then SIGKILL after the stop timeout).
+class LocalDeployment {
+ public:
+  struct Options {
+    std::string shoal_binary;    // empty: FindShoalBinary()
+    std::string replica_host = "127.0.0.1";
+  };
+  static StatusOr<std::unique_ptr<LocalDeployment>> Start(const config::DeploymentSpec& spec,
+                                                          const Options& options);
+  ~LocalDeployment();
+
+  routing::DeploymentRouter& router() { return *router_; }
+  const config::DeploymentSpec& spec() const { return spec_; }
+  // Replica addresses per shard (host:port).
+  std::vector<std::vector<std::string>> ReplicaAddresses() const;
+  // The pid of replica `replica` of shard `shard` (-1 when not running or external).
+  int ReplicaPid(int shard, int replica) const;
+  void Stop();
+
+ private:
+  LocalDeployment() = default;
+  Status StartReplicas(const Options& options);
+  void OnReady(size_t index, int port);
+  void OnExit(size_t index);
+
+  config::DeploymentSpec spec_;
+  std::string replica_host_;
+  std::unique_ptr<routing::DeploymentRouter> router_;
+  // router_ once it exists, for the supervisor's callbacks (they start before it does).
+  std::atomic<routing::DeploymentRouter*> live_router_{nullptr};
+  std::unique_ptr<Supervisor> supervisor_;  // null for external Deployments
+};
+
+// The replica names as Jina writes them: `name/rep-i`, or `name/shard-s/rep-i` with shards.
+std::string ReplicaName(const std::string& deployment, int shards, int shard, int replica);
+
+}  // namespace shoal::orchestrator
+
+#endif  // SHOAL_ORCHESTRATOR_LOCAL_DEPLOYMENT_H_

@@ -1,0 +1,32 @@
+// StandaloneDeployment: replicas first, then the gateway on the Deployment's port.
+#include "src/orchestrator/standalone.h"
+
+#include "src/common/log.h"
+
+namespace shoal::orchestrator {
+
+StatusOr<std::unique_ptr<StandaloneDeployment>> StandaloneDeployment::Start(
+    const config::DeploymentSpec& spec, const Options& options) {
+  std::unique_ptr<StandaloneDeployment> standalone(new StandaloneDeployment());
+  SHOAL_ASSIGN_OR_RETURN(standalone->deployment_, LocalDeployment::Start(spec, options.local));
+  standalone->gateway_ = std::make_unique<gateway::Gateway>(
+      std::vector<routing::DeploymentRouter*>{&standalone->deployment_->router()});
+  gateway::GatewayServer::Options server_options;
+  server_options.host = options.gateway_host;
+  server_options.port = spec.port.value_or(0);
+  server_options.name = spec.name + "/gateway";
+  SHOAL_ASSIGN_OR_RETURN(standalone->server_,
+                         gateway::GatewayServer::Start(standalone->gateway_.get(), server_options));
+  SHOAL_LOG_INFO("Deployment '%s' serving on %s:%d (%d shard(s) x %d replica(s))", spec.name,
+                 options.gateway_host, standalone->server_->port(), spec.shards, spec.replicas);
+  return standalone;
+}
+
+void StandaloneDeployment::Stop(absl::Duration grace) {
+  if (server_ != nullptr) server_->Shutdown(grace);
+  if (deployment_ != nullptr) deployment_->Stop();
+}
+
+StandaloneDeployment::~StandaloneDeployment() { Stop(); }
+
+}  // namespace shoal::orchestrator

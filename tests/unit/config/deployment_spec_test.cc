@@ -1,0 +1,135 @@
+// Tests of DeploymentSpec validation as the C++ API and the CLI use it (no YAML): the rules, the
+// external address lists of Jina's §7.1, and the raft_configuration key spellings.
+#include "src/config/deployment_spec.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace shoal::config {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+std::string Message(const absl::Status& status) { return std::string(status.message()); }
+
+TEST(DeploymentSpecTest, DefaultSpecIsValid) {
+  EXPECT_TRUE(ValidateDeploymentSpec(DeploymentSpec()).ok());
+}
+
+TEST(DeploymentSpecTest, ErrorsWithoutOriginNameTheKey) {
+  DeploymentSpec spec;
+  spec.replicas = 0;
+  EXPECT_EQ(Message(ValidateDeploymentSpec(spec)), "replicas: must be at least 1 (got 0)");
+  spec.origin["replicas"] = "dep.yml:4:11";
+  EXPECT_EQ(Message(ValidateDeploymentSpec(spec)),
+            "dep.yml:4:11: replicas: must be at least 1 (got 0)");
+}
+
+TEST(DeploymentSpecTest, ScalarRanges) {
+  DeploymentSpec spec;
+  spec.timeout_ready_ms = -2;
+  EXPECT_THAT(Message(ValidateDeploymentSpec(spec)), HasSubstr("timeout_ready:"));
+  spec = DeploymentSpec();
+  spec.retries = -2;
+  EXPECT_THAT(Message(ValidateDeploymentSpec(spec)), HasSubstr("retries:"));
+  spec = DeploymentSpec();
+  spec.port = 0;
+  EXPECT_TRUE(ValidateDeploymentSpec(spec).ok());
+  spec.port = 65536;
+  EXPECT_THAT(Message(ValidateDeploymentSpec(spec)), HasSubstr("port:"));
+  spec = DeploymentSpec();
+  spec.polling["/x"] = "some";
+  EXPECT_EQ(Message(ValidateDeploymentSpec(spec)), "polling./x: expected ANY or ALL, got 'some'");
+  spec = DeploymentSpec();
+  spec.grpc_metadata["Authorization"] = "x";
+  EXPECT_THAT(Message(ValidateDeploymentSpec(spec)), HasSubstr("grpc_metadata.Authorization:"));
+  spec = DeploymentSpec();
+  spec.host = {"a", "b"};
+  EXPECT_THAT(Message(ValidateDeploymentSpec(spec)), HasSubstr("need external: true"));
+}
+
+TEST(DeploymentSpecTest, ExternalOneHostManyPorts) {
+  DeploymentSpec spec;
+  spec.external = true;
+  spec.host = {"grpcs://h"};
+  spec.external_ports = {1, 2, 3};
+  absl::StatusOr<std::vector<ExternalAddress>> addresses = ResolveExternalAddresses(spec);
+  ASSERT_TRUE(addresses.ok()) << addresses.status();
+  ASSERT_THAT(*addresses, SizeIs(3));
+  EXPECT_EQ((*addresses)[2].Target(), "h:3");
+  EXPECT_TRUE((*addresses)[2].tls);
+  EXPECT_TRUE(ValidateDeploymentSpec(spec).ok());
+}
+
+TEST(DeploymentSpecTest, ExternalManyHostsOnePortAndInlineOverride) {
+  DeploymentSpec spec;
+  spec.external = true;
+  spec.host = {"a", "b:9", "[::1]", "grpc://[::1]:7"};
+  spec.port = 5;
+  absl::StatusOr<std::vector<ExternalAddress>> addresses = ResolveExternalAddresses(spec);
+  ASSERT_TRUE(addresses.ok()) << addresses.status();
+  ASSERT_THAT(*addresses, SizeIs(4));
+  EXPECT_EQ((*addresses)[0].Target(), "a:5");
+  EXPECT_EQ((*addresses)[1].Target(), "b:9");
+  EXPECT_EQ((*addresses)[2].Target(), "[::1]:5");
+  EXPECT_EQ((*addresses)[3].Target(), "[::1]:7");
+  EXPECT_FALSE((*addresses)[3].tls);
+}
+
+TEST(DeploymentSpecTest, ExternalErrors) {
+  DeploymentSpec spec;
+  spec.external = true;
+  spec.host = {"a:1", "b:x"};
+  EXPECT_THAT(Message(ValidateDeploymentSpec(spec)), HasSubstr("'b:x' has an invalid port"));
+  spec.host = {"a:1"};
+  spec.shards = 2;
+  EXPECT_THAT(Message(ValidateDeploymentSpec(spec)), HasSubstr("shards:"));
+  spec.shards = 1;
+  spec.stateful = true;
+  spec.workspace = "/ws";
+  EXPECT_THAT(Message(ValidateDeploymentSpec(spec)),
+              HasSubstr("stateful: cannot be combined with external: true"));
+}
+
+TEST(DeploymentSpecTest, StatefulShardsNeedPeerPortsPerShard) {
+  DeploymentSpec spec;
+  spec.stateful = true;
+  spec.workspace = "/ws";
+  spec.replicas = 2;
+  spec.shards = 2;
+  EXPECT_TRUE(ValidateDeploymentSpec(spec).ok());  // random ports
+  spec.peer_ports = {{1, 2}, {3, 4}};
+  EXPECT_TRUE(ValidateDeploymentSpec(spec).ok());
+  spec.peer_ports = {{1, 2}, {3}};
+  EXPECT_EQ(Message(ValidateDeploymentSpec(spec)),
+            "peer_ports[1]: needs one port per replica (replicas: 2), got 1");
+  spec.peer_ports = {{1, 2}, {3, 0}};
+  EXPECT_THAT(Message(ValidateDeploymentSpec(spec)), HasSubstr("peer_ports[1]: must be between"));
+}
+
+TEST(DeploymentSpecTest, CanonicalRaftKey) {
+  EXPECT_EQ(CanonicalRaftKey("snapshot_interval"), "SnapshotInterval");
+  EXPECT_EQ(CanonicalRaftKey("SNAPSHOT_INTERVAL"), "SnapshotInterval");
+  EXPECT_EQ(CanonicalRaftKey("LogLevel"), "LogLevel");
+  EXPECT_EQ(CanonicalRaftKey("batch_apply_ch"), "BatchApplyCh");
+  EXPECT_EQ(CanonicalRaftKey("no_snapshot_restore_on_start"), "NoSnapshotRestoreOnStart");
+  EXPECT_EQ(CanonicalRaftKey("loglevel"), std::nullopt);  // as in Jina: no underscore, no change
+  EXPECT_EQ(CanonicalRaftKey("Heartbeat"), std::nullopt);
+}
+
+TEST(DeploymentSpecTest, RaftMaxAppendEntriesLimit) {
+  DeploymentSpec spec;
+  (*spec.raft_configuration.mutable_fields())["max_append_entries"].set_number_value(2048);
+  EXPECT_THAT(Message(ValidateDeploymentSpec(spec)),
+              HasSubstr("raft_configuration.max_append_entries: must be between 1 and 1024"));
+}
+
+TEST(DeploymentSpecTest, DidYouMean) {
+  EXPECT_EQ(DidYouMean("replica", {"shards", "replicas"}), " (did you mean 'replicas'?)");
+  EXPECT_EQ(DidYouMean("Shards", {"shards", "replicas"}), " (did you mean 'shards'?)");
+  EXPECT_EQ(DidYouMean("frobnicate", {"shards", "replicas"}), "");
+}
+
+}  // namespace
+}  // namespace shoal::config

@@ -1,0 +1,442 @@
+// Tests of Deployment YAML parsing: Jina's `with:` layout, the top-level layout of the scale-out
+// docs (whose examples must parse), and errors that name the key and file:line:column.
+#include "src/config/deployment_yaml.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "src/config/deployment_yaml_internal.h"
+#include "src/config/yaml_value.h"
+
+namespace shoal::config {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Pair;
+using ::testing::SizeIs;
+using ::testing::UnorderedElementsAre;
+
+std::string Message(const absl::Status& status) { return std::string(status.message()); }
+
+// The error of parsing `text` as "dep.yml"; fails the test if it parses.
+std::string ErrorOf(std::string_view text) {
+  absl::StatusOr<DeploymentSpec> spec = ParseDeploymentYaml(text, "dep.yml");
+  EXPECT_FALSE(spec.ok()) << "parsed:\n" << text;
+  if (spec.ok()) return "";
+  EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+  return Message(spec.status());
+}
+
+TEST(DeploymentYamlTest, ParsesJinaWithLayout) {
+  absl::StatusOr<DeploymentSpec> spec = ParseDeploymentYaml(
+      "jtype: Deployment\n"
+      "with:\n"
+      "  name: indexer\n"
+      "  uses: Indexer\n"
+      "  uses_with:\n    dim: 128\n"
+      "  replicas: 2\n"
+      "  shards: 3\n"
+      "  polling: {'/custom': ALL, '/search': ANY, '*': any}\n"
+      "  port: 5555\n"
+      "  env: {MODE: fast, THREADS: 4, DEBUG: true}\n"
+      "  timeout_ready: -1\n"
+      "  timeout_send: 3000\n"
+      "  retries: 0\n"
+      "  port_monitoring: 9090\n"
+      "  needs: [a, b]\n"
+      "  floating: false\n"
+      "  no_reduce: true\n"
+      "  grpc_metadata: {authorization: token}\n",
+      "dep.yml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->name, "indexer");
+  EXPECT_EQ(spec->uses, "Indexer");
+  EXPECT_EQ(spec->uses_with.fields().at("dim").number_value(), 128);
+  EXPECT_EQ(spec->replicas, 2);
+  EXPECT_EQ(spec->shards, 3);
+  EXPECT_EQ(spec->polling_default, "any");
+  EXPECT_THAT(spec->polling, UnorderedElementsAre(Pair("/custom", "ALL"), Pair("/search", "ANY")));
+  EXPECT_EQ(spec->port, 5555);
+  EXPECT_THAT(spec->env, UnorderedElementsAre(Pair("MODE", "fast"), Pair("THREADS", "4"),
+                                              Pair("DEBUG", "True")));
+  EXPECT_EQ(spec->timeout_ready_ms, -1);
+  EXPECT_EQ(spec->timeout_send_ms, 3000);
+  EXPECT_EQ(spec->retries, 0);
+  EXPECT_EQ(spec->port_monitoring, 9090);
+  EXPECT_THAT(spec->needs, ElementsAre("a", "b"));
+  EXPECT_FALSE(spec->floating);
+  EXPECT_TRUE(spec->no_reduce);
+  EXPECT_THAT(spec->grpc_metadata, ElementsAre(Pair("authorization", "token")));
+  EXPECT_THAT(spec->warnings, IsEmpty());
+  EXPECT_EQ(spec->origin.at("name"), "dep.yml:3:9");
+  EXPECT_EQ(spec->origin.at("replicas"), "dep.yml:7:13");
+  EXPECT_EQ(spec->origin.at("env.THREADS"), "dep.yml:11:30");
+}
+
+TEST(DeploymentYamlTest, DefaultsMatchJina) {
+  absl::StatusOr<DeploymentSpec> spec = ParseDeploymentYaml("jtype: Deployment\nwith:\n", "d.yml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->name, "executor");
+  EXPECT_EQ(spec->replicas, 1);
+  EXPECT_EQ(spec->shards, 1);
+  EXPECT_EQ(spec->polling_default, "ANY");
+  EXPECT_EQ(spec->timeout_ready_ms, 600000);
+  EXPECT_FALSE(spec->timeout_send_ms.has_value());
+  EXPECT_EQ(spec->retries, -1);
+  EXPECT_FALSE(spec->port.has_value());
+}
+
+TEST(DeploymentYamlTest, SeedTopLevelExample) {
+  // The first YAML of the scale-out docs: keys at top level next to `jtype`.
+  absl::StatusOr<DeploymentSpec> spec = ParseDeploymentYaml(
+      "jtype: Deployment\n"
+      "uses: jinaai://jina-ai/CLIPEncoder\n"
+      "install_requirements: True\n"
+      "replicas: 5 \n",
+      "seed.yml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->uses, "jinaai://jina-ai/CLIPEncoder");
+  EXPECT_EQ(spec->replicas, 5);
+  ASSERT_THAT(spec->warnings, SizeIs(1));
+  EXPECT_THAT(spec->warnings[0], HasSubstr("seed.yml:3:1: 'install_requirements'"));
+}
+
+TEST(DeploymentYamlTest, SeedWithExample) {
+  absl::StatusOr<DeploymentSpec> spec = ParseDeploymentYaml(
+      "jtype: Deployment\n"
+      "with:\n"
+      "  uses: jinaai://jina-ai/CLIPEncoder\n"
+      "  install_requirements: True\n"
+      "  replicas: 5  \n",
+      "seed.yml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->uses, "jinaai://jina-ai/CLIPEncoder");
+  EXPECT_EQ(spec->replicas, 5);
+  EXPECT_THAT(spec->warnings, ElementsAre(HasSubstr("seed.yml:4:3: 'install_requirements'")));
+}
+
+TEST(DeploymentYamlTest, SeedFlowExecutorItemsParseAsMaps) {
+  absl::StatusOr<YAML::Node> flow = ParseYaml(
+      "jtype: Flow\n"
+      "executors:\n"
+      "- uses: jinaai://jina-ai/CLIPEncoder\n"
+      "  install_requirements: True\n"
+      "  replicas: 5 \n"
+      "  method: add\n",
+      "flow.yml");
+  ASSERT_TRUE(flow.ok()) << flow.status();
+  absl::StatusOr<DeploymentSpec> spec =
+      ParseDeploymentMap((*flow)["executors"][0], "flow.yml", {"method"});
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->replicas, 5);
+  EXPECT_EQ(spec->origin.at("replicas"), "flow.yml:5:13");
+
+  absl::StatusOr<DeploymentSpec> unskipped = ParseDeploymentMap((*flow)["executors"][0], "f.yml");
+  ASSERT_FALSE(unskipped.ok());
+  EXPECT_THAT(Message(unskipped.status()), HasSubstr("f.yml:6:3: method: unknown"));
+}
+
+TEST(DeploymentYamlTest, NoJtypeAtAll) {
+  absl::StatusOr<DeploymentSpec> spec = ParseDeploymentYaml("uses: Echo\nreplicas: 2\n", "d.yml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->replicas, 2);
+}
+
+TEST(DeploymentYamlTest, DeploymentTagIsJtype) {
+  absl::StatusOr<DeploymentSpec> spec =
+      ParseDeploymentYaml("!Deployment\nwith:\n  replicas: 2\n", "d.yml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->replicas, 2);
+}
+
+TEST(DeploymentYamlTest, SeedStatefulExample) {
+  absl::StatusOr<DeploymentSpec> spec = ParseDeploymentYaml(
+      "jtype: Deployment\n"
+      "with:\n"
+      "  name: indexer\n"
+      "  port: 5555\n"
+      "  uses: ExactNNSearch\n"
+      "  workspace: ./raft\n"
+      "  replicas: 3\n"
+      "  stateful: true\n"
+      "  peer_ports: [12345, 12346, 12347]\n"
+      "  raft_configuration: {snapshot_interval: 10, snapshot_threshold: 5, trailing_logs: 10,"
+      " LogLevel: INFO}\n",
+      "d.yml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_TRUE(spec->stateful);
+  EXPECT_EQ(spec->workspace, "./raft");
+  EXPECT_THAT(spec->peer_ports, ElementsAre(ElementsAre(12345, 12346, 12347)));
+  EXPECT_EQ(spec->raft_configuration.fields().at("snapshot_interval").number_value(), 10);
+  EXPECT_EQ(spec->read_consistency, "eventual");
+}
+
+TEST(DeploymentYamlTest, PeerPortsPerShardAsMapListOrJson) {
+  const std::string head =
+      "uses: Indexer\nworkspace: /ws\nstateful: true\nreplicas: 2\nshards: 2\n";
+  for (const std::string& peer_ports :
+       {std::string("peer_ports: {0: [5000, 5001], 1: [5002, 5003]}\n"),
+        std::string("peer_ports: [[5000, 5001], [5002, 5003]]\n"),
+        std::string("peer_ports: '{\"0\": [5000, 5001], \"1\": [5002, 5003]}'\n")}) {
+    absl::StatusOr<DeploymentSpec> spec = ParseDeploymentYaml(head + peer_ports, "d.yml");
+    ASSERT_TRUE(spec.ok()) << peer_ports << spec.status();
+    EXPECT_THAT(spec->peer_ports, ElementsAre(ElementsAre(5000, 5001), ElementsAre(5002, 5003)))
+        << peer_ports;
+  }
+}
+
+TEST(DeploymentYamlTest, SeedExternalExamples) {
+  absl::StatusOr<DeploymentSpec> inline_ports = ParseDeploymentYaml(
+      "host: ['localhost:12345', '91.198.174.192:12346']\nexternal: true\n", "d.yml");
+  ASSERT_TRUE(inline_ports.ok()) << inline_ports.status();
+  EXPECT_EQ(inline_ports->replicas, 2);
+
+  absl::StatusOr<DeploymentSpec> lists = ParseDeploymentYaml(
+      "host: [localhost, 91.198.174.192]\nport: ['12345', '12346']\nexternal: true\n", "d.yml");
+  ASSERT_TRUE(lists.ok()) << lists.status();
+  EXPECT_EQ(lists->replicas, 2);
+  absl::StatusOr<std::vector<ExternalAddress>> addresses = ResolveExternalAddresses(*lists);
+  ASSERT_TRUE(addresses.ok()) << addresses.status();
+  ASSERT_THAT(*addresses, SizeIs(2));
+  EXPECT_EQ((*addresses)[0].Target(), "localhost:12345");
+  EXPECT_EQ((*addresses)[1].Target(), "91.198.174.192:12346");
+  EXPECT_FALSE((*addresses)[1].tls);
+}
+
+TEST(DeploymentYamlTest, ExternalCommaSeparatedHostsAndTls) {
+  absl::StatusOr<DeploymentSpec> spec =
+      ParseDeploymentYaml("host: 'a, grpcs://b'\nport: 7000\nexternal: true\ntls: true\n", "d.yml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_THAT(spec->host, ElementsAre("a", "grpcs://b"));
+  absl::StatusOr<std::vector<ExternalAddress>> addresses = ResolveExternalAddresses(*spec);
+  ASSERT_TRUE(addresses.ok()) << addresses.status();
+  ASSERT_THAT(*addresses, SizeIs(2));
+  EXPECT_TRUE((*addresses)[0].tls);
+  EXPECT_EQ((*addresses)[1].Target(), "b:7000");
+}
+
+TEST(DeploymentYamlTest, PollingForms) {
+  absl::StatusOr<DeploymentSpec> mixed_case = ParseDeploymentYaml("polling: AlL\n", "d.yml");
+  ASSERT_TRUE(mixed_case.ok()) << mixed_case.status();
+  EXPECT_EQ(mixed_case->polling_default, "AlL");
+
+  absl::StatusOr<DeploymentSpec> numbers =
+      ParseDeploymentYaml("polling: {'*': 2, /index: 1}\n", "d.yml");
+  ASSERT_TRUE(numbers.ok()) << numbers.status();
+  EXPECT_EQ(numbers->polling_default, "ALL");
+  EXPECT_THAT(numbers->polling, ElementsAre(Pair("/index", "ANY")));
+
+  absl::StatusOr<DeploymentSpec> json =
+      ParseDeploymentYaml("polling: '{\"/custom\": \"ALL\"}'\n", "d.yml");
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_THAT(json->polling, ElementsAre(Pair("/custom", "ALL")));
+}
+
+TEST(DeploymentYamlTest, EnvironmentExpansionAndOrigins) {
+  setenv("SHOAL_TEST_REPLICAS", "4", 1);
+  absl::StatusOr<DeploymentSpec> spec = ParseDeploymentYaml(
+      "jtype: Deployment\n"
+      "with:\n"
+      "  replicas: ${{ ENV.SHOAL_TEST_REPLICAS }}\n"
+      "  env:\n"
+      "    A: ${{ ENV.SHOAL_TEST_REPLICAS }}\n",
+      "d.yml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->replicas, 4);
+  EXPECT_EQ(spec->env.at("A"), "4");
+  EXPECT_EQ(spec->origin.at("env.A"), "d.yml:5:8");
+
+  std::string error = ErrorOf("replicas: ${{ ENV.SHOAL_TEST_SURELY_UNSET }}\n");
+  EXPECT_THAT(error, HasSubstr("dep.yml:1:11"));
+  EXPECT_THAT(error, HasSubstr("SHOAL_TEST_SURELY_UNSET"));
+}
+
+TEST(DeploymentYamlTest, UsesMetasWorkspaceIsTheDefaultWorkspace) {
+  absl::StatusOr<DeploymentSpec> spec = ParseDeploymentYaml(
+      "uses_metas: {name: idx, workspace: /data, py_modules: [x.py]}\n", "d.yml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->workspace, "/data");
+  EXPECT_EQ(spec->uses_metas.fields().at("name").string_value(), "idx");
+  EXPECT_THAT(spec->warnings, ElementsAre(HasSubstr("'uses_metas.py_modules'")));
+}
+
+TEST(DeploymentYamlTest, IgnoredJinaKeysWarnByName) {
+  absl::StatusOr<DeploymentSpec> spec = ParseDeploymentYaml(
+      "uses: Echo\n"
+      "gpus: all\n"
+      "protocol: grpc\n"
+      "volumes: [/a:/b]\n"
+      "when: {tags__x: {$eq: 1}}\n"
+      "uses_before: Sorter\n",
+      "d.yml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_THAT(spec->warnings,
+              ElementsAre(HasSubstr("d.yml:2:1: 'gpus'"), HasSubstr("d.yml:4:1: 'volumes'"),
+                          HasSubstr("d.yml:5:1: 'when'"), HasSubstr("d.yml:6:1: 'uses_before'")));
+}
+
+TEST(DeploymentYamlTest, LoadsFromFile) {
+  std::filesystem::path path = std::filesystem::temp_directory_path() /
+                               ("shoal_dep_test_" + std::to_string(getpid()) + ".yml");
+  {
+    std::ofstream file(path);
+    file << "jtype: Deployment\nwith:\n  replicas: 0\n";
+  }
+  absl::StatusOr<DeploymentSpec> spec = LoadDeploymentYaml(path);
+  std::filesystem::remove(path);
+  ASSERT_FALSE(spec.ok());
+  EXPECT_THAT(Message(spec.status()), HasSubstr(path.string() + ":3:13: replicas"));
+
+  absl::StatusOr<DeploymentSpec> missing = LoadDeploymentYaml(path);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+}
+
+// Errors: each names the key and where it was written.
+
+TEST(DeploymentYamlErrorTest, UnknownKeySuggestsClosest) {
+  EXPECT_EQ(ErrorOf("jtype: Deployment\nwith:\n  replica: 3\n"),
+            "dep.yml:3:3: replica: unknown Deployment key (did you mean 'replicas'?)");
+  EXPECT_THAT(ErrorOf("uses: Echo\nfrobnicate: 1\n"),
+              HasSubstr("dep.yml:2:1: frobnicate: unknown Deployment key; Shoal reads name"));
+}
+
+TEST(DeploymentYamlErrorTest, WrongTypes) {
+  EXPECT_EQ(ErrorOf("uses: Echo\nreplicas: three\n"),
+            "dep.yml:2:11: replicas: expected an integer, got 'three'");
+  EXPECT_EQ(ErrorOf("shards: 1.5\n"), "dep.yml:1:9: shards: expected an integer, got 1.5");
+  EXPECT_EQ(ErrorOf("stateful: yes\n"),
+            "dep.yml:1:11: stateful: expected true or false, got 'yes'");
+  EXPECT_EQ(ErrorOf("uses: [a]\n"), "dep.yml:1:7: uses: expected a string, got a list");
+  EXPECT_EQ(ErrorOf("env: {A: [1]}\n"), "dep.yml:1:10: env.A: expected a scalar value, got a list");
+  EXPECT_THAT(ErrorOf("uses_with: 3\n"), HasSubstr("dep.yml:1:12"));
+  EXPECT_THAT(ErrorOf("uses_with: 3\n"), HasSubstr("uses_with"));
+}
+
+TEST(DeploymentYamlErrorTest, ReplicasAndShardsAtLeastOne) {
+  EXPECT_EQ(ErrorOf("jtype: Deployment\nuses: Echo\nname: dep\nreplicas: 0\n"),
+            "dep.yml:4:11: replicas: must be at least 1 (got 0)");
+  EXPECT_EQ(ErrorOf("jtype: Deployment\nwith:\n  shards: 0\n"),
+            "dep.yml:3:11: shards: must be at least 1 (got 0)");
+}
+
+TEST(DeploymentYamlErrorTest, KeyBothAtTopLevelAndUnderWith) {
+  EXPECT_EQ(ErrorOf("jtype: Deployment\nreplicas: 2\nwith:\n  replicas: 3\n"),
+            "dep.yml:4:3: replicas: given twice (also at dep.yml:2:1); give it either at top "
+            "level or under with:");
+}
+
+TEST(DeploymentYamlErrorTest, NotADeployment) {
+  EXPECT_THAT(ErrorOf("jtype: Flow\nexecutors: []\n"),
+              HasSubstr("dep.yml:1:8: jtype: expected 'Deployment', got 'Flow'"));
+  EXPECT_THAT(ErrorOf("- a\n- b\n"), HasSubstr("dep.yml:1:1"));
+  EXPECT_THAT(ErrorOf("with: [1]\n"), HasSubstr("dep.yml:1:7: with: expected a map"));
+}
+
+TEST(DeploymentYamlErrorTest, PollingValues) {
+  EXPECT_EQ(ErrorOf("shards: 2\npolling: ANYY\n"),
+            "dep.yml:2:10: polling: expected ANY or ALL, got 'ANYY'");
+  EXPECT_EQ(ErrorOf("shards: 2\npolling:\n  /search: ALL\n  '*': ANYY\n"),
+            "dep.yml:4:8: polling.*: expected ANY or ALL, got 'ANYY'");
+  EXPECT_EQ(ErrorOf("polling: {/index: ONE}\n"),
+            "dep.yml:1:19: polling./index: expected ANY or ALL, got 'ONE'");
+  EXPECT_THAT(ErrorOf("polling: 3\n"), HasSubstr("dep.yml:1:10: polling: ALL_ASYNC"));
+  EXPECT_EQ(ErrorOf("polling: 7\n"), "dep.yml:1:10: polling: expected ANY or ALL (or 1, 2), got 7");
+}
+
+TEST(DeploymentYamlErrorTest, ExternalHostPortMismatch) {
+  EXPECT_EQ(ErrorOf("external: true\nhost: [a, b, c]\nport: [1, 2]\n"),
+            "dep.yml:2:7: host: number of hosts (3) does not match the number of ports (2)");
+}
+
+TEST(DeploymentYamlErrorTest, ExternalAddressWithoutPort) {
+  EXPECT_THAT(ErrorOf("external: true\nhost: ['a:1', b]\n"),
+              HasSubstr("dep.yml:2:7: host: external address 'b' has no port"));
+  EXPECT_THAT(ErrorOf("external: true\n"),
+              HasSubstr("host: external: true needs at least one address in host"));
+  EXPECT_THAT(ErrorOf("external: true\nhost: http://a:1\n"),
+              HasSubstr("dep.yml:2:7: host: unsupported scheme in 'http://a:1'"));
+}
+
+TEST(DeploymentYamlErrorTest, ExternalReplicasMustMatchAddresses) {
+  EXPECT_EQ(ErrorOf("external: true\nhost: ['a:1', 'b:2']\nreplicas: 3\n"),
+            "dep.yml:3:11: replicas: the external Deployment has 2 addresses; replicas must be "
+            "1 or 2 (got 3)");
+}
+
+TEST(DeploymentYamlErrorTest, PortListNeedsExternal) {
+  EXPECT_EQ(ErrorOf("port: [1, 2]\n"), "dep.yml:1:7: port: a list of ports needs external: true");
+  EXPECT_EQ(ErrorOf("port: 70000\n"),
+            "dep.yml:1:7: port: must be between 1 and 65535, or 0 for any free port (got 70000)");
+}
+
+TEST(DeploymentYamlErrorTest, StatefulNeedsWorkspace) {
+  EXPECT_EQ(ErrorOf("uses: Indexer\nreplicas: 3\nstateful: true\n"),
+            "dep.yml:3:11: stateful: stateful: true needs a workspace");
+}
+
+TEST(DeploymentYamlErrorTest, PeerPortsShape) {
+  const std::string head = "workspace: /ws\nstateful: true\nreplicas: 3\n";
+  EXPECT_EQ(ErrorOf(head + "peer_ports: [5000, 5001]\n"),
+            "dep.yml:4:13: peer_ports: needs one port per replica (replicas: 3), got 2");
+  EXPECT_EQ(ErrorOf(head + "shards: 2\npeer_ports: [5000, 5001, 5002]\n"),
+            "dep.yml:5:13: peer_ports: needs one list per shard (shards: 2), got 1");
+  EXPECT_EQ(ErrorOf(head + "shards: 2\npeer_ports: {0: [1, 2, 3], 1: [4, 5]}\n"),
+            "dep.yml:5:13: peer_ports[1]: needs one port per replica (replicas: 3), got 2");
+  EXPECT_THAT(ErrorOf(head + "shards: 2\npeer_ports: {0: [1, 2, 3], 2: [4, 5, 6]}\n"),
+              HasSubstr("dep.yml:5:13: peer_ports: shard 1 has no ports"));
+  EXPECT_THAT(ErrorOf(head + "peer_ports: [5000, 5000, 5001]\n"),
+              HasSubstr("dep.yml:4:13: peer_ports: port 5000 is given more than once"));
+}
+
+TEST(DeploymentYamlErrorTest, RaftConfiguration) {
+  const std::string head = "workspace: /ws\nstateful: true\nraft_configuration:\n";
+  EXPECT_THAT(ErrorOf(head + "  snapshot_intervall: 10\n"),
+              HasSubstr("dep.yml:4:23: raft_configuration.snapshot_intervall: unknown key (did "
+                        "you mean 'snapshot_interval'?)"));
+  EXPECT_THAT(ErrorOf(head + "  loglevel: INFO\n"),
+              HasSubstr("dep.yml:4:13: raft_configuration.loglevel: unknown key (did you mean "
+                        "'LogLevel'?)"));
+  EXPECT_EQ(ErrorOf(head + "  heartbeat_timeout: fast\n"),
+            "dep.yml:4:22: raft_configuration.heartbeat_timeout: expected a whole number of "
+            "milliseconds >= 0, got 'fast'");
+  EXPECT_EQ(ErrorOf(head + "  ElectionTimeout: -5\n"),
+            "dep.yml:4:20: raft_configuration.ElectionTimeout: expected a whole number of "
+            "milliseconds >= 0, got -5");
+  EXPECT_EQ(ErrorOf(head + "  batch_apply_ch: 1\n"),
+            "dep.yml:4:19: raft_configuration.batch_apply_ch: expected true or false, got 1");
+  EXPECT_THAT(ErrorOf(head + "  LogLevel: LOUD\n"),
+              HasSubstr("dep.yml:4:13: raft_configuration.LogLevel: expected one of TRACE"));
+  EXPECT_THAT(ErrorOf(head + "  LogLevel: INFO\n  log_level: DEBUG\n"),
+              HasSubstr("dep.yml:5:14: raft_configuration.log_level: the same key as 'LogLevel'"));
+}
+
+TEST(DeploymentYamlErrorTest, ReadConsistency) {
+  EXPECT_EQ(ErrorOf("workspace: /ws\nstateful: true\nread_consistency: strong\n"),
+            "dep.yml:3:19: read_consistency: expected eventual or linearizable, got 'strong'");
+  EXPECT_EQ(ErrorOf("read_consistency: linearizable\n"),
+            "dep.yml:1:19: read_consistency: linearizable needs stateful: true");
+  absl::StatusOr<DeploymentSpec> spec = ParseDeploymentYaml(
+      "workspace: /ws\nstateful: true\nread_consistency: Linearizable\n", "d.yml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->read_consistency, "linearizable");
+}
+
+TEST(DeploymentYamlErrorTest, BadName) {
+  EXPECT_EQ(ErrorOf("name: 'my exec'\n"),
+            "dep.yml:1:7: name: must be letters, digits, '_' or '-' (got 'my exec')");
+}
+
+TEST(DeploymentYamlErrorTest, DuplicateKey) {
+  EXPECT_THAT(ErrorOf("replicas: 1\nreplicas: 2\n"),
+              HasSubstr("dep.yml:2:1: replicas: given twice (also at dep.yml:1:1)"));
+}
+
+}  // namespace
+}  // namespace shoal::config
