@@ -295,6 +295,15 @@ Status ValidateRaftConfiguration(const DeploymentSpec& spec) {
   return absl::OkStatus();
 }
 
+Status ValidateLoadBalancing(const DeploymentSpec& spec) {
+  if (spec.load_balancing != "least_loaded" && spec.load_balancing != "round_robin") {
+    return KeyError(spec, "load_balancing",
+                    absl::StrFormat("expected least_loaded or round_robin, got '%s'",
+                                    spec.load_balancing));
+  }
+  return absl::OkStatus();
+}
+
 Status ValidateStateful(const DeploymentSpec& spec) {
   if (spec.read_consistency != "eventual" && spec.read_consistency != "linearizable") {
     return KeyError(
@@ -396,6 +405,7 @@ Status ValidateDeploymentSpec(const DeploymentSpec& spec) {
   SHOAL_RETURN_IF_ERROR(ValidateScalars(spec));
   SHOAL_RETURN_IF_ERROR(ValidateMaps(spec));
   SHOAL_RETURN_IF_ERROR(ValidateAddresses(spec));
+  SHOAL_RETURN_IF_ERROR(ValidateLoadBalancing(spec));
   return ValidateStateful(spec);
 }
 

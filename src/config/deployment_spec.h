@@ -37,6 +37,8 @@ struct DeploymentSpec {
   int timeout_ready_ms = 600000;           // -1: forever
   std::optional<int> timeout_send_ms;      // per call to a replica; unset: none
   int retries = -1;                        // -1: max(3, replicas) + 1 attempts
+  // least_loaded (the idle replica first) or round_robin (Jina's policy, for comparison).
+  std::string load_balancing = "least_loaded";
   std::string workspace;
   std::optional<int> port_monitoring;  // Prometheus metrics port
   // Stateful (Raft) Deployments.

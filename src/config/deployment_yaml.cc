@@ -32,13 +32,14 @@ namespace {
 using google::protobuf::Struct;
 using google::protobuf::Value;
 
-// Keys that fill the spec. `read_consistency` and `tls_ca_file` are Shoal's own.
+// Keys that fill the spec. `read_consistency`, `load_balancing` and `tls_ca_file` are Shoal's
+// own.
 // clang-format off
 constexpr std::string_view kSupportedKeys[] = {
     "name", "uses", "uses_with", "uses_metas", "replicas", "shards", "polling", "port", "host",
     "external", "tls", "tls_ca_file", "env", "timeout_ready", "timeout_send", "retries",
     "workspace", "port_monitoring", "stateful", "peer_ports", "raft_configuration",
-    "read_consistency", "needs", "floating", "no_reduce", "grpc_metadata",
+    "read_consistency", "load_balancing", "needs", "floating", "no_reduce", "grpc_metadata",
 };
 
 // Jina Deployment arguments (reference §8.2) that have no effect in Shoal.
@@ -419,6 +420,9 @@ absl::Status ReadScalarKey(const Context& ctx, const std::string& key, const Val
     }
   } else if (key == "stateful") {
     SHOAL_ASSIGN_OR_RETURN(spec.stateful, ToBool(value, location, key));
+  } else if (key == "load_balancing") {
+    SHOAL_ASSIGN_OR_RETURN(spec.load_balancing, ToString(value, location, key));
+    absl::AsciiStrToLower(&spec.load_balancing);
   } else if (key == "read_consistency") {
     SHOAL_ASSIGN_OR_RETURN(spec.read_consistency, ToString(value, location, key));
     absl::AsciiStrToLower(&spec.read_consistency);

@@ -92,7 +92,10 @@ StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
   for (int s = 0; s < static_cast<int>(addresses.size()); ++s) {
     std::string name = spec.shards > 1 ? absl::StrCat(spec.name, "/shard-", s) : spec.name;
     shards.push_back(std::make_unique<routing::ReplicaSet>(
-        addresses[s], routing::ReplicaSet::Options{.name = name, .tls_ca_file = spec.tls_ca_file}));
+        addresses[s],
+        routing::ReplicaSet::Options{.name = name,
+                                     .tls_ca_file = spec.tls_ca_file,
+                                     .round_robin = spec.load_balancing == "round_robin"}));
   }
   std::map<std::string, routing::Polling> per_endpoint;
   for (const auto& [endpoint, text] : spec.polling) {

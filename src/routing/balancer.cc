@@ -46,4 +46,14 @@ std::optional<size_t> PickReplica(std::span<const Candidate> candidates, uint64_
   return (rotation & 1) ? a : b;
 }
 
+std::optional<size_t> PickRoundRobin(std::span<const Candidate> candidates, uint64_t rotation) {
+  for (bool need_healthy : {true, false}) {
+    for (size_t k = 0; k < candidates.size(); ++k) {
+      size_t i = (rotation + k) % candidates.size();
+      if (!candidates[i].tried && (candidates[i].healthy || !need_healthy)) return i;
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace shoal::routing

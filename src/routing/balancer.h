@@ -27,6 +27,10 @@ inline constexpr size_t kFullScanLimit = 8;
 std::optional<size_t> PickReplica(std::span<const Candidate> candidates, uint64_t rotation,
                                   uint64_t random);
 
+// Jina's policy, kept for comparison: the next untried replica in turn, healthy ones first,
+// whatever their load.
+std::optional<size_t> PickRoundRobin(std::span<const Candidate> candidates, uint64_t rotation);
+
 }  // namespace shoal::routing
 
 #endif  // SHOAL_ROUTING_BALANCER_H_

@@ -99,7 +99,9 @@ std::optional<ReplicaSet::Lease> ReplicaSet::Acquire(uint64_t tried) {
                               .tried = i < 64 && (tried >> i & 1) != 0};
   }
   random_state_ = random_state_ * 6364136223846793005ULL + 1442695040888963407ULL;
-  std::optional<size_t> pick = PickReplica(candidates, rotation_++, random_state_ >> 17);
+  std::optional<size_t> pick = options_.round_robin
+                                   ? PickRoundRobin(candidates, rotation_++)
+                                   : PickReplica(candidates, rotation_++, random_state_ >> 17);
   if (!pick.has_value()) return std::nullopt;
   Replica& replica = replicas_[*pick];
   ++replica.outstanding;

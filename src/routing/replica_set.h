@@ -45,6 +45,7 @@ class ReplicaSet {
     absl::Duration probe_interval = absl::Seconds(1);
     absl::Duration probe_timeout = absl::Milliseconds(500);
     std::string tls_ca_file;                   // roots for grpcs:// addresses; empty: system
+    bool round_robin = false;                  // Jina's policy instead of least loaded
   };
   ReplicaSet(std::vector<Address> addresses, Options options);
   ~ReplicaSet();

@@ -60,6 +60,15 @@ TEST(BalancerTest, LargePoolsUseTwoDistinctChoices) {
   EXPECT_LT(hits, 400);
 }
 
+TEST(BalancerTest, RoundRobinIgnoresLoad) {
+  std::vector<Candidate> c = {{.outstanding = 9}, {.outstanding = 0}, {.outstanding = 0}};
+  EXPECT_EQ(PickRoundRobin(c, 0), 0u);
+  EXPECT_EQ(PickRoundRobin(c, 1), 1u);
+  EXPECT_EQ(PickRoundRobin(c, 3), 0u);
+  c[0].healthy = false;
+  EXPECT_EQ(PickRoundRobin(c, 3), 1u);
+}
+
 TEST(PollingTest, JinaDefaults) {
   PollingTable any(Polling::kAny, {});
   EXPECT_EQ(any.For("/search"), Polling::kAll);
