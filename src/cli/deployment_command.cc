@@ -15,7 +15,7 @@ namespace {
 struct DeploymentFlags {
   std::string uses;
   std::optional<int> port;
-  std::string host = "0.0.0.0";
+  std::optional<std::string> host;
 };
 
 int RunDeployment(const DeploymentFlags& flags) {
@@ -29,7 +29,9 @@ int RunDeployment(const DeploymentFlags& flags) {
   for (const std::string& warning : spec->warnings) SHOAL_LOG_WARNING("%s", warning);
   if (flags.port.has_value()) spec->port = *flags.port;
   orchestrator::StandaloneDeployment::Options options;
-  options.gateway_host = flags.host;
+  // The port listens on --host, else the Deployment's `host`, else on every interface (Jina).
+  options.gateway_host = flags.host.value_or(
+      !spec->external && !spec->host.empty() ? spec->host.front() : std::string("0.0.0.0"));
   auto running = orchestrator::StandaloneDeployment::Start(*spec, options);
   if (!running.ok()) {
     SHOAL_LOG_ERROR("%s", running.status().message());

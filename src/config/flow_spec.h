@@ -1,0 +1,43 @@
+// What a Flow is: the gateway's settings and its Deployments with their `needs`, as parsed from
+// YAML or built in C++. Plain data, validated once by ValidateFlowSpec.
+#ifndef SHOAL_CONFIG_FLOW_SPEC_H_
+#define SHOAL_CONFIG_FLOW_SPEC_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shoal/status.h"
+#include "src/config/deployment_spec.h"
+
+namespace shoal::config {
+
+// The name `needs` uses for the gateway (the start of the graph).
+inline constexpr char kGatewayNode[] = "gateway";
+
+struct FlowSpec {
+  std::string name = "flow";
+  // Gateway: one port per protocol ("grpc", "http"), in the order of `protocols`.
+  std::vector<std::string> protocols = {"grpc"};
+  std::vector<int> ports;                   // empty: any free port for each protocol
+  std::string host = "0.0.0.0";
+  int prefetch = 1000;                      // requests in flight per client stream; 0: no limit
+  // The Deployments, in the order they were added. After parsing, every `needs` is filled:
+  // a node without `needs` needs the previous non-floating node (or the gateway).
+  std::vector<DeploymentSpec> executors;
+  Origin origin;
+  std::vector<std::string> warnings;
+};
+
+// Unique names (and not "gateway"), every `needs` names an earlier-or-later node or the
+// gateway, no node needs itself, no cycle, at least one protocol, ports match protocols.
+// Errors name the node, the key and file:line when known.
+Status ValidateFlowSpec(const FlowSpec& spec);
+
+// The node whose answer is the Flow's answer: the last node added that is not floating.
+// nullopt for a Flow without Executors.
+std::optional<size_t> EndNode(const FlowSpec& spec);
+
+}  // namespace shoal::config
+
+#endif  // SHOAL_CONFIG_FLOW_SPEC_H_
