@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/util/json_util.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
@@ -48,15 +49,27 @@ struct Options {
   std::string endpoint = "/default";
   std::string method = "unary";
   int channels = 1;
+  std::string parameters;  // JSON object for every request's parameters; empty: none.
+  std::string label;       // echoed in the JSON line, for scripts.
 };
 
 // Builds the request once: `docs` documents shaped like docarray's TextDoc with an optional
 // `embedding` NdArray, exactly as the Python peers encode them.
-std::string BuildRequest(const Options& options) {
+// Returns false, printing why, when --parameters is not a JSON object.
+bool BuildRequest(const Options& options, std::string* out) {
   static_assert(std::endian::native == std::endian::little, "dtype <f4 needs a little-endian host");
   jina::DataRequestProto request;
   request.mutable_header()->set_request_id("shoal-loadgen");
   request.mutable_header()->set_exec_endpoint(options.endpoint);
+  if (!options.parameters.empty()) {
+    const auto status = google::protobuf::util::JsonStringToMessage(options.parameters,
+                                                                    request.mutable_parameters());
+    if (!status.ok()) {
+      std::fprintf(stderr, "shoal_loadgen: --parameters is not a JSON object: %s\n",
+                   std::string(status.message()).c_str());
+      return false;
+    }
+  }
   docarray::DocListProto* docs = request.mutable_data()->mutable_docs();
   std::vector<float> embedding(options.dim);
   for (int d = 0; d < options.docs; ++d) {
@@ -77,7 +90,8 @@ std::string BuildRequest(const Options& options) {
       dense->set_buffer(embedding.data(), embedding.size() * sizeof(float));
     }
   }
-  return request.SerializeAsString();
+  *out = request.SerializeAsString();
+  return true;
 }
 
 // Returns true when `response` is a successful DataRequestProto. Every response has its header
@@ -140,6 +154,9 @@ class Schedule {
   }
 
   Clock::time_point warmup_end() const { return warmup_end_; }
+  Clock::time_point stop() const { return stop_; }
+  // Whether a request that finished at `t` finished inside the measured window.
+  bool InWindow(Clock::time_point t) const { return t >= warmup_end_ && t < stop_; }
 
  private:
   static Clock::duration ToDuration(double seconds) {
@@ -180,6 +197,7 @@ struct SlotStats {
   std::vector<int64_t> latencies_ns;
   int64_t errors = 0;
   int64_t responses = 0;
+  int64_t window_done = 0;  // successes that finished inside the measured window
   Clock::time_point last_measured_done;
 };
 
@@ -206,6 +224,7 @@ class Slot {
       ++stats_.errors;
       return;
     }
+    if (shared_.schedule->InWindow(done)) ++stats_.window_done;
     if (measured_) {
       stats_.latencies_ns.push_back(
           std::chrono::duration_cast<std::chrono::nanoseconds>(done - started_).count());
@@ -372,37 +391,56 @@ bool Connect(const Options& options, std::vector<std::unique_ptr<grpc::GenericSt
 }
 
 // Merges what the slots saw and prints the JSON line. `requests` counts the measured requests
-// that succeeded; `errors` counts failed or wrong responses, warmup included.
-int64_t Report(const Options& options, size_t request_bytes, Clock::time_point warmup_end,
+// that succeeded; `errors` counts failed or wrong responses, warmup included; `responses_total`
+// counts every completed request, warmup and failures included. Latencies are those of the
+// requests sent after warmup. Requests per second: in time mode, the successes that finished
+// inside the measured window over its length (requests sent during warmup but finished after it
+// count, so slow requests do not bias the figure down by latency/seconds); with --requests, the
+// measured requests over the time from the warmup's end to the last of them.
+int64_t Report(const Options& options, size_t request_bytes, const Schedule& schedule,
                const std::vector<std::unique_ptr<Slot>>& slots) {
+  const Clock::time_point warmup_end = schedule.warmup_end();
   std::vector<int64_t> latencies;
   int64_t errors = 0;
+  int64_t responses = 0;  // warmup included: for CPU per request measured from outside.
+  int64_t window_done = 0;
   Clock::time_point last_done = warmup_end;
   for (const auto& slot : slots) {
     const SlotStats& stats = slot->stats();
+    responses += stats.responses;
+    window_done += stats.window_done;
     latencies.insert(latencies.end(), stats.latencies_ns.begin(), stats.latencies_ns.end());
     errors += stats.errors;
     if (!stats.latencies_ns.empty()) last_done = std::max(last_done, stats.last_measured_done);
   }
   std::sort(latencies.begin(), latencies.end());
-  const double seconds = std::chrono::duration<double>(last_done - warmup_end).count();
-  const double rps = seconds > 0 ? static_cast<double>(latencies.size()) / seconds : 0;
+  const bool count_mode = options.requests > 0;
+  const double seconds =
+      std::chrono::duration<double>((count_mode ? last_done : schedule.stop()) - warmup_end)
+          .count();
+  const double completed =
+      static_cast<double>(count_mode ? static_cast<int64_t>(latencies.size()) : window_done);
+  const double rps = seconds > 0 ? completed / seconds : 0;
   std::printf(
-      "{\"target\":\"%s\",\"method\":\"%s\",\"concurrency\":%d,\"channels\":%d,\"docs\":%d,"
-      "\"dim\":%d,\"request_bytes\":%zu,\"requests\":%zu,\"seconds\":%.3f,\"rps\":%.1f,"
-      "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"errors\":%lld}\n",
-      JsonEscape(options.target).c_str(), options.method.c_str(), options.concurrency,
-      options.channels, options.docs, options.dim, request_bytes, latencies.size(), seconds, rps,
-      PercentileUs(latencies, 0.50), PercentileUs(latencies, 0.90), PercentileUs(latencies, 0.99),
-      static_cast<long long>(errors));
+      "{\"label\":\"%s\",\"target\":\"%s\",\"method\":\"%s\",\"concurrency\":%d,"
+      "\"channels\":%d,\"docs\":%d,\"dim\":%d,\"request_bytes\":%zu,\"requests\":%zu,"
+      "\"seconds\":%.3f,\"rps\":%.1f,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,"
+      "\"errors\":%lld,\"responses_total\":%lld}\n",
+      JsonEscape(options.label).c_str(), JsonEscape(options.target).c_str(), options.method.c_str(),
+      options.concurrency, options.channels, options.docs, options.dim, request_bytes,
+      latencies.size(), seconds, rps, PercentileUs(latencies, 0.50), PercentileUs(latencies, 0.90),
+      PercentileUs(latencies, 0.99), static_cast<long long>(errors),
+      static_cast<long long>(responses));
   std::fflush(stdout);
   return errors;
 }
 
 // Runs the load and prints the JSON line. Returns 0 without errors, 1 with errors, 2 when the
-// target cannot be reached.
+// target cannot be reached, 3 when --parameters is not a JSON object.
 int Run(const Options& options, double time_cap_seconds) {
-  grpc::Slice slice(BuildRequest(options));
+  std::string request_bytes;
+  if (!BuildRequest(options, &request_bytes)) return 3;
+  grpc::Slice slice(request_bytes);
   const grpc::ByteBuffer request(&slice, 1);
   std::vector<std::unique_ptr<grpc::GenericStub>> stubs;
   if (!Connect(options, &stubs)) return 2;
@@ -429,7 +467,7 @@ int Run(const Options& options, double time_cap_seconds) {
     std::fflush(nullptr);
     std::_Exit(2);  // gRPC still references the slots, so they cannot be destroyed.
   }
-  return Report(options, request.Length(), schedule.warmup_end(), slots) == 0 ? 0 : 1;
+  return Report(options, request.Length(), schedule, slots) == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -440,7 +478,8 @@ int main(int argc, char** argv) {
   using shoal::bench::kMaxWarmupSeconds;
   CLI::App app{
       "Closed-loop load generator over Jina's gRPC protocol. Prints one JSON line; "
-      "exits 0 without errors, 1 with errors, 2 when the target is unreachable.",
+      "exits 0 without errors, 1 with errors, 2 when the target is unreachable, 3 on bad "
+      "--parameters.",
       "shoal_loadgen"};
   shoal::bench::Options options;
   app.add_option("--target", options.target, "host:port of the server")->required();
@@ -462,6 +501,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"unary", "stream"}));
   app.add_option("--channels", options.channels, "gRPC channels (connections); slots share them")
       ->check(CLI::Range(1, 1024));
+  app.add_option("--parameters", options.parameters,
+                 "JSON object put into every request's parameters, e.g. '{\"ms\": 20}'");
+  app.add_option("--label", options.label, "Free text copied into the JSON line's \"label\"");
   CLI11_PARSE(app, argc, argv);
   options.channels = std::min(options.channels, options.concurrency);
   const bool count_mode = options.requests > 0;

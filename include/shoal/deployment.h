@@ -38,6 +38,11 @@ struct DeploymentOptions {
   int retries = -1;                 // -1: max(3, replicas) + 1 attempts
   std::string workspace;
   std::string shoal_binary;         // the `shoal` executable replicas run; empty: found
+  // In a Flow only: the nodes this one waits for (empty: the previous non-floating node, or
+  // "gateway"), whether nobody waits for it, and whether a join hands it all parts at once.
+  std::vector<std::string> needs;
+  bool floating = false;
+  bool no_reduce = false;
 };
 
 // Thread-safe after Start().

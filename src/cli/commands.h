@@ -16,6 +16,8 @@ struct Command {
 
 Command AddExecutorCommand(CLI::App& app);  // shoal executor --uses X --port P --name N
 Command AddDeploymentCommand(CLI::App& app);  // shoal deployment --uses d.yml
+Command AddFlowCommand(CLI::App& app);        // shoal flow --uses f.yml
+Command AddGatewayCommand(CLI::App& app);     // shoal gateway --uses f.yml --deployments-...
 Command AddPingCommand(CLI::App& app);      // shoal ping host:port
 Command AddPostCommand(CLI::App& app);      // shoal post host:port --on /x ...
 

@@ -10,6 +10,8 @@ int main(int argc, char** argv) {
   std::vector<shoal::cli::Command> commands = {
       shoal::cli::AddExecutorCommand(app),
       shoal::cli::AddDeploymentCommand(app),
+      shoal::cli::AddFlowCommand(app),
+      shoal::cli::AddGatewayCommand(app),
       shoal::cli::AddPingCommand(app),
       shoal::cli::AddPostCommand(app),
   };

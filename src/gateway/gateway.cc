@@ -1,139 +1,306 @@
-// Gateway: walks the chain node by node with the answer bytes of the previous node.
+// Gateway: per request, a Run walks the graph. Each node waits for all of its `needs`, then
+// short-circuits an error, skips (unknown endpoint, target_executor), reduces a join, resolves
+// Executor-specific parameters, and routes. Answers flow to successors as bytes.
 #include "src/gateway/gateway.h"
 
+#include <regex>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
-#include "src/common/strings.h"
+#include "absl/synchronization/notification.h"
+#include "src/common/log.h"
+#include "src/gateway/request_rewrite.h"
 
 namespace shoal::gateway {
 namespace {
 
 constexpr char kDiscovery[] = "/jina.JinaDiscoverEndpointsRPC/endpoint_discovery";
 
+routing::SendResult Failure(grpc::StatusCode code, std::string message) {
+  routing::SendResult result;
+  result.status = grpc::Status(code, std::move(message));
+  return result;
+}
+
 }  // namespace
 
-Gateway::Gateway(std::vector<routing::DeploymentRouter*> chain) : chain_(std::move(chain)) {}
+// One request's walk through the graph. Deletes itself when every node has completed.
+class Gateway::Run {
+ public:
+  Run(Gateway* gateway, RequestHead head, Deadline deadline,
+      absl::AnyInvocable<void(routing::SendResult)> done)
+      : gateway_(gateway),
+        head_(std::move(head)),
+        deadline_(deadline),
+        done_(std::move(done)),
+        inputs_(gateway->nodes_.size()),
+        unfinished_(gateway->nodes_.size() + 1) {
+    for (size_t n = 0; n < inputs_.size(); ++n) {
+      size_t parts = std::max<size_t>(1, gateway->nodes_[n].needs.size());
+      inputs_[n].parts.resize(parts);
+      inputs_[n].missing = parts;
+    }
+    if (!head_.target_executor.empty()) {
+      try {
+        target_.emplace(head_.target_executor);
+      } catch (const std::regex_error&) {
+        bad_target_ = true;
+      }
+    }
+  }
+
+  void Start(grpc::ByteBuffer request) {
+    if (bad_target_) {
+      done_(Failure(grpc::StatusCode::INVALID_ARGUMENT,
+                    absl::StrCat("target_executor '", head_.target_executor,
+                                 "' is not a valid regular expression")));
+      delete this;
+      return;
+    }
+    routing::SendResult input;
+    input.response = std::move(request);
+    for (size_t origin : gateway_->origins_) Deliver(origin, 0, input);
+    Release();
+  }
+
+ private:
+  struct Inputs {
+    std::vector<std::optional<routing::SendResult>> parts;
+    size_t missing = 0;
+  };
+
+  void Deliver(size_t node, size_t slot, const routing::SendResult& input) {
+    std::vector<std::optional<routing::SendResult>> parts;
+    {
+      absl::MutexLock lock(&mu_);
+      Inputs& inputs = inputs_[node];
+      inputs.parts[slot] = input;
+      if (--inputs.missing > 0) return;
+      parts = std::move(inputs.parts);
+    }
+    Execute(node, std::move(parts));
+  }
+
+  void Execute(size_t node, std::vector<std::optional<routing::SendResult>> parts) {
+    for (std::optional<routing::SendResult>& part : parts) {
+      if (!part->status.ok() || part->is_error()) {
+        Complete(node, std::move(*part));  // an earlier failure passes through untouched
+        return;
+      }
+    }
+    const GraphNode& graph_node = gateway_->nodes_[node];
+    if (!gateway_->Handles(node, head_.endpoint)) {
+      Complete(node, std::move(*parts.back()));  // Jina: the last part, unchanged, unreduced
+      return;
+    }
+    grpc::ByteBuffer request;
+    const char* method = routing::kProcessSingleData;
+    if (parts.size() == 1) {
+      request = std::move(parts[0]->response);
+    } else {
+      std::vector<const grpc::ByteBuffer*> answers;
+      for (auto& part : parts) answers.push_back(&part->response);
+      if (graph_node.no_reduce) {
+        request = PackParts(answers);
+        method = routing::kProcessData;
+      } else {
+        StatusOr<grpc::ByteBuffer> reduced = routing::ReduceResponses(answers);
+        if (!reduced.ok()) {
+          Complete(node, Failure(grpc::StatusCode::INTERNAL,
+                                 absl::StrCat("joining the parts for '", graph_node.name,
+                                              "': ", reduced.status().message())));
+          return;
+        }
+        request = std::move(reduced).value();
+      }
+    }
+    if (target_.has_value() &&
+        !std::regex_search(graph_node.name, *target_, std::regex_constants::match_continuous)) {
+      routing::SendResult passed;
+      passed.response = std::move(request);
+      Complete(node, std::move(passed));
+      return;
+    }
+    if (head_.specific_parameters != nullptr && method == routing::kProcessSingleData) {
+      StatusOr<google::protobuf::Struct> current = ReadParameters(request);
+      StatusOr<grpc::ByteBuffer> rewritten =
+          current.ok() ? WithParameters(request, NodeParameters(*head_.specific_parameters,
+                                                                graph_node.name, *current))
+                       : StatusOr<grpc::ByteBuffer>(current.status());
+      if (!rewritten.ok()) {
+        Complete(node, Failure(grpc::StatusCode::INVALID_ARGUMENT,
+                               std::string(rewritten.status().message())));
+        return;
+      }
+      request = std::move(rewritten).value();
+    }
+    graph_node.router->Route(
+        head_.endpoint, std::move(request), deadline_,
+        [this, node](routing::SendResult result) {
+          if (!result.status.ok()) {
+            result.status = grpc::Status(
+                result.status.error_code(),
+                absl::StrCat("Deployment '", gateway_->nodes_[node].name,
+                             "': ", result.status.error_message()));
+          }
+          Complete(node, std::move(result));
+        },
+        method);
+  }
+
+  void Complete(size_t node, routing::SendResult result) {
+    for (const auto& [successor, slot] : gateway_->successors_[node]) {
+      Deliver(successor, slot, result);
+    }
+    if (gateway_->end_ == node) done_(std::move(result));
+    Release();
+  }
+
+  void Release() {
+    bool last;
+    {
+      absl::MutexLock lock(&mu_);
+      last = --unfinished_ == 0;
+    }
+    if (last) delete this;
+  }
+
+  Gateway* const gateway_;
+  const RequestHead head_;
+  const Deadline deadline_;
+  absl::AnyInvocable<void(routing::SendResult)> done_;
+  std::optional<std::regex> target_;
+  bool bad_target_ = false;
+  absl::Mutex mu_;
+  std::vector<Inputs> inputs_ ABSL_GUARDED_BY(mu_);
+  size_t unfinished_ ABSL_GUARDED_BY(mu_);  // nodes not completed, plus Start's own hold
+};
+
+Gateway::Gateway(std::vector<GraphNode> nodes, std::optional<size_t> end)
+    : nodes_(std::move(nodes)), end_(end), successors_(nodes_.size()) {
+  for (size_t n = 0; n < nodes_.size(); ++n) {
+    if (nodes_[n].needs.empty()) origins_.push_back(n);
+    for (size_t slot = 0; slot < nodes_[n].needs.size(); ++slot) {
+      successors_[nodes_[n].needs[slot]].emplace_back(n, slot);
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  endpoints_.resize(nodes_.size());
+}
+
+namespace {
+
+std::vector<GraphNode> Chain(const std::vector<routing::DeploymentRouter*>& routers) {
+  std::vector<GraphNode> nodes;
+  for (size_t i = 0; i < routers.size(); ++i) {
+    GraphNode node{.name = routers[i]->name(), .router = routers[i]};
+    if (i > 0) node.needs = {i - 1};
+    nodes.push_back(std::move(node));
+  }
+  return nodes;
+}
+
+}  // namespace
+
+Gateway::Gateway(std::vector<routing::DeploymentRouter*> chain)
+    : Gateway(Chain(chain),
+              chain.empty() ? std::nullopt : std::optional<size_t>(chain.size() - 1)) {}
+
+bool Gateway::Handles(size_t node, const std::string& endpoint) const {
+  absl::MutexLock lock(&mu_);
+  const std::optional<jina::EndpointsProto>& known = endpoints_[node];
+  if (!known.has_value()) return true;
+  for (const std::string& e : known->endpoints()) {
+    if (e == endpoint || e == "/default") return true;
+  }
+  return false;
+}
+
+void Gateway::Discover(std::chrono::milliseconds timeout) {
+  for (size_t n = 0; n < nodes_.size(); ++n) {
+    routing::ReplicaSet& set = nodes_[n].router->shard(0);
+    routing::SendOptions options;
+    options.method = kDiscovery;
+    options.attempts = routing::AttemptsFor(-1, set.size());
+    options.timeout = timeout;
+    absl::Notification done;
+    routing::SendResult result;
+    grpc::Slice empty;
+    routing::Send(set, grpc::ByteBuffer(&empty, 1), std::move(options),
+                  [&](routing::SendResult r) {
+                    result = std::move(r);
+                    done.Notify();
+                  });
+    done.WaitForNotification();
+    jina::EndpointsProto endpoints;
+    grpc::Slice slice;
+    if (!result.status.ok() || !result.response.DumpToSingleSlice(&slice).ok() ||
+        !endpoints.ParseFromArray(slice.begin(), static_cast<int>(slice.size()))) {
+      SHOAL_LOG_WARNING("endpoint discovery of '%s' failed (%s): it gets every request",
+                        nodes_[n].name, result.status.error_message());
+      continue;
+    }
+    absl::MutexLock lock(&mu_);
+    endpoints_[n] = std::move(endpoints);
+  }
+}
 
 void Gateway::Process(grpc::ByteBuffer request, const RequestHead& head, Deadline deadline,
                       absl::AnyInvocable<void(routing::SendResult)> done) {
-  if (chain_.empty()) {  // no Executors: the request is echoed back, as in Jina
+  if (!end_.has_value()) {  // no Executors: the request is echoed back, as in Jina
     routing::SendResult echo;
     echo.response = std::move(request);
     done(std::move(echo));
     return;
   }
-  Step(0, std::move(request), head.endpoint, deadline, std::move(done));
-}
-
-void Gateway::Step(size_t node, grpc::ByteBuffer request, std::string endpoint,
-                   Deadline deadline, absl::AnyInvocable<void(routing::SendResult)> done) {
-  routing::DeploymentRouter* router = chain_[node];
-  router->Route(endpoint, std::move(request), deadline,
-                [this, node, endpoint, deadline, done = std::move(done)](
-                    routing::SendResult result) mutable {
-                  if (!result.status.ok()) {
-                    result.status = grpc::Status(
-                        result.status.error_code(),
-                        absl::StrCat("Deployment '", chain_[node]->name(),
-                                     "': ", result.status.error_message()));
-                  }
-                  if (!result.status.ok() || result.is_error() || node + 1 == chain_.size()) {
-                    done(std::move(result));
-                    return;
-                  }
-                  Step(node + 1, std::move(result.response), std::move(endpoint), deadline,
-                       std::move(done));
-                });
+  (new Run(this, head, deadline, std::move(done)))->Start(std::move(request));
 }
 
 void Gateway::ProcessParts(grpc::ByteBuffer parts, Deadline deadline,
                            absl::AnyInvocable<void(routing::SendResult)> done) {
-  if (chain_.size() != 1) {
-    routing::SendResult result;
-    result.status = grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                                 "process_data is served by a single-Deployment gateway only");
-    done(std::move(result));
+  if (nodes_.size() != 1) {
+    done(Failure(grpc::StatusCode::UNIMPLEMENTED,
+                 "process_data is served by a single-Deployment gateway only"));
     return;
   }
-  routing::ReplicaSet& set = chain_[0]->shard(0);
-  routing::SendOptions options;
-  options.method = routing::kProcessData;
-  options.attempts = routing::AttemptsFor(-1, set.size());
-  options.deadline = deadline;
-  routing::Send(set, std::move(parts), std::move(options), std::move(done));
+  nodes_[0].router->Route("", std::move(parts), deadline, std::move(done), routing::kProcessData);
 }
 
 void Gateway::DiscoverEndpoints(
     absl::AnyInvocable<void(StatusOr<jina::EndpointsProto>)> done) {
-  struct Gather {
-    absl::Mutex mu;
-    size_t remaining;
-    jina::EndpointsProto merged;
-    Status error;
-    absl::AnyInvocable<void(StatusOr<jina::EndpointsProto>)> done;
-  };
-  if (chain_.empty()) {
-    done(jina::EndpointsProto());
-    return;
+  jina::EndpointsProto merged;
+  std::set<std::string> endpoints, writes;
+  {
+    absl::MutexLock lock(&mu_);
+    for (size_t n = 0; n < nodes_.size(); ++n) {
+      if (!endpoints_[n].has_value()) {
+        done(absl::UnavailableError(absl::StrCat("the endpoints of Deployment '", nodes_[n].name,
+                                                 "' are unknown: its replicas did not answer")));
+        return;
+      }
+      for (const std::string& e : endpoints_[n]->endpoints()) {
+        if (endpoints.insert(e).second) merged.add_endpoints(e);
+      }
+      for (const std::string& e : endpoints_[n]->write_endpoints()) {
+        if (writes.insert(e).second) merged.add_write_endpoints(e);
+      }
+      for (const auto& [key, value] : endpoints_[n]->schemas().fields()) {
+        (*merged.mutable_schemas()->mutable_fields())[key] = value;
+      }
+    }
   }
-  auto* gather = new Gather{.remaining = chain_.size(), .done = std::move(done)};
-  for (routing::DeploymentRouter* router : chain_) {
-    routing::SendOptions options;
-    options.method = kDiscovery;
-    options.attempts = routing::AttemptsFor(-1, router->shard(0).size());
-    options.timeout = std::chrono::seconds(10);
-    grpc::Slice empty;
-    routing::Send(router->shard(0), grpc::ByteBuffer(&empty, 1), std::move(options),
-                  [gather, name = router->name()](routing::SendResult result) {
-                    jina::EndpointsProto endpoints;
-                    grpc::Slice slice;
-                    bool parsed = result.status.ok() &&
-                                  result.response.DumpToSingleSlice(&slice).ok() &&
-                                  endpoints.ParseFromArray(slice.begin(),
-                                                           static_cast<int>(slice.size()));
-                    bool last;
-                    {
-                      absl::MutexLock lock(&gather->mu);
-                      if (!parsed && gather->error.ok()) {
-                        gather->error = absl::UnavailableError(absl::StrCat(
-                            "endpoint discovery of Deployment '", name,
-                            "' failed: ", result.status.error_message()));
-                      }
-                      for (const std::string& e : endpoints.endpoints()) {
-                        bool seen = false;
-                        for (const std::string& m : gather->merged.endpoints()) seen |= m == e;
-                        if (!seen) gather->merged.add_endpoints(e);
-                      }
-                      for (const std::string& e : endpoints.write_endpoints()) {
-                        gather->merged.add_write_endpoints(e);
-                      }
-                      for (const auto& [key, value] : endpoints.schemas().fields()) {
-                        (*gather->merged.mutable_schemas()->mutable_fields())[key] = value;
-                      }
-                      last = --gather->remaining == 0;
-                    }
-                    if (!last) return;
-                    auto finish = std::move(gather->done);
-                    StatusOr<jina::EndpointsProto> out =
-                        gather->error.ok() ? StatusOr<jina::EndpointsProto>(gather->merged)
-                                           : StatusOr<jina::EndpointsProto>(gather->error);
-                    delete gather;
-                    finish(std::move(out));
-                  });
-  }
+  done(std::move(merged));
 }
 
 Status Gateway::Ready() const {
-  for (routing::DeploymentRouter* router : chain_) {
-    for (size_t s = 0; s < router->num_shards(); ++s) {
+  for (const GraphNode& node : nodes_) {
+    for (size_t s = 0; s < node.router->num_shards(); ++s) {
       bool any = false;
-      for (const routing::ReplicaStats& r : router->shard(s).Stats()) any |= r.healthy;
+      for (const routing::ReplicaStats& r : node.router->shard(s).Stats()) any |= r.healthy;
       if (!any) {
-        return absl::UnavailableError(absl::StrCat("Deployment '", router->name(), "' shard ", s,
+        return absl::UnavailableError(absl::StrCat("Deployment '", node.name, "' shard ", s,
                                                    " has no healthy replica (",
-                                                   router->shard(s).Describe(), ")"));
+                                                   node.router->shard(s).Describe(), ")"));
       }
     }
   }

@@ -1,16 +1,19 @@
-// The gateway's request path: a chain of Deployments, each reached through its router. A
-// request's bytes travel from node to node unparsed; only the header is read, once. An
-// Executor error (is-error) short-circuits the rest of the chain, as in Jina.
+// The gateway's request path: a graph of Deployments (Jina's Flow topology), each reached
+// through its router. A request's bytes travel from node to node unparsed; only the header
+// (and the parameters, when some are Executor-specific) is read, once. Joins reduce their parts
+// in `needs` order; an Executor error short-circuits everything downstream, as in Jina.
 #ifndef SHOAL_GATEWAY_GATEWAY_H_
 #define SHOAL_GATEWAY_GATEWAY_H_
 
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/synchronization/mutex.h"
 #include "jina.pb.h"
 #include "src/gateway/request_head.h"
 #include "src/routing/deployment_router.h"
@@ -19,31 +22,55 @@ namespace shoal::gateway {
 
 using Deadline = std::optional<std::chrono::system_clock::time_point>;
 
-// Thread-safe. Borrows the routers, which outlive it.
+// One node of the graph. The router is borrowed and outlives the Gateway.
+struct GraphNode {
+  std::string name;
+  routing::DeploymentRouter* router = nullptr;
+  std::vector<size_t> needs;  // predecessors, in `needs` order; empty: the gateway
+  bool no_reduce = false;     // a join hands all parts to one process_data call
+};
+
+// Thread-safe. The graph is immutable after construction; endpoints learned by Discover().
 class Gateway {
  public:
+  // `end` is the node whose answer is the response (nullopt: no nodes, requests are echoed).
+  // Nodes that nothing needs and that are not `end` are floating: they run, nobody waits.
+  Gateway(std::vector<GraphNode> nodes, std::optional<size_t> end);
+  // A single Deployment (or a chain of them).
   explicit Gateway(std::vector<routing::DeploymentRouter*> chain);
 
-  // Routes one serialized DataRequestProto through the chain; `done` runs once on a gRPC
-  // thread with the last node's answer (or the first failure, naming the Deployment).
+  // Asks every node for its endpoints, so that requests skip nodes without a handler (and
+  // without /default), as Jina's gateway does. A node that cannot be asked is never skipped.
+  void Discover(std::chrono::milliseconds timeout);
+
+  // Routes one serialized DataRequestProto; `done` runs once, on a gRPC thread, with the end
+  // node's answer, or the first transport failure (naming the Deployment).
   void Process(grpc::ByteBuffer request, const RequestHead& head, Deadline deadline,
                absl::AnyInvocable<void(routing::SendResult)> done);
   // Several parts in one process_data call; only for a single-Deployment gateway.
   void ProcessParts(grpc::ByteBuffer parts, Deadline deadline,
                     absl::AnyInvocable<void(routing::SendResult)> done);
 
-  // The union of every Deployment's endpoints (asks one replica of each).
+  // The union of every node's endpoints (asks one replica of each).
   void DiscoverEndpoints(absl::AnyInvocable<void(StatusOr<jina::EndpointsProto>)> done);
   // OK when every Deployment has a healthy replica; else names the first that has none.
   Status Ready() const;
 
-  size_t size() const { return chain_.size(); }
+  size_t size() const { return nodes_.size(); }
+
+  class Run;
 
  private:
-  void Step(size_t node, grpc::ByteBuffer request, std::string endpoint, Deadline deadline,
-            absl::AnyInvocable<void(routing::SendResult)> done);
+  friend class Run;
+  // Whether `node` handles `endpoint` (true when its endpoints are unknown).
+  bool Handles(size_t node, const std::string& endpoint) const;
 
-  const std::vector<routing::DeploymentRouter*> chain_;
+  const std::vector<GraphNode> nodes_;
+  const std::optional<size_t> end_;
+  std::vector<std::vector<std::pair<size_t, size_t>>> successors_;  // (node, slot in its needs)
+  std::vector<size_t> origins_;
+  mutable absl::Mutex mu_;
+  std::vector<std::optional<jina::EndpointsProto>> endpoints_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace shoal::gateway

@@ -37,6 +37,26 @@ StatusOr<RequestHead> ReadRequestHead(const grpc::ByteBuffer& request) {
       head.target_executor = header.target_executor();
       continue;
     }
+    if (WireFormatLite::GetTagFieldNumber(tag) == 2 &&
+        WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      auto parameters = std::make_shared<google::protobuf::Struct>();
+      uint32_t length = 0;
+      if (!input.ReadVarint32(&length)) {
+        return absl::InvalidArgumentError("the request is not a jina.DataRequestProto");
+      }
+      auto limit = input.PushLimit(static_cast<int>(length));
+      if (!parameters->ParseFromCodedStream(&input) || !input.ConsumedEntireMessage()) {
+        return absl::InvalidArgumentError("the request's parameters are not a Struct");
+      }
+      input.PopLimit(limit);
+      for (const auto& [key, value] : parameters->fields()) {
+        if (IsSpecificKey(key)) {
+          head.specific_parameters = std::move(parameters);
+          break;
+        }
+      }
+      continue;
+    }
     if (!WireFormatLite::SkipField(&input, tag)) {
       return absl::InvalidArgumentError("the request is not a jina.DataRequestProto");
     }
@@ -45,6 +65,14 @@ StatusOr<RequestHead> ReadRequestHead(const grpc::ByteBuffer& request) {
     return absl::InvalidArgumentError("the request is not a jina.DataRequestProto");
   }
   return head;
+}
+
+bool IsSpecificKey(std::string_view key) {
+  if (key.size() >= 2 && (key.substr(0, 2) == "__" || key.substr(key.size() - 2) == "__")) {
+    return false;
+  }
+  size_t separator = key.find("__");
+  return separator != std::string_view::npos && separator > 0 && separator + 2 < key.size();
 }
 
 grpc::ByteBuffer ErrorResponse(const RequestHead& head, std::string_view message) {

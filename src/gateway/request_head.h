@@ -3,10 +3,12 @@
 #ifndef SHOAL_GATEWAY_REQUEST_HEAD_H_
 #define SHOAL_GATEWAY_REQUEST_HEAD_H_
 
+#include <memory>
 #include <string>
 
 #include <grpcpp/support/byte_buffer.h>
 
+#include "google/protobuf/struct.pb.h"
 #include "shoal/status.h"
 
 namespace shoal::gateway {
@@ -15,7 +17,14 @@ struct RequestHead {
   std::string request_id;
   std::string endpoint;         // header.exec_endpoint ("" when absent)
   std::string target_executor;  // header.target_executor ("" when absent)
+  // The request's parameters, kept only when some key is Executor-specific (`name__key`), which
+  // the gateway then resolves per node.
+  std::shared_ptr<const google::protobuf::Struct> specific_parameters;
 };
+
+// Whether `key` is Executor-specific: `<name>__<key>` (a key starting or ending with `__` is
+// not).
+bool IsSpecificKey(std::string_view key);
 
 // InvalidArgument when the bytes are not a DataRequestProto.
 StatusOr<RequestHead> ReadRequestHead(const grpc::ByteBuffer& request);

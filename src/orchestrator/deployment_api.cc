@@ -4,12 +4,13 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
 #include "src/config/deployment_yaml.h"
+#include "src/orchestrator/api_specs.h"
 #include "src/orchestrator/standalone.h"
 
 namespace shoal {
-namespace {
+namespace orchestrator {
 
-StatusOr<config::DeploymentSpec> ToSpec(const DeploymentOptions& o) {
+StatusOr<config::DeploymentSpec> ToDeploymentSpec(const DeploymentOptions& o) {
   config::DeploymentSpec spec;
   spec.name = o.name;
   spec.uses = o.uses;
@@ -43,10 +44,13 @@ StatusOr<config::DeploymentSpec> ToSpec(const DeploymentOptions& o) {
   if (o.timeout_send_ms > 0) spec.timeout_send_ms = o.timeout_send_ms;
   spec.retries = o.retries;
   spec.workspace = o.workspace;
+  spec.needs = o.needs;
+  spec.floating = o.floating;
+  spec.no_reduce = o.no_reduce;
   return spec;
 }
 
-}  // namespace
+}  // namespace orchestrator
 
 class Deployment::Impl {
  public:
@@ -58,7 +62,7 @@ class Deployment::Impl {
 };
 
 Deployment::Deployment(DeploymentOptions options) : impl_(std::make_unique<Impl>()) {
-  impl_->spec = ToSpec(options);
+  impl_->spec = orchestrator::ToDeploymentSpec(options);
   impl_->host = options.host;
   impl_->shoal_binary = options.shoal_binary;
 }

@@ -15,6 +15,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
+#include "src/common/task_thread.h"
 
 extern char** environ;
 
@@ -141,8 +143,32 @@ void UniqueFd::reset(int fd) {
   fd_ = fd;
 }
 
+namespace {
+
+absl::StatusOr<ChildProcess> SpawnOnThisThread(const std::vector<std::string>& argv,
+                                               const std::map<std::string, std::string>& env);
+
+}  // namespace
+
 absl::StatusOr<ChildProcess> SpawnChild(const std::vector<std::string>& argv,
                                         const std::map<std::string, std::string>& env) {
+  // Children die with their parent *thread* (PR_SET_PDEATHSIG follows the thread that forked),
+  // so every child is spawned by one thread that lives as long as the process.
+  static TaskThread* spawner = new TaskThread("shoal-spawner");
+  absl::StatusOr<ChildProcess> result = absl::UnknownError("not spawned");
+  absl::Notification done;
+  spawner->Post([&] {
+    result = SpawnOnThisThread(argv, env);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return result;
+}
+
+namespace {
+
+absl::StatusOr<ChildProcess> SpawnOnThisThread(const std::vector<std::string>& argv,
+                                               const std::map<std::string, std::string>& env) {
   if (argv.empty() || argv[0].empty()) return absl::InvalidArgumentError("empty argv");
   absl::StatusOr<std::vector<std::string>> env_strings = BuildEnvironment(env);
   if (!env_strings.ok()) return env_strings.status();
@@ -166,6 +192,8 @@ absl::StatusOr<ChildProcess> SpawnChild(const std::vector<std::string>& argv,
   if (error != 0) return ErrnoStatus(error, absl::StrCat("spawning '", argv[0], "'"));
   return child;  // the write ends close here: only the child holds them now
 }
+
+}  // namespace
 
 int ExitCodeFromWaitStatus(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);

@@ -11,6 +11,7 @@ StatusOr<std::unique_ptr<StandaloneDeployment>> StandaloneDeployment::Start(
   SHOAL_ASSIGN_OR_RETURN(standalone->deployment_, LocalDeployment::Start(spec, options.local));
   standalone->gateway_ = std::make_unique<gateway::Gateway>(
       std::vector<routing::DeploymentRouter*>{&standalone->deployment_->router()});
+  standalone->gateway_->Discover(std::chrono::seconds(10));
   gateway::GatewayServer::Options server_options;
   server_options.host = options.gateway_host;
   server_options.port = spec.port.value_or(0);

@@ -31,9 +31,11 @@ class DeploymentRouter {
   // Routes one serialized DataRequestProto for `endpoint`; `done` runs once, on a gRPC thread.
   // With ALL polling, failed shards are dropped with a warning unless all fail; the trailing
   // metadata then carries `total_shards` and `failed_shards`.
+  // `method` is process_single_data, or process_data for the parts of a no_reduce join.
   void Route(std::string_view endpoint, grpc::ByteBuffer request,
              std::optional<std::chrono::system_clock::time_point> deadline,
-             absl::AnyInvocable<void(SendResult)> done);
+             absl::AnyInvocable<void(SendResult)> done,
+             const char* method = kProcessSingleData);
 
   const std::string& name() const { return options_.name; }
   size_t num_shards() const { return shards_.size(); }
@@ -41,10 +43,11 @@ class DeploymentRouter {
 
  private:
   SendOptions OptionsFor(const ReplicaSet& set,
-                         std::optional<std::chrono::system_clock::time_point> deadline) const;
+                         std::optional<std::chrono::system_clock::time_point> deadline,
+                         const char* method) const;
   void RouteAll(grpc::ByteBuffer request,
                 std::optional<std::chrono::system_clock::time_point> deadline,
-                absl::AnyInvocable<void(SendResult)> done);
+                absl::AnyInvocable<void(SendResult)> done, const char* method);
 
   const Options options_;
   std::vector<std::unique_ptr<ReplicaSet>> shards_;

@@ -13,7 +13,10 @@
 #include <sstream>
 #include <thread>
 
+#include <grpcpp/grpcpp.h>
+
 #include "absl/strings/numbers.h"
+#include "jina.grpc.pb.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -24,6 +27,18 @@ namespace shoal::testing {
 std::string ShoalBinary() {
   const char* bin = std::getenv("SHOAL_BIN");
   return bin != nullptr ? bin : "shoal";
+}
+
+std::map<std::string, std::string> ReplicaInfo(const std::string& address, bool envs) {
+  auto stub = jina::JinaInfoRPC::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  google::protobuf::Empty empty;
+  jina::JinaInfoProto info;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  if (!stub->_status(&context, empty, &info).ok()) return {};
+  const auto& map = envs ? info.envs() : info.jina();
+  return {map.begin(), map.end()};
 }
 
 StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(std::vector<std::string> argv,

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,6 +18,10 @@ namespace shoal::testing {
 
 // The `shoal` binary under test (env SHOAL_BIN, set by CTest).
 std::string ShoalBinary();
+
+// A replica's `_status` (JinaInfoRPC): its `jina` map, or its `envs` map; empty when it does not
+// answer within 5 s. Replicas report `name`, `pending_requests` and `processed_requests`.
+std::map<std::string, std::string> ReplicaInfo(const std::string& address, bool envs = false);
 
 // Thread-compatible. The destructor SIGKILLs the child if it still runs.
 class ChildProcess {

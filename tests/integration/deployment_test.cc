@@ -23,17 +23,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::map<std::string, std::string> ReplicaInfo(const std::string& address, bool envs = false) {
-  auto stub = jina::JinaInfoRPC::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-  google::protobuf::Empty empty;
-  jina::JinaInfoProto info;
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  if (!stub->_status(&context, empty, &info).ok()) return {};
-  const auto& map = envs ? info.envs() : info.jina();
-  return {map.begin(), map.end()};
-}
+using testing::ReplicaInfo;
 
 int64_t ProcessedBy(const Deployment& dep) {
   int64_t total = 0;

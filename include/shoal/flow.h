@@ -1,0 +1,65 @@
+// A Flow: Deployments chained into a graph (`needs`) behind one gateway, as Jina's Flow.
+//
+//   shoal::Flow flow;
+//   flow.Add({.name = "enc", .uses = "Sleep", .replicas = 3}).Add({.name = "idx", .uses = "Echo"});
+//   if (auto started = flow.Start(); !started.ok()) ...
+//   auto docs = flow.Post("/index", inputs);
+#ifndef SHOAL_FLOW_H_
+#define SHOAL_FLOW_H_
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "shoal/client.h"
+#include "shoal/deployment.h"
+#include "shoal/status.h"
+
+namespace shoal {
+
+struct FlowOptions {
+  std::string name = "flow";
+  std::vector<std::string> protocols = {"grpc"};  // "grpc", "http"
+  std::vector<int> ports;                         // per protocol; empty: any free port
+  std::string host = "127.0.0.1";
+  int prefetch = 1000;                            // requests in flight per client stream
+  std::string shoal_binary;                       // empty: found (see shoal::Deployment)
+};
+
+// Build with Add()/NeedsAll(), then Start(); thread-safe after Start().
+class Flow {
+ public:
+  explicit Flow(FlowOptions options = {});
+  // A Flow YAML (`jtype: Flow`, `with:`, `executors:`).
+  static StatusOr<Flow> FromYaml(const std::filesystem::path& file);
+  Flow(Flow&&) noexcept;
+  Flow& operator=(Flow&&) noexcept;
+  ~Flow();  // Stop()
+
+  // Adds a Deployment; without `needs` it follows the previous non-floating one.
+  Flow& Add(DeploymentOptions executor);
+  // Adds a join that waits for every node nothing else waits for (Jina's needs_all).
+  Flow& NeedsAll(std::string name = "joiner");
+
+  // Starts every Deployment at once, then the gateway. Errors name the Deployment.
+  Status Start();
+  StatusOr<DocList> Post(std::string_view on, const DocList& inputs,
+                         const PostOptions& options = {});
+  void Stop();
+
+  int port() const;       // the gRPC port (0 if the Flow serves no gRPC)
+  int http_port() const;  // the HTTP port (0 if the Flow serves no HTTP)
+  // host:port of every replica of Executor `name`, per shard (empty when unknown).
+  std::vector<std::vector<std::string>> replica_addresses(const std::string& name) const;
+
+  class Impl;
+
+ private:
+  explicit Flow(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace shoal
+
+#endif  // SHOAL_FLOW_H_

@@ -1,0 +1,116 @@
+// `shoal flow --uses f.yml`: runs a Flow (every Deployment and the gateway) until SIGINT/SIGTERM.
+// `shoal gateway --uses f.yml --deployments-addresses JSON`: runs only the gateway, for
+// Deployments that run elsewhere (what a Kubernetes gateway pod runs). Both print
+// `ready port=<n>` (the first protocol's port) once they serve.
+#include <csignal>
+#include <iostream>
+
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "src/cli/commands.h"
+#include "src/cli/signals.h"
+#include "src/common/log.h"
+#include "src/config/flow_yaml.h"
+#include "src/orchestrator/local_flow.h"
+
+namespace shoal::cli {
+namespace {
+
+struct FlowFlags {
+  std::string uses;
+  std::optional<int> port;
+  std::optional<std::string> host;
+  std::string addresses;  // gateway only: {"name": ["host:port", ...]}
+};
+
+// Every Executor becomes external, at the addresses given for it.
+Status UseAddresses(config::FlowSpec& spec, const std::string& json) {
+  google::protobuf::Struct addresses;
+  if (!google::protobuf::util::JsonStringToMessage(json, &addresses).ok()) {
+    return absl::InvalidArgumentError(
+        "--deployments-addresses is not a JSON object of name -> [\"host:port\", ...]");
+  }
+  for (config::DeploymentSpec& executor : spec.executors) {
+    auto it = addresses.fields().find(executor.name);
+    if (it == addresses.fields().end()) {
+      if (executor.external) continue;
+      return absl::InvalidArgumentError(
+          "--deployments-addresses has no address for Executor '" + executor.name + "'");
+    }
+    executor.external = true;
+    executor.host.clear();
+    executor.external_ports.clear();
+    executor.shards = 1;
+    for (const google::protobuf::Value& v : it->second.list_value().values()) {
+      executor.host.push_back(v.string_value());
+    }
+    if (it->second.has_string_value()) executor.host.push_back(it->second.string_value());
+    executor.replicas = static_cast<int>(executor.host.size());
+  }
+  return absl::OkStatus();
+}
+
+int RunFlow(const FlowFlags& flags, bool gateway_only) {
+  sigset_t stop_signals = BlockStopSignals();
+  StatusOr<config::FlowSpec> spec = config::LoadFlowYaml(flags.uses);
+  if (!spec.ok()) {
+    SHOAL_LOG_ERROR("%s", spec.status().message());
+    return 2;
+  }
+  SetLogName(spec->name);
+  for (const std::string& warning : spec->warnings) SHOAL_LOG_WARNING("%s", warning);
+  for (const config::DeploymentSpec& executor : spec->executors) {
+    for (const std::string& warning : executor.warnings) SHOAL_LOG_WARNING("%s", warning);
+  }
+  if (gateway_only) {
+    Status used = UseAddresses(*spec, flags.addresses);
+    if (!used.ok()) {
+      SHOAL_LOG_ERROR("%s", used.message());
+      return 2;
+    }
+  }
+  if (flags.port.has_value()) {
+    if (spec->ports.empty()) spec->ports.resize(spec->protocols.size(), 0);
+    spec->ports[0] = *flags.port;
+  }
+  if (flags.host.has_value()) spec->host = *flags.host;
+  auto running = orchestrator::LocalFlow::Start(*spec, {});
+  if (!running.ok()) {
+    SHOAL_LOG_ERROR("%s", running.status().message());
+    return 1;
+  }
+  std::cout << "ready port=" << (*running)->ports().front() << std::endl;
+  int signal = WaitForStopSignal(stop_signals);
+  SHOAL_LOG_INFO("got %s: draining", signal == SIGINT ? "SIGINT" : "SIGTERM");
+  (*running)->Stop();
+  SHOAL_LOG_INFO("stopped");
+  return 0;
+}
+
+void AddCommonFlags(CLI::App* sub, FlowFlags& flags) {
+  sub->add_option("--uses", flags.uses, "Flow YAML")->required();
+  sub->add_option("--port", flags.port, "Override the gateway's (first) port")
+      ->check(CLI::Range(0, 65535));
+  sub->add_option("--host", flags.host, "Address the gateway listens on");
+}
+
+}  // namespace
+
+Command AddFlowCommand(CLI::App& app) {
+  auto flags = std::make_shared<FlowFlags>();
+  CLI::App* sub = app.add_subcommand("flow", "Run a Flow from its YAML");
+  AddCommonFlags(sub, *flags);
+  return {sub, [flags] { return RunFlow(*flags, /*gateway_only=*/false); }};
+}
+
+Command AddGatewayCommand(CLI::App& app) {
+  auto flags = std::make_shared<FlowFlags>();
+  CLI::App* sub = app.add_subcommand("gateway", "Run a Flow's gateway for remote Deployments");
+  AddCommonFlags(sub, *flags);
+  sub->add_option("--deployments-addresses", flags->addresses,
+                  "JSON: Executor name -> [\"host:port\", ...]")
+      ->required();
+  return {sub, [flags] { return RunFlow(*flags, /*gateway_only=*/true); }};
+}
+
+}  // namespace shoal::cli

@@ -1,0 +1,49 @@
+// The JSON forms of Jina's HTTP gateway: a request body (`POST /post`, `POST /<endpoint>`) becomes
+// a jina.DataRequestProto with docs encoded as docarray encodes them, and an answer becomes the
+// response body. Used by the HTTP front end (http_server.h); knows nothing of sockets.
+#ifndef SHOAL_GATEWAY_HTTP_JSON_H_
+#define SHOAL_GATEWAY_HTTP_JSON_H_
+
+#include <string>
+#include <string_view>
+
+#include "jina.pb.h"
+#include "shoal/status.h"
+
+namespace shoal::gateway {
+
+// Parses a request body into a DataRequestProto with a fresh request id:
+//   {"data": [docs...], "parameters": {...}, "execEndpoint": "/x", "targetExecutor": "..."}
+// `path_endpoint` is the endpoint of `POST /<endpoint>` (it wins over "execEndpoint"); empty for
+// `POST /post`, where a missing "execEndpoint" means "/". Every key is optional.
+//
+// A doc is an object: "id" (a string; 32 hex digits are generated when missing); strings become
+// text, numbers floats (integers that fit int32 stay integers), bools booleans, objects dicts,
+// null None; a list of numbers (nested lists: n-d, rectangular) becomes a "<f4" ndarray with
+// type "ndarray"; a list of objects under "matches" or "chunks" becomes a doc list; any other
+// list a list. "embedding" and "tensor" must hold numbers. A string in "data" is a doc with that
+// text.
+//
+// InvalidArgument naming the place and the problem, e.g. "data[3].embedding: expected numbers".
+StatusOr<jina::DataRequestProto> DataRequestFromJson(std::string_view body,
+                                                     std::string_view path_endpoint);
+
+// The response body for an answer: {"header": {"requestId", "execEndpoint", "status" (only on
+// an Executor error: code, description, exception {name, args, executor})}, "parameters": {...},
+// "data": [docs...]}. Ndarrays become (nested) lists of numbers, blobs base64 strings, doc lists
+// lists of docs. Internal when an ndarray cannot be read (unknown dtype, wrong size).
+StatusOr<std::string> DataRequestToJson(const jina::DataRequestProto& request);
+
+// {"detail": message}: the body of an HTTP error (FastAPI's shape, as Jina answers).
+std::string ErrorJson(std::string_view message);
+
+// GET /status: {"name", "version", "ready"}.
+std::string InfoJson(std::string_view name, std::string_view version, bool ready);
+
+// GET /dry_run (Jina's StatusProto): {"code": 0, "description": ""} when `error` is empty, else
+// {"code": 1, "description": error}.
+std::string DryRunJson(std::string_view error);
+
+}  // namespace shoal::gateway
+
+#endif  // SHOAL_GATEWAY_HTTP_JSON_H_

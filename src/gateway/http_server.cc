@@ -1,0 +1,483 @@
+// HttpServer over Boost.Beast (Debian's libboost-dev 1.74, header-only) on Boost.Asio: one
+// io_context run by a few threads, a strand per connection, every socket operation async.
+// Chosen over cpp-httplib 0.11 for many concurrent keep-alive clients: httplib is blocking and
+// parks one pool thread on each open connection (idle keep-alive ones included), so N clients
+// need N threads or queue behind each other, while Beast holds an idle connection as a pending
+// read costing a buffer and no thread, and a request waiting on the Gateway costs none either.
+// Beast reports errors through error_code; the few throwing calls are caught here.
+#include "src/gateway/http_server.h"
+
+#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/support/slice.h>
+#include <pthread.h>
+
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <exception>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "src/common/log.h"
+#include "src/common/strings.h"
+#include "src/gateway/http_json.h"
+
+namespace shoal::gateway {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+constexpr size_t kMaxHeaderBytes = 64 << 10;
+
+// Whether gateway completions may still reach the io_context. Co-owned by the server and every
+// completion in flight; closed (under mu) before the io_context goes away.
+struct Gate {
+  absl::Mutex mu;
+  bool open ABSL_GUARDED_BY(mu) = true;
+};
+
+http::status HttpStatusOf(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::UNAVAILABLE:
+      return http::status::service_unavailable;
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return http::status::gateway_timeout;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return http::status::bad_request;
+    default:
+      return http::status::internal_server_error;
+  }
+}
+
+grpc::ByteBuffer ToByteBuffer(const jina::DataRequestProto& request) {
+  grpc::Slice slice(request.SerializeAsString());
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+bool FromByteBuffer(const grpc::ByteBuffer& buffer, jina::DataRequestProto* request) {
+  std::vector<grpc::Slice> slices;
+  if (!buffer.Dump(&slices).ok()) return false;
+  std::string bytes;
+  bytes.reserve(buffer.Length());
+  for (const grpc::Slice& s : slices) {
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  return request->ParseFromString(bytes);
+}
+
+std::chrono::steady_clock::duration Chrono(absl::Duration d) {
+  return absl::ToChronoNanoseconds(d);
+}
+
+}  // namespace
+
+class HttpSession;
+
+class HttpServer::Impl {
+ public:
+  Impl(Gateway* gateway, Options options)
+      : gateway_(gateway),
+        options_(std::move(options)),
+        acceptor_(ioc_),
+        accept_retry_(ioc_),
+        work_(net::make_work_guard(ioc_)),
+        gate_(std::make_shared<Gate>()) {}
+  ~Impl() { Shutdown(); }
+
+  Status Listen();
+  void StartThreads();
+  void Shutdown();
+  void Remove(HttpSession* session);
+
+  Gateway* gateway() const { return gateway_; }
+  const Options& options() const { return options_; }
+  const std::shared_ptr<Gate>& gate() const { return gate_; }
+  int port() const { return port_; }
+
+ private:
+  void Accept();
+  void OnAccept(beast::error_code ec, tcp::socket socket);
+
+  // Constant after construction.
+  Gateway* const gateway_;
+  const Options options_;
+  int port_ = 0;
+
+  // Declared first among the Asio objects: destroyed last, after every socket and timer.
+  net::io_context ioc_;
+  // Owned by the io threads (touched only from handlers, and by Shutdown once they are joined).
+  tcp::acceptor acceptor_;
+  net::steady_timer accept_retry_;
+  net::executor_work_guard<net::io_context::executor_type> work_;
+  std::vector<std::thread> threads_;
+  const std::shared_ptr<Gate> gate_;
+
+  absl::Mutex mu_;
+  // Open connections. Each HttpSession is co-owned by this map and its pending operations.
+  std::unordered_map<HttpSession*, std::shared_ptr<HttpSession>> sessions_ ABSL_GUARDED_BY(mu_);
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// One connection. Runs on its strand only; owned by the server's map until it closes.
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(HttpServer::Impl* server, tcp::socket socket)
+      : server_(server), stream_(std::move(socket)) {}
+
+  void Start() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
+  }
+
+ private:
+  void Read();
+  void OnHeader(beast::error_code ec, size_t bytes);
+  void ReadBody();
+  void OnRead(beast::error_code ec, size_t bytes);
+  void Handle();
+  void HandleData(std::string_view endpoint);
+  void OnGatewayDone(routing::SendResult result);
+  void Reply(http::status status, std::string body, std::string_view allow = {});
+  void OnWrite(beast::error_code ec, size_t bytes);
+  void Close();
+
+  HttpServer::Impl* const server_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> response_;
+  unsigned version_ = 11;
+  bool keep_alive_ = false;
+};
+
+void HttpSession::Read() {
+  parser_.emplace();
+  parser_->body_limit(server_->options().max_body_bytes);
+  parser_->header_limit(kMaxHeaderBytes);
+  stream_.expires_after(Chrono(server_->options().idle_timeout));
+  http::async_read_header(stream_, buffer_, *parser_,
+                          beast::bind_front_handler(&HttpSession::OnHeader, shared_from_this()));
+}
+
+void HttpSession::OnHeader(beast::error_code ec, size_t bytes) {
+  if (ec) {
+    OnRead(ec, bytes);
+    return;
+  }
+  auto expect = parser_->get()[http::field::expect];
+  if (!beast::iequals(expect, "100-continue")) {
+    ReadBody();
+    return;
+  }
+  // curl and others wait for this before sending a large body.
+  auto proceed = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
+                                                                    parser_->get().version());
+  http::async_write(stream_, *proceed,
+                    [self = shared_from_this(), proceed](beast::error_code write_ec, size_t) {
+                      if (write_ec) {
+                        self->Close();
+                        return;
+                      }
+                      self->ReadBody();
+                    });
+}
+
+void HttpSession::ReadBody() {
+  http::async_read(stream_, buffer_, *parser_,
+                   beast::bind_front_handler(&HttpSession::OnRead, shared_from_this()));
+}
+
+void HttpSession::OnRead(beast::error_code ec, size_t bytes) {
+  if (ec == http::error::body_limit) {
+    keep_alive_ = false;
+    Reply(
+        http::status::payload_too_large,
+        ErrorJson(absl::StrCat("request body over ", server_->options().max_body_bytes, " bytes")));
+    return;
+  }
+  if (ec == http::error::header_limit) {
+    keep_alive_ = false;
+    Reply(http::status::request_header_fields_too_large,
+          ErrorJson(absl::StrCat("request headers over ", kMaxHeaderBytes, " bytes")));
+    return;
+  }
+  if (ec) {  // end of stream, idle timeout, reset, or a message that is not HTTP
+    Close();
+    return;
+  }
+  Handle();
+}
+
+void HttpSession::Handle() {
+  stream_.expires_never();  // the Gateway's deadline bounds the wait; Reply re-arms the timer
+  const auto& request = parser_->get();
+  version_ = request.version();
+  keep_alive_ = request.keep_alive();
+  std::string_view target(request.target().data(), request.target().size());
+  std::string_view path = target.substr(0, target.find('?'));
+  bool is_get_route = path == "/status" || path == "/dry_run" || path == "/health" || path == "/";
+  if (request.method() == http::verb::get) {
+    if (path == "/status") {
+      Reply(http::status::ok,
+            InfoJson(server_->options().name, SHOAL_VERSION, server_->gateway()->Ready().ok()));
+    } else if (path == "/dry_run") {
+      Status ready = server_->gateway()->Ready();
+      Reply(ready.ok() ? http::status::ok : http::status::service_unavailable,
+            DryRunJson(AsStd(ready.message())));
+    } else if (path == "/health" || path == "/") {
+      Status ready = server_->gateway()->Ready();
+      if (ready.ok()) {
+        Reply(http::status::ok, "{}");
+      } else {
+        Reply(http::status::service_unavailable, ErrorJson(AsStd(ready.message())));
+      }
+    } else if (path == "/post") {
+      Reply(http::status::method_not_allowed, ErrorJson("POST /post, not GET"), "POST");
+    } else {
+      Reply(http::status::not_found, ErrorJson(absl::StrCat("no route GET ", AsAbsl(path))));
+    }
+    return;
+  }
+  if (request.method() != http::verb::post) {
+    Reply(http::status::method_not_allowed,
+          ErrorJson(absl::StrCat(
+              "method ",
+              absl::string_view(request.method_string().data(), request.method_string().size()),
+              " not allowed on ", AsAbsl(path))),
+          is_get_route ? "GET" : "POST");
+    return;
+  }
+  if (is_get_route) {
+    Reply(http::status::method_not_allowed,
+          ErrorJson(absl::StrCat("GET ", AsAbsl(path), ", not POST")), "GET");
+    return;
+  }
+  HandleData(path == "/post" ? std::string_view() : path);
+}
+
+void HttpSession::HandleData(std::string_view endpoint) {
+  StatusOr<jina::DataRequestProto> request = DataRequestFromJson(parser_->get().body(), endpoint);
+  parser_.reset();  // the body is no longer needed while the Gateway works
+  if (!request.ok()) {
+    Reply(http::status::bad_request, ErrorJson(AsStd(request.status().message())));
+    return;
+  }
+  grpc::ByteBuffer bytes = ToByteBuffer(*request);
+  request->Clear();
+  StatusOr<RequestHead> head = ReadRequestHead(bytes);
+  if (!head.ok()) {
+    Reply(http::status::internal_server_error, ErrorJson(AsStd(head.status().message())));
+    return;
+  }
+  Deadline deadline;
+  if (server_->options().request_timeout.has_value()) {
+    deadline = std::chrono::system_clock::now() +
+               absl::ToChronoMilliseconds(*server_->options().request_timeout);
+  }
+  // Runs on a gRPC thread: only hands the result to this connection's strand, and only while
+  // the io_context still exists.
+  server_->gateway()->Process(
+      std::move(bytes), *head, deadline,
+      [gate = server_->gate(), weak = weak_from_this()](routing::SendResult result) mutable {
+        absl::MutexLock lock(&gate->mu);
+        if (!gate->open) return;
+        std::shared_ptr<HttpSession> self = weak.lock();
+        if (self == nullptr) return;
+        auto executor = self->stream_.get_executor();
+        net::post(executor, [self = std::move(self), result = std::move(result)]() mutable {
+          self->OnGatewayDone(std::move(result));
+        });
+      });
+}
+
+void HttpSession::OnGatewayDone(routing::SendResult result) {
+  if (!result.status.ok()) {
+    Reply(HttpStatusOf(result.status.error_code()), ErrorJson(result.status.error_message()));
+    return;
+  }
+  jina::DataRequestProto answer;
+  if (!FromByteBuffer(result.response, &answer)) {
+    Reply(
+        http::status::internal_server_error,
+        ErrorJson(absl::StrCat("the answer from ", result.replica, " is not a DataRequestProto")));
+    return;
+  }
+  StatusOr<std::string> body = DataRequestToJson(answer);
+  if (!body.ok()) {
+    Reply(http::status::internal_server_error, ErrorJson(AsStd(body.status().message())));
+    return;
+  }
+  Reply(http::status::ok, *std::move(body));
+}
+
+void HttpSession::Reply(http::status status, std::string body, std::string_view allow) {
+  response_ = {};
+  response_.version(version_);
+  response_.result(status);
+  response_.set(http::field::server, "shoal");
+  response_.set(http::field::content_type, "application/json");
+  if (!allow.empty()) {
+    response_.set(http::field::allow, beast::string_view(allow.data(), allow.size()));
+  }
+  response_.keep_alive(keep_alive_);
+  response_.body() = std::move(body);
+  response_.prepare_payload();
+  stream_.expires_after(Chrono(server_->options().idle_timeout));
+  http::async_write(stream_, response_,
+                    beast::bind_front_handler(&HttpSession::OnWrite, shared_from_this()));
+}
+
+void HttpSession::OnWrite(beast::error_code ec, size_t bytes) {
+  if (ec || !keep_alive_) {
+    Close();
+    return;
+  }
+  response_ = {};
+  Read();
+}
+
+void HttpSession::Close() {
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream_.socket().close(ignored);
+  server_->Remove(this);  // the running handler still holds this HttpSession
+}
+
+Status HttpServer::Impl::Listen() {
+  beast::error_code ec;
+  tcp::resolver resolver(ioc_);
+  auto resolved =
+      resolver.resolve(options_.host, std::to_string(options_.port), tcp::resolver::passive, ec);
+  if (ec || resolved.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("HTTP gateway: cannot resolve host '", options_.host, "': ", ec.message()));
+  }
+  tcp::endpoint endpoint = resolved.begin()->endpoint();
+  auto fail = [&](const char* what) {
+    return absl::UnavailableError(absl::StrCat("HTTP gateway: ", what, " ", options_.host, ":",
+                                               options_.port, ": ", ec.message()));
+  };
+  if (acceptor_.open(endpoint.protocol(), ec)) return fail("cannot open");
+  if (acceptor_.set_option(net::socket_base::reuse_address(true), ec)) return fail("options");
+  if (acceptor_.bind(endpoint, ec)) return fail("cannot bind");
+  if (acceptor_.listen(net::socket_base::max_listen_connections, ec)) return fail("cannot listen");
+  tcp::endpoint local = acceptor_.local_endpoint(ec);
+  if (ec) return fail("no local address on");
+  port_ = local.port();
+  Accept();
+  return absl::OkStatus();
+}
+
+void HttpServer::Impl::StartThreads() {
+  int n = options_.threads > 0 ? options_.threads : 1;
+  for (int i = 0; i < n; ++i) {
+    threads_.emplace_back([this, i] {
+      std::string name = absl::StrCat("http-io-", i);
+      pthread_setname_np(pthread_self(), name.c_str());
+      for (;;) {
+        try {
+          ioc_.run();
+          return;
+        } catch (const std::exception& e) {  // a bug in a handler; keep serving the others
+          SHOAL_LOG_ERROR("HTTP gateway: io thread %s: %s", name, e.what());
+        }
+      }
+    });
+  }
+}
+
+void HttpServer::Impl::Accept() {
+  acceptor_.async_accept(net::make_strand(ioc_), beast::bind_front_handler(&Impl::OnAccept, this));
+}
+
+void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
+  if (ec == net::error::operation_aborted) return;
+  if (ec) {  // out of descriptors and the like: back off instead of spinning
+    SHOAL_LOG_WARNING("HTTP gateway: accept: %s", ec.message());
+    accept_retry_.expires_after(std::chrono::milliseconds(100));
+    accept_retry_.async_wait([this](beast::error_code wait_ec) {
+      if (!wait_ec) Accept();
+    });
+    return;
+  }
+  std::shared_ptr<HttpSession> session;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopped_ && sessions_.size() < static_cast<size_t>(options_.max_connections)) {
+      session = std::make_shared<HttpSession>(this, std::move(socket));
+      sessions_.emplace(session.get(), session);
+    }
+  }
+  if (session != nullptr) {
+    session->Start();
+  } else {
+    beast::error_code ignored;
+    socket.close(ignored);
+  }
+  Accept();
+}
+
+void HttpServer::Impl::Remove(HttpSession* session) {
+  std::shared_ptr<HttpSession> last;  // destroyed outside the lock
+  absl::MutexLock lock(&mu_);
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) return;
+  last = std::move(it->second);
+  sessions_.erase(it);
+}
+
+void HttpServer::Impl::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopped_) return;
+    stopped_ = true;
+  }
+  {
+    absl::MutexLock lock(&gate_->mu);
+    gate_->open = false;
+  }
+  work_.reset();
+  ioc_.stop();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+  beast::error_code ignored;
+  acceptor_.close(ignored);
+  std::unordered_map<HttpSession*, std::shared_ptr<HttpSession>> sessions;
+  {
+    absl::MutexLock lock(&mu_);
+    sessions.swap(sessions_);
+  }
+  // HttpSessions still referenced by queued handlers die with the io_context.
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpServer::~HttpServer() { Shutdown(); }
+
+StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(Gateway* gateway, const Options& options) {
+  auto impl = std::make_unique<Impl>(gateway, options);
+  SHOAL_RETURN_IF_ERROR(impl->Listen());
+  impl->StartThreads();
+  SHOAL_LOG_INFO("HTTP gateway '%s' serving on %s:%d", options.name, options.host, impl->port());
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+int HttpServer::port() const { return impl_->port(); }
+
+void HttpServer::Shutdown() { impl_->Shutdown(); }
+
+}  // namespace shoal::gateway

@@ -1,0 +1,104 @@
+// LocalFlow: parallel start of the Deployments, then the graph and the gateway's servers.
+#include "src/orchestrator/local_flow.h"
+
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "src/common/log.h"
+
+namespace shoal::orchestrator {
+
+std::vector<gateway::GraphNode> BuildGraph(const config::FlowSpec& spec,
+                                           const std::vector<routing::DeploymentRouter*>& routers) {
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < spec.executors.size(); ++i) index[spec.executors[i].name] = i;
+  std::vector<gateway::GraphNode> nodes;
+  for (size_t i = 0; i < spec.executors.size(); ++i) {
+    const config::DeploymentSpec& d = spec.executors[i];
+    gateway::GraphNode node{.name = d.name, .router = routers[i], .no_reduce = d.no_reduce};
+    for (const std::string& need : d.needs) {
+      if (need != config::kGatewayNode) node.needs.push_back(index.at(need));
+    }
+    // A node that needs the gateway and others waits for the others only.
+    nodes.push_back(std::move(node));
+  }
+  return nodes;
+}
+
+StatusOr<std::unique_ptr<LocalFlow>> LocalFlow::Start(const config::FlowSpec& spec,
+                                                      const Options& options) {
+  SHOAL_RETURN_IF_ERROR(config::ValidateFlowSpec(spec));
+  std::unique_ptr<LocalFlow> flow(new LocalFlow());
+  flow->spec_ = spec;
+  // Every Deployment starts at once; the Flow is ready when the slowest one is.
+  std::vector<StatusOr<std::unique_ptr<LocalDeployment>>> started;
+  for (size_t i = 0; i < spec.executors.size(); ++i) started.emplace_back(absl::UnknownError(""));
+  std::vector<std::thread> starters;
+  for (size_t i = 0; i < spec.executors.size(); ++i) {
+    starters.emplace_back([&, i] { started[i] = LocalDeployment::Start(spec.executors[i],
+                                                                       options.local); });
+  }
+  for (std::thread& t : starters) t.join();
+  Status failure;
+  for (auto& s : started) {
+    if (s.ok()) {
+      flow->deployments_.push_back(std::move(s).value());
+    } else if (failure.ok()) {
+      failure = s.status();
+    }
+  }
+  if (!failure.ok()) return failure;  // the started Deployments stop with `flow`
+
+  std::vector<routing::DeploymentRouter*> routers;
+  for (auto& d : flow->deployments_) routers.push_back(&d->router());
+  flow->gateway_ =
+      std::make_unique<gateway::Gateway>(BuildGraph(spec, routers), config::EndNode(spec));
+  flow->gateway_->Discover(std::chrono::seconds(10));
+
+  for (size_t p = 0; p < spec.protocols.size(); ++p) {
+    int port = p < spec.ports.size() ? spec.ports[p] : 0;
+    if (absl::AsciiStrToLower(spec.protocols[p]) == "grpc") {
+      gateway::GatewayServer::Options grpc_options;
+      grpc_options.host = spec.host;
+      grpc_options.port = port;
+      grpc_options.prefetch = spec.prefetch;
+      grpc_options.name = spec.name + "/gateway";
+      SHOAL_ASSIGN_OR_RETURN(flow->grpc_,
+                             gateway::GatewayServer::Start(flow->gateway_.get(), grpc_options));
+      flow->ports_.push_back(flow->grpc_->port());
+    } else {
+      gateway::HttpServer::Options http_options;
+      http_options.host = spec.host;
+      http_options.port = port;
+      SHOAL_ASSIGN_OR_RETURN(flow->http_,
+                             gateway::HttpServer::Start(flow->gateway_.get(), http_options));
+      flow->ports_.push_back(flow->http_->port());
+    }
+  }
+  SHOAL_LOG_INFO("Flow '%s' serving %d Executor(s) on %s", spec.name,
+                 static_cast<int>(spec.executors.size()), spec.host);
+  return flow;
+}
+
+int LocalFlow::grpc_port() const { return grpc_ != nullptr ? grpc_->port() : 0; }
+int LocalFlow::http_port() const { return http_ != nullptr ? http_->port() : 0; }
+
+LocalDeployment* LocalFlow::deployment(const std::string& name) {
+  for (auto& d : deployments_) {
+    if (d->spec().name == name) return d.get();
+  }
+  return nullptr;
+}
+
+void LocalFlow::Stop(absl::Duration grace) {
+  if (grpc_ != nullptr) grpc_->Shutdown(grace);
+  if (http_ != nullptr) http_->Shutdown();
+  std::vector<std::thread> stoppers;
+  for (auto& d : deployments_) stoppers.emplace_back([&d] { d->Stop(); });
+  for (std::thread& t : stoppers) t.join();
+}
+
+LocalFlow::~LocalFlow() { Stop(); }
+
+}  // namespace shoal::orchestrator

@@ -1,0 +1,53 @@
+// A Flow on this machine: every Deployment started at once, the graph of their routers, and
+// the gateway serving it over gRPC and/or HTTP. What `shoal flow` and shoal::Flow run.
+#ifndef SHOAL_ORCHESTRATOR_LOCAL_FLOW_H_
+#define SHOAL_ORCHESTRATOR_LOCAL_FLOW_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "src/config/flow_spec.h"
+#include "src/gateway/gateway.h"
+#include "src/gateway/gateway_server.h"
+#include "src/gateway/http_server.h"
+#include "src/orchestrator/local_deployment.h"
+
+namespace shoal::orchestrator {
+
+// Thread-safe. Stop() drains the gateway first, then stops every Deployment.
+class LocalFlow {
+ public:
+  struct Options {
+    LocalDeployment::Options local;
+  };
+  static StatusOr<std::unique_ptr<LocalFlow>> Start(const config::FlowSpec& spec,
+                                                    const Options& options);
+  ~LocalFlow();
+
+  // The port of each protocol, in the order of spec.protocols.
+  const std::vector<int>& ports() const { return ports_; }
+  int grpc_port() const;  // 0 when the Flow serves no gRPC
+  int http_port() const;  // 0 when the Flow serves no HTTP
+  LocalDeployment* deployment(const std::string& name);
+  void Stop(absl::Duration grace = absl::Seconds(10));
+
+ private:
+  LocalFlow() = default;
+
+  config::FlowSpec spec_;
+  std::vector<std::unique_ptr<LocalDeployment>> deployments_;
+  std::unique_ptr<gateway::Gateway> gateway_;
+  std::unique_ptr<gateway::GatewayServer> grpc_;
+  std::unique_ptr<gateway::HttpServer> http_;
+  std::vector<int> ports_;
+};
+
+// The gateway's graph over started Deployments (in spec order): needs -> node indices.
+std::vector<gateway::GraphNode> BuildGraph(const config::FlowSpec& spec,
+                                           const std::vector<routing::DeploymentRouter*>& routers);
+
+}  // namespace shoal::orchestrator
+
+#endif  // SHOAL_ORCHESTRATOR_LOCAL_FLOW_H_

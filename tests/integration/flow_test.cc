@@ -1,0 +1,198 @@
+// Flows of real Deployments on 127.0.0.1: a diamond merges deterministically, a floating branch
+// runs without delaying the answer, no_reduce hands the parts over, target_executor and
+// Executor-specific parameters pick nodes, an Executor error short-circuits, the YAML forms run
+// under `shoal flow`, and a Deployment that is down is named in the error.
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "shoal/flow.h"
+#include "tests/integration/child_process.h"
+
+namespace shoal {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::ReplicaInfo;
+
+DeploymentOptions Node(std::string name, std::string uses, std::vector<std::string> needs = {}) {
+  DeploymentOptions options;
+  options.name = std::move(name);
+  options.uses = std::move(uses);
+  options.needs = std::move(needs);
+  options.shoal_binary = testing::ShoalBinary();
+  options.timeout_ready_ms = 30000;
+  return options;
+}
+
+FlowOptions Options() {
+  FlowOptions options;
+  options.shoal_binary = testing::ShoalBinary();
+  return options;
+}
+
+int64_t Processed(const Flow& flow, const std::string& name) {
+  int64_t total = 0;
+  for (const auto& shard : flow.replica_addresses(name)) {
+    for (const std::string& address : shard) {
+      total += std::stoll(ReplicaInfo(address)["processed_requests"]);
+    }
+  }
+  return total;
+}
+
+DocList Docs(int n) {
+  DocList docs;
+  for (int i = 0; i < n; ++i) docs.Add().set_text("doc-" + std::to_string(i));
+  return docs;
+}
+
+TEST(FlowTest, DiamondMergesDeterministicallyInNeedsOrder) {
+  Flow flow(Options());
+  DeploymentOptions slow = Node("b", "Sleep", {"a"});
+  slow.uses_with = R"({"ms": 20})";  // b answers after c, every time
+  flow.Add(Node("a", "Echo"))
+      .Add(std::move(slow))
+      .Add(Node("c", "Echo", {"a"}))
+      .Add(Node("d", "BaseExecutor", {"b", "c"}));
+  ASSERT_TRUE(flow.Start().ok());
+  for (int round = 0; round < 10; ++round) {
+    DocList sent = Docs(3);
+    auto docs = flow.Post("/x", sent, {.request_size = 3});
+    ASSERT_TRUE(docs.ok()) << docs.status();
+    ASSERT_EQ(docs->size(), 3u);  // merged by id: each doc once
+    for (size_t i = 0; i < 3; ++i) {
+      EXPECT_EQ((*docs)[i].id(), sent[i].id());
+      // The later part in `needs` order wins a scalar conflict, whoever finished last.
+      EXPECT_EQ((*docs)[i].GetText("served_by"), "c/rep-0");
+    }
+  }
+  EXPECT_EQ(Processed(flow, "b"), 10);
+  EXPECT_EQ(Processed(flow, "c"), 10);
+}
+
+TEST(FlowTest, FloatingBranchRunsButTheAnswerDoesNotWaitForIt) {
+  Flow flow(Options());
+  DeploymentOptions floating = Node("audit", "Sleep", {"gateway"});
+  floating.uses_with = R"({"ms": 3000})";
+  floating.floating = true;
+  flow.Add(Node("main", "Echo")).Add(std::move(floating));
+  ASSERT_TRUE(flow.Start().ok());
+  auto docs = flow.Post("/x", Docs(1));
+  ASSERT_TRUE(docs.ok()) << docs.status();
+  EXPECT_EQ((*docs)[0].GetText("served_by"), "main/rep-0");
+  // Answered while the floating branch is still working on the same request.
+  std::string audit = flow.replica_addresses("audit")[0][0];
+  EXPECT_EQ(ReplicaInfo(audit)["pending_requests"], "1");
+  bool ran = false;
+  for (int i = 0; i < 500 && !ran; ++i) {
+    ran = ReplicaInfo(audit)["processed_requests"] == "1" &&
+          ReplicaInfo(audit)["pending_requests"] == "0";
+    if (!ran) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(ran);
+}
+
+TEST(FlowTest, NoReduceHandsEveryPartToTheJoin) {
+  Flow flow(Options());
+  DeploymentOptions join = Node("join", "Echo", {"b", "c"});
+  join.no_reduce = true;
+  flow.Add(Node("b", "Echo", {"gateway"})).Add(Node("c", "Echo", {"gateway"})).Add(join);
+  ASSERT_TRUE(flow.Start().ok());
+  auto docs = flow.Post("/x", Docs(2));
+  ASSERT_TRUE(docs.ok()) << docs.status();
+  EXPECT_EQ(docs->size(), 4u);  // the parts concatenated, not merged by id
+}
+
+TEST(FlowTest, TargetExecutorRunsOnlyMatchingNodes) {
+  Flow flow(Options());
+  flow.Add(Node("encoder", "Echo")).Add(Node("indexer", "Echo"));
+  ASSERT_TRUE(flow.Start().ok());
+  PostOptions options;
+  options.target_executor = "enc";  // a prefix match, as Python's re.match
+  auto docs = flow.Post("/x", Docs(1), options);
+  ASSERT_TRUE(docs.ok()) << docs.status();
+  EXPECT_EQ((*docs)[0].GetText("served_by"), "encoder/rep-0");
+  EXPECT_EQ(Processed(flow, "encoder"), 1);
+  EXPECT_EQ(Processed(flow, "indexer"), 0);
+}
+
+TEST(FlowTest, SpecificParametersReachOneNodeAndAnErrorShortCircuits) {
+  Flow flow(Options());
+  flow.Add(Node("first", "Fail")).Add(Node("second", "Fail"));
+  ASSERT_TRUE(flow.Start().ok());
+  std::string failed_at;
+  PostOptions options;
+  options.on_error = [&](const Response& r) { failed_at = std::string(r.error()); };
+
+  options.parameters = *Params::FromJson(R"({"second__fail": true})");
+  ASSERT_TRUE(flow.Post("/x", Docs(1), options).ok());
+  EXPECT_FALSE(failed_at.empty());
+  EXPECT_EQ(Processed(flow, "first"), 1);   // `first` did not see fail=true
+  EXPECT_EQ(Processed(flow, "second"), 1);  // and `second` did
+
+  failed_at.clear();
+  options.parameters = *Params::FromJson(R"({"first__fail": true})");
+  ASSERT_TRUE(flow.Post("/x", Docs(1), options).ok());
+  EXPECT_FALSE(failed_at.empty());
+  EXPECT_EQ(Processed(flow, "first"), 2);
+  EXPECT_EQ(Processed(flow, "second"), 1);  // skipped after the error
+}
+
+TEST(FlowTest, DeploymentDownIsUnavailableNamingIt) {
+  Flow flow(Options());
+  DeploymentOptions remote = Node("remote", "Echo");
+  remote.external = true;
+  remote.external_hosts = {"127.0.0.1:1"};  // nothing listens there
+  flow.Add(std::move(remote));
+  ASSERT_TRUE(flow.Start().ok());
+  auto docs = flow.Post("/x", Docs(1), {.stream = false});
+  ASSERT_FALSE(docs.ok());
+  EXPECT_EQ(docs.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(docs.status().message(), HasSubstr("remote"));
+}
+
+TEST(FlowCommandTest, YamlFormsRunUnderShoalFlow) {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / "shoal-flow-cmd-test";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "second.yml") << "jtype: Deployment\nwith:\n  name: second\n  uses: Echo\n";
+  std::ofstream(dir / "flow.yml")
+      << "jtype: Flow\nversion: '1'\nwith:\n  name: yamlflow\n  host: 127.0.0.1\n"
+         "executors:\n"
+         "  - name: first\n    uses: Echo\n    replicas: 2\n"
+         "  - second.yml\n"
+         "  - jtype: Deployment\n    with:\n      name: third\n      uses: Echo\n";
+  auto gateway = testing::ChildProcess::Start(
+      {testing::ShoalBinary(), "flow", "--uses", (dir / "flow.yml").string(), "--port", "0"});
+  ASSERT_TRUE(gateway.ok()) << gateway.status();
+  auto client = Client::Connect((*gateway)->address());
+  ASSERT_TRUE(client.ok());
+  auto docs = client->Post("/x", Docs(3));
+  ASSERT_TRUE(docs.ok()) << docs.status();
+  ASSERT_EQ(docs->size(), 3u);
+  EXPECT_EQ((*docs)[0].GetText("served_by"), "third/rep-0");
+  (*gateway)->Signal(SIGTERM);
+  EXPECT_EQ((*gateway)->Wait(std::chrono::seconds(30)), 0) << (*gateway)->Log();
+}
+
+TEST(FlowCommandTest, GraphErrorsAreClear) {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / "shoal-flow-cmd-test";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "cycle.yml") << "jtype: Flow\nexecutors:\n"
+                                      "  - name: a\n    needs: b\n  - name: b\n    needs: a\n";
+  auto cycle = testing::ChildProcess::Start(
+      {testing::ShoalBinary(), "flow", "--uses", (dir / "cycle.yml").string()});
+  ASSERT_FALSE(cycle.ok());
+  EXPECT_THAT(cycle.status().message(), HasSubstr("cycle"));
+  std::ofstream(dir / "dup.yml") << "jtype: Flow\nexecutors:\n  - name: a\n  - name: a\n";
+  auto dup = testing::ChildProcess::Start(
+      {testing::ShoalBinary(), "flow", "--uses", (dir / "dup.yml").string()});
+  ASSERT_FALSE(dup.ok());
+  EXPECT_THAT(dup.status().message(), HasSubstr("dup.yml:4"));
+}
+
+}  // namespace
+}  // namespace shoal

@@ -1,0 +1,224 @@
+// The HTTP gateway end to end: a real `shoal executor` process behind an in-process router,
+// Gateway and HttpServer, driven by curl (a real outside HTTP client) over 127.0.0.1.
+#include "src/gateway/http_server.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "src/gateway/gateway.h"
+#include "src/routing/deployment_router.h"
+#include "src/routing/replica_set.h"
+#include "tests/integration/child_process.h"
+
+namespace shoal::gateway {
+namespace {
+
+using ::testing::HasSubstr;
+using Json = nlohmann::json;
+
+// One Deployment ("echo") of one replica process, served over HTTP.
+struct Stack {
+  std::unique_ptr<testing::ChildProcess> replica;
+  std::unique_ptr<routing::DeploymentRouter> router;
+  std::unique_ptr<Gateway> gateway;
+  std::unique_ptr<HttpServer> server;
+
+  std::string Url(std::string_view path) const {
+    return "http://127.0.0.1:" + std::to_string(server->port()) + std::string(path);
+  }
+  ~Stack() {
+    if (server != nullptr) server->Shutdown();
+  }
+};
+
+std::unique_ptr<Stack> StartStack(const std::string& uses) {
+  auto stack = std::make_unique<Stack>();
+  auto child =
+      testing::ChildProcess::Start({testing::ShoalBinary(), "executor", "--uses", uses, "--name",
+                                    "echo/rep-0", "--host", "127.0.0.1", "--port", "0"});
+  EXPECT_TRUE(child.ok()) << child.status();
+  if (!child.ok()) return nullptr;
+  stack->replica = std::move(child).value();
+  std::vector<std::unique_ptr<routing::ReplicaSet>> shards;
+  shards.push_back(std::make_unique<routing::ReplicaSet>(
+      std::vector<routing::Address>{{.host = "127.0.0.1", .port = stack->replica->port()}},
+      routing::ReplicaSet::Options{.name = "echo"}));
+  stack->router = std::make_unique<routing::DeploymentRouter>(
+      routing::DeploymentRouter::Options{.name = "echo"}, std::move(shards));
+  stack->gateway =
+      std::make_unique<Gateway>(std::vector<routing::DeploymentRouter*>{stack->router.get()});
+  auto server = HttpServer::Start(stack->gateway.get(),
+                                  {.host = "127.0.0.1", .port = 0, .max_body_bytes = 1 << 20});
+  EXPECT_TRUE(server.ok()) << server.status();
+  if (!server.ok()) return nullptr;
+  stack->server = std::move(server).value();
+  return stack;
+}
+
+struct Reply {
+  int code = 0;
+  std::string body;
+  Json json() const { return Json::parse(body, nullptr, false); }
+};
+
+std::string ShellQuote(std::string_view s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string RunCommand(const std::string& command) {
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return out;
+  char chunk[4096];
+  size_t n;
+  while ((n = fread(chunk, 1, sizeof(chunk), pipe)) > 0) out.append(chunk, n);
+  pclose(pipe);
+  return out;
+}
+
+// One curl request; the status code follows a marker (-w), after the body and any -v lines.
+Reply Curl(const std::string& method, const std::string& url, const std::string& body = "",
+           const std::string& options = "") {
+  std::string command = "curl -s -S --max-time 60 -X " + method +
+                        " -w '\\nHTTP_CODE=%{http_code}\\n' " + options + " ";
+  std::string file;
+  if (!body.empty()) {
+    file = (std::filesystem::temp_directory_path() /
+            ("shoal_http_" + std::to_string(getpid()) + ".json"))
+               .string();
+    std::ofstream(file) << body;
+    command += "-H 'Content-Type: application/json' --data-binary @" + ShellQuote(file) + " ";
+  }
+  std::string out = RunCommand(command + ShellQuote(url) + " 2>&1");
+  if (!file.empty()) std::filesystem::remove(file);
+  Reply reply;
+  size_t marker = out.rfind("\nHTTP_CODE=");
+  if (marker == std::string::npos) return reply;
+  reply.code = std::atoi(out.c_str() + marker + 11);
+  reply.body = out.substr(0, marker);
+  return reply;
+}
+
+TEST(HttpServerTest, PostAndEndpointPathsAnswerTheDocs) {
+  auto stack = StartStack("Echo");
+  ASSERT_NE(stack, nullptr);
+  for (const std::string path : {"/post", "/foo"}) {
+    Json body = {
+        {"data",
+         {{{"id", "a"}, {"text", "hello"}, {"embedding", {1.5, -2}}}, {{"text", "second"}}}},
+        {"parameters", {{"k", 1}}}};
+    if (path == "/post") body["execEndpoint"] = "/bar";
+    Reply reply = Curl("POST", stack->Url(path), body.dump());
+    ASSERT_EQ(reply.code, 200) << path << " " << reply.body << stack->replica->Log();
+    Json answer = reply.json();
+    ASSERT_TRUE(answer.is_object()) << reply.body;
+    EXPECT_EQ(answer["header"]["execEndpoint"], path == "/post" ? "/bar" : "/foo");
+    EXPECT_FALSE(answer["header"].contains("status"));
+    EXPECT_EQ(answer["header"]["requestId"].get<std::string>().size(), 32u);
+    ASSERT_EQ(answer["data"].size(), 2u) << reply.body;
+    EXPECT_EQ(answer["data"][0]["id"], "a");
+    EXPECT_EQ(answer["data"][0]["text"], "hello");
+    EXPECT_EQ(answer["data"][0]["embedding"], Json({1.5, -2.0}));
+    EXPECT_EQ(answer["data"][0]["served_by"], "echo/rep-0");
+    EXPECT_EQ(answer["data"][1]["text"], "second");
+    EXPECT_EQ(answer["data"][1]["id"].get<std::string>().size(), 32u);
+  }
+}
+
+TEST(HttpServerTest, StatusDryRunHealthAndRouting) {
+  auto stack = StartStack("Echo");
+  ASSERT_NE(stack, nullptr);
+  Reply status = Curl("GET", stack->Url("/status"));
+  EXPECT_EQ(status.code, 200);
+  EXPECT_EQ(status.json()["ready"], true) << status.body;
+  EXPECT_TRUE(status.json()["version"].is_string()) << status.body;
+  Reply dry_run = Curl("GET", stack->Url("/dry_run"));
+  EXPECT_EQ(dry_run.code, 200);
+  EXPECT_EQ(dry_run.json()["code"], 0) << dry_run.body;
+  EXPECT_EQ(Curl("GET", stack->Url("/health")).code, 200);
+
+  Reply unknown = Curl("GET", stack->Url("/nowhere"));
+  EXPECT_EQ(unknown.code, 404);
+  EXPECT_THAT(unknown.json()["detail"].get<std::string>(), HasSubstr("/nowhere"));
+  EXPECT_EQ(Curl("POST", stack->Url("/status"), "{}").code, 405);
+  EXPECT_EQ(Curl("DELETE", stack->Url("/post")).code, 405);
+
+  Reply invalid = Curl("POST", stack->Url("/post"), "{\"data\": [");
+  EXPECT_EQ(invalid.code, 400);
+  EXPECT_THAT(invalid.json()["detail"].get<std::string>(), HasSubstr("invalid JSON"));
+  Reply shape =
+      Curl("POST", stack->Url("/post"), R"({"data": [{"text": "a"}, {"embedding": ["x"]}]})");
+  EXPECT_EQ(shape.code, 400);
+  EXPECT_THAT(shape.json()["detail"].get<std::string>(),
+              HasSubstr("data[1].embedding: expected numbers"));
+}
+
+TEST(HttpServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
+  auto stack = StartStack("Echo");
+  ASSERT_NE(stack, nullptr);
+  std::string out = RunCommand("curl -s -v --max-time 60 " + ShellQuote(stack->Url("/status")) +
+                               " " + ShellQuote(stack->Url("/dry_run")) + " 2>&1");
+  EXPECT_THAT(out, HasSubstr("Re-using existing connection"));
+  EXPECT_THAT(out, HasSubstr("\"ready\":true"));
+  EXPECT_THAT(out, HasSubstr("\"code\":0"));
+  EXPECT_THAT(out, HasSubstr("Content-Type: application/json"));
+}
+
+TEST(HttpServerTest, ContinueAndBodyLimit) {
+  auto stack = StartStack("Echo");
+  ASSERT_NE(stack, nullptr);
+  Json docs = Json::array();
+  for (int i = 0; i < 100; ++i) docs.push_back({{"text", "doc-" + std::to_string(i)}});
+  Reply reply = Curl("POST", stack->Url("/index"), Json{{"data", docs}}.dump(),
+                     "-v --expect100-timeout 30 -H 'Expect: 100-continue'");
+  EXPECT_THAT(reply.body, HasSubstr("HTTP/1.1 100 Continue"));
+  EXPECT_EQ(reply.code, 200) << reply.body;
+  EXPECT_THAT(reply.body, HasSubstr("doc-99"));
+
+  Reply too_big = Curl("POST", stack->Url("/index"),
+                       "{\"data\": [{\"text\": \"" + std::string(2 << 20, 'x') + "\"}]}",
+                       "-H 'Expect: 100-continue'");
+  EXPECT_EQ(too_big.code, 413) << too_big.body.substr(0, 200);
+}
+
+TEST(HttpServerTest, ExecutorErrorIsOkWithHeaderStatus) {
+  auto stack = StartStack("Fail");
+  ASSERT_NE(stack, nullptr);
+  Reply reply = Curl("POST", stack->Url("/foo"),
+                     R"({"data": [{"text": "a"}], "parameters": {"fail": true}})");
+  ASSERT_EQ(reply.code, 200) << reply.body;
+  Json status = reply.json()["header"]["status"];
+  EXPECT_EQ(status["code"], 1) << reply.body;
+  EXPECT_EQ(status["exception"]["executor"], "Fail") << reply.body;
+  EXPECT_FALSE(status["description"].get<std::string>().empty());
+}
+
+TEST(HttpServerTest, KilledReplicaIsServiceUnavailableNamingTheDeployment) {
+  auto stack = StartStack("Echo");
+  ASSERT_NE(stack, nullptr);
+  ASSERT_EQ(Curl("POST", stack->Url("/post"), R"({"data": [{"text": "a"}]})").code, 200);
+  stack->replica->Signal(SIGKILL);
+  ASSERT_TRUE(stack->replica->Wait(std::chrono::seconds(10)).has_value());
+  Reply reply = Curl("POST", stack->Url("/post"), R"({"data": [{"text": "a"}]})");
+  EXPECT_EQ(reply.code, 503) << reply.body;
+  EXPECT_THAT(reply.json()["detail"].get<std::string>(), HasSubstr("Deployment 'echo'"));
+  Reply dry_run = Curl("GET", stack->Url("/dry_run"));
+  EXPECT_EQ(dry_run.code, 503) << dry_run.body;
+  EXPECT_THAT(dry_run.json()["description"].get<std::string>(), HasSubstr("echo"));
+  EXPECT_EQ(Curl("GET", stack->Url("/health")).code, 503);
+}
+
+}  // namespace
+}  // namespace shoal::gateway

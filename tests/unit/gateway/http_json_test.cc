@@ -1,0 +1,202 @@
+// Tests of the HTTP gateway's JSON forms: request bodies to DataRequestProto (docarray encoding)
+// and answers back to JSON, and the errors that name what was wrong.
+#include "src/gateway/http_json.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "docarray.pb.h"
+#include "shoal/doc.h"
+
+namespace shoal::gateway {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using Json = nlohmann::json;
+
+jina::DataRequestProto Parse(const std::string& body, std::string_view endpoint = "") {
+  StatusOr<jina::DataRequestProto> request = DataRequestFromJson(body, endpoint);
+  EXPECT_TRUE(request.ok()) << request.status();
+  return request.ok() ? *std::move(request) : jina::DataRequestProto();
+}
+
+Json ToJson(const jina::DataRequestProto& request) {
+  StatusOr<std::string> body = DataRequestToJson(request);
+  EXPECT_TRUE(body.ok()) << body.status();
+  return body.ok() ? Json::parse(*body) : Json();
+}
+
+std::string ErrorOf(const std::string& body) {
+  StatusOr<jina::DataRequestProto> request = DataRequestFromJson(body, "");
+  EXPECT_FALSE(request.ok());
+  EXPECT_EQ(request.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(request.status().message());
+}
+
+TEST(HttpJsonTest, PostBodyBecomesHeaderParametersAndDocs) {
+  jina::DataRequestProto request = Parse(R"({
+      "data": [{"id": "a", "text": "hello", "embedding": [1, 2.5, -3]}],
+      "parameters": {"top_k": 3, "name": "x"},
+      "execEndpoint": "/search", "targetExecutor": "enc.*"})");
+  EXPECT_EQ(request.header().request_id().size(), 32u);
+  EXPECT_EQ(request.header().exec_endpoint(), "/search");
+  EXPECT_EQ(request.header().target_executor(), "enc.*");
+  EXPECT_EQ(request.parameters().fields().at("top_k").number_value(), 3.0);
+  EXPECT_EQ(request.parameters().fields().at("name").string_value(), "x");
+  ASSERT_EQ(request.data().docs().docs_size(), 1);
+  Doc doc(request.mutable_data()->mutable_docs()->mutable_docs(0));
+  EXPECT_EQ(doc.id(), "a");
+  EXPECT_EQ(doc.node("id")->type(), "id");
+  EXPECT_EQ(doc.text(), "hello");
+  EXPECT_THAT(doc.embedding(), ElementsAre(1.0f, 2.5f, -3.0f));
+  EXPECT_EQ(doc.node("embedding")->type(), "ndarray");
+}
+
+TEST(HttpJsonTest, EndpointPathWinsAndPostDefaultsToRoot) {
+  EXPECT_EQ(Parse(R"({"execEndpoint": "/x"})", "/foo").header().exec_endpoint(), "/foo");
+  EXPECT_EQ(Parse("{}").header().exec_endpoint(), "/");
+  EXPECT_FALSE(Parse("{}").header().has_target_executor());
+}
+
+TEST(HttpJsonTest, MissingIdsAreGenerated) {
+  jina::DataRequestProto request = Parse(R"({"data": [{"text": "a"}, "b"]})");
+  ASSERT_EQ(request.data().docs().docs_size(), 2);
+  Doc first(request.mutable_data()->mutable_docs()->mutable_docs(0));
+  Doc second(request.mutable_data()->mutable_docs()->mutable_docs(1));
+  EXPECT_EQ(first.id().size(), 32u);
+  EXPECT_NE(first.id(), second.id());
+  EXPECT_EQ(second.text(), "b");
+}
+
+TEST(HttpJsonTest, ValuesTakeDocarrayKinds) {
+  jina::DataRequestProto request = Parse(R"({"data": [{
+      "count": 7, "big": 3000000000, "score": 0.5, "ok": true, "none": null,
+      "meta": {"k": "v"}, "tags": ["a", 1], "grid": [[1, 2], [3, 4]],
+      "matches": [{"id": "m", "text": "t"}]}]})");
+  Doc doc(request.mutable_data()->mutable_docs()->mutable_docs(0));
+  EXPECT_EQ(doc.node("count")->content_case(), docarray::NodeProto::kInteger);
+  EXPECT_EQ(doc.GetInt("count"), 7);
+  EXPECT_EQ(doc.node("big")->content_case(), docarray::NodeProto::kFloat);
+  EXPECT_EQ(doc.GetDouble("score"), 0.5);
+  EXPECT_EQ(doc.GetBool("ok"), true);
+  EXPECT_FALSE(doc.Has("none"));
+  EXPECT_EQ(doc.node("meta")->dict().data().at("k").text(), "v");
+  EXPECT_EQ(doc.node("tags")->list().data_size(), 2);
+  std::optional<NdArrayView> grid = doc.GetNdArray("grid");
+  ASSERT_TRUE(grid.has_value());
+  EXPECT_THAT(grid->shape(), ElementsAre(2u, 2u));
+  EXPECT_THAT(grid->floats(), ElementsAre(1.0f, 2.0f, 3.0f, 4.0f));
+  ASSERT_EQ(doc.matches().size(), 1u);
+  EXPECT_EQ(doc.matches()[0].id(), "m");
+  EXPECT_EQ(doc.matches()[0].text(), "t");
+}
+
+TEST(HttpJsonTest, RoundTripKeepsDocsAndParameters) {
+  const Json body = {{"data",
+                      {{{"id", "d1"},
+                        {"text", "hi"},
+                        {"embedding", {0.5, 1.5}},
+                        {"grid", {{1, 2, 3}, {4, 5, 6}}},
+                        {"count", 2},
+                        {"flag", false},
+                        {"meta", {{"k", "v"}}},
+                        {"tags", {"x", "y"}},
+                        {"matches", {{{"id", "m1"}, {"text", "t"}}}}}}},
+                     {"parameters", {{"top_k", 3}, {"nested", {{"a", true}}}}}};
+  jina::DataRequestProto request = Parse(body.dump(), "/index");
+  Json answer = ToJson(request);
+  EXPECT_EQ(answer["header"]["requestId"], request.header().request_id());
+  EXPECT_EQ(answer["header"]["execEndpoint"], "/index");
+  EXPECT_FALSE(answer["header"].contains("status"));
+  EXPECT_EQ(answer["parameters"], body["parameters"]);
+  ASSERT_EQ(answer["data"].size(), 1u);
+  EXPECT_EQ(answer["data"][0], body["data"][0]);
+}
+
+TEST(HttpJsonTest, ExecutorErrorIsInHeaderStatus) {
+  jina::DataRequestProto request;
+  request.mutable_header()->set_request_id("r1");
+  jina::StatusProto* status = request.mutable_header()->mutable_status();
+  status->set_code(jina::StatusProto::ERROR);
+  status->set_description("ValueError('bad')");
+  status->mutable_exception()->set_name("ValueError");
+  status->mutable_exception()->add_args("bad");
+  status->mutable_exception()->set_executor("Enc");
+  Json answer = ToJson(request);
+  EXPECT_EQ(answer["header"]["status"]["code"], 1);
+  EXPECT_EQ(answer["header"]["status"]["description"], "ValueError('bad')");
+  EXPECT_EQ(answer["header"]["status"]["exception"]["name"], "ValueError");
+  EXPECT_EQ(answer["header"]["status"]["exception"]["args"], Json({"bad"}));
+  EXPECT_EQ(answer["header"]["status"]["exception"]["executor"], "Enc");
+  EXPECT_EQ(answer["data"], Json::array());
+}
+
+TEST(HttpJsonTest, DocsBytesAndOtherDtypesAreWritten) {
+  docarray::DocListProto docs;
+  Doc doc(docs.add_docs());
+  doc.set_id("x");
+  docarray::DenseNdArrayProto* dense = doc.mutable_node("ints")->mutable_ndarray()->mutable_dense();
+  const int64_t values[] = {-1, 2};
+  dense->set_dtype("<i8");
+  dense->add_shape(2);
+  dense->set_buffer(reinterpret_cast<const char*>(values), sizeof(values));
+  doc.SetBlob("bytes_", "abc");
+  jina::DataRequestProto request;
+  request.mutable_data()->set_docs_bytes(docs.SerializeAsString());
+  Json answer = ToJson(request);
+  EXPECT_EQ(answer["data"][0]["id"], "x");
+  EXPECT_EQ(answer["data"][0]["ints"], Json({-1, 2}));
+  EXPECT_EQ(answer["data"][0]["bytes_"], "YWJj");
+}
+
+TEST(HttpJsonTest, UnknownDtypeIsAnInternalError) {
+  jina::DataRequestProto request;
+  Doc doc(request.mutable_data()->mutable_docs()->add_docs());
+  docarray::DenseNdArrayProto* dense = doc.mutable_node("h")->mutable_ndarray()->mutable_dense();
+  dense->set_dtype("<f2");
+  dense->add_shape(1);
+  dense->set_buffer("ab");
+  StatusOr<std::string> body = DataRequestToJson(request);
+  ASSERT_FALSE(body.ok());
+  EXPECT_EQ(body.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(body.status().message(), HasSubstr("data[0].h"));
+  EXPECT_THAT(body.status().message(), HasSubstr("<f2"));
+}
+
+TEST(HttpJsonTest, ErrorsNameWhatWasWrong) {
+  EXPECT_THAT(ErrorOf(R"({"data": [)"), HasSubstr("invalid JSON"));
+  EXPECT_THAT(ErrorOf(R"([1, 2])"), HasSubstr("request body: expected a JSON object"));
+  EXPECT_THAT(ErrorOf(R"({"data": {"text": "a"}})"), HasSubstr("data: expected a list of docs"));
+  EXPECT_THAT(ErrorOf(R"({"data": [{}, {}, {}, {"embedding": ["a"]}]})"),
+              HasSubstr("data[3].embedding: expected numbers"));
+  EXPECT_THAT(ErrorOf(R"({"data": [{"embedding": [[1, 2], [3]]}]})"),
+              HasSubstr("data[0].embedding: expected numbers"));
+  EXPECT_THAT(ErrorOf(R"({"data": [{"embedding": 3}]})"),
+              HasSubstr("data[0].embedding: expected numbers"));
+  EXPECT_THAT(ErrorOf(R"({"data": [{"id": 5}]})"), HasSubstr("data[0].id: expected a string"));
+  EXPECT_THAT(ErrorOf(R"({"data": [7]})"), HasSubstr("data[0]: expected a doc"));
+  EXPECT_THAT(ErrorOf(R"({"parameters": [1]})"), HasSubstr("parameters: expected an object"));
+  EXPECT_THAT(ErrorOf(R"({"execEndpoint": 1})"), HasSubstr("execEndpoint: expected a string"));
+}
+
+TEST(HttpJsonTest, DeepNestingIsRefused) {
+  std::string deep = std::string(200, '[') + std::string(200, ']');
+  EXPECT_THAT(ErrorOf(R"({"data": [{"x": )" + deep + "}]}"), HasSubstr("nested too deeply"));
+  EXPECT_THAT(ErrorOf(R"({"parameters": {"x": )" + deep + "}}"), HasSubstr("nested too deeply"));
+}
+
+TEST(HttpJsonTest, SmallBodies) {
+  EXPECT_EQ(Json::parse(ErrorJson("bad \"x\""))["detail"], "bad \"x\"");
+  EXPECT_EQ(Json::parse(DryRunJson("")), Json({{"code", 0}, {"description", ""}}));
+  EXPECT_EQ(Json::parse(DryRunJson("down"))["code"], 1);
+  Json info = Json::parse(InfoJson("g", "1.0", true));
+  EXPECT_EQ(info["name"], "g");
+  EXPECT_EQ(info["ready"], true);
+}
+
+}  // namespace
+}  // namespace shoal::gateway
