@@ -271,6 +271,19 @@ TEST(DeploymentCommandTest, ServesUntilSigtermAndReplicasDieWithIt) {
   }
 }
 
+TEST(DeploymentCommandTest, GpuSpecOutOfRangeNamesTheFileAndKey) {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / "shoal-dep-cmd-test";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "gpu.yml") << "jtype: Deployment\nwith:\n  uses: Echo\n  replicas: 2\n"
+                                    "  env:\n    CUDA_VISIBLE_DEVICES: RR5\n";
+  auto orchestrator = testing::ChildProcess::Start(
+      {testing::ShoalBinary(), "deployment", "--uses", (dir / "gpu.yml").string()},
+      /*wait_ready=*/true, std::chrono::seconds(30), {"CUDA_TOTAL_DEVICES=3"});
+  ASSERT_FALSE(orchestrator.ok());
+  EXPECT_THAT(orchestrator.status().message(), HasSubstr("gpu.yml:6"));
+  EXPECT_THAT(orchestrator.status().message(), HasSubstr("RR5"));
+}
+
 TEST(DeploymentCommandTest, BadYamlIsAClearError) {
   std::filesystem::path dir = std::filesystem::temp_directory_path() / "shoal-dep-cmd-test";
   std::filesystem::create_directories(dir);

@@ -142,6 +142,53 @@ TEST(FlowTest, SpecificParametersReachOneNodeAndAnErrorShortCircuits) {
   EXPECT_EQ(Processed(flow, "second"), 1);  // skipped after the error
 }
 
+std::string Curl(const std::string& args) {
+  std::string command = "curl -s --max-time 20 " + args;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return "";
+  std::string out;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
+  pclose(pipe);
+  return out;
+}
+
+TEST(FlowTest, HttpAndGrpcGiveTheSameAnswers) {
+  FlowOptions options = Options();
+  options.protocols = {"grpc", "http"};
+  Flow flow(options);
+  flow.Add(Node("enc", "Echo")).Add(Node("idx", "ExactNNIndexer"));
+  ASSERT_TRUE(flow.Start().ok());
+  ASSERT_GT(flow.http_port(), 0);
+  std::string url = "http://127.0.0.1:" + std::to_string(flow.http_port());
+  // Index two docs over HTTP, search over gRPC and over HTTP.
+  std::string indexed = Curl("-XPOST " + url + "/index -d '{\"data\": [" +
+                             "{\"id\": \"a\", \"text\": \"first\", \"embedding\": [1, 0]}," +
+                             "{\"id\": \"b\", \"text\": \"second\", \"embedding\": [0, 1]}]}'");
+  EXPECT_THAT(indexed, HasSubstr("\"served_by\":\"enc/rep-0\""));
+  DocList query;
+  std::vector<float> q = {0.9f, 0.1f};
+  Doc d = query.Add();
+  d.set_id("q");
+  d.set_embedding(q);
+  auto grpc_answer = flow.Post("/search", query);
+  ASSERT_TRUE(grpc_answer.ok()) << grpc_answer.status();
+  ASSERT_EQ((*grpc_answer)[0].matches().size(), 2u);
+  EXPECT_EQ((*grpc_answer)[0].matches()[0].id(), "a");
+  std::string http_answer = Curl("-XPOST " + url + "/post -d '{\"execEndpoint\": \"/search\", " +
+                                 "\"data\": [{\"id\": \"q\", \"embedding\": [0.9, 0.1]}]}'");
+  // The same matches, best first.
+  size_t a = http_answer.find("\"id\":\"a\"");
+  size_t b = http_answer.find("\"id\":\"b\"");
+  ASSERT_NE(a, std::string::npos) << http_answer;
+  ASSERT_NE(b, std::string::npos) << http_answer;
+  EXPECT_LT(a, b);
+  // Bad input is a 400 that says what was wrong.
+  std::string bad = Curl("-o - -w '%{http_code}' -XPOST " + url + "/post -d '{\"data\": 5'");
+  EXPECT_THAT(bad, HasSubstr("400"));
+}
+
 TEST(FlowTest, DeploymentDownIsUnavailableNamingIt) {
   Flow flow(Options());
   DeploymentOptions remote = Node("remote", "Echo");
