@@ -9,8 +9,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "CLI/CLI.hpp"
@@ -49,6 +51,7 @@ struct Options {
   std::string endpoint = "/default";
   std::string method = "unary";
   int channels = 1;
+  int window = 1;  // stream: requests in flight per stream.
   std::string parameters;  // JSON object for every request's parameters; empty: none.
   std::string label;       // echoed in the JSON line, for scripts.
 };
@@ -288,14 +291,21 @@ class UnarySlot final : public Slot {
   std::atomic<int> pending_{0};
 };
 
-// One jina.JinaRPC/Call stream carrying one request at a time: the next request is written once
-// both the previous write and its answer have completed. Half-closes when the schedule says stop.
+// One jina.JinaRPC/Call stream carrying up to `window` requests at a time: a new request is
+// written whenever the previous write has completed and fewer than `window` answers are
+// outstanding (window 1: the next request follows the previous answer). Answers are matched to
+// requests in order, so a latency is the time from a request's write to the next answer.
+// Half-closes when the schedule says stop and every answer has arrived.
 class StreamSlot final : public Slot,
                          public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   StreamSlot(Shared shared, grpc::GenericStub* stub, const grpc::ByteBuffer& request,
-             std::chrono::system_clock::duration stream_deadline)
-      : Slot(shared), stub_(stub), request_(request), stream_deadline_(stream_deadline) {}
+             std::chrono::system_clock::duration stream_deadline, int window)
+      : Slot(shared),
+        stub_(stub),
+        request_(request),
+        stream_deadline_(stream_deadline),
+        window_(window) {}
 
   void Start() override {
     if (!Begin()) {
@@ -304,53 +314,100 @@ class StreamSlot final : public Slot,
     }
     context_.set_deadline(std::chrono::system_clock::now() + stream_deadline_);
     stub_->PrepareBidiStreamingCall(&context_, kStreamMethod, grpc::StubOptions(), this);
-    SendOne();
+    {
+      absl::MutexLock lock(&mu_);
+      sent_.push_back({started_, measured_});
+      writing_ = true;
+    }
+    StartRead(&response_);
+    StartWrite(&request_);
     StartCall();
   }
 
   void OnWriteDone(bool ok) override {
-    if (!ok) failed_ = true;
-    Step();
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok) failed_ = true;
+    }
+    Pump();
   }
 
   void OnReadDone(bool ok) override {
-    if (!ok) failed_ = true;
-    Record(ok, &response_, Clock::now());
-    Step();
+    bool read_again = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!ok || sent_.empty()) {
+        // The stream ended: a failure if answers were still due (counted here, once each).
+        if (!sent_.empty()) failed_ = true;
+        for (size_t i = 0; i < sent_.size(); ++i) ++stats_.errors;
+        sent_.clear();
+        read_done_ = true;
+      } else {
+        started_ = sent_.front().first;
+        measured_ = sent_.front().second;
+        sent_.pop_front();
+        Record(true, &response_, Clock::now());
+        response_.Clear();
+        read_again = true;
+      }
+    }
+    if (read_again) StartRead(&response_);
+    Pump();
   }
 
   void OnDone(const grpc::Status& status) override {
-    // A failure while a request was in flight was counted in OnReadDone.
-    if (!status.ok() && !failed_) ++stats_.errors;
+    {
+      absl::MutexLock lock(&mu_);
+      // Answers that were due when the stream failed were counted in OnReadDone.
+      if (!status.ok() && !failed_) ++stats_.errors;
+    }
     shared_.tracker->Done();  // Last touch of this slot.
   }
 
  private:
-  void SendOne() {
-    outstanding_.store(2, std::memory_order_relaxed);
-    response_.Clear();
-    StartRead(&response_);
-    StartWrite(&request_);
-  }
-
-  // Runs after each write and each read; the second of the pair sends the next request.
-  void Step() {
-    if (outstanding_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-    if (failed_) return;  // The stream is broken; OnDone follows.
-    if (!Begin()) {
-      StartWritesDone();
-      return;
+  // Writes the next request, or half-closes, when that is due. gRPC calls are made outside the
+  // lock; `writing_` keeps writes one at a time.
+  void Pump() {
+    enum { kNothing, kWrite, kWritesDone } action = kNothing;
+    {
+      absl::MutexLock lock(&mu_);
+      if (writing_ || writes_done_ || read_done_) return;
+      if (failed_) {
+        writes_done_ = true;
+        action = kWritesDone;
+      } else if (!stopping_ && static_cast<int>(sent_.size()) < window_) {
+        if (Begin()) {
+          sent_.push_back({started_, measured_});
+          writing_ = true;
+          action = kWrite;
+        } else {
+          stopping_ = true;
+        }
+      }
+      if (action == kNothing && stopping_ && sent_.empty()) {
+        writes_done_ = true;
+        action = kWritesDone;
+      }
     }
-    SendOne();
+    if (action == kWrite) StartWrite(&request_);
+    if (action == kWritesDone) StartWritesDone();
   }
 
   grpc::GenericStub* const stub_;
   grpc::ByteBuffer request_;
   grpc::ByteBuffer response_;
   const std::chrono::system_clock::duration stream_deadline_;
+  const int window_;
   grpc::ClientContext context_;
-  std::atomic<int> outstanding_{0};
-  std::atomic<bool> failed_{false};
+  absl::Mutex mu_;
+  // Send time and whether it counts, of each request written and not yet answered, in order.
+  std::deque<std::pair<Clock::time_point, bool>> sent_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool writes_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool read_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool failed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 std::string JsonEscape(const std::string& text) {
@@ -423,11 +480,13 @@ int64_t Report(const Options& options, size_t request_bytes, const Schedule& sch
   const double rps = seconds > 0 ? completed / seconds : 0;
   std::printf(
       "{\"label\":\"%s\",\"target\":\"%s\",\"method\":\"%s\",\"concurrency\":%d,"
-      "\"channels\":%d,\"docs\":%d,\"dim\":%d,\"request_bytes\":%zu,\"requests\":%zu,"
+      "\"channels\":%d,\"window\":%d,\"docs\":%d,\"dim\":%d,\"request_bytes\":%zu,"
+      "\"requests\":%zu,"
       "\"seconds\":%.3f,\"rps\":%.1f,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,"
       "\"errors\":%lld,\"responses_total\":%lld}\n",
       JsonEscape(options.label).c_str(), JsonEscape(options.target).c_str(), options.method.c_str(),
-      options.concurrency, options.channels, options.docs, options.dim, request_bytes,
+      options.concurrency, options.channels, options.window, options.docs, options.dim,
+      request_bytes,
       latencies.size(), seconds, rps, PercentileUs(latencies, 0.50), PercentileUs(latencies, 0.90),
       PercentileUs(latencies, 0.99), static_cast<long long>(errors),
       static_cast<long long>(responses));
@@ -454,7 +513,8 @@ int Run(const Options& options, double time_cap_seconds) {
   for (int i = 0; i < options.concurrency; ++i) {
     grpc::GenericStub* stub = stubs[i % options.channels].get();
     if (options.method == "stream") {
-      slots.push_back(std::make_unique<StreamSlot>(shared, stub, request, stream_deadline));
+      slots.push_back(
+          std::make_unique<StreamSlot>(shared, stub, request, stream_deadline, options.window));
     } else {
       slots.push_back(std::make_unique<UnarySlot>(shared, stub, request));
     }
@@ -499,6 +559,10 @@ int main(int argc, char** argv) {
   app.add_option("--endpoint", options.endpoint, "header.exec_endpoint of each request");
   app.add_option("--method", options.method, "unary: process_single_data; stream: Call")
       ->check(CLI::IsMember({"unary", "stream"}));
+  app.add_option("--window", options.window,
+                 "stream: requests in flight on each stream, written without waiting for "
+                 "answers (1: one at a time)")
+      ->check(CLI::Range(1, 10000));
   app.add_option("--channels", options.channels, "gRPC channels (connections); slots share them")
       ->check(CLI::Range(1, 1024));
   app.add_option("--parameters", options.parameters,

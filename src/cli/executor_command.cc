@@ -16,6 +16,7 @@
 #include "src/executor/loader.h"
 #include "src/executor/runtime.h"
 #include "src/executor/server.h"
+#include "src/metrics/exposer.h"
 
 namespace shoal::cli {
 namespace {
@@ -26,6 +27,7 @@ struct ExecutorFlags {
   std::string name = "executor";
   std::string host = "0.0.0.0";
   int port = 0;
+  std::optional<int> port_monitoring;
   std::string workspace;
   int shutdown_timeout_ms = 10000;
 };
@@ -64,6 +66,17 @@ int RunExecutor(const ExecutorFlags& flags) {
     return 1;
   }
   SHOAL_LOG_INFO("serving %s on %s:%d", flags.uses, flags.host, (*server)->port());
+  std::unique_ptr<metrics::Exposer> exposer;
+  if (flags.port_monitoring.has_value()) {
+    StatusOr<std::unique_ptr<metrics::Exposer>> started =
+        metrics::StartExposer(flags.host, *flags.port_monitoring);
+    if (!started.ok()) {
+      SHOAL_LOG_ERROR("--port-monitoring: %s", started.status().message());
+      return 1;
+    }
+    exposer = std::move(started).value();
+    SHOAL_LOG_INFO("metrics on %s:%d", flags.host, exposer->port());
+  }
   std::cout << "ready port=" << (*server)->port() << std::endl;
 
   int signal = WaitForStopSignal(stop_signals);
@@ -86,6 +99,9 @@ Command AddExecutorCommand(CLI::App& app) {
   sub->add_option("--name", flags->name, "Replica name, e.g. indexer/rep-0");
   sub->add_option("--host", flags->host, "Address to listen on");
   sub->add_option("--port", flags->port, "Port to listen on (0: any free port)")
+      ->check(CLI::Range(0, 65535));
+  sub->add_option("--port-monitoring", flags->port_monitoring,
+                  "Port serving Prometheus metrics at /metrics (0: any free port)")
       ->check(CLI::Range(0, 65535));
   sub->add_option("--workspace", flags->workspace, "Folder the Executor may write to");
   sub->add_option("--shutdown-timeout", flags->shutdown_timeout_ms,

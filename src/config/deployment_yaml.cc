@@ -4,15 +4,11 @@
 #include "src/config/deployment_yaml.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <climits>
 #include <cmath>
-#include <cstring>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <span>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -607,18 +603,8 @@ absl::StatusOr<DeploymentSpec> ParseDeploymentYaml(std::string_view text,
 }
 
 absl::StatusOr<DeploymentSpec> LoadDeploymentYaml(const std::filesystem::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    return absl::NotFoundError(absl::StrFormat("cannot read Deployment YAML '%s': %s",
-                                               path.string(), std::strerror(errno)));
-  }
-  std::ostringstream text;
-  text << file.rdbuf();
-  if (file.bad()) {
-    return absl::DataLossError(
-        absl::StrFormat("error reading Deployment YAML '%s'", path.string()));
-  }
-  return ParseDeploymentYaml(text.str(), path.string());
+  SHOAL_ASSIGN_OR_RETURN(std::string text, ReadYamlFile(path, "Deployment YAML"));
+  return ParseDeploymentYaml(text, path.string());
 }
 
 }  // namespace shoal::config

@@ -2,11 +2,7 @@
 // mistake is reported with its file, line and key instead of being silently ignored.
 #include "src/config/executor_yaml.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "absl/strings/str_format.h"
 #include "shoal/status.h"
@@ -111,28 +107,12 @@ absl::StatusOr<ExecutorYaml> ParseRoot(const YAML::Node& root, std::string_view 
 
 absl::StatusOr<ExecutorYaml> ParseExecutorYaml(std::string_view text, std::string_view filename) {
   SHOAL_ASSIGN_OR_RETURN(YAML::Node root, ParseYaml(text, filename));
-  try {
-    return ParseRoot(root, filename);
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s: %s", YamlLocation(filename, e.mark), e.msg));
-  } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(absl::StrFormat("%s: %s", filename, e.what()));
-  }
+  return CatchYamlErrors(filename, [&] { return ParseRoot(root, filename); });
 }
 
 absl::StatusOr<ExecutorYaml> LoadExecutorYaml(const std::filesystem::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    return absl::NotFoundError(
-        absl::StrFormat("cannot read Executor YAML '%s': %s", path.string(), std::strerror(errno)));
-  }
-  std::ostringstream text;
-  text << file.rdbuf();
-  if (file.bad()) {
-    return absl::DataLossError(absl::StrFormat("error reading Executor YAML '%s'", path.string()));
-  }
-  return ParseExecutorYaml(text.str(), path.string());
+  SHOAL_ASSIGN_OR_RETURN(std::string text, ReadYamlFile(path, "Executor YAML"));
+  return ParseExecutorYaml(text, path.string());
 }
 
 }  // namespace shoal::config

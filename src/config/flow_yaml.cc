@@ -3,16 +3,12 @@
 // Flow's defaults and its `needs`, and the whole spec is checked by ValidateFlowSpec.
 #include "src/config/flow_yaml.h"
 
-#include <cerrno>
 #include <climits>
 #include <cmath>
-#include <cstring>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
 #include <span>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -474,28 +470,12 @@ absl::StatusOr<FlowSpec> ParseRoot(const YAML::Node& root, std::string_view file
 
 absl::StatusOr<FlowSpec> ParseFlowYaml(std::string_view text, std::string_view filename) {
   SHOAL_ASSIGN_OR_RETURN(YAML::Node root, ParseYaml(text, filename));
-  try {
-    return ParseRoot(root, filename);
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s: %s", YamlLocation(filename, e.mark), e.msg));
-  } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(absl::StrFormat("%s: %s", filename, e.what()));
-  }
+  return CatchYamlErrors(filename, [&] { return ParseRoot(root, filename); });
 }
 
 absl::StatusOr<FlowSpec> LoadFlowYaml(const std::filesystem::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    return absl::NotFoundError(
-        absl::StrFormat("cannot read Flow YAML '%s': %s", path.string(), std::strerror(errno)));
-  }
-  std::ostringstream text;
-  text << file.rdbuf();
-  if (file.bad()) {
-    return absl::DataLossError(absl::StrFormat("error reading Flow YAML '%s'", path.string()));
-  }
-  return ParseFlowYaml(text.str(), path.string());
+  SHOAL_ASSIGN_OR_RETURN(std::string text, ReadYamlFile(path, "Flow YAML"));
+  return ParseFlowYaml(text, path.string());
 }
 
 }  // namespace shoal::config

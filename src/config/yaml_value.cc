@@ -2,10 +2,14 @@
 // function here catches them and answers InvalidArgument naming file:line:column.
 #include "src/config/yaml_value.h"
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
+#include <fstream>
 #include <limits>
 #include <optional>
+#include <sstream>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -294,6 +298,21 @@ absl::StatusOr<Struct> YamlToStruct(const YAML::Node& node, std::string_view fil
   } catch (const std::exception& e) {
     return YamlError(filename, MarkOf(node), key, e.what());
   }
+}
+
+absl::StatusOr<std::string> ReadYamlFile(const std::filesystem::path& path,
+                                         std::string_view what) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    return absl::NotFoundError(absl::StrFormat("cannot read %s '%s': %s", what, path.string(),
+                                               std::strerror(errno)));
+  }
+  std::ostringstream text;
+  text << file.rdbuf();
+  if (file.bad()) {
+    return absl::DataLossError(absl::StrFormat("error reading %s '%s'", what, path.string()));
+  }
+  return text.str();
 }
 
 }  // namespace shoal::config

@@ -4,6 +4,7 @@
 #ifndef SHOAL_CONFIG_YAML_VALUE_H_
 #define SHOAL_CONFIG_YAML_VALUE_H_
 
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -30,6 +31,22 @@ std::string ItemKey(std::string_view parent, size_t index);
 
 // Parses exactly one YAML document. Syntax errors become InvalidArgument with file:line:column.
 absl::StatusOr<YAML::Node> ParseYaml(std::string_view text, std::string_view filename);
+
+// The whole text of a YAML file. NotFound / DataLoss name `what` ("Flow YAML") and the path.
+absl::StatusOr<std::string> ReadYamlFile(const std::filesystem::path& path, std::string_view what);
+
+// Runs `parse()` (which returns an absl::StatusOr) and turns a yaml-cpp exception escaping it
+// into InvalidArgument with file:line:column: the boundary where yaml-cpp's exceptions stop.
+template <typename Parse>
+auto CatchYamlErrors(std::string_view filename, Parse parse) -> decltype(parse()) {
+  try {
+    return parse();
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(YamlLocation(filename, e.mark) + ": " + e.msg);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(std::string(filename) + ": " + e.what());
+  }
+}
 
 // Replaces every `${{ ENV.VAR }}` (spaces optional; `${{ VAR }}` also reads the environment).
 // An unset variable, an unterminated `${{` or any other substitution is InvalidArgument.

@@ -68,6 +68,11 @@ ReplicaRuntime::ReplicaRuntime(LoadedExecutor loaded, Options options)
       executor_(std::move(loaded.instance)),
       thread_("executor") {
   internal::RuntimeAccess::Init(*executor_, options_.name, options_.workspace);
+  for (const internal::EndpointEntry& entry : cls_->endpoints.entries) {
+    endpoint_metrics_.push_back(
+        metrics::ForReplicaEndpoint(deployment_name_, options_.name, entry.name));
+  }
+  in_flight_ = metrics::ReplicaInFlight(deployment_name_, options_.name);
 }
 
 ReplicaRuntime::~ReplicaRuntime() {
@@ -110,7 +115,7 @@ void ReplicaRuntime::FillEndpoints(jina::EndpointsProto& out) const {
 }
 
 bool ReplicaRuntime::Run(const internal::EndpointEntry& entry, internal::RequestState& state,
-                         jina::DataRequestProto& response) {
+                         jina::DataRequestProto& response, Clock::time_point arrived) {
   // `parameters["<deployment name>"]` (a dict) is merged over the parameters for this Executor.
   google::protobuf::Struct merged;
   const google::protobuf::Struct& params = response.parameters();
@@ -141,14 +146,19 @@ bool ReplicaRuntime::Run(const internal::EndpointEntry& entry, internal::Request
   } catch (...) {
     status = absl::InternalError("uncaught exception of unknown type");
   }
+  metrics::EndpointMetrics& recorded = endpoint_metrics_[&entry - cls_->endpoints.entries.data()];
+  recorded.requests.Increment();
+  recorded.latency.Observe(std::chrono::duration<double>(Clock::now() - arrived).count());
   if (status.ok()) return false;
+  recorded.failures.Increment();
   SHOAL_LOG_WARNING("%s failed on %s (request %s): %s", cls_->name, entry.name,
                     response.header().request_id(), status.ToString());
   SetError(response, ErrorName(status.code()), AsStd(status.message()), cls_->name);
   return true;
 }
 
-StatusOr<bool> ReplicaRuntime::Process(jina::DataRequestProto& request) {
+StatusOr<bool> ReplicaRuntime::Process(jina::DataRequestProto& request,
+                                       Clock::time_point arrived) {
   SHOAL_RETURN_IF_ERROR(DecodeDocs(request));
   const internal::EndpointEntry* entry = Find(request.header().exec_endpoint());
   // No handler and no /default: the request passes through unchanged, as in Jina.
@@ -159,11 +169,12 @@ StatusOr<bool> ReplicaRuntime::Process(jina::DataRequestProto& request) {
   state.parts = {docs};
   state.part_origins = {request.routes_size() > 0 ? std::string_view(request.routes().rbegin()->executor())
                                                   : std::string_view()};
-  return Run(*entry, state, request);
+  return Run(*entry, state, request, arrived);
 }
 
 StatusOr<bool> ReplicaRuntime::ProcessParts(jina::DataRequestListProto& parts,
-                                            jina::DataRequestProto& response) {
+                                            jina::DataRequestProto& response,
+                                            Clock::time_point arrived) {
   if (parts.requests_size() == 0) {
     return absl::InvalidArgumentError("process_data got a DataRequestListProto with no requests");
   }
@@ -186,7 +197,7 @@ StatusOr<bool> ReplicaRuntime::ProcessParts(jina::DataRequestListProto& parts,
   }
   const internal::EndpointEntry* entry = Find(first.header().exec_endpoint());
   if (entry == nullptr) return false;
-  return Run(*entry, state, response);
+  return Run(*entry, state, response, arrived);
 }
 
 void ReplicaRuntime::Close() {

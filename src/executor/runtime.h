@@ -5,6 +5,7 @@
 #define SHOAL_EXECUTOR_RUNTIME_H_
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -14,6 +15,7 @@
 #include "shoal/executor.h"
 #include "src/common/task_thread.h"
 #include "src/executor/loader.h"
+#include "src/metrics/metrics.h"
 
 namespace shoal::executor {
 
@@ -21,9 +23,11 @@ namespace shoal::executor {
 inline constexpr std::string_view kDryRunEndpoint = "_jina_dry_run_";
 
 // Owns the Executor. Process*/Close run on the executor thread only (post them with Post());
-// endpoint lists are immutable after construction and readable from any thread.
+// endpoint lists are immutable after construction and readable from any thread. Records the
+// replica's metrics per endpoint (metrics.h), the latency from `arrived` to the answer.
 class ReplicaRuntime {
  public:
+  using Clock = std::chrono::steady_clock;
   struct Options {
     std::string name;                  // `name/rep-i`: served_by, __results__ key, logs
     std::filesystem::path workspace;
@@ -38,10 +42,11 @@ class ReplicaRuntime {
   // Answers `request` in place: it becomes the response. Returns true when the Executor failed
   // (the response then carries an ERROR status, as Jina's workers answer). A request whose docs
   // cannot be decoded is an InvalidArgument error, not an Executor error.
-  StatusOr<bool> Process(jina::DataRequestProto& request);
+  StatusOr<bool> Process(jina::DataRequestProto& request, Clock::time_point arrived = Clock::now());
   // Answers several parts in one call (a join with no_reduce): docs are the parts concatenated,
   // each part stays reachable through shoal::Request. `response` starts from the first part.
-  StatusOr<bool> ProcessParts(jina::DataRequestListProto& parts, jina::DataRequestProto& response);
+  StatusOr<bool> ProcessParts(jina::DataRequestListProto& parts, jina::DataRequestProto& response,
+                              Clock::time_point arrived = Clock::now());
 
   void FillEndpoints(jina::EndpointsProto& out) const;
   // Calls the Executor's Close() once, after the last request, then stops the thread.
@@ -51,16 +56,20 @@ class ReplicaRuntime {
   // Requests answered so far (Executor errors included).
   uint64_t processed() const { return processed_.load(std::memory_order_relaxed); }
   const std::string& class_name() const { return cls_->name; }
+  // shoal_replica_in_flight: the server counts each request from its arrival to its answer.
+  metrics::Gauge& in_flight() { return in_flight_; }
 
  private:
   const internal::EndpointEntry* Find(std::string_view endpoint) const;
   bool Run(const internal::EndpointEntry& entry, internal::RequestState& state,
-           jina::DataRequestProto& response);
+           jina::DataRequestProto& response, Clock::time_point arrived);
 
   // Constant after construction.
   const Options options_;
   const ExecutorClass* cls_;
   std::string deployment_name_;  // options_.name up to the first '/'
+  std::vector<metrics::EndpointMetrics> endpoint_metrics_;  // parallel to cls_->endpoints
+  metrics::Gauge in_flight_;
   // Owned by the executor thread.
   std::unique_ptr<Executor> executor_;
   bool closed_ = false;

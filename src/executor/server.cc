@@ -27,6 +27,30 @@ grpc::Status ToGrpc(const Status& status) {
 
 const grpc::Status kShuttingDown(grpc::StatusCode::UNAVAILABLE, "replica is shutting down");
 
+// Counts one request in shoal_replica_in_flight for as long as it lives: it travels inside the
+// task posted to the executor thread, so a task that runs, or one dropped at shutdown, ends it.
+class InFlight {
+ public:
+  explicit InFlight(metrics::Gauge& gauge) : gauge_(&gauge) { gauge_->Increment(); }
+  InFlight(InFlight&& other) noexcept : gauge_(std::exchange(other.gauge_, nullptr)) {}
+  InFlight& operator=(InFlight&&) = delete;
+  ~InFlight() {
+    if (gauge_ != nullptr) gauge_->Decrement();
+  }
+
+ private:
+  metrics::Gauge* gauge_;
+};
+
+// Arenas start with room for a typical batch (100 docs x 128-d is about 66 KB on the wire) so
+// that parsing one request takes a few block allocations, not dozens.
+google::protobuf::ArenaOptions RequestArenaOptions() {
+  google::protobuf::ArenaOptions options;
+  options.start_block_size = 64 << 10;
+  options.max_block_size = 1 << 20;
+  return options;
+}
+
 // Request and response of one unary call on one arena: parsing allocates from it, the reply is
 // a pointer swap, and everything is freed at once when the call ends.
 template <typename Req, typename Resp>
@@ -44,13 +68,13 @@ class ArenaAllocator : public grpc::MessageAllocator<Req, Resp> {
     void Release() override { delete this; }
 
    private:
-    google::protobuf::Arena arena_;
+    google::protobuf::Arena arena_{RequestArenaOptions()};
   };
 };
 
 // One message of a Call stream with its own arena.
 struct StreamMessage {
-  google::protobuf::Arena arena;
+  google::protobuf::Arena arena{RequestArenaOptions()};
   jina::DataRequestProto* proto = google::protobuf::Arena::CreateMessage<jina::DataRequestProto>(&arena);
 };
 
@@ -76,9 +100,10 @@ class CallReactor : public grpc::ServerBidiReactor<jina::DataRequestProto, jina:
       read_paused_ = !read_more;
     }
     StreamMessage* raw = message.release();
-    bool posted = runtime_->Post([this, raw] {
+    bool posted = runtime_->Post([this, raw, arrived = ReplicaRuntime::Clock::now(),
+                                  in_flight = InFlight(runtime_->in_flight())] {
       std::unique_ptr<StreamMessage> owned(raw);
-      StatusOr<bool> failed = runtime_->Process(*owned->proto);
+      StatusOr<bool> failed = runtime_->Process(*owned->proto, arrived);
       Completed(std::move(owned), failed.status());
     });
     if (!posted) {
@@ -179,8 +204,10 @@ class ReplicaServer::Services {
       // The request belongs to this call's arena (ArenaAllocator) until Finish; it is answered
       // in place and swapped into the response.
       auto* mutable_request = const_cast<jina::DataRequestProto*>(request);
-      bool posted = runtime_->Post([this, context, reactor, mutable_request, response] {
-        StatusOr<bool> failed = runtime_->Process(*mutable_request);
+      bool posted = runtime_->Post([this, context, reactor, mutable_request, response,
+                                    arrived = ReplicaRuntime::Clock::now(),
+                                    in_flight = InFlight(runtime_->in_flight())] {
+        StatusOr<bool> failed = runtime_->Process(*mutable_request, arrived);
         if (!failed.ok()) {
           reactor->Finish(ToGrpc(failed.status()));
           return;
@@ -208,8 +235,10 @@ class ReplicaServer::Services {
                                            jina::DataRequestProto* response) override {
       grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
       auto* parts = const_cast<jina::DataRequestListProto*>(request);  // this call's arena
-      bool posted = runtime_->Post([this, context, reactor, parts, response] {
-        StatusOr<bool> failed = runtime_->ProcessParts(*parts, *response);
+      bool posted = runtime_->Post([this, context, reactor, parts, response,
+                                    arrived = ReplicaRuntime::Clock::now(),
+                                    in_flight = InFlight(runtime_->in_flight())] {
+        StatusOr<bool> failed = runtime_->ProcessParts(*parts, *response, arrived);
         if (!failed.ok()) {
           reactor->Finish(ToGrpc(failed.status()));
           return;

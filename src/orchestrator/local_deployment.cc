@@ -69,6 +69,18 @@ StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
   std::unique_ptr<LocalDeployment> deployment(new LocalDeployment());
   deployment->spec_ = spec;
   deployment->replica_host_ = options.replica_host;
+  if (spec.port_monitoring.has_value()) {
+    StatusOr<std::unique_ptr<metrics::Exposer>> exposer =
+        metrics::StartExposer("0.0.0.0", *spec.port_monitoring);
+    if (!exposer.ok()) {
+      return absl::Status(exposer.status().code(),
+                          absl::StrCat(Where(spec, "port_monitoring"), "Deployment '", spec.name,
+                                       "': ", exposer.status().message()));
+    }
+    deployment->metrics_ = std::move(exposer).value();
+    SHOAL_LOG_INFO("Deployment '%s': metrics on 0.0.0.0:%d", spec.name,
+                   deployment->metrics_->port());
+  }
   std::vector<std::vector<routing::Address>> addresses(spec.shards);
   if (spec.external) {
     // Each address is one replica (external Deployments have one shard).
@@ -131,6 +143,10 @@ Status LocalDeployment::StartReplicas(const Options& options) {
       replica.name = ReplicaName(spec_.name, spec_.shards, s, r);
       replica.argv = {binary,   "executor",  "--uses", spec_.uses,   "--uses-with", uses_with,
                       "--name", replica.name, "--host", options.replica_host, "--port", "{port}"};
+      // Each replica serves its own metrics, on a port of its choosing (logged by the replica).
+      if (spec_.port_monitoring.has_value()) {
+        replica.argv.insert(replica.argv.end(), {"--port-monitoring", "0"});
+      }
       if (!spec_.workspace.empty()) {
         replica.argv.push_back("--workspace");
         replica.argv.push_back(

@@ -12,6 +12,7 @@
 
 #include "shoal/status.h"
 #include "src/config/deployment_spec.h"
+#include "src/metrics/exposer.h"
 #include "src/orchestrator/supervisor.h"
 #include "src/routing/deployment_router.h"
 
@@ -39,6 +40,8 @@ class LocalDeployment {
   std::vector<std::vector<std::string>> ReplicaAddresses() const;
   // The pid of replica `replica` of shard `shard` (-1 when not running or external).
   int ReplicaPid(int shard, int replica) const;
+  // The port serving the router's metrics (spec.port_monitoring); 0 when it sets none.
+  int metrics_port() const { return metrics_ == nullptr ? 0 : metrics_->port(); }
   void Stop();
 
  private:
@@ -53,6 +56,7 @@ class LocalDeployment {
   // router_ once it exists, for the supervisor's callbacks (they start before it does).
   std::atomic<routing::DeploymentRouter*> live_router_{nullptr};
   std::unique_ptr<Supervisor> supervisor_;  // null for external Deployments
+  std::unique_ptr<metrics::Exposer> metrics_;  // with spec.port_monitoring
 };
 
 // The replica names as Jina writes them: `name/rep-i`, or `name/shard-s/rep-i` with shards.

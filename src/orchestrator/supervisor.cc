@@ -41,6 +41,8 @@ Supervisor::Supervisor(std::vector<ReplicaProcessSpec> replicas, Options options
     for (size_t i = 0; i < replicas.size(); ++i) {
       replicas_[i].spec = std::move(replicas[i]);
       replicas_[i].backoff = options_.initial_backoff;
+      const std::string& name = replicas_[i].spec.name;
+      replicas_[i].restarts = metrics::ReplicaRestarts(metrics::DeploymentOf(name), name);
     }
   }
   pump_ = std::make_unique<LogPump>(
@@ -261,7 +263,10 @@ void Supervisor::RestartDueLocked() {
     Replica& r = replicas_[i];
     if (r.state != State::kBackoff || r.restart_at > now) continue;
     absl::Status status = SpawnLocked(i);
-    if (status.ok()) continue;
+    if (status.ok()) {
+      r.restarts.Increment();
+      continue;
+    }
     absl::Duration delay = r.backoff;
     r.backoff = std::min(r.backoff * 2, options_.max_backoff);
     r.restart_at = now + delay;

@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "src/metrics/metrics.h"
 #include "src/orchestrator/log_pump.h"
 
 namespace shoal::orchestrator {
@@ -99,6 +100,7 @@ class Supervisor {
     int exit_code = 0;                     // of the latest process
     bool output_done = false;              // the latest process's pipes reached end of file
     std::vector<std::string> last_output;  // its tail, once output_done
+    metrics::Counter restarts;             // shoal_replica_restarts_total
   };
   struct Exit {
     size_t index;

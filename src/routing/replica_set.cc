@@ -79,6 +79,7 @@ std::shared_ptr<Endpoint> ReplicaSet::Connect(const Address& address) const {
   endpoint->address = address;
   endpoint->channel = grpc::CreateCustomChannel(address.target(), credentials, args);
   endpoint->stub = std::make_unique<grpc::GenericStub>(endpoint->channel);
+  endpoint->metrics = metrics::ForRoute(metrics::DeploymentOf(options_.name), address.target());
   return endpoint;
 }
 
@@ -106,19 +107,26 @@ std::optional<ReplicaSet::Lease> ReplicaSet::Acquire(uint64_t tried) {
   Replica& replica = replicas_[*pick];
   ++replica.outstanding;
   ++replica.requests;
+  replica.endpoint->metrics.requests.Increment();
+  replica.endpoint->metrics.in_flight.Increment();
   return Lease{*pick, replica.endpoint};
 }
 
-void ReplicaSet::Release(size_t index, const grpc::Status& status) {
+void ReplicaSet::Release(const Lease& lease, const grpc::Status& status) {
+  // The lease's endpoint, not the replica's current one: its address may have changed since.
+  lease.endpoint->metrics.in_flight.Decrement();
+  if (!status.ok()) lease.endpoint->metrics.failures.Increment();
   absl::MutexLock lock(&mu_);
-  if (index >= replicas_.size()) return;
-  Replica& replica = replicas_[index];
+  if (lease.index >= replicas_.size()) return;
+  Replica& replica = replicas_[lease.index];
   --replica.outstanding;
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+  // A failure at an address the replica no longer has says nothing about the current one.
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE && replica.endpoint == lease.endpoint) {
     ++replica.failures;
     if (replica.healthy) {
       replica.healthy = false;
       ++replica.ejections;
+      replica.endpoint->metrics.ejections.Increment();
       SHOAL_LOG_WARNING("%s: ejected %s (%s)", options_.name, replica.endpoint->address.ToString(),
                         status.error_message());
     }
@@ -139,7 +147,10 @@ void ReplicaSet::SetHealthy(size_t index, bool healthy) {
   absl::MutexLock lock(&mu_);
   if (index >= replicas_.size()) return;
   Replica& replica = replicas_[index];
-  if (replica.healthy && !healthy) ++replica.ejections;
+  if (replica.healthy && !healthy) {
+    ++replica.ejections;
+    replica.endpoint->metrics.ejections.Increment();
+  }
   replica.healthy = healthy;
 }
 
@@ -205,6 +216,7 @@ void ReplicaSet::ProbeLoop() {
         SHOAL_LOG_INFO("%s: re-admitted %s", options_.name, endpoint->address.ToString());
       } else if (!serving && replica.healthy) {
         ++replica.ejections;
+        replica.endpoint->metrics.ejections.Increment();
         SHOAL_LOG_WARNING("%s: ejected %s (health check failed)", options_.name,
                           endpoint->address.ToString());
       }

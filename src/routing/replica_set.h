@@ -16,6 +16,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "src/metrics/metrics.h"
 #include "src/routing/address.h"
 
 namespace shoal::routing {
@@ -25,6 +26,7 @@ struct Endpoint {
   Address address;
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<grpc::GenericStub> stub;
+  metrics::RouteMetrics metrics;  // labels: the Deployment, address.target()
 };
 
 struct ReplicaStats {
@@ -57,9 +59,9 @@ class ReplicaSet {
   // The least loaded replica whose bit is not set in `tried` (healthy ones first); counts the
   // call as outstanding until Release. nullopt when all were tried or the set is empty.
   std::optional<Lease> Acquire(uint64_t tried);
-  // Ends a call. A transport failure (UNAVAILABLE) ejects the replica until a probe finds it
-  // SERVING again.
-  void Release(size_t index, const grpc::Status& status);
+  // Ends the call of `lease`. A transport failure (UNAVAILABLE) ejects the replica until a probe
+  // finds it SERVING again.
+  void Release(const Lease& lease, const grpc::Status& status);
 
   // Points replica `index` at a new address (a restarted local replica on another port).
   void SetAddress(size_t index, const Address& address);

@@ -35,6 +35,7 @@ class Call {
       return;
     }
     ++result_.attempts;
+    if (result_.attempts > 1) lease->endpoint->metrics.retries.Increment();
     if (lease->index < 64) tried_ |= uint64_t{1} << lease->index;
     tried_addresses_.push_back(lease->endpoint->address.ToString());
     context_ = std::make_unique<grpc::ClientContext>();
@@ -54,7 +55,7 @@ class Call {
 
  private:
   void Completed(grpc::Status status) {
-    replicas_.Release(lease_.index, status);
+    replicas_.Release(lease_, status);
     result_.replica = lease_.endpoint->address.ToString();
     result_.status = std::move(status);
     if (result_.status.error_code() == grpc::StatusCode::UNAVAILABLE) {

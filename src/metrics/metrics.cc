@@ -1,0 +1,151 @@
+// The metric families, registered once in the process-wide registry, and the label-bound
+// handles that the replica runtime, the router and the orchestrator keep.
+#include "src/metrics/metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <iterator>
+#include <memory>
+#include <vector>
+
+namespace shoal::metrics {
+namespace {
+
+// Every family Shoal exports. Families are created once and, like the registry, never destroyed,
+// so the pointers that handles keep stay valid until the process exits.
+struct Families {
+  explicit Families(prometheus::Registry& registry)
+      : replica_requests(prometheus::BuildCounter()
+                             .Name("shoal_replica_requests_total")
+                             .Help("Requests a replica answered, per endpoint")
+                             .Register(registry)),
+        replica_failures(prometheus::BuildCounter()
+                             .Name("shoal_replica_failures_total")
+                             .Help("Requests whose Executor call returned an error, per endpoint")
+                             .Register(registry)),
+        replica_latency(prometheus::BuildHistogram()
+                            .Name("shoal_replica_request_duration_seconds")
+                            .Help("Time from a request's arrival at a replica to its answer")
+                            .Register(registry)),
+        replica_in_flight(prometheus::BuildGauge()
+                              .Name("shoal_replica_in_flight")
+                              .Help("Requests a replica received and has not answered yet")
+                              .Register(registry)),
+        replica_restarts(prometheus::BuildCounter()
+                             .Name("shoal_replica_restarts_total")
+                             .Help("Times the orchestrator restarted a replica that exited")
+                             .Register(registry)),
+        router_requests(prometheus::BuildCounter()
+                            .Name("shoal_router_requests_total")
+                            .Help("Attempts a Deployment's router sent to a replica")
+                            .Register(registry)),
+        router_failures(prometheus::BuildCounter()
+                            .Name("shoal_router_failures_total")
+                            .Help("Attempts to a replica that ended in a gRPC error")
+                            .Register(registry)),
+        router_in_flight(prometheus::BuildGauge()
+                             .Name("shoal_router_in_flight")
+                             .Help("Attempts sent to a replica and not answered yet")
+                             .Register(registry)),
+        router_retries(prometheus::BuildCounter()
+                           .Name("shoal_router_retries_total")
+                           .Help("Attempts sent to a replica after an earlier attempt failed")
+                           .Register(registry)),
+        router_ejections(prometheus::BuildCounter()
+                             .Name("shoal_router_ejections_total")
+                             .Help("Times a replica was taken out of the router's rotation")
+                             .Register(registry)) {}
+
+  prometheus::Family<prometheus::Counter>& replica_requests;
+  prometheus::Family<prometheus::Counter>& replica_failures;
+  prometheus::Family<prometheus::Histogram>& replica_latency;
+  prometheus::Family<prometheus::Gauge>& replica_in_flight;
+  prometheus::Family<prometheus::Counter>& replica_restarts;
+  prometheus::Family<prometheus::Counter>& router_requests;
+  prometheus::Family<prometheus::Counter>& router_failures;
+  prometheus::Family<prometheus::Gauge>& router_in_flight;
+  prometheus::Family<prometheus::Counter>& router_retries;
+  prometheus::Family<prometheus::Counter>& router_ejections;
+};
+
+Families& GetFamilies() {
+  static Families* families = new Families(*Registry());
+  return *families;
+}
+
+prometheus::Labels ReplicaLabels(std::string_view deployment, std::string_view replica) {
+  return {{"deployment", std::string(deployment)}, {"replica", std::string(replica)}};
+}
+
+}  // namespace
+
+void Counter::Increment() {
+  if (metric_ != nullptr) metric_->Increment();
+}
+double Counter::Value() const { return metric_ == nullptr ? 0 : metric_->Value(); }
+
+void Gauge::Increment() {
+  if (metric_ != nullptr) metric_->Increment();
+}
+void Gauge::Decrement() {
+  if (metric_ != nullptr) metric_->Decrement();
+}
+double Gauge::Value() const { return metric_ == nullptr ? 0 : metric_->Value(); }
+
+void Histogram::Observe(double value) {
+  if (metric_ != nullptr) metric_->Observe(value);
+}
+
+std::string_view DeploymentOf(std::string_view replica_name) {
+  return replica_name.substr(0, replica_name.find('/'));
+}
+
+EndpointMetrics ForReplicaEndpoint(std::string_view deployment, std::string_view replica,
+                                   std::string_view endpoint) {
+  Families& f = GetFamilies();
+  prometheus::Labels labels = ReplicaLabels(deployment, replica);
+  labels.emplace("endpoint", std::string(endpoint));
+  static const prometheus::Histogram::BucketBoundaries kBuckets(std::begin(kLatencyBuckets),
+                                                                std::end(kLatencyBuckets));
+  return EndpointMetrics{
+      .requests = Counter(&f.replica_requests.Add(labels)),
+      .failures = Counter(&f.replica_failures.Add(labels)),
+      .latency = Histogram(&f.replica_latency.Add(labels, kBuckets)),
+  };
+}
+
+Gauge ReplicaInFlight(std::string_view deployment, std::string_view replica) {
+  return Gauge(&GetFamilies().replica_in_flight.Add(ReplicaLabels(deployment, replica)));
+}
+
+RouteMetrics ForRoute(std::string_view deployment, std::string_view replica) {
+  Families& f = GetFamilies();
+  prometheus::Labels labels = ReplicaLabels(deployment, replica);
+  return RouteMetrics{
+      .requests = Counter(&f.router_requests.Add(labels)),
+      .failures = Counter(&f.router_failures.Add(labels)),
+      .in_flight = Gauge(&f.router_in_flight.Add(labels)),
+      .retries = Counter(&f.router_retries.Add(labels)),
+      .ejections = Counter(&f.router_ejections.Add(labels)),
+  };
+}
+
+Counter ReplicaRestarts(std::string_view deployment, std::string_view replica) {
+  return Counter(&GetFamilies().replica_restarts.Add(ReplicaLabels(deployment, replica)));
+}
+
+const std::shared_ptr<prometheus::Registry>& Registry() {
+  // Leaked on purpose: handles point into it until the very end of the process.
+  static const auto* registry =
+      new std::shared_ptr<prometheus::Registry>(std::make_shared<prometheus::Registry>());
+  return *registry;
+}
+
+std::string RenderText() { return prometheus::TextSerializer().Serialize(Registry()->Collect()); }
+
+}  // namespace shoal::metrics
