@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -27,6 +28,18 @@ namespace shoal::testing {
 std::string ShoalBinary() {
   const char* bin = std::getenv("SHOAL_BIN");
   return bin != nullptr ? bin : "shoal";
+}
+
+std::string Curl(const std::string& args) {
+  std::string command = "curl -s --max-time 20 " + args;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return "";
+  std::string out;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
+  pclose(pipe);
+  return out;
 }
 
 std::map<std::string, std::string> ReplicaInfo(const std::string& address, bool envs) {

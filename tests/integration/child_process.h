@@ -19,6 +19,9 @@ namespace shoal::testing {
 // The `shoal` binary under test (env SHOAL_BIN, set by CTest).
 std::string ShoalBinary();
 
+// Runs `curl -s --max-time 20 <args>` (a real HTTP client outside Shoal) and returns its stdout.
+std::string Curl(const std::string& args);
+
 // A replica's `_status` (JinaInfoRPC): its `jina` map, or its `envs` map; empty when it does not
 // answer within 5 s. Replicas report `name`, `pending_requests` and `processed_requests`.
 std::map<std::string, std::string> ReplicaInfo(const std::string& address, bool envs = false);

@@ -16,6 +16,7 @@ namespace shoal {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::Curl;
 using testing::ReplicaInfo;
 
 DeploymentOptions Node(std::string name, std::string uses, std::vector<std::string> needs = {}) {
@@ -142,17 +143,6 @@ TEST(FlowTest, SpecificParametersReachOneNodeAndAnErrorShortCircuits) {
   EXPECT_EQ(Processed(flow, "second"), 1);  // skipped after the error
 }
 
-std::string Curl(const std::string& args) {
-  std::string command = "curl -s --max-time 20 " + args;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return "";
-  std::string out;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
-  pclose(pipe);
-  return out;
-}
 
 TEST(FlowTest, HttpAndGrpcGiveTheSameAnswers) {
   FlowOptions options = Options();

@@ -33,16 +33,7 @@ int LoggedMetricsPort(const std::string& log) {
 }
 
 std::string Scrape(int port) {
-  std::string command =
-      "curl -s --max-time 20 http://127.0.0.1:" + std::to_string(port) + "/metrics";
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return "";
-  std::string out;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
-  pclose(pipe);
-  return out;
+  return testing::Curl("http://127.0.0.1:" + std::to_string(port) + "/metrics");
 }
 
 TEST(MetricsProcessTest, ExecutorCountsRequestsPerEndpoint) {
