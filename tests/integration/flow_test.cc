@@ -215,6 +215,32 @@ TEST(FlowCommandTest, YamlFormsRunUnderShoalFlow) {
   EXPECT_EQ((*gateway)->Wait(std::chrono::seconds(30)), 0) << (*gateway)->Log();
 }
 
+TEST(FlowCommandTest, GatewayAloneRoutesToRemoteDeployments) {
+  auto replica = testing::ChildProcess::Start({testing::ShoalBinary(), "executor", "--uses",
+                                               "Echo", "--name", "enc/rep-0", "--host",
+                                               "127.0.0.1", "--port", "0"});
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / "shoal-flow-cmd-test";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "gw.yml") << "jtype: Flow\nwith:\n  host: 127.0.0.1\n"
+                                   "executors:\n  - name: enc\n    uses: Echo\n";
+  auto gateway = testing::ChildProcess::Start(
+      {testing::ShoalBinary(), "gateway", "--uses", (dir / "gw.yml").string(), "--port", "0",
+       "--deployments-addresses", "{\"enc\": [\"" + (*replica)->address() + "\"]}"});
+  ASSERT_TRUE(gateway.ok()) << gateway.status();
+  auto client = Client::Connect((*gateway)->address());
+  ASSERT_TRUE(client.ok());
+  auto docs = client->Post("/x", Docs(2));
+  ASSERT_TRUE(docs.ok()) << docs.status();
+  EXPECT_EQ((*docs)[0].GetText("served_by"), "enc/rep-0");
+
+  auto missing = testing::ChildProcess::Start(
+      {testing::ShoalBinary(), "gateway", "--uses", (dir / "gw.yml").string(),
+       "--deployments-addresses", "{}"});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(missing.status().message(), HasSubstr("'enc'"));
+}
+
 TEST(FlowCommandTest, GraphErrorsAreClear) {
   std::filesystem::path dir = std::filesystem::temp_directory_path() / "shoal-flow-cmd-test";
   std::filesystem::create_directories(dir);
