@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <memory>
 
+#include <grpcpp/alarm.h>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -29,7 +31,10 @@ class Call {
   // Starts the next attempt, or finishes with the last error.
   void Attempt() {
     std::optional<ReplicaSet::Lease> lease;
-    if (result_.attempts < options_.attempts) lease = replicas_.Acquire(tried_);
+    if (result_.attempts < options_.attempts) {
+      lease = replicas_.Acquire(tried_);
+      if (!lease.has_value() && tried_ != 0 && WaitThenRetry()) return;
+    }
     if (!lease.has_value()) {
       Finish();
       return;
@@ -54,6 +59,20 @@ class Call {
   }
 
  private:
+  // Every replica has been tried and attempts remain: as Jina, try them again, after a pause
+  // that gives a restarting replica time to come back (100 ms, doubling). False when the
+  // deadline leaves no room for it.
+  bool WaitThenRetry() {
+    auto pause = std::chrono::milliseconds(100 << std::min(rounds_, 4));
+    auto wake = std::chrono::system_clock::now() + pause;
+    if (options_.deadline.has_value() && wake >= *options_.deadline) return false;
+    ++rounds_;
+    tried_ = 0;
+    alarm_ = std::make_unique<grpc::Alarm>();
+    alarm_->Set(wake, [this](bool) { Attempt(); });
+    return true;
+  }
+
   void Completed(grpc::Status status) {
     replicas_.Release(lease_, status);
     result_.replica = lease_.endpoint->address.ToString();
@@ -93,6 +112,8 @@ class Call {
   const SendOptions options_;
   absl::AnyInvocable<void(SendResult)> done_;
   uint64_t tried_ = 0;
+  int rounds_ = 0;                      // times every replica had been tried
+  std::unique_ptr<grpc::Alarm> alarm_;  // the pause before trying them again
   std::vector<std::string> tried_addresses_;
   ReplicaSet::Lease lease_;
   std::unique_ptr<grpc::ClientContext> context_;

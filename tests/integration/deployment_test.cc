@@ -178,6 +178,20 @@ TEST(DeploymentTest, KillingAReplicaUnderLoadLosesNoRequestAndItComesBack) {
   EXPECT_TRUE(back);
 }
 
+TEST(DeploymentTest, ASingleReplicaIsWaitedForWhileItRestarts) {
+  DeploymentOptions options = Options("solo", "Echo");
+  options.retries = 8;  // with pauses of 100 ms doubling to 1.6 s between rounds
+  Deployment dep(options);
+  ASSERT_TRUE(dep.Start().ok());
+  int victim = dep.replica_pid(0, 0);
+  ASSERT_GT(victim, 0);
+  ASSERT_EQ(kill(victim, SIGKILL), 0);
+  auto docs = dep.Post("/x", OneDoc("x"), {.stream = false});
+  ASSERT_TRUE(docs.ok()) << docs.status();
+  EXPECT_EQ((*docs)[0].GetText("served_by"), "solo/rep-0");
+  EXPECT_NE(dep.replica_pid(0, 0), victim);
+}
+
 TEST(DeploymentTest, GpuRoundRobinGivesEachReplicaItsDevice) {
   if (std::system("nvidia-smi -L >/dev/null 2>&1") == 0) {
     GTEST_SKIP() << "this machine has GPUs; the expected devices assume CUDA_TOTAL_DEVICES=3";
