@@ -90,6 +90,11 @@ Status ValidateGateway(const FlowSpec& spec) {
     return GatewayError(spec, "prefetch",
                         absl::StrFormat("must be 0 (no limit) or more (got %d)", spec.prefetch));
   }
+  if (spec.port_monitoring.has_value() &&
+      (*spec.port_monitoring < 0 || *spec.port_monitoring > 65535)) {
+    return GatewayError(spec, "port_monitoring",
+                        absl::StrFormat("must be 0..65535 (got %d)", *spec.port_monitoring));
+  }
   SHOAL_RETURN_IF_ERROR(ValidateProtocols(spec));
   return ValidatePorts(spec);
 }

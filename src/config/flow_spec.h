@@ -22,6 +22,7 @@ struct FlowSpec {
   std::vector<int> ports;                   // empty: any free port for each protocol
   std::string host = "0.0.0.0";
   int prefetch = 1000;                      // requests in flight per client stream; 0: no limit
+  std::optional<int> port_monitoring;       // Prometheus metrics of the gateway's process
   // The Deployments, in the order they were added. After parsing, every `needs` is filled:
   // a node without `needs` needs the previous non-floating node (or the gateway).
   std::vector<DeploymentSpec> executors;

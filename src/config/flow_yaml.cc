@@ -33,7 +33,7 @@ constexpr std::string_view kTopLevelKeys[] = {
 };
 // Gateway settings, under `with:` or `gateway:`.
 constexpr std::string_view kGatewayKeys[] = {
-    "name", "port", "ports", "host", "protocol", "protocols", "prefetch",
+    "name", "port", "ports", "host", "protocol", "protocols", "prefetch", "port_monitoring",
 };
 // Deployment keys under `with:` that every Executor inherits unless it sets them.
 constexpr std::string_view kInheritedKeys[] = {
@@ -51,7 +51,7 @@ constexpr std::string_view kIgnoredKeys[] = {
     "exit_on_exceptions", "expose_endpoints", "expose_graphql_endpoint", "extra_search_paths",
     "grpc_channel_options", "grpc_server_options", "image_pull_secrets", "log_config", "metrics",
     "metrics_exporter_host", "metrics_exporter_port", "monitoring", "no_crud_endpoints",
-    "no_debug_endpoints", "port_monitoring", "prefer_platform", "provider", "provider_endpoint",
+    "no_debug_endpoints", "prefer_platform", "provider", "provider_endpoint",
     "proxy", "py_modules", "quiet", "quiet_error", "reload", "ssl_certfile", "ssl_keyfile",
     "suppress_root_logging", "timeout_ctrl", "title", "traces_exporter_host",
     "traces_exporter_port", "tracing", "uses", "uses_with", "uvicorn_kwargs", "workspace_id",
@@ -146,6 +146,8 @@ absl::Status ReadGatewayKey(Context& ctx, const YAML::Node& key_node, const YAML
     SHOAL_ASSIGN_OR_RETURN(spec.host, StringOf(value, location, dotted));
   } else if (canonical == "prefetch") {
     SHOAL_ASSIGN_OR_RETURN(spec.prefetch, IntOf(value, location, dotted));
+  } else if (canonical == "port_monitoring") {
+    SHOAL_ASSIGN_OR_RETURN(spec.port_monitoring.emplace(), IntOf(value, location, dotted));
   } else if (canonical == "protocol") {
     SHOAL_ASSIGN_OR_RETURN(spec.protocols, ItemsOf(value, location, dotted));
     for (std::string& protocol : spec.protocols) absl::AsciiStrToLower(&protocol);

@@ -76,6 +76,11 @@ StatusOr<std::unique_ptr<LocalFlow>> LocalFlow::Start(const config::FlowSpec& sp
       flow->ports_.push_back(flow->http_->port());
     }
   }
+  if (spec.port_monitoring.has_value()) {
+    SHOAL_ASSIGN_OR_RETURN(flow->metrics_,
+                           metrics::StartExposer(spec.host, *spec.port_monitoring));
+    SHOAL_LOG_INFO("metrics on %s:%d", spec.host, flow->metrics_->port());
+  }
   SHOAL_LOG_INFO("Flow '%s' serving %d Executor(s) on %s", spec.name,
                  static_cast<int>(spec.executors.size()), spec.host);
   return flow;

@@ -12,6 +12,7 @@
 #include "src/gateway/gateway.h"
 #include "src/gateway/gateway_server.h"
 #include "src/gateway/http_server.h"
+#include "src/metrics/exposer.h"
 #include "src/orchestrator/local_deployment.h"
 
 namespace shoal::orchestrator {
@@ -41,6 +42,7 @@ class LocalFlow {
   std::unique_ptr<gateway::Gateway> gateway_;
   std::unique_ptr<gateway::GatewayServer> grpc_;
   std::unique_ptr<gateway::HttpServer> http_;
+  std::unique_ptr<metrics::Exposer> metrics_;
   std::vector<int> ports_;
 };
 

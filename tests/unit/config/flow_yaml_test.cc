@@ -113,8 +113,10 @@ TEST(FlowYamlTest, ReadsGatewaySettingsUnderWith) {
       "  prefetch: 10\n"
       "  monitoring: true\n"
       "  tracing: true\n"
+      "  port_monitoring: 9090\n"
       "executors: []\n");
   ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->port_monitoring, 9090);
   EXPECT_EQ(spec->name, "search");
   EXPECT_THAT(spec->ports, ElementsAre(12345, 12346));
   EXPECT_THAT(spec->protocols, ElementsAre("grpc", "http"));
