@@ -48,13 +48,13 @@ enum {
  * when the function takes `err`. */
 enum {
   SHOAL_RAFT_OK = 0,
-  SHOAL_RAFT_ERROR = 1,            /* anything else: disk, network, bad state */
-  SHOAL_RAFT_INVALID = 2,          /* a bad argument or raft_configuration value */
-  SHOAL_RAFT_NOT_LEADER = 3,       /* the call needs the leader */
-  SHOAL_RAFT_LEADERSHIP_LOST = 4,  /* lost leadership before the entry committed: outcome unknown */
-  SHOAL_RAFT_TIMEOUT = 5,          /* not enqueued or not done in time: outcome unknown */
-  SHOAL_RAFT_SHUTDOWN = 6,         /* the node is shut down */
-  SHOAL_RAFT_CANT_BOOTSTRAP = 7,   /* the node already has state: bootstrap is a no-op */
+  SHOAL_RAFT_ERROR = 1,           /* anything else: disk, network, bad state */
+  SHOAL_RAFT_INVALID = 2,         /* a bad argument or raft_configuration value */
+  SHOAL_RAFT_NOT_LEADER = 3,      /* the call needs the leader */
+  SHOAL_RAFT_LEADERSHIP_LOST = 4, /* lost leadership before the entry committed: outcome unknown */
+  SHOAL_RAFT_TIMEOUT = 5,         /* not enqueued or not done in time: outcome unknown */
+  SHOAL_RAFT_SHUTDOWN = 6,        /* the node is shut down */
+  SHOAL_RAFT_CANT_BOOTSTRAP = 7,  /* the node already has state: bootstrap is a no-op */
 };
 
 /* Role values of shoal_raft_stats.role, as raft.RaftState. */
@@ -73,7 +73,7 @@ typedef struct shoal_raft_stats {
   uint64_t applied_index;
   uint64_t last_snapshot_index;
   int64_t last_contact_ms; /* -1: never heard from a leader; 0 on the leader */
-} shoal_raft_stats;
+} shoal_raft_statistics;
 
 /* Trampolines (bridge.c): Go cannot call C function pointers. */
 shoal_raft_bytes shoal_raft_call_apply(const shoal_raft_callbacks* cb, uint64_t index,

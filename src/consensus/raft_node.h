@@ -1,0 +1,145 @@
+// One member of a Raft cluster: a replicated log whose committed entries every member applies, in
+// the same order, to its own state machine through callbacks. The stateful-Deployment replica
+// runtime builds on it (DESIGN.md §8). The Raft implementation (hashicorp/raft, with a raft-boltdb
+// log and file snapshots under `data_dir`) stays behind this header.
+#ifndef SHOAL_CONSENSUS_RAFT_NODE_H_
+#define SHOAL_CONSENSUS_RAFT_NODE_H_
+
+#include <google/protobuf/struct.pb.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/time/time.h"
+#include "shoal/status.h"
+#include "src/common/log.h"
+
+namespace shoal::consensus {
+
+// A member's Raft ID and transport address ("host:port").
+struct Peer {
+  std::string id;
+  std::string address;
+};
+
+struct ApplyResult {
+  uint64_t index = 0;    // the entry's position in the log
+  std::string response;  // what the leader's apply callback returned for it
+};
+
+enum class Role { kFollower, kCandidate, kLeader, kShutdown };
+
+struct RaftStats {
+  Role role = Role::kFollower;
+  uint64_t term = 0;
+  uint64_t last_log_index = 0;
+  uint64_t commit_index = 0;
+  uint64_t applied_index = 0;
+  uint64_t last_snapshot_index = 0;
+  // Since the last message from a leader; zero on the leader, nullopt when none was ever heard.
+  std::optional<absl::Duration> last_contact;
+};
+
+// A Raft member. Start() opens or creates its state under `data_dir`, restores the latest
+// snapshot and listens on `bind_address`; the cluster forms once the members are bootstrapped
+// with the same peer list (at Start() or by Bootstrap()), and a restarted member recovers from
+// its own data dir without bootstrapping again.
+//
+// Callbacks run on threads of the Raft library. `apply`, `snapshot` and `restore` never run
+// concurrently with each other (a restore may run inside Start()); none may block for long, since
+// commits and snapshots wait for them. A committed entry is applied once per start of a member:
+// after a restart the state machine is rebuilt from the last snapshot plus the log, so it must be
+// in memory or replayable.
+//
+// Thread-safe, except that nothing may call a member while it is being destroyed. States: running
+// -> shut down (Shutdown() or the destructor); once shut down, calls that need Raft return
+// UNAVAILABLE and no callback runs after the destructor returns.
+class RaftNode {
+ public:
+  // Returns the response for a committed entry; the leader's response answers Apply().
+  using ApplyFn = std::function<std::string(uint64_t index, std::string_view data)>;
+  // Writes the whole state machine to `path` / replaces it with the contents of `path`.
+  using SnapshotFn = std::function<Status(const std::string& path)>;
+  using RestoreFn = std::function<Status(const std::string& path)>;
+  // One line of the library's log.
+  using LogFn = std::function<void(LogLevel level, std::string_view line)>;
+
+  struct Options {
+    std::string id;            // unique in the cluster, stable across restarts
+    std::string bind_address;  // "host:port" (a concrete host; port 0 picks one, see address())
+    // Bootstraps a new cluster with these voters (ID -> address, this member included). Members
+    // that already have state ignore it, so every member may pass the same list at every start.
+    std::map<std::string, std::string> peers;
+    std::string data_dir;  // created if missing; holds raft.db, snapshots/ and temporary files
+    // Hashicorp names and Jina's units (jina-semantics §5.6): HeartbeatTimeout, ElectionTimeout,
+    // CommitTimeout, LeaderLeaseTimeout in ms; SnapshotInterval in seconds; MaxAppendEntries,
+    // TrailingLogs, SnapshotThreshold as counts; ShutdownOnRemove, NoSnapshotRestoreOnStart,
+    // BatchApplyCh as booleans (BatchApplyCh has no effect on this Raft version); LogLevel one of
+    // TRACE, DEBUG, INFO (default), WARN, WARNING, ERROR, OFF.
+    google::protobuf::Struct raft_configuration;
+    ApplyFn apply;        // required
+    SnapshotFn snapshot;  // required
+    RestoreFn restore;    // required
+    LogFn log;            // default: the process log, each line prefixed with "raft <id>: "
+  };
+
+  // INVALID_ARGUMENT for missing callbacks or a bad raft_configuration (naming the key);
+  // UNAVAILABLE when the address cannot be bound; INTERNAL for unreadable state on disk.
+  static StatusOr<std::unique_ptr<RaftNode>> Start(Options options);
+
+  RaftNode(const RaftNode&) = delete;
+  RaftNode& operator=(const RaftNode&) = delete;
+  ~RaftNode();
+
+  // Bootstraps a new cluster with these voters. ALREADY_EXISTS when this member has state.
+  Status Bootstrap(const std::map<std::string, std::string>& peers);
+
+  // Appends `data` to the log and waits, at most `timeout`, until it is committed and applied on
+  // this member, which must be the leader. UNAVAILABLE "not the leader" (naming the leader when
+  // known) on a follower. DEADLINE_EXCEEDED, or UNAVAILABLE on a lost leadership, leave the
+  // outcome unknown: the entry may still commit.
+  StatusOr<ApplyResult> Apply(std::string_view data, absl::Duration timeout);
+
+  // Waits until every entry committed before the call is applied on this member (the leader).
+  Status Barrier(absl::Duration timeout);
+  // Confirms with a quorum that this member is still the leader (for linearizable reads).
+  Status VerifyLeader(absl::Duration timeout);
+
+  // Membership changes, on the leader.
+  Status AddVoter(std::string_view id, std::string_view address, absl::Duration timeout);
+  Status RemoveServer(std::string_view id, absl::Duration timeout);
+
+  // Snapshots now (through the snapshot callback) and truncates the log to TrailingLogs.
+  Status Snapshot();
+
+  bool IsLeader() const;
+  // The leader this member knows of, if any.
+  std::optional<Peer> Leader() const;
+  // This member's ID and transport address (with the bound port when it was 0).
+  const std::string& id() const { return id_; }
+  const std::string& address() const { return address_; }
+  RaftStats Stats() const;
+
+  // Stops taking part in the cluster and closes the log. Idempotent.
+  Status Shutdown();
+
+ private:
+  struct Callbacks;
+
+  explicit RaftNode(Options options);
+
+  // Constant after Start().
+  const Options options_;
+  const std::string id_;
+  std::string address_;
+  uintptr_t handle_ = 0;  // the library's node; valid until the destructor
+};
+
+}  // namespace shoal::consensus
+
+#endif  // SHOAL_CONSENSUS_RAFT_NODE_H_
