@@ -160,8 +160,9 @@ bool ReplicaRuntime::Run(const internal::EndpointEntry& entry, internal::Request
 StatusOr<bool> ReplicaRuntime::Process(jina::DataRequestProto& request,
                                        Clock::time_point arrived) {
   SHOAL_RETURN_IF_ERROR(DecodeDocs(request));
+  // A dry run, or no handler and no /default: the request passes through unchanged, as in Jina.
+  if (request.header().exec_endpoint() == kDryRunEndpoint) return false;
   const internal::EndpointEntry* entry = Find(request.header().exec_endpoint());
-  // No handler and no /default: the request passes through unchanged, as in Jina.
   if (entry == nullptr) return false;
   docarray::DocListProto* docs = request.mutable_data()->mutable_docs();
   internal::RequestState state;
@@ -195,6 +196,7 @@ StatusOr<bool> ReplicaRuntime::ProcessParts(jina::DataRequestListProto& parts,
     state.part_origins.push_back(part.routes_size() > 0 ? part.routes().rbegin()->executor()
                                                         : std::string_view());
   }
+  if (first.header().exec_endpoint() == kDryRunEndpoint) return false;
   const internal::EndpointEntry* entry = Find(first.header().exec_endpoint());
   if (entry == nullptr) return false;
   return Run(*entry, state, response, arrived);

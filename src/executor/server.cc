@@ -3,8 +3,10 @@
 // Requests are parsed once into an arena and answered in place.
 #include "src/executor/server.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <deque>
+#include <optional>
 #include <utility>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -80,45 +82,68 @@ struct StreamMessage {
 
 // JinaRPC/Call: requests are read ahead (up to kMaxInFlight), processed in order on the
 // executor thread, and written back one at a time as they complete.
+//
+// Lifetime: gRPC deletes the reactor in OnDone, after Finish. Finish is only called once no
+// request is in flight (a task holds `in_flight_`), and always outside `mu_`, as the last thing
+// the calling thread does with the reactor.
 class CallReactor : public grpc::ServerBidiReactor<jina::DataRequestProto, jina::DataRequestProto> {
  public:
   explicit CallReactor(ReplicaRuntime* runtime) : runtime_(runtime) { NextRead(); }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
-      absl::MutexLock lock(&mu_);
-      reads_done_ = true;
-      MaybeFinishLocked();
+      std::optional<grpc::Status> finish;
+      {
+        absl::MutexLock lock(&mu_);
+        reads_done_ = true;
+        finish = FinishIfDoneLocked();
+      }
+      if (finish.has_value()) Finish(*finish);
       return;
     }
     std::unique_ptr<StreamMessage> message = std::move(reading_);
     bool read_more;
     {
       absl::MutexLock lock(&mu_);
-      ++in_flight_;
-      read_more = in_flight_ < kMaxInFlight;
+      if (finished_) return;  // the stream already ended (an error, a failed write)
+      ++in_flight_;           // keeps the reactor alive until Completed
+      read_more = in_flight_ < kMaxInFlight && error_.ok() && !write_failed_;
       read_paused_ = !read_more;
     }
+    if (read_more) NextRead();
     StreamMessage* raw = message.release();
     bool posted = runtime_->Post([this, raw, arrived = ReplicaRuntime::Clock::now(),
                                   in_flight = InFlight(runtime_->in_flight())] {
       std::unique_ptr<StreamMessage> owned(raw);
+      if (cancelled_.load()) {
+        Completed(std::move(owned), absl::CancelledError("the client cancelled the stream"));
+        return;
+      }
       StatusOr<bool> failed = runtime_->Process(*owned->proto, arrived);
       Completed(std::move(owned), failed.status());
     });
     if (!posted) {
       Completed(std::unique_ptr<StreamMessage>(raw), absl::UnavailableError("shutting down"));
     }
-    if (read_more) NextRead();
   }
 
   void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    writes_.pop_front();
-    if (!ok) write_failed_ = true;
-    if (!writes_.empty() && !write_failed_) StartWrite(writes_.front()->proto);
-    MaybeFinishLocked();
+    std::optional<grpc::Status> finish;
+    {
+      absl::MutexLock lock(&mu_);
+      writes_.pop_front();
+      if (!ok) {
+        write_failed_ = true;  // the client is gone: drop what is queued
+        writes_.clear();
+      } else if (!writes_.empty()) {
+        StartWrite(writes_.front()->proto);
+      }
+      finish = FinishIfDoneLocked();
+    }
+    if (finish.has_value()) Finish(*finish);
   }
+
+  void OnCancel() override { cancelled_.store(true); }
 
   void OnDone() override { delete this; }
 
@@ -130,11 +155,11 @@ class CallReactor : public grpc::ServerBidiReactor<jina::DataRequestProto, jina:
     StartRead(reading_->proto);
   }
 
+  // Runs on the executor thread (or inline when the task could not be posted).
   void Completed(std::unique_ptr<StreamMessage> message, const Status& status) {
     bool resume_read = false;
     {
       absl::MutexLock lock(&mu_);
-      --in_flight_;
       if (!status.ok()) {
         // A broken message ends the stream with its error once the earlier answers are out.
         if (error_.ok()) error_ = status;
@@ -142,24 +167,32 @@ class CallReactor : public grpc::ServerBidiReactor<jina::DataRequestProto, jina:
         writes_.push_back(std::move(message));
         if (writes_.size() == 1) StartWrite(writes_.front()->proto);
       }
-      if (read_paused_ && !reads_done_) {
+      if (read_paused_ && !reads_done_ && error_.ok() && !write_failed_) {
         read_paused_ = false;
         resume_read = true;
       }
-      MaybeFinishLocked();
     }
-    if (resume_read) NextRead();
+    if (resume_read) NextRead();  // still counted in flight: the stream cannot finish yet
+    std::optional<grpc::Status> finish;
+    {
+      absl::MutexLock lock(&mu_);
+      --in_flight_;
+      finish = FinishIfDoneLocked();
+    }
+    if (finish.has_value()) Finish(*finish);
   }
 
-  void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_ || in_flight_ > 0 || !writes_.empty()) return;
-    if (!reads_done_ && error_.ok() && !write_failed_) return;
+  // The status to Finish with when the stream is over (once), else nullopt.
+  std::optional<grpc::Status> FinishIfDoneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || in_flight_ > 0 || !writes_.empty()) return std::nullopt;
+    if (!reads_done_ && error_.ok() && !write_failed_) return std::nullopt;
     finished_ = true;
-    Finish(ToGrpc(error_));
+    return ToGrpc(error_);
   }
 
   ReplicaRuntime* const runtime_;
   std::unique_ptr<StreamMessage> reading_;  // owned by the read path (one read at a time)
+  std::atomic<bool> cancelled_{false};
   absl::Mutex mu_;
   std::deque<std::unique_ptr<StreamMessage>> writes_ ABSL_GUARDED_BY(mu_);
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
@@ -207,6 +240,10 @@ class ReplicaServer::Services {
       bool posted = runtime_->Post([this, context, reactor, mutable_request, response,
                                     arrived = ReplicaRuntime::Clock::now(),
                                     in_flight = InFlight(runtime_->in_flight())] {
+        if (context->IsCancelled()) {  // the client gave up, or the drain's grace ran out
+          reactor->Finish(grpc::Status::CANCELLED);
+          return;
+        }
         StatusOr<bool> failed = runtime_->Process(*mutable_request, arrived);
         if (!failed.ok()) {
           reactor->Finish(ToGrpc(failed.status()));
@@ -238,6 +275,10 @@ class ReplicaServer::Services {
       bool posted = runtime_->Post([this, context, reactor, parts, response,
                                     arrived = ReplicaRuntime::Clock::now(),
                                     in_flight = InFlight(runtime_->in_flight())] {
+        if (context->IsCancelled()) {
+          reactor->Finish(grpc::Status::CANCELLED);
+          return;
+        }
         StatusOr<bool> failed = runtime_->ProcessParts(*parts, *response, arrived);
         if (!failed.ok()) {
           reactor->Finish(ToGrpc(failed.status()));
@@ -352,8 +393,7 @@ StatusOr<std::unique_ptr<ReplicaServer>> ReplicaServer::Start(
 ReplicaServer::~ReplicaServer() { Shutdown(absl::Seconds(5)); }
 
 void ReplicaServer::Shutdown(absl::Duration grace) {
-  if (stopped_) return;
-  stopped_ = true;
+  if (stopped_.exchange(true)) return;
   if (server_ != nullptr) {
     server_->GetHealthCheckService()->Shutdown();
     server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));

@@ -3,6 +3,7 @@
 #ifndef SHOAL_EXECUTOR_SERVER_H_
 #define SHOAL_EXECUTOR_SERVER_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -42,7 +43,7 @@ class ReplicaServer {
   std::unique_ptr<Services> services_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
-  bool stopped_ = false;
+  std::atomic<bool> stopped_{false};
 };
 
 }  // namespace shoal::executor

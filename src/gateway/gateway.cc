@@ -16,6 +16,18 @@ namespace {
 
 constexpr char kDiscovery[] = "/jina.JinaDiscoverEndpointsRPC/endpoint_discovery";
 
+// At most 256 characters and 16 levels of groups: enough for node names, too little to
+// exhaust the stack or memory of std::regex's compiler.
+bool ReasonablePattern(const std::string& pattern) {
+  if (pattern.size() > 256) return false;
+  int depth = 0;
+  for (char c : pattern) {
+    if (c == '(' && ++depth > 16) return false;
+    if (c == ')') --depth;
+  }
+  return true;
+}
+
 routing::SendResult Failure(grpc::StatusCode code, std::string message) {
   routing::SendResult result;
   result.status = grpc::Status(code, std::move(message));
@@ -35,25 +47,39 @@ class Gateway::Run {
         done_(std::move(done)),
         inputs_(gateway->nodes_.size()),
         unfinished_(gateway->nodes_.size() + 1) {
+    {
+      absl::MutexLock lock(&gateway_->runs_mu_);
+      ++gateway_->live_runs_;
+    }
     for (size_t n = 0; n < inputs_.size(); ++n) {
       size_t parts = std::max<size_t>(1, gateway->nodes_[n].needs.size());
       inputs_[n].parts.resize(parts);
       inputs_[n].missing = parts;
     }
     if (!head_.target_executor.empty()) {
-      try {
-        target_.emplace(head_.target_executor);
-      } catch (const std::regex_error&) {
-        bad_target_ = true;
+      // std::regex compiles recursively: a client's pattern is bounded before it is compiled.
+      bad_target_ = !ReasonablePattern(head_.target_executor);
+      if (!bad_target_) {
+        try {
+          target_.emplace(head_.target_executor);
+        } catch (const std::regex_error&) {
+          bad_target_ = true;
+        }
       }
     }
+  }
+
+  ~Run() {
+    absl::MutexLock lock(&gateway_->runs_mu_);
+    --gateway_->live_runs_;
   }
 
   void Start(grpc::ByteBuffer request) {
     if (bad_target_) {
       done_(Failure(grpc::StatusCode::INVALID_ARGUMENT,
                     absl::StrCat("target_executor '", head_.target_executor,
-                                 "' is not a valid regular expression")));
+                                 "' is not a valid regular expression (at most 256 characters "
+                                 "and 16 nested groups)")));
       delete this;
       return;
     }
@@ -206,6 +232,12 @@ Gateway::Gateway(std::vector<routing::DeploymentRouter*> chain)
     : Gateway(Chain(chain),
               chain.empty() ? std::nullopt : std::optional<size_t>(chain.size() - 1)) {}
 
+bool Gateway::Drain(absl::Duration timeout) {
+  absl::MutexLock lock(&runs_mu_);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(runs_mu_) { return live_runs_ == 0; };
+  return runs_mu_.AwaitWithTimeout(absl::Condition(&idle), timeout);
+}
+
 bool Gateway::Handles(size_t node, const std::string& endpoint) const {
   absl::MutexLock lock(&mu_);
   const std::optional<jina::EndpointsProto>& known = endpoints_[node];
@@ -270,13 +302,15 @@ void Gateway::DiscoverEndpoints(
     absl::AnyInvocable<void(StatusOr<jina::EndpointsProto>)> done) {
   jina::EndpointsProto merged;
   std::set<std::string> endpoints, writes;
+  Status unknown;
   {
     absl::MutexLock lock(&mu_);
-    for (size_t n = 0; n < nodes_.size(); ++n) {
+    for (size_t n = 0; n < nodes_.size() && unknown.ok(); ++n) {
       if (!endpoints_[n].has_value()) {
-        done(absl::UnavailableError(absl::StrCat("the endpoints of Deployment '", nodes_[n].name,
-                                                 "' are unknown: its replicas did not answer")));
-        return;
+        unknown = absl::UnavailableError(absl::StrCat("the endpoints of Deployment '",
+                                                      nodes_[n].name,
+                                                      "' are unknown: its replicas did not answer"));
+        break;
       }
       for (const std::string& e : endpoints_[n]->endpoints()) {
         if (endpoints.insert(e).second) merged.add_endpoints(e);
@@ -288,6 +322,10 @@ void Gateway::DiscoverEndpoints(
         (*merged.mutable_schemas()->mutable_fields())[key] = value;
       }
     }
+  }
+  if (!unknown.ok()) {
+    done(unknown);
+    return;
   }
   done(std::move(merged));
 }

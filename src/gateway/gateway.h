@@ -14,6 +14,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "jina.pb.h"
 #include "src/gateway/request_head.h"
 #include "src/routing/deployment_router.h"
@@ -58,6 +59,10 @@ class Gateway {
 
   size_t size() const { return nodes_.size(); }
 
+  // Waits up to `timeout` until no request is being routed (floating branches included): call
+  // after the servers stopped and before the Deployments go away. True when none is left.
+  bool Drain(absl::Duration timeout);
+
   class Run;
 
  private:
@@ -69,6 +74,8 @@ class Gateway {
   const std::optional<size_t> end_;
   std::vector<std::vector<std::pair<size_t, size_t>>> successors_;  // (node, slot in its needs)
   std::vector<size_t> origins_;
+  absl::Mutex runs_mu_;
+  int live_runs_ ABSL_GUARDED_BY(runs_mu_) = 0;
   mutable absl::Mutex mu_;
   std::vector<std::optional<jina::EndpointsProto>> endpoints_ ABSL_GUARDED_BY(mu_);
 };

@@ -63,9 +63,13 @@ class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
 
   void OnReadDone(bool ok) override {
     if (!ok) {
-      absl::MutexLock lock(&mu_);
-      reads_done_ = true;
-      MaybeFinishLocked();
+      std::optional<grpc::Status> finish;
+      {
+        absl::MutexLock lock(&mu_);
+        reads_done_ = true;
+        finish = FinishIfDoneLocked();
+      }
+      if (finish.has_value()) Finish(*finish);
       return;
     }
     grpc::ByteBuffer request = std::move(reading_);
@@ -73,59 +77,72 @@ class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
     bool read_more;
     {
       absl::MutexLock lock(&mu_);
+      if (finished_ || !error_.ok() || write_failed_) return;  // the stream is ending
       sequence = next_sequence_++;
-      ++in_flight_;
+      ++in_flight_;  // keeps the reactor alive until Completed
       read_more = in_flight_ < prefetch_;
       read_paused_ = !read_more;
     }
+    if (read_more) StartRead(&reading_);
     StatusOr<RequestHead> head = ReadRequestHead(request);
     if (!head.ok()) {
       Completed(sequence, std::nullopt, std::string(head.status().message()));
-    } else {
-      RequestHead h = *head;
-      gateway_->Process(std::move(request), h, deadline_,
-                        [this, sequence, h](SendResult result) {
-                          if (result.status.ok()) {
-                            Completed(sequence, std::move(result.response), "");
-                          } else {
-                            Completed(sequence, ErrorResponse(h, result.status.error_message()),
-                                      "");
-                          }
-                        });
+      return;
     }
-    if (read_more) StartRead(&reading_);
+    RequestHead h = *head;
+    gateway_->Process(std::move(request), h, deadline_, [this, sequence, h](SendResult result) {
+      if (result.status.ok()) {
+        Completed(sequence, std::move(result.response), "");
+      } else {
+        Completed(sequence, ErrorResponse(h, result.status.error_message()), "");
+      }
+    });
   }
 
   void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    if (!ok) write_failed_ = true;
-    WriteNextLocked();
-    MaybeFinishLocked();
+    std::optional<grpc::Status> finish;
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!ok) {
+        write_failed_ = true;  // the client is gone: drop what is ready
+        ready_.clear();
+      }
+      WriteNextLocked();
+      finish = FinishIfDoneLocked();
+    }
+    if (finish.has_value()) Finish(*finish);
   }
 
   void OnDone() override { delete this; }
 
  private:
   // `error` set: the request itself was broken; the stream ends with INVALID_ARGUMENT.
+  // Runs on a gRPC thread that holds no reference to the reactor: `in_flight_` does, until the
+  // last lock below; Finish, if due, is the last touch.
   void Completed(uint64_t sequence, std::optional<grpc::ByteBuffer> response, std::string error) {
     bool resume = false;
     {
       absl::MutexLock lock(&mu_);
-      --in_flight_;
       if (!error.empty()) {
         if (error_.ok()) error_ = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, error);
-      } else {
+      } else if (!write_failed_) {
         ready_.emplace(sequence, std::move(*response));
       }
-      WriteNextLocked();
-      if (read_paused_ && !reads_done_ && error_.ok()) {
+      if (read_paused_ && !reads_done_ && error_.ok() && !write_failed_) {
         read_paused_ = false;
         resume = true;
       }
-      MaybeFinishLocked();
     }
-    if (resume) StartRead(&reading_);
+    if (resume) StartRead(&reading_);  // still counted in flight: the stream cannot finish yet
+    std::optional<grpc::Status> finish;
+    {
+      absl::MutexLock lock(&mu_);
+      --in_flight_;
+      WriteNextLocked();
+      finish = FinishIfDoneLocked();
+    }
+    if (finish.has_value()) Finish(*finish);
   }
 
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -142,11 +159,12 @@ class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
     StartWrite(&writing_buffer_);
   }
 
-  void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_ || in_flight_ > 0 || writing_ || (!ready_.empty() && !write_failed_)) return;
-    if (!reads_done_ && error_.ok() && !write_failed_) return;
+  // The status to Finish with when the stream is over (once), else nullopt.
+  std::optional<grpc::Status> FinishIfDoneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || in_flight_ > 0 || writing_ || !ready_.empty()) return std::nullopt;
+    if (!reads_done_ && error_.ok() && !write_failed_) return std::nullopt;
     finished_ = true;
-    Finish(error_);
+    return error_;
   }
 
   Gateway* const gateway_;
@@ -344,8 +362,7 @@ StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(Gateway* gateway,
 GatewayServer::~GatewayServer() { Shutdown(absl::Seconds(5)); }
 
 void GatewayServer::Shutdown(absl::Duration grace) {
-  if (stopped_ || server_ == nullptr) return;
-  stopped_ = true;
+  if (server_ == nullptr || stopped_.exchange(true)) return;
   server_->GetHealthCheckService()->Shutdown();
   server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
 }

@@ -4,6 +4,7 @@
 #ifndef SHOAL_GATEWAY_GATEWAY_SERVER_H_
 #define SHOAL_GATEWAY_GATEWAY_SERVER_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -40,7 +41,7 @@ class GatewayServer {
   std::unique_ptr<Services> services_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
-  bool stopped_ = false;
+  std::atomic<bool> stopped_{false};
 };
 
 }  // namespace shoal::gateway

@@ -336,8 +336,22 @@ StatusOr<Json> FromNdArray(const docarray::NdArrayProto& array, const std::strin
         absl::StrCat(where, ": ndarray dtype '", dense.dtype(), "' has no JSON form"));
   }
   std::vector<uint32_t> shape(dense.shape().begin(), dense.shape().end());
+  // Elements, and JSON arrays to build (a zero inside the shape still nests the dims before
+  // it): both bounded, so a hostile shape can neither overflow nor blow up the answer.
+  constexpr size_t kMaxJsonNodes = size_t{1} << 26;
   size_t count = 1;
-  for (uint32_t d : shape) count *= d;
+  size_t arrays = 0;
+  size_t prefix = 1;
+  bool too_big = false;
+  for (uint32_t d : shape) {
+    too_big |= __builtin_mul_overflow(count, static_cast<size_t>(d), &count);
+    arrays += prefix;
+    too_big |= __builtin_mul_overflow(prefix, static_cast<size_t>(d), &prefix);
+    too_big |= arrays > kMaxJsonNodes || prefix > kMaxJsonNodes;
+  }
+  if (too_big) {
+    return absl::InternalError(absl::StrCat(where, ": ndarray shape is too large for JSON"));
+  }
   if (dense.buffer().size() != count * item) {
     return absl::InternalError(absl::StrCat(where, ": ndarray buffer holds ", dense.buffer().size(),
                                             " bytes, shape needs ", count * item));

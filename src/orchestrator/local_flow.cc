@@ -99,9 +99,16 @@ LocalDeployment* LocalFlow::deployment(const std::string& name) {
 void LocalFlow::Stop(absl::Duration grace) {
   if (grpc_ != nullptr) grpc_->Shutdown(grace);
   if (http_ != nullptr) http_->Shutdown();
+  // Floating branches may still be routing: they finish (or fail fast once the replicas are
+  // gone) before the routers they use are destroyed.
+  if (gateway_ != nullptr && !gateway_->Drain(grace)) {
+    SHOAL_LOG_WARNING("Flow '%s': requests still routing after %s; stopping anyway", spec_.name,
+                      absl::FormatDuration(grace));
+  }
   std::vector<std::thread> stoppers;
   for (auto& d : deployments_) stoppers.emplace_back([&d] { d->Stop(); });
   for (std::thread& t : stoppers) t.join();
+  if (gateway_ != nullptr) gateway_->Drain(absl::Seconds(30));
 }
 
 LocalFlow::~LocalFlow() { Stop(); }

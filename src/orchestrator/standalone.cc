@@ -25,6 +25,7 @@ StatusOr<std::unique_ptr<StandaloneDeployment>> StandaloneDeployment::Start(
 
 void StandaloneDeployment::Stop(absl::Duration grace) {
   if (server_ != nullptr) server_->Shutdown(grace);
+  if (gateway_ != nullptr) gateway_->Drain(grace);
   if (deployment_ != nullptr) deployment_->Stop();
 }
 

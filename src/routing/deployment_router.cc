@@ -91,6 +91,17 @@ void DeploymentRouter::RouteAll(grpc::ByteBuffer request,
              for (auto& [key, value] : part.trailing) merged.trailing.emplace(key, value);
              merged.attempts += part.attempts;
            }
+           // An Executor error in a shard is the answer (its header carries the error), as
+           // the error short-circuits everything downstream.
+           for (SendResult& part : fan->results) {
+             if (part.status.ok() && part.is_error()) {
+               auto finish = std::move(fan->done);
+               SendResult error = std::move(part);
+               delete fan;
+               finish(std::move(error));
+               return;
+             }
+           }
            if (!answers.empty()) {
              merged.status = grpc::Status::OK;
              StatusOr<grpc::ByteBuffer> reduced = ReduceResponses(answers);

@@ -100,6 +100,11 @@ class Call {
           absl::StrCat(replicas_.name(), ": ", result_.attempts, " attempt(s) failed (tried ",
                        absl::StrJoin(tried_addresses_, ", "), "); last error: ",
                        result_.status.error_message()));
+    } else if (!result_.status.ok()) {
+      result_.status = grpc::Status(
+          result_.status.error_code(),
+          absl::StrCat(replicas_.name(), " replica ", result_.replica, ": ",
+                       result_.status.error_message()));
     }
     auto done = std::move(done_);
     SendResult result = std::move(result_);

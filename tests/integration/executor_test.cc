@@ -166,6 +166,44 @@ TEST(ExecutorProcessTest, DocsBytesAreDecoded) {
   EXPECT_TRUE(stub->process_single_data(&again, MakeRequest("/x", 1), &response).ok());
 }
 
+TEST(ExecutorProcessTest, DryRunPassesThroughWithoutRunningTheExecutor) {
+  auto replica = StartExecutor({"--uses", "Fail", "--uses-with", R"({"always": true})"});
+  ASSERT_NE(replica, nullptr);
+  auto stub = jina::JinaSingleDataRequestRPC::NewStub(
+      grpc::CreateChannel(replica->address(), grpc::InsecureChannelCredentials()));
+  jina::DataRequestProto response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(stub->process_single_data(&context, MakeRequest("_jina_dry_run_", 1), &response)
+                  .ok());
+  EXPECT_EQ(response.header().status().code(), jina::StatusProto::SUCCESS);
+  EXPECT_EQ(testing::ReplicaInfo(replica->address())["processed_requests"], "0");
+}
+
+TEST(ExecutorProcessTest, ABrokenMessageEndsTheStreamAndTheReplicaKeepsServing) {
+  auto replica = StartExecutor({"--uses", "Sleep", "--uses-with", R"({"ms": 20})"});
+  ASSERT_NE(replica, nullptr);
+  auto stub = jina::JinaRPC::NewStub(
+      grpc::CreateChannel(replica->address(), grpc::InsecureChannelCredentials()));
+  for (int round = 0; round < 5; ++round) {
+    grpc::ClientContext context;
+    auto stream = stub->Call(&context);
+    ASSERT_TRUE(stream->Write(MakeRequest("/x", 1)));
+    jina::DataRequestProto broken = MakeRequest("/x", 1);
+    broken.mutable_data()->set_docs_bytes("\xff\xff garbage");
+    ASSERT_TRUE(stream->Write(broken));
+    for (int i = 0; i < 10; ++i) stream->Write(MakeRequest("/x", 1));  // may fail: stream ending
+    stream->WritesDone();
+    jina::DataRequestProto answer;
+    while (stream->Read(&answer)) {
+    }
+    grpc::Status status = stream->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  }
+  auto client = Client::Connect(replica->address());
+  ASSERT_TRUE(client.ok());
+  EXPECT_TRUE(client->Post("/x", TextDocs(1)).ok());
+}
+
 TEST(ExecutorProcessTest, MalformedRequestBytesDoNotCrashTheReplica) {
   auto replica = StartExecutor({"--uses", "Echo"});
   ASSERT_NE(replica, nullptr);

@@ -119,6 +119,12 @@ TEST(FlowTest, TargetExecutorRunsOnlyMatchingNodes) {
   EXPECT_EQ((*docs)[0].GetText("served_by"), "encoder/rep-0");
   EXPECT_EQ(Processed(flow, "encoder"), 1);
   EXPECT_EQ(Processed(flow, "indexer"), 0);
+
+  // A pattern that could exhaust the regex compiler is refused, not compiled.
+  options.target_executor = std::string(5000, '(') + std::string(5000, ')');
+  auto refused = flow.Post("/x", Docs(1), options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("target_executor"));
 }
 
 TEST(FlowTest, SpecificParametersReachOneNodeAndAnErrorShortCircuits) {
