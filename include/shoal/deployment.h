@@ -37,6 +37,9 @@ struct DeploymentOptions {
   int timeout_send_ms = 0;          // 0: no deadline per call to a replica
   int retries = -1;                 // -1: max(3, replicas) + 1 attempts
   std::string workspace;
+  // Stateful: write endpoints go through a Raft log per shard (needs `workspace`).
+  bool stateful = false;
+  std::string raft_configuration = "{}";  // JSON: HeartbeatTimeout, ElectionTimeout, ...
   std::string shoal_binary;         // the `shoal` executable replicas run; empty: found
   // In a Flow only: the nodes this one waits for (empty: the previous non-floating node, or
   // "gateway"), whether nobody waits for it, and whether a join hands it all parts at once.

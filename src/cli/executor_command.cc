@@ -6,9 +6,12 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "google/protobuf/util/json_util.h"
 #include "absl/time/time.h"
 #include "src/cli/commands.h"
 #include "src/cli/signals.h"
@@ -16,6 +19,7 @@
 #include "src/executor/loader.h"
 #include "src/executor/runtime.h"
 #include "src/executor/server.h"
+#include "src/executor/stateful.h"
 #include "src/metrics/exposer.h"
 
 namespace shoal::cli {
@@ -30,6 +34,13 @@ struct ExecutorFlags {
   std::optional<int> port_monitoring;
   std::string workspace;
   int shutdown_timeout_ms = 10000;
+  // Stateful replicas (Raft).
+  bool stateful = false;
+  std::string raft_id;
+  std::string raft_address;
+  std::string raft_peers;  // id=host:port,id=host:port
+  std::string raft_configuration = "{}";
+  int timeout_ready_ms = 600000;
 };
 
 // Under an orchestrator (env SHOAL_PARENT_PID), dies with it even after kill -9 of the parent.
@@ -38,6 +49,35 @@ void DieWithParent() {
   if (parent == nullptr) return;
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != std::atoi(parent)) _exit(1);  // the parent died before prctl took effect
+}
+
+StatusOr<std::unique_ptr<executor::StatefulReplica>> StartStateful(
+    const ExecutorFlags& flags, executor::ReplicaRuntime* runtime) {
+  if (flags.workspace.empty()) {
+    return absl::InvalidArgumentError("--stateful needs --workspace (the Raft log lives there)");
+  }
+  if (flags.raft_address.empty()) {
+    return absl::InvalidArgumentError("--stateful needs --raft-address host:port");
+  }
+  executor::StatefulReplica::Options options;
+  options.id = flags.raft_id.empty() ? flags.name : flags.raft_id;
+  options.address = flags.raft_address;
+  options.data_dir = (std::filesystem::path(flags.workspace) / "raft").string();
+  for (absl::string_view peer : absl::StrSplit(flags.raft_peers, ',', absl::SkipEmpty())) {
+    std::pair<std::string, std::string> id_address = absl::StrSplit(peer, absl::MaxSplits('=', 1));
+    if (id_address.second.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--raft-peers: '", peer, "' is not id=host:port"));
+    }
+    options.peers[id_address.first] = id_address.second;
+  }
+  if (options.peers.empty()) options.peers[options.id] = options.address;
+  if (!google::protobuf::util::JsonStringToMessage(flags.raft_configuration,
+                                                   &options.raft_configuration)
+           .ok()) {
+    return absl::InvalidArgumentError("--raft-configuration is not a JSON object");
+  }
+  return executor::StatefulReplica::Start(runtime, std::move(options));
 }
 
 int RunExecutor(const ExecutorFlags& flags) {
@@ -59,8 +99,24 @@ int RunExecutor(const ExecutorFlags& flags) {
   auto runtime = std::make_unique<executor::ReplicaRuntime>(
       std::move(loaded).value(),
       executor::ReplicaRuntime::Options{.name = flags.name, .workspace = flags.workspace});
+  std::unique_ptr<executor::StatefulReplica> stateful;
+  if (flags.stateful) {
+    StatusOr<std::unique_ptr<executor::StatefulReplica>> started =
+        StartStateful(flags, runtime.get());
+    if (!started.ok()) {
+      SHOAL_LOG_ERROR("cannot start the Raft member of '%s': %s", flags.name,
+                      started.status().ToString());
+      return 1;
+    }
+    stateful = std::move(started).value();
+    Status caught_up = stateful->WaitCaughtUp(absl::Milliseconds(flags.timeout_ready_ms));
+    if (!caught_up.ok()) {
+      SHOAL_LOG_ERROR("%s", caught_up.message());
+      return 1;
+    }
+  }
   StatusOr<std::unique_ptr<executor::ReplicaServer>> server = executor::ReplicaServer::Start(
-      std::move(runtime), {.host = flags.host, .port = flags.port});
+      std::move(runtime), {.host = flags.host, .port = flags.port}, std::move(stateful));
   if (!server.ok()) {
     SHOAL_LOG_ERROR("cannot serve '%s': %s", flags.uses, server.status().ToString());
     return 1;
@@ -107,6 +163,16 @@ Command AddExecutorCommand(CLI::App& app) {
   sub->add_option("--shutdown-timeout", flags->shutdown_timeout_ms,
                   "Milliseconds to drain in-flight requests on SIGTERM")
       ->check(CLI::NonNegativeNumber);
+  sub->add_flag("--stateful", flags->stateful,
+                 "Replicate write endpoints through Raft (needs --workspace, --raft-address)");
+  sub->add_option("--raft-id", flags->raft_id, "Raft member ID (default: --name)");
+  sub->add_option("--raft-address", flags->raft_address, "Raft transport host:port");
+  sub->add_option("--raft-peers", flags->raft_peers,
+                  "Every member for bootstrap: id=host:port,id=host:port,...");
+  sub->add_option("--raft-configuration", flags->raft_configuration,
+                  "JSON object of Hashicorp raft settings (HeartbeatTimeout, ...)");
+  sub->add_option("--timeout-ready", flags->timeout_ready_ms,
+                  "Milliseconds a stateful replica may take to catch up before serving");
   return {sub, [flags] { return RunExecutor(*flags); }};
 }
 

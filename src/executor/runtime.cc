@@ -89,6 +89,12 @@ const internal::EndpointEntry* ReplicaRuntime::Find(std::string_view endpoint) c
   return fallback;
 }
 
+bool ReplicaRuntime::IsWrite(std::string_view endpoint) const {
+  if (endpoint == kDryRunEndpoint) return false;
+  const internal::EndpointEntry* entry = Find(endpoint);
+  return entry != nullptr && entry->write;
+}
+
 void ReplicaRuntime::FillEndpoints(jina::EndpointsProto& out) const {
   bool has_default = false;
   for (const internal::EndpointEntry& entry : cls_->endpoints.entries) {

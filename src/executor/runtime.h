@@ -49,6 +49,12 @@ class ReplicaRuntime {
                               Clock::time_point arrived = Clock::now());
 
   void FillEndpoints(jina::EndpointsProto& out) const;
+  // Whether `endpoint` is handled by a write endpoint (it goes through the Raft log when the
+  // Deployment is stateful). Any thread.
+  bool IsWrite(std::string_view endpoint) const;
+  // The Executor's Snapshot / Restore. Executor thread only.
+  Status SnapshotTo(const std::filesystem::path& file) const { return executor_->Snapshot(file); }
+  Status RestoreFrom(const std::filesystem::path& file) { return executor_->Restore(file); }
   // Calls the Executor's Close() once, after the last request, then stops the thread.
   void Close();
 

@@ -19,6 +19,7 @@
 #include "google/protobuf/arena.h"
 #include "jina.grpc.pb.h"
 #include "src/common/log.h"
+#include "src/executor/stateful.h"
 
 namespace shoal::executor {
 namespace {
@@ -88,7 +89,10 @@ struct StreamMessage {
 // the calling thread does with the reactor.
 class CallReactor : public grpc::ServerBidiReactor<jina::DataRequestProto, jina::DataRequestProto> {
  public:
-  explicit CallReactor(ReplicaRuntime* runtime) : runtime_(runtime) { NextRead(); }
+  CallReactor(ReplicaRuntime* runtime, StatefulReplica* stateful)
+      : runtime_(runtime), stateful_(stateful) {
+    NextRead();
+  }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
@@ -112,6 +116,15 @@ class CallReactor : public grpc::ServerBidiReactor<jina::DataRequestProto, jina:
     }
     if (read_more) NextRead();
     StreamMessage* raw = message.release();
+    if (stateful_ != nullptr && runtime_->IsWrite(raw->proto->header().exec_endpoint())) {
+      stateful_->Write(raw->proto->SerializeAsString(),
+                       [this, raw](StatusOr<jina::DataRequestProto> answer) {
+                         std::unique_ptr<StreamMessage> owned(raw);
+                         if (answer.ok()) *owned->proto = std::move(answer).value();
+                         Completed(std::move(owned), answer.status());
+                       });
+      return;
+    }
     bool posted = runtime_->Post([this, raw, arrived = ReplicaRuntime::Clock::now(),
                                   in_flight = InFlight(runtime_->in_flight())] {
       std::unique_ptr<StreamMessage> owned(raw);
@@ -191,6 +204,7 @@ class CallReactor : public grpc::ServerBidiReactor<jina::DataRequestProto, jina:
   }
 
   ReplicaRuntime* const runtime_;
+  StatefulReplica* const stateful_;          // null unless the Deployment is stateful
   std::unique_ptr<StreamMessage> reading_;  // owned by the read path (one read at a time)
   std::atomic<bool> cancelled_{false};
   absl::Mutex mu_;
@@ -208,7 +222,8 @@ class CallReactor : public grpc::ServerBidiReactor<jina::DataRequestProto, jina:
 // All Jina services of a replica. Each handler hands its call to the executor thread.
 class ReplicaServer::Services {
  public:
-  explicit Services(ReplicaRuntime* runtime) : single_(runtime), data_(runtime), call_(runtime),
+  Services(ReplicaRuntime* runtime, StatefulReplica* stateful)
+      : single_(runtime, stateful), data_(runtime, stateful), call_(runtime, stateful),
                                                discovery_(runtime), info_(runtime) {}
 
   void Register(grpc::ServerBuilder& builder) {
@@ -227,7 +242,8 @@ class ReplicaServer::Services {
  private:
   class Single : public jina::JinaSingleDataRequestRPC::CallbackService {
    public:
-    explicit Single(ReplicaRuntime* runtime) : runtime_(runtime) {
+    Single(ReplicaRuntime* runtime, StatefulReplica* stateful)
+        : runtime_(runtime), stateful_(stateful) {
       SetMessageAllocatorFor_process_single_data(&allocator_);
     }
     grpc::ServerUnaryReactor* process_single_data(grpc::CallbackServerContext* context,
@@ -237,6 +253,22 @@ class ReplicaServer::Services {
       // The request belongs to this call's arena (ArenaAllocator) until Finish; it is answered
       // in place and swapped into the response.
       auto* mutable_request = const_cast<jina::DataRequestProto*>(request);
+      if (stateful_ != nullptr && runtime_->IsWrite(request->header().exec_endpoint())) {
+        // A write goes through the Raft log; the leader's Executor answers.
+        stateful_->Write(request->SerializeAsString(),
+                         [context, reactor, response](StatusOr<jina::DataRequestProto> answer) {
+                           if (!answer.ok()) {
+                             reactor->Finish(ToGrpc(answer.status()));
+                             return;
+                           }
+                           if (answer->header().status().code() == jina::StatusProto::ERROR) {
+                             context->AddTrailingMetadata("is-error", "true");
+                           }
+                           *response = std::move(answer).value();
+                           reactor->Finish(grpc::Status::OK);
+                         });
+        return reactor;
+      }
       bool posted = runtime_->Post([this, context, reactor, mutable_request, response,
                                     arrived = ReplicaRuntime::Clock::now(),
                                     in_flight = InFlight(runtime_->in_flight())] {
@@ -259,12 +291,14 @@ class ReplicaServer::Services {
 
    private:
     ReplicaRuntime* const runtime_;
+    StatefulReplica* const stateful_;
     ArenaAllocator<jina::DataRequestProto, jina::DataRequestProto> allocator_;
   };
 
   class Data : public jina::JinaDataRequestRPC::CallbackService {
    public:
-    explicit Data(ReplicaRuntime* runtime) : runtime_(runtime) {
+    Data(ReplicaRuntime* runtime, StatefulReplica* stateful)
+        : runtime_(runtime), stateful_(stateful) {
       SetMessageAllocatorFor_process_data(&allocator_);
     }
     grpc::ServerUnaryReactor* process_data(grpc::CallbackServerContext* context,
@@ -272,6 +306,13 @@ class ReplicaServer::Services {
                                            jina::DataRequestProto* response) override {
       grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
       auto* parts = const_cast<jina::DataRequestListProto*>(request);  // this call's arena
+      if (stateful_ != nullptr && request->requests_size() > 0 &&
+          runtime_->IsWrite(request->requests(0).header().exec_endpoint())) {
+        reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                                     "a stateful replica takes writes one request at a time "
+                                     "(process_single_data or Call), not as process_data parts"));
+        return reactor;
+      }
       bool posted = runtime_->Post([this, context, reactor, parts, response,
                                     arrived = ReplicaRuntime::Clock::now(),
                                     in_flight = InFlight(runtime_->in_flight())] {
@@ -293,19 +334,22 @@ class ReplicaServer::Services {
 
    private:
     ReplicaRuntime* const runtime_;
+    StatefulReplica* const stateful_;
     ArenaAllocator<jina::DataRequestListProto, jina::DataRequestProto> allocator_;
   };
 
   class Stream : public jina::JinaRPC::CallbackService {
    public:
-    explicit Stream(ReplicaRuntime* runtime) : runtime_(runtime) {}
+    Stream(ReplicaRuntime* runtime, StatefulReplica* stateful)
+        : runtime_(runtime), stateful_(stateful) {}
     grpc::ServerBidiReactor<jina::DataRequestProto, jina::DataRequestProto>* Call(
         grpc::CallbackServerContext* context) override {
-      return new CallReactor(runtime_);
+      return new CallReactor(runtime_, stateful_);
     }
 
    private:
     ReplicaRuntime* const runtime_;
+    StatefulReplica* const stateful_;
   };
 
   class Discovery : public jina::JinaDiscoverEndpointsRPC::CallbackService {
@@ -359,10 +403,13 @@ class ReplicaServer::Services {
 };
 
 StatusOr<std::unique_ptr<ReplicaServer>> ReplicaServer::Start(
-    std::unique_ptr<ReplicaRuntime> runtime, const Options& options) {
+    std::unique_ptr<ReplicaRuntime> runtime, const Options& options,
+    std::unique_ptr<StatefulReplica> stateful) {
   std::unique_ptr<ReplicaServer> server(new ReplicaServer());
   server->runtime_ = std::move(runtime);
-  server->services_ = std::make_unique<Services>(server->runtime_.get());
+  server->stateful_ = std::move(stateful);
+  server->services_ =
+      std::make_unique<Services>(server->runtime_.get(), server->stateful_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -398,6 +445,8 @@ void ReplicaServer::Shutdown(absl::Duration grace) {
     server_->GetHealthCheckService()->Shutdown();
     server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
   }
+  // The log stops applying before the Executor closes.
+  stateful_.reset();
   // Every call has finished or been cancelled; what is still queued runs, then Close().
   runtime_->Post([runtime = runtime_.get()] { runtime->Close(); });
 }

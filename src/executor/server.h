@@ -17,6 +17,8 @@ class Server;
 
 namespace shoal::executor {
 
+class StatefulReplica;
+
 // Thread-safe. States: serving (after Start) -> draining (Shutdown: health NOT_SERVING, no new
 // calls, in-flight calls finish) -> stopped (the Executor is closed).
 class ReplicaServer {
@@ -25,8 +27,10 @@ class ReplicaServer {
     std::string host = "0.0.0.0";
     int port = 0;  // 0: any free port; port() tells which
   };
-  static StatusOr<std::unique_ptr<ReplicaServer>> Start(std::unique_ptr<ReplicaRuntime> runtime,
-                                                        const Options& options);
+  // `stateful` (optional) must have been started over `runtime`; writes then go through it.
+  static StatusOr<std::unique_ptr<ReplicaServer>> Start(
+      std::unique_ptr<ReplicaRuntime> runtime, const Options& options,
+      std::unique_ptr<StatefulReplica> stateful = nullptr);
   ~ReplicaServer();
 
   int port() const { return port_; }
@@ -40,6 +44,7 @@ class ReplicaServer {
   ReplicaServer() = default;
 
   std::unique_ptr<ReplicaRuntime> runtime_;
+  std::unique_ptr<StatefulReplica> stateful_;  // destroyed before the runtime it uses
   std::unique_ptr<Services> services_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

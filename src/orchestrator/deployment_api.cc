@@ -44,6 +44,13 @@ StatusOr<config::DeploymentSpec> ToDeploymentSpec(const DeploymentOptions& o) {
   if (o.timeout_send_ms > 0) spec.timeout_send_ms = o.timeout_send_ms;
   spec.retries = o.retries;
   spec.workspace = o.workspace;
+  spec.stateful = o.stateful;
+  if (!google::protobuf::util::JsonStringToMessage(o.raft_configuration, &spec.raft_configuration)
+           .ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Deployment '", o.name, "': raft_configuration is not a JSON object: ",
+        o.raft_configuration));
+  }
   spec.needs = o.needs;
   spec.floating = o.floating;
   spec.no_reduce = o.no_reduce;

@@ -1,6 +1,9 @@
 // LocalDeployment: replica argv/env, GPU round robin, supervision callbacks into the router.
 #include "src/orchestrator/local_deployment.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -42,6 +45,26 @@ StatusOr<std::vector<std::string>> CudaDevices(const config::DeploymentSpec& spe
         absl::StrCat(where, "Deployment '", spec.name, "': ", devices.status().message()));
   }
   return devices->value_or(std::vector<std::string>());
+}
+
+// A port that is free now, for Raft transports whose addresses every member must know before
+// any of them starts. Used only when the Deployment gives no peer_ports.
+StatusOr<int> PickFreePort(const std::string& host) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return absl::InternalError("socket() failed while picking a Raft port");
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = 0;
+  inet_pton(AF_INET, host.c_str(), &address.sin_addr);
+  socklen_t length = sizeof(address);
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  close(fd);
+  if (port == 0) return absl::UnavailableError(absl::StrCat("no free port on ", host));
+  return port;
 }
 
 }  // namespace
@@ -137,7 +160,30 @@ Status LocalDeployment::StartReplicas(const Options& options) {
                                                    spec_.name, "': uses_with is not JSON-able"));
   }
   std::vector<ReplicaProcessSpec> replicas;
+  std::string raft_configuration;
+  if (spec_.stateful &&
+      !google::protobuf::util::MessageToJsonString(spec_.raft_configuration, &raft_configuration)
+           .ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(Where(spec_, "raft_configuration"),
+                                                   "raft_configuration is not JSON-able"));
+  }
   for (int s = 0; s < spec_.shards; ++s) {
+    // Stateful: each shard is one Raft group; its members' transport addresses are fixed for
+    // the life of the Deployment (peer_ports, or ports picked once here).
+    std::vector<std::string> raft_addresses;
+    std::string peers;
+    if (spec_.stateful) {
+      for (int r = 0; r < spec_.replicas; ++r) {
+        int port = 0;
+        if (s < static_cast<int>(spec_.peer_ports.size())) {
+          port = spec_.peer_ports[s][r];
+        } else {
+          SHOAL_ASSIGN_OR_RETURN(port, PickFreePort(options.replica_host));
+        }
+        raft_addresses.push_back(absl::StrCat(options.replica_host, ":", port));
+        absl::StrAppend(&peers, peers.empty() ? "" : ",", "rep-", r, "=", raft_addresses.back());
+      }
+    }
     for (int r = 0; r < spec_.replicas; ++r) {
       ReplicaProcessSpec replica;
       replica.name = ReplicaName(spec_.name, spec_.shards, s, r);
@@ -151,6 +197,14 @@ Status LocalDeployment::StartReplicas(const Options& options) {
         replica.argv.push_back("--workspace");
         replica.argv.push_back(
             (std::filesystem::path(spec_.workspace) / replica.name).string());
+      }
+      if (spec_.stateful) {
+        replica.argv.insert(replica.argv.end(),
+                            {"--stateful", "--raft-id", absl::StrCat("rep-", r), "--raft-address",
+                             raft_addresses[r], "--raft-peers", peers, "--raft-configuration",
+                             raft_configuration, "--timeout-ready",
+                             std::to_string(spec_.timeout_ready_ms < 0 ? 3600000
+                                                                       : spec_.timeout_ready_ms)});
       }
       replica.env = spec_.env;
       replica.env["JINA_DEPLOYMENT_NAME"] = replica.name;

@@ -121,7 +121,10 @@ void ReplicaSet::Release(const Lease& lease, const grpc::Status& status) {
   Replica& replica = replicas_[lease.index];
   --replica.outstanding;
   // A failure at an address the replica no longer has says nothing about the current one.
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE && replica.endpoint == lease.endpoint) {
+  // "not the leader" (a stateful replica's follower) is healthy: the request just goes elsewhere.
+  bool follower = status.error_message().find("not the leader") != std::string::npos;
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE && replica.endpoint == lease.endpoint &&
+      !follower) {
     ++replica.failures;
     if (replica.healthy) {
       replica.healthy = false;

@@ -1,0 +1,134 @@
+// StatefulReplica: the Raft log's apply callback runs write requests on the executor thread;
+// answers are remembered by request id so that a retried write is applied once.
+#include "src/executor/stateful.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "src/common/log.h"
+
+namespace shoal::executor {
+namespace {
+
+constexpr size_t kRemembered = 10000;
+
+}  // namespace
+
+StatusOr<std::unique_ptr<StatefulReplica>> StatefulReplica::Start(ReplicaRuntime* runtime,
+                                                                  Options options) {
+  std::unique_ptr<StatefulReplica> replica(new StatefulReplica(runtime));
+  replica->apply_timeout_ = options.apply_timeout;
+  StatefulReplica* self = replica.get();
+  consensus::RaftNode::Options raft;
+  raft.id = options.id;
+  raft.bind_address = options.address;
+  raft.peers = options.peers;
+  raft.data_dir = options.data_dir;
+  raft.raft_configuration = options.raft_configuration;
+  raft.apply = [self](uint64_t, std::string_view data) { return self->Apply(data); };
+  raft.snapshot = [self](const std::string& path) {
+    return self->OnExecutorThread([self, path] { return self->runtime_->SnapshotTo(path); });
+  };
+  raft.restore = [self](const std::string& path) {
+    return self->OnExecutorThread([self, path] { return self->runtime_->RestoreFrom(path); });
+  };
+  SHOAL_ASSIGN_OR_RETURN(replica->raft_, consensus::RaftNode::Start(std::move(raft)));
+  return replica;
+}
+
+StatefulReplica::~StatefulReplica() {
+  submit_.Stop();
+  if (raft_ != nullptr) raft_->Shutdown().IgnoreError();
+}
+
+Status StatefulReplica::OnExecutorThread(absl::AnyInvocable<Status()> work) {
+  Status result = absl::UnavailableError("the replica is shutting down");
+  absl::Notification done;
+  if (!runtime_->Post([&] {
+        result = work();
+        done.Notify();
+      })) {
+    return result;
+  }
+  done.WaitForNotification();
+  return result;
+}
+
+std::string StatefulReplica::Apply(std::string_view data) {
+  jina::DataRequestProto request;
+  if (!request.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
+    SHOAL_LOG_ERROR("a Raft log entry is not a DataRequestProto (%d bytes); skipped",
+                    static_cast<int>(data.size()));
+    return "";
+  }
+  const std::string id = request.header().request_id();
+  {
+    absl::MutexLock lock(&mu_);
+    auto seen = answered_.find(id);
+    if (!id.empty() && seen != answered_.end()) return seen->second;
+  }
+  Status processed = OnExecutorThread([&]() -> Status {
+    StatusOr<bool> failed = runtime_->Process(request);
+    return failed.status();
+  });
+  if (!processed.ok()) {
+    // The same entry fails the same way on every replica: the answer says so.
+    jina::StatusProto* status = request.mutable_header()->mutable_status();
+    status->set_code(jina::StatusProto::ERROR);
+    status->set_description(std::string(processed.message()));
+  }
+  std::string answer = request.SerializeAsString();
+  if (!id.empty()) {
+    absl::MutexLock lock(&mu_);
+    answered_.emplace(id, answer);
+    answered_order_.push_back(id);
+    if (answered_order_.size() > kRemembered) {
+      answered_.erase(answered_order_.front());
+      answered_order_.pop_front();
+    }
+  }
+  return answer;
+}
+
+void StatefulReplica::Write(std::string request,
+                            absl::AnyInvocable<void(StatusOr<jina::DataRequestProto>)> done) {
+  auto task = [this, request = std::move(request), done = std::move(done)]() mutable {
+    StatusOr<consensus::ApplyResult> applied = raft_->Apply(request, apply_timeout_);
+    if (!applied.ok()) {
+      done(applied.status());
+      return;
+    }
+    jina::DataRequestProto answer;
+    if (!answer.ParseFromString(applied->response)) {
+      done(absl::InternalError("the replicated write produced no answer"));
+      return;
+    }
+    done(std::move(answer));
+  };
+  if (!submit_.Post(std::move(task))) {
+    // Only while shutting down; the caller's call is cancelled by the server's shutdown.
+    SHOAL_LOG_WARNING("a write arrived while the replica was shutting down");
+  }
+}
+
+Status StatefulReplica::WaitCaughtUp(absl::Duration timeout) {
+  absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (raft_->IsLeader()) {
+      if (raft_->Barrier(deadline - absl::Now()).ok()) return absl::OkStatus();
+    } else if (raft_->Leader().has_value()) {
+      consensus::RaftStats stats = raft_->Stats();
+      if (stats.last_contact.has_value() && stats.commit_index > 0 &&
+          stats.applied_index >= stats.commit_index) {
+        return absl::OkStatus();
+      }
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return absl::DeadlineExceededError(absl::StrCat(
+      "replica '", raft_->id(), "' did not catch up with a Raft leader within ",
+      absl::FormatDuration(timeout)));
+}
+
+}  // namespace shoal::executor

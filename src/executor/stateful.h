@@ -1,0 +1,67 @@
+// A stateful replica: the Executor becomes a replicated state machine. Requests to write
+// endpoints are appended to the Raft log; once committed, every replica applies them through its
+// Executor in log order, and the leader's answer answers the caller. A request id seen before is
+// applied once (its first answer is returned again).
+#ifndef SHOAL_EXECUTOR_STATEFUL_H_
+#define SHOAL_EXECUTOR_STATEFUL_H_
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "google/protobuf/struct.pb.h"
+#include "jina.pb.h"
+#include "shoal/status.h"
+#include "src/common/task_thread.h"
+#include "src/consensus/raft_node.h"
+#include "src/executor/runtime.h"
+
+namespace shoal::executor {
+
+// Thread-safe. Borrows the runtime, which outlives it. Writes are submitted on their own thread
+// (never the executor thread, which the log's apply callback needs).
+class StatefulReplica {
+ public:
+  struct Options {
+    std::string id;                           // Raft ID, stable across restarts
+    std::string address;                      // Raft transport host:port
+    std::map<std::string, std::string> peers;  // every member: ID -> address (bootstrap)
+    std::string data_dir;                     // Raft log and snapshots
+    google::protobuf::Struct raft_configuration;
+    absl::Duration apply_timeout = absl::Seconds(10);
+  };
+  static StatusOr<std::unique_ptr<StatefulReplica>> Start(ReplicaRuntime* runtime,
+                                                          Options options);
+  ~StatefulReplica();
+
+  // Replicates a write request and calls `done` (on the submit thread) with the leader's
+  // answer: the answered request, or UNAVAILABLE "not the leader" on a follower, so that the
+  // router tries another replica.
+  void Write(std::string request, absl::AnyInvocable<void(StatusOr<jina::DataRequestProto>)> done);
+  // Waits until this replica has a leader and has applied everything it knows is committed
+  // (a restarted replica must not serve stale state). DEADLINE_EXCEEDED after `timeout`.
+  Status WaitCaughtUp(absl::Duration timeout);
+  consensus::RaftStats Stats() const { return raft_->Stats(); }
+
+ private:
+  explicit StatefulReplica(ReplicaRuntime* runtime) : runtime_(runtime) {}
+  std::string Apply(std::string_view data);
+  Status OnExecutorThread(absl::AnyInvocable<Status()> work);
+
+  ReplicaRuntime* const runtime_;
+  std::unique_ptr<consensus::RaftNode> raft_;
+  absl::Duration apply_timeout_;
+  absl::Mutex mu_;
+  // Answers of the last kRemembered request ids, for exactly-once writes.
+  std::map<std::string, std::string> answered_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> answered_order_ ABSL_GUARDED_BY(mu_);
+  TaskThread submit_{"raft-submit"};  // last: joined first
+};
+
+}  // namespace shoal::executor
+
+#endif  // SHOAL_EXECUTOR_STATEFUL_H_

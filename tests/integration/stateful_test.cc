@@ -1,0 +1,149 @@
+// Stateful Deployments of real replica processes: writes go through a Raft log per shard, every
+// replica applies them, a retried write is applied once, and writes continue after kill -9 of
+// the leader.
+#include <signal.h>
+
+#include <grpcpp/grpcpp.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "jina.grpc.pb.h"
+#include "shoal/deployment.h"
+#include "tests/integration/child_process.h"
+
+namespace shoal {
+namespace {
+
+constexpr char kFastRaft[] =
+    R"({"HeartbeatTimeout": 200, "ElectionTimeout": 200, "LeaderLeaseTimeout": 100,
+        "CommitTimeout": 5, "LogLevel": "WARN"})";
+
+DeploymentOptions Stateful(const std::string& name, const std::filesystem::path& workspace) {
+  DeploymentOptions options;
+  options.name = name;
+  options.uses = "Counter";
+  options.replicas = 3;
+  options.stateful = true;
+  options.workspace = workspace.string();
+  options.raft_configuration = kFastRaft;
+  options.retries = 30;  // rounds over the 3 replicas, with pauses, while a new leader is elected
+  options.shoal_binary = testing::ShoalBinary();
+  options.timeout_ready_ms = 60000;
+  return options;
+}
+
+std::filesystem::path FreshDir(const std::string& name) {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              ("shoal-stateful-" + name + "-" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+DocList Docs(int n) {
+  DocList docs;
+  for (int i = 0; i < n; ++i) docs.Add().set_text("d" + std::to_string(i));
+  return docs;
+}
+
+// The count each replica reports, asked directly (reads are served by any replica).
+std::vector<std::string> Counts(const Deployment& dep) {
+  std::vector<std::string> counts;
+  const std::vector<std::string> addresses = dep.replica_addresses()[0];
+  for (const std::string& address : addresses) {
+    auto client = Client::Connect(address);
+    if (!client.ok()) {
+      counts.push_back("down");
+      continue;
+    }
+    auto answer = client->Post("/count", DocList(), {.stream = false});
+    counts.push_back(answer.ok() && answer->size() == 1 ? std::string((*answer)[0].text())
+                                                        : "error");
+  }
+  return counts;
+}
+
+// Waits (bounded) until every replica reports `expected`.
+bool Converge(const Deployment& dep, const std::string& expected) {
+  for (int i = 0; i < 500; ++i) {
+    std::vector<std::string> counts = Counts(dep);
+    if (std::all_of(counts.begin(), counts.end(),
+                    [&](const std::string& c) { return c == expected; })) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+TEST(StatefulDeploymentTest, EveryReplicaAppliesEveryWrite) {
+  std::filesystem::path workspace = FreshDir("apply");
+  Deployment dep(Stateful("counter", workspace));
+  Status started = dep.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  auto written = dep.Post("/index", Docs(50), {.request_size = 5, .stream = false});
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_TRUE(Converge(dep, "50")) << ::testing::PrintToString(Counts(dep));
+}
+
+TEST(StatefulDeploymentTest, TheSameWriteDeliveredTwiceIsAppliedOnce) {
+  std::filesystem::path workspace = FreshDir("dedup");
+  Deployment dep(Stateful("dedup", workspace));
+  ASSERT_TRUE(dep.Start().ok());
+  jina::DataRequestProto request;
+  request.mutable_header()->set_request_id("write-once");
+  request.mutable_header()->set_exec_endpoint("/index");
+  DocList(request.mutable_data()->mutable_docs()).Add().set_text("x");
+  // Delivered to every replica, twice: only the leader accepts, once.
+  int accepted = 0;
+  const std::vector<std::string> addresses = dep.replica_addresses()[0];
+  for (int round = 0; round < 2; ++round) {
+    for (const std::string& address : addresses) {
+      auto stub = jina::JinaSingleDataRequestRPC::NewStub(
+          grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+      jina::DataRequestProto response;
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+      grpc::Status status = stub->process_single_data(&context, request, &response);
+      if (status.ok()) {
+        ++accepted;
+      } else {
+        EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+        EXPECT_THAT(status.error_message(), ::testing::HasSubstr("not the leader"));
+      }
+    }
+  }
+  EXPECT_EQ(accepted, 2);
+  EXPECT_TRUE(Converge(dep, "1")) << ::testing::PrintToString(Counts(dep));
+}
+
+TEST(StatefulDeploymentTest, WritesContinueAfterTheLeaderIsKilled) {
+  std::filesystem::path workspace = FreshDir("failover");
+  Deployment dep(Stateful("failover", workspace));
+  ASSERT_TRUE(dep.Start().ok());
+  ASSERT_TRUE(dep.Post("/index", Docs(10), {.request_size = 1, .stream = false}).ok());
+  // Find the leader: the replica that accepts a write sent to it alone.
+  int leader = -1;
+  std::vector<std::string> addresses = dep.replica_addresses()[0];
+  for (int r = 0; r < 3 && leader < 0; ++r) {
+    auto stub = jina::JinaSingleDataRequestRPC::NewStub(
+        grpc::CreateChannel(addresses[r], grpc::InsecureChannelCredentials()));
+    jina::DataRequestProto request, response;
+    request.mutable_header()->set_request_id("probe");
+    request.mutable_header()->set_exec_endpoint("/index");
+    grpc::ClientContext context;
+    if (stub->process_single_data(&context, request, &response).ok()) leader = r;
+  }
+  ASSERT_GE(leader, 0);
+  ASSERT_EQ(kill(dep.replica_pid(0, leader), SIGKILL), 0);
+  auto written = dep.Post("/index", Docs(20), {.request_size = 1, .stream = false});
+  ASSERT_TRUE(written.ok()) << written.status();
+  // The killed replica is restarted, rejoins, and catches up.
+  EXPECT_TRUE(Converge(dep, "30")) << ::testing::PrintToString(Counts(dep));
+}
+
+}  // namespace
+}  // namespace shoal
