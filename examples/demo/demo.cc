@@ -30,12 +30,15 @@ double Percentile(std::vector<double> values, double p) {
 int main(int argc, char** argv) {
   std::string address;
   int docs = 10000, dim = 128, queries = 100, request_size = 100, limit = 5;
+  std::vector<std::string> replicas;
   CLI::App app{"Index random documents into an ExactNNIndexer and query it"};
   app.add_option("--address", address, "host:port of the replica")->required();
   app.add_option("--docs", docs, "Documents to index")->check(CLI::PositiveNumber);
   app.add_option("--dim", dim, "Embedding dimension")->check(CLI::PositiveNumber);
   app.add_option("--queries", queries, "Queries to run")->check(CLI::PositiveNumber);
   app.add_option("--request-size", request_size, "Docs per request")->check(CLI::PositiveNumber);
+  app.add_option("--replicas", replicas, "host:port of each replica, to print its doc count")
+      ->delimiter(',');
   CLI11_PARSE(app, argc, argv);
 
   auto client = shoal::Client::Connect(address);
@@ -93,5 +96,18 @@ int main(int argc, char** argv) {
   }
   std::printf("%d queries (top-%d, cosine): p50 %.3f ms, p99 %.3f ms\n", queries, limit,
               Percentile(latencies_ms, 0.5), Percentile(latencies_ms, 0.99));
+  // Every replica's own count (reads are served by any replica).
+  for (size_t r = 0; r < replicas.size(); ++r) {
+    auto replica = shoal::Client::Connect(replicas[r]);
+    auto count = replica.ok() ? replica->Post("/count", shoal::DocList(), {.stream = false})
+                              : shoal::StatusOr<shoal::DocList>(replica.status());
+    if (!count.ok() || count->size() != 1) {
+      std::fprintf(stderr, "demo: replica %s: %s\n", replicas[r].c_str(),
+                   count.status().ToString().c_str());
+      return 1;
+    }
+    std::printf("replica %zu (%s): %s docs\n", r, replicas[r].c_str(),
+                std::string((*count)[0].text()).c_str());
+  }
   return 0;
 }
