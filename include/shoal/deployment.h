@@ -40,6 +40,7 @@ struct DeploymentOptions {
   // Stateful: write endpoints go through a Raft log per shard (needs `workspace`).
   bool stateful = false;
   std::string raft_configuration = "{}";  // JSON: HeartbeatTimeout, ElectionTimeout, ...
+  std::string read_consistency = "eventual";  // or "linearizable": reads on the leader
   std::string shoal_binary;         // the `shoal` executable replicas run; empty: found
   // In a Flow only: the nodes this one waits for (empty: the previous non-floating node, or
   // "gateway"), whether nobody waits for it, and whether a join hands it all parts at once.

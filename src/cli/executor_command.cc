@@ -40,6 +40,7 @@ struct ExecutorFlags {
   std::string raft_address;
   std::string raft_peers;  // id=host:port,id=host:port
   std::string raft_configuration = "{}";
+  std::string read_consistency = "eventual";
   int timeout_ready_ms = 600000;
 };
 
@@ -77,6 +78,7 @@ StatusOr<std::unique_ptr<executor::StatefulReplica>> StartStateful(
            .ok()) {
     return absl::InvalidArgumentError("--raft-configuration is not a JSON object");
   }
+  options.linearizable_reads = flags.read_consistency == "linearizable";
   return executor::StatefulReplica::Start(runtime, std::move(options));
 }
 
@@ -171,6 +173,9 @@ Command AddExecutorCommand(CLI::App& app) {
                   "Every member for bootstrap: id=host:port,id=host:port,...");
   sub->add_option("--raft-configuration", flags->raft_configuration,
                   "JSON object of Hashicorp raft settings (HeartbeatTimeout, ...)");
+  sub->add_option("--read-consistency", flags->read_consistency,
+                  "eventual (any replica answers reads) or linearizable (the leader, confirmed)")
+      ->check(CLI::IsMember({"eventual", "linearizable"}));
   sub->add_option("--timeout-ready", flags->timeout_ready_ms,
                   "Milliseconds a stateful replica may take to catch up before serving");
   return {sub, [flags] { return RunExecutor(*flags); }};

@@ -269,6 +269,25 @@ class ReplicaServer::Services {
                          });
         return reactor;
       }
+      if (stateful_ != nullptr && stateful_->linearizable_reads()) {
+        // A linearizable read: on the leader, after it confirmed its leadership.
+        stateful_->ConfirmLeader([this, context, reactor, mutable_request, response](Status s) {
+          if (!s.ok()) {
+            reactor->Finish(ToGrpc(s));
+            return;
+          }
+          Serve(context, reactor, mutable_request, response);
+        });
+        return reactor;
+      }
+      Serve(context, reactor, mutable_request, response);
+      return reactor;
+    }
+
+   private:
+    // Runs the Executor on the request (on the executor thread) and answers in place.
+    void Serve(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+               jina::DataRequestProto* mutable_request, jina::DataRequestProto* response) {
       bool posted = runtime_->Post([this, context, reactor, mutable_request, response,
                                     arrived = ReplicaRuntime::Clock::now(),
                                     in_flight = InFlight(runtime_->in_flight())] {
@@ -286,10 +305,8 @@ class ReplicaServer::Services {
         reactor->Finish(grpc::Status::OK);
       });
       if (!posted) reactor->Finish(kShuttingDown);
-      return reactor;
     }
 
-   private:
     ReplicaRuntime* const runtime_;
     StatefulReplica* const stateful_;
     ArenaAllocator<jina::DataRequestProto, jina::DataRequestProto> allocator_;

@@ -2,6 +2,7 @@
 // answers are remembered by request id so that a retried write is applied once.
 #include "src/executor/stateful.h"
 
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -19,6 +20,7 @@ StatusOr<std::unique_ptr<StatefulReplica>> StatefulReplica::Start(ReplicaRuntime
                                                                   Options options) {
   std::unique_ptr<StatefulReplica> replica(new StatefulReplica(runtime));
   replica->apply_timeout_ = options.apply_timeout;
+  replica->linearizable_reads_ = options.linearizable_reads;
   StatefulReplica* self = replica.get();
   consensus::RaftNode::Options raft;
   raft.id = options.id;
@@ -109,6 +111,30 @@ void StatefulReplica::Write(std::string request,
   if (!submit_.Post(std::move(task))) {
     // Only while shutting down; the caller's call is cancelled by the server's shutdown.
     SHOAL_LOG_WARNING("a write arrived while the replica was shutting down");
+  }
+}
+
+void StatefulReplica::ConfirmLeader(absl::AnyInvocable<void(Status)> done) {
+  auto task = [this, done = std::move(done)]() mutable {
+    if (!raft_->IsLeader()) {
+      std::optional<consensus::Peer> leader = raft_->Leader();
+      done(absl::UnavailableError(
+          leader.has_value() ? absl::StrCat("not the leader; the leader is '", leader->id, "' at ",
+                                            leader->address)
+                             : std::string("not the leader; no leader is known")));
+      return;
+    }
+    Status verified = raft_->VerifyLeader(apply_timeout_);
+    uint64_t term = raft_->Stats().term;
+    if (verified.ok() && term != barrier_term_) {
+      // Everything committed in earlier terms is applied here before the first read of a term.
+      verified = raft_->Barrier(apply_timeout_);
+      if (verified.ok()) barrier_term_ = term;
+    }
+    done(verified);
+  };
+  if (!submit_.Post(std::move(task))) {
+    SHOAL_LOG_WARNING("a read arrived while the replica was shutting down");
   }
 }
 

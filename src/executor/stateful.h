@@ -33,6 +33,7 @@ class StatefulReplica {
     std::string data_dir;                     // Raft log and snapshots
     google::protobuf::Struct raft_configuration;
     absl::Duration apply_timeout = absl::Seconds(10);
+    bool linearizable_reads = false;  // read_consistency: linearizable
   };
   static StatusOr<std::unique_ptr<StatefulReplica>> Start(ReplicaRuntime* runtime,
                                                           Options options);
@@ -45,6 +46,11 @@ class StatefulReplica {
   // Waits until this replica has a leader and has applied everything it knows is committed
   // (a restarted replica must not serve stale state). DEADLINE_EXCEEDED after `timeout`.
   Status WaitCaughtUp(absl::Duration timeout);
+  // With linearizable reads: confirms on the submit thread that this replica is the leader (a
+  // quorum round, plus a barrier once per term) before `done(OK)`; UNAVAILABLE "not the
+  // leader" on a follower.
+  bool linearizable_reads() const { return linearizable_reads_; }
+  void ConfirmLeader(absl::AnyInvocable<void(Status)> done);
   consensus::RaftStats Stats() const { return raft_->Stats(); }
 
  private:
@@ -55,6 +61,8 @@ class StatefulReplica {
   ReplicaRuntime* const runtime_;
   std::unique_ptr<consensus::RaftNode> raft_;
   absl::Duration apply_timeout_;
+  bool linearizable_reads_ = false;
+  uint64_t barrier_term_ = 0;  // the term whose barrier ran; submit thread only
   absl::Mutex mu_;
   // Answers of the last kRemembered request ids, for exactly-once writes.
   std::map<std::string, std::string> answered_ ABSL_GUARDED_BY(mu_);

@@ -202,7 +202,8 @@ Status LocalDeployment::StartReplicas(const Options& options) {
         replica.argv.insert(replica.argv.end(),
                             {"--stateful", "--raft-id", absl::StrCat("rep-", r), "--raft-address",
                              raft_addresses[r], "--raft-peers", peers, "--raft-configuration",
-                             raft_configuration, "--timeout-ready",
+                             raft_configuration, "--read-consistency", spec_.read_consistency,
+                             "--timeout-ready",
                              std::to_string(spec_.timeout_ready_ms < 0 ? 3600000
                                                                        : spec_.timeout_ready_ms)});
       }

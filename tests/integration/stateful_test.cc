@@ -120,6 +120,34 @@ TEST(StatefulDeploymentTest, TheSameWriteDeliveredTwiceIsAppliedOnce) {
   EXPECT_TRUE(Converge(dep, "1")) << ::testing::PrintToString(Counts(dep));
 }
 
+TEST(StatefulDeploymentTest, LinearizableReadsSeeEveryAcknowledgedWrite) {
+  std::filesystem::path workspace = FreshDir("linearizable");
+  DeploymentOptions options = Stateful("linear", workspace);
+  options.read_consistency = "linearizable";
+  Deployment dep(options);
+  ASSERT_TRUE(dep.Start().ok());
+  for (int round = 1; round <= 5; ++round) {
+    ASSERT_TRUE(dep.Post("/index", Docs(3), {.stream = false}).ok());
+    // No waiting: the read is served by the confirmed leader, after every committed write.
+    auto count = dep.Post("/count", DocList(), {.stream = false});
+    ASSERT_TRUE(count.ok()) << count.status();
+    EXPECT_EQ((*count)[0].text(), std::to_string(3 * round));
+  }
+  // Followers refuse reads, naming the leader.
+  int refused = 0;
+  const std::vector<std::string> addresses = dep.replica_addresses()[0];
+  for (const std::string& address : addresses) {
+    auto client = Client::Connect(address);
+    ASSERT_TRUE(client.ok());
+    auto answer = client->Post("/count", DocList(), {.stream = false});
+    if (!answer.ok()) {
+      ++refused;
+      EXPECT_THAT(answer.status().message(), ::testing::HasSubstr("not the leader"));
+    }
+  }
+  EXPECT_EQ(refused, 2);
+}
+
 TEST(StatefulDeploymentTest, WritesContinueAfterTheLeaderIsKilled) {
   std::filesystem::path workspace = FreshDir("failover");
   Deployment dep(Stateful("failover", workspace));
