@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "gmock/gmock.h"
@@ -146,6 +147,56 @@ TEST(StatefulDeploymentTest, LinearizableReadsSeeEveryAcknowledgedWrite) {
     }
   }
   EXPECT_EQ(refused, 2);
+}
+
+TEST(StatefulDeploymentTest, ShardsAreRaftGroupsIndexAnyAndSearchAll) {
+  std::filesystem::path workspace = FreshDir("sharded");
+  DeploymentOptions options = Stateful("shards", workspace);
+  options.uses = "ExactNNIndexer";
+  options.shards = 2;  // `/index` goes to one shard (ANY), `/search` to both (ALL)
+  Deployment dep(options);
+  Status started = dep.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  DocList docs;
+  for (int i = 0; i < 40; ++i) {
+    Doc d = docs.Add();
+    d.set_text("doc-" + std::to_string(i));
+    std::vector<float> v = {static_cast<float>(i), 1.0f, 0.25f};
+    d.set_embedding(v);
+  }
+  ASSERT_TRUE(dep.Post("/index", docs, {.request_size = 4, .stream = false}).ok());
+  // Every replica of a shard holds the same docs; the two shards hold all 40 between them.
+  auto all_agree = [&](std::vector<int>& per_shard) {
+    per_shard.clear();
+    const std::vector<std::vector<std::string>> shards = dep.replica_addresses();
+    for (const std::vector<std::string>& replicas : shards) {
+      std::set<std::string> counts;
+      for (const std::string& address : replicas) {
+        auto client = Client::Connect(address);
+        auto count = client.ok() ? client->Post("/count", DocList(), {.stream = false})
+                                 : StatusOr<DocList>(client.status());
+        counts.insert(count.ok() && count->size() == 1 ? std::string((*count)[0].text()) : "?");
+      }
+      if (counts.size() != 1 || *counts.begin() == "?") return false;
+      per_shard.push_back(std::stoi(*counts.begin()));
+    }
+    return true;
+  };
+  std::vector<int> per_shard;
+  bool agreed = false;
+  for (int i = 0; i < 500 && !agreed; ++i) {
+    agreed = all_agree(per_shard) && per_shard.size() == 2 && per_shard[0] + per_shard[1] == 40;
+    if (!agreed) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(agreed) << ::testing::PrintToString(per_shard);
+  EXPECT_GT(per_shard[0], 0);
+  EXPECT_GT(per_shard[1], 0);
+  DocList query;
+  std::vector<float> q = {39.0f, 1.0f, 0.25f};
+  query.Add().set_embedding(q);
+  auto result = dep.Post("/search", query, {.parameters = *Params::FromJson(R"({"limit": 2})")});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ((*result)[0].matches().size(), 4u);  // the top 2 of each shard, merged
 }
 
 TEST(StatefulDeploymentTest, WritesContinueAfterTheLeaderIsKilled) {
