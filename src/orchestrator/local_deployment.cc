@@ -6,8 +6,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -48,23 +51,29 @@ StatusOr<std::vector<std::string>> CudaDevices(const config::DeploymentSpec& spe
 }
 
 // A port that is free now, for Raft transports whose addresses every member must know before
-// any of them starts. Used only when the Deployment gives no peer_ports.
+// any of them starts. Used only when the Deployment gives no peer_ports. It is taken below the
+// kernel's ephemeral range, so that the many processes binding port 0 on this machine (replicas'
+// gRPC ports among them) cannot be handed it before the replica binds it; a rare collision with
+// another picker is retried by Start().
 StatusOr<int> PickFreePort(const std::string& host) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return absl::InternalError("socket() failed while picking a Raft port");
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = 0;
-  inet_pton(AF_INET, host.c_str(), &address.sin_addr);
-  socklen_t length = sizeof(address);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
+  int ephemeral_low = 32768;
+  if (std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range"); range) range >> ephemeral_low;
+  int low = std::max(1024, ephemeral_low - 12000);
+  int high = std::max(low + 1, ephemeral_low);
+  static std::mt19937 random{std::random_device{}()};
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    int port = std::uniform_int_distribution<int>(low, high - 1)(random);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return absl::InternalError("socket() failed while picking a Raft port");
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    inet_pton(AF_INET, host.c_str(), &address.sin_addr);
+    bool free = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+    close(fd);
+    if (free) return port;
   }
-  close(fd);
-  if (port == 0) return absl::UnavailableError(absl::StrCat("no free port on ", host));
-  return port;
+  return absl::UnavailableError(absl::StrCat("no free port on ", host, " in ", low, "..", high));
 }
 
 }  // namespace
@@ -115,7 +124,24 @@ StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
       addresses[0].push_back(routing::Address{.host = host, .port = e.port, .tls = e.tls});
     }
   } else {
-    SHOAL_RETURN_IF_ERROR(deployment->StartReplicas(options));
+    // Raft ports picked here may, rarely, be taken before a replica binds them: try again.
+    Status started = deployment->StartReplicas(options);
+    for (int retry = 0; retry < 3 && !started.ok() && spec.stateful && spec.peer_ports.empty() &&
+                        started.message().find("address already in use") != absl::string_view::npos;
+         ++retry) {
+      SHOAL_LOG_WARNING("Deployment '%s': a Raft port was taken; starting again", spec.name);
+      // The members that did start recorded the old addresses: their logs start over too.
+      for (int s = 0; s < spec.shards; ++s) {
+        for (int r = 0; r < spec.replicas; ++r) {
+          std::error_code ignored;
+          std::filesystem::remove_all(std::filesystem::path(spec.workspace) /
+                                          ReplicaName(spec.name, spec.shards, s, r) / "raft",
+                                      ignored);
+        }
+      }
+      started = deployment->StartReplicas(options);
+    }
+    SHOAL_RETURN_IF_ERROR(started);
     for (int s = 0; s < spec.shards; ++s) {
       for (int r = 0; r < spec.replicas; ++r) {
         int port = deployment->supervisor_->port(static_cast<size_t>(s * spec.replicas + r));
