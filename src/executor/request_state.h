@@ -15,7 +15,9 @@
 namespace shoal::internal {
 
 struct RequestState {
-  DocList docs;                                  // a view into the request being answered
+  // A view into the request being answered (set by the runtime; starts as an empty view, not an
+  // owned list, so that no message is allocated per request).
+  DocList docs{static_cast<docarray::DocListProto*>(nullptr)};
   Params params;                                 // the request's parameters (per-executor merged)
   std::string_view endpoint;
   std::vector<docarray::DocListProto*> parts;    // one per part; the docs when single-part

@@ -77,6 +77,7 @@ std::shared_ptr<Endpoint> ReplicaSet::Connect(const Address& address) const {
   }
   auto endpoint = std::make_shared<Endpoint>();
   endpoint->address = address;
+  endpoint->display = address.ToString();
   endpoint->channel = grpc::CreateCustomChannel(address.target(), credentials, args);
   endpoint->stub = std::make_unique<grpc::GenericStub>(endpoint->channel);
   endpoint->metrics = metrics::ForRoute(metrics::DeploymentOf(options_.name), address.target());

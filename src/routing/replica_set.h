@@ -24,6 +24,7 @@ namespace shoal::routing {
 // What the router uses of one replica for one call; keeps the channel alive while in use.
 struct Endpoint {
   Address address;
+  std::string display;  // address.ToString(), formatted once
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<grpc::GenericStub> stub;
   metrics::RouteMetrics metrics;  // labels: the Deployment, address.target()

@@ -42,7 +42,7 @@ class Call {
     ++result_.attempts;
     if (result_.attempts > 1) lease->endpoint->metrics.retries.Increment();
     if (lease->index < 64) tried_ |= uint64_t{1} << lease->index;
-    tried_addresses_.push_back(lease->endpoint->address.ToString());
+    tried_endpoints_.push_back(lease->endpoint);
     context_ = std::make_unique<grpc::ClientContext>();
     for (const auto& [key, value] : options_.metadata) context_->AddMetadata(key, value);
     std::optional<std::chrono::system_clock::time_point> deadline = options_.deadline;
@@ -75,7 +75,7 @@ class Call {
 
   void Completed(grpc::Status status) {
     replicas_.Release(lease_, status);
-    result_.replica = lease_.endpoint->address.ToString();
+    result_.replica = lease_.endpoint->display;
     result_.status = std::move(status);
     if (result_.status.error_code() == grpc::StatusCode::UNAVAILABLE) {
       Attempt();  // another replica, or Finish() when the budget or the replicas are spent
@@ -98,7 +98,11 @@ class Call {
       result_.status = grpc::Status(
           grpc::StatusCode::UNAVAILABLE,
           absl::StrCat(replicas_.name(), ": ", result_.attempts, " attempt(s) failed (tried ",
-                       absl::StrJoin(tried_addresses_, ", "), "); last error: ",
+                       absl::StrJoin(tried_endpoints_, ", ",
+                                     [](std::string* out, const std::shared_ptr<Endpoint>& e) {
+                                       out->append(e->display);
+                                     }),
+                       "); last error: ",
                        result_.status.error_message()));
     } else if (!result_.status.ok()) {
       result_.status = grpc::Status(
@@ -119,7 +123,7 @@ class Call {
   uint64_t tried_ = 0;
   int rounds_ = 0;                      // times every replica had been tried
   std::unique_ptr<grpc::Alarm> alarm_;  // the pause before trying them again
-  std::vector<std::string> tried_addresses_;
+  std::vector<std::shared_ptr<Endpoint>> tried_endpoints_;  // in attempt order, for errors
   ReplicaSet::Lease lease_;
   std::unique_ptr<grpc::ClientContext> context_;
   grpc::ByteBuffer response_;
