@@ -38,6 +38,7 @@ struct ExecutorFlags {
   bool stateful = false;
   std::string raft_id;
   std::string raft_address;
+  std::string raft_advertise;
   std::string raft_peers;  // id=host:port,id=host:port
   std::string raft_configuration = "{}";
   std::string read_consistency = "eventual";
@@ -63,6 +64,7 @@ StatusOr<std::unique_ptr<executor::StatefulReplica>> StartStateful(
   executor::StatefulReplica::Options options;
   options.id = flags.raft_id.empty() ? flags.name : flags.raft_id;
   options.address = flags.raft_address;
+  options.advertise = flags.raft_advertise;
   options.data_dir = (std::filesystem::path(flags.workspace) / "raft").string();
   for (absl::string_view peer : absl::StrSplit(flags.raft_peers, ',', absl::SkipEmpty())) {
     std::pair<std::string, std::string> id_address = absl::StrSplit(peer, absl::MaxSplits('=', 1));
@@ -72,7 +74,9 @@ StatusOr<std::unique_ptr<executor::StatefulReplica>> StartStateful(
     }
     options.peers[id_address.first] = id_address.second;
   }
-  if (options.peers.empty()) options.peers[options.id] = options.address;
+  if (options.peers.empty()) {
+    options.peers[options.id] = options.advertise.empty() ? options.address : options.advertise;
+  }
   if (!google::protobuf::util::JsonStringToMessage(flags.raft_configuration,
                                                    &options.raft_configuration)
            .ok()) {
@@ -168,7 +172,10 @@ Command AddExecutorCommand(CLI::App& app) {
   sub->add_flag("--stateful", flags->stateful,
                  "Replicate write endpoints through Raft (needs --workspace, --raft-address)");
   sub->add_option("--raft-id", flags->raft_id, "Raft member ID (default: --name)");
-  sub->add_option("--raft-address", flags->raft_address, "Raft transport host:port");
+  sub->add_option("--raft-address", flags->raft_address, "Raft transport host:port to listen on");
+  sub->add_option("--raft-advertise", flags->raft_advertise,
+                  "host:port the other members dial (a DNS name may be used; default: "
+                  "--raft-address, which then must not be 0.0.0.0)");
   sub->add_option("--raft-peers", flags->raft_peers,
                   "Every member for bootstrap: id=host:port,id=host:port,...");
   sub->add_option("--raft-configuration", flags->raft_configuration,

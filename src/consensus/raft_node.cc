@@ -207,6 +207,7 @@ StatusOr<std::unique_ptr<RaftNode>> RaftNode::Start(Options options) {
   char* error = nullptr;
   const int code =
       shoal_raft_start(node->options_.id.c_str(), node->options_.bind_address.c_str(),
+                       node->options_.advertise_address.c_str(),
                        node->options_.data_dir.c_str(), key_ptrs.data(), value_ptrs.data(),
                        keys.size(), &callbacks, &node->handle_, &error);
   if (code != SHOAL_RAFT_OK) {

@@ -71,7 +71,10 @@ class RaftNode {
 
   struct Options {
     std::string id;            // unique in the cluster, stable across restarts
-    std::string bind_address;  // "host:port" (a concrete host; port 0 picks one, see address())
+    std::string bind_address;  // "host:port" (port 0 picks one, see address())
+    // The "host:port" peers dial (host may be a DNS name, resolved at each dial); empty: the
+    // bound address, which then must not be a wildcard such as 0.0.0.0.
+    std::string advertise_address;
     // Bootstraps a new cluster with these voters (ID -> address, this member included). Members
     // that already have state ignore it, so every member may pass the same list at every start.
     std::map<std::string, std::string> peers;
@@ -120,7 +123,7 @@ class RaftNode {
   bool IsLeader() const;
   // The leader this member knows of, if any.
   std::optional<Peer> Leader() const;
-  // This member's ID and transport address (with the bound port when it was 0).
+  // This member's ID and advertised transport address (with the bound port when it was 0).
   const std::string& id() const { return id_; }
   const std::string& address() const { return address_; }
   RaftStats Stats() const;

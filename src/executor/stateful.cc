@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -13,6 +14,34 @@ namespace shoal::executor {
 namespace {
 
 constexpr size_t kRemembered = 10000;
+
+std::vector<metrics::Sample> RaftSamples(const consensus::RaftStats& stats) {
+  std::vector<metrics::Sample> samples;
+  constexpr std::pair<consensus::Role, const char*> kRoles[] = {
+      {consensus::Role::kFollower, "follower"},
+      {consensus::Role::kCandidate, "candidate"},
+      {consensus::Role::kLeader, "leader"},
+      {consensus::Role::kShutdown, "shutdown"}};
+  for (const auto& [role, name] : kRoles) {
+    samples.push_back({.name = "shoal_raft_role",
+                       .help = "1 for the Raft role this replica has now, 0 for the others",
+                       .labels = {{"role", name}},
+                       .value = stats.role == role ? 1.0 : 0.0});
+  }
+  auto gauge = [&](const char* name, const char* help, uint64_t value) {
+    samples.push_back({.name = name, .help = help, .value = static_cast<double>(value)});
+  };
+  gauge("shoal_raft_term", "The Raft term this replica is in", stats.term);
+  gauge("shoal_raft_last_log_index", "The last index in this replica's Raft log",
+        stats.last_log_index);
+  gauge("shoal_raft_commit_index", "The last Raft log index this replica knows is committed",
+        stats.commit_index);
+  gauge("shoal_raft_applied_index", "The last Raft log index applied to this replica's Executor",
+        stats.applied_index);
+  gauge("shoal_raft_last_snapshot_index", "The Raft log index of this replica's last snapshot",
+        stats.last_snapshot_index);
+  return samples;
+}
 
 }  // namespace
 
@@ -25,6 +54,7 @@ StatusOr<std::unique_ptr<StatefulReplica>> StatefulReplica::Start(ReplicaRuntime
   consensus::RaftNode::Options raft;
   raft.id = options.id;
   raft.bind_address = options.address;
+  raft.advertise_address = options.advertise;
   raft.peers = options.peers;
   raft.data_dir = options.data_dir;
   raft.raft_configuration = options.raft_configuration;
@@ -36,10 +66,15 @@ StatusOr<std::unique_ptr<StatefulReplica>> StatefulReplica::Start(ReplicaRuntime
     return self->OnExecutorThread([self, path] { return self->runtime_->RestoreFrom(path); });
   };
   SHOAL_ASSIGN_OR_RETURN(replica->raft_, consensus::RaftNode::Start(std::move(raft)));
+  const std::string& name = runtime->name();
+  replica->metrics_ = metrics::AddSampler(
+      {{"deployment", std::string(metrics::DeploymentOf(name))}, {"replica", name}},
+      [self] { return RaftSamples(self->raft_->Stats()); });
   return replica;
 }
 
 StatefulReplica::~StatefulReplica() {
+  metrics_ = metrics::SamplerRegistration();
   submit_.Stop();
   if (raft_ != nullptr) raft_->Shutdown().IgnoreError();
 }

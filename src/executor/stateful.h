@@ -19,6 +19,7 @@
 #include "src/common/task_thread.h"
 #include "src/consensus/raft_node.h"
 #include "src/executor/runtime.h"
+#include "src/metrics/metrics.h"
 
 namespace shoal::executor {
 
@@ -28,7 +29,8 @@ class StatefulReplica {
  public:
   struct Options {
     std::string id;                           // Raft ID, stable across restarts
-    std::string address;                      // Raft transport host:port
+    std::string address;                      // Raft transport host:port to bind
+    std::string advertise;                    // host:port peers dial; empty: `address`
     std::map<std::string, std::string> peers;  // every member: ID -> address (bootstrap)
     std::string data_dir;                     // Raft log and snapshots
     google::protobuf::Struct raft_configuration;
@@ -67,7 +69,9 @@ class StatefulReplica {
   // Answers of the last kRemembered request ids, for exactly-once writes.
   std::map<std::string, std::string> answered_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> answered_order_ ABSL_GUARDED_BY(mu_);
-  TaskThread submit_{"raft-submit"};  // last: joined first
+  TaskThread submit_{"raft-submit"};
+  // shoal_raft_* gauges, sampled at each scrape. Last: removed first.
+  metrics::SamplerRegistration metrics_;
 };
 
 }  // namespace shoal::executor

@@ -36,6 +36,7 @@ StatusOr<std::unique_ptr<Exposer>> StartExposer(std::string_view host, int port)
         absl::StrCat("cannot serve metrics on ", address, ": no listening port"));
   }
   server->RegisterCollectable(Registry());
+  server->RegisterCollectable(SampledGauges());
   int bound = ports.front();
   return std::unique_ptr<Exposer>(new Exposer(std::move(server), bound));
 }

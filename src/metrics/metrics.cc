@@ -2,6 +2,7 @@
 // handles that the replica runtime, the router and the orchestrator keep.
 #include "src/metrics/metrics.h"
 
+#include <prometheus/collectable.h>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -11,6 +12,8 @@
 
 #include <iterator>
 #include <memory>
+#include <mutex>
+#include <utility>
 #include <vector>
 
 namespace shoal::metrics {
@@ -82,7 +85,82 @@ prometheus::Labels ReplicaLabels(std::string_view deployment, std::string_view r
   return {{"deployment", std::string(deployment)}, {"replica", std::string(replica)}};
 }
 
+// The registered samplers, collected as gauge families at each scrape. The mutex is held while
+// the samplers run, so that a registration's destructor waits for a running scrape.
+class Samplers : public prometheus::Collectable {
+ public:
+  uint64_t Add(prometheus::Labels labels, Sampler sampler) {
+    std::lock_guard<std::mutex> lock(mu_);
+    samplers_.emplace(++last_id_, Entry{std::move(labels), std::move(sampler)});
+    return last_id_;
+  }
+  void Remove(uint64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    samplers_.erase(id);
+  }
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::map<std::string, prometheus::MetricFamily> families;
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, entry] : samplers_) {
+      for (Sample& sample : entry.sampler()) {
+        prometheus::MetricFamily& family = families[sample.name];
+        family.name = sample.name;
+        family.help = sample.help;
+        family.type = prometheus::MetricType::Gauge;
+        prometheus::ClientMetric metric;
+        prometheus::Labels labels = entry.labels;
+        labels.insert(sample.labels.begin(), sample.labels.end());
+        for (const auto& [name, value] : labels) metric.label.push_back({name, value});
+        metric.gauge.value = sample.value;
+        family.metric.push_back(std::move(metric));
+      }
+    }
+    std::vector<prometheus::MetricFamily> out;
+    for (auto& [name, family] : families) out.push_back(std::move(family));
+    return out;
+  }
+
+ private:
+  struct Entry {
+    prometheus::Labels labels;
+    Sampler sampler;
+  };
+  mutable std::mutex mu_;
+  uint64_t last_id_ = 0;
+  std::map<uint64_t, Entry> samplers_;
+};
+
+Samplers& GetSamplers() {
+  static Samplers* samplers =
+      static_cast<Samplers*>(const_cast<prometheus::Collectable*>(SampledGauges().get()));
+  return *samplers;
+}
+
 }  // namespace
+
+SamplerRegistration& SamplerRegistration::operator=(SamplerRegistration&& other) noexcept {
+  if (this != &other) {
+    if (id_ != 0) GetSamplers().Remove(id_);
+    id_ = other.id_;
+    other.id_ = 0;
+  }
+  return *this;
+}
+
+SamplerRegistration::~SamplerRegistration() {
+  if (id_ != 0) GetSamplers().Remove(id_);
+}
+
+SamplerRegistration AddSampler(std::map<std::string, std::string> labels, Sampler sampler) {
+  return SamplerRegistration(GetSamplers().Add(
+      prometheus::Labels(labels.begin(), labels.end()), std::move(sampler)));
+}
+
+const std::shared_ptr<prometheus::Collectable>& SampledGauges() {
+  static const auto* samplers =
+      new std::shared_ptr<prometheus::Collectable>(std::make_shared<Samplers>());
+  return *samplers;
+}
 
 void Counter::Increment() {
   if (metric_ != nullptr) metric_->Increment();
@@ -146,6 +224,12 @@ const std::shared_ptr<prometheus::Registry>& Registry() {
   return *registry;
 }
 
-std::string RenderText() { return prometheus::TextSerializer().Serialize(Registry()->Collect()); }
+std::string RenderText() {
+  std::vector<prometheus::MetricFamily> families = Registry()->Collect();
+  std::vector<prometheus::MetricFamily> sampled = SampledGauges()->Collect();
+  families.insert(families.end(), std::make_move_iterator(sampled.begin()),
+                  std::make_move_iterator(sampled.end()));
+  return prometheus::TextSerializer().Serialize(families);
+}
 
 }  // namespace shoal::metrics

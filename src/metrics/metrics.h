@@ -4,11 +4,16 @@
 #ifndef SHOAL_METRICS_METRICS_H_
 #define SHOAL_METRICS_METRICS_H_
 
+#include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace prometheus {
+class Collectable;
 class Counter;
 class Gauge;
 class Histogram;
@@ -84,9 +89,39 @@ RouteMetrics ForRoute(std::string_view deployment, std::string_view replica);
 // Orchestrator: shoal_replica_restarts_total{deployment, replica} (replica: its name).
 Counter ReplicaRestarts(std::string_view deployment, std::string_view replica);
 
+// Gauges read when the metrics are scraped, for state kept elsewhere (a Raft member's term and
+// indexes). A sampler returns the current value of each of its series; it runs on the scraping
+// thread and must be quick and thread-safe.
+struct Sample {
+  std::string name;  // e.g. shoal_raft_term
+  std::string help;
+  std::map<std::string, std::string> labels;  // added to the sampler's own labels
+  double value = 0;
+};
+using Sampler = std::function<std::vector<Sample>()>;
+
+// Keeps a sampler registered until destroyed; once the destructor returns it is not running and
+// never runs again. Not copyable.
+class SamplerRegistration {
+ public:
+  SamplerRegistration() = default;
+  SamplerRegistration(SamplerRegistration&& other) noexcept : id_(other.id_) { other.id_ = 0; }
+  SamplerRegistration& operator=(SamplerRegistration&& other) noexcept;
+  ~SamplerRegistration();
+
+ private:
+  friend SamplerRegistration AddSampler(std::map<std::string, std::string>, Sampler);
+  explicit SamplerRegistration(uint64_t id) : id_(id) {}
+  uint64_t id_ = 0;
+};
+[[nodiscard]] SamplerRegistration AddSampler(std::map<std::string, std::string> labels,
+                                             Sampler sampler);
+
 // The process-wide registry every handle above lives in. Never destroyed.
 const std::shared_ptr<prometheus::Registry>& Registry();
-// Everything in the registry in the Prometheus text format, as /metrics serves it (a family is
+// The samplers' gauges, as a collectable the exposer serves next to Registry(). Never destroyed.
+const std::shared_ptr<prometheus::Collectable>& SampledGauges();
+// Everything in the registry and the samplers in the Prometheus text format, as /metrics serves it (a family is
 // listed once it has a series).
 std::string RenderText();
 

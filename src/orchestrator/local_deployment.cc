@@ -12,7 +12,10 @@
 #include <fstream>
 #include <random>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/util/json_util.h"
 #include "src/common/log.h"
@@ -126,14 +129,16 @@ StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
   } else {
     // Raft ports picked here may, rarely, be taken before a replica binds them: try again.
     Status started = deployment->StartReplicas(options);
-    for (int retry = 0; retry < 3 && !started.ok() && spec.stateful && spec.peer_ports.empty() &&
+    for (int retry = 0; retry < 3 && !started.ok() && deployment->raft_ports_picked_ &&
                         started.message().find("address already in use") != absl::string_view::npos;
          ++retry) {
       SHOAL_LOG_WARNING("Deployment '%s': a Raft port was taken; starting again", spec.name);
       // The members that did start recorded the old addresses: their logs start over too.
+      std::error_code ignored;
+      std::filesystem::remove(std::filesystem::path(spec.workspace) / spec.name / "raft-ports",
+                              ignored);
       for (int s = 0; s < spec.shards; ++s) {
         for (int r = 0; r < spec.replicas; ++r) {
-          std::error_code ignored;
           std::filesystem::remove_all(std::filesystem::path(spec.workspace) /
                                           ReplicaName(spec.name, spec.shards, s, r) / "raft",
                                       ignored);
@@ -177,6 +182,57 @@ StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
   return deployment;
 }
 
+StatusOr<std::vector<std::vector<int>>> LocalDeployment::RaftPorts(const std::string& host) {
+  raft_ports_picked_ = false;
+  if (!spec_.peer_ports.empty()) return spec_.peer_ports;
+  // Picked ports are recorded in the workspace: the Raft log names its members by address, so
+  // a restart with the same workspace must use the same ones.
+  std::filesystem::path file = std::filesystem::path(spec_.workspace) / spec_.name / "raft-ports";
+  std::vector<std::vector<int>> ports;
+  if (std::ifstream in(file); in) {
+    std::string line;
+    while (std::getline(in, line)) {
+      ports.emplace_back();
+      for (absl::string_view port : absl::StrSplit(line, ',', absl::SkipEmpty())) {
+        int value = 0;
+        if (!absl::SimpleAtoi(port, &value) || value <= 0 || value > 65535) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              file.string(), ": '", port, "' is not a port; remove the file to pick new ones"));
+        }
+        ports.back().push_back(value);
+      }
+    }
+    bool fits = ports.size() == static_cast<size_t>(spec_.shards);
+    for (const std::vector<int>& shard : ports) {
+      fits = fits && shard.size() >= static_cast<size_t>(spec_.replicas);
+    }
+    if (fits) {
+      SHOAL_LOG_INFO("Deployment '%s': Raft ports from %s", spec_.name, file.string());
+      return ports;
+    }
+    SHOAL_LOG_WARNING("Deployment '%s': %s does not fit %d shard(s) x %d replicas; new ports",
+                      spec_.name, file.string(), spec_.shards, spec_.replicas);
+    ports.clear();
+  }
+  for (int s = 0; s < spec_.shards; ++s) {
+    ports.emplace_back();
+    for (int r = 0; r < spec_.replicas; ++r) {
+      SHOAL_ASSIGN_OR_RETURN(int port, PickFreePort(host));
+      ports.back().push_back(port);
+    }
+  }
+  std::error_code error;
+  std::filesystem::create_directories(file.parent_path(), error);
+  std::ofstream out(file, std::ios::trunc);
+  for (const std::vector<int>& shard : ports) out << absl::StrJoin(shard, ",") << "\n";
+  out.flush();
+  if (!out) {
+    return absl::InternalError(absl::StrCat("cannot write ", file.string()));
+  }
+  raft_ports_picked_ = true;
+  return ports;
+}
+
 Status LocalDeployment::StartReplicas(const Options& options) {
   SHOAL_ASSIGN_OR_RETURN(std::vector<std::string> devices, CudaDevices(spec_));
   std::string binary = options.shoal_binary.empty() ? FindShoalBinary() : options.shoal_binary;
@@ -193,20 +249,18 @@ Status LocalDeployment::StartReplicas(const Options& options) {
     return absl::InvalidArgumentError(absl::StrCat(Where(spec_, "raft_configuration"),
                                                    "raft_configuration is not JSON-able"));
   }
+  std::vector<std::vector<int>> raft_ports;
+  if (spec_.stateful) {
+    SHOAL_ASSIGN_OR_RETURN(raft_ports, RaftPorts(options.replica_host));
+  }
   for (int s = 0; s < spec_.shards; ++s) {
     // Stateful: each shard is one Raft group; its members' transport addresses are fixed for
-    // the life of the Deployment (peer_ports, or ports picked once here).
+    // the life of the workspace.
     std::vector<std::string> raft_addresses;
     std::string peers;
     if (spec_.stateful) {
       for (int r = 0; r < spec_.replicas; ++r) {
-        int port = 0;
-        if (s < static_cast<int>(spec_.peer_ports.size())) {
-          port = spec_.peer_ports[s][r];
-        } else {
-          SHOAL_ASSIGN_OR_RETURN(port, PickFreePort(options.replica_host));
-        }
-        raft_addresses.push_back(absl::StrCat(options.replica_host, ":", port));
+        raft_addresses.push_back(absl::StrCat(options.replica_host, ":", raft_ports[s][r]));
         absl::StrAppend(&peers, peers.empty() ? "" : ",", "rep-", r, "=", raft_addresses.back());
       }
     }

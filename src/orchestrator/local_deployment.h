@@ -47,11 +47,15 @@ class LocalDeployment {
  private:
   LocalDeployment() = default;
   Status StartReplicas(const Options& options);
+  // Per shard, the Raft transport port of each replica: peer_ports, else those recorded in the
+  // workspace by an earlier run, else new ones (recorded; raft_ports_picked_ set).
+  StatusOr<std::vector<std::vector<int>>> RaftPorts(const std::string& host);
   void OnReady(size_t index, int port);
   void OnExit(size_t index);
 
   config::DeploymentSpec spec_;
   std::string replica_host_;
+  bool raft_ports_picked_ = false;
   std::unique_ptr<routing::DeploymentRouter> router_;
   // router_ once it exists, for the supervisor's callbacks (they start before it does).
   std::atomic<routing::DeploymentRouter*> live_router_{nullptr};

@@ -1,6 +1,6 @@
 // Package main is the Go half of src/consensus: a small C API over hashicorp/raft 1.1.2 (Debian),
 // built with -buildmode=c-archive and called only by raft_node.cc. It owns the raft.Raft, its
-// raft-boltdb log store, file snapshot store and TCP transport; the state machine stays in C++
+// raft-boltdb log store, file snapshot store and TCP transport (which may advertise a DNS name); the state machine stays in C++
 // behind the callbacks of bridge.h.
 package main
 
@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -303,6 +304,53 @@ func (s *fileSnapshot) Persist(sink raft.SnapshotSink) error {
 
 func (s *fileSnapshot) Release() { os.Remove(s.path) }
 
+// ---- transport ------------------------------------------------------------------------------
+
+// advertisedAddr is the address peers dial to reach this member: host:port, where host may be
+// a DNS name (a Kubernetes pod's stable name), resolved by each peer whenever it dials.
+type advertisedAddr string
+
+func (a advertisedAddr) Network() string { return "tcp" }
+func (a advertisedAddr) String() string  { return string(a) }
+
+// tcpLayer is raft's stream layer over plain TCP, listening on one address and advertising
+// another (raft's own TCP transport only advertises IP addresses).
+type tcpLayer struct {
+	net.Listener
+	advertise advertisedAddr
+}
+
+func (l *tcpLayer) Addr() net.Addr { return l.advertise }
+
+func (l *tcpLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return net.DialTimeout("tcp", string(address), timeout)
+}
+
+// listenTCP binds `bind`; with an empty `advertise` the bound address is advertised, which then
+// must not be a wildcard (peers could not dial it).
+func listenTCP(bind, advertise string) (*tcpLayer, error) {
+	if advertise != "" {
+		host, port, err := net.SplitHostPort(advertise)
+		if err != nil || host == "" || port == "" || port == "0" {
+			return nil, invalidf("advertise address %q is not host:port with a port", advertise)
+		}
+	}
+	listener, err := net.Listen("tcp", bind)
+	if err != nil {
+		return nil, err
+	}
+	if advertise == "" {
+		bound := listener.Addr().(*net.TCPAddr)
+		if bound.IP.IsUnspecified() {
+			listener.Close()
+			return nil, invalidf("raft address %q binds every interface; give the address "+
+				"peers dial (advertise)", bind)
+		}
+		advertise = bound.String()
+	}
+	return &tcpLayer{Listener: listener, advertise: advertisedAddr(advertise)}, nil
+}
+
 // ---- exported API -------------------------------------------------------------------------------
 
 // shoal_raft_start opens (or creates) the node's state under dir, listens on bind and starts raft.
@@ -310,13 +358,14 @@ func (s *fileSnapshot) Release() { os.Remove(s.path) }
 // the callbacks are copied and may be called (restore) before this returns.
 //
 //export shoal_raft_start
-func shoal_raft_start(id, bind, dir *C.shoal_raft_cchar,
+func shoal_raft_start(id, bind, advertise, dir *C.shoal_raft_cchar,
 	configKeys, configValues *C.shoal_raft_cstrings, configCount C.size_t,
 	callbacks *C.shoal_raft_callbacks, handle *C.uintptr_t, errOut **C.char) C.int {
 	n := &node{dir: goString(dir)}
 	n.cb = (*C.shoal_raft_callbacks)(C.malloc(C.size_t(unsafe.Sizeof(*callbacks))))
 	*n.cb = *callbacks
-	if err := n.start(goString(id), goString(bind), goStrings(configKeys, configCount),
+	if err := n.start(goString(id), goString(bind), goString(advertise),
+		goStrings(configKeys, configCount),
 		goStrings(configValues, configCount)); err != nil {
 		n.close()
 		C.free(unsafe.Pointer(n.cb))
@@ -326,7 +375,7 @@ func shoal_raft_start(id, bind, dir *C.shoal_raft_cchar,
 	return C.SHOAL_RAFT_OK
 }
 
-func (n *node) start(id, bind string, keys, values []string) error {
+func (n *node) start(id, bind, advertise string, keys, values []string) error {
 	conf := raft.DefaultConfig()
 	conf.LogLevel = "INFO"
 	for i := range keys {
@@ -360,11 +409,12 @@ func (n *node) start(id, bind string, keys, values []string) error {
 	if err != nil {
 		return err
 	}
-	n.trans, err = raft.NewTCPTransportWithLogger(bind, nil, transportPool, transportTimeout,
-		conf.Logger)
+	layer, err := listenTCP(bind, advertise)
 	if err != nil {
 		return err
 	}
+	n.trans = raft.NewNetworkTransportWithLogger(layer, transportPool, transportTimeout,
+		conf.Logger)
 	n.r, err = raft.NewRaft(conf, &fsm{n}, logs, n.store, snaps, n.trans)
 	return err
 }

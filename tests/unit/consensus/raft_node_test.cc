@@ -314,5 +314,44 @@ TEST_F(RaftNodeTest, BadRaftConfigurationIsInvalidArgumentNamingTheKey) {
   EXPECT_THAT(AsStd(node.status().message()), HasSubstr("lease timeout"));
 }
 
+TEST_F(RaftNodeTest, AWildcardAddressNeedsAnAdvertisedOne) {
+  StatusOr<std::unique_ptr<RaftNode>> node = RaftNode::Start(OptionsFor(0, "0.0.0.0:0"));
+  ASSERT_FALSE(node.ok());
+  EXPECT_EQ(node.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(node.status().message(), HasSubstr("advertise"));
+  RaftNode::Options bad = OptionsFor(1, "127.0.0.1:0");
+  bad.advertise_address = "localhost";  // no port
+  node = RaftNode::Start(std::move(bad));
+  ASSERT_FALSE(node.ok());
+  EXPECT_EQ(node.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Members listening on every interface and known to each other by a DNS name, as Kubernetes
+// pods are: the name is resolved whenever a peer dials.
+TEST_F(RaftNodeTest, MembersAdvertisingADnsNameFormACluster) {
+  std::map<std::string, std::string> peers;
+  for (int i = 0; i < 3; ++i) {
+    // A port free now, bound again right away by the member.
+    ASSERT_NO_FATAL_FAILURE(StartNode(i));
+    std::string port = nodes_[i]->address().substr(nodes_[i]->address().rfind(':') + 1);
+    nodes_[i].reset();
+    std::filesystem::remove_all(root_ / absl::StrCat("n", i));
+    RaftNode::Options options = OptionsFor(i, "0.0.0.0:" + port);
+    options.advertise_address = "localhost:" + port;
+    StatusOr<std::unique_ptr<RaftNode>> node = RaftNode::Start(std::move(options));
+    ASSERT_TRUE(node.ok()) << node.status();
+    nodes_[i] = std::move(node).value();
+    EXPECT_EQ(nodes_[i]->address(), "localhost:" + port);
+    peers[nodes_[i]->id()] = nodes_[i]->address();
+  }
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(nodes_[i]->Bootstrap(peers).ok());
+  const int leader = WaitForLeader();
+  ASSERT_GE(leader, 0);
+  ASSERT_EQ(ApplyAll(leader, "dns", 5).size(), 5u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(WaitFor([&] { return recorders_[i].entries().size() == 5; })) << "member " << i;
+  }
+}
+
 }  // namespace
 }  // namespace shoal::consensus

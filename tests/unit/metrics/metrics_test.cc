@@ -5,7 +5,9 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <atomic>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -110,6 +112,28 @@ TEST(MetricsTest, RenderTextListsAFamilyOnceItHasASeries) {
                               "replica=\"10.0.0.1:1\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("shoal_router_retries_total{deployment=\"rendered\","
                               "replica=\"10.0.0.1:1\"} 0\n"));
+}
+
+TEST(MetricsTest, SamplersAreReadAtEachScrapeUntilTheirRegistrationEnds) {
+  std::atomic<int> value{1};
+  {
+    SamplerRegistration registration = AddSampler(
+        {{"deployment", "sampled"}, {"replica", "sampled/rep-0"}}, [&value] {
+          return std::vector<Sample>{
+              {.name = "shoal_test_sampled", .help = "A sampled gauge", .value = 1.0 * value},
+              {.name = "shoal_test_role", .help = "A labelled one", .labels = {{"role", "x"}},
+               .value = 1}};
+        });
+    std::string text = RenderText();
+    EXPECT_THAT(text, HasSubstr("# TYPE shoal_test_sampled gauge\n"));
+    EXPECT_THAT(text, HasSubstr("shoal_test_sampled{deployment=\"sampled\","
+                                "replica=\"sampled/rep-0\"} 1\n"));
+    EXPECT_THAT(text, HasSubstr("shoal_test_role{deployment=\"sampled\","
+                                "replica=\"sampled/rep-0\",role=\"x\"} 1\n"));
+    value = 7;
+    EXPECT_THAT(RenderText(), HasSubstr("replica=\"sampled/rep-0\"} 7\n"));
+  }
+  EXPECT_THAT(RenderText(), Not(HasSubstr("shoal_test_sampled")));
 }
 
 TEST(ExposerTest, BindsAFreePortAndNamesTheAddressWhenThePortIsTaken) {
