@@ -274,7 +274,20 @@ void ExactNNIndexer::FillMatches(Doc query, std::span<const float> vector,
 
 Status ExactNNIndexer::Count(DocList& docs, const Params& params) {
   ReplaceWithCount(docs, size(), runtime_name());
+  docs[0].SetText("checksum", absl::StrFormat("%016x", Checksum()));
   return absl::OkStatus();
+}
+
+uint64_t ExactNNIndexer::Checksum() const {
+  uint64_t hash = kFnvOffset;
+  for (size_t row = 0; row < ids_.size(); ++row) {
+    // Lengths first, so that ("ab", "c") and ("a", "bc") differ.
+    const uint64_t sizes[2] = {ids_[row].size(), texts_[row].size()};
+    hash = Fnv1a(hash, sizes, sizeof(sizes));
+    hash = Fnv1a(hash, ids_[row].data(), ids_[row].size());
+    hash = Fnv1a(hash, texts_[row].data(), texts_[row].size());
+  }
+  return Fnv1a(hash, vectors_.data(), vectors_.size() * sizeof(float));
 }
 
 Status ExactNNIndexer::Snapshot(const std::filesystem::path& file) const {

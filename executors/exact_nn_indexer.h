@@ -25,7 +25,8 @@ namespace shoal::builtin {
 //                   and `scores` to its best `parameters.limit` (default 10) hits, best first.
 //                   Cosine scores are similarities (higher is better), L2 scores are distances
 //                   (lower is better).
-//   /count          one doc whose text is the number of stored docs, with `served_by`.
+//   /count          one doc whose text is the number of stored docs, with `served_by` and
+//                   `checksum` (Checksum() in hex: replicas that agree have equal checksums).
 // uses_with: `metric` ("cosine", the default, or "l2"); `blas_threads` (default 1; OpenBLAS's
 // thread count is process-wide).
 // Embeddings are "<f4" ndarrays; "<f8" ones are converted. Thread-compatible: the runtime runs
@@ -53,6 +54,8 @@ class ExactNNIndexer : public Executor {
   Status Snapshot(const std::filesystem::path& file) const override;
   Status Restore(const std::filesystem::path& file) override;
 
+  // FNV-1a over every stored id, text and vector, in the order they were first indexed.
+  uint64_t Checksum() const;
   Metric metric() const { return metric_; }
   size_t size() const { return ids_.size(); }
   // 0 until the first doc is indexed.

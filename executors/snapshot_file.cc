@@ -19,16 +19,8 @@ namespace {
 static_assert(std::endian::native == std::endian::little,
               "snapshot files are little-endian and written with memcpy");
 
-constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ull;
-constexpr uint64_t kFnvPrime = 0x100000001b3ull;
 constexpr size_t kMagicSize = 8;
 constexpr size_t kHeaderSize = kMagicSize + sizeof(uint32_t);
-
-uint64_t Fnv1a(uint64_t hash, const void* data, size_t size) {
-  const auto* bytes = static_cast<const unsigned char*>(data);
-  for (size_t i = 0; i < size; ++i) hash = (hash ^ bytes[i]) * kFnvPrime;
-  return hash;
-}
 
 std::string Quoted(const std::filesystem::path& path) {
   return absl::StrFormat("'%s'", path.string());
@@ -51,6 +43,13 @@ void SyncDirectory(const std::filesystem::path& dir) {
 }
 
 }  // namespace
+
+uint64_t Fnv1a(uint64_t hash, const void* data, size_t size) {
+  constexpr uint64_t kFnvPrime = 0x100000001b3ull;
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  for (size_t i = 0; i < size; ++i) hash = (hash ^ bytes[i]) * kFnvPrime;
+  return hash;
+}
 
 StatusOr<std::unique_ptr<SnapshotWriter>> SnapshotWriter::Create(const std::filesystem::path& path,
                                                                  std::string_view magic,

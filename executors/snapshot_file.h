@@ -15,6 +15,11 @@
 
 namespace shoal::builtin {
 
+// 64-bit FNV-1a: the snapshot checksum, also used to fingerprint an Executor's state. Start with
+// kFnvOffset and feed the bytes in order.
+inline constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ull;
+uint64_t Fnv1a(uint64_t hash, const void* data, size_t size);
+
 // Streams one snapshot to `<path>.tmp`; Commit() appends the checksum, syncs and renames the file
 // to `path`. Destroying an uncommitted writer removes the temp file. Thread-compatible.
 class SnapshotWriter {

@@ -73,11 +73,22 @@ class Call {
     return true;
   }
 
+  // As Jina: UNAVAILABLE, and an attempt that ran out of its own time (timeout_send) while the
+  // caller's deadline still leaves time, go to another replica. Once every attempt failed so,
+  // the answer is UNAVAILABLE naming the replicas tried.
+  bool Retryable(const grpc::Status& status) const {
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE) return true;
+    return status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
+           options_.timeout.has_value() &&
+           (!options_.deadline.has_value() ||
+            std::chrono::system_clock::now() < *options_.deadline);
+  }
+
   void Completed(grpc::Status status) {
     replicas_.Release(lease_, status);
     result_.replica = lease_.endpoint->display;
     result_.status = std::move(status);
-    if (result_.status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    if (Retryable(result_.status)) {
       Attempt();  // another replica, or Finish() when the budget or the replicas are spent
       return;
     }
@@ -94,7 +105,7 @@ class Call {
       result_.status = grpc::Status(
           grpc::StatusCode::UNAVAILABLE,
           absl::StrCat(replicas_.name(), ": no replica to send to"));
-    } else if (result_.status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    } else if (Retryable(result_.status)) {
       result_.status = grpc::Status(
           grpc::StatusCode::UNAVAILABLE,
           absl::StrCat(replicas_.name(), ": ", result_.attempts, " attempt(s) failed (tried ",
