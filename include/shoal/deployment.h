@@ -40,6 +40,9 @@ struct DeploymentOptions {
   // Stateful: write endpoints go through a Raft log per shard (needs `workspace`).
   bool stateful = false;
   std::string raft_configuration = "{}";  // JSON: HeartbeatTimeout, ElectionTimeout, ...
+  // Per shard, the Raft transport port of each replica; empty: ports picked on the first start
+  // and kept in the workspace for the next ones.
+  std::vector<std::vector<int>> peer_ports;
   std::string read_consistency = "eventual";  // or "linearizable": reads on the leader
   std::string shoal_binary;         // the `shoal` executable replicas run; empty: found
   // In a Flow only: the nodes this one waits for (empty: the previous non-floating node, or

@@ -2,6 +2,10 @@
 // answers are remembered by request id so that a retried write is applied once.
 #include "src/executor/stateful.h"
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -14,6 +18,22 @@ namespace shoal::executor {
 namespace {
 
 constexpr size_t kRemembered = 10000;
+// Answers kept for repeated writes, in bytes; older ids are remembered without their answer.
+constexpr size_t kAnswerBudget = 64 << 20;
+
+// Raft snapshot files: magic, version, the remembered request ids (u64 count; u32 length and
+// bytes each), then the Executor's own snapshot (u64 length and bytes). Little-endian.
+constexpr char kSnapshotMagic[8] = {'S', 'H', 'O', 'A', 'L', 'R', 'S', 'N'};
+constexpr uint32_t kSnapshotVersion = 1;
+
+template <typename T>
+void WriteRaw(std::ostream& out, T value) {
+  out.write(reinterpret_cast<const char*>(&value), sizeof(value));
+}
+template <typename T>
+bool ReadRaw(std::istream& in, T& value) {
+  return static_cast<bool>(in.read(reinterpret_cast<char*>(&value), sizeof(value)));
+}
 
 std::vector<metrics::Sample> RaftSamples(const consensus::RaftStats& stats) {
   std::vector<metrics::Sample> samples;
@@ -59,12 +79,8 @@ StatusOr<std::unique_ptr<StatefulReplica>> StatefulReplica::Start(ReplicaRuntime
   raft.data_dir = options.data_dir;
   raft.raft_configuration = options.raft_configuration;
   raft.apply = [self](uint64_t, std::string_view data) { return self->Apply(data); };
-  raft.snapshot = [self](const std::string& path) {
-    return self->OnExecutorThread([self, path] { return self->runtime_->SnapshotTo(path); });
-  };
-  raft.restore = [self](const std::string& path) {
-    return self->OnExecutorThread([self, path] { return self->runtime_->RestoreFrom(path); });
-  };
+  raft.snapshot = [self](const std::string& path) { return self->WriteSnapshot(path); };
+  raft.restore = [self](const std::string& path) { return self->ReadSnapshot(path); };
   SHOAL_ASSIGN_OR_RETURN(replica->raft_, consensus::RaftNode::Start(std::move(raft)));
   const std::string& name = runtime->name();
   replica->metrics_ = metrics::AddSampler(
@@ -103,7 +119,10 @@ std::string StatefulReplica::Apply(std::string_view data) {
   {
     absl::MutexLock lock(&mu_);
     auto seen = answered_.find(id);
-    if (!id.empty() && seen != answered_.end()) return seen->second;
+    if (!id.empty() && seen != answered_.end()) {
+      // Applied before: its first answer, or, when that was let go, the request itself.
+      return seen->second.empty() ? std::string(data) : seen->second;
+    }
   }
   Status processed = OnExecutorThread([&]() -> Status {
     StatusOr<bool> failed = runtime_->Process(request);
@@ -118,14 +137,114 @@ std::string StatefulReplica::Apply(std::string_view data) {
   std::string answer = request.SerializeAsString();
   if (!id.empty()) {
     absl::MutexLock lock(&mu_);
-    answered_.emplace(id, answer);
-    answered_order_.push_back(id);
-    if (answered_order_.size() > kRemembered) {
-      answered_.erase(answered_order_.front());
-      answered_order_.pop_front();
-    }
+    Remember(id, answer);
   }
   return answer;
+}
+
+void StatefulReplica::Remember(const std::string& id, std::string answer) {
+  answer_bytes_ += answer.size();
+  answered_.emplace(id, std::move(answer));
+  answered_order_.push_back(id);
+  if (answered_order_.size() > kRemembered) {
+    auto oldest = answered_.find(answered_order_.front());
+    answer_bytes_ -= oldest->second.size();
+    answered_.erase(oldest);
+    answered_order_.pop_front();
+    if (trimmed_ > 0) --trimmed_;
+  }
+  while (answer_bytes_ > kAnswerBudget && trimmed_ < answered_order_.size()) {
+    std::string& dropped = answered_[answered_order_[trimmed_++]];
+    answer_bytes_ -= dropped.size();
+    std::string().swap(dropped);
+  }
+}
+
+Status StatefulReplica::WriteSnapshot(const std::string& path) {
+  const std::string executor_file = path + ".executor";
+  Status written =
+      OnExecutorThread([this, &executor_file] { return runtime_->SnapshotTo(executor_file); });
+  if (!written.ok()) {
+    std::filesystem::remove(executor_file);
+    return written;
+  }
+  std::ifstream executor_in(executor_file, std::ios::binary);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(kSnapshotMagic, sizeof(kSnapshotMagic));
+  WriteRaw(out, kSnapshotVersion);
+  {
+    absl::MutexLock lock(&mu_);
+    WriteRaw(out, static_cast<uint64_t>(answered_order_.size()));
+    for (const std::string& id : answered_order_) {
+      WriteRaw(out, static_cast<uint32_t>(id.size()));
+      out.write(id.data(), static_cast<std::streamsize>(id.size()));
+    }
+  }
+  const uint64_t executor_size = std::filesystem::file_size(executor_file);
+  WriteRaw(out, executor_size);
+  out << executor_in.rdbuf();
+  out.flush();
+  const bool ok = executor_in.good() && out.good();
+  executor_in.close();
+  std::filesystem::remove(executor_file);
+  if (!ok) return absl::InternalError(absl::StrCat("cannot write the Raft snapshot ", path));
+  return absl::OkStatus();
+}
+
+Status StatefulReplica::ReadSnapshot(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[sizeof(kSnapshotMagic)];
+  uint32_t version = 0;
+  uint64_t count = 0;
+  auto damaged = [&path](const char* what) {
+    return absl::DataLossError(absl::StrCat("Raft snapshot ", path, ": ", what));
+  };
+  if (!in.read(magic, sizeof(magic)) ||
+      !std::equal(std::begin(magic), std::end(magic), std::begin(kSnapshotMagic))) {
+    return damaged("not a Shoal snapshot");
+  }
+  if (!ReadRaw(in, version) || version != kSnapshotVersion) return damaged("unknown version");
+  if (!ReadRaw(in, count) || count > kRemembered) return damaged("bad request id count");
+  std::vector<std::string> ids(count);
+  for (std::string& id : ids) {
+    uint32_t size = 0;
+    if (!ReadRaw(in, size) || size > 4096) return damaged("bad request id");
+    id.resize(size);
+    if (!in.read(id.data(), size)) return damaged("truncated request ids");
+  }
+  uint64_t executor_size = 0;
+  if (!ReadRaw(in, executor_size)) return damaged("truncated");
+  const std::string executor_file = path + ".executor";
+  {
+    std::ofstream out(executor_file, std::ios::binary | std::ios::trunc);
+    std::vector<char> buffer(1 << 20);
+    for (uint64_t left = executor_size; left > 0;) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(left, buffer.size()));
+      if (!in.read(buffer.data(), static_cast<std::streamsize>(n))) {
+        out.close();
+        std::filesystem::remove(executor_file);
+        return damaged("truncated Executor state");
+      }
+      out.write(buffer.data(), static_cast<std::streamsize>(n));
+      left -= n;
+    }
+    if (!out.flush()) return absl::InternalError(absl::StrCat("cannot write ", executor_file));
+  }
+  Status restored =
+      OnExecutorThread([this, &executor_file] { return runtime_->RestoreFrom(executor_file); });
+  std::filesystem::remove(executor_file);
+  SHOAL_RETURN_IF_ERROR(restored);
+  absl::MutexLock lock(&mu_);
+  answered_.clear();
+  answered_order_.clear();
+  answer_bytes_ = 0;
+  trimmed_ = 0;
+  for (std::string& id : ids) {
+    answered_.emplace(id, std::string());
+    answered_order_.push_back(std::move(id));
+  }
+  trimmed_ = answered_order_.size();
+  return absl::OkStatus();
 }
 
 void StatefulReplica::Write(std::string request,

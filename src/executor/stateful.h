@@ -1,7 +1,8 @@
 // A stateful replica: the Executor becomes a replicated state machine. Requests to write
 // endpoints are appended to the Raft log; once committed, every replica applies them through its
 // Executor in log order, and the leader's answer answers the caller. A request id seen before is
-// applied once (its first answer is returned again).
+// applied once (its first answer is returned again, or the request itself once that answer was
+// let go). Raft snapshots hold the Executor's Snapshot() and the remembered request ids.
 #ifndef SHOAL_EXECUTOR_STATEFUL_H_
 #define SHOAL_EXECUTOR_STATEFUL_H_
 
@@ -58,6 +59,11 @@ class StatefulReplica {
  private:
   explicit StatefulReplica(ReplicaRuntime* runtime) : runtime_(runtime) {}
   std::string Apply(std::string_view data);
+  // Remembers the answer to request `id`, letting go of the oldest beyond the budgets.
+  void Remember(const std::string& id, std::string answer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Raft snapshots: the remembered request ids and the Executor's Snapshot()/Restore() file.
+  Status WriteSnapshot(const std::string& path);
+  Status ReadSnapshot(const std::string& path);
   Status OnExecutorThread(absl::AnyInvocable<Status()> work);
 
   ReplicaRuntime* const runtime_;
@@ -66,9 +72,12 @@ class StatefulReplica {
   bool linearizable_reads_ = false;
   uint64_t barrier_term_ = 0;  // the term whose barrier ran; submit thread only
   absl::Mutex mu_;
-  // Answers of the last kRemembered request ids, for exactly-once writes.
+  // The last kRemembered request ids applied, for exactly-once writes, with their answers while
+  // these fit kAnswerBudget bytes (an empty answer: let go, or restored from a snapshot).
   std::map<std::string, std::string> answered_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> answered_order_ ABSL_GUARDED_BY(mu_);
+  size_t answer_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t trimmed_ ABSL_GUARDED_BY(mu_) = 0;  // answered_order_[0, trimmed_) have no answer
   TaskThread submit_{"raft-submit"};
   // shoal_raft_* gauges, sampled at each scrape. Last: removed first.
   metrics::SamplerRegistration metrics_;

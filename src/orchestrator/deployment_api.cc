@@ -45,6 +45,7 @@ StatusOr<config::DeploymentSpec> ToDeploymentSpec(const DeploymentOptions& o) {
   spec.retries = o.retries;
   spec.workspace = o.workspace;
   spec.stateful = o.stateful;
+  spec.peer_ports = o.peer_ports;
   spec.read_consistency = o.read_consistency;
   if (!google::protobuf::util::JsonStringToMessage(o.raft_configuration, &spec.raft_configuration)
            .ok()) {

@@ -101,6 +101,14 @@ std::string ReplicaName(const std::string& deployment, int shards, int shard, in
 StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
     const config::DeploymentSpec& spec, const Options& options) {
   SHOAL_RETURN_IF_ERROR(config::ValidateDeploymentSpec(spec));
+  if (spec.stateful && spec.replicas < 3) {
+    // Allowed, as in Jina: one replica is a single-member log (durable, not redundant); with
+    // two, the majority is both, so losing either stops writes.
+    SHOAL_LOG_WARNING(
+        "Deployment '%s': stateful with %d replica(s) tolerates no replica failure; Raft needs "
+        "3 replicas to survive one (2f+1 survive f)",
+        spec.name, spec.replicas);
+  }
   std::unique_ptr<LocalDeployment> deployment(new LocalDeployment());
   deployment->spec_ = spec;
   deployment->replica_host_ = options.replica_host;

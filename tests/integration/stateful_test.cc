@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <filesystem>
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -222,6 +223,121 @@ TEST(StatefulDeploymentTest, WritesContinueAfterTheLeaderIsKilled) {
   ASSERT_TRUE(written.ok()) << written.status();
   // The killed replica is restarted, rejoins, and catches up.
   EXPECT_TRUE(Converge(dep, "30")) << ::testing::PrintToString(Counts(dep));
+}
+
+// Sends one write with `request_id` to each replica directly; returns how many accepted it (the
+// leader, or none during an election).
+int WriteTo(const std::vector<std::string>& addresses, const std::string& request_id) {
+  jina::DataRequestProto request;
+  request.mutable_header()->set_request_id(request_id);
+  request.mutable_header()->set_exec_endpoint("/index");
+  DocList(request.mutable_data()->mutable_docs()).Add().set_text(request_id);
+  int accepted = 0;
+  for (const std::string& address : addresses) {
+    auto stub = jina::JinaSingleDataRequestRPC::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    jina::DataRequestProto response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    if (stub->process_single_data(&context, request, &response).ok()) ++accepted;
+  }
+  return accepted;
+}
+
+TEST(StatefulDeploymentTest, AWipedReplicaRejoinsThroughTheLeadersSnapshot) {
+  std::filesystem::path workspace = FreshDir("wiped");
+  DeploymentOptions options = Stateful("wiped", workspace);
+  // Snapshot after 16 entries and keep only 4 behind it: a wiped replica cannot be sent the
+  // log from its start and needs the snapshot.
+  options.raft_configuration =
+      R"({"HeartbeatTimeout": 200, "ElectionTimeout": 200, "LeaderLeaseTimeout": 100,
+          "CommitTimeout": 5, "LogLevel": "WARN", "SnapshotThreshold": 16,
+          "SnapshotInterval": 1, "TrailingLogs": 4})";
+  Deployment dep(options);
+  ASSERT_TRUE(dep.Start().ok());
+  const std::vector<std::string> addresses = dep.replica_addresses()[0];
+  ASSERT_EQ(WriteTo(addresses, "first-write"), 1);
+  ASSERT_TRUE(dep.Post("/index", Docs(60), {.request_size = 1, .stream = false}).ok());
+  ASSERT_TRUE(Converge(dep, "61")) << ::testing::PrintToString(Counts(dep));
+  // Every replica has snapshotted (SnapshotInterval is checked every 1 to 2 s).
+  auto snapshots = [&](int r) {
+    std::filesystem::path dir = workspace / "wiped" / ("rep-" + std::to_string(r)) / "raft" /
+                                "snapshots";
+    std::error_code error;
+    int n = 0;
+    for (auto it = std::filesystem::directory_iterator(dir, error);
+         !error && it != std::filesystem::directory_iterator(); ++it) {
+      ++n;
+    }
+    return n;
+  };
+  for (int i = 0; i < 250 && (snapshots(0) == 0 || snapshots(1) == 0 || snapshots(2) == 0); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_GT(snapshots(0) * snapshots(1) * snapshots(2), 0);
+  // Wipe a replica: its whole workspace goes, then the process; the supervisor restarts it
+  // empty, and it rejoins.
+  const int wiped = 2;
+  const int pid = dep.replica_pid(0, wiped);
+  std::filesystem::remove_all(workspace / "wiped" / "rep-2");
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  ASSERT_TRUE(dep.Post("/index", Docs(5), {.request_size = 1, .stream = false}).ok());
+  EXPECT_TRUE(Converge(dep, "66")) << ::testing::PrintToString(Counts(dep));
+  EXPECT_NE(dep.replica_pid(0, wiped), pid);
+  // The snapshot carried the request ids applied before it: the first write, delivered again,
+  // is still applied once, on every replica.
+  for (int i = 0; i < 100 && WriteTo(addresses, "first-write") != 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(dep.Post("/index", Docs(1), {.stream = false}).ok());
+  EXPECT_TRUE(Converge(dep, "67")) << ::testing::PrintToString(Counts(dep));
+}
+
+// Fewer than 3 replicas is allowed (as in Jina), with a warning that no failure is tolerated.
+TEST(StatefulDeploymentTest, OneOrTwoReplicasWorkWithAWarning) {
+  for (int replicas : {1, 2}) {
+    std::filesystem::path workspace = FreshDir("small-" + std::to_string(replicas));
+    DeploymentOptions options = Stateful("small", workspace);
+    options.replicas = replicas;
+    Deployment dep(options);
+    ::testing::internal::CaptureStderr();
+    Status started = dep.Start();
+    std::string log = ::testing::internal::GetCapturedStderr();
+    ASSERT_TRUE(started.ok()) << started;
+    EXPECT_THAT(log, ::testing::HasSubstr("tolerates no replica failure")) << replicas;
+    ASSERT_TRUE(dep.Post("/index", Docs(7), {.request_size = 2, .stream = false}).ok());
+    EXPECT_TRUE(Converge(dep, "7")) << ::testing::PrintToString(Counts(dep));
+  }
+}
+
+// Bad stateful settings through the C++ API are errors naming the key, before any process runs.
+TEST(StatefulDeploymentTest, BadStatefulSettingsAreErrorsNamingTheKey) {
+  struct Case {
+    std::function<void(DeploymentOptions&)> change;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {[](DeploymentOptions& o) { o.workspace.clear(); }, "needs a workspace"},
+      {[](DeploymentOptions& o) { o.raft_configuration = R"({"HeartbeatTimeot": 100})"; },
+       "HeartbeatTimeot"},
+      {[](DeploymentOptions& o) { o.raft_configuration = R"({"ElectionTimeout": "soon"})"; },
+       "ElectionTimeout"},
+      {[](DeploymentOptions& o) { o.raft_configuration = "[1, 2]"; }, "raft_configuration"},
+      {[](DeploymentOptions& o) { o.read_consistency = "strong"; }, "read_consistency"},
+      {[](DeploymentOptions& o) { o.peer_ports = {{45001, 45002}}; }, "peer_ports"},
+      {[](DeploymentOptions& o) { o.peer_ports = {{45001, 45002, 45003}, {45004, 45005, 45006}}; },
+       "peer_ports"},
+      {[](DeploymentOptions& o) { o.peer_ports = {{45001, 45001, 45003}}; }, "peer_ports"},
+  };
+  for (const Case& c : cases) {
+    DeploymentOptions options = Stateful("bad", FreshDir("bad"));
+    c.change(options);
+    Deployment dep(options);
+    Status started = dep.Start();
+    ASSERT_FALSE(started.ok()) << c.message;
+    EXPECT_EQ(started.code(), absl::StatusCode::kInvalidArgument) << started;
+    EXPECT_THAT(started.message(), ::testing::HasSubstr(c.message));
+  }
 }
 
 }  // namespace
