@@ -74,6 +74,11 @@ class Deployment {
   std::vector<std::vector<std::string>> replica_addresses() const;
   int replica_pid(int shard, int replica) const;  // -1 when not running
 
+  // Changes the number of replicas of every shard of the running Deployment (Jina's
+  // `scale`). New replicas serve once ready (a stateful one has joined its shard's Raft group
+  // and caught up); removed ones, the highest-numbered, leave the Raft group, then stop.
+  Status Scale(int replicas);
+
   class Impl;
 
  private:

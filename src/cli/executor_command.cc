@@ -17,6 +17,7 @@
 #include "src/cli/signals.h"
 #include "src/common/log.h"
 #include "src/executor/loader.h"
+#include "src/executor/membership_client.h"
 #include "src/executor/runtime.h"
 #include "src/executor/server.h"
 #include "src/executor/stateful.h"
@@ -40,6 +41,7 @@ struct ExecutorFlags {
   std::string raft_address;
   std::string raft_advertise;
   std::string raft_peers;  // id=host:port,id=host:port
+  std::string raft_join;   // gRPC host:port of members of a running cluster
   std::string raft_configuration = "{}";
   std::string read_consistency = "eventual";
   int timeout_ready_ms = 600000;
@@ -74,7 +76,12 @@ StatusOr<std::unique_ptr<executor::StatefulReplica>> StartStateful(
     }
     options.peers[id_address.first] = id_address.second;
   }
-  if (options.peers.empty()) {
+  if (!flags.raft_join.empty() && !options.peers.empty()) {
+    return absl::InvalidArgumentError(
+        "--raft-join and --raft-peers exclude each other: a joining member is added by the "
+        "leader, a bootstrapping one lists every member");
+  }
+  if (options.peers.empty() && flags.raft_join.empty()) {
     options.peers[options.id] = options.advertise.empty() ? options.address : options.advertise;
   }
   if (!google::protobuf::util::JsonStringToMessage(flags.raft_configuration,
@@ -115,6 +122,17 @@ int RunExecutor(const ExecutorFlags& flags) {
       return 1;
     }
     stateful = std::move(started).value();
+    // A member that already has a log was added before (this is a restart): no join.
+    if (!flags.raft_join.empty() && stateful->Stats().last_log_index == 0) {
+      std::vector<std::string> members = absl::StrSplit(flags.raft_join, ',', absl::SkipEmpty());
+      Status joined =
+          executor::AddVoterVia(members, stateful->id(), stateful->raft_address(),
+                                absl::Milliseconds(flags.timeout_ready_ms));
+      if (!joined.ok()) {
+        SHOAL_LOG_ERROR("cannot join the Raft group of '%s': %s", flags.name, joined.message());
+        return 1;
+      }
+    }
     Status caught_up = stateful->WaitCaughtUp(absl::Milliseconds(flags.timeout_ready_ms));
     if (!caught_up.ok()) {
       SHOAL_LOG_ERROR("%s", caught_up.message());
@@ -178,6 +196,9 @@ Command AddExecutorCommand(CLI::App& app) {
                   "--raft-address, which then must not be 0.0.0.0)");
   sub->add_option("--raft-peers", flags->raft_peers,
                   "Every member for bootstrap: id=host:port,id=host:port,...");
+  sub->add_option("--raft-join", flags->raft_join,
+                  "Join a running group instead of bootstrapping: gRPC host:port of its "
+                  "replicas, comma-separated (the leader adds this member)");
   sub->add_option("--raft-configuration", flags->raft_configuration,
                   "JSON object of Hashicorp raft settings (HeartbeatTimeout, ...)");
   sub->add_option("--read-consistency", flags->read_consistency,

@@ -19,6 +19,7 @@
 #include "google/protobuf/arena.h"
 #include "jina.grpc.pb.h"
 #include "src/common/log.h"
+#include "src/executor/membership.h"
 #include "src/executor/stateful.h"
 
 namespace shoal::executor {
@@ -224,7 +225,9 @@ class ReplicaServer::Services {
  public:
   Services(ReplicaRuntime* runtime, StatefulReplica* stateful)
       : single_(runtime, stateful), data_(runtime, stateful), call_(runtime, stateful),
-                                               discovery_(runtime), info_(runtime) {}
+        discovery_(runtime), info_(runtime) {
+    if (stateful != nullptr) membership_ = std::make_unique<MembershipService>(stateful);
+  }
 
   void Register(grpc::ServerBuilder& builder) {
     builder.RegisterService(&single_);
@@ -232,6 +235,7 @@ class ReplicaServer::Services {
     builder.RegisterService(&call_);
     builder.RegisterService(&discovery_);
     builder.RegisterService(&info_);
+    if (membership_ != nullptr) builder.RegisterService(membership_.get());
   }
 
   static std::vector<std::string> Names() {
@@ -417,6 +421,7 @@ class ReplicaServer::Services {
   Stream call_;
   Discovery discovery_;
   Info info_;
+  std::unique_ptr<MembershipService> membership_;  // stateful replicas only
 };
 
 StatusOr<std::unique_ptr<ReplicaServer>> ReplicaServer::Start(

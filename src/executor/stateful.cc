@@ -271,11 +271,7 @@ void StatefulReplica::Write(std::string request,
 void StatefulReplica::ConfirmLeader(absl::AnyInvocable<void(Status)> done) {
   auto task = [this, done = std::move(done)]() mutable {
     if (!raft_->IsLeader()) {
-      std::optional<consensus::Peer> leader = raft_->Leader();
-      done(absl::UnavailableError(
-          leader.has_value() ? absl::StrCat("not the leader; the leader is '", leader->id, "' at ",
-                                            leader->address)
-                             : std::string("not the leader; no leader is known")));
+      done(LeaderHint(absl::UnavailableError("not the leader")));
       return;
     }
     Status verified = raft_->VerifyLeader(apply_timeout_);
@@ -290,6 +286,42 @@ void StatefulReplica::ConfirmLeader(absl::AnyInvocable<void(Status)> done) {
   if (!submit_.Post(std::move(task))) {
     SHOAL_LOG_WARNING("a read arrived while the replica was shutting down");
   }
+}
+
+void StatefulReplica::AddVoter(std::string id, std::string address,
+                               absl::AnyInvocable<void(Status)> done) {
+  auto task = [this, id = std::move(id), address = std::move(address),
+               done = std::move(done)]() mutable {
+    Status status = raft_->AddVoter(id, address, apply_timeout_);
+    if (status.ok()) SHOAL_LOG_INFO("Raft member '%s' at %s added", id, address);
+    done(LeaderHint(std::move(status)));
+  };
+  if (!submit_.Post(std::move(task))) {
+    SHOAL_LOG_WARNING("a membership change arrived while the replica was shutting down");
+  }
+}
+
+void StatefulReplica::RemoveServer(std::string id, absl::AnyInvocable<void(Status)> done) {
+  auto task = [this, id = std::move(id), done = std::move(done)]() mutable {
+    Status status = raft_->RemoveServer(id, apply_timeout_);
+    if (status.ok()) SHOAL_LOG_INFO("Raft member '%s' removed", id);
+    done(LeaderHint(std::move(status)));
+  };
+  if (!submit_.Post(std::move(task))) {
+    SHOAL_LOG_WARNING("a membership change arrived while the replica was shutting down");
+  }
+}
+
+Status StatefulReplica::LeaderHint(Status status) const {
+  if (status.code() != absl::StatusCode::kUnavailable ||
+      status.message().find("not the leader") == absl::string_view::npos) {
+    return status;
+  }
+  std::optional<consensus::Peer> leader = raft_->Leader();
+  return absl::UnavailableError(
+      leader.has_value()
+          ? absl::StrCat("not the leader; the leader is '", leader->id, "' at ", leader->address)
+          : std::string("not the leader; no leader is known"));
 }
 
 Status StatefulReplica::WaitCaughtUp(absl::Duration timeout) {

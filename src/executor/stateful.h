@@ -55,6 +55,14 @@ class StatefulReplica {
   bool linearizable_reads() const { return linearizable_reads_; }
   void ConfirmLeader(absl::AnyInvocable<void(Status)> done);
   consensus::RaftStats Stats() const { return raft_->Stats(); }
+  const std::string& id() const { return raft_->id(); }
+  // The address peers dial to reach this member.
+  const std::string& raft_address() const { return raft_->address(); }
+
+  // Membership changes of the shard, on the leader (UNAVAILABLE "not the leader" elsewhere);
+  // `done` runs on the submit thread once the new configuration is committed.
+  void AddVoter(std::string id, std::string address, absl::AnyInvocable<void(Status)> done);
+  void RemoveServer(std::string id, absl::AnyInvocable<void(Status)> done);
 
  private:
   explicit StatefulReplica(ReplicaRuntime* runtime) : runtime_(runtime) {}
@@ -65,6 +73,8 @@ class StatefulReplica {
   Status WriteSnapshot(const std::string& path);
   Status ReadSnapshot(const std::string& path);
   Status OnExecutorThread(absl::AnyInvocable<Status()> work);
+  // A "not the leader" error, naming the leader when known.
+  Status LeaderHint(Status status) const;
 
   ReplicaRuntime* const runtime_;
   std::unique_ptr<consensus::RaftNode> raft_;

@@ -124,6 +124,13 @@ std::vector<std::vector<std::string>> Deployment::replica_addresses() const {
   return impl_->running->deployment().ReplicaAddresses();
 }
 
+Status Deployment::Scale(int replicas) {
+  if (!impl_->running) {
+    return absl::FailedPreconditionError("Scale() needs a started Deployment");
+  }
+  return impl_->running->deployment().Scale(replicas);
+}
+
 int Deployment::replica_pid(int shard, int replica) const {
   if (!impl_->running) return -1;
   return impl_->running->deployment().ReplicaPid(shard, replica);

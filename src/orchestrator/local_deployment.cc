@@ -19,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/util/json_util.h"
 #include "src/common/log.h"
+#include "src/executor/membership_client.h"
 #include "src/orchestrator/gpu_assignment.h"
 #include "src/routing/address.h"
 
@@ -155,9 +156,10 @@ StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
       started = deployment->StartReplicas(options);
     }
     SHOAL_RETURN_IF_ERROR(started);
+    absl::MutexLock lock(&deployment->members_mu_);
     for (int s = 0; s < spec.shards; ++s) {
-      for (int r = 0; r < spec.replicas; ++r) {
-        int port = deployment->supervisor_->port(static_cast<size_t>(s * spec.replicas + r));
+      for (size_t index : deployment->members_[s]) {
+        int port = deployment->supervisor_->port(index);
         addresses[s].push_back(routing::Address{.host = options.replica_host, .port = port});
       }
     }
@@ -231,74 +233,38 @@ StatusOr<std::vector<std::vector<int>>> LocalDeployment::RaftPorts(const std::st
   }
   std::error_code error;
   std::filesystem::create_directories(file.parent_path(), error);
-  std::ofstream out(file, std::ios::trunc);
-  for (const std::vector<int>& shard : ports) out << absl::StrJoin(shard, ",") << "\n";
-  out.flush();
-  if (!out) {
-    return absl::InternalError(absl::StrCat("cannot write ", file.string()));
-  }
+  raft_ports_ = ports;
+  SHOAL_RETURN_IF_ERROR(RecordRaftPorts());
   raft_ports_picked_ = true;
   return ports;
 }
 
 Status LocalDeployment::StartReplicas(const Options& options) {
-  SHOAL_ASSIGN_OR_RETURN(std::vector<std::string> devices, CudaDevices(spec_));
-  std::string binary = options.shoal_binary.empty() ? FindShoalBinary() : options.shoal_binary;
-  std::string uses_with;
-  if (!google::protobuf::util::MessageToJsonString(spec_.uses_with, &uses_with).ok()) {
+  SHOAL_ASSIGN_OR_RETURN(devices_, CudaDevices(spec_));
+  binary_ = options.shoal_binary.empty() ? FindShoalBinary() : options.shoal_binary;
+  if (!google::protobuf::util::MessageToJsonString(spec_.uses_with, &uses_with_json_).ok()) {
     return absl::InvalidArgumentError(absl::StrCat(Where(spec_, "uses_with"), "Deployment '",
                                                    spec_.name, "': uses_with is not JSON-able"));
   }
-  std::vector<ReplicaProcessSpec> replicas;
-  std::string raft_configuration;
-  if (spec_.stateful &&
-      !google::protobuf::util::MessageToJsonString(spec_.raft_configuration, &raft_configuration)
-           .ok()) {
+  if (spec_.stateful && !google::protobuf::util::MessageToJsonString(spec_.raft_configuration,
+                                                                     &raft_configuration_json_)
+                             .ok()) {
     return absl::InvalidArgumentError(absl::StrCat(Where(spec_, "raft_configuration"),
                                                    "raft_configuration is not JSON-able"));
   }
-  std::vector<std::vector<int>> raft_ports;
+  raft_ports_.clear();
   if (spec_.stateful) {
-    SHOAL_ASSIGN_OR_RETURN(raft_ports, RaftPorts(options.replica_host));
+    SHOAL_ASSIGN_OR_RETURN(raft_ports_, RaftPorts(options.replica_host));
   }
-  for (int s = 0; s < spec_.shards; ++s) {
-    // Stateful: each shard is one Raft group; its members' transport addresses are fixed for
-    // the life of the workspace.
-    std::vector<std::string> raft_addresses;
-    std::string peers;
-    if (spec_.stateful) {
+  std::vector<ReplicaProcessSpec> replicas;
+  {
+    absl::MutexLock lock(&members_mu_);
+    members_.assign(spec_.shards, {});
+    for (int s = 0; s < spec_.shards; ++s) {
       for (int r = 0; r < spec_.replicas; ++r) {
-        raft_addresses.push_back(absl::StrCat(options.replica_host, ":", raft_ports[s][r]));
-        absl::StrAppend(&peers, peers.empty() ? "" : ",", "rep-", r, "=", raft_addresses.back());
+        members_[s].push_back(replicas.size());
+        replicas.push_back(ReplicaSpec(s, r, spec_.replicas, /*join=*/{}));
       }
-    }
-    for (int r = 0; r < spec_.replicas; ++r) {
-      ReplicaProcessSpec replica;
-      replica.name = ReplicaName(spec_.name, spec_.shards, s, r);
-      replica.argv = {binary,   "executor",  "--uses", spec_.uses,   "--uses-with", uses_with,
-                      "--name", replica.name, "--host", options.replica_host, "--port", "{port}"};
-      // Each replica serves its own metrics, on a port of its choosing (logged by the replica).
-      if (spec_.port_monitoring.has_value()) {
-        replica.argv.insert(replica.argv.end(), {"--port-monitoring", "0"});
-      }
-      if (!spec_.workspace.empty()) {
-        replica.argv.push_back("--workspace");
-        replica.argv.push_back(
-            (std::filesystem::path(spec_.workspace) / replica.name).string());
-      }
-      if (spec_.stateful) {
-        replica.argv.insert(replica.argv.end(),
-                            {"--stateful", "--raft-id", absl::StrCat("rep-", r), "--raft-address",
-                             raft_addresses[r], "--raft-peers", peers, "--raft-configuration",
-                             raft_configuration, "--read-consistency", spec_.read_consistency,
-                             "--timeout-ready",
-                             std::to_string(spec_.timeout_ready_ms < 0 ? 3600000
-                                                                       : spec_.timeout_ready_ms)});
-      }
-      replica.env = spec_.env;
-      replica.env["JINA_DEPLOYMENT_NAME"] = replica.name;
-      if (!devices.empty()) replica.env["CUDA_VISIBLE_DEVICES"] = devices[r % devices.size()];
-      replicas.push_back(std::move(replica));
     }
   }
   Supervisor::Options supervisor_options;
@@ -319,11 +285,64 @@ Status LocalDeployment::StartReplicas(const Options& options) {
   return absl::OkStatus();
 }
 
+std::string LocalDeployment::RaftAddress(int shard, int replica) const {
+  return absl::StrCat(replica_host_, ":", raft_ports_[shard][replica]);
+}
+
+ReplicaProcessSpec LocalDeployment::ReplicaSpec(int shard, int r, int members,
+                                                const std::vector<std::string>& join) const {
+  ReplicaProcessSpec replica;
+  replica.name = ReplicaName(spec_.name, spec_.shards, shard, r);
+  replica.argv = {binary_,  "executor",   "--uses", spec_.uses,    "--uses-with", uses_with_json_,
+                  "--name", replica.name, "--host", replica_host_, "--port",      "{port}"};
+  // Each replica serves its own metrics, on a port of its choosing (logged by the replica).
+  if (spec_.port_monitoring.has_value()) {
+    replica.argv.insert(replica.argv.end(), {"--port-monitoring", "0"});
+  }
+  if (!spec_.workspace.empty()) {
+    replica.argv.push_back("--workspace");
+    replica.argv.push_back((std::filesystem::path(spec_.workspace) / replica.name).string());
+  }
+  if (spec_.stateful) {
+    // Each shard is one Raft group. The first members bootstrap it together; a member added
+    // later joins through the running ones.
+    replica.argv.insert(replica.argv.end(),
+                        {"--stateful", "--raft-id", absl::StrCat("rep-", r), "--raft-address",
+                         RaftAddress(shard, r), "--raft-configuration", raft_configuration_json_,
+                         "--read-consistency", spec_.read_consistency, "--timeout-ready",
+                         std::to_string(spec_.timeout_ready_ms < 0 ? 3600000
+                                                                   : spec_.timeout_ready_ms)});
+    if (join.empty()) {
+      std::string peers;
+      for (int m = 0; m < members; ++m) {
+        absl::StrAppend(&peers, peers.empty() ? "" : ",", "rep-", m, "=", RaftAddress(shard, m));
+      }
+      replica.argv.insert(replica.argv.end(), {"--raft-peers", peers});
+    } else {
+      replica.argv.insert(replica.argv.end(), {"--raft-join", absl::StrJoin(join, ",")});
+    }
+  }
+  replica.env = spec_.env;
+  replica.env["JINA_DEPLOYMENT_NAME"] = replica.name;
+  if (!devices_.empty()) replica.env["CUDA_VISIBLE_DEVICES"] = devices_[r % devices_.size()];
+  return replica;
+}
+
+std::optional<std::pair<size_t, size_t>> LocalDeployment::SlotOf(size_t index) const {
+  absl::MutexLock lock(&members_mu_);
+  for (size_t s = 0; s < members_.size(); ++s) {
+    auto it = std::find(members_[s].begin(), members_[s].end(), index);
+    if (it != members_[s].end()) return std::make_pair(s, size_t(it - members_[s].begin()));
+  }
+  return std::nullopt;
+}
+
 void LocalDeployment::OnReady(size_t index, int port) {
   routing::DeploymentRouter* router = live_router_.load();
   if (router == nullptr) return;  // the first start; the router is built with these ports
-  size_t shard = index / static_cast<size_t>(spec_.replicas);
-  size_t replica = index % static_cast<size_t>(spec_.replicas);
+  std::optional<std::pair<size_t, size_t>> slot = SlotOf(index);
+  if (!slot.has_value()) return;  // being added: Scale() gives it to the router
+  const auto [shard, replica] = *slot;
   routing::ReplicaSet& set = router->shard(shard);
   std::vector<routing::ReplicaStats> stats = set.Stats();
   routing::Address address{.host = replica_host_, .port = port};
@@ -336,8 +355,111 @@ void LocalDeployment::OnReady(size_t index, int port) {
 void LocalDeployment::OnExit(size_t index) {
   routing::DeploymentRouter* router = live_router_.load();
   if (router == nullptr) return;
-  router->shard(index / static_cast<size_t>(spec_.replicas))
-      .SetHealthy(index % static_cast<size_t>(spec_.replicas), false);
+  std::optional<std::pair<size_t, size_t>> slot = SlotOf(index);
+  if (!slot.has_value()) return;
+  router->shard(slot->first).SetHealthy(slot->second, false);
+}
+
+void LocalDeployment::SyncRouterLocked(size_t shard) {
+  std::vector<routing::Address> addresses;
+  for (size_t index : members_[shard]) {
+    addresses.push_back(routing::Address{.host = replica_host_, .port = supervisor_->port(index)});
+  }
+  router_->shard(shard).SetAddresses(addresses);
+}
+
+Status LocalDeployment::Scale(int replicas) {
+  if (replicas < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Deployment '", spec_.name, "': replicas must be at least 1, got ", replicas));
+  }
+  if (supervisor_ == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("Deployment '", spec_.name, "' is external: its replicas run elsewhere"));
+  }
+  absl::MutexLock scale_lock(&scale_mu_);
+  const int current = spec_.replicas;
+  if (replicas == current) return absl::OkStatus();
+  const absl::Duration timeout = spec_.timeout_ready_ms < 0
+                                     ? absl::Hours(1)
+                                     : absl::Milliseconds(spec_.timeout_ready_ms);
+  if (spec_.stateful && replicas < 3) {
+    SHOAL_LOG_WARNING("Deployment '%s': stateful with %d replica(s) tolerates no replica failure",
+                      spec_.name, replicas);
+  }
+  for (int s = 0; s < spec_.shards; ++s) {
+    if (replicas > current) {
+      SHOAL_RETURN_IF_ERROR(Grow(s, current, replicas, timeout));
+    } else {
+      SHOAL_RETURN_IF_ERROR(Shrink(s, current, replicas, timeout));
+    }
+  }
+  spec_.replicas = replicas;
+  SHOAL_LOG_INFO("Deployment '%s': scaled from %d to %d replica(s) per shard", spec_.name, current,
+                 replicas);
+  return absl::OkStatus();
+}
+
+Status LocalDeployment::Grow(int shard, int from, int to, absl::Duration timeout) {
+  for (int r = from; r < to; ++r) {
+    std::vector<std::string> join;
+    if (spec_.stateful) {
+      while (static_cast<int>(raft_ports_[shard].size()) <= r) {
+        SHOAL_ASSIGN_OR_RETURN(int port, PickFreePort(replica_host_));
+        raft_ports_[shard].push_back(port);
+      }
+      SHOAL_RETURN_IF_ERROR(RecordRaftPorts());
+      // A member that was removed earlier starts over.
+      std::error_code ignored;
+      std::filesystem::remove_all(std::filesystem::path(spec_.workspace) /
+                                      ReplicaName(spec_.name, spec_.shards, shard, r) / "raft",
+                                  ignored);
+      join = ReplicaAddresses()[shard];
+    }
+    StatusOr<size_t> added = supervisor_->Add(ReplicaSpec(shard, r, to, join));
+    if (!added.ok()) {
+      return absl::Status(added.status().code(),
+                          absl::StrCat("scaling Deployment '", spec_.name,
+                                       "': ", added.status().message()));
+    }
+    absl::MutexLock lock(&members_mu_);
+    members_[shard].push_back(*added);
+    SyncRouterLocked(shard);
+  }
+  return absl::OkStatus();
+}
+
+Status LocalDeployment::Shrink(int shard, int from, int to, absl::Duration timeout) {
+  for (int r = from - 1; r >= to; --r) {
+    if (spec_.stateful) {
+      // Out of the Raft group first, so that the majority is counted without it.
+      Status removed = executor::RemoveServerVia(ReplicaAddresses()[shard],
+                                                 absl::StrCat("rep-", r), timeout);
+      if (!removed.ok()) {
+        return absl::Status(removed.code(), absl::StrCat("scaling Deployment '", spec_.name,
+                                                         "': ", removed.message()));
+      }
+    }
+    size_t index = 0;
+    {
+      absl::MutexLock lock(&members_mu_);
+      index = members_[shard].back();
+      members_[shard].pop_back();
+      SyncRouterLocked(shard);
+    }
+    supervisor_->Remove(index);
+  }
+  return absl::OkStatus();
+}
+
+Status LocalDeployment::RecordRaftPorts() const {
+  if (!spec_.peer_ports.empty()) return absl::OkStatus();
+  std::filesystem::path file = std::filesystem::path(spec_.workspace) / spec_.name / "raft-ports";
+  std::ofstream out(file, std::ios::trunc);
+  for (const std::vector<int>& shard : raft_ports_) out << absl::StrJoin(shard, ",") << "\n";
+  out.flush();
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", file.string()));
+  return absl::OkStatus();
 }
 
 std::vector<std::vector<std::string>> LocalDeployment::ReplicaAddresses() const {
@@ -355,7 +477,16 @@ std::vector<std::vector<std::string>> LocalDeployment::ReplicaAddresses() const 
 
 int LocalDeployment::ReplicaPid(int shard, int replica) const {
   if (supervisor_ == nullptr) return -1;
-  return supervisor_->pid(static_cast<size_t>(shard * spec_.replicas + replica));
+  size_t index = 0;
+  {
+    absl::MutexLock lock(&members_mu_);
+    if (shard < 0 || shard >= static_cast<int>(members_.size()) || replica < 0 ||
+        replica >= static_cast<int>(members_[shard].size())) {
+      return -1;
+    }
+    index = members_[shard][replica];
+  }
+  return supervisor_->pid(index);
 }
 
 void LocalDeployment::Stop() {

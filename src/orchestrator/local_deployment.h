@@ -7,9 +7,13 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "shoal/status.h"
 #include "src/config/deployment_spec.h"
 #include "src/metrics/exposer.h"
@@ -40,6 +44,11 @@ class LocalDeployment {
   std::vector<std::vector<std::string>> ReplicaAddresses() const;
   // The pid of replica `replica` of shard `shard` (-1 when not running or external).
   int ReplicaPid(int shard, int replica) const;
+  // Changes the number of replicas of every shard. New replicas start (a stateful one joins
+  // its shard's Raft group as a voter and catches up) before the router sends them anything;
+  // the highest-numbered ones leave (a stateful one leaves the Raft group first, then the
+  // router), then stop. One Scale() at a time.
+  Status Scale(int replicas);
   // The port serving the router's metrics (spec.port_monitoring); 0 when it sets none.
   int metrics_port() const { return metrics_ == nullptr ? 0 : metrics_->port(); }
   void Stop();
@@ -52,10 +61,32 @@ class LocalDeployment {
   StatusOr<std::vector<std::vector<int>>> RaftPorts(const std::string& host);
   void OnReady(size_t index, int port);
   void OnExit(size_t index);
+  // Replica `r` of `shard` as a process: bootstrapping with `members` members, or joining
+  // through the gRPC addresses in `join`.
+  ReplicaProcessSpec ReplicaSpec(int shard, int r, int members,
+                                 const std::vector<std::string>& join) const;
+  std::string RaftAddress(int shard, int replica) const;
+  Status RecordRaftPorts() const;
+  // (shard, position) of supervisor replica `index`, while it is a member.
+  std::optional<std::pair<size_t, size_t>> SlotOf(size_t index) const;
+  // Gives the router the shard's members as they are now.
+  void SyncRouterLocked(size_t shard) ABSL_EXCLUSIVE_LOCKS_REQUIRED(members_mu_);
+  Status Grow(int shard, int from, int to, absl::Duration timeout);
+  Status Shrink(int shard, int from, int to, absl::Duration timeout);
 
   config::DeploymentSpec spec_;
   std::string replica_host_;
   bool raft_ports_picked_ = false;
+  // What every replica's command line needs; set by StartReplicas().
+  std::string binary_;
+  std::string uses_with_json_;
+  std::string raft_configuration_json_;
+  std::vector<std::string> devices_;          // CUDA_VISIBLE_DEVICES round robin, or empty
+  std::vector<std::vector<int>> raft_ports_;  // per shard, per replica
+  absl::Mutex scale_mu_;                      // one Scale() at a time
+  mutable absl::Mutex members_mu_;
+  // Per shard, the supervisor index of each replica, in the router's order.
+  std::vector<std::vector<size_t>> members_ ABSL_GUARDED_BY(members_mu_);
   std::unique_ptr<routing::DeploymentRouter> router_;
   // router_ once it exists, for the supervisor's callbacks (they start before it does).
   std::atomic<routing::DeploymentRouter*> live_router_{nullptr};

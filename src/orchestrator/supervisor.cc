@@ -34,7 +34,7 @@ std::string Milliseconds(absl::Duration d) {
 
 Supervisor::Supervisor(std::vector<ReplicaProcessSpec> replicas, Options options,
                        Callbacks callbacks)
-    : options_(std::move(options)), callbacks_(std::move(callbacks)), size_(replicas.size()) {
+    : options_(std::move(options)), callbacks_(std::move(callbacks)) {
   {
     absl::MutexLock lock(&mu_);
     replicas_.resize(replicas.size());
@@ -63,6 +63,69 @@ int Supervisor::port(size_t index) const {
 pid_t Supervisor::pid(size_t index) const {
   absl::MutexLock lock(&mu_);
   return index < replicas_.size() ? replicas_[index].pid : -1;
+}
+
+size_t Supervisor::size() const {
+  absl::MutexLock lock(&mu_);
+  return replicas_.size();
+}
+
+absl::StatusOr<size_t> Supervisor::Add(ReplicaProcessSpec replica) {
+  absl::MutexLock lock(&mu_);
+  if (!started_ || start_phase_ || stopping_) {
+    return absl::FailedPreconditionError("replicas are added to a running Supervisor only");
+  }
+  const size_t index = replicas_.size();
+  Replica& r = replicas_.emplace_back();
+  r.spec = std::move(replica);
+  r.backoff = options_.initial_backoff;
+  r.restarts = metrics::ReplicaRestarts(metrics::DeploymentOf(r.spec.name), r.spec.name);
+  r.adding = true;
+  absl::Status status = SpawnLocked(index);
+  if (status.ok()) {
+    auto settled = [this, &r] {
+      return stopping_ || r.state == State::kFailed ||
+             (r.state == State::kReady && ready_callbacks_running_ == 0);
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&settled), options_.ready_timeout);
+    if (stopping_) {
+      status = absl::CancelledError("stopped while adding a replica");
+    } else if (r.state != State::kReady) {
+      status = NotReadyLocked(r);
+    }
+  }
+  r.adding = false;
+  if (!status.ok()) {
+    r.removed = true;
+    StopOneLocked(r);
+    r.state = State::kStopped;
+    return status;
+  }
+  return index;
+}
+
+void Supervisor::Remove(size_t index) {
+  absl::MutexLock lock(&mu_);
+  if (index >= replicas_.size()) return;
+  Replica& r = replicas_[index];
+  r.removed = true;
+  StopOneLocked(r);
+  r.state = State::kStopped;
+}
+
+void Supervisor::StopOneLocked(Replica& r) {
+  if (r.pid <= 0) return;
+  SignalChildGroup(r.pid, SIGTERM);
+  auto reaped = [&r] { return r.pid <= 0; };
+  if (!mu_.AwaitWithTimeout(absl::Condition(&reaped), options_.stop_timeout)) {
+    SHOAL_LOG_WARNING("replica %s (pid %d) still running %s after SIGTERM; sending SIGKILL",
+                      r.spec.name, r.pid, Milliseconds(options_.stop_timeout));
+    SignalChildGroup(r.pid, SIGKILL);
+    if (!mu_.AwaitWithTimeout(absl::Condition(&reaped), kKillGrace)) {
+      SHOAL_LOG_ERROR("replica %s (pid %d) survived SIGKILL for %s; leaving it", r.spec.name,
+                      r.pid, Milliseconds(kKillGrace));
+    }
+  }
 }
 
 absl::Status Supervisor::Start() {
@@ -120,20 +183,25 @@ absl::Status Supervisor::AwaitReady() {
   mu_.AwaitWithTimeout(absl::Condition(this, &Supervisor::StartSettled), options_.ready_timeout);
   if (stopping_) return absl::CancelledError("stopped while starting the replicas");
   for (Replica& r : replicas_) {
-    if (r.state != State::kFailed) continue;
+    if (r.state == State::kFailed) return NotReadyLocked(r);
+  }
+  for (Replica& r : replicas_) {
+    if (r.state != State::kReady) return NotReadyLocked(r);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Supervisor::NotReadyLocked(Replica& r) {
+  if (r.state == State::kFailed) {
     // The pipes close just after the exit; wait a little for the last lines.
     mu_.AwaitWithTimeout(absl::Condition(&r.output_done), kOutputGrace);
     return absl::FailedPreconditionError(absl::StrCat(
         "replica '", r.spec.name, "' (pid ", r.last_pid, ") exited with ",
         DescribeExitCode(r.exit_code), " before printing its ready line; ", OutputTailLocked(r)));
   }
-  for (Replica& r : replicas_) {
-    if (r.state == State::kReady) continue;
-    return absl::DeadlineExceededError(
-        absl::StrCat("replica '", r.spec.name, "' (pid ", r.pid, ") printed no ready line within ",
-                     absl::FormatDuration(options_.ready_timeout), "; ", OutputTailLocked(r)));
-  }
-  return absl::OkStatus();
+  return absl::DeadlineExceededError(
+      absl::StrCat("replica '", r.spec.name, "' (pid ", r.pid, ") printed no ready line within ",
+                   absl::FormatDuration(options_.ready_timeout), "; ", OutputTailLocked(r)));
 }
 
 std::string Supervisor::OutputTailLocked(const Replica& replica) const {
@@ -226,11 +294,11 @@ std::vector<Supervisor::Exit> Supervisor::HandleExitsLocked(const std::vector<Ex
     r.pid = -1;
     r.last_pid = e.pid;
     r.exit_code = e.exit_code;
-    if (stopping_) {
+    if (stopping_ || r.removed) {
       r.state = State::kStopped;
       continue;
     }
-    if (start_phase_) {
+    if (start_phase_ || r.adding) {
       r.state = State::kFailed;
       continue;
     }

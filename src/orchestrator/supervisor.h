@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -76,9 +77,17 @@ class Supervisor {
   // anything; a later one, or one after Stop(), is FailedPrecondition.
   absl::Status Start();
 
+  // Adds a replica to a started Supervisor, spawns it (`{port}` = "0") and waits up to
+  // ready_timeout for its ready line; returns its index. An exit or a timeout before the ready
+  // line is an error as in Start(), and the replica stays, stopped.
+  absl::StatusOr<size_t> Add(ReplicaProcessSpec replica);
+  // Stops replica `index` for good (SIGTERM, SIGKILL after stop_timeout) and waits until it is
+  // reaped; it is not restarted. Its index stays, stopped.
+  void Remove(size_t index);
+
   int port(size_t index) const;   // the port it reported (kept across restarts); 0 before that
   pid_t pid(size_t index) const;  // current pid, -1 when not running
-  size_t size() const { return size_; }
+  size_t size() const;
 
   // SIGTERM to every replica's process group, SIGKILL after stop_timeout, waits until all are
   // reaped; no restarts once it begins. Idempotent; concurrent callers all wait for the end.
@@ -101,6 +110,8 @@ class Supervisor {
     bool output_done = false;              // the latest process's pipes reached end of file
     std::vector<std::string> last_output;  // its tail, once output_done
     metrics::Counter restarts;             // shoal_replica_restarts_total
+    bool adding = false;                   // Add() waits for its first ready line
+    bool removed = false;                  // Remove() stops it for good
   };
   struct Exit {
     size_t index;
@@ -122,17 +133,21 @@ class Supervisor {
   absl::Status AwaitReady() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string OutputTailLocked(const Replica& replica) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool StartSettled() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Why replica `r` did not become ready (exited or timed out), as Start() reports it.
+  absl::Status NotReadyLocked(Replica& r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Signals `r` until it is reaped: SIGTERM, then SIGKILL after stop_timeout.
+  void StopOneLocked(Replica& r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool AllReaped() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SignalAllLocked(int sig) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Constant after construction.
   const Options options_;
   const Callbacks callbacks_;
-  const size_t size_;
   std::unique_ptr<LogPump> pump_;
 
   mutable absl::Mutex mu_;
-  std::vector<Replica> replicas_ ABSL_GUARDED_BY(mu_);
+  // A deque: Add() appends while waits hold references to other elements.
+  std::deque<Replica> replicas_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, size_t> child_index_ ABSL_GUARDED_BY(mu_);  // LogPump id -> replica index
   uint64_t next_child_id_ ABSL_GUARDED_BY(mu_) = 1;
   bool started_ ABSL_GUARDED_BY(mu_) = false;

@@ -4,6 +4,7 @@
 #include <grpc/grpc.h>
 #include <pthread.h>
 
+#include <algorithm>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -44,7 +45,7 @@ ReplicaSet::ReplicaSet(std::vector<Address> addresses, Options options)
   {
     absl::MutexLock lock(&mu_);
     for (const Address& address : addresses) {
-      replicas_.push_back(Replica{.endpoint = Connect(address)});
+      replicas_.push_back(Replica{.id = ++last_id_, .endpoint = Connect(address)});
     }
   }
   prober_ = std::thread([this] { ProbeLoop(); });
@@ -110,7 +111,7 @@ std::optional<ReplicaSet::Lease> ReplicaSet::Acquire(uint64_t tried) {
   ++replica.requests;
   replica.endpoint->metrics.requests.Increment();
   replica.endpoint->metrics.in_flight.Increment();
-  return Lease{*pick, replica.endpoint};
+  return Lease{*pick, replica.id, replica.endpoint};
 }
 
 void ReplicaSet::Release(const Lease& lease, const grpc::Status& status) {
@@ -118,8 +119,9 @@ void ReplicaSet::Release(const Lease& lease, const grpc::Status& status) {
   lease.endpoint->metrics.in_flight.Decrement();
   if (!status.ok()) lease.endpoint->metrics.failures.Increment();
   absl::MutexLock lock(&mu_);
-  if (lease.index >= replicas_.size()) return;
-  Replica& replica = replicas_[lease.index];
+  Replica* found = FindLocked(lease);
+  if (found == nullptr) return;  // the replica left the set (SetAddresses)
+  Replica& replica = *found;
   --replica.outstanding;
   // A failure at an address the replica no longer has says nothing about the current one.
   // "not the leader" (a stateful replica's follower) is healthy: the request just goes elsewhere.
@@ -145,6 +147,61 @@ void ReplicaSet::SetAddress(size_t index, const Address& address) {
   // and gRPC 1.51 aborts when a channel is destroyed from inside its own callback.
   retired_.push_back(std::move(replicas_[index].endpoint));
   replicas_[index].endpoint = std::move(endpoint);
+}
+
+ReplicaSet::Replica* ReplicaSet::FindLocked(const Lease& lease) {
+  if (lease.index < replicas_.size() && replicas_[lease.index].id == lease.replica_id) {
+    return &replicas_[lease.index];
+  }
+  for (Replica& replica : replicas_) {
+    if (replica.id == lease.replica_id) return &replica;
+  }
+  return nullptr;
+}
+
+void ReplicaSet::SetAddresses(const std::vector<Address>& addresses) {
+  // Channels for the new addresses are made outside the lock.
+  std::vector<Address> added;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const Address& address : addresses) {
+      bool known = std::any_of(replicas_.begin(), replicas_.end(), [&](const Replica& r) {
+        return r.endpoint->address == address;
+      });
+      if (!known) added.push_back(address);
+    }
+  }
+  std::vector<std::shared_ptr<Endpoint>> connected;
+  for (const Address& address : added) connected.push_back(Connect(address));
+  absl::MutexLock lock(&mu_);
+  std::vector<Replica> next;
+  std::vector<bool> kept(replicas_.size(), false);
+  for (const Address& address : addresses) {
+    size_t i = 0;
+    while (i < replicas_.size() && (kept[i] || !(replicas_[i].endpoint->address == address))) ++i;
+    if (i < replicas_.size()) {
+      kept[i] = true;
+      next.push_back(std::move(replicas_[i]));
+      continue;
+    }
+    std::shared_ptr<Endpoint> endpoint;
+    for (std::shared_ptr<Endpoint>& c : connected) {
+      if (c != nullptr && c->address == address) {
+        endpoint = std::move(c);
+        break;
+      }
+    }
+    if (endpoint == nullptr) endpoint = Connect(address);  // a duplicate address
+    SHOAL_LOG_INFO("%s: added %s", options_.name, address.ToString());
+    next.push_back(Replica{.id = ++last_id_, .endpoint = std::move(endpoint)});
+  }
+  for (size_t i = 0; i < replicas_.size(); ++i) {
+    if (kept[i]) continue;
+    SHOAL_LOG_INFO("%s: removed %s", options_.name, replicas_[i].endpoint->address.ToString());
+    // As in SetAddress: calls may still run on the channel.
+    retired_.push_back(std::move(replicas_[i].endpoint));
+  }
+  replicas_ = std::move(next);
 }
 
 void ReplicaSet::SetHealthy(size_t index, bool healthy) {

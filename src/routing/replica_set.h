@@ -54,7 +54,8 @@ class ReplicaSet {
   ~ReplicaSet();
 
   struct Lease {
-    size_t index;
+    size_t index;         // the replica's position when acquired (a hint: SetAddresses moves it)
+    uint64_t replica_id;  // which replica, for Release
     std::shared_ptr<Endpoint> endpoint;
   };
   // The least loaded replica whose bit is not set in `tried` (healthy ones first); counts the
@@ -66,6 +67,10 @@ class ReplicaSet {
 
   // Points replica `index` at a new address (a restarted local replica on another port).
   void SetAddress(size_t index, const Address& address);
+  // Makes the set exactly `addresses`, in that order: replicas at an address already in the set
+  // keep their channel, load and health; new ones start healthy; the others leave (calls in
+  // flight to them finish). For DNS discovery and for scaling a Deployment.
+  void SetAddresses(const std::vector<Address>& addresses);
   // Ejects or re-admits a replica at once (the supervisor saw it die or become ready).
   void SetHealthy(size_t index, bool healthy);
 
@@ -77,6 +82,7 @@ class ReplicaSet {
 
  private:
   struct Replica {
+    uint64_t id = 0;  // unique in this set, kept across SetAddress
     std::shared_ptr<Endpoint> endpoint;
     int outstanding = 0;
     bool healthy = true;
@@ -85,6 +91,7 @@ class ReplicaSet {
     uint64_t ejections = 0;
   };
   std::shared_ptr<Endpoint> Connect(const Address& address) const;
+  Replica* FindLocked(const Lease& lease) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ProbeLoop();
   bool Probe(const Endpoint& endpoint) const;
 
@@ -93,6 +100,7 @@ class ReplicaSet {
   std::vector<Replica> replicas_ ABSL_GUARDED_BY(mu_);
   std::vector<std::shared_ptr<Endpoint>> retired_ ABSL_GUARDED_BY(mu_);
   uint64_t rotation_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t last_id_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t random_state_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread prober_;

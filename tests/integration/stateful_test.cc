@@ -340,5 +340,40 @@ TEST(StatefulDeploymentTest, BadStatefulSettingsAreErrorsNamingTheKey) {
   }
 }
 
+// 3 -> 5 -> 3 replicas while running: the new replicas join as voters (with two of the first
+// three frozen, the other three still commit), and the removed ones leave the group (with one of
+// the last three frozen, the other two still are a majority).
+TEST(StatefulDeploymentTest, ScalingAddsAndRemovesVoters) {
+  std::filesystem::path workspace = FreshDir("scale");
+  DeploymentOptions options = Stateful("scale", workspace);
+  options.timeout_send_ms = 2000;  // a frozen replica does not hold an attempt for longer
+  Deployment dep(options);
+  ASSERT_TRUE(dep.Start().ok());
+  ASSERT_TRUE(dep.Post("/index", Docs(10), {.request_size = 2, .stream = false}).ok());
+
+  Status scaled = dep.Scale(5);
+  ASSERT_TRUE(scaled.ok()) << scaled;
+  ASSERT_EQ(dep.replica_addresses()[0].size(), 5u);
+  EXPECT_TRUE(Converge(dep, "10")) << ::testing::PrintToString(Counts(dep));
+  std::vector<int> frozen = {dep.replica_pid(0, 0), dep.replica_pid(0, 1)};
+  for (int pid : frozen) ASSERT_EQ(kill(pid, SIGSTOP), 0);
+  auto written = dep.Post("/index", Docs(4), {.request_size = 2, .stream = false});
+  for (int pid : frozen) kill(pid, SIGCONT);
+  ASSERT_TRUE(written.ok()) << "3 of 5 voters did not commit: " << written.status();
+  EXPECT_TRUE(Converge(dep, "14")) << ::testing::PrintToString(Counts(dep));
+
+  const std::vector<int> removed = {dep.replica_pid(0, 3), dep.replica_pid(0, 4)};
+  scaled = dep.Scale(3);
+  ASSERT_TRUE(scaled.ok()) << scaled;
+  ASSERT_EQ(dep.replica_addresses()[0].size(), 3u);
+  for (int pid : removed) EXPECT_NE(kill(pid, 0), 0) << "removed replica " << pid << " still runs";
+  const int stopped = dep.replica_pid(0, 2);
+  ASSERT_EQ(kill(stopped, SIGSTOP), 0);
+  written = dep.Post("/index", Docs(6), {.request_size = 2, .stream = false});
+  kill(stopped, SIGCONT);
+  ASSERT_TRUE(written.ok()) << "2 of 3 voters did not commit: " << written.status();
+  EXPECT_TRUE(Converge(dep, "20")) << ::testing::PrintToString(Counts(dep));
+}
+
 }  // namespace
 }  // namespace shoal

@@ -1,0 +1,49 @@
+// RaftMembership, replica side: changes are handed to the StatefulReplica.
+#include "src/executor/membership.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <string>
+
+namespace shoal::executor {
+namespace {
+
+grpc::Status ToGrpc(const Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* MembershipService::AddVoter(grpc::CallbackServerContext* context,
+                                                      const shoal::v1::AddVoterRequest* request,
+                                                      shoal::v1::MembershipResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (request->id().empty() || request->address().empty()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "AddVoter needs an id and an address"));
+    return reactor;
+  }
+  replica_->AddVoter(request->id(), request->address(), [reactor, response, this](Status status) {
+    if (status.ok()) response->set_leader_id(replica_->id());
+    reactor->Finish(ToGrpc(status));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MembershipService::RemoveServer(
+    grpc::CallbackServerContext* context, const shoal::v1::RemoveServerRequest* request,
+    shoal::v1::MembershipResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (request->id().empty()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "RemoveServer needs an id"));
+    return reactor;
+  }
+  replica_->RemoveServer(request->id(), [reactor, response, this](Status status) {
+    if (status.ok()) response->set_leader_id(replica_->id());
+    reactor->Finish(ToGrpc(status));
+  });
+  return reactor;
+}
+
+}  // namespace shoal::executor

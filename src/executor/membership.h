@@ -1,0 +1,35 @@
+// The RaftMembership service (proto/shoal/v1/raft.proto) that every stateful replica serves:
+// membership changes of its shard's Raft group. membership_client.h is the calling side.
+#ifndef SHOAL_EXECUTOR_MEMBERSHIP_H_
+#define SHOAL_EXECUTOR_MEMBERSHIP_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "shoal/status.h"
+#include "shoal/v1/raft.grpc.pb.h"
+#include "src/executor/stateful.h"
+
+namespace shoal::executor {
+
+// Serves RaftMembership for one stateful replica, which outlives it. Changes run on the
+// replica's submit thread; a follower answers UNAVAILABLE "not the leader ...".
+class MembershipService : public shoal::v1::RaftMembership::CallbackService {
+ public:
+  explicit MembershipService(StatefulReplica* replica) : replica_(replica) {}
+
+  grpc::ServerUnaryReactor* AddVoter(grpc::CallbackServerContext* context,
+                                     const shoal::v1::AddVoterRequest* request,
+                                     shoal::v1::MembershipResponse* response) override;
+  grpc::ServerUnaryReactor* RemoveServer(grpc::CallbackServerContext* context,
+                                         const shoal::v1::RemoveServerRequest* request,
+                                         shoal::v1::MembershipResponse* response) override;
+
+ private:
+  StatefulReplica* const replica_;
+};
+
+}  // namespace shoal::executor
+
+#endif  // SHOAL_EXECUTOR_MEMBERSHIP_H_

@@ -1,0 +1,68 @@
+// ReplicaSet's bookkeeping when its membership changes (DNS discovery, scaling): replicas that
+// stay keep their load and health, leases of replicas that left are released harmlessly. The
+// addresses are never dialled: channels connect lazily and nothing is sent.
+#include "src/routing/replica_set.h"
+
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace shoal::routing {
+namespace {
+
+using ::testing::ElementsAre;
+
+Address At(int port) { return Address{.host = "127.0.0.1", .port = port}; }
+
+std::vector<std::string> Addresses(const ReplicaSet& set) {
+  std::vector<std::string> out;
+  for (const ReplicaStats& r : set.Stats()) out.push_back(r.address);
+  return out;
+}
+
+ReplicaSet::Options Quiet() {
+  return ReplicaSet::Options{.name = "set-test", .probe_interval = absl::Hours(1)};
+}
+
+TEST(ReplicaSetTest, SetAddressesKeepsTheReplicasThatStayAndAddsAndRemovesTheOthers) {
+  ReplicaSet set({At(1), At(2), At(3)}, Quiet());
+  std::optional<ReplicaSet::Lease> on_two = set.Acquire(/*tried=*/0b101);
+  ASSERT_TRUE(on_two.has_value());
+  ASSERT_EQ(on_two->endpoint->address, At(2));
+  std::optional<ReplicaSet::Lease> on_three = set.Acquire(/*tried=*/0b011);
+  ASSERT_TRUE(on_three.has_value());
+  set.SetHealthy(0, false);
+
+  set.SetAddresses({At(3), At(4), At(1)});
+  EXPECT_THAT(Addresses(set),
+              ElementsAre("grpc://127.0.0.1:3", "grpc://127.0.0.1:4", "grpc://127.0.0.1:1"));
+  std::vector<ReplicaStats> stats = set.Stats();
+  EXPECT_EQ(stats[0].outstanding, 1);  // 3 kept its call in flight
+  EXPECT_FALSE(stats[2].healthy);      // 1 kept its ejection
+  EXPECT_TRUE(stats[1].healthy);       // 4 is new
+
+  // 2 left: its lease ends without touching the others; 3's lease finds 3 at its new place.
+  set.Release(*on_two, grpc::Status::OK);
+  set.Release(*on_three, grpc::Status::OK);
+  stats = set.Stats();
+  EXPECT_EQ(stats[0].outstanding, 0);
+  EXPECT_EQ(stats[1].outstanding, 0);
+  EXPECT_EQ(stats[2].outstanding, 0);
+
+  set.SetAddresses({});
+  EXPECT_EQ(set.size(), 0u);
+  EXPECT_FALSE(set.Acquire(0).has_value());
+}
+
+TEST(ReplicaSetTest, SetAddressesWithDuplicatesKeepsOneReplicaPerEntry) {
+  ReplicaSet set({At(1)}, Quiet());
+  set.SetAddresses({At(1), At(1)});
+  EXPECT_THAT(Addresses(set), ElementsAre("grpc://127.0.0.1:1", "grpc://127.0.0.1:1"));
+  set.SetAddresses({At(1)});
+  EXPECT_EQ(set.size(), 1u);
+}
+
+}  // namespace
+}  // namespace shoal::routing
