@@ -43,9 +43,10 @@ DeploymentRouter::DeploymentRouter(Options options,
 
 SendOptions DeploymentRouter::OptionsFor(
     const ReplicaSet& set, std::optional<std::chrono::system_clock::time_point> deadline,
-    const char* method) const {
+    const char* method, std::string_view endpoint) const {
   SendOptions send;
   send.method = method;
+  send.endpoint = std::string(endpoint);
   send.attempts = AttemptsFor(options_.retries, set.size());
   send.timeout = options_.timeout_send;
   send.deadline = deadline;
@@ -56,19 +57,19 @@ void DeploymentRouter::Route(std::string_view endpoint, grpc::ByteBuffer request
                              std::optional<std::chrono::system_clock::time_point> deadline,
                              absl::AnyInvocable<void(SendResult)> done, const char* method) {
   if (shards_.size() > 1 && options_.polling.For(endpoint) == Polling::kAll) {
-    RouteAll(std::move(request), deadline, std::move(done), method);
+    RouteAll(endpoint, std::move(request), deadline, std::move(done), method);
     return;
   }
   ReplicaSet& set = *shards_[next_shard_.fetch_add(1, std::memory_order_relaxed) % shards_.size()];
-  Send(set, std::move(request), OptionsFor(set, deadline, method), std::move(done));
+  Send(set, std::move(request), OptionsFor(set, deadline, method, endpoint), std::move(done));
 }
 
-void DeploymentRouter::RouteAll(grpc::ByteBuffer request,
+void DeploymentRouter::RouteAll(std::string_view endpoint, grpc::ByteBuffer request,
                                 std::optional<std::chrono::system_clock::time_point> deadline,
                                 absl::AnyInvocable<void(SendResult)> done, const char* method) {
   auto* fan = new FanOut(shards_.size(), std::move(done));
   for (size_t s = 0; s < shards_.size(); ++s) {
-    Send(*shards_[s], request, OptionsFor(*shards_[s], deadline, method),
+    Send(*shards_[s], request, OptionsFor(*shards_[s], deadline, method, endpoint),
          [this, fan, s](SendResult result) {
            fan->results[s] = std::move(result);
            {

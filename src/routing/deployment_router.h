@@ -44,8 +44,8 @@ class DeploymentRouter {
  private:
   SendOptions OptionsFor(const ReplicaSet& set,
                          std::optional<std::chrono::system_clock::time_point> deadline,
-                         const char* method) const;
-  void RouteAll(grpc::ByteBuffer request,
+                         const char* method, std::string_view endpoint) const;
+  void RouteAll(std::string_view endpoint, grpc::ByteBuffer request,
                 std::optional<std::chrono::system_clock::time_point> deadline,
                 absl::AnyInvocable<void(SendResult)> done, const char* method);
 

@@ -85,8 +85,26 @@ std::shared_ptr<Endpoint> ReplicaSet::Connect(const Address& address) const {
   return endpoint;
 }
 
-std::optional<ReplicaSet::Lease> ReplicaSet::Acquire(uint64_t tried) {
+bool IsNotLeader(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+         status.error_message().find("not the leader") != std::string::npos;
+}
+
+std::optional<ReplicaSet::Lease> ReplicaSet::Acquire(uint64_t tried, std::string_view endpoint) {
   absl::MutexLock lock(&mu_);
+  if (!leaders_.empty() && !endpoint.empty()) {
+    auto leader = leaders_.find(endpoint);
+    for (size_t i = 0; leader != leaders_.end() && i < replicas_.size(); ++i) {
+      Replica& replica = replicas_[i];
+      if (replica.id != leader->second) continue;
+      if (!replica.healthy || (i < 64 && (tried >> i & 1) != 0)) break;
+      ++replica.outstanding;
+      ++replica.requests;
+      replica.endpoint->metrics.requests.Increment();
+      replica.endpoint->metrics.in_flight.Increment();
+      return Lease{i, replica.id, replica.endpoint};
+    }
+  }
   Candidate stack[kFullScanLimit * 4];
   std::vector<Candidate> heap;
   std::span<Candidate> candidates;
@@ -125,7 +143,7 @@ void ReplicaSet::Release(const Lease& lease, const grpc::Status& status) {
   --replica.outstanding;
   // A failure at an address the replica no longer has says nothing about the current one.
   // "not the leader" (a stateful replica's follower) is healthy: the request just goes elsewhere.
-  bool follower = status.error_message().find("not the leader") != std::string::npos;
+  bool follower = IsNotLeader(status);
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE && replica.endpoint == lease.endpoint &&
       !follower) {
     ++replica.failures;
@@ -147,6 +165,20 @@ void ReplicaSet::SetAddress(size_t index, const Address& address) {
   // and gRPC 1.51 aborts when a channel is destroyed from inside its own callback.
   retired_.push_back(std::move(replicas_[index].endpoint));
   replicas_[index].endpoint = std::move(endpoint);
+}
+
+void ReplicaSet::NoteLeader(std::string_view endpoint, const Lease& lease) {
+  if (endpoint.empty()) return;
+  absl::MutexLock lock(&mu_);
+  // Bounded: endpoints come from the requests; a stateful Executor has a handful.
+  if (leaders_.size() >= 64 && leaders_.find(endpoint) == leaders_.end()) leaders_.clear();
+  leaders_.insert_or_assign(std::string(endpoint), lease.replica_id);
+}
+
+void ReplicaSet::ForgetLeader(std::string_view endpoint, const Lease& lease) {
+  absl::MutexLock lock(&mu_);
+  auto leader = leaders_.find(endpoint);
+  if (leader != leaders_.end() && leader->second == lease.replica_id) leaders_.erase(leader);
 }
 
 ReplicaSet::Replica* ReplicaSet::FindLocked(const Lease& lease) {

@@ -5,6 +5,7 @@
 #define SHOAL_ROUTING_REPLICA_SET_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,6 +40,10 @@ struct ReplicaStats {
   uint64_t ejections = 0;
 };
 
+// A stateful shard's follower refusing a write (or a linearizable read): UNAVAILABLE "not the
+// leader ...". The replica is healthy; the call goes to another one.
+bool IsNotLeader(const grpc::Status& status);
+
 // Thread-safe. Owns a prober thread that checks grpc.health.v1 on every replica each
 // `probe_interval`. States per replica: healthy <-> ejected.
 class ReplicaSet {
@@ -59,11 +64,18 @@ class ReplicaSet {
     std::shared_ptr<Endpoint> endpoint;
   };
   // The least loaded replica whose bit is not set in `tried` (healthy ones first); counts the
-  // call as outstanding until Release. nullopt when all were tried or the set is empty.
-  std::optional<Lease> Acquire(uint64_t tried);
+  // call as outstanding until Release. nullopt when all were tried or the set is empty. With
+  // an `endpoint` whose leader is known (NoteLeader), that replica while it is healthy and
+  // untried.
+  std::optional<Lease> Acquire(uint64_t tried, std::string_view endpoint = {});
   // Ends the call of `lease`. A transport failure (UNAVAILABLE) ejects the replica until a probe
   // finds it SERVING again.
   void Release(const Lease& lease, const grpc::Status& status);
+
+  // Stateful shards: `lease`'s replica took `endpoint` after another refused it as "not the
+  // leader" / refused it itself. Writes (and linearizable reads) then go to the leader first.
+  void NoteLeader(std::string_view endpoint, const Lease& lease);
+  void ForgetLeader(std::string_view endpoint, const Lease& lease);
 
   // Points replica `index` at a new address (a restarted local replica on another port).
   void SetAddress(size_t index, const Address& address);
@@ -101,6 +113,8 @@ class ReplicaSet {
   std::vector<std::shared_ptr<Endpoint>> retired_ ABSL_GUARDED_BY(mu_);
   uint64_t rotation_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t last_id_ ABSL_GUARDED_BY(mu_) = 0;
+  // Endpoint -> the replica (id) that leads for it; empty unless the shard is stateful.
+  std::map<std::string, uint64_t, std::less<>> leaders_ ABSL_GUARDED_BY(mu_);
   uint64_t random_state_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread prober_;

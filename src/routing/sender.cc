@@ -32,7 +32,7 @@ class Call {
   void Attempt() {
     std::optional<ReplicaSet::Lease> lease;
     if (result_.attempts < options_.attempts) {
-      lease = replicas_.Acquire(tried_);
+      lease = replicas_.Acquire(tried_, options_.endpoint);
       if (!lease.has_value() && tried_ != 0 && WaitThenRetry()) return;
     }
     if (!lease.has_value()) {
@@ -86,6 +86,12 @@ class Call {
 
   void Completed(grpc::Status status) {
     replicas_.Release(lease_, status);
+    if (IsNotLeader(status)) {
+      refused_ = true;
+      replicas_.ForgetLeader(options_.endpoint, lease_);
+    } else if (status.ok() && refused_) {
+      replicas_.NoteLeader(options_.endpoint, lease_);
+    }
     result_.replica = lease_.endpoint->display;
     result_.status = std::move(status);
     if (Retryable(result_.status)) {
@@ -133,6 +139,7 @@ class Call {
   absl::AnyInvocable<void(SendResult)> done_;
   uint64_t tried_ = 0;
   int rounds_ = 0;                      // times every replica had been tried
+  bool refused_ = false;                // a replica answered "not the leader"
   std::unique_ptr<grpc::Alarm> alarm_;  // the pause before trying them again
   std::vector<std::shared_ptr<Endpoint>> tried_endpoints_;  // in attempt order, for errors
   ReplicaSet::Lease lease_;

@@ -1,5 +1,6 @@
-// One routed call: sends serialized bytes to the least loaded replica of a ReplicaSet and, on a
-// transport failure (UNAVAILABLE), retries on a different replica within the attempt budget.
+// One routed call: sends serialized bytes to the least loaded replica of a ReplicaSet (or to the
+// leader it learned for the endpoint) and, on a transport failure (UNAVAILABLE, or an attempt
+// past its timeout), retries on a different replica within the attempt budget.
 // Executor errors (an answer with is-error) are answers, never retried.
 #ifndef SHOAL_ROUTING_SENDER_H_
 #define SHOAL_ROUTING_SENDER_H_
@@ -31,6 +32,9 @@ struct SendOptions {
   std::optional<std::chrono::milliseconds> timeout;
   std::optional<std::chrono::system_clock::time_point> deadline;
   std::vector<std::pair<std::string, std::string>> metadata;
+  // The Executor endpoint: once a replica refused it as "not the leader" (a stateful shard's
+  // follower) and another took it, later calls to it go to that one first.
+  std::string endpoint;
 };
 
 struct SendResult {

@@ -64,5 +64,41 @@ TEST(ReplicaSetTest, SetAddressesWithDuplicatesKeepsOneReplicaPerEntry) {
   EXPECT_EQ(set.size(), 1u);
 }
 
+TEST(ReplicaSetTest, AnEndpointsLeaderIsPreferredUntilItRefuses) {
+  ReplicaSet set({At(1), At(2), At(3)}, Quiet());
+  // Replica 2 is the busiest: least loaded alone would never pick it.
+  std::optional<ReplicaSet::Lease> busy = set.Acquire(0b101);
+  ASSERT_TRUE(busy.has_value());
+  ASSERT_EQ(busy->endpoint->address, At(2));
+  set.NoteLeader("/index", *busy);
+  for (int i = 0; i < 3; ++i) {
+    std::optional<ReplicaSet::Lease> write = set.Acquire(0, "/index");
+    ASSERT_TRUE(write.has_value());
+    EXPECT_EQ(write->endpoint->address, At(2));
+    set.Release(*write, grpc::Status::OK);
+  }
+  // Other endpoints are balanced as before; a tried leader is skipped.
+  std::optional<ReplicaSet::Lease> read = set.Acquire(0, "/search");
+  ASSERT_TRUE(read.has_value());
+  EXPECT_NE(read->endpoint->address, At(2));
+  set.Release(*read, grpc::Status::OK);
+  std::optional<ReplicaSet::Lease> retry = set.Acquire(0b010, "/index");
+  ASSERT_TRUE(retry.has_value());
+  EXPECT_NE(retry->endpoint->address, At(2));
+  set.Release(*retry, grpc::Status::OK);
+  // A refusal from it ends the preference; the refusal does not eject it.
+  grpc::Status refused(grpc::StatusCode::UNAVAILABLE, "not the leader; no leader is known");
+  EXPECT_TRUE(IsNotLeader(refused));
+  set.ForgetLeader("/index", *busy);
+  set.Release(*busy, refused);
+  EXPECT_TRUE(set.Stats()[1].healthy);
+  // Balanced again: with 2 busy, /index goes elsewhere.
+  std::optional<ReplicaSet::Lease> hold = set.Acquire(0b101);
+  ASSERT_TRUE(hold.has_value());
+  std::optional<ReplicaSet::Lease> after = set.Acquire(0, "/index");
+  ASSERT_TRUE(after.has_value());
+  EXPECT_NE(after->endpoint->address, At(2));
+}
+
 }  // namespace
 }  // namespace shoal::routing
