@@ -81,9 +81,8 @@ StatusOr<std::unique_ptr<executor::StatefulReplica>> StartStateful(
         "--raft-join and --raft-peers exclude each other: a joining member is added by the "
         "leader, a bootstrapping one lists every member");
   }
-  if (options.peers.empty() && flags.raft_join.empty()) {
-    options.peers[options.id] = options.advertise.empty() ? options.address : options.advertise;
-  }
+  // Neither peers nor a group to join: a group of one, bootstrapped with the bound address.
+  options.bootstrap_alone = options.peers.empty() && flags.raft_join.empty();
   if (!google::protobuf::util::JsonStringToMessage(flags.raft_configuration,
                                                    &options.raft_configuration)
            .ok()) {

@@ -82,6 +82,13 @@ StatusOr<std::unique_ptr<StatefulReplica>> StatefulReplica::Start(ReplicaRuntime
   raft.snapshot = [self](const std::string& path) { return self->WriteSnapshot(path); };
   raft.restore = [self](const std::string& path) { return self->ReadSnapshot(path); };
   SHOAL_ASSIGN_OR_RETURN(replica->raft_, consensus::RaftNode::Start(std::move(raft)));
+  if (options.bootstrap_alone) {
+    Status bootstrapped =
+        replica->raft_->Bootstrap({{replica->raft_->id(), replica->raft_->address()}});
+    if (!bootstrapped.ok() && bootstrapped.code() != absl::StatusCode::kAlreadyExists) {
+      return bootstrapped;
+    }
+  }
   const std::string& name = runtime->name();
   replica->metrics_ = metrics::AddSampler(
       {{"deployment", std::string(metrics::DeploymentOf(name))}, {"replica", name}},

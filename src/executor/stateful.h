@@ -33,6 +33,7 @@ class StatefulReplica {
     std::string address;                      // Raft transport host:port to bind
     std::string advertise;                    // host:port peers dial; empty: `address`
     std::map<std::string, std::string> peers;  // every member: ID -> address (bootstrap)
+    bool bootstrap_alone = false;  // no peers: bootstrap a group of this member only
     std::string data_dir;                     // Raft log and snapshots
     google::protobuf::Struct raft_configuration;
     absl::Duration apply_timeout = absl::Seconds(10);

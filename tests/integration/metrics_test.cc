@@ -2,6 +2,7 @@
 // counts its requests per endpoint, and a `shoal deployment` with port_monitoring serves its
 // router's metrics per replica; both are scraped with curl.
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -60,6 +61,40 @@ TEST(MetricsProcessTest, ExecutorCountsRequestsPerEndpoint) {
   EXPECT_THAT(text, HasSubstr("shoal_replica_in_flight{deployment=\"echo\","
                               "replica=\"echo/rep-0\"} 0\n"))
       << text;
+}
+
+// A stateful replica (a one-member Raft group) reports its Raft role, term and indexes.
+TEST(MetricsProcessTest, StatefulReplicaReportsItsRaftState) {
+  std::filesystem::path workspace = std::filesystem::temp_directory_path() /
+                                    ("shoal-metrics-raft-" + std::to_string(getpid()));
+  std::filesystem::remove_all(workspace);
+  auto replica = testing::ChildProcess::Start(
+      {testing::ShoalBinary(), "executor", "--uses", "Counter", "--name", "kept/rep-0", "--host",
+       "127.0.0.1", "--port", "0", "--port-monitoring", "0", "--workspace", workspace.string(),
+       "--stateful", "--raft-id", "rep-0", "--raft-address", "127.0.0.1:0",
+       "--raft-configuration", R"({"LogLevel": "WARN"})"});
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  int metrics_port = LoggedMetricsPort((*replica)->Log());
+  ASSERT_GT(metrics_port, 0) << (*replica)->Log();
+  auto client = Client::Connect((*replica)->address());
+  ASSERT_TRUE(client.ok()) << client.status();
+  ASSERT_TRUE(client->Post("/index", TextDocs(4), {.request_size = 1, .stream = false}).ok());
+
+  std::string text = Scrape(metrics_port);
+  const std::string labels = "deployment=\"kept\",replica=\"kept/rep-0\"";
+  EXPECT_THAT(text, HasSubstr("# TYPE shoal_raft_role gauge\n")) << text;
+  EXPECT_THAT(text, HasSubstr("shoal_raft_role{" + labels + ",role=\"leader\"} 1\n")) << text;
+  EXPECT_THAT(text, HasSubstr("shoal_raft_role{" + labels + ",role=\"follower\"} 0\n")) << text;
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(text, match,
+                                std::regex("shoal_raft_applied_index\\{[^}]*\\} ([0-9]+)")))
+      << text;
+  EXPECT_GE(std::stoi(match[1]), 4);  // the configuration, a barrier, then the 4 writes
+  EXPECT_THAT(text, HasSubstr("shoal_raft_term{" + labels + "} ")) << text;
+  EXPECT_THAT(text, HasSubstr("shoal_raft_commit_index{" + labels + "} ")) << text;
+  (*replica)->Signal(SIGTERM);
+  EXPECT_EQ((*replica)->Wait(std::chrono::seconds(20)), 0);
+  std::filesystem::remove_all(workspace);
 }
 
 TEST(MetricsProcessTest, DeploymentServesRouterMetricsAndReplicasServeTheirOwn) {
