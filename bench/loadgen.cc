@@ -1,6 +1,7 @@
 // `shoal_loadgen`: a closed-loop load generator over Jina's gRPC protocol, used by bench/run to
 // compare Shoal with raw_echo_server. Keeps N requests in flight over C channels, measures each
-// request's latency, and prints one JSON line of throughput and latency percentiles.
+// request's latency, and prints one JSON line of throughput and latency percentiles. With
+// --unique-ids every request carries its own request id (for stateful, write endpoints).
 #include <algorithm>
 #include <atomic>
 #include <bit>
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <deque>
 #include <memory>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -54,15 +56,67 @@ struct Options {
   int window = 1;  // stream: requests in flight per stream.
   std::string parameters;  // JSON object for every request's parameters; empty: none.
   std::string label;       // echoed in the JSON line, for scripts.
+  // A distinct header.request_id per request: a stateful replica applies a repeated request id
+  // once (its retry protection), so replicated writes need distinct ids to be measured.
+  bool unique_ids = false;
+};
+
+// The request as bytes. With unique ids, the request id (the last kIdCounterDigits of it are a
+// counter) ends the `head` bytes, so that each request is a small fresh head plus the same
+// reference-counted tail slice (the documents), without copying the documents.
+class RequestSource {
+ public:
+  static constexpr size_t kIdCounterDigits = 16;
+
+  RequestSource(const std::string& bytes, size_t id_end)
+      : unique_(id_end > 0),
+        head_(bytes.substr(0, id_end)),
+        tail_(bytes.data() + id_end, bytes.size() - id_end) {
+    grpc::Slice whole(bytes);
+    fixed_ = grpc::ByteBuffer(&whole, 1);
+  }
+
+  size_t size() const { return fixed_.Length(); }
+  bool unique() const { return unique_; }
+
+  // The next request to send. Thread-safe.
+  grpc::ByteBuffer Next() {
+    if (!unique_) return fixed_;
+    std::string head = head_;
+    uint64_t n = counter_.fetch_add(1, std::memory_order_relaxed);
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (size_t i = 0; i < kIdCounterDigits; ++i, n >>= 4) {
+      head[head.size() - 1 - i] = kHex[n & 15];
+    }
+    grpc::Slice slices[2] = {grpc::Slice(head), tail_};
+    return grpc::ByteBuffer(slices, 2);
+  }
+
+ private:
+  const bool unique_;
+  const std::string head_;
+  const grpc::Slice tail_;
+  grpc::ByteBuffer fixed_;
+  std::atomic<uint64_t> counter_{0};
 };
 
 // Builds the request once: `docs` documents shaped like docarray's TextDoc with an optional
 // `embedding` NdArray, exactly as the Python peers encode them.
+// With unique ids, `id_end` is set to the end of the request id in `out` (its last
+// RequestSource::kIdCounterDigits characters are the counter); else to 0.
 // Returns false, printing why, when --parameters is not a JSON object.
-bool BuildRequest(const Options& options, std::string* out) {
+bool BuildRequest(const Options& options, std::string* out, size_t* id_end) {
   static_assert(std::endian::native == std::endian::little, "dtype <f4 needs a little-endian host");
   jina::DataRequestProto request;
-  request.mutable_header()->set_request_id("shoal-loadgen");
+  std::string id = "shoal-loadgen";
+  if (options.unique_ids) {
+    // A random prefix per run, so that runs against the same Deployment never share an id.
+    std::random_device random;
+    char prefix[17];
+    std::snprintf(prefix, sizeof(prefix), "%08x%08x", random(), random());
+    id = std::string(prefix) + std::string(RequestSource::kIdCounterDigits, '0');
+  }
+  request.mutable_header()->set_request_id(id);
   request.mutable_header()->set_exec_endpoint(options.endpoint);
   if (!options.parameters.empty()) {
     const auto status = google::protobuf::util::JsonStringToMessage(options.parameters,
@@ -94,6 +148,15 @@ bool BuildRequest(const Options& options, std::string* out) {
     }
   }
   *out = request.SerializeAsString();
+  *id_end = 0;
+  if (options.unique_ids) {
+    const size_t at = out->find(id);
+    if (at == std::string::npos || out->find(id, at + 1) != std::string::npos) {
+      std::fprintf(stderr, "shoal_loadgen: cannot place the request id\n");
+      return false;
+    }
+    *id_end = at + id.size();
+  }
   return true;
 }
 
@@ -209,6 +272,7 @@ struct Shared {
   Schedule* schedule;
   Tracker* tracker;
   int expected_docs;
+  RequestSource* requests;
 };
 
 // One request in flight, forever re-sent until the schedule says stop.
@@ -254,8 +318,8 @@ class Slot {
 // Unary process_single_data calls, one after the other.
 class UnarySlot final : public Slot {
  public:
-  UnarySlot(Shared shared, grpc::GenericStub* stub, const grpc::ByteBuffer& request)
-      : Slot(shared), stub_(stub), request_(request) {}
+  UnarySlot(Shared shared, grpc::GenericStub* stub)
+      : Slot(shared), stub_(stub), request_(shared.requests->Next()) {}
 
   void Start() override { Kick(); }
 
@@ -276,6 +340,7 @@ class UnarySlot final : public Slot {
     context_ = std::make_unique<grpc::ClientContext>();
     context_->set_deadline(std::chrono::system_clock::now() + kCallTimeout);
     response_.Clear();
+    if (shared_.requests->unique()) request_ = shared_.requests->Next();
     stub_->UnaryCall(context_.get(), kUnaryMethod, grpc::StubOptions(), &request_, &response_,
                      [this](grpc::Status status) {
                        Record(status.ok(), &response_, Clock::now());
@@ -299,11 +364,11 @@ class UnarySlot final : public Slot {
 class StreamSlot final : public Slot,
                          public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
-  StreamSlot(Shared shared, grpc::GenericStub* stub, const grpc::ByteBuffer& request,
+  StreamSlot(Shared shared, grpc::GenericStub* stub,
              std::chrono::system_clock::duration stream_deadline, int window)
       : Slot(shared),
         stub_(stub),
-        request_(request),
+        request_(shared.requests->Next()),
         stream_deadline_(stream_deadline),
         window_(window) {}
 
@@ -390,7 +455,11 @@ class StreamSlot final : public Slot,
         action = kWritesDone;
       }
     }
-    if (action == kWrite) StartWrite(&request_);
+    if (action == kWrite) {
+      // The previous write has completed, so its buffer may be replaced.
+      if (shared_.requests->unique()) request_ = shared_.requests->Next();
+      StartWrite(&request_);
+    }
     if (action == kWritesDone) StartWritesDone();
   }
 
@@ -480,12 +549,15 @@ int64_t Report(const Options& options, size_t request_bytes, const Schedule& sch
   const double rps = seconds > 0 ? completed / seconds : 0;
   std::printf(
       "{\"label\":\"%s\",\"target\":\"%s\",\"method\":\"%s\",\"concurrency\":%d,"
-      "\"channels\":%d,\"window\":%d,\"docs\":%d,\"dim\":%d,\"request_bytes\":%zu,"
+      "\"channels\":%d,\"window\":%d,\"endpoint\":\"%s\",\"unique_ids\":%s,\"docs\":%d,"
+      "\"dim\":%d,\"request_bytes\":%zu,"
       "\"requests\":%zu,"
       "\"seconds\":%.3f,\"rps\":%.1f,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,"
       "\"errors\":%lld,\"responses_total\":%lld}\n",
       JsonEscape(options.label).c_str(), JsonEscape(options.target).c_str(), options.method.c_str(),
-      options.concurrency, options.channels, options.window, options.docs, options.dim,
+      options.concurrency, options.channels, options.window,
+      JsonEscape(options.endpoint).c_str(), options.unique_ids ? "true" : "false", options.docs,
+      options.dim,
       request_bytes,
       latencies.size(), seconds, rps, PercentileUs(latencies, 0.50), PercentileUs(latencies, 0.90),
       PercentileUs(latencies, 0.99), static_cast<long long>(errors),
@@ -498,25 +570,24 @@ int64_t Report(const Options& options, size_t request_bytes, const Schedule& sch
 // target cannot be reached, 3 when --parameters is not a JSON object.
 int Run(const Options& options, double time_cap_seconds) {
   std::string request_bytes;
-  if (!BuildRequest(options, &request_bytes)) return 3;
-  grpc::Slice slice(request_bytes);
-  const grpc::ByteBuffer request(&slice, 1);
+  size_t id_end = 0;
+  if (!BuildRequest(options, &request_bytes, &id_end)) return 3;
+  RequestSource requests(request_bytes, id_end);
   std::vector<std::unique_ptr<grpc::GenericStub>> stubs;
   if (!Connect(options, &stubs)) return 2;
 
   Schedule schedule(Clock::now(), options, time_cap_seconds);
   Tracker tracker(options.concurrency);
-  const Shared shared{&schedule, &tracker, options.docs};
+  const Shared shared{&schedule, &tracker, options.docs, &requests};
   const auto stream_deadline = std::chrono::duration_cast<std::chrono::system_clock::duration>(
       std::chrono::duration<double>(options.warmup + time_cap_seconds) + kCallTimeout);
   std::vector<std::unique_ptr<Slot>> slots;
   for (int i = 0; i < options.concurrency; ++i) {
     grpc::GenericStub* stub = stubs[i % options.channels].get();
     if (options.method == "stream") {
-      slots.push_back(
-          std::make_unique<StreamSlot>(shared, stub, request, stream_deadline, options.window));
+      slots.push_back(std::make_unique<StreamSlot>(shared, stub, stream_deadline, options.window));
     } else {
-      slots.push_back(std::make_unique<UnarySlot>(shared, stub, request));
+      slots.push_back(std::make_unique<UnarySlot>(shared, stub));
     }
   }
   for (auto& slot : slots) slot->Start();
@@ -527,7 +598,7 @@ int Run(const Options& options, double time_cap_seconds) {
     std::fflush(nullptr);
     std::_Exit(2);  // gRPC still references the slots, so they cannot be destroyed.
   }
-  return Report(options, request.Length(), schedule, slots) == 0 ? 0 : 1;
+  return Report(options, requests.size(), schedule, slots) == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -567,6 +638,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1024));
   app.add_option("--parameters", options.parameters,
                  "JSON object put into every request's parameters, e.g. '{\"ms\": 20}'");
+  app.add_flag("--unique-ids", options.unique_ids,
+               "A distinct header.request_id per request (stateful replicas apply a repeated "
+               "request id once)");
   app.add_option("--label", options.label, "Free text copied into the JSON line's \"label\"");
   CLI11_PARSE(app, argc, argv);
   options.channels = std::min(options.channels, options.concurrency);

@@ -27,6 +27,12 @@ struct FlowOptions {
   std::string shoal_binary;                       // empty: found (see shoal::Deployment)
 };
 
+// Options of Flow::ToKubernetesYaml, as `shoal export kubernetes` takes them.
+struct KubernetesExportOptions {
+  std::string k8s_namespace = "default";
+  std::string image = "shoal:latest";  // an image with the `shoal` binary (see Dockerfile)
+};
+
 // Build with Add()/NeedsAll(), then Start(); thread-safe after Start().
 class Flow {
  public:
@@ -47,6 +53,11 @@ class Flow {
   StatusOr<DocList> Post(std::string_view on, const DocList& inputs,
                          const PostOptions& options = {});
   void Stop();
+
+  // The Flow as Kubernetes manifests in one multi-document YAML (`kubectl apply -f`): per shard a
+  // Deployment (or, stateful, a StatefulSet) with headless Services, the gateway with its Flow in
+  // a ConfigMap (docs/export.md). Needs no Start(). Errors name the Deployment and the key.
+  StatusOr<std::string> ToKubernetesYaml(const KubernetesExportOptions& options = {}) const;
 
   int port() const;       // the gRPC port (0 if the Flow serves no gRPC)
   int http_port() const;  // the HTTP port (0 if the Flow serves no HTTP)

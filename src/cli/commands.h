@@ -20,6 +20,7 @@ Command AddFlowCommand(CLI::App& app);        // shoal flow --uses f.yml
 Command AddGatewayCommand(CLI::App& app);     // shoal gateway --uses f.yml --deployments-...
 Command AddPingCommand(CLI::App& app);      // shoal ping host:port
 Command AddPostCommand(CLI::App& app);      // shoal post host:port --on /x ...
+Command AddExportCommand(CLI::App& app);    // shoal export kubernetes|docker-compose f.yml out
 
 }  // namespace shoal::cli
 

@@ -55,8 +55,9 @@ void DieWithParent() {
   if (getppid() != std::atoi(parent)) _exit(1);  // the parent died before prctl took effect
 }
 
+// Sets *joining when this member is to join a running group through --raft-join.
 StatusOr<std::unique_ptr<executor::StatefulReplica>> StartStateful(
-    const ExecutorFlags& flags, executor::ReplicaRuntime* runtime) {
+    const ExecutorFlags& flags, executor::ReplicaRuntime* runtime, bool* joining) {
   if (flags.workspace.empty()) {
     return absl::InvalidArgumentError("--stateful needs --workspace (the Raft log lives there)");
   }
@@ -76,11 +77,10 @@ StatusOr<std::unique_ptr<executor::StatefulReplica>> StartStateful(
     }
     options.peers[id_address.first] = id_address.second;
   }
-  if (!flags.raft_join.empty() && !options.peers.empty()) {
-    return absl::InvalidArgumentError(
-        "--raft-join and --raft-peers exclude each other: a joining member is added by the "
-        "leader, a bootstrapping one lists every member");
-  }
+  // With both: a member named in --raft-peers bootstraps with them; any other one (a
+  // StatefulSet scaled up past the first members) joins through --raft-join.
+  *joining = !flags.raft_join.empty() && !options.peers.contains(options.id);
+  if (*joining) options.peers.clear();
   // Neither peers nor a group to join: a group of one, bootstrapped with the bound address.
   options.bootstrap_alone = options.peers.empty() && flags.raft_join.empty();
   if (!google::protobuf::util::JsonStringToMessage(flags.raft_configuration,
@@ -112,9 +112,10 @@ int RunExecutor(const ExecutorFlags& flags) {
       std::move(loaded).value(),
       executor::ReplicaRuntime::Options{.name = flags.name, .workspace = flags.workspace});
   std::unique_ptr<executor::StatefulReplica> stateful;
+  bool joining = false;
   if (flags.stateful) {
     StatusOr<std::unique_ptr<executor::StatefulReplica>> started =
-        StartStateful(flags, runtime.get());
+        StartStateful(flags, runtime.get(), &joining);
     if (!started.ok()) {
       SHOAL_LOG_ERROR("cannot start the Raft member of '%s': %s", flags.name,
                       started.status().ToString());
@@ -122,7 +123,7 @@ int RunExecutor(const ExecutorFlags& flags) {
     }
     stateful = std::move(started).value();
     // A member that already has a log was added before (this is a restart): no join.
-    if (!flags.raft_join.empty() && stateful->Stats().last_log_index == 0) {
+    if (joining && stateful->Stats().last_log_index == 0) {
       std::vector<std::string> members = absl::StrSplit(flags.raft_join, ',', absl::SkipEmpty());
       Status joined =
           executor::AddVoterVia(members, stateful->id(), stateful->raft_address(),
@@ -196,8 +197,9 @@ Command AddExecutorCommand(CLI::App& app) {
   sub->add_option("--raft-peers", flags->raft_peers,
                   "Every member for bootstrap: id=host:port,id=host:port,...");
   sub->add_option("--raft-join", flags->raft_join,
-                  "Join a running group instead of bootstrapping: gRPC host:port of its "
-                  "replicas, comma-separated (the leader adds this member)");
+                  "Join a running group instead of bootstrapping (unless --raft-peers names "
+                  "this member): gRPC host:port of its replicas, comma-separated; the leader "
+                  "adds this member");
   sub->add_option("--raft-configuration", flags->raft_configuration,
                   "JSON object of Hashicorp raft settings (HeartbeatTimeout, ...)");
   sub->add_option("--read-consistency", flags->read_consistency,

@@ -28,7 +28,8 @@ Status UseAddresses(config::FlowSpec& spec, const std::string& json) {
   google::protobuf::Struct addresses;
   if (!google::protobuf::util::JsonStringToMessage(json, &addresses).ok()) {
     return absl::InvalidArgumentError(
-        "--deployments-addresses is not a JSON object of name -> [\"host:port\", ...]");
+        "--deployments-addresses is not a JSON object of name -> [\"host:port\", ...] (or a "
+        "list of such lists, one per shard)");
   }
   for (config::DeploymentSpec& executor : spec.executors) {
     auto it = addresses.fields().find(executor.name);
@@ -39,11 +40,23 @@ Status UseAddresses(config::FlowSpec& spec, const std::string& json) {
     }
     executor.external = true;
     executor.host.clear();
+    executor.shard_hosts.clear();
     executor.external_ports.clear();
     executor.shards = 1;
-    for (const google::protobuf::Value& v : it->second.list_value().values()) {
-      executor.host.push_back(v.string_value());
+    const auto& values = it->second.list_value().values();
+    if (!values.empty() && values[0].has_list_value()) {
+      // A list per shard: [["shard-0 replica", ...], ["shard-1 replica", ...]].
+      for (const google::protobuf::Value& shard : values) {
+        executor.shard_hosts.emplace_back();
+        for (const google::protobuf::Value& v : shard.list_value().values()) {
+          executor.shard_hosts.back().push_back(v.string_value());
+        }
+      }
+      executor.shards = static_cast<int>(executor.shard_hosts.size());
+      executor.replicas = 1;
+      continue;
     }
+    for (const google::protobuf::Value& v : values) executor.host.push_back(v.string_value());
     if (it->second.has_string_value()) executor.host.push_back(it->second.string_value());
     executor.replicas = static_cast<int>(executor.host.size());
   }
@@ -108,7 +121,8 @@ Command AddGatewayCommand(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("gateway", "Run a Flow's gateway for remote Deployments");
   AddCommonFlags(sub, *flags);
   sub->add_option("--deployments-addresses", flags->addresses,
-                  "JSON: Executor name -> [\"host:port\", ...]")
+                  "JSON: Executor name -> [\"host:port\", ...], or one such list per shard; "
+                  "dns:///name:port stands for every address of name, followed over time")
       ->required();
   return {sub, [flags] { return RunFlow(*flags, /*gateway_only=*/true); }};
 }

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
       shoal::cli::AddGatewayCommand(app),
       shoal::cli::AddPingCommand(app),
       shoal::cli::AddPostCommand(app),
+      shoal::cli::AddExportCommand(app),
   };
   CLI11_PARSE(app, argc, argv);
   for (const shoal::cli::Command& command : commands) {

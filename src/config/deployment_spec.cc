@@ -131,6 +131,18 @@ Status ValidateAddresses(const DeploymentSpec& spec) {
     }
     return absl::OkStatus();
   }
+  if (!spec.shard_hosts.empty()) {
+    if (static_cast<int>(spec.shard_hosts.size()) != spec.shards) {
+      return KeyError(spec, "shards",
+                      absl::StrFormat("%d shards, but addresses for %d", spec.shards,
+                                      spec.shard_hosts.size()));
+    }
+    for (int s = 0; s < spec.shards; ++s) {
+      SHOAL_RETURN_IF_ERROR(ResolveExternalAddresses(ExternalShard(spec, s)).status());
+    }
+    if (spec.stateful) return KeyError(spec, "stateful", "cannot be combined with external: true");
+    return absl::OkStatus();
+  }
   SHOAL_ASSIGN_OR_RETURN(std::vector<ExternalAddress> addresses, ResolveExternalAddresses(spec));
   const int count = static_cast<int>(addresses.size());
   if (count > 1 && spec.replicas != 1 && spec.replicas != count) {
@@ -328,6 +340,7 @@ struct ParsedAddress {
   std::string host;
   std::optional<int> port;
   bool tls = false;
+  bool dns = false;
 };
 
 StatusOr<ParsedAddress> ParseAddress(const DeploymentSpec& spec, std::string_view text) {
@@ -335,14 +348,25 @@ StatusOr<ParsedAddress> ParseAddress(const DeploymentSpec& spec, std::string_vie
   std::string_view rest = text;
   if (size_t sep = rest.find("://"); sep != std::string_view::npos) {
     std::string scheme = absl::AsciiStrToLower(AsAbsl(rest.substr(0, sep)));
-    if (scheme != "grpc" && scheme != "grpcs") {
+    if (scheme != "grpc" && scheme != "grpcs" && scheme != "dns") {
       return KeyError(spec, "host",
                       absl::StrFormat("unsupported scheme in '%s'; external Executors are reached "
-                                      "over grpc:// or grpcs://",
+                                      "over grpc://, grpcs:// or dns:///",
                                       text));
     }
     out.tls = scheme == "grpcs";
+    out.dns = scheme == "dns";
     rest.remove_prefix(sep + 3);
+    if (out.dns) {
+      // dns:///name:port: the system resolver; dns://server/name:port is not supported.
+      if (!rest.starts_with("/")) {
+        return KeyError(spec, "host",
+                        absl::StrFormat("'%s': write dns:///name:port (a DNS server in the "
+                                        "address is not supported)",
+                                        text));
+      }
+      rest.remove_prefix(1);
+    }
   }
   std::optional<std::string_view> port_text;
   if (rest.starts_with("[")) {  // [IPv6]:port
@@ -409,6 +433,16 @@ Status ValidateDeploymentSpec(const DeploymentSpec& spec) {
   return ValidateStateful(spec);
 }
 
+DeploymentSpec ExternalShard(const DeploymentSpec& spec, int shard) {
+  DeploymentSpec one = spec;
+  if (shard < static_cast<int>(spec.shard_hosts.size())) {
+    one.host = spec.shard_hosts[shard];
+    one.shard_hosts.clear();
+    one.shards = 1;
+  }
+  return one;
+}
+
 StatusOr<std::vector<ExternalAddress>> ResolveExternalAddresses(const DeploymentSpec& spec) {
   const std::vector<std::string>& hosts = spec.host;
   std::vector<int> ports = spec.external_ports;
@@ -438,7 +472,8 @@ StatusOr<std::vector<ExternalAddress>> ResolveExternalAddresses(const Deployment
                                       text, text));
     }
     SHOAL_RETURN_IF_ERROR(ValidatePort(spec, "port", *port, false));
-    out.push_back({.host = parsed.host, .port = *port, .tls = parsed.tls || spec.tls});
+    out.push_back(
+        {.host = parsed.host, .port = *port, .tls = parsed.tls || spec.tls, .dns = parsed.dns});
   }
   return out;
 }

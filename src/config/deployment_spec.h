@@ -30,10 +30,16 @@ struct DeploymentSpec {
   std::optional<int> port;          // the Deployment's client-facing port
   std::vector<std::string> host;    // bind address, or external replicas' addresses
   std::vector<int> external_ports;  // `port` as a list, for external replicas
+  // External and sharded (`shoal gateway --deployments-addresses` with a list per shard): the
+  // replicas' addresses of each shard; `host` is then unused.
+  std::vector<std::vector<std::string>> shard_hosts;
   bool external = false;
   bool tls = false;                        // every external address is grpcs://
   std::string tls_ca_file;                 // roots for grpcs:// external replicas
   std::map<std::string, std::string> env;  // extra environment of every replica
+  // `gpus` as written ("1", "all"; empty when not given). Local replicas get GPUs through
+  // CUDA_VISIBLE_DEVICES=RR instead; the Kubernetes and docker-compose exports read this.
+  std::string gpus;
   int timeout_ready_ms = 600000;           // -1: forever
   std::optional<int> timeout_send_ms;      // per call to a replica; unset: none
   int retries = -1;                        // -1: max(3, replicas) + 1 attempts
@@ -54,7 +60,7 @@ struct DeploymentSpec {
 
   Origin origin;  // where each key was written, for errors found after parsing
   // Keys that were accepted but have no effect in Shoal, one readable line each, for the caller
-  // to log ("dep.yml:3:1: 'gpus' is not supported by Shoal and is ignored").
+  // to log ("dep.yml:3:1: 'volumes' is not supported by Shoal and is ignored").
   std::vector<std::string> warnings;
 };
 
@@ -69,9 +75,14 @@ struct ExternalAddress {
   std::string host;  // without scheme or port; IPv6 literals keep their brackets
   int port = 0;
   bool tls = false;  // grpcs://, or `tls: true` on the Deployment
+  bool dns = false;  // dns:///host:port: every address `host` resolves to, followed over time
 
   std::string Target() const { return host + ":" + std::to_string(port); }
 };
+
+// The external Deployment `spec` with shard `shard`'s addresses as its `host` (shard_hosts),
+// or `spec` itself when it has no per-shard addresses.
+DeploymentSpec ExternalShard(const DeploymentSpec& spec, int shard);
 
 // The addresses of an external Deployment, one per replica: one host with N ports repeats the
 // host, N hosts with one port repeat the port, otherwise the counts must match. Errors as in

@@ -36,13 +36,14 @@ constexpr std::string_view kSupportedKeys[] = {
     "external", "tls", "tls_ca_file", "env", "timeout_ready", "timeout_send", "retries",
     "workspace", "port_monitoring", "stateful", "peer_ports", "raft_configuration",
     "read_consistency", "load_balancing", "needs", "floating", "no_reduce", "grpc_metadata",
+    "gpus",
 };
 
 // Jina Deployment arguments (reference §8.2) that have no effect in Shoal.
 constexpr std::string_view kIgnoredKeys[] = {
     "allow_concurrent", "compression", "connection_list", "cors", "description",
     "disable_auto_volume", "docker_kwargs", "entrypoint", "env_from_secret", "exit_on_exceptions",
-    "force_update", "gpus", "grpc_channel_options", "grpc_server_options", "image_pull_secrets",
+    "force_update", "grpc_channel_options", "grpc_server_options", "image_pull_secrets",
     "install_requirements", "log_config", "metrics", "metrics_exporter_host",
     "metrics_exporter_port", "monitoring", "native", "output_array_type", "prefer_platform",
     "protocol", "provider", "provider_endpoint", "py_modules", "quiet", "quiet_error", "reload",
@@ -450,6 +451,14 @@ absl::Status ReadEntry(const Context& ctx, const Entry& entry) {
   if (key == "env") return ReadStringMap(ctx, entry, key, ctx.spec.env);
   if (key == "grpc_metadata") return ReadStringMap(ctx, entry, key, ctx.spec.grpc_metadata);
   SHOAL_ASSIGN_OR_RETURN(Value value, YamlToValue(entry.value, ctx.filename, key));
+  if (key == "gpus") {
+    // Kept for `shoal export`; a local run assigns devices with CUDA_VISIBLE_DEVICES=RR.
+    SHOAL_ASSIGN_OR_RETURN(ctx.spec.gpus, Stringify(value, location, key));
+    Warn(ctx, entry,
+         "'gpus' only applies to `shoal export` (Kubernetes, docker-compose); local replicas get "
+         "GPUs through env CUDA_VISIBLE_DEVICES=RR");
+    return absl::OkStatus();
+  }
   if (key == "polling") return ReadPolling(ctx, entry, value, location);
   if (Contains(kIgnoredKeys, key)) return ReadIgnoredKey(ctx, entry, key, value);
   return ReadScalarKey(ctx, key, value, location);

@@ -480,4 +480,21 @@ absl::StatusOr<FlowSpec> LoadFlowYaml(const std::filesystem::path& path) {
   return ParseFlowYaml(text, path.string());
 }
 
+absl::StatusOr<std::string> YamlKind(std::string_view text, std::string_view filename) {
+  SHOAL_ASSIGN_OR_RETURN(YAML::Node root, ParseYaml(text, filename));
+  return CatchYamlErrors(filename, [&]() -> absl::StatusOr<std::string> {
+    if (root.Tag().size() > 1 && root.Tag()[0] == '!') return root.Tag().substr(1);
+    if (!root.IsMap()) {
+      return YamlError(filename, MarkOf(root), "", "expected a Flow or a Deployment (a map)");
+    }
+    const YAML::Node& map = root;  // const: a lookup must not add the key
+    const YAML::Node jtype = map["jtype"];
+    if (jtype.IsDefined() && jtype.IsScalar()) return jtype.Scalar();
+    if (map["executors"].IsDefined() || map["deployments"].IsDefined()) {
+      return std::string("Flow");
+    }
+    return std::string("Deployment");
+  });
+}
+
 }  // namespace shoal::config

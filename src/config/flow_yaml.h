@@ -38,6 +38,11 @@ absl::StatusOr<FlowSpec> ParseFlowYaml(std::string_view text, std::string_view f
 // Reads `path` and parses it; NotFound when it cannot be read.
 absl::StatusOr<FlowSpec> LoadFlowYaml(const std::filesystem::path& path);
 
+// What a YAML document declares itself to be, for commands that take either file: its `jtype`
+// (or `!Tag`) when it has one; else "Flow" when it has `executors:` or `deployments:`, else
+// "Deployment" (the seed's top-level layout). Errors: syntax, or a document that is no map.
+absl::StatusOr<std::string> YamlKind(std::string_view text, std::string_view filename);
+
 }  // namespace shoal::config
 
 #endif  // SHOAL_CONFIG_FLOW_YAML_H_

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "src/config/flow_yaml.h"
+#include "src/export/kubernetes.h"
 #include "src/orchestrator/api_specs.h"
 #include "src/orchestrator/local_flow.h"
 
@@ -99,6 +100,15 @@ void Flow::Stop() {
   impl_->client.reset();
   if (impl_->running != nullptr) impl_->running->Stop();
   impl_->running.reset();
+}
+
+StatusOr<std::string> Flow::ToKubernetesYaml(const KubernetesExportOptions& options) const {
+  SHOAL_RETURN_IF_ERROR(impl_->error);
+  SHOAL_ASSIGN_OR_RETURN(
+      std::vector<exporter::Manifest> manifests,
+      exporter::ToKubernetes(impl_->spec, {.k8s_namespace = options.k8s_namespace,
+                                           .image = options.image}));
+  return exporter::JoinManifests(manifests);
 }
 
 int Flow::port() const { return impl_->running ? impl_->running->grpc_port() : 0; }

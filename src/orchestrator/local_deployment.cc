@@ -127,13 +127,17 @@ StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
   }
   std::vector<std::vector<routing::Address>> addresses(spec.shards);
   if (spec.external) {
-    // Each address is one replica (external Deployments have one shard).
-    SHOAL_ASSIGN_OR_RETURN(std::vector<config::ExternalAddress> external,
-                           config::ResolveExternalAddresses(spec));
-    for (const config::ExternalAddress& e : external) {
-      std::string host = e.host;
-      if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-      addresses[0].push_back(routing::Address{.host = host, .port = e.port, .tls = e.tls});
+    // Each address is one replica (or, for dns:///, the replicas the name resolves to); one
+    // shard, unless addresses are given per shard.
+    for (int s = 0; s < spec.shards; ++s) {
+      SHOAL_ASSIGN_OR_RETURN(std::vector<config::ExternalAddress> external,
+                             config::ResolveExternalAddresses(config::ExternalShard(spec, s)));
+      for (const config::ExternalAddress& e : external) {
+        std::string host = e.host;
+        if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+        addresses[s].push_back(
+            routing::Address{.host = host, .port = e.port, .tls = e.tls, .dns = e.dns});
+      }
     }
   } else {
     // Raft ports picked here may, rarely, be taken before a replica binds them: try again.

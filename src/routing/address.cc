@@ -12,7 +12,9 @@ std::string Address::target() const {
   return absl::StrCat(host, ":", port);
 }
 
-std::string Address::ToString() const { return absl::StrCat(tls ? "grpcs://" : "grpc://", target()); }
+std::string Address::ToString() const {
+  return absl::StrCat(dns ? "dns:///" : tls ? "grpcs://" : "grpc://", target());
+}
 
 StatusOr<Address> ParseAddress(std::string_view text) {
   Address address;
@@ -22,12 +24,24 @@ StatusOr<Address> ParseAddress(std::string_view text) {
     std::string_view scheme = rest.substr(0, scheme_end);
     if (scheme == "grpcs") {
       address.tls = true;
+    } else if (scheme == "dns") {
+      address.dns = true;
     } else if (scheme != "grpc") {
       return absl::InvalidArgumentError(absl::StrCat(
           "address '", AsAbsl(text), "': unsupported scheme '", AsAbsl(scheme),
-          "' (use grpc:// or grpcs://)"));
+          "' (use grpc://, grpcs:// or dns:///)"));
     }
     rest = rest.substr(scheme_end + 3);
+    // dns:///name:port has an empty authority; dns://authority/name:port names a DNS server,
+    // which is not supported (the system resolver is used).
+    if (address.dns) {
+      if (rest.empty() || rest.front() != '/') {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "address '", AsAbsl(text), "': write dns:///name:port (a DNS server in the address "
+                                       "is not supported)"));
+      }
+      rest.remove_prefix(1);
+    }
   }
   size_t colon = rest.rfind(':');
   if (colon == std::string_view::npos) {

@@ -1,5 +1,6 @@
 // Replica addresses as users write them: `host:port`, `grpc://host:port`, `grpcs://host:port`
-// (TLS for that address alone).
+// (TLS for that address alone), and `dns:///name:port`: every address the name resolves to,
+// re-resolved while the router runs (a Kubernetes headless Service's pods).
 #ifndef SHOAL_ROUTING_ADDRESS_H_
 #define SHOAL_ROUTING_ADDRESS_H_
 
@@ -14,6 +15,7 @@ struct Address {
   std::string host;
   int port = 0;
   bool tls = false;
+  bool dns = false;              // dns:///: stands for the addresses `host` resolves to
   std::string target() const;    // host:port, as gRPC dials it
   std::string ToString() const;  // with the scheme, as the user wrote it
   bool operator==(const Address&) const = default;

@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "src/common/log.h"
 #include "src/routing/balancer.h"
+#include "src/routing/resolver.h"
 
 namespace shoal::routing {
 namespace {
@@ -42,9 +43,13 @@ ReplicaSet::ReplicaSet(std::vector<Address> addresses, Options options)
     return true;
   }();
   (void)kGrpcInitialised;
+  std::vector<Address> expanded = Expand(addresses);
   {
     absl::MutexLock lock(&mu_);
-    for (const Address& address : addresses) {
+    sources_ = addresses;
+    dynamic_ = std::any_of(addresses.begin(), addresses.end(),
+                           [](const Address& a) { return a.dns; });
+    for (const Address& address : expanded) {
       replicas_.push_back(Replica{.id = ++last_id_, .endpoint = Connect(address)});
     }
   }
@@ -191,7 +196,39 @@ ReplicaSet::Replica* ReplicaSet::FindLocked(const Lease& lease) {
   return nullptr;
 }
 
-void ReplicaSet::SetAddresses(const std::vector<Address>& addresses) {
+std::vector<Address> ReplicaSet::Expand(const std::vector<Address>& sources) {
+  std::vector<Address> out;
+  for (const Address& source : sources) {
+    if (!source.dns) {
+      out.push_back(source);
+      continue;
+    }
+    StatusOr<std::vector<Address>> resolved = Resolve(source);
+    absl::MutexLock lock(&resolved_mu_);
+    if (resolved.ok()) {
+      resolved_[source.ToString()] = *resolved;
+    } else if (warned_.insert(source.ToString()).second) {
+      // Kept as they were: a failing lookup is more often the resolver than the replicas.
+      SHOAL_LOG_WARNING("%s: %s; keeping the addresses it had", options_.name,
+                        resolved.status().message());
+    }
+    if (resolved.ok()) warned_.erase(source.ToString());
+    const std::vector<Address>& known = resolved_[source.ToString()];
+    out.insert(out.end(), known.begin(), known.end());
+  }
+  return out;
+}
+
+void ReplicaSet::SetAddresses(const std::vector<Address>& sources) {
+  {
+    absl::MutexLock lock(&mu_);
+    sources_ = sources;
+    dynamic_ = std::any_of(sources.begin(), sources.end(), [](const Address& a) { return a.dns; });
+  }
+  Apply(Expand(sources));
+}
+
+void ReplicaSet::Apply(const std::vector<Address>& addresses) {
   // Channels for the new addresses are made outside the lock.
   std::vector<Address> added;
   {
@@ -294,10 +331,17 @@ void ReplicaSet::ProbeLoop() {
   pthread_setname_np(pthread_self(), "health-probe");
   while (true) {
     std::vector<std::pair<size_t, std::shared_ptr<Endpoint>>> targets;
+    std::optional<std::vector<Address>> sources;
     {
       absl::MutexLock lock(&mu_);
       mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.probe_interval);
       if (stopping_) return;
+      if (dynamic_) sources = sources_;
+    }
+    // dns:/// addresses are looked up again every round: replicas come and go.
+    if (sources.has_value()) Apply(Expand(*sources));
+    {
+      absl::MutexLock lock(&mu_);
       for (size_t i = 0; i < replicas_.size(); ++i) targets.emplace_back(i, replicas_[i].endpoint);
     }
     for (auto& [index, endpoint] : targets) {

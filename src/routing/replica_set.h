@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,6 +56,7 @@ class ReplicaSet {
     std::string tls_ca_file;                   // roots for grpcs:// addresses; empty: system
     bool round_robin = false;                  // Jina's policy instead of least loaded
   };
+  // `addresses` as for SetAddresses; a dns:/// name is resolved before the constructor returns.
   ReplicaSet(std::vector<Address> addresses, Options options);
   ~ReplicaSet();
 
@@ -79,9 +81,10 @@ class ReplicaSet {
 
   // Points replica `index` at a new address (a restarted local replica on another port).
   void SetAddress(size_t index, const Address& address);
-  // Makes the set exactly `addresses`, in that order: replicas at an address already in the set
-  // keep their channel, load and health; new ones start healthy; the others leave (calls in
-  // flight to them finish). For DNS discovery and for scaling a Deployment.
+  // Makes the set exactly `addresses` (dns:/// ones stand for what they resolve to, followed
+  // every probe_interval), in that order: replicas at an address already in the set keep their
+  // channel, load and health; new ones start healthy; the others leave (calls in flight to them
+  // finish). For scaling a Deployment.
   void SetAddresses(const std::vector<Address>& addresses);
   // Ejects or re-admits a replica at once (the supervisor saw it die or become ready).
   void SetHealthy(size_t index, bool healthy);
@@ -104,12 +107,23 @@ class ReplicaSet {
   };
   std::shared_ptr<Endpoint> Connect(const Address& address) const;
   Replica* FindLocked(const Lease& lease) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `sources` with each dns:/// name replaced by its addresses (the last ones it had when a
+  // lookup fails). Blocks while names are looked up.
+  std::vector<Address> Expand(const std::vector<Address>& sources) ABSL_LOCKS_EXCLUDED(mu_);
+  // Makes the set exactly these concrete addresses.
+  void Apply(const std::vector<Address>& addresses) ABSL_LOCKS_EXCLUDED(mu_);
   void ProbeLoop();
   bool Probe(const Endpoint& endpoint) const;
 
   const Options options_;
   mutable absl::Mutex mu_;
   std::vector<Replica> replicas_ ABSL_GUARDED_BY(mu_);
+  std::vector<Address> sources_ ABSL_GUARDED_BY(mu_);  // as given, dns:/// names included
+  bool dynamic_ ABSL_GUARDED_BY(mu_) = false;          // some source is a dns:/// name
+  absl::Mutex resolved_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  // The last addresses each dns:/// source resolved to, and the sources warned about.
+  std::map<std::string, std::vector<Address>> resolved_ ABSL_GUARDED_BY(resolved_mu_);
+  std::set<std::string> warned_ ABSL_GUARDED_BY(resolved_mu_);
   std::vector<std::shared_ptr<Endpoint>> retired_ ABSL_GUARDED_BY(mu_);
   uint64_t rotation_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t last_id_ ABSL_GUARDED_BY(mu_) = 0;

@@ -282,6 +282,16 @@ TEST(DeploymentYamlTest, IgnoredJinaKeysWarnByName) {
                           HasSubstr("d.yml:5:1: 'when'"), HasSubstr("d.yml:6:1: 'uses_before'")));
 }
 
+TEST(DeploymentYamlTest, GpusAreKeptForExports) {
+  absl::StatusOr<DeploymentSpec> spec = ParseDeploymentYaml("uses: Echo\ngpus: 2\n", "d.yml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->gpus, "2");
+  EXPECT_THAT(spec->warnings, ElementsAre(HasSubstr("`shoal export`")));
+  spec = ParseDeploymentYaml("uses: Echo\n", "d.yml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->gpus, "");
+}
+
 TEST(DeploymentYamlTest, LoadsFromFile) {
   std::filesystem::path path = std::filesystem::temp_directory_path() /
                                ("shoal_dep_test_" + std::to_string(getpid()) + ".yml");

@@ -510,5 +510,17 @@ TEST(FlowSpecTest, EndNodeIsTheLastNonFloatingNode) {
   EXPECT_EQ(EndNode(spec), std::nullopt);
 }
 
+TEST(FlowYamlTest, YamlKindTellsFlowsFromDeployments) {
+  EXPECT_EQ(YamlKind("jtype: Flow\nexecutors: []\n", "f.yml").value_or("?"), "Flow");
+  EXPECT_EQ(YamlKind("executors:\n  - {uses: Echo}\n", "f.yml").value_or("?"), "Flow");
+  EXPECT_EQ(YamlKind("jtype: Deployment\nwith: {uses: Echo}\n", "f.yml").value_or("?"),
+            "Deployment");
+  EXPECT_EQ(YamlKind("uses: Echo\nreplicas: 2\n", "f.yml").value_or("?"), "Deployment");
+  EXPECT_EQ(YamlKind("!Flow\nexecutors: []\n", "f.yml").value_or("?"), "Flow");
+  EXPECT_EQ(YamlKind("jtype: Echo\n", "f.yml").value_or("?"), "Echo");
+  EXPECT_THAT(Message(YamlKind("- a\n", "f.yml").status()), HasSubstr("f.yml:1:1"));
+  EXPECT_THAT(Message(YamlKind("a: [\n", "f.yml").status()), HasSubstr("f.yml"));
+}
+
 }  // namespace
 }  // namespace shoal::config
