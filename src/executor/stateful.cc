@@ -68,6 +68,9 @@ std::vector<metrics::Sample> RaftSamples(const consensus::RaftStats& stats) {
 StatusOr<std::unique_ptr<StatefulReplica>> StatefulReplica::Start(ReplicaRuntime* runtime,
                                                                   Options options) {
   std::unique_ptr<StatefulReplica> replica(new StatefulReplica(runtime));
+  for (size_t i = 0; i < kSubmitThreads; ++i) {
+    replica->submit_.push_back(std::make_unique<TaskThread>("raft-submit"));
+  }
   replica->apply_timeout_ = options.apply_timeout;
   replica->linearizable_reads_ = options.linearizable_reads;
   StatefulReplica* self = replica.get();
@@ -98,7 +101,7 @@ StatusOr<std::unique_ptr<StatefulReplica>> StatefulReplica::Start(ReplicaRuntime
 
 StatefulReplica::~StatefulReplica() {
   metrics_ = metrics::SamplerRegistration();
-  submit_.Stop();
+  for (auto& thread : submit_) thread->Stop();
   if (raft_ != nullptr) raft_->Shutdown().IgnoreError();
 }
 
@@ -254,6 +257,11 @@ Status StatefulReplica::ReadSnapshot(const std::string& path) {
   return absl::OkStatus();
 }
 
+bool StatefulReplica::Submit(absl::AnyInvocable<void()> task) {
+  return submit_[next_submit_.fetch_add(1, std::memory_order_relaxed) % submit_.size()]->Post(
+      std::move(task));
+}
+
 void StatefulReplica::Write(std::string request,
                             absl::AnyInvocable<void(StatusOr<jina::DataRequestProto>)> done) {
   auto task = [this, request = std::move(request), done = std::move(done)]() mutable {
@@ -269,7 +277,7 @@ void StatefulReplica::Write(std::string request,
     }
     done(std::move(answer));
   };
-  if (!submit_.Post(std::move(task))) {
+  if (!Submit(std::move(task))) {
     // Only while shutting down; the caller's call is cancelled by the server's shutdown.
     SHOAL_LOG_WARNING("a write arrived while the replica was shutting down");
   }
@@ -290,7 +298,7 @@ void StatefulReplica::ConfirmLeader(absl::AnyInvocable<void(Status)> done) {
     }
     done(verified);
   };
-  if (!submit_.Post(std::move(task))) {
+  if (!Submit(std::move(task))) {
     SHOAL_LOG_WARNING("a read arrived while the replica was shutting down");
   }
 }
@@ -303,7 +311,7 @@ void StatefulReplica::AddVoter(std::string id, std::string address,
     if (status.ok()) SHOAL_LOG_INFO("Raft member '%s' at %s added", id, address);
     done(LeaderHint(std::move(status)));
   };
-  if (!submit_.Post(std::move(task))) {
+  if (!Submit(std::move(task))) {
     SHOAL_LOG_WARNING("a membership change arrived while the replica was shutting down");
   }
 }
@@ -314,7 +322,7 @@ void StatefulReplica::RemoveServer(std::string id, absl::AnyInvocable<void(Statu
     if (status.ok()) SHOAL_LOG_INFO("Raft member '%s' removed", id);
     done(LeaderHint(std::move(status)));
   };
-  if (!submit_.Post(std::move(task))) {
+  if (!Submit(std::move(task))) {
     SHOAL_LOG_WARNING("a membership change arrived while the replica was shutting down");
   }
 }

@@ -6,10 +6,12 @@
 #ifndef SHOAL_EXECUTOR_STATEFUL_H_
 #define SHOAL_EXECUTOR_STATEFUL_H_
 
+#include <atomic>
 #include <deque>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/synchronization/mutex.h"
@@ -24,7 +26,7 @@
 
 namespace shoal::executor {
 
-// Thread-safe. Borrows the runtime, which outlives it. Writes are submitted on their own thread
+// Thread-safe. Borrows the runtime, which outlives it. Writes are submitted on their own threads
 // (never the executor thread, which the log's apply callback needs).
 class StatefulReplica {
  public:
@@ -81,7 +83,7 @@ class StatefulReplica {
   std::unique_ptr<consensus::RaftNode> raft_;
   absl::Duration apply_timeout_;
   bool linearizable_reads_ = false;
-  uint64_t barrier_term_ = 0;  // the term whose barrier ran; submit thread only
+  std::atomic<uint64_t> barrier_term_{0};  // the term whose barrier ran
   absl::Mutex mu_;
   // The last kRemembered request ids applied, for exactly-once writes, with their answers while
   // these fit kAnswerBudget bytes (an empty answer: let go, or restored from a snapshot).
@@ -89,7 +91,13 @@ class StatefulReplica {
   std::deque<std::string> answered_order_ ABSL_GUARDED_BY(mu_);
   size_t answer_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   size_t trimmed_ ABSL_GUARDED_BY(mu_) = 0;  // answered_order_[0, trimmed_) have no answer
-  TaskThread submit_{"raft-submit"};
+  // Writes wait on these threads for their entry to commit; several at once, so that the log
+  // takes them in batches (Raft pipelines appends). Requests in flight together have no order
+  // among them, as with Jina.
+  bool Submit(absl::AnyInvocable<void()> task);
+  static constexpr size_t kSubmitThreads = 8;
+  std::vector<std::unique_ptr<TaskThread>> submit_;
+  std::atomic<size_t> next_submit_{0};
   // shoal_raft_* gauges, sampled at each scrape. Last: removed first.
   metrics::SamplerRegistration metrics_;
 };
