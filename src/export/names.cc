@@ -2,12 +2,11 @@
 #include "src/export/names.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
-#include <cstdio>
-#include <map>
+#include <cstdint>
 
 #include "absl/strings/str_format.h"
+#include "nlohmann/json.hpp"
 #include "src/common/strings.h"
 
 namespace shoal::exporter {
@@ -15,64 +14,41 @@ namespace {
 
 bool IsLabelChar(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }
 
-void AppendJson(const google::protobuf::Value& value, std::string& out);
-
-void AppendStruct(const google::protobuf::Struct& value, std::string& out) {
-  // Sorted: protobuf's map iterates in no stable order.
-  std::map<std::string, const google::protobuf::Value*> fields;
-  for (const auto& [key, field] : value.fields()) fields[key] = &field;
-  out.push_back('{');
-  bool first = true;
-  for (const auto& [key, field] : fields) {
-    if (!first) out.push_back(',');
-    first = false;
-    out += JsonString(key);
-    out.push_back(':');
-    AppendJson(*field, out);
-  }
-  out.push_back('}');
-}
-
-void AppendNumber(double number, std::string& out) {
-  if (!std::isfinite(number)) {
-    out += "null";
-  } else if (std::trunc(number) == number && std::fabs(number) <= 9007199254740992.0) {
-    out += std::to_string(static_cast<int64_t>(number));
-  } else {
-    char buffer[32];
-    auto [end, error] = std::to_chars(buffer, buffer + sizeof(buffer), number);
-    out.append(buffer, end);
-  }
-}
-
-void AppendJson(const google::protobuf::Value& value, std::string& out) {
+// nlohmann::json keeps object keys sorted (protobuf's map iterates in no stable order); whole
+// numbers become integers, so that 300 prints as 300, not 300.0.
+nlohmann::json ToJson(const google::protobuf::Value& value) {
   switch (value.kind_case()) {
     case google::protobuf::Value::kStringValue:
-      out += JsonString(value.string_value());
-      return;
-    case google::protobuf::Value::kNumberValue:
-      AppendNumber(value.number_value(), out);
-      return;
-    case google::protobuf::Value::kBoolValue:
-      out += value.bool_value() ? "true" : "false";
-      return;
-    case google::protobuf::Value::kStructValue:
-      AppendStruct(value.struct_value(), out);
-      return;
-    case google::protobuf::Value::kListValue: {
-      out.push_back('[');
-      bool first = true;
-      for (const google::protobuf::Value& item : value.list_value().values()) {
-        if (!first) out.push_back(',');
-        first = false;
-        AppendJson(item, out);
+      return value.string_value();
+    case google::protobuf::Value::kNumberValue: {
+      const double number = value.number_value();
+      if (!std::isfinite(number)) return nullptr;
+      if (std::trunc(number) == number && std::fabs(number) <= 9007199254740992.0) {
+        return static_cast<int64_t>(number);
       }
-      out.push_back(']');
-      return;
+      return number;
+    }
+    case google::protobuf::Value::kBoolValue:
+      return value.bool_value();
+    case google::protobuf::Value::kStructValue: {
+      nlohmann::json object = nlohmann::json::object();
+      for (const auto& [key, field] : value.struct_value().fields()) object[key] = ToJson(field);
+      return object;
+    }
+    case google::protobuf::Value::kListValue: {
+      nlohmann::json list = nlohmann::json::array();
+      for (const google::protobuf::Value& item : value.list_value().values()) {
+        list.push_back(ToJson(item));
+      }
+      return list;
     }
     default:
-      out += "null";
+      return nullptr;
   }
+}
+
+std::string Dump(const nlohmann::json& json) {
+  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -124,49 +100,13 @@ Status NameRegistry::Claim(const std::string& name, std::string_view owner) {
 }
 
 std::string StructToJson(const google::protobuf::Struct& value) {
-  std::string out;
-  AppendStruct(value, out);
-  return out;
+  google::protobuf::Value wrapped;
+  *wrapped.mutable_struct_value() = value;
+  return Dump(ToJson(wrapped));
 }
 
-std::string ValueToJson(const google::protobuf::Value& value) {
-  std::string out;
-  AppendJson(value, out);
-  return out;
-}
+std::string ValueToJson(const google::protobuf::Value& value) { return Dump(ToJson(value)); }
 
-std::string JsonString(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (u < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof(escaped), "\\u%04x", u);
-          out += escaped;
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
-  return out;
-}
+std::string JsonString(std::string_view text) { return Dump(std::string(text)); }
 
 }  // namespace shoal::exporter
