@@ -19,6 +19,7 @@ Command AddDeploymentCommand(CLI::App& app);  // shoal deployment --uses d.yml
 Command AddFlowCommand(CLI::App& app);        // shoal flow --uses f.yml
 Command AddGatewayCommand(CLI::App& app);     // shoal gateway --uses f.yml --deployments-...
 Command AddPingCommand(CLI::App& app);      // shoal ping host:port
+Command AddRaftCommand(CLI::App& app);      // shoal raft add|remove --id X --via a,b,c
 Command AddPostCommand(CLI::App& app);      // shoal post host:port --on /x ...
 Command AddExportCommand(CLI::App& app);    // shoal export kubernetes|docker-compose f.yml out
 

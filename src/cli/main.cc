@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
       shoal::cli::AddFlowCommand(app),
       shoal::cli::AddGatewayCommand(app),
       shoal::cli::AddPingCommand(app),
+      shoal::cli::AddRaftCommand(app),
       shoal::cli::AddPostCommand(app),
       shoal::cli::AddExportCommand(app),
   };

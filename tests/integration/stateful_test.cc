@@ -375,5 +375,46 @@ TEST(StatefulDeploymentTest, ScalingAddsAndRemovesVoters) {
   EXPECT_TRUE(Converge(dep, "20")) << ::testing::PrintToString(Counts(dep));
 }
 
+// `shoal raft remove` takes a member out of a running group through any replica: the others
+// go on committing without it, and it stops applying.
+TEST(StatefulDeploymentTest, ShoalRaftRemoveTakesAMemberOut) {
+  std::filesystem::path workspace = FreshDir("raft-remove");
+  Deployment dep(Stateful("remove", workspace));
+  ASSERT_TRUE(dep.Start().ok());
+  ASSERT_TRUE(dep.Post("/index", Docs(4), {.request_size = 2, .stream = false}).ok());
+  ASSERT_TRUE(Converge(dep, "4"));
+  const std::vector<std::string> addresses = dep.replica_addresses()[0];
+  auto removed = testing::ChildProcess::Start(
+      {testing::ShoalBinary(), "raft", "remove", "--id", "rep-2", "--via",
+       addresses[0] + "," + addresses[1] + "," + addresses[2]},
+      /*wait_ready=*/false);
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_EQ((*removed)->Wait(std::chrono::seconds(60)), 0) << (*removed)->Log();
+  EXPECT_THAT((*removed)->Stdout(), ::testing::HasSubstr("member 'rep-2' removed"));
+  ASSERT_TRUE(dep.Post("/index", Docs(6), {.request_size = 2, .stream = false}).ok());
+  auto count_of = [](const std::string& address) {
+    auto client = Client::Connect(address);
+    auto answer = client.ok() ? client->Post("/count", DocList(), {.stream = false})
+                              : StatusOr<DocList>(client.status());
+    return answer.ok() && answer->size() == 1 ? std::string((*answer)[0].text()) : "?";
+  };
+  bool others = false;
+  for (int i = 0; i < 500 && !others; ++i) {
+    others = count_of(addresses[0]) == "10" && count_of(addresses[1]) == "10";
+    if (!others) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(others);
+  EXPECT_EQ(count_of(addresses[2]), "4");
+
+  // Nobody to ask: a clear error, not a hang.
+  auto unreachable = testing::ChildProcess::Start(
+      {testing::ShoalBinary(), "raft", "remove", "--id", "rep-1", "--via", "127.0.0.1:1",
+       "--timeout", "500"},
+      /*wait_ready=*/false);
+  ASSERT_TRUE(unreachable.ok());
+  EXPECT_EQ((*unreachable)->Wait(std::chrono::seconds(30)), 1);
+  EXPECT_THAT((*unreachable)->Log(), ::testing::HasSubstr("no leader took it"));
+}
+
 }  // namespace
 }  // namespace shoal

@@ -1,0 +1,66 @@
+// `shoal raft add|remove`: changes the members of a running stateful shard's Raft group through
+// any of its replicas (the leader takes the change). For groups the orchestrator does not manage:
+// a Kubernetes StatefulSet scaled down leaves its removed pods' members in the group until they
+// are removed here (pods added by scaling up join by themselves).
+#include <iostream>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "src/cli/commands.h"
+#include "src/executor/membership_client.h"
+
+namespace shoal::cli {
+namespace {
+
+struct RaftFlags {
+  std::string id;
+  std::string address;  // add only: the member's Raft address (host:port its peers dial)
+  std::string via;      // gRPC host:port of the group's replicas, comma-separated
+  int timeout_ms = 30000;
+};
+
+int RunRaft(const RaftFlags& flags, bool add) {
+  std::vector<std::string> replicas = absl::StrSplit(flags.via, ',', absl::SkipEmpty());
+  const absl::Duration timeout = absl::Milliseconds(flags.timeout_ms);
+  Status status = add ? executor::AddVoterVia(replicas, flags.id, flags.address, timeout)
+                      : executor::RemoveServerVia(replicas, flags.id, timeout);
+  if (!status.ok()) {
+    std::cerr << "shoal raft: " << status.message() << "\n";
+    return 1;
+  }
+  std::cout << "member '" << flags.id << "' " << (add ? "added" : "removed") << "\n";
+  return 0;
+}
+
+void AddCommonOptions(CLI::App* sub, RaftFlags* flags) {
+  sub->add_option("--id", flags->id, "The member's Raft ID")->required();
+  sub->add_option("--via", flags->via,
+                  "gRPC host:port of the group's replicas, comma-separated (any of them will do)")
+      ->required();
+  sub->add_option("--timeout", flags->timeout_ms,
+                  "Milliseconds to wait for a leader to take the change")
+      ->check(CLI::Range(1, std::numeric_limits<int>::max()));
+}
+
+}  // namespace
+
+Command AddRaftCommand(CLI::App& app) {
+  auto flags = std::make_shared<RaftFlags>();
+  auto add = std::make_shared<bool>(false);
+  CLI::App* sub = app.add_subcommand("raft", "Change the members of a stateful shard's Raft group");
+  sub->require_subcommand(1);
+  CLI::App* add_sub = sub->add_subcommand("add", "Add a voting member");
+  AddCommonOptions(add_sub, flags.get());
+  add_sub->add_option("--address", flags->address, "host:port the other members dial")
+      ->required();
+  add_sub->callback([add] { *add = true; });
+  CLI::App* remove_sub = sub->add_subcommand("remove", "Remove a member");
+  AddCommonOptions(remove_sub, flags.get());
+  return {sub, [flags, add] { return RunRaft(*flags, *add); }};
+}
+
+}  // namespace shoal::cli
