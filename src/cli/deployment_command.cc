@@ -19,7 +19,7 @@ struct DeploymentFlags {
 };
 
 int RunDeployment(const DeploymentFlags& flags) {
-  sigset_t stop_signals = BlockStopSignals();
+  const int stop_signals = InstallStopSignals();
   StatusOr<config::DeploymentSpec> spec = config::LoadDeploymentYaml(flags.uses);
   if (!spec.ok()) {
     SHOAL_LOG_ERROR("%s", spec.status().message());

@@ -95,7 +95,7 @@ StatusOr<std::unique_ptr<executor::StatefulReplica>> StartStateful(
 int RunExecutor(const ExecutorFlags& flags) {
   DieWithParent();
   SetLogName(flags.name);
-  sigset_t stop_signals = BlockStopSignals();
+  const int stop_signals = InstallStopSignals();
   std::optional<Params> uses_with;
   std::string error;
   uses_with = Params::FromJson(flags.uses_with, &error);

@@ -64,7 +64,7 @@ Status UseAddresses(config::FlowSpec& spec, const std::string& json) {
 }
 
 int RunFlow(const FlowFlags& flags, bool gateway_only) {
-  sigset_t stop_signals = BlockStopSignals();
+  const int stop_signals = InstallStopSignals();
   StatusOr<config::FlowSpec> spec = config::LoadFlowYaml(flags.uses);
   if (!spec.ok()) {
     SHOAL_LOG_ERROR("%s", spec.status().message());
