@@ -45,6 +45,7 @@ StatusOr<const ExecutorClass*> FindClass(std::string_view name) {
 struct Libraries {
   absl::Mutex mu;
   std::map<std::string, std::vector<std::string>> names ABSL_GUARDED_BY(mu);
+  std::map<std::string, Status> errors ABSL_GUARDED_BY(mu);  // libraries whose classes clashed
 };
 
 Libraries& OpenedLibraries() {
@@ -68,7 +69,11 @@ StatusOr<std::vector<std::string>> OpenLibrary(const std::string& key) {
   absl::MutexLock lock(&libraries.mu);
   auto it = libraries.names.find(key);
   if (it != libraries.names.end()) return it->second;
+  if (auto failed = libraries.errors.find(key); failed != libraries.errors.end()) {
+    return failed->second;
+  }
   const size_t before = RegisteredExecutorCount();
+  const size_t refused_before = RefusedExecutorCount();
   dlerror();
   // Never dlclose'd: the registry keeps factories and endpoints that live in the library's code.
   void* handle = dlopen(key.c_str(), RTLD_NOW | RTLD_GLOBAL);
@@ -78,6 +83,15 @@ StatusOr<std::vector<std::string>> OpenLibrary(const std::string& key) {
                                                error != nullptr ? error : "unknown error"));
   }
   std::vector<std::string> names = ExecutorNamesSince(before);
+  if (std::vector<std::string> taken = RefusedExecutorNamesSince(refused_before); !taken.empty()) {
+    // The library's class would silently lose to the one already registered under its name.
+    Status error = absl::AlreadyExistsError(absl::StrFormat(
+        "Executor library '%s' registers %s, already the name of another Executor class (a "
+        "built-in or another library's); give its class another name",
+        key, absl::StrJoin(taken, ", ")));
+    libraries.errors.emplace(key, error);
+    return error;
+  }
   libraries.names.emplace(key, names);
   return names;
 }

@@ -15,6 +15,7 @@ struct Registry {
   absl::Mutex mu;
   // A deque keeps pointers handed out by FindExecutorClass stable.
   std::deque<ExecutorClass> classes ABSL_GUARDED_BY(mu);
+  std::vector<std::string> refused ABSL_GUARDED_BY(mu);  // names registered a second time
 };
 
 Registry& Global() {
@@ -56,6 +57,20 @@ std::vector<std::string> ExecutorNamesSince(size_t count) {
   return names;
 }
 
+size_t RefusedExecutorCount() {
+  Registry& r = Global();
+  absl::MutexLock lock(&r.mu);
+  return r.refused.size();
+}
+
+std::vector<std::string> RefusedExecutorNamesSince(size_t count) {
+  Registry& r = Global();
+  absl::MutexLock lock(&r.mu);
+  if (count >= r.refused.size()) return {};
+  return std::vector<std::string>(r.refused.begin() + static_cast<std::ptrdiff_t>(count),
+                                  r.refused.end());
+}
+
 }  // namespace executor
 
 namespace internal {
@@ -65,7 +80,8 @@ void RegisterExecutor(std::string_view class_name, Factory factory, EndpointTabl
   absl::MutexLock lock(&r.mu);
   for (executor::ExecutorClass& c : r.classes) {
     if (c.name == class_name) {
-      // A library loaded twice, or two libraries with one class name: the first one stays.
+      // Two classes with one name: the first one stays; the loader reports the second.
+      r.refused.emplace_back(class_name);
       return;
     }
   }

@@ -27,6 +27,10 @@ std::vector<std::string> RegisteredExecutorNames();
 size_t RegisteredExecutorCount();
 // The names registered after the first `count` registrations, in registration order.
 std::vector<std::string> ExecutorNamesSince(size_t count);
+// Registrations refused because the name was taken (a library's class named like a built-in or
+// like another library's): how many so far, and the names after the first `count`.
+size_t RefusedExecutorCount();
+std::vector<std::string> RefusedExecutorNamesSince(size_t count);
 
 }  // namespace shoal::executor
 

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
 
 #include "absl/strings/numbers.h"
@@ -126,6 +127,21 @@ StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
                    deployment->metrics_->port());
   }
   std::vector<std::vector<routing::Address>> addresses(spec.shards);
+  if (spec.external && !spec.tls_ca_file.empty()) {
+    // Checked here, not at the first grpcs:// call, so that the mistake names its key.
+    std::ifstream ca(spec.tls_ca_file);
+    std::string pem((std::istreambuf_iterator<char>(ca)), std::istreambuf_iterator<char>());
+    if (!ca) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(Where(spec, "tls_ca_file"), "Deployment '", spec.name, "': tls_ca_file '",
+                       spec.tls_ca_file, "' cannot be read"));
+    }
+    if (pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(Where(spec, "tls_ca_file"), "Deployment '", spec.name, "': tls_ca_file '",
+                       spec.tls_ca_file, "' holds no PEM certificate"));
+    }
+  }
   if (spec.external) {
     // Each address is one replica (or, for dns:///, the replicas the name resolves to); one
     // shard, unless addresses are given per shard.

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "gmock/gmock.h"
@@ -215,6 +216,32 @@ TEST(DeploymentTest, GpuRoundRobinGivesEachReplicaItsDevice) {
   EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(refused.message(), HasSubstr("RR7"));
   unsetenv("CUDA_TOTAL_DEVICES");
+}
+
+// A TLS root file that cannot serve is a configuration error naming the key, not a failure at
+// the first call.
+TEST(DeploymentTest, AnUnreadableTlsCaFileIsAnErrorNamingTheKey) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("shoal-tls-ca-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "not-pem.txt") << "hello\n";
+  for (const auto& [file, message] :
+       std::vector<std::pair<std::string, std::string>>{
+           {(dir / "missing.pem").string(), "cannot be read"},
+           {(dir / "not-pem.txt").string(), "holds no PEM certificate"}}) {
+    std::ofstream(dir / "dep.yml") << "jtype: Deployment\nwith:\n  name: secure\n"
+                                   << "  external: true\n  host: [grpcs://127.0.0.1:1]\n"
+                                   << "  tls_ca_file: " << file << "\n";
+    auto dep = Deployment::FromYaml(dir / "dep.yml");
+    ASSERT_TRUE(dep.ok()) << dep.status();
+    Status started = dep->Start();
+    ASSERT_FALSE(started.ok());
+    EXPECT_EQ(started.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(started.message()), ::testing::HasSubstr("tls_ca_file"));
+    EXPECT_THAT(std::string(started.message()), ::testing::HasSubstr(message));
+    EXPECT_THAT(std::string(started.message()), ::testing::HasSubstr("dep.yml:"));
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(DeploymentTest, ExternalReplicasAreRoutedAndFailedOver) {

@@ -171,6 +171,19 @@ TEST(LoaderTest, LibraryWithNoClasses) {
   EXPECT_THAT(Message(status), HasSubstr("registers no Executor class"));
 }
 
+TEST(LoaderTest, AClassNamedLikeARegisteredOneIsAnError) {
+  ASSERT_TRUE(executor::LoadExecutor(std::string(PLUGIN_LIB) + ":PluginAlpha", Params()).ok());
+  for (int attempt = 0; attempt < 2; ++attempt) {  // the second time from the loader's memory
+    absl::Status status = executor::LoadExecutor(CLASH_PLUGIN_LIB, Params()).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kAlreadyExists) << status;
+    EXPECT_THAT(Message(status), HasSubstr("PluginAlpha"));
+    EXPECT_THAT(Message(status), HasSubstr("already the name of another Executor class"));
+  }
+  // The class that was there first is the one that runs.
+  auto alpha = executor::LoadExecutor("PluginAlpha", Params());
+  ASSERT_TRUE(alpha.ok()) << alpha.status();
+}
+
 TEST(LoaderTest, MissingLibrary) {
   absl::Status status =
       executor::LoadExecutor("/nonexistent/shoal/libmissing.so", Params()).status();
