@@ -36,6 +36,7 @@ struct DeploymentOptions {
   int timeout_ready_ms = 600000;
   int timeout_send_ms = 0;          // 0: no deadline per call to a replica
   int retries = -1;                 // -1: max(3, replicas) + 1 attempts
+  int max_queued_requests = 0;      // per replica, waiting for the Executor; 0: no limit
   std::string workspace;
   // Stateful: write endpoints go through a Raft log per shard (needs `workspace`).
   bool stateful = false;

@@ -35,6 +35,7 @@ struct ExecutorFlags {
   std::optional<int> port_monitoring;
   std::string workspace;
   int shutdown_timeout_ms = 10000;
+  int max_queued = 0;
   // Stateful replicas (Raft).
   bool stateful = false;
   std::string raft_id;
@@ -110,7 +111,9 @@ int RunExecutor(const ExecutorFlags& flags) {
   }
   auto runtime = std::make_unique<executor::ReplicaRuntime>(
       std::move(loaded).value(),
-      executor::ReplicaRuntime::Options{.name = flags.name, .workspace = flags.workspace});
+      executor::ReplicaRuntime::Options{.name = flags.name,
+                                        .workspace = flags.workspace,
+                                        .max_queued = static_cast<size_t>(flags.max_queued)});
   std::unique_ptr<executor::StatefulReplica> stateful;
   bool joining = false;
   if (flags.stateful) {
@@ -184,6 +187,10 @@ Command AddExecutorCommand(CLI::App& app) {
                   "Port serving Prometheus metrics at /metrics (0: any free port)")
       ->check(CLI::Range(0, 65535));
   sub->add_option("--workspace", flags->workspace, "Folder the Executor may write to");
+  sub->add_option("--max-queued-requests", flags->max_queued,
+                  "Requests that may wait for the Executor; more are refused with "
+                  "RESOURCE_EXHAUSTED and the router tries another replica (0: no limit)")
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--shutdown-timeout", flags->shutdown_timeout_ms,
                   "Milliseconds to drain in-flight requests on SIGTERM")
       ->check(CLI::NonNegativeNumber);

@@ -90,6 +90,11 @@ Status ValidateScalars(const DeploymentSpec& spec) {
     return KeyError(spec, "retries",
                     absl::StrFormat("must be -1 (the default) or >= 0 (got %d)", spec.retries));
   }
+  if (spec.max_queued_requests < 0) {
+    return KeyError(spec, "max_queued_requests",
+                    absl::StrFormat("must be >= 0, 0 for no limit (got %d)",
+                                    spec.max_queued_requests));
+  }
   return absl::OkStatus();
 }
 

@@ -42,6 +42,7 @@ struct DeploymentSpec {
   std::string gpus;
   int timeout_ready_ms = 600000;           // -1: forever
   std::optional<int> timeout_send_ms;      // per call to a replica; unset: none
+  int max_queued_requests = 0;             // per replica, waiting for the Executor; 0: no limit
   int retries = -1;                        // -1: max(3, replicas) + 1 attempts
   // least_loaded (the idle replica first) or round_robin (Jina's policy, for comparison).
   std::string load_balancing = "least_loaded";

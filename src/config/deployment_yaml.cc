@@ -28,15 +28,15 @@ namespace {
 using google::protobuf::Struct;
 using google::protobuf::Value;
 
-// Keys that fill the spec. `read_consistency`, `load_balancing` and `tls_ca_file` are Shoal's
-// own.
+// Keys that fill the spec. `read_consistency`, `load_balancing`, `tls_ca_file` and
+// `max_queued_requests` (Ray Serve's name) are Shoal's own.
 // clang-format off
 constexpr std::string_view kSupportedKeys[] = {
     "name", "uses", "uses_with", "uses_metas", "replicas", "shards", "polling", "port", "host",
     "external", "tls", "tls_ca_file", "env", "timeout_ready", "timeout_send", "retries",
     "workspace", "port_monitoring", "stateful", "peer_ports", "raft_configuration",
     "read_consistency", "load_balancing", "needs", "floating", "no_reduce", "grpc_metadata",
-    "gpus",
+    "gpus", "max_queued_requests",
 };
 
 // Jina Deployment arguments (reference §8.2) that have no effect in Shoal.
@@ -408,6 +408,8 @@ absl::Status ReadScalarKey(const Context& ctx, const std::string& key, const Val
     }
   } else if (key == "retries") {
     SHOAL_ASSIGN_OR_RETURN(spec.retries, ToInt(value, location, key));
+  } else if (key == "max_queued_requests") {
+    SHOAL_ASSIGN_OR_RETURN(spec.max_queued_requests, ToInt(value, location, key));
   } else if (key == "workspace") {
     SHOAL_ASSIGN_OR_RETURN(spec.workspace, ToString(value, location, key));
   } else if (key == "port_monitoring") {

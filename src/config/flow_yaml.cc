@@ -44,6 +44,7 @@ constexpr std::string_view kInheritedKeys[] = {
 constexpr std::string_view kPerExecutorKeys[] = {
     "replicas", "shards", "polling", "uses_metas", "external", "tls", "tls_ca_file", "stateful",
     "peer_ports", "raft_configuration", "read_consistency", "needs", "floating", "no_reduce",
+    "max_queued_requests",
 };
 // Jina Flow and gateway arguments that have no effect in Shoal.
 constexpr std::string_view kIgnoredKeys[] = {

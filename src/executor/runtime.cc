@@ -163,6 +163,16 @@ bool ReplicaRuntime::Run(const internal::EndpointEntry& entry, internal::Request
   return true;
 }
 
+Status ReplicaRuntime::PostRequest(absl::AnyInvocable<void()> task) {
+  if (options_.max_queued > 0 && thread_.pending() >= options_.max_queued) {
+    return absl::ResourceExhaustedError(absl::StrCat("replica '", options_.name, "' has ",
+                                                     options_.max_queued,
+                                                     " requests queued (max_queued_requests)"));
+  }
+  if (!thread_.Post(std::move(task))) return absl::UnavailableError("replica is shutting down");
+  return absl::OkStatus();
+}
+
 StatusOr<bool> ReplicaRuntime::Process(jina::DataRequestProto& request,
                                        Clock::time_point arrived) {
   SHOAL_RETURN_IF_ERROR(DecodeDocs(request));

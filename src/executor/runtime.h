@@ -31,6 +31,7 @@ class ReplicaRuntime {
   struct Options {
     std::string name;                  // `name/rep-i`: served_by, __results__ key, logs
     std::filesystem::path workspace;
+    size_t max_queued = 0;             // requests waiting for the Executor; 0: no limit
   };
   ReplicaRuntime(LoadedExecutor loaded, Options options);
   ~ReplicaRuntime();
@@ -38,6 +39,9 @@ class ReplicaRuntime {
   // Runs `task` on the executor thread; calls of one replica never overlap.
   bool Post(absl::AnyInvocable<void()> task) { return thread_.Post(std::move(task)); }
   size_t pending() const { return thread_.pending(); }
+  // Posts a request's work, unless max_queued requests already wait: RESOURCE_EXHAUSTED naming
+  // the replica then (the router tries another replica), UNAVAILABLE while shutting down.
+  Status PostRequest(absl::AnyInvocable<void()> task);
 
   // Answers `request` in place: it becomes the response. Returns true when the Executor failed
   // (the response then carries an ERROR status, as Jina's workers answer). A request whose docs

@@ -29,7 +29,6 @@ grpc::Status ToGrpc(const Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
-const grpc::Status kShuttingDown(grpc::StatusCode::UNAVAILABLE, "replica is shutting down");
 
 // Counts one request in shoal_replica_in_flight for as long as it lives: it travels inside the
 // task posted to the executor thread, so a task that runs, or one dropped at shutdown, ends it.
@@ -126,7 +125,7 @@ class CallReactor : public grpc::ServerBidiReactor<jina::DataRequestProto, jina:
                        });
       return;
     }
-    bool posted = runtime_->Post([this, raw, arrived = ReplicaRuntime::Clock::now(),
+    Status posted = runtime_->PostRequest([this, raw, arrived = ReplicaRuntime::Clock::now(),
                                   in_flight = InFlight(runtime_->in_flight())] {
       std::unique_ptr<StreamMessage> owned(raw);
       if (cancelled_.load()) {
@@ -136,9 +135,7 @@ class CallReactor : public grpc::ServerBidiReactor<jina::DataRequestProto, jina:
       StatusOr<bool> failed = runtime_->Process(*owned->proto, arrived);
       Completed(std::move(owned), failed.status());
     });
-    if (!posted) {
-      Completed(std::unique_ptr<StreamMessage>(raw), absl::UnavailableError("shutting down"));
-    }
+    if (!posted.ok()) Completed(std::unique_ptr<StreamMessage>(raw), posted);
   }
 
   void OnWriteDone(bool ok) override {
@@ -292,7 +289,7 @@ class ReplicaServer::Services {
     // Runs the Executor on the request (on the executor thread) and answers in place.
     void Serve(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
                jina::DataRequestProto* mutable_request, jina::DataRequestProto* response) {
-      bool posted = runtime_->Post([this, context, reactor, mutable_request, response,
+      Status posted = runtime_->PostRequest([this, context, reactor, mutable_request, response,
                                     arrived = ReplicaRuntime::Clock::now(),
                                     in_flight = InFlight(runtime_->in_flight())] {
         if (context->IsCancelled()) {  // the client gave up, or the drain's grace ran out
@@ -308,7 +305,7 @@ class ReplicaServer::Services {
         response->Swap(mutable_request);
         reactor->Finish(grpc::Status::OK);
       });
-      if (!posted) reactor->Finish(kShuttingDown);
+      if (!posted.ok()) reactor->Finish(ToGrpc(posted));
     }
 
     ReplicaRuntime* const runtime_;
@@ -334,7 +331,7 @@ class ReplicaServer::Services {
                                      "(process_single_data or Call), not as process_data parts"));
         return reactor;
       }
-      bool posted = runtime_->Post([this, context, reactor, parts, response,
+      Status posted = runtime_->PostRequest([this, context, reactor, parts, response,
                                     arrived = ReplicaRuntime::Clock::now(),
                                     in_flight = InFlight(runtime_->in_flight())] {
         if (context->IsCancelled()) {
@@ -349,7 +346,7 @@ class ReplicaServer::Services {
         if (*failed) context->AddTrailingMetadata("is-error", "true");
         reactor->Finish(grpc::Status::OK);
       });
-      if (!posted) reactor->Finish(kShuttingDown);
+      if (!posted.ok()) reactor->Finish(ToGrpc(posted));
       return reactor;
     }
 

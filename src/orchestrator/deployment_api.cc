@@ -42,6 +42,7 @@ StatusOr<config::DeploymentSpec> ToDeploymentSpec(const DeploymentOptions& o) {
   if (o.external) spec.host = o.external_hosts;
   spec.timeout_ready_ms = o.timeout_ready_ms;
   if (o.timeout_send_ms > 0) spec.timeout_send_ms = o.timeout_send_ms;
+  spec.max_queued_requests = o.max_queued_requests;
   spec.retries = o.retries;
   spec.workspace = o.workspace;
   spec.stateful = o.stateful;

@@ -319,6 +319,10 @@ ReplicaProcessSpec LocalDeployment::ReplicaSpec(int shard, int r, int members,
   if (spec_.port_monitoring.has_value()) {
     replica.argv.insert(replica.argv.end(), {"--port-monitoring", "0"});
   }
+  if (spec_.max_queued_requests > 0) {
+    replica.argv.insert(replica.argv.end(),
+                        {"--max-queued-requests", std::to_string(spec_.max_queued_requests)});
+  }
   if (!spec_.workspace.empty()) {
     replica.argv.push_back("--workspace");
     replica.argv.push_back((std::filesystem::path(spec_.workspace) / replica.name).string());

@@ -77,10 +77,12 @@ class Call {
   }
 
   // As Jina: UNAVAILABLE, and an attempt that ran out of its own time (timeout_send) while the
-  // caller's deadline still leaves time, go to another replica. Once every attempt failed so,
+  // caller's deadline still leaves time, go to another replica; so does a full replica. Once every attempt failed so,
   // the answer is UNAVAILABLE naming the replicas tried.
   bool Retryable(const grpc::Status& status) const {
     if (status.error_code() == grpc::StatusCode::UNAVAILABLE) return true;
+    // A replica whose queue is full (max_queued_requests): another one may have room.
+    if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) return true;
     return status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
            options_.timeout.has_value() &&
            (!options_.deadline.has_value() ||

@@ -7,6 +7,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
+#include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
@@ -102,6 +104,39 @@ TEST(ExecutorProcessTest, ExecutorErrorIsAJinaErrorResponseNotAGrpcError) {
                                .on_error = [&](const Response& r) { errors += !r.ok(); }});
   EXPECT_TRUE(handled.ok()) << handled.status();
   EXPECT_EQ(errors, 1);
+}
+
+// With --max-queued-requests, requests beyond the limit are refused at once with
+// RESOURCE_EXHAUSTED naming the replica (a router then tries another replica).
+TEST(ExecutorProcessTest, AFullQueueRefusesRequests) {
+  auto replica = StartExecutor({"--uses", "Sleep", "--uses-with", R"({"ms": 500})", "--name",
+                                "full/rep-0", "--max-queued-requests", "1"});
+  ASSERT_NE(replica, nullptr);
+  auto stub = jina::JinaSingleDataRequestRPC::NewStub(
+      grpc::CreateChannel(replica->address(), grpc::InsecureChannelCredentials()));
+  std::vector<grpc::Status> statuses(3);
+  std::vector<std::thread> senders;
+  for (int i = 0; i < 3; ++i) {
+    senders.emplace_back([&, i] {
+      jina::DataRequestProto request = MakeRequest("/sleep", 1), response;
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+      statuses[i] = stub->process_single_data(&context, request, &response);
+    });
+  }
+  for (std::thread& sender : senders) sender.join();
+  int ok = 0, refused = 0;
+  for (const grpc::Status& status : statuses) {
+    if (status.ok()) {
+      ++ok;
+    } else {
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+      EXPECT_THAT(status.error_message(), HasSubstr("'full/rep-0' has 1 requests queued"));
+      ++refused;
+    }
+  }
+  EXPECT_GE(ok, 1);
+  EXPECT_GE(refused, 1);
 }
 
 TEST(ExecutorProcessTest, EndpointDiscoveryListsWriteEndpoints) {

@@ -329,6 +329,13 @@ TEST(DeploymentYamlErrorTest, WrongTypes) {
   EXPECT_THAT(ErrorOf("uses_with: 3\n"), HasSubstr("uses_with"));
 }
 
+TEST(DeploymentYamlErrorTest, MaxQueuedRequests) {
+  EXPECT_EQ(ErrorOf("jtype: Deployment\nwith:\n  max_queued_requests: -1\n"),
+            "dep.yml:3:24: max_queued_requests: must be >= 0, 0 for no limit (got -1)");
+  EXPECT_EQ(ErrorOf("jtype: Deployment\nwith:\n  max_queued_requests: many\n"),
+            "dep.yml:3:24: max_queued_requests: expected an integer, got 'many'");
+}
+
 TEST(DeploymentYamlErrorTest, ReplicasAndShardsAtLeastOne) {
   EXPECT_EQ(ErrorOf("jtype: Deployment\nuses: Echo\nname: dep\nreplicas: 0\n"),
             "dep.yml:4:11: replicas: must be at least 1 (got 0)");
