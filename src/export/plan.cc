@@ -163,6 +163,10 @@ std::vector<std::string> ExecutorArgs(const NodePlan& node, const ReplicaArgs& r
   args.insert(args.end(), {"--name", replica.name, "--host", "0.0.0.0", "--port",
                            std::to_string(kReplicaPort)});
   if (replica.workspace) args.insert(args.end(), {"--workspace", kWorkspaceDir});
+  if (spec.max_queued_requests > 0) {
+    args.insert(args.end(),
+                {"--max-queued-requests", std::to_string(spec.max_queued_requests)});
+  }
   if (spec.port_monitoring.has_value()) {
     const int port = *spec.port_monitoring != 0 ? *spec.port_monitoring : kDefaultMonitoringPort;
     args.insert(args.end(), {"--port-monitoring", std::to_string(port)});
