@@ -11,6 +11,7 @@
 #include <grpcpp/support/slice.h>
 #include <pthread.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -104,6 +105,16 @@ class HttpServer::Impl {
   void Shutdown();
   void Remove(HttpSession* session);
 
+  // Accounts for `bytes` of request bodies; false when that would pass max_total_body_bytes.
+  bool ReserveBody(size_t bytes) {
+    size_t held = body_bytes_.load(std::memory_order_relaxed);
+    do {
+      if (held + bytes > options_.max_total_body_bytes) return false;
+    } while (!body_bytes_.compare_exchange_weak(held, held + bytes, std::memory_order_relaxed));
+    return true;
+  }
+  void ReleaseBody(size_t bytes) { body_bytes_.fetch_sub(bytes, std::memory_order_relaxed); }
+
   Gateway* gateway() const { return gateway_; }
   const Options& options() const { return options_; }
   const std::shared_ptr<Gate>& gate() const { return gate_; }
@@ -117,6 +128,7 @@ class HttpServer::Impl {
   Gateway* const gateway_;
   const Options options_;
   int port_ = 0;
+  std::atomic<size_t> body_bytes_{0};  // reserved by sessions for their current request
 
   // Declared first among the Asio objects: destroyed last, after every socket and timer.
   net::io_context ioc_;
@@ -138,6 +150,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(HttpServer::Impl* server, tcp::socket socket)
       : server_(server), stream_(std::move(socket)) {}
+  ~HttpSession() { ReleaseBody(); }
 
   void Start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
@@ -145,6 +158,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
  private:
   void Read();
+  void ReleaseBody();
   void OnHeader(beast::error_code ec, size_t bytes);
   void ReadBody();
   void OnRead(beast::error_code ec, size_t bytes);
@@ -160,11 +174,18 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
+  size_t reserved_ = 0;  // body bytes accounted for the current request
   unsigned version_ = 11;
   bool keep_alive_ = false;
 };
 
+void HttpSession::ReleaseBody() {
+  if (reserved_ > 0) server_->ReleaseBody(reserved_);
+  reserved_ = 0;
+}
+
 void HttpSession::Read() {
+  ReleaseBody();  // the previous request's body is gone with its parser
   parser_.emplace();
   parser_->body_limit(server_->options().max_body_bytes);
   parser_->header_limit(kMaxHeaderBytes);
@@ -178,6 +199,20 @@ void HttpSession::OnHeader(beast::error_code ec, size_t bytes) {
     OnRead(ec, bytes);
     return;
   }
+  // Over max_body_bytes, the body read ends in a 413 and holds nothing.
+  const auto length = parser_->content_length();  // boost::optional
+  const size_t limit = server_->options().max_body_bytes;
+  const size_t wanted =
+      length ? static_cast<size_t>(std::min<uint64_t>(*length, limit)) : limit;
+  if (!server_->ReserveBody(wanted)) {
+    keep_alive_ = false;
+    Reply(http::status::service_unavailable,
+          ErrorJson(absl::StrCat("the gateway holds ", server_->options().max_total_body_bytes,
+                                 " bytes of request bodies already (max_total_body_bytes); "
+                                 "try again")));
+    return;
+  }
+  reserved_ = wanted;
   auto expect = parser_->get()[http::field::expect];
   if (!beast::iequals(expect, "100-continue")) {
     ReadBody();

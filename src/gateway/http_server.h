@@ -25,7 +25,7 @@ namespace shoal::gateway {
 // Jina); 400 invalid JSON or shape (the body names the problem); 404 an unknown GET path; 405 a
 // wrong method; 413 a body over max_body_bytes; 431 headers over 64 KiB; 503 UNAVAILABLE (no
 // replica of a Deployment answered; the gRPC message, naming the Deployment, is passed
-// through); 504 DEADLINE_EXCEEDED; 500 anything else. Error bodies are {"detail": "..."}.
+// through), or the bodies held would pass max_total_body_bytes; 504 DEADLINE_EXCEEDED; 500 anything else. Error bodies are {"detail": "..."}.
 class HttpServer {
  public:
   struct Options {
@@ -34,6 +34,9 @@ class HttpServer {
     int threads = 2;                                  // io threads
     std::string name = "gateway";                     // reported by GET /status
     size_t max_body_bytes = 64u << 20;                // larger bodies: 413
+    // Request bodies held at once, all connections together (a body without Content-Length
+    // counts as max_body_bytes); a request that would go over is answered 503 at once.
+    size_t max_total_body_bytes = size_t{1} << 30;
     int max_connections = 4096;                       // further connections are closed at once
     absl::Duration idle_timeout = absl::Seconds(60);  // idle keep-alive, or a stalled read/write
     std::optional<absl::Duration> request_timeout;    // Gateway deadline; none: no deadline

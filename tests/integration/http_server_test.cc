@@ -41,7 +41,8 @@ struct Stack {
   }
 };
 
-std::unique_ptr<Stack> StartStack(const std::string& uses) {
+std::unique_ptr<Stack> StartStack(const std::string& uses,
+                                  size_t max_total_body_bytes = size_t{1} << 30) {
   auto stack = std::make_unique<Stack>();
   auto child =
       testing::ChildProcess::Start({testing::ShoalBinary(), "executor", "--uses", uses, "--name",
@@ -58,7 +59,10 @@ std::unique_ptr<Stack> StartStack(const std::string& uses) {
   stack->gateway =
       std::make_unique<Gateway>(std::vector<routing::DeploymentRouter*>{stack->router.get()});
   auto server = HttpServer::Start(stack->gateway.get(),
-                                  {.host = "127.0.0.1", .port = 0, .max_body_bytes = 1 << 20});
+                                  {.host = "127.0.0.1",
+                                   .port = 0,
+                                   .max_body_bytes = 1 << 20,
+                                   .max_total_body_bytes = max_total_body_bytes});
   EXPECT_TRUE(server.ok()) << server.status();
   if (!server.ok()) return nullptr;
   stack->server = std::move(server).value();
@@ -191,6 +195,24 @@ TEST(HttpServerTest, ContinueAndBodyLimit) {
                        "{\"data\": [{\"text\": \"" + std::string(2 << 20, 'x') + "\"}]}",
                        "-H 'Expect: 100-continue'");
   EXPECT_EQ(too_big.code, 413) << too_big.body.substr(0, 200);
+}
+
+// The bodies held at once are bounded: a request that would pass the budget is refused with
+// 503 before its body is read, and the budget is given back once a request is answered.
+TEST(HttpServerTest, RequestBodiesHeldAtOnceAreBounded) {
+  auto stack = StartStack("Echo", /*max_total_body_bytes=*/4096);
+  ASSERT_NE(stack, nullptr);
+  const std::string small = R"({"data": [{"text": "fits"}]})";
+  for (int i = 0; i < 3; ++i) {  // released after each answer
+    Reply fits = Curl("POST", stack->Url("/index"), small);
+    EXPECT_EQ(fits.code, 200) << fits.body;
+  }
+  Reply over = Curl("POST", stack->Url("/index"),
+                    "{\"data\": [{\"text\": \"" + std::string(8192, 'x') + "\"}]}");
+  EXPECT_EQ(over.code, 503) << over.body.substr(0, 200);
+  EXPECT_THAT(over.body, HasSubstr("max_total_body_bytes"));
+  Reply after = Curl("POST", stack->Url("/index"), small);
+  EXPECT_EQ(after.code, 200) << after.body;
 }
 
 TEST(HttpServerTest, ExecutorErrorIsOkWithHeaderStatus) {
