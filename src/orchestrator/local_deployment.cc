@@ -209,6 +209,12 @@ StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
   deployment->router_ =
       std::make_unique<routing::DeploymentRouter>(std::move(router_options), std::move(shards));
   deployment->live_router_.store(deployment->router_.get());
+  if (deployment->supervisor_ != nullptr) {
+    // A replica that restarted on another port while the router was being built reported it
+    // to nobody: give the router the ports as they are now.
+    absl::MutexLock lock(&deployment->members_mu_);
+    for (size_t s = 0; s < deployment->members_.size(); ++s) deployment->SyncRouterLocked(s);
+  }
   return deployment;
 }
 
