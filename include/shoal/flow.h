@@ -61,6 +61,9 @@ class Flow {
 
   int port() const;       // the gRPC port (0 if the Flow serves no gRPC)
   int http_port() const;  // the HTTP port (0 if the Flow serves no HTTP)
+  // Changes the replicas of Executor `name` while the Flow runs (Jina's `Flow.scale`); the
+  // gateway follows. See Deployment::Scale.
+  Status Scale(const std::string& name, int replicas);
   // host:port of every replica of Executor `name`, per shard (empty when unknown).
   std::vector<std::vector<std::string>> replica_addresses(const std::string& name) const;
 

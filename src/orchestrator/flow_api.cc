@@ -114,6 +114,15 @@ StatusOr<std::string> Flow::ToKubernetesYaml(const KubernetesExportOptions& opti
 int Flow::port() const { return impl_->running ? impl_->running->grpc_port() : 0; }
 int Flow::http_port() const { return impl_->running ? impl_->running->http_port() : 0; }
 
+Status Flow::Scale(const std::string& name, int replicas) {
+  if (!impl_->running) return absl::FailedPreconditionError("Scale() needs a started Flow");
+  orchestrator::LocalDeployment* deployment = impl_->running->deployment(name);
+  if (deployment == nullptr) {
+    return absl::NotFoundError(absl::StrCat("the Flow has no Executor '", name, "'"));
+  }
+  return deployment->Scale(replicas);
+}
+
 std::vector<std::vector<std::string>> Flow::replica_addresses(const std::string& name) const {
   if (!impl_->running) return {};
   orchestrator::LocalDeployment* deployment = impl_->running->deployment(name);

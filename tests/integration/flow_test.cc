@@ -75,6 +75,29 @@ TEST(FlowTest, DiamondMergesDeterministicallyInNeedsOrder) {
   EXPECT_EQ(Processed(flow, "c"), 10);
 }
 
+// Flow::Scale (Jina's Flow.scale): the gateway sends to the replicas added, and stops sending to
+// the replicas removed, while the Flow runs.
+TEST(FlowTest, ScalingAnExecutorWhileTheFlowRuns) {
+  Flow flow(Options());
+  flow.Add(Node("enc", "Echo"));
+  ASSERT_TRUE(flow.Start().ok());
+  Status scaled = flow.Scale("enc", 3);
+  ASSERT_TRUE(scaled.ok()) << scaled;
+  ASSERT_EQ(flow.replica_addresses("enc")[0].size(), 3u);
+  ASSERT_TRUE(flow.Post("/x", Docs(30), {.request_size = 1, .prefetch = 8}).ok());
+  const std::vector<std::string> addresses = flow.replica_addresses("enc")[0];
+  for (const std::string& address : addresses) {
+    EXPECT_GT(std::stoll(ReplicaInfo(address)["processed_requests"]), 0) << address;
+  }
+  ASSERT_TRUE(flow.Scale("enc", 1).ok());
+  ASSERT_EQ(flow.replica_addresses("enc")[0].size(), 1u);
+  auto docs = flow.Post("/x", Docs(5), {.request_size = 1});
+  ASSERT_TRUE(docs.ok()) << docs.status();
+  EXPECT_EQ(docs->size(), 5u);
+  EXPECT_EQ(flow.Scale("nobody", 2).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(flow.Scale("enc", 0).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(FlowTest, FloatingBranchRunsButTheAnswerDoesNotWaitForIt) {
   Flow flow(Options());
   DeploymentOptions floating = Node("audit", "Sleep", {"gateway"});
