@@ -125,6 +125,23 @@ class CallReactor : public grpc::ServerBidiReactor<jina::DataRequestProto, jina:
                        });
       return;
     }
+    if (stateful_ != nullptr && stateful_->linearizable_reads()) {
+      // A linearizable read, as on the unary path: on the leader, once it confirmed its
+      // leadership; a follower answers this message "not the leader".
+      stateful_->ConfirmLeader([this, raw](Status confirmed) {
+        if (!confirmed.ok()) {
+          Completed(std::unique_ptr<StreamMessage>(raw), confirmed);
+          return;
+        }
+        Process(raw);
+      });
+      return;
+    }
+    Process(raw);
+  }
+
+  // Runs the Executor on a streamed message (on the executor thread), then writes the answer.
+  void Process(StreamMessage* raw) {
     Status posted = runtime_->PostRequest([this, raw, arrived = ReplicaRuntime::Clock::now(),
                                   in_flight = InFlight(runtime_->in_flight())] {
       std::unique_ptr<StreamMessage> owned(raw);

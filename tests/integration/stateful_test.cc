@@ -135,19 +135,24 @@ TEST(StatefulDeploymentTest, LinearizableReadsSeeEveryAcknowledgedWrite) {
     ASSERT_TRUE(count.ok()) << count.status();
     EXPECT_EQ((*count)[0].text(), std::to_string(3 * round));
   }
-  // Followers refuse reads, naming the leader.
-  int refused = 0;
-  const std::vector<std::string> addresses = dep.replica_addresses()[0];
-  for (const std::string& address : addresses) {
-    auto client = Client::Connect(address);
-    ASSERT_TRUE(client.ok());
-    auto answer = client->Post("/count", DocList(), {.stream = false});
-    if (!answer.ok()) {
-      ++refused;
-      EXPECT_THAT(answer.status().message(), ::testing::HasSubstr("not the leader"));
+  // Followers refuse reads, naming the leader, over unary calls and Call streams alike; the
+  // leader answers with every write.
+  for (bool stream : {false, true}) {
+    int refused = 0;
+    const std::vector<std::string> addresses = dep.replica_addresses()[0];
+    for (const std::string& address : addresses) {
+      auto client = Client::Connect(address);
+      ASSERT_TRUE(client.ok());
+      auto answer = client->Post("/count", DocList(), {.stream = stream});
+      if (!answer.ok()) {
+        ++refused;
+        EXPECT_THAT(answer.status().message(), ::testing::HasSubstr("not the leader"));
+      } else {
+        EXPECT_EQ((*answer)[0].text(), "15") << "stream " << stream;
+      }
     }
+    EXPECT_EQ(refused, 2) << "stream " << stream;
   }
-  EXPECT_EQ(refused, 2);
 }
 
 TEST(StatefulDeploymentTest, ShardsAreRaftGroupsIndexAnyAndSearchAll) {
