@@ -5,16 +5,9 @@
 
 #include <string>
 
+#include "src/executor/grpc_status.h"
+
 namespace shoal::executor {
-namespace {
-
-grpc::Status ToGrpc(const Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
-
-}  // namespace
-
 grpc::ServerUnaryReactor* MembershipService::AddVoter(grpc::CallbackServerContext* context,
                                                       const shoal::v1::AddVoterRequest* request,
                                                       shoal::v1::MembershipResponse* response) {

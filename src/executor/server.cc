@@ -19,16 +19,12 @@
 #include "google/protobuf/arena.h"
 #include "jina.grpc.pb.h"
 #include "src/common/log.h"
+#include "src/executor/grpc_status.h"
 #include "src/executor/membership.h"
 #include "src/executor/stateful.h"
 
 namespace shoal::executor {
 namespace {
-
-grpc::Status ToGrpc(const Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
-
 
 // Counts one request in shoal_replica_in_flight for as long as it lives: it travels inside the
 // task posted to the executor thread, so a task that runs, or one dropped at shutdown, ends it.

@@ -259,8 +259,7 @@ StatusOr<std::vector<std::vector<int>>> LocalDeployment::RaftPorts(const std::st
   }
   std::error_code error;
   std::filesystem::create_directories(file.parent_path(), error);
-  raft_ports_ = ports;
-  SHOAL_RETURN_IF_ERROR(RecordRaftPorts());
+  SHOAL_RETURN_IF_ERROR(RecordRaftPorts(ports));
   raft_ports_picked_ = true;
   return ports;
 }
@@ -438,7 +437,7 @@ Status LocalDeployment::Grow(int shard, int from, int to, absl::Duration timeout
         SHOAL_ASSIGN_OR_RETURN(int port, PickFreePort(replica_host_));
         raft_ports_[shard].push_back(port);
       }
-      SHOAL_RETURN_IF_ERROR(RecordRaftPorts());
+      SHOAL_RETURN_IF_ERROR(RecordRaftPorts(raft_ports_));
       // A member that was removed earlier starts over.
       std::error_code ignored;
       std::filesystem::remove_all(std::filesystem::path(spec_.workspace) /
@@ -482,11 +481,11 @@ Status LocalDeployment::Shrink(int shard, int from, int to, absl::Duration timeo
   return absl::OkStatus();
 }
 
-Status LocalDeployment::RecordRaftPorts() const {
+Status LocalDeployment::RecordRaftPorts(const std::vector<std::vector<int>>& ports) const {
   if (!spec_.peer_ports.empty()) return absl::OkStatus();
   std::filesystem::path file = std::filesystem::path(spec_.workspace) / spec_.name / "raft-ports";
   std::ofstream out(file, std::ios::trunc);
-  for (const std::vector<int>& shard : raft_ports_) out << absl::StrJoin(shard, ",") << "\n";
+  for (const std::vector<int>& shard : ports) out << absl::StrJoin(shard, ",") << "\n";
   out.flush();
   if (!out) return absl::InternalError(absl::StrCat("cannot write ", file.string()));
   return absl::OkStatus();

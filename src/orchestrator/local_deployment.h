@@ -66,7 +66,8 @@ class LocalDeployment {
   ReplicaProcessSpec ReplicaSpec(int shard, int r, int members,
                                  const std::vector<std::string>& join) const;
   std::string RaftAddress(int shard, int replica) const;
-  Status RecordRaftPorts() const;
+  // Keeps `ports` in the workspace for the next start (unless peer_ports are given).
+  Status RecordRaftPorts(const std::vector<std::vector<int>>& ports) const;
   // (shard, position) of supervisor replica `index`, while it is a member.
   std::optional<std::pair<size_t, size_t>> SlotOf(size_t index) const;
   // Gives the router the shard's members as they are now.

@@ -33,6 +33,10 @@ bool IsServing(const grpc::ByteBuffer& response) {
   return slice.size() == 2 && p[0] == 0x08 && p[1] == 0x01;
 }
 
+bool HasDnsName(const std::vector<Address>& addresses) {
+  return std::any_of(addresses.begin(), addresses.end(), [](const Address& a) { return a.dns; });
+}
+
 }  // namespace
 
 ReplicaSet::ReplicaSet(std::vector<Address> addresses, Options options)
@@ -47,8 +51,7 @@ ReplicaSet::ReplicaSet(std::vector<Address> addresses, Options options)
   {
     absl::MutexLock lock(&mu_);
     sources_ = addresses;
-    dynamic_ = std::any_of(addresses.begin(), addresses.end(),
-                           [](const Address& a) { return a.dns; });
+    dynamic_ = HasDnsName(addresses);
     for (const Address& address : expanded) {
       replicas_.push_back(Replica{.id = ++last_id_, .endpoint = Connect(address)});
     }
@@ -223,7 +226,7 @@ void ReplicaSet::SetAddresses(const std::vector<Address>& sources) {
   {
     absl::MutexLock lock(&mu_);
     sources_ = sources;
-    dynamic_ = std::any_of(sources.begin(), sources.end(), [](const Address& a) { return a.dns; });
+    dynamic_ = HasDnsName(sources);
   }
   Apply(Expand(sources));
 }
