@@ -63,6 +63,38 @@ TEST(MetricsProcessTest, ExecutorCountsRequestsPerEndpoint) {
       << text;
 }
 
+// The HTTP status code curl got for `path` on the port ("000" when nothing answered).
+std::string StatusCode(int port, const std::string& path, const std::string& args = "") {
+  return testing::Curl("-o /dev/null -w '%{http_code}' " + args +
+                       " 'http://127.0.0.1:" + std::to_string(port) + path + "'");
+}
+
+// Any path but /metrics used to crash the process inside civetweb's error page.
+TEST(MetricsProcessTest, OtherPathsAndMethodsAreRefusedAndTheReplicaKeepsServing) {
+  auto replica = testing::ChildProcess::Start({testing::ShoalBinary(), "executor", "--uses", "Echo",
+                                               "--name", "probed/rep-0", "--host", "127.0.0.1",
+                                               "--port", "0", "--port-monitoring", "0"});
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  int metrics_port = LoggedMetricsPort((*replica)->Log());
+  ASSERT_GT(metrics_port, 0) << (*replica)->Log();
+
+  EXPECT_EQ(StatusCode(metrics_port, "/"), "404") << (*replica)->Log();
+  EXPECT_EQ(StatusCode(metrics_port, "/nope?x=1"), "404") << (*replica)->Log();
+  EXPECT_EQ(StatusCode(metrics_port, "/metrics", "-X DELETE"), "405");
+  EXPECT_EQ(StatusCode(metrics_port, "/metrics", "-H 'X-Big: " + std::string(20000, 'a') + "'"),
+            "431");
+  EXPECT_EQ(StatusCode(metrics_port, "/metrics", "-I"), "200");
+
+  // Still alive: /metrics answers and the replica serves a request.
+  auto client = Client::Connect((*replica)->address());
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto docs = client->Post("/x", TextDocs(2), {.request_size = 1, .stream = false});
+  ASSERT_TRUE(docs.ok()) << docs.status() << (*replica)->Log();
+  EXPECT_THAT(Scrape(metrics_port),
+              HasSubstr("shoal_replica_requests_total{deployment=\"probed\""));
+  EXPECT_EQ((*replica)->Wait(std::chrono::milliseconds(0)), std::nullopt) << (*replica)->Log();
+}
+
 // A stateful replica (a one-member Raft group) reports its Raft role, term and indexes.
 TEST(MetricsProcessTest, StatefulReplicaReportsItsRaftState) {
   std::filesystem::path workspace = std::filesystem::temp_directory_path() /
