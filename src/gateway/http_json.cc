@@ -127,11 +127,12 @@ Status ToDoc(const Json& json, const std::string& where, int depth, docarray::Do
 Status ToNode(const Json& json, const std::string& key, const std::string& where, int depth,
               docarray::NodeProto* out) {
   if (depth > kMaxDepth) return Invalid(where, "nested too deeply");
+  // None, for a field of any kind (docarray v2 writes every unset field as null): a node
+  // without content, which reads as unset.
+  if (json.is_null()) return absl::OkStatus();
   bool numbers_only = key == "embedding" || key == "tensor";
   if (numbers_only && !json.is_array()) return Invalid(where, "expected numbers");
   switch (json.type()) {
-    case Json::value_t::null:
-      return absl::OkStatus();  // None: a node without content
     case Json::value_t::boolean:
       out->set_boolean(json.get<bool>());
       return absl::OkStatus();
@@ -203,6 +204,7 @@ Status ToDoc(const Json& json, const std::string& where, int depth, docarray::Do
     return Invalid(where, "expected a doc (a JSON object)");
   } else {
     for (const auto& [key, value] : json.items()) {
+      if (value.is_null()) continue;  // an unset field (docarray v2 sends them all as null)
       std::string at = Member(where, key);
       if (key == "id") {
         if (!value.is_string()) return Invalid(at, "expected a string");
@@ -213,7 +215,7 @@ Status ToDoc(const Json& json, const std::string& where, int depth, docarray::Do
   }
   docarray::NodeProto& id = fields["id"];
   auto it = json.is_object() ? json.find("id") : json.end();
-  id.set_text(it != json.end() ? it->get<std::string>() : RandomHexId());
+  id.set_text(it != json.end() && it->is_string() ? it->get<std::string>() : RandomHexId());
   id.set_type(std::string(kIdType));
   return absl::OkStatus();
 }
@@ -233,7 +235,7 @@ Status ReadRequest(const Json& body, std::string_view path_endpoint,
   jina::HeaderProto* header = request->mutable_header();
   header->set_request_id(RandomHexId());
   std::string endpoint(path_endpoint);
-  if (const Json* e = Find(body, {"execEndpoint", "exec_endpoint"}); e != nullptr) {
+  if (const Json* e = Find(body, {"execEndpoint", "exec_endpoint"}); e != nullptr && !e->is_null()) {
     if (!e->is_string()) return Invalid("execEndpoint", "expected a string");
     if (endpoint.empty()) endpoint = e->get<std::string>();
   }

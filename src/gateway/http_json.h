@@ -17,9 +17,10 @@ namespace shoal::gateway {
 // `path_endpoint` is the endpoint of `POST /<endpoint>` (it wins over "execEndpoint"); empty for
 // `POST /post`, where a missing "execEndpoint" means "/". Every key is optional.
 //
-// A doc is an object: "id" (a string; 32 hex digits are generated when missing); strings become
-// text, numbers floats (integers that fit int32 stay integers), bools booleans, objects dicts,
-// null None; a list of numbers (nested lists: n-d, rectangular) becomes a "<f4" ndarray with
+// A doc is an object: "id" (a string; 32 hex digits are generated when missing or null); a
+// field that is null is unset, whatever its kind (docarray v2 sends every field, unset ones as
+// null); strings become text, numbers floats (integers that fit int32 stay integers), bools
+// booleans, objects dicts (a null inside one is None, which reads as unset); a list of numbers (nested lists: n-d, rectangular) becomes a "<f4" ndarray with
 // type "ndarray"; a list of objects under "matches" or "chunks" becomes a doc list; any other
 // list a list. "embedding" and "tensor" must hold numbers. A string in "data" is a doc with that
 // text.

@@ -5,20 +5,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <stdio.h>
-#include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <vector>
 
-#include "src/gateway/gateway.h"
-#include "src/routing/deployment_router.h"
-#include "src/routing/replica_set.h"
-#include "tests/integration/child_process.h"
+#include "tests/integration/http_stack.h"
 
 namespace shoal::gateway {
 namespace {
@@ -26,93 +18,16 @@ namespace {
 using ::testing::HasSubstr;
 using Json = nlohmann::json;
 
-// One Deployment ("echo") of one replica process, served over HTTP.
-struct Stack {
-  std::unique_ptr<testing::ChildProcess> replica;
-  std::unique_ptr<routing::DeploymentRouter> router;
-  std::unique_ptr<Gateway> gateway;
-  std::unique_ptr<HttpServer> server;
+using testing::Curl;
+using testing::HttpStack;
+using testing::Reply;
+using testing::RunCommand;
+using testing::ShellQuote;
 
-  std::string Url(std::string_view path) const {
-    return "http://127.0.0.1:" + std::to_string(server->port()) + std::string(path);
-  }
-  ~Stack() {
-    if (server != nullptr) server->Shutdown();
-  }
-};
-
-std::unique_ptr<Stack> StartStack(const std::string& uses,
-                                  size_t max_total_body_bytes = size_t{1} << 30) {
-  auto stack = std::make_unique<Stack>();
-  auto child =
-      testing::ChildProcess::Start({testing::ShoalBinary(), "executor", "--uses", uses, "--name",
-                                    "echo/rep-0", "--host", "127.0.0.1", "--port", "0"});
-  EXPECT_TRUE(child.ok()) << child.status();
-  if (!child.ok()) return nullptr;
-  stack->replica = std::move(child).value();
-  std::vector<std::unique_ptr<routing::ReplicaSet>> shards;
-  shards.push_back(std::make_unique<routing::ReplicaSet>(
-      std::vector<routing::Address>{{.host = "127.0.0.1", .port = stack->replica->port()}},
-      routing::ReplicaSet::Options{.name = "echo"}));
-  stack->router = std::make_unique<routing::DeploymentRouter>(
-      routing::DeploymentRouter::Options{.name = "echo"}, std::move(shards));
-  stack->gateway =
-      std::make_unique<Gateway>(std::vector<routing::DeploymentRouter*>{stack->router.get()});
-  auto server = HttpServer::Start(stack->gateway.get(),
-                                  {.host = "127.0.0.1",
-                                   .port = 0,
-                                   .max_body_bytes = 1 << 20,
-                                   .max_total_body_bytes = max_total_body_bytes});
-  EXPECT_TRUE(server.ok()) << server.status();
-  if (!server.ok()) return nullptr;
-  stack->server = std::move(server).value();
-  return stack;
-}
-
-struct Reply {
-  int code = 0;
-  std::string body;
-  Json json() const { return Json::parse(body, nullptr, false); }
-};
-
-std::string ShellQuote(std::string_view s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-std::string RunCommand(const std::string& command) {
-  std::string out;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return out;
-  char chunk[4096];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof(chunk), pipe)) > 0) out.append(chunk, n);
-  pclose(pipe);
-  return out;
-}
-
-// One curl request; the status code follows a marker (-w), after the body and any -v lines.
-Reply Curl(const std::string& method, const std::string& url, const std::string& body = "",
-           const std::string& options = "") {
-  std::string command = "curl -s -S --max-time 60 -X " + method +
-                        " -w '\\nHTTP_CODE=%{http_code}\\n' " + options + " ";
-  std::string file;
-  if (!body.empty()) {
-    file = (std::filesystem::temp_directory_path() /
-            ("shoal_http_" + std::to_string(getpid()) + ".json"))
-               .string();
-    std::ofstream(file) << body;
-    command += "-H 'Content-Type: application/json' --data-binary @" + ShellQuote(file) + " ";
-  }
-  std::string out = RunCommand(command + ShellQuote(url) + " 2>&1");
-  if (!file.empty()) std::filesystem::remove(file);
-  Reply reply;
-  size_t marker = out.rfind("\nHTTP_CODE=");
-  if (marker == std::string::npos) return reply;
-  reply.code = std::atoi(out.c_str() + marker + 11);
-  reply.body = out.substr(0, marker);
-  return reply;
+std::unique_ptr<HttpStack> StartStack(const std::string& uses,
+                                      size_t max_total_body_bytes = size_t{1} << 30) {
+  return testing::StartHttpStack(
+      uses, {.max_body_bytes = 1 << 20, .max_total_body_bytes = max_total_body_bytes});
 }
 
 TEST(HttpServerTest, PostAndEndpointPathsAnswerTheDocs) {
@@ -138,6 +53,55 @@ TEST(HttpServerTest, PostAndEndpointPathsAnswerTheDocs) {
     EXPECT_EQ(answer["data"][0]["served_by"], "echo/rep-0");
     EXPECT_EQ(answer["data"][1]["text"], "second");
     EXPECT_EQ(answer["data"][1]["id"].get<std::string>().size(), 32u);
+  }
+}
+
+// Bodies shaped as Jina's HTTP client sends docarray v2 docs: every field present, unset ones
+// null (a TextDoc, and a QueryDoc with TextDoc matches).
+TEST(HttpServerTest, DocarrayV2BodiesWithNullFields) {
+  auto stack = StartStack("Echo");
+  ASSERT_NE(stack, nullptr);
+  const Json text_doc = {
+      {"id", "t1"}, {"text", "hello"}, {"url", nullptr}, {"embedding", nullptr},
+      {"bytes_", nullptr}};
+  const Json query_doc = {{"id", "q1"},
+                          {"text", "query"},
+                          {"url", nullptr},
+                          {"embedding", {0.5, 1.5}},
+                          {"tensor", nullptr},
+                          {"score", nullptr},
+                          {"flag", nullptr},
+                          {"tags", Json::object()},
+                          {"image", nullptr},
+                          {"matches",
+                           {{{"id", "m1"},
+                             {"text", "match"},
+                             {"url", nullptr},
+                             {"embedding", nullptr},
+                             {"bytes_", nullptr}}}}};
+  const Json empty_matches = {{"id", "q2"}, {"text", nullptr}, {"embedding", nullptr},
+                              {"matches", Json::array()}, {"tags", nullptr}};
+  for (const std::string path : {"/post", "/search"}) {
+    Json body = {{"data", {text_doc, query_doc, empty_matches}}, {"parameters", Json::object()}};
+    if (path == "/post") {
+      body["exec_endpoint"] = "/search";
+      body["target_executor"] = nullptr;
+      body["header"] = {{"request_id", "r"}, {"exec_endpoint", "/search"}};
+      body["routes"] = Json::array();
+    }
+    Reply reply = Curl("POST", stack->Url(path), body.dump());
+    ASSERT_EQ(reply.code, 200) << path << " " << reply.body << stack->replica->Log();
+    Json answer = reply.json();
+    ASSERT_EQ(answer["data"].size(), 3u) << reply.body;
+    EXPECT_EQ(answer["header"]["execEndpoint"], "/search");
+    EXPECT_EQ(answer["data"][0]["text"], "hello");
+    EXPECT_FALSE(answer["data"][0].contains("embedding")) << reply.body;
+    EXPECT_FALSE(answer["data"][0].contains("url")) << reply.body;
+    EXPECT_EQ(answer["data"][1]["embedding"], Json({0.5, 1.5}));
+    EXPECT_EQ(answer["data"][1]["matches"][0]["text"], "match") << reply.body;
+    EXPECT_FALSE(answer["data"][1]["matches"][0].contains("bytes_")) << reply.body;
+    EXPECT_EQ(answer["data"][2]["id"], "q2");
+    EXPECT_FALSE(answer["data"][2].contains("text")) << reply.body;
   }
 }
 

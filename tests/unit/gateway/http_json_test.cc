@@ -95,6 +95,55 @@ TEST(HttpJsonTest, ValuesTakeDocarrayKinds) {
   EXPECT_EQ(doc.matches()[0].text(), "t");
 }
 
+// docarray v2 serialises every field of a doc, the unset ones as null; Jina's HTTP client sends
+// them so. A null is an unset field whatever the field's kind.
+TEST(HttpJsonTest, DocarrayV2NullsAreUnsetFields) {
+  jina::DataRequestProto request = Parse(R"({
+      "data": [
+        {"id": "t1", "text": "hello", "url": null, "embedding": null, "bytes_": null},
+        {"id": "q1", "text": null, "embedding": null, "tensor": null, "score": null,
+         "count": null, "flag": null, "items": null, "tags": {}, "image": null,
+         "matches": [{"id": "m1", "text": "match", "url": null, "embedding": null,
+                      "bytes_": null, "matches": null, "chunks": null}],
+         "chunks": null},
+        {"id": null, "text": "no id", "matches": [], "meta": {"k": null, "embedding": null},
+         "nested": {"url": null, "tensor": null, "embedding": null, "matches": null}}],
+      "parameters": null, "exec_endpoint": null, "target_executor": null})");
+  EXPECT_EQ(request.header().exec_endpoint(), "/");
+  EXPECT_FALSE(request.header().has_target_executor());
+  ASSERT_EQ(request.data().docs().docs_size(), 3);
+  Doc text(request.mutable_data()->mutable_docs()->mutable_docs(0));
+  EXPECT_EQ(text.id(), "t1");
+  EXPECT_EQ(text.text(), "hello");
+  for (const char* field : {"url", "embedding", "bytes_"}) EXPECT_FALSE(text.Has(field)) << field;
+  EXPECT_TRUE(text.embedding().empty());
+
+  Doc query(request.mutable_data()->mutable_docs()->mutable_docs(1));
+  for (const char* field :
+       {"text", "embedding", "tensor", "score", "count", "flag", "items", "image", "chunks"}) {
+    EXPECT_FALSE(query.Has(field)) << field;
+  }
+  EXPECT_EQ(query.node("tags")->dict().data_size(), 0);
+  ASSERT_EQ(query.matches().size(), 1u);
+  EXPECT_EQ(query.matches()[0].id(), "m1");
+  EXPECT_EQ(query.matches()[0].text(), "match");
+  EXPECT_FALSE(query.matches()[0].Has("embedding"));
+  EXPECT_FALSE(query.matches()[0].Has("matches"));
+
+  Doc no_id(request.mutable_data()->mutable_docs()->mutable_docs(2));
+  EXPECT_EQ(no_id.id().size(), 32u);
+  EXPECT_TRUE(no_id.matches().empty());
+  const auto& nested = no_id.node("nested")->dict().data();
+  EXPECT_EQ(nested.at("embedding").content_case(), docarray::NodeProto::CONTENT_NOT_SET);
+  EXPECT_EQ(no_id.node("meta")->dict().data().at("k").content_case(),
+            docarray::NodeProto::CONTENT_NOT_SET);
+
+  // The answer leaves the unset fields out, as docarray reads them: absent is None.
+  Json answer = ToJson(request);
+  EXPECT_EQ(answer["data"][0], Json({{"id", "t1"}, {"text", "hello"}}));
+  EXPECT_EQ(answer["data"][1]["matches"][0], Json({{"id", "m1"}, {"text", "match"}}));
+}
+
 TEST(HttpJsonTest, RoundTripKeepsDocsAndParameters) {
   const Json body = {{"data",
                       {{{"id", "d1"},
