@@ -3,30 +3,18 @@
 // Executor-specific parameters, and routes. Answers flow to successors as bytes.
 #include "src/gateway/gateway.h"
 
-#include <regex>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "src/common/log.h"
 #include "src/gateway/request_rewrite.h"
+#include "src/gateway/target_pattern.h"
 
 namespace shoal::gateway {
 namespace {
 
 constexpr char kDiscovery[] = "/jina.JinaDiscoverEndpointsRPC/endpoint_discovery";
-
-// At most 256 characters and 16 levels of groups: enough for node names, too little to
-// exhaust the stack or memory of std::regex's compiler.
-bool ReasonablePattern(const std::string& pattern) {
-  if (pattern.size() > 256) return false;
-  int depth = 0;
-  for (char c : pattern) {
-    if (c == '(' && ++depth > 16) return false;
-    if (c == ')') --depth;
-  }
-  return true;
-}
 
 routing::SendResult Failure(grpc::StatusCode code, std::string message) {
   routing::SendResult result;
@@ -57,14 +45,12 @@ class Gateway::Run {
       inputs_[n].missing = parts;
     }
     if (!head_.target_executor.empty()) {
-      // std::regex compiles recursively: a client's pattern is bounded before it is compiled.
-      bad_target_ = !ReasonablePattern(head_.target_executor);
-      if (!bad_target_) {
-        try {
-          target_.emplace(head_.target_executor);
-        } catch (const std::regex_error&) {
-          bad_target_ = true;
-        }
+      StatusOr<std::unique_ptr<TargetPattern>> target =
+          TargetPattern::Compile(head_.target_executor);
+      if (target.ok()) {
+        target_ = std::move(target).value();
+      } else {
+        bad_target_ = target.status();
       }
     }
   }
@@ -75,11 +61,8 @@ class Gateway::Run {
   }
 
   void Start(grpc::ByteBuffer request) {
-    if (bad_target_) {
-      done_(Failure(grpc::StatusCode::INVALID_ARGUMENT,
-                    absl::StrCat("target_executor '", head_.target_executor,
-                                 "' is not a valid regular expression (at most 256 characters "
-                                 "and 16 nested groups)")));
+    if (!bad_target_.ok()) {
+      done_(Failure(grpc::StatusCode::INVALID_ARGUMENT, std::string(bad_target_.message())));
       delete this;
       return;
     }
@@ -140,8 +123,7 @@ class Gateway::Run {
         request = std::move(reduced).value();
       }
     }
-    if (target_.has_value() &&
-        !std::regex_search(graph_node.name, *target_, std::regex_constants::match_continuous)) {
+    if (target_ != nullptr && !target_->Matches(graph_node.name)) {
       routing::SendResult passed;
       passed.response = std::move(request);
       Complete(node, std::move(passed));
@@ -195,8 +177,8 @@ class Gateway::Run {
   const RequestHead head_;
   const Deadline deadline_;
   absl::AnyInvocable<void(routing::SendResult)> done_;
-  std::optional<std::regex> target_;
-  bool bad_target_ = false;
+  std::unique_ptr<TargetPattern> target_;  // null: every node
+  Status bad_target_;                      // a target_executor that cannot be compiled
   absl::Mutex mu_;
   std::vector<Inputs> inputs_ ABSL_GUARDED_BY(mu_);
   size_t unfinished_ ABSL_GUARDED_BY(mu_);  // nodes not completed, plus Start's own hold

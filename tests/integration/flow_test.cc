@@ -150,6 +150,33 @@ TEST(FlowTest, TargetExecutorRunsOnlyMatchingNodes) {
   EXPECT_THAT(refused.status().message(), HasSubstr("target_executor"));
 }
 
+// A nested-star pattern against a long name: exponential for a backtracking engine (a request
+// held the gateway for minutes), linear with RE2. The node it does not match is skipped.
+TEST(FlowTest, NestedStarTargetExecutorIsFastAndSkipsWhatItDoesNotMatch) {
+  const std::string long_name(32, 'a');
+  Flow flow(Options());
+  flow.Add(Node(long_name, "Echo")).Add(Node("encoder", "Echo"));
+  ASSERT_TRUE(flow.Start().ok());
+  PostOptions options;
+  options.target_executor = "(a|a)*(a*)*(a+)+b";
+  auto skipped = flow.Post("/x", Docs(1), options);
+  ASSERT_TRUE(skipped.ok()) << skipped.status();
+  EXPECT_FALSE((*skipped)[0].Has("served_by"));
+  EXPECT_EQ(Processed(flow, long_name), 0);
+  EXPECT_EQ(Processed(flow, "encoder"), 0);
+
+  options.target_executor = "(a|a)*(a+)+";  // matches a prefix of the long name only
+  auto matched = flow.Post("/x", Docs(1), options);
+  ASSERT_TRUE(matched.ok()) << matched.status();
+  EXPECT_EQ((*matched)[0].GetText("served_by"), long_name + "/rep-0");
+  EXPECT_EQ(Processed(flow, "encoder"), 0);
+
+  options.target_executor = "(enc)\\1";  // a backreference: RE2 refuses it, naming why
+  auto refused = flow.Post("/x", Docs(1), options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("target_executor '(enc)\\1'"));
+}
+
 TEST(FlowTest, SpecificParametersReachOneNodeAndAnErrorShortCircuits) {
   Flow flow(Options());
   flow.Add(Node("first", "Fail")).Add(Node("second", "Fail"));

@@ -126,6 +126,11 @@ TEST(HttpServerTest, StatusDryRunHealthAndRouting) {
   Reply invalid = Curl("POST", stack->Url("/post"), "{\"data\": [");
   EXPECT_EQ(invalid.code, 400);
   EXPECT_THAT(invalid.json()["detail"].get<std::string>(), HasSubstr("invalid JSON"));
+  Reply lookahead =
+      Curl("POST", stack->Url("/post"), R"j({"data": [], "targetExecutor": "ec(?=ho)"})j");
+  EXPECT_EQ(lookahead.code, 400);
+  EXPECT_THAT(lookahead.json()["detail"].get<std::string>(),
+              HasSubstr("target_executor 'ec(?=ho)'"));
   Reply shape =
       Curl("POST", stack->Url("/post"), R"({"data": [{"text": "a"}, {"embedding": ["x"]}]})");
   EXPECT_EQ(shape.code, 400);
