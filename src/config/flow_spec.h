@@ -14,6 +14,9 @@ namespace shoal::config {
 
 // The name `needs` uses for the gateway (the start of the graph).
 inline constexpr char kGatewayNode[] = "gateway";
+// Docs one HTTP request may carry (matches and chunks included), unless the Flow sets
+// `max_docs_per_request`.
+inline constexpr int kDefaultMaxDocsPerRequest = 10000;
 
 struct FlowSpec {
   std::string name = "flow";
@@ -23,6 +26,8 @@ struct FlowSpec {
   std::string host = "0.0.0.0";
   int prefetch = 1000;                      // requests in flight per client stream; 0: no limit
   std::optional<int> port_monitoring;       // Prometheus metrics of the gateway's process
+  // The HTTP front end refuses (413) a request with more docs, matches and chunks included.
+  int max_docs_per_request = kDefaultMaxDocsPerRequest;
   // The Deployments, in the order they were added. After parsing, every `needs` is filled:
   // a node without `needs` needs the previous non-floating node (or the gateway).
   std::vector<DeploymentSpec> executors;

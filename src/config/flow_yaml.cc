@@ -34,6 +34,7 @@ constexpr std::string_view kTopLevelKeys[] = {
 // Gateway settings, under `with:` or `gateway:`.
 constexpr std::string_view kGatewayKeys[] = {
     "name", "port", "ports", "host", "protocol", "protocols", "prefetch", "port_monitoring",
+    "max_docs_per_request",
 };
 // Deployment keys under `with:` that every Executor inherits unless it sets them.
 constexpr std::string_view kInheritedKeys[] = {
@@ -147,6 +148,8 @@ absl::Status ReadGatewayKey(Context& ctx, const YAML::Node& key_node, const YAML
     SHOAL_ASSIGN_OR_RETURN(spec.host, StringOf(value, location, dotted));
   } else if (canonical == "prefetch") {
     SHOAL_ASSIGN_OR_RETURN(spec.prefetch, IntOf(value, location, dotted));
+  } else if (canonical == "max_docs_per_request") {
+    SHOAL_ASSIGN_OR_RETURN(spec.max_docs_per_request, IntOf(value, location, dotted));
   } else if (canonical == "port_monitoring") {
     SHOAL_ASSIGN_OR_RETURN(spec.port_monitoring.emplace(), IntOf(value, location, dotted));
   } else if (canonical == "protocol") {
@@ -174,7 +177,9 @@ absl::Status UnknownSectionKey(std::string_view location, std::string_view dotte
   for (std::string_view name : kIgnoredKeys) known.push_back(name);
   std::string hint = DidYouMean(key, known);
   if (hint.empty()) {
-    hint = "; Shoal reads name, port, host, protocol, prefetch";
+    hint =
+        "; Shoal reads name, port, host, protocol, prefetch, port_monitoring, "
+        "max_docs_per_request";
     if (is_with) {
       hint +=
           " and the Executor defaults env, timeout_send, timeout_ready, retries, workspace, "

@@ -263,6 +263,9 @@ std::string GatewayFlowYaml(const ExportPlan& plan) {
   with.Set("ports", std::move(ports));
   with.Set("host", "0.0.0.0");
   with.Set("prefetch", flow.prefetch);
+  if (flow.max_docs_per_request != config::kDefaultMaxDocsPerRequest) {
+    with.Set("max_docs_per_request", flow.max_docs_per_request);
+  }
   if (flow.port_monitoring.has_value()) {
     with.Set("port_monitoring",
              *flow.port_monitoring != 0 ? *flow.port_monitoring : kDefaultMonitoringPort);

@@ -4,6 +4,7 @@
 #ifndef SHOAL_GATEWAY_HTTP_JSON_H_
 #define SHOAL_GATEWAY_HTTP_JSON_H_
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -11,6 +12,15 @@
 #include "shoal/status.h"
 
 namespace shoal::gateway {
+
+// What one request body may expand to. Counted while the JSON is parsed, so a body over a
+// limit is refused before it is held in memory.
+struct JsonLimits {
+  // Docs in one request, every doc in "data" and in their "matches" and "chunks" at any depth.
+  size_t max_docs = 10000;
+  // An estimate, from above, of the memory the parsed JSON takes (values, keys, strings).
+  size_t max_memory_bytes = size_t{256} << 20;
+};
 
 // Parses a request body into a DataRequestProto with a fresh request id:
 //   {"data": [docs...], "parameters": {...}, "execEndpoint": "/x", "targetExecutor": "..."}
@@ -20,14 +30,17 @@ namespace shoal::gateway {
 // A doc is an object: "id" (a string; 32 hex digits are generated when missing or null); a
 // field that is null is unset, whatever its kind (docarray v2 sends every field, unset ones as
 // null); strings become text, numbers floats (integers that fit int32 stay integers), bools
-// booleans, objects dicts (a null inside one is None, which reads as unset); a list of numbers (nested lists: n-d, rectangular) becomes a "<f4" ndarray with
-// type "ndarray"; a list of objects under "matches" or "chunks" becomes a doc list; any other
-// list a list. "embedding" and "tensor" must hold numbers. A string in "data" is a doc with that
-// text.
+// booleans, objects dicts (a null inside one is None, which reads as unset); a list of numbers
+// (nested lists: n-d, rectangular) becomes a "<f4" ndarray with type "ndarray"; a list of objects
+// under "matches" or "chunks" becomes a doc list; any other list a list. "embedding" and "tensor"
+// must hold numbers. A string in "data" is a doc with that text.
 //
 // InvalidArgument naming the place and the problem, e.g. "data[3].embedding: expected numbers".
+// ResourceExhausted naming the limit (max_docs_per_request, max_json_memory_bytes) when a
+// body passes one of `limits`.
 StatusOr<jina::DataRequestProto> DataRequestFromJson(std::string_view body,
-                                                     std::string_view path_endpoint);
+                                                     std::string_view path_endpoint,
+                                                     const JsonLimits& limits = {});
 
 // The response body for an answer: {"header": {"requestId", "execEndpoint", "status" (only on
 // an Executor error: code, description, exception {name, args, executor})}, "parameters": {...},

@@ -305,10 +305,18 @@ void HttpSession::Handle() {
 }
 
 void HttpSession::HandleData(std::string_view endpoint) {
-  StatusOr<jina::DataRequestProto> request = DataRequestFromJson(parser_->get().body(), endpoint);
+  const HttpServer::Options& options = server_->options();
+  StatusOr<jina::DataRequestProto> request =
+      DataRequestFromJson(parser_->get().body(), endpoint,
+                          {.max_docs = options.max_docs_per_request,
+                           .max_memory_bytes = options.max_json_memory_bytes});
   parser_.reset();  // the body is no longer needed while the Gateway works
+  ReleaseBody();
   if (!request.ok()) {
-    Reply(http::status::bad_request, ErrorJson(AsStd(request.status().message())));
+    Reply(request.status().code() == absl::StatusCode::kResourceExhausted
+              ? http::status::payload_too_large
+              : http::status::bad_request,
+          ErrorJson(AsStd(request.status().message())));
     return;
   }
   grpc::ByteBuffer bytes = ToByteBuffer(*request);

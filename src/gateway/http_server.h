@@ -23,9 +23,11 @@ namespace shoal::gateway {
 //
 // Status codes: 200 with the answer (an Executor error is 200 too, in header.status, as in
 // Jina); 400 invalid JSON or shape (the body names the problem); 404 an unknown GET path; 405 a
-// wrong method; 413 a body over max_body_bytes; 431 headers over 64 KiB; 503 UNAVAILABLE (no
-// replica of a Deployment answered; the gRPC message, naming the Deployment, is passed
-// through), or the bodies held would pass max_total_body_bytes; 504 DEADLINE_EXCEEDED; 500 anything else. Error bodies are {"detail": "..."}.
+// wrong method; 413 a body over max_body_bytes, or over max_docs_per_request or
+// max_json_memory_bytes once parsed (counted while parsing); 431 headers over 64 KiB; 503
+// UNAVAILABLE (no replica of a Deployment answered; the gRPC message, naming the Deployment, is
+// passed through), or the bodies held would pass max_total_body_bytes; 504 DEADLINE_EXCEEDED; 500
+// anything else. Error bodies are {"detail": "..."}.
 class HttpServer {
  public:
   struct Options {
@@ -37,6 +39,10 @@ class HttpServer {
     // Request bodies held at once, all connections together (a body without Content-Length
     // counts as max_body_bytes); a request that would go over is answered 503 at once.
     size_t max_total_body_bytes = size_t{1} << 30;
+    // Docs in one request, matches and chunks included (the Flow's max_docs_per_request), and
+    // the memory its JSON may expand to while parsed: over either, 413 naming the limit.
+    size_t max_docs_per_request = 10000;
+    size_t max_json_memory_bytes = size_t{256} << 20;
     int max_connections = 4096;                       // further connections are closed at once
     absl::Duration idle_timeout = absl::Seconds(60);  // idle keep-alive, or a stalled read/write
     std::optional<absl::Duration> request_timeout;    // Gateway deadline; none: no deadline

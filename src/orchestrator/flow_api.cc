@@ -28,6 +28,7 @@ Flow::Flow(FlowOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->spec.ports = options.ports;
   impl_->spec.host = options.host;
   impl_->spec.prefetch = options.prefetch;
+  impl_->spec.max_docs_per_request = options.max_docs_per_request;
   impl_->shoal_binary = options.shoal_binary;
 }
 

@@ -71,6 +71,7 @@ StatusOr<std::unique_ptr<LocalFlow>> LocalFlow::Start(const config::FlowSpec& sp
       gateway::HttpServer::Options http_options;
       http_options.host = spec.host;
       http_options.port = port;
+      http_options.max_docs_per_request = static_cast<size_t>(spec.max_docs_per_request);
       SHOAL_ASSIGN_OR_RETURN(flow->http_,
                              gateway::HttpServer::Start(flow->gateway_.get(), http_options));
       flow->ports_.push_back(flow->http_->port());

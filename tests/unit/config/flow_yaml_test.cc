@@ -114,9 +114,11 @@ TEST(FlowYamlTest, ReadsGatewaySettingsUnderWith) {
       "  monitoring: true\n"
       "  tracing: true\n"
       "  port_monitoring: 9090\n"
+      "  max_docs_per_request: 500\n"
       "executors: []\n");
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_EQ(spec->port_monitoring, 9090);
+  EXPECT_EQ(spec->max_docs_per_request, 500);
   EXPECT_EQ(spec->name, "search");
   EXPECT_THAT(spec->ports, ElementsAre(12345, 12346));
   EXPECT_THAT(spec->protocols, ElementsAre("grpc", "http"));
@@ -470,6 +472,8 @@ TEST(FlowYamlTest, RejectsBadProtocolsAndPorts) {
   EXPECT_THAT(ErrorOf("with:\n  port: 70000\n"),
               AllOf(StartsWith("f.yml:2:9: port:"), HasSubstr("between 1 and 65535")));
   EXPECT_THAT(ErrorOf("with:\n  prefetch: -1\n"), StartsWith("f.yml:2:13: prefetch:"));
+  EXPECT_THAT(ErrorOf("with:\n  max_docs_per_request: 0\n"),
+              AllOf(StartsWith("f.yml:2:25: max_docs_per_request:"), HasSubstr("1 or more")));
 }
 
 TEST(FlowSpecTest, ValidatesSpecsBuiltInCode) {

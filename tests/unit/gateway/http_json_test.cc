@@ -232,6 +232,51 @@ TEST(HttpJsonTest, ErrorsNameWhatWasWrong) {
   EXPECT_THAT(ErrorOf(R"({"execEndpoint": 1})"), HasSubstr("execEndpoint: expected a string"));
 }
 
+std::string EmptyDocs(size_t n) {
+  std::string body = R"({"data": [)";
+  for (size_t i = 0; i < n; ++i) body += i == 0 ? "{}" : ",{}";
+  return body + "]}";
+}
+
+// A 3 MB body of a million empty docs expanded to gigabytes; the count stops the parse first.
+TEST(HttpJsonTest, DocsPerRequestAreBoundedWhileParsing) {
+  StatusOr<jina::DataRequestProto> refused = DataRequestFromJson(EmptyDocs(1000000), "");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(refused.status().message(), HasSubstr("more than 10000 docs"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("max_docs_per_request"));
+
+  EXPECT_TRUE(DataRequestFromJson(EmptyDocs(10000), "").ok());
+  EXPECT_EQ(DataRequestFromJson(EmptyDocs(10001), "").status().code(),
+            absl::StatusCode::kResourceExhausted);
+  // Strings in "data" are docs; matches and chunks at any depth count too.
+  EXPECT_FALSE(DataRequestFromJson(R"({"data": ["a", "b", "c"]})", "", {.max_docs = 2}).ok());
+  EXPECT_FALSE(
+      DataRequestFromJson(R"({"data": [{"matches": [{}, {"chunks": [{}]}]}]})", "", {.max_docs = 3})
+          .ok());
+  EXPECT_TRUE(
+      DataRequestFromJson(R"({"data": [{"matches": [{}, {"chunks": [{}]}]}]})", "", {.max_docs = 4})
+          .ok());
+  // Lists and objects elsewhere are no docs.
+  EXPECT_TRUE(
+      DataRequestFromJson(R"({"data": [{"tags": [{}, {}, {}]}], "parameters": {"x": [{}]}})", "",
+                          {.max_docs = 1})
+          .ok());
+}
+
+TEST(HttpJsonTest, MemoryABodyExpandsToIsBoundedWhileParsing) {
+  std::string values = R"({"data": [{"x": [)";
+  for (int i = 0; i < 100000; ++i) values += i == 0 ? "[]" : ",[]";
+  values += "]}]}";
+  StatusOr<jina::DataRequestProto> refused =
+      DataRequestFromJson(values, "", {.max_memory_bytes = 1 << 20});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(refused.status().message(), HasSubstr("max_json_memory_bytes"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("1048576 bytes"));
+  EXPECT_TRUE(DataRequestFromJson(values, "", {.max_memory_bytes = 64 << 20}).ok());
+}
+
 TEST(HttpJsonTest, DeepNestingIsRefused) {
   std::string deep = std::string(200, '[') + std::string(200, ']');
   EXPECT_THAT(ErrorOf(R"({"data": [{"x": )" + deep + "}]}"), HasSubstr("nested too deeply"));
