@@ -22,8 +22,11 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/optional.hpp>
 #include <chrono>
+#include <cstdint>
 #include <exception>
+#include <string>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -44,6 +47,41 @@ namespace http = beast::http;
 using tcp = net::ip::tcp;
 
 constexpr size_t kMaxHeaderBytes = 64 << 10;
+
+// A request body held as a std::string that grows as bytes arrive: unlike Beast's string_body,
+// nothing is reserved for a declared Content-Length, so memory follows what was sent (and
+// what HttpSession has accounted for in the server's body budget).
+struct GrowingStringBody {
+  using value_type = std::string;
+
+  static std::uint64_t size(const value_type& body) { return body.size(); }
+
+  class reader {
+   public:
+    template <bool isRequest, class Fields>
+    reader(http::header<isRequest, Fields>&, value_type& body) : body_(body) {}
+
+    void init(const boost::optional<std::uint64_t>&, beast::error_code& ec) { ec = {}; }
+
+    template <class ConstBufferSequence>
+    std::size_t put(const ConstBufferSequence& buffers, beast::error_code& ec) {
+      size_t n = 0;
+      for (auto it = net::buffer_sequence_begin(buffers); it != net::buffer_sequence_end(buffers);
+           ++it) {
+        net::const_buffer b = *it;
+        body_.append(static_cast<const char*>(b.data()), b.size());
+        n += b.size();
+      }
+      ec = {};
+      return n;
+    }
+
+    void finish(beast::error_code& ec) { ec = {}; }
+
+   private:
+    value_type& body_;
+  };
+};
 
 // Whether gateway completions may still reach the io_context. Co-owned by the server and every
 // completion in flight; closed (under mu) before the io_context goes away.
@@ -161,6 +199,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void ReleaseBody();
   void OnHeader(beast::error_code ec, size_t bytes);
   void ReadBody();
+  void OnBody(beast::error_code ec, size_t bytes);
   void OnRead(beast::error_code ec, size_t bytes);
   void Handle();
   void HandleData(std::string_view endpoint);
@@ -172,7 +211,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   HttpServer::Impl* const server_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<GrowingStringBody>> parser_;
   http::response<http::string_body> response_;
   size_t reserved_ = 0;  // body bytes accounted for the current request
   unsigned version_ = 11;
@@ -199,20 +238,8 @@ void HttpSession::OnHeader(beast::error_code ec, size_t bytes) {
     OnRead(ec, bytes);
     return;
   }
-  // Over max_body_bytes, the body read ends in a 413 and holds nothing.
-  const auto length = parser_->content_length();  // boost::optional
-  const size_t limit = server_->options().max_body_bytes;
-  const size_t wanted =
-      length ? static_cast<size_t>(std::min<uint64_t>(*length, limit)) : limit;
-  if (!server_->ReserveBody(wanted)) {
-    keep_alive_ = false;
-    Reply(http::status::service_unavailable,
-          ErrorJson(absl::StrCat("the gateway holds ", server_->options().max_total_body_bytes,
-                                 " bytes of request bodies already (max_total_body_bytes); "
-                                 "try again")));
-    return;
-  }
-  reserved_ = wanted;
+  // The whole body must arrive within body_timeout; the budget is taken as it arrives (OnBody).
+  stream_.expires_after(Chrono(server_->options().body_timeout));
   auto expect = parser_->get()[http::field::expect];
   if (!beast::iequals(expect, "100-continue")) {
     ReadBody();
@@ -232,16 +259,41 @@ void HttpSession::OnHeader(beast::error_code ec, size_t bytes) {
 }
 
 void HttpSession::ReadBody() {
-  http::async_read(stream_, buffer_, *parser_,
-                   beast::bind_front_handler(&HttpSession::OnRead, shared_from_this()));
+  if (parser_->is_done()) {
+    OnRead({}, 0);
+    return;
+  }
+  http::async_read_some(stream_, buffer_, *parser_,
+                        beast::bind_front_handler(&HttpSession::OnBody, shared_from_this()));
+}
+
+void HttpSession::OnBody(beast::error_code ec, size_t bytes) {
+  if (ec) {
+    OnRead(ec, bytes);
+    return;
+  }
+  // Account for what arrived: a client declaring a large body holds only what it sent.
+  const size_t held = parser_->get().body().capacity();
+  if (held > reserved_) {
+    if (!server_->ReserveBody(held - reserved_)) {
+      keep_alive_ = false;
+      Reply(http::status::service_unavailable,
+            ErrorJson(absl::StrCat("the gateway holds ", server_->options().max_total_body_bytes,
+                                   " bytes of request bodies already (max_total_body_bytes); "
+                                   "try again")));
+      return;
+    }
+    reserved_ = held;
+  }
+  ReadBody();
 }
 
 void HttpSession::OnRead(beast::error_code ec, size_t bytes) {
   if (ec == http::error::body_limit) {
     keep_alive_ = false;
-    Reply(
-        http::status::payload_too_large,
-        ErrorJson(absl::StrCat("request body over ", server_->options().max_body_bytes, " bytes")));
+    Reply(http::status::payload_too_large,
+          ErrorJson(absl::StrCat("request body over max_body_bytes (",
+                                 server_->options().max_body_bytes, " bytes)")));
     return;
   }
   if (ec == http::error::header_limit) {

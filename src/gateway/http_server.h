@@ -35,9 +35,9 @@ class HttpServer {
     int port = 0;                                     // 0: any free port
     int threads = 2;                                  // io threads
     std::string name = "gateway";                     // reported by GET /status
-    size_t max_body_bytes = 64u << 20;                // larger bodies: 413
-    // Request bodies held at once, all connections together (a body without Content-Length
-    // counts as max_body_bytes); a request that would go over is answered 503 at once.
+    size_t max_body_bytes = 64u << 20;  // one request's body; larger (declared or sent): 413
+    // Request bodies held at once, all connections together, counted as their bytes arrive
+    // (not as declared); a request whose body would go over is answered 503.
     size_t max_total_body_bytes = size_t{1} << 30;
     // Docs in one request, matches and chunks included (the Flow's max_docs_per_request), and
     // the memory its JSON may expand to while parsed: over either, 413 naming the limit.
@@ -45,6 +45,9 @@ class HttpServer {
     size_t max_json_memory_bytes = size_t{256} << 20;
     int max_connections = 4096;                       // further connections are closed at once
     absl::Duration idle_timeout = absl::Seconds(60);  // idle keep-alive, or a stalled read/write
+    // A request's body must arrive whole within this time from its headers (Envoy's
+    // request_timeout); else the connection is closed.
+    absl::Duration body_timeout = absl::Seconds(30);
     std::optional<absl::Duration> request_timeout;    // Gateway deadline; none: no deadline
   };
   static StatusOr<std::unique_ptr<HttpServer>> Start(Gateway* gateway, const Options& options);
