@@ -23,6 +23,7 @@ struct FlowSpec {
   std::string host = "0.0.0.0";
   int prefetch = 1000;                      // requests in flight per client stream; 0: no limit
   std::optional<int> port_monitoring;       // Prometheus metrics of the gateway's process
+  GrpcServerLimits grpc_server_limits;      // `grpc_server_options` of the gRPC gateway
   // The Deployments, in the order they were added. After parsing, every `needs` is filled:
   // a node without `needs` needs the previous non-floating node (or the gateway).
   std::vector<DeploymentSpec> executors;

@@ -34,6 +34,7 @@ constexpr std::string_view kTopLevelKeys[] = {
 // Gateway settings, under `with:` or `gateway:`.
 constexpr std::string_view kGatewayKeys[] = {
     "name", "port", "ports", "host", "protocol", "protocols", "prefetch", "port_monitoring",
+    "grpc_server_options",
 };
 // Deployment keys under `with:` that every Executor inherits unless it sets them.
 constexpr std::string_view kInheritedKeys[] = {
@@ -50,7 +51,7 @@ constexpr std::string_view kPerExecutorKeys[] = {
 constexpr std::string_view kIgnoredKeys[] = {
     "compression", "cors", "description", "docker_kwargs", "entrypoint", "env_from_secret",
     "exit_on_exceptions", "expose_endpoints", "expose_graphql_endpoint", "extra_search_paths",
-    "grpc_channel_options", "grpc_server_options", "image_pull_secrets", "log_config", "metrics",
+    "grpc_channel_options", "image_pull_secrets", "log_config", "metrics",
     "metrics_exporter_host", "metrics_exporter_port", "monitoring", "no_crud_endpoints",
     "no_debug_endpoints", "prefer_platform", "provider", "provider_endpoint",
     "proxy", "py_modules", "quiet", "quiet_error", "reload", "ssl_certfile", "ssl_keyfile",
@@ -147,6 +148,9 @@ absl::Status ReadGatewayKey(Context& ctx, const YAML::Node& key_node, const YAML
     SHOAL_ASSIGN_OR_RETURN(spec.host, StringOf(value, location, dotted));
   } else if (canonical == "prefetch") {
     SHOAL_ASSIGN_OR_RETURN(spec.prefetch, IntOf(value, location, dotted));
+  } else if (canonical == "grpc_server_options") {
+    SHOAL_ASSIGN_OR_RETURN(spec.grpc_server_limits,
+                           ReadGrpcServerOptions(value, location, dotted));
   } else if (canonical == "port_monitoring") {
     SHOAL_ASSIGN_OR_RETURN(spec.port_monitoring.emplace(), IntOf(value, location, dotted));
   } else if (canonical == "protocol") {

@@ -328,6 +328,7 @@ ReplicaProcessSpec LocalDeployment::ReplicaSpec(int shard, int r, int members,
     replica.argv.insert(replica.argv.end(),
                         {"--max-queued-requests", std::to_string(spec_.max_queued_requests)});
   }
+  for (std::string& flag : config::ReplicaLimitFlags(spec_)) replica.argv.push_back(std::move(flag));
   if (!spec_.workspace.empty()) {
     replica.argv.push_back("--workspace");
     replica.argv.push_back((std::filesystem::path(spec_.workspace) / replica.name).string());
