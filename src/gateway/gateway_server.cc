@@ -3,6 +3,7 @@
 // in request order when the client asks for it.
 #include "src/gateway/gateway_server.h"
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <utility>
@@ -51,11 +52,11 @@ class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
  public:
   CallReactor(Gateway* gateway, grpc::CallbackServerContext* context, int default_prefetch)
       : gateway_(gateway), deadline_(DeadlineOf(context)) {
+    // A client may lower the operator's prefetch, never raise it.
+    prefetch_ = default_prefetch > 0 ? default_prefetch : 1 << 30;
     int prefetch = 0;
     if (absl::SimpleAtoi(Metadata(context, "__prefetch__"), &prefetch) && prefetch > 0) {
-      prefetch_ = prefetch;
-    } else {
-      prefetch_ = default_prefetch > 0 ? default_prefetch : 1 << 30;
+      prefetch_ = std::min(prefetch_, prefetch);
     }
     in_order_ = Metadata(context, "__results_in_order__") == "true";
     StartRead(&reading_);
