@@ -50,6 +50,9 @@ struct DeploymentSpec {
   // `grpc_server_options`: message size limits of the replicas and of a standalone
   // Deployment's gateway.
   GrpcServerLimits grpc_server_limits;
+  // Errors to clients give replicas' host:port instead of their names ("indexer/rep-1"): a
+  // debugging aid that tells clients the internal network.
+  bool expose_internal_errors = false;
   int retries = -1;                        // -1: max(3, replicas) + 1 attempts
   // least_loaded (the idle replica first) or round_robin (Jina's policy, for comparison).
   std::string load_balancing = "least_loaded";

@@ -37,6 +37,7 @@ constexpr std::string_view kSupportedKeys[] = {
     "workspace", "port_monitoring", "stateful", "peer_ports", "raft_configuration",
     "read_consistency", "load_balancing", "needs", "floating", "no_reduce", "grpc_metadata",
     "gpus", "max_queued_requests", "max_docs_per_request", "grpc_server_options",
+    "expose_internal_errors",
 };
 
 // Jina Deployment arguments (reference §8.2) that have no effect in Shoal.
@@ -410,6 +411,8 @@ absl::Status ReadScalarKey(const Context& ctx, const std::string& key, const Val
     SHOAL_ASSIGN_OR_RETURN(spec.retries, ToInt(value, location, key));
   } else if (key == "max_queued_requests") {
     SHOAL_ASSIGN_OR_RETURN(spec.max_queued_requests, ToInt(value, location, key));
+  } else if (key == "expose_internal_errors") {
+    SHOAL_ASSIGN_OR_RETURN(spec.expose_internal_errors, ToBool(value, location, key));
   } else if (key == "max_docs_per_request") {
     SHOAL_ASSIGN_OR_RETURN(spec.max_docs_per_request, ToInt(value, location, key));
   } else if (key == "grpc_server_options") {

@@ -39,7 +39,7 @@ constexpr std::string_view kGatewayKeys[] = {
 // Deployment keys under `with:` that every Executor inherits unless it sets them.
 constexpr std::string_view kInheritedKeys[] = {
     "env", "timeout_send", "timeout_ready", "retries", "workspace", "load_balancing",
-    "grpc_metadata",
+    "grpc_metadata", "expose_internal_errors",
 };
 // Deployment keys that only make sense per Executor.
 constexpr std::string_view kPerExecutorKeys[] = {
@@ -245,6 +245,7 @@ void Inherit(const DeploymentSpec& flow, DeploymentSpec& node) {
   if (take("workspace")) node.workspace = flow.workspace;
   if (take("load_balancing")) node.load_balancing = flow.load_balancing;
   if (take("grpc_metadata")) node.grpc_metadata = flow.grpc_metadata;
+  if (take("expose_internal_errors")) node.expose_internal_errors = flow.expose_internal_errors;
 }
 
 // The value of `key` in an item map, at its top level or under its `with:`.

@@ -87,7 +87,9 @@ class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
     if (read_more) StartRead(&reading_);
     StatusOr<RequestHead> head = ReadRequestHead(request);
     if (!head.ok()) {
-      Completed(sequence, std::nullopt, std::string(head.status().message()));
+      Completed(sequence, std::nullopt,
+                absl::StrCat("jina.JinaRPC/Call message #", sequence + 1, ": ",
+                             head.status().message()));
       return;
     }
     RequestHead h = *head;
@@ -220,8 +222,10 @@ class GatewayServer::Services {
       grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
       StatusOr<RequestHead> head = ReadRequestHead(*request);
       if (!head.ok()) {
-        reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                     std::string(head.status().message())));
+        reactor->Finish(grpc::Status(
+            grpc::StatusCode::INVALID_ARGUMENT,
+            absl::StrCat("jina.JinaSingleDataRequestRPC/process_single_data: ",
+                         head.status().message())));
         return reactor;
       }
       gateway_->Process(*request, *head, DeadlineOf(context),

@@ -481,6 +481,11 @@ TEST(DeploymentYamlTest, GrpcServerOptionsAndMaxDocsReachTheReplicas) {
   absl::StatusOr<DeploymentSpec> plain = ParseDeploymentYaml("uses: Echo\n", "dep.yml");
   ASSERT_TRUE(plain.ok());
   EXPECT_THAT(ReplicaLimitFlags(*plain), IsEmpty());  // the replicas' defaults
+  EXPECT_FALSE(plain->expose_internal_errors);
+  absl::StatusOr<DeploymentSpec> exposed =
+      ParseDeploymentYaml("expose_internal_errors: true\n", "dep.yml");
+  ASSERT_TRUE(exposed.ok()) << exposed.status();
+  EXPECT_TRUE(exposed->expose_internal_errors);
 }
 
 TEST(DeploymentYamlErrorTest, GrpcServerOptionsNameTheOption) {
