@@ -3,6 +3,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <climits>
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
@@ -36,6 +37,9 @@ struct ExecutorFlags {
   std::string workspace;
   int shutdown_timeout_ms = 10000;
   int max_queued = 0;
+  int max_message_size = executor::kDefaultMaxReceiveMessageBytes;
+  int max_send_message_size = -1;
+  int max_docs_per_request = executor::kDefaultMaxDocsPerRequest;
   // Stateful replicas (Raft).
   bool stateful = false;
   std::string raft_id;
@@ -143,7 +147,13 @@ int RunExecutor(const ExecutorFlags& flags) {
     }
   }
   StatusOr<std::unique_ptr<executor::ReplicaServer>> server = executor::ReplicaServer::Start(
-      std::move(runtime), {.host = flags.host, .port = flags.port}, std::move(stateful));
+      std::move(runtime),
+      {.host = flags.host,
+       .port = flags.port,
+       .max_receive_message_bytes = flags.max_message_size,
+       .max_send_message_bytes = flags.max_send_message_size,
+       .max_docs_per_request = flags.max_docs_per_request},
+      std::move(stateful));
   if (!server.ok()) {
     SHOAL_LOG_ERROR("cannot serve '%s': %s", flags.uses, server.status().ToString());
     return 1;
@@ -190,6 +200,18 @@ Command AddExecutorCommand(CLI::App& app) {
   sub->add_option("--max-queued-requests", flags->max_queued,
                   "Requests that may wait for the Executor; more are refused with "
                   "RESOURCE_EXHAUSTED and the router tries another replica (0: no limit)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--max-message-size", flags->max_message_size,
+                  "Largest request in bytes; larger ones are refused with RESOURCE_EXHAUSTED "
+                  "(-1: no limit; YAML grpc_server_options: grpc.max_receive_message_length)")
+      ->check(CLI::Range(-1, INT_MAX));
+  sub->add_option("--max-send-message-size", flags->max_send_message_size,
+                  "Largest answer in bytes (-1: no limit; YAML grpc_server_options: "
+                  "grpc.max_send_message_length)")
+      ->check(CLI::Range(-1, INT_MAX));
+  sub->add_option("--max-docs-per-request", flags->max_docs_per_request,
+                  "Most documents in one request; more are refused with RESOURCE_EXHAUSTED "
+                  "before the Executor sees them (0: no limit)")
       ->check(CLI::NonNegativeNumber);
   sub->add_option("--shutdown-timeout", flags->shutdown_timeout_ms,
                   "Milliseconds to drain in-flight requests on SIGTERM")

@@ -3,6 +3,7 @@
 // Deployments that run elsewhere (what a Kubernetes gateway pod runs). Both print
 // `ready port=<n>` (the first protocol's port) once they serve.
 #include <csignal>
+#include <climits>
 #include <iostream>
 
 #include "google/protobuf/struct.pb.h"
@@ -21,6 +22,7 @@ struct FlowFlags {
   std::optional<int> port;
   std::optional<std::string> host;
   std::string addresses;  // gateway only: {"name": ["host:port", ...]}
+  std::optional<int> max_message_size;
 };
 
 // Every Executor becomes external, at the addresses given for it.
@@ -87,6 +89,9 @@ int RunFlow(const FlowFlags& flags, bool gateway_only) {
     spec->ports[0] = *flags.port;
   }
   if (flags.host.has_value()) spec->host = *flags.host;
+  if (flags.max_message_size.has_value()) {
+    spec->grpc_server_limits.max_receive_message_bytes = *flags.max_message_size;
+  }
   auto running = orchestrator::LocalFlow::Start(*spec, {});
   if (!running.ok()) {
     SHOAL_LOG_ERROR("%s", running.status().message());
@@ -105,6 +110,11 @@ void AddCommonFlags(CLI::App* sub, FlowFlags& flags) {
   sub->add_option("--port", flags.port, "Override the gateway's (first) port")
       ->check(CLI::Range(0, 65535));
   sub->add_option("--host", flags.host, "Address the gateway listens on");
+  sub->add_option("--max-message-size", flags.max_message_size,
+                  "Largest request in bytes the gRPC gateway takes; larger ones are refused with "
+                  "RESOURCE_EXHAUSTED (default 64 MiB; -1: no limit; YAML with: "
+                  "grpc_server_options: grpc.max_receive_message_length)")
+      ->check(CLI::Range(-1, INT_MAX));
 }
 
 }  // namespace

@@ -95,6 +95,11 @@ Status ValidateScalars(const DeploymentSpec& spec) {
                     absl::StrFormat("must be >= 0, 0 for no limit (got %d)",
                                     spec.max_queued_requests));
   }
+  if (spec.max_docs_per_request && *spec.max_docs_per_request < 0) {
+    return KeyError(spec, "max_docs_per_request",
+                    absl::StrFormat("must be >= 0, 0 for no limit (got %d)",
+                                    *spec.max_docs_per_request));
+  }
   return absl::OkStatus();
 }
 
@@ -429,6 +434,17 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 }
 
 }  // namespace
+
+std::vector<std::string> ReplicaLimitFlags(const DeploymentSpec& spec) {
+  std::vector<std::string> flags;
+  auto add = [&](const char* flag, const std::optional<int>& value) {
+    if (value.has_value()) flags.insert(flags.end(), {flag, std::to_string(*value)});
+  };
+  add("--max-docs-per-request", spec.max_docs_per_request);
+  add("--max-message-size", spec.grpc_server_limits.max_receive_message_bytes);
+  add("--max-send-message-size", spec.grpc_server_limits.max_send_message_bytes);
+  return flags;
+}
 
 Status ValidateDeploymentSpec(const DeploymentSpec& spec) {
   SHOAL_RETURN_IF_ERROR(ValidateScalars(spec));

@@ -11,6 +11,7 @@
 
 #include "google/protobuf/struct.pb.h"
 #include "shoal/status.h"
+#include "src/config/grpc_server_options.h"
 
 namespace shoal::config {
 
@@ -43,6 +44,15 @@ struct DeploymentSpec {
   int timeout_ready_ms = 600000;           // -1: forever
   std::optional<int> timeout_send_ms;      // per call to a replica; unset: none
   int max_queued_requests = 0;             // per replica, waiting for the Executor; 0: no limit
+  // Per request at each replica, refused before the Executor sees it; unset: the replica's
+  // default (10,000); 0: no limit.
+  std::optional<int> max_docs_per_request;
+  // `grpc_server_options`: message size limits of the replicas and of a standalone
+  // Deployment's gateway.
+  GrpcServerLimits grpc_server_limits;
+  // Errors to clients give replicas' host:port instead of their names ("indexer/rep-1"): a
+  // debugging aid that tells clients the internal network.
+  bool expose_internal_errors = false;
   int retries = -1;                        // -1: max(3, replicas) + 1 attempts
   // least_loaded (the idle replica first) or round_robin (Jina's policy, for comparison).
   std::string load_balancing = "least_loaded";
@@ -64,6 +74,10 @@ struct DeploymentSpec {
   // to log ("dep.yml:3:1: 'volumes' is not supported by Shoal and is ignored").
   std::vector<std::string> warnings;
 };
+
+// The `shoal executor` flags that carry the spec's request limits to its replicas
+// (--max-docs-per-request, --max-message-size, --max-send-message-size); none when unset.
+std::vector<std::string> ReplicaLimitFlags(const DeploymentSpec& spec);
 
 // Checks values and combinations (replicas >= 1, shards >= 1, polling values, external address
 // lists, peer_ports shapes, ...). Errors are InvalidArgument "file:line:column: key: message",

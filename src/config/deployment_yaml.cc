@@ -36,14 +36,15 @@ constexpr std::string_view kSupportedKeys[] = {
     "external", "tls", "tls_ca_file", "env", "timeout_ready", "timeout_send", "retries",
     "workspace", "port_monitoring", "stateful", "peer_ports", "raft_configuration",
     "read_consistency", "load_balancing", "needs", "floating", "no_reduce", "grpc_metadata",
-    "gpus", "max_queued_requests",
+    "gpus", "max_queued_requests", "max_docs_per_request", "grpc_server_options",
+    "expose_internal_errors",
 };
 
 // Jina Deployment arguments (reference §8.2) that have no effect in Shoal.
 constexpr std::string_view kIgnoredKeys[] = {
     "allow_concurrent", "compression", "connection_list", "cors", "description",
     "disable_auto_volume", "docker_kwargs", "entrypoint", "env_from_secret", "exit_on_exceptions",
-    "force_update", "grpc_channel_options", "grpc_server_options", "image_pull_secrets",
+    "force_update", "grpc_channel_options", "image_pull_secrets",
     "install_requirements", "log_config", "metrics", "metrics_exporter_host",
     "metrics_exporter_port", "monitoring", "native", "output_array_type", "prefer_platform",
     "protocol", "provider", "provider_endpoint", "py_modules", "quiet", "quiet_error", "reload",
@@ -410,6 +411,12 @@ absl::Status ReadScalarKey(const Context& ctx, const std::string& key, const Val
     SHOAL_ASSIGN_OR_RETURN(spec.retries, ToInt(value, location, key));
   } else if (key == "max_queued_requests") {
     SHOAL_ASSIGN_OR_RETURN(spec.max_queued_requests, ToInt(value, location, key));
+  } else if (key == "expose_internal_errors") {
+    SHOAL_ASSIGN_OR_RETURN(spec.expose_internal_errors, ToBool(value, location, key));
+  } else if (key == "max_docs_per_request") {
+    SHOAL_ASSIGN_OR_RETURN(spec.max_docs_per_request, ToInt(value, location, key));
+  } else if (key == "grpc_server_options") {
+    SHOAL_ASSIGN_OR_RETURN(spec.grpc_server_limits, ReadGrpcServerOptions(value, location, key));
   } else if (key == "workspace") {
     SHOAL_ASSIGN_OR_RETURN(spec.workspace, ToString(value, location, key));
   } else if (key == "port_monitoring") {

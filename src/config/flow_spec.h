@@ -28,6 +28,7 @@ struct FlowSpec {
   std::optional<int> port_monitoring;       // Prometheus metrics of the gateway's process
   // The HTTP front end refuses (413) a request with more docs, matches and chunks included.
   int max_docs_per_request = kDefaultMaxDocsPerRequest;
+  GrpcServerLimits grpc_server_limits;      // `grpc_server_options` of the gRPC gateway
   // The Deployments, in the order they were added. After parsing, every `needs` is filled:
   // a node without `needs` needs the previous non-floating node (or the gateway).
   std::vector<DeploymentSpec> executors;

@@ -35,11 +35,12 @@ constexpr std::string_view kTopLevelKeys[] = {
 constexpr std::string_view kGatewayKeys[] = {
     "name", "port", "ports", "host", "protocol", "protocols", "prefetch", "port_monitoring",
     "max_docs_per_request",
+    "grpc_server_options",
 };
 // Deployment keys under `with:` that every Executor inherits unless it sets them.
 constexpr std::string_view kInheritedKeys[] = {
     "env", "timeout_send", "timeout_ready", "retries", "workspace", "load_balancing",
-    "grpc_metadata",
+    "grpc_metadata", "expose_internal_errors",
 };
 // Deployment keys that only make sense per Executor.
 constexpr std::string_view kPerExecutorKeys[] = {
@@ -51,7 +52,7 @@ constexpr std::string_view kPerExecutorKeys[] = {
 constexpr std::string_view kIgnoredKeys[] = {
     "compression", "cors", "description", "docker_kwargs", "entrypoint", "env_from_secret",
     "exit_on_exceptions", "expose_endpoints", "expose_graphql_endpoint", "extra_search_paths",
-    "grpc_channel_options", "grpc_server_options", "image_pull_secrets", "log_config", "metrics",
+    "grpc_channel_options", "image_pull_secrets", "log_config", "metrics",
     "metrics_exporter_host", "metrics_exporter_port", "monitoring", "no_crud_endpoints",
     "no_debug_endpoints", "prefer_platform", "provider", "provider_endpoint",
     "proxy", "py_modules", "quiet", "quiet_error", "reload", "ssl_certfile", "ssl_keyfile",
@@ -150,6 +151,9 @@ absl::Status ReadGatewayKey(Context& ctx, const YAML::Node& key_node, const YAML
     SHOAL_ASSIGN_OR_RETURN(spec.prefetch, IntOf(value, location, dotted));
   } else if (canonical == "max_docs_per_request") {
     SHOAL_ASSIGN_OR_RETURN(spec.max_docs_per_request, IntOf(value, location, dotted));
+  } else if (canonical == "grpc_server_options") {
+    SHOAL_ASSIGN_OR_RETURN(spec.grpc_server_limits,
+                           ReadGrpcServerOptions(value, location, dotted));
   } else if (canonical == "port_monitoring") {
     SHOAL_ASSIGN_OR_RETURN(spec.port_monitoring.emplace(), IntOf(value, location, dotted));
   } else if (canonical == "protocol") {
@@ -246,6 +250,7 @@ void Inherit(const DeploymentSpec& flow, DeploymentSpec& node) {
   if (take("workspace")) node.workspace = flow.workspace;
   if (take("load_balancing")) node.load_balancing = flow.load_balancing;
   if (take("grpc_metadata")) node.grpc_metadata = flow.grpc_metadata;
+  if (take("expose_internal_errors")) node.expose_internal_errors = flow.expose_internal_errors;
 }
 
 // The value of `key` in an item map, at its top level or under its `with:`.

@@ -7,21 +7,24 @@
 #include <cstdlib>
 #include <deque>
 #include <optional>
+#include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/support/message_allocator.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/arena.h"
 #include "jina.grpc.pb.h"
 #include "src/common/log.h"
+#include "src/common/strings.h"
 #include "src/executor/grpc_status.h"
 #include "src/executor/membership.h"
 #include "src/executor/stateful.h"
+#include "src/executor/wire.h"
 
 namespace shoal::executor {
 namespace {
@@ -50,44 +53,52 @@ google::protobuf::ArenaOptions RequestArenaOptions() {
   return options;
 }
 
-// Request and response of one unary call on one arena: parsing allocates from it, the reply is
-// a pointer swap, and everything is freed at once when the call ends.
-template <typename Req, typename Resp>
-class ArenaAllocator : public grpc::MessageAllocator<Req, Resp> {
- public:
-  grpc::MessageHolder<Req, Resp>* AllocateMessages() override { return new Holder(); }
-
- private:
-  class Holder : public grpc::MessageHolder<Req, Resp> {
-   public:
-    Holder() {
-      this->set_request(google::protobuf::Arena::CreateMessage<Req>(&arena_));
-      this->set_response(google::protobuf::Arena::CreateMessage<Resp>(&arena_));
-    }
-    void Release() override { delete this; }
-
-   private:
-    google::protobuf::Arena arena_{RequestArenaOptions()};
-  };
-};
-
-// One message of a Call stream with its own arena.
-struct StreamMessage {
+// A request parsed into its own arena, which is freed at once with it. Unary calls and Call
+// streams read raw bytes, so that a document count can refuse a request before it is parsed and
+// an unparseable one is answered INVALID_ARGUMENT naming the RPC.
+template <typename Proto>
+struct ArenaMessage {
   google::protobuf::Arena arena{RequestArenaOptions()};
-  jina::DataRequestProto* proto = google::protobuf::Arena::CreateMessage<jina::DataRequestProto>(&arena);
+  Proto* proto = google::protobuf::Arena::CreateMessage<Proto>(&arena);
 };
+using StreamMessage = ArenaMessage<jina::DataRequestProto>;
 
-// JinaRPC/Call: requests are read ahead (up to kMaxInFlight), processed in order on the
-// executor thread, and written back one at a time as they complete.
+constexpr std::string_view kSingleRpc = "jina.JinaSingleDataRequestRPC/process_single_data";
+constexpr std::string_view kDataRpc = "jina.JinaDataRequestRPC/process_data";
+constexpr std::string_view kCallRpc = "jina.JinaRPC/Call";
+
+// Checks the docs limit, then parses; the first error is the answer.
+template <typename Proto>
+StatusOr<std::unique_ptr<ArenaMessage<Proto>>> ReadRequest(const grpc::ByteBuffer& buffer,
+                                                            int64_t max_docs,
+                                                            std::string_view rpc) {
+  SHOAL_RETURN_IF_ERROR(CheckDocsLimit(buffer, std::is_same_v<Proto, jina::DataRequestListProto>,
+                                       max_docs, rpc));
+  auto message = std::make_unique<ArenaMessage<Proto>>();
+  SHOAL_RETURN_IF_ERROR(ParseRequest(buffer, *message->proto, rpc));
+  return message;
+}
+
+// Answers a unary call with `answer` serialized into `response`.
+void FinishWith(grpc::ServerUnaryReactor* reactor, const jina::DataRequestProto& answer,
+                grpc::ByteBuffer* response) {
+  Status serialized = SerializeAnswer(answer, *response);
+  reactor->Finish(serialized.ok() ? grpc::Status::OK : ToGrpc(serialized));
+}
+
+// JinaRPC/Call: requests are read ahead (up to kMaxHeld in flight or answered but not yet
+// sent), processed in order on the executor thread, and written back one at a time as they
+// complete. A client that does not read its answers stops being read from (flow control): no
+// more than kMaxHeld answers, or kMaxHeldBytes of them, wait for it.
 //
 // Lifetime: gRPC deletes the reactor in OnDone, after Finish. Finish is only called once no
 // request is in flight (a task holds `in_flight_`), and always outside `mu_`, as the last thing
 // the calling thread does with the reactor.
-class CallReactor : public grpc::ServerBidiReactor<jina::DataRequestProto, jina::DataRequestProto> {
+class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
-  CallReactor(ReplicaRuntime* runtime, StatefulReplica* stateful)
-      : runtime_(runtime), stateful_(stateful) {
-    NextRead();
+  CallReactor(ReplicaRuntime* runtime, StatefulReplica* stateful, int64_t max_docs)
+      : runtime_(runtime), stateful_(stateful), max_docs_(max_docs) {
+    StartRead(&reading_);
   }
 
   void OnReadDone(bool ok) override {
@@ -101,17 +112,26 @@ class CallReactor : public grpc::ServerBidiReactor<jina::DataRequestProto, jina:
       if (finish.has_value()) Finish(*finish);
       return;
     }
-    std::unique_ptr<StreamMessage> message = std::move(reading_);
+    grpc::ByteBuffer bytes = std::move(reading_);
+    uint64_t sequence;
     bool read_more;
     {
       absl::MutexLock lock(&mu_);
       if (finished_) return;  // the stream already ended (an error, a failed write)
+      sequence = ++received_;
       ++in_flight_;           // keeps the reactor alive until Completed
-      read_more = in_flight_ < kMaxInFlight && error_.ok() && !write_failed_;
+      read_more = CanReadLocked();
       read_paused_ = !read_more;
     }
-    if (read_more) NextRead();
-    StreamMessage* raw = message.release();
+    if (read_more) StartRead(&reading_);
+    StatusOr<std::unique_ptr<StreamMessage>> message = ReadRequest<jina::DataRequestProto>(
+        bytes, max_docs_, absl::StrCat(AsAbsl(kCallRpc), " message #", sequence));
+    bytes.Clear();
+    if (!message.ok()) {
+      Completed(nullptr, message.status());
+      return;
+    }
+    StreamMessage* raw = message->release();
     if (stateful_ != nullptr && runtime_->IsWrite(raw->proto->header().exec_endpoint())) {
       stateful_->Write(raw->proto->SerializeAsString(),
                        [this, raw](StatusOr<jina::DataRequestProto> answer) {
@@ -153,17 +173,22 @@ class CallReactor : public grpc::ServerBidiReactor<jina::DataRequestProto, jina:
 
   void OnWriteDone(bool ok) override {
     std::optional<grpc::Status> finish;
+    bool resume_read = false;
     {
       absl::MutexLock lock(&mu_);
+      held_bytes_ -= writes_.front().Length();
       writes_.pop_front();
       if (!ok) {
         write_failed_ = true;  // the client is gone: drop what is queued
         writes_.clear();
+        held_bytes_ = 0;
       } else if (!writes_.empty()) {
-        StartWrite(writes_.front()->proto);
+        StartWrite(&writes_.front());
       }
+      resume_read = ResumeReadLocked();
       finish = FinishIfDoneLocked();
     }
+    if (resume_read) StartRead(&reading_);  // the stream cannot finish before this read ends
     if (finish.has_value()) Finish(*finish);
   }
 
@@ -171,38 +196,47 @@ class CallReactor : public grpc::ServerBidiReactor<jina::DataRequestProto, jina:
 
   void OnDone() override { delete this; }
 
- private:
-  static constexpr int kMaxInFlight = 64;
+  // Answers held for one stream: in flight or finished but not yet sent.
+  static constexpr size_t kMaxHeld = 64;
+  static constexpr size_t kMaxHeldBytes = 64 << 20;
 
-  void NextRead() {
-    reading_ = std::make_unique<StreamMessage>();
-    StartRead(reading_->proto);
+ private:
+  bool CanReadLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return static_cast<size_t>(in_flight_) + writes_.size() < kMaxHeld &&
+           held_bytes_ < kMaxHeldBytes && error_.ok() && !write_failed_;
   }
 
-  // Runs on the executor thread (or inline when the task could not be posted).
+  // Whether a paused read may start again; the caller then calls StartRead outside `mu_`.
+  bool ResumeReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!read_paused_ || reads_done_ || finished_ || !CanReadLocked()) return false;
+    read_paused_ = false;
+    return true;
+  }
+
+  // Runs on the executor thread (or inline when the task could not be posted). `message` is
+  // null when the request could not be read.
   void Completed(std::unique_ptr<StreamMessage> message, const Status& status) {
+    grpc::ByteBuffer answer;
+    Status result = status;
+    if (result.ok()) result = SerializeAnswer(*message->proto, answer);
+    message.reset();  // the arena goes as soon as the answer is bytes
     bool resume_read = false;
-    {
-      absl::MutexLock lock(&mu_);
-      if (!status.ok()) {
-        // A broken message ends the stream with its error once the earlier answers are out.
-        if (error_.ok()) error_ = status;
-      } else if (!write_failed_) {
-        writes_.push_back(std::move(message));
-        if (writes_.size() == 1) StartWrite(writes_.front()->proto);
-      }
-      if (read_paused_ && !reads_done_ && error_.ok() && !write_failed_) {
-        read_paused_ = false;
-        resume_read = true;
-      }
-    }
-    if (resume_read) NextRead();  // still counted in flight: the stream cannot finish yet
     std::optional<grpc::Status> finish;
     {
       absl::MutexLock lock(&mu_);
       --in_flight_;
+      if (!result.ok()) {
+        // A broken message ends the stream with its error once the earlier answers are out.
+        if (error_.ok()) error_ = result;
+      } else if (!write_failed_) {
+        held_bytes_ += answer.Length();
+        writes_.push_back(std::move(answer));
+        if (writes_.size() == 1) StartWrite(&writes_.front());
+      }
+      resume_read = ResumeReadLocked();
       finish = FinishIfDoneLocked();
     }
+    if (resume_read) StartRead(&reading_);
     if (finish.has_value()) Finish(*finish);
   }
 
@@ -215,11 +249,14 @@ class CallReactor : public grpc::ServerBidiReactor<jina::DataRequestProto, jina:
   }
 
   ReplicaRuntime* const runtime_;
-  StatefulReplica* const stateful_;          // null unless the Deployment is stateful
-  std::unique_ptr<StreamMessage> reading_;  // owned by the read path (one read at a time)
+  StatefulReplica* const stateful_;  // null unless the Deployment is stateful
+  const int64_t max_docs_;
+  grpc::ByteBuffer reading_;  // owned by the read path (one read at a time)
   std::atomic<bool> cancelled_{false};
   absl::Mutex mu_;
-  std::deque<std::unique_ptr<StreamMessage>> writes_ ABSL_GUARDED_BY(mu_);
+  std::deque<grpc::ByteBuffer> writes_ ABSL_GUARDED_BY(mu_);  // front: being written
+  size_t held_bytes_ ABSL_GUARDED_BY(mu_) = 0;                // of writes_
+  uint64_t received_ ABSL_GUARDED_BY(mu_) = 0;
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
@@ -228,14 +265,20 @@ class CallReactor : public grpc::ServerBidiReactor<jina::DataRequestProto, jina:
   Status error_ ABSL_GUARDED_BY(mu_);
 };
 
+using SingleBase = jina::JinaSingleDataRequestRPC::WithRawCallbackMethod_process_single_data<
+    jina::JinaSingleDataRequestRPC::Service>;
+using DataBase =
+    jina::JinaDataRequestRPC::WithRawCallbackMethod_process_data<jina::JinaDataRequestRPC::Service>;
+using CallBase = jina::JinaRPC::WithRawCallbackMethod_Call<jina::JinaRPC::Service>;
+
 }  // namespace
 
 // All Jina services of a replica. Each handler hands its call to the executor thread.
 class ReplicaServer::Services {
  public:
-  Services(ReplicaRuntime* runtime, StatefulReplica* stateful)
-      : single_(runtime, stateful), data_(runtime, stateful), call_(runtime, stateful),
-        discovery_(runtime), info_(runtime) {
+  Services(ReplicaRuntime* runtime, StatefulReplica* stateful, int64_t max_docs)
+      : single_(runtime, stateful, max_docs), data_(runtime, stateful, max_docs),
+        call_(runtime, stateful, max_docs), discovery_(runtime), info_(runtime) {
     if (stateful != nullptr) membership_ = std::make_unique<MembershipService>(stateful);
   }
 
@@ -254,22 +297,26 @@ class ReplicaServer::Services {
   }
 
  private:
-  class Single : public jina::JinaSingleDataRequestRPC::CallbackService {
+  using Request = ArenaMessage<jina::DataRequestProto>;
+
+  class Single : public SingleBase {
    public:
-    Single(ReplicaRuntime* runtime, StatefulReplica* stateful)
-        : runtime_(runtime), stateful_(stateful) {
-      SetMessageAllocatorFor_process_single_data(&allocator_);
-    }
+    Single(ReplicaRuntime* runtime, StatefulReplica* stateful, int64_t max_docs)
+        : runtime_(runtime), stateful_(stateful), max_docs_(max_docs) {}
     grpc::ServerUnaryReactor* process_single_data(grpc::CallbackServerContext* context,
-                                                  const jina::DataRequestProto* request,
-                                                  jina::DataRequestProto* response) override {
+                                                  const grpc::ByteBuffer* bytes,
+                                                  grpc::ByteBuffer* response) override {
       grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-      // The request belongs to this call's arena (ArenaAllocator) until Finish; it is answered
-      // in place and swapped into the response.
-      auto* mutable_request = const_cast<jina::DataRequestProto*>(request);
-      if (stateful_ != nullptr && runtime_->IsWrite(request->header().exec_endpoint())) {
+      StatusOr<std::unique_ptr<Request>> read =
+          ReadRequest<jina::DataRequestProto>(*bytes, max_docs_, kSingleRpc);
+      if (!read.ok()) {
+        reactor->Finish(ToGrpc(read.status()));
+        return reactor;
+      }
+      std::unique_ptr<Request> request = std::move(read).value();
+      if (stateful_ != nullptr && runtime_->IsWrite(request->proto->header().exec_endpoint())) {
         // A write goes through the Raft log; the leader's Executor answers.
-        stateful_->Write(request->SerializeAsString(),
+        stateful_->Write(request->proto->SerializeAsString(),
                          [context, reactor, response](StatusOr<jina::DataRequestProto> answer) {
                            if (!answer.ok()) {
                              reactor->Finish(ToGrpc(answer.status()));
@@ -278,86 +325,90 @@ class ReplicaServer::Services {
                            if (answer->header().status().code() == jina::StatusProto::ERROR) {
                              context->AddTrailingMetadata("is-error", "true");
                            }
-                           *response = std::move(answer).value();
-                           reactor->Finish(grpc::Status::OK);
+                           FinishWith(reactor, *answer, response);
                          });
         return reactor;
       }
       if (stateful_ != nullptr && stateful_->linearizable_reads()) {
         // A linearizable read: on the leader, after it confirmed its leadership.
-        stateful_->ConfirmLeader([this, context, reactor, mutable_request, response](Status s) {
+        stateful_->ConfirmLeader([this, context, reactor, request = std::move(request),
+                                  response](Status s) mutable {
           if (!s.ok()) {
             reactor->Finish(ToGrpc(s));
             return;
           }
-          Serve(context, reactor, mutable_request, response);
+          Serve(context, reactor, std::move(request), response);
         });
         return reactor;
       }
-      Serve(context, reactor, mutable_request, response);
+      Serve(context, reactor, std::move(request), response);
       return reactor;
     }
 
    private:
-    // Runs the Executor on the request (on the executor thread) and answers in place.
+    // Runs the Executor on the request (on the executor thread) and answers with it.
     void Serve(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
-               jina::DataRequestProto* mutable_request, jina::DataRequestProto* response) {
-      Status posted = runtime_->PostRequest([this, context, reactor, mutable_request, response,
-                                    arrived = ReplicaRuntime::Clock::now(),
+               std::unique_ptr<Request> request, grpc::ByteBuffer* response) {
+      Status posted = runtime_->PostRequest([this, context, reactor, request = std::move(request),
+                                    response, arrived = ReplicaRuntime::Clock::now(),
                                     in_flight = InFlight(runtime_->in_flight())] {
         if (context->IsCancelled()) {  // the client gave up, or the drain's grace ran out
           reactor->Finish(grpc::Status::CANCELLED);
           return;
         }
-        StatusOr<bool> failed = runtime_->Process(*mutable_request, arrived);
+        StatusOr<bool> failed = runtime_->Process(*request->proto, arrived);
         if (!failed.ok()) {
           reactor->Finish(ToGrpc(failed.status()));
           return;
         }
         if (*failed) context->AddTrailingMetadata("is-error", "true");
-        response->Swap(mutable_request);
-        reactor->Finish(grpc::Status::OK);
+        FinishWith(reactor, *request->proto, response);
       });
       if (!posted.ok()) reactor->Finish(ToGrpc(posted));
     }
 
     ReplicaRuntime* const runtime_;
     StatefulReplica* const stateful_;
-    ArenaAllocator<jina::DataRequestProto, jina::DataRequestProto> allocator_;
+    const int64_t max_docs_;
   };
 
-  class Data : public jina::JinaDataRequestRPC::CallbackService {
+  class Data : public DataBase {
    public:
-    Data(ReplicaRuntime* runtime, StatefulReplica* stateful)
-        : runtime_(runtime), stateful_(stateful) {
-      SetMessageAllocatorFor_process_data(&allocator_);
-    }
+    Data(ReplicaRuntime* runtime, StatefulReplica* stateful, int64_t max_docs)
+        : runtime_(runtime), stateful_(stateful), max_docs_(max_docs) {}
     grpc::ServerUnaryReactor* process_data(grpc::CallbackServerContext* context,
-                                           const jina::DataRequestListProto* request,
-                                           jina::DataRequestProto* response) override {
+                                           const grpc::ByteBuffer* bytes,
+                                           grpc::ByteBuffer* response) override {
       grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-      auto* parts = const_cast<jina::DataRequestListProto*>(request);  // this call's arena
-      if (stateful_ != nullptr && request->requests_size() > 0 &&
-          runtime_->IsWrite(request->requests(0).header().exec_endpoint())) {
+      StatusOr<std::unique_ptr<ArenaMessage<jina::DataRequestListProto>>> read =
+          ReadRequest<jina::DataRequestListProto>(*bytes, max_docs_, kDataRpc);
+      if (!read.ok()) {
+        reactor->Finish(ToGrpc(read.status()));
+        return reactor;
+      }
+      std::unique_ptr<ArenaMessage<jina::DataRequestListProto>> parts = std::move(read).value();
+      if (stateful_ != nullptr && parts->proto->requests_size() > 0 &&
+          runtime_->IsWrite(parts->proto->requests(0).header().exec_endpoint())) {
         reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                                      "a stateful replica takes writes one request at a time "
                                      "(process_single_data or Call), not as process_data parts"));
         return reactor;
       }
-      Status posted = runtime_->PostRequest([this, context, reactor, parts, response,
-                                    arrived = ReplicaRuntime::Clock::now(),
+      Status posted = runtime_->PostRequest([this, context, reactor, parts = std::move(parts),
+                                    response, arrived = ReplicaRuntime::Clock::now(),
                                     in_flight = InFlight(runtime_->in_flight())] {
         if (context->IsCancelled()) {
           reactor->Finish(grpc::Status::CANCELLED);
           return;
         }
-        StatusOr<bool> failed = runtime_->ProcessParts(*parts, *response, arrived);
+        auto* answer = google::protobuf::Arena::CreateMessage<jina::DataRequestProto>(&parts->arena);
+        StatusOr<bool> failed = runtime_->ProcessParts(*parts->proto, *answer, arrived);
         if (!failed.ok()) {
           reactor->Finish(ToGrpc(failed.status()));
           return;
         }
         if (*failed) context->AddTrailingMetadata("is-error", "true");
-        reactor->Finish(grpc::Status::OK);
+        FinishWith(reactor, *answer, response);
       });
       if (!posted.ok()) reactor->Finish(ToGrpc(posted));
       return reactor;
@@ -366,21 +417,22 @@ class ReplicaServer::Services {
    private:
     ReplicaRuntime* const runtime_;
     StatefulReplica* const stateful_;
-    ArenaAllocator<jina::DataRequestListProto, jina::DataRequestProto> allocator_;
+    const int64_t max_docs_;
   };
 
-  class Stream : public jina::JinaRPC::CallbackService {
+  class Stream : public CallBase {
    public:
-    Stream(ReplicaRuntime* runtime, StatefulReplica* stateful)
-        : runtime_(runtime), stateful_(stateful) {}
-    grpc::ServerBidiReactor<jina::DataRequestProto, jina::DataRequestProto>* Call(
+    Stream(ReplicaRuntime* runtime, StatefulReplica* stateful, int64_t max_docs)
+        : runtime_(runtime), stateful_(stateful), max_docs_(max_docs) {}
+    grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Call(
         grpc::CallbackServerContext* context) override {
-      return new CallReactor(runtime_, stateful_);
+      return new CallReactor(runtime_, stateful_, max_docs_);
     }
 
    private:
     ReplicaRuntime* const runtime_;
     StatefulReplica* const stateful_;
+    const int64_t max_docs_;
   };
 
   class Discovery : public jina::JinaDiscoverEndpointsRPC::CallbackService {
@@ -441,7 +493,8 @@ StatusOr<std::unique_ptr<ReplicaServer>> ReplicaServer::Start(
   server->runtime_ = std::move(runtime);
   server->stateful_ = std::move(stateful);
   server->services_ =
-      std::make_unique<Services>(server->runtime_.get(), server->stateful_.get());
+      std::make_unique<Services>(server->runtime_.get(), server->stateful_.get(),
+                                 options.max_docs_per_request);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -453,8 +506,8 @@ StatusOr<std::unique_ptr<ReplicaServer>> ReplicaServer::Start(
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &server->port_);
   // A port already taken must fail here, not be shared with another process.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.SetMaxReceiveMessageSize(-1);
-  builder.SetMaxSendMessageSize(-1);
+  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_send_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
   server->services_->Register(builder);

@@ -19,6 +19,13 @@ namespace shoal::executor {
 
 class StatefulReplica;
 
+// 64 MiB: room for a batch of images (64 RGB 256x256 float32 tensors are 48 MiB), while a few
+// such requests at once cannot exhaust a replica. Jina passes -1 (no limit); gRPC's own 4 MiB
+// default breaks image batches.
+inline constexpr int kDefaultMaxReceiveMessageBytes = 64 << 20;
+// As the HTTP gateway's max_docs_per_request.
+inline constexpr int kDefaultMaxDocsPerRequest = 10000;
+
 // Thread-safe. States: serving (after Start) -> draining (Shutdown: health NOT_SERVING, no new
 // calls, in-flight calls finish) -> stopped (the Executor is closed).
 class ReplicaServer {
@@ -26,6 +33,12 @@ class ReplicaServer {
   struct Options {
     std::string host = "0.0.0.0";
     int port = 0;  // 0: any free port; port() tells which
+    // Larger requests are refused by gRPC with RESOURCE_EXHAUSTED; -1: no limit.
+    int max_receive_message_bytes = kDefaultMaxReceiveMessageBytes;
+    int max_send_message_bytes = -1;
+    // Requests with more documents are refused with RESOURCE_EXHAUSTED before they are
+    // parsed; 0: no limit.
+    int max_docs_per_request = kDefaultMaxDocsPerRequest;
   };
   // `stateful` (optional) must have been started over `runtime`; writes then go through it.
   static StatusOr<std::unique_ptr<ReplicaServer>> Start(

@@ -10,8 +10,12 @@
 #include <utility>
 #include <vector>
 
+#include <openssl/evp.h>
+
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "src/common/log.h"
 
 namespace shoal::executor {
@@ -22,9 +26,43 @@ constexpr size_t kRemembered = 10000;
 constexpr size_t kAnswerBudget = 64 << 20;
 
 // Raft snapshot files: magic, version, the remembered request ids (u64 count; u32 length and
-// bytes each), then the Executor's own snapshot (u64 length and bytes). Little-endian.
+// bytes each, then, from version 2, u32 length and bytes of the request's digest), then the
+// Executor's own snapshot (u64 length and bytes). Little-endian.
 constexpr char kSnapshotMagic[8] = {'S', 'H', 'O', 'A', 'L', 'R', 'S', 'N'};
-constexpr uint32_t kSnapshotVersion = 1;
+constexpr uint32_t kSnapshotVersion = 2;
+
+// Apply's answer to a request id reused for another request: a leading zero byte (no protobuf
+// message starts with one: field number 0 does not exist) before the error message.
+constexpr char kRefusedMarker = '\0';
+
+// SHA-256 of what makes two requests the same write: the endpoint, the parameters and the
+// documents, each serialized deterministically and length-prefixed.
+std::string RequestDigest(const jina::DataRequestProto& request) {
+  EVP_MD_CTX* context = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(context, EVP_sha256(), nullptr);
+  auto add = [context](const std::string& bytes) {
+    const uint64_t size = bytes.size();
+    EVP_DigestUpdate(context, &size, sizeof(size));
+    EVP_DigestUpdate(context, bytes.data(), bytes.size());
+  };
+  auto deterministic = [](const google::protobuf::Message& message) {
+    std::string bytes;
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    message.SerializeToCodedStream(&coded);
+    coded.Trim();
+    return bytes;
+  };
+  add(request.header().exec_endpoint());
+  add(deterministic(request.parameters()));
+  add(deterministic(request.data()));
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_DigestFinal_ex(context, digest, &size);
+  EVP_MD_CTX_free(context);
+  return std::string(reinterpret_cast<const char*>(digest), size);
+}
 
 template <typename T>
 void WriteRaw(std::ostream& out, T value) {
@@ -126,12 +164,19 @@ std::string StatefulReplica::Apply(std::string_view data) {
     return "";
   }
   const std::string id = request.header().request_id();
+  const std::string digest = id.empty() ? std::string() : RequestDigest(request);
   {
     absl::MutexLock lock(&mu_);
     auto seen = answered_.find(id);
     if (!id.empty() && seen != answered_.end()) {
+      if (!seen->second.digest.empty() && seen->second.digest != digest) {
+        return absl::StrCat(std::string(1, kRefusedMarker), "request id '", id,
+                            "' was already used for another request (other endpoint, documents "
+                            "or parameters); a retry must send the same request, a new request "
+                            "needs a new id");
+      }
       // Applied before: its first answer, or, when that was let go, the request itself.
-      return seen->second.empty() ? std::string(data) : seen->second;
+      return seen->second.answer.empty() ? std::string(data) : seen->second.answer;
     }
   }
   Status processed = OnExecutorThread([&]() -> Status {
@@ -147,24 +192,24 @@ std::string StatefulReplica::Apply(std::string_view data) {
   std::string answer = request.SerializeAsString();
   if (!id.empty()) {
     absl::MutexLock lock(&mu_);
-    Remember(id, answer);
+    Remember(id, digest, answer);
   }
   return answer;
 }
 
-void StatefulReplica::Remember(const std::string& id, std::string answer) {
+void StatefulReplica::Remember(const std::string& id, std::string digest, std::string answer) {
   answer_bytes_ += answer.size();
-  answered_.emplace(id, std::move(answer));
+  answered_.emplace(id, Answered{std::move(digest), std::move(answer)});
   answered_order_.push_back(id);
   if (answered_order_.size() > kRemembered) {
     auto oldest = answered_.find(answered_order_.front());
-    answer_bytes_ -= oldest->second.size();
+    answer_bytes_ -= oldest->second.answer.size();
     answered_.erase(oldest);
     answered_order_.pop_front();
     if (trimmed_ > 0) --trimmed_;
   }
   while (answer_bytes_ > kAnswerBudget && trimmed_ < answered_order_.size()) {
-    std::string& dropped = answered_[answered_order_[trimmed_++]];
+    std::string& dropped = answered_[answered_order_[trimmed_++]].answer;
     answer_bytes_ -= dropped.size();
     std::string().swap(dropped);
   }
@@ -188,6 +233,9 @@ Status StatefulReplica::WriteSnapshot(const std::string& path) {
     for (const std::string& id : answered_order_) {
       WriteRaw(out, static_cast<uint32_t>(id.size()));
       out.write(id.data(), static_cast<std::streamsize>(id.size()));
+      const std::string& digest = answered_[id].digest;
+      WriteRaw(out, static_cast<uint32_t>(digest.size()));
+      out.write(digest.data(), static_cast<std::streamsize>(digest.size()));
     }
   }
   const uint64_t executor_size = std::filesystem::file_size(executor_file);
@@ -213,14 +261,20 @@ Status StatefulReplica::ReadSnapshot(const std::string& path) {
       !std::equal(std::begin(magic), std::end(magic), std::begin(kSnapshotMagic))) {
     return damaged("not a Shoal snapshot");
   }
-  if (!ReadRaw(in, version) || version != kSnapshotVersion) return damaged("unknown version");
+  if (!ReadRaw(in, version) || version < 1 || version > kSnapshotVersion) {
+    return damaged("unknown version");
+  }
   if (!ReadRaw(in, count) || count > kRemembered) return damaged("bad request id count");
-  std::vector<std::string> ids(count);
-  for (std::string& id : ids) {
+  std::vector<std::pair<std::string, std::string>> ids(count);  // id, digest
+  for (auto& [id, digest] : ids) {
     uint32_t size = 0;
     if (!ReadRaw(in, size) || size > 4096) return damaged("bad request id");
     id.resize(size);
     if (!in.read(id.data(), size)) return damaged("truncated request ids");
+    if (version < 2) continue;  // no digests: any request under a restored id is a retry
+    if (!ReadRaw(in, size) || size > EVP_MAX_MD_SIZE) return damaged("bad request digest");
+    digest.resize(size);
+    if (!in.read(digest.data(), size)) return damaged("truncated request digests");
   }
   uint64_t executor_size = 0;
   if (!ReadRaw(in, executor_size)) return damaged("truncated");
@@ -249,8 +303,8 @@ Status StatefulReplica::ReadSnapshot(const std::string& path) {
   answered_order_.clear();
   answer_bytes_ = 0;
   trimmed_ = 0;
-  for (std::string& id : ids) {
-    answered_.emplace(id, std::string());
+  for (auto& [id, digest] : ids) {
+    answered_.emplace(id, Answered{std::move(digest), std::string()});
     answered_order_.push_back(std::move(id));
   }
   trimmed_ = answered_order_.size();
@@ -268,6 +322,10 @@ void StatefulReplica::Write(std::string request,
     StatusOr<consensus::ApplyResult> applied = raft_->Apply(request, apply_timeout_);
     if (!applied.ok()) {
       done(applied.status());
+      return;
+    }
+    if (!applied->response.empty() && applied->response[0] == kRefusedMarker) {
+      done(absl::AlreadyExistsError(applied->response.substr(1)));
       return;
     }
     jina::DataRequestProto answer;

@@ -1,8 +1,10 @@
 // A stateful replica: the Executor becomes a replicated state machine. Requests to write
 // endpoints are appended to the Raft log; once committed, every replica applies them through its
 // Executor in log order, and the leader's answer answers the caller. A request id seen before is
-// applied once (its first answer is returned again, or the request itself once that answer was
-// let go). Raft snapshots hold the Executor's Snapshot() and the remembered request ids.
+// applied once: the same request again (same endpoint, documents and parameters, by digest) gets
+// its first answer again (or the request itself once that answer was let go); another request
+// under that id is refused with ALREADY_EXISTS. Raft snapshots hold the Executor's Snapshot()
+// and the remembered request ids with their digests.
 #ifndef SHOAL_EXECUTOR_STATEFUL_H_
 #define SHOAL_EXECUTOR_STATEFUL_H_
 
@@ -71,7 +73,8 @@ class StatefulReplica {
   explicit StatefulReplica(ReplicaRuntime* runtime) : runtime_(runtime) {}
   std::string Apply(std::string_view data);
   // Remembers the answer to request `id`, letting go of the oldest beyond the budgets.
-  void Remember(const std::string& id, std::string answer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Remember(const std::string& id, std::string digest, std::string answer)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Raft snapshots: the remembered request ids and the Executor's Snapshot()/Restore() file.
   Status WriteSnapshot(const std::string& path);
   Status ReadSnapshot(const std::string& path);
@@ -85,9 +88,14 @@ class StatefulReplica {
   bool linearizable_reads_ = false;
   std::atomic<uint64_t> barrier_term_{0};  // the term whose barrier ran
   absl::Mutex mu_;
-  // The last kRemembered request ids applied, for exactly-once writes, with their answers while
-  // these fit kAnswerBudget bytes (an empty answer: let go, or restored from a snapshot).
-  std::map<std::string, std::string> answered_ ABSL_GUARDED_BY(mu_);
+  // The last kRemembered request ids applied, for exactly-once writes, with the digest of their
+  // request and their answers while these fit kAnswerBudget bytes (an empty answer: let go, or
+  // restored from a snapshot; an empty digest: restored from a version 1 snapshot).
+  struct Answered {
+    std::string digest;
+    std::string answer;
+  };
+  std::map<std::string, Answered> answered_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> answered_order_ ABSL_GUARDED_BY(mu_);
   size_t answer_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   size_t trimmed_ ABSL_GUARDED_BY(mu_) = 0;  // answered_order_[0, trimmed_) have no answer

@@ -167,6 +167,7 @@ std::vector<std::string> ExecutorArgs(const NodePlan& node, const ReplicaArgs& r
     args.insert(args.end(),
                 {"--max-queued-requests", std::to_string(spec.max_queued_requests)});
   }
+  for (std::string& flag : config::ReplicaLimitFlags(spec)) args.push_back(std::move(flag));
   if (spec.port_monitoring.has_value()) {
     const int port = *spec.port_monitoring != 0 ? *spec.port_monitoring : kDefaultMonitoringPort;
     args.insert(args.end(), {"--port-monitoring", std::to_string(port)});

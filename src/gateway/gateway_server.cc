@@ -3,6 +3,7 @@
 // in request order when the client asks for it.
 #include "src/gateway/gateway_server.h"
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <utility>
@@ -51,11 +52,11 @@ class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
  public:
   CallReactor(Gateway* gateway, grpc::CallbackServerContext* context, int default_prefetch)
       : gateway_(gateway), deadline_(DeadlineOf(context)) {
+    // A client may lower the operator's prefetch, never raise it.
+    prefetch_ = default_prefetch > 0 ? default_prefetch : 1 << 30;
     int prefetch = 0;
     if (absl::SimpleAtoi(Metadata(context, "__prefetch__"), &prefetch) && prefetch > 0) {
-      prefetch_ = prefetch;
-    } else {
-      prefetch_ = default_prefetch > 0 ? default_prefetch : 1 << 30;
+      prefetch_ = std::min(prefetch_, prefetch);
     }
     in_order_ = Metadata(context, "__results_in_order__") == "true";
     StartRead(&reading_);
@@ -86,7 +87,9 @@ class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
     if (read_more) StartRead(&reading_);
     StatusOr<RequestHead> head = ReadRequestHead(request);
     if (!head.ok()) {
-      Completed(sequence, std::nullopt, std::string(head.status().message()));
+      Completed(sequence, std::nullopt,
+                absl::StrCat("jina.JinaRPC/Call message #", sequence + 1, ": ",
+                             head.status().message()));
       return;
     }
     RequestHead h = *head;
@@ -219,8 +222,10 @@ class GatewayServer::Services {
       grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
       StatusOr<RequestHead> head = ReadRequestHead(*request);
       if (!head.ok()) {
-        reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                     std::string(head.status().message())));
+        reactor->Finish(grpc::Status(
+            grpc::StatusCode::INVALID_ARGUMENT,
+            absl::StrCat("jina.JinaSingleDataRequestRPC/process_single_data: ",
+                         head.status().message())));
         return reactor;
       }
       gateway_->Process(*request, *head, DeadlineOf(context),
@@ -345,8 +350,8 @@ StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(Gateway* gateway,
   std::string address = absl::StrCat(options.host, ":", options.port);
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &server->port_);
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.SetMaxReceiveMessageSize(-1);
-  builder.SetMaxSendMessageSize(-1);
+  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_send_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
   server->services_->Register(builder, gateway->size() == 1);

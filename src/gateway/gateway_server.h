@@ -26,6 +26,10 @@ class GatewayServer {
     int port = 0;          // 0: any free port
     int prefetch = 1000;   // requests in flight per Call stream unless the client asks fewer
     std::string name = "gateway";
+    // Larger requests are refused by gRPC with RESOURCE_EXHAUSTED; -1: no limit. 64 MiB, as
+    // a replica's (executor/server.h says why).
+    int max_receive_message_bytes = 64 << 20;
+    int max_send_message_bytes = -1;
   };
   static StatusOr<std::unique_ptr<GatewayServer>> Start(Gateway* gateway, const Options& options);
   ~GatewayServer();

@@ -152,7 +152,11 @@ StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
         std::string host = e.host;
         if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
         addresses[s].push_back(
-            routing::Address{.host = host, .port = e.port, .tls = e.tls, .dns = e.dns});
+            routing::Address{.host = host, .port = e.port, .tls = e.tls, .dns = e.dns,
+                             .name = absl::StrCat(spec.name, spec.shards > 1
+                                                                 ? absl::StrCat("/shard-", s)
+                                                                 : std::string(),
+                                                  "/external-", addresses[s].size())});
       }
     }
   } else {
@@ -180,7 +184,10 @@ StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
     for (int s = 0; s < spec.shards; ++s) {
       for (size_t index : deployment->members_[s]) {
         int port = deployment->supervisor_->port(index);
-        addresses[s].push_back(routing::Address{.host = options.replica_host, .port = port});
+        addresses[s].push_back(routing::Address{
+            .host = options.replica_host,
+            .port = port,
+            .name = ReplicaName(spec.name, spec.shards, s, static_cast<int>(addresses[s].size()))});
       }
     }
   }
@@ -191,7 +198,8 @@ StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
         addresses[s],
         routing::ReplicaSet::Options{.name = name,
                                      .tls_ca_file = spec.tls_ca_file,
-                                     .round_robin = spec.load_balancing == "round_robin"}));
+                                     .round_robin = spec.load_balancing == "round_robin",
+                                     .expose_addresses = spec.expose_internal_errors}));
   }
   std::map<std::string, routing::Polling> per_endpoint;
   for (const auto& [endpoint, text] : spec.polling) {
@@ -328,6 +336,7 @@ ReplicaProcessSpec LocalDeployment::ReplicaSpec(int shard, int r, int members,
     replica.argv.insert(replica.argv.end(),
                         {"--max-queued-requests", std::to_string(spec_.max_queued_requests)});
   }
+  for (std::string& flag : config::ReplicaLimitFlags(spec_)) replica.argv.push_back(std::move(flag));
   if (!spec_.workspace.empty()) {
     replica.argv.push_back("--workspace");
     replica.argv.push_back((std::filesystem::path(spec_.workspace) / replica.name).string());
@@ -374,7 +383,10 @@ void LocalDeployment::OnReady(size_t index, int port) {
   const auto [shard, replica] = *slot;
   routing::ReplicaSet& set = router->shard(shard);
   std::vector<routing::ReplicaStats> stats = set.Stats();
-  routing::Address address{.host = replica_host_, .port = port};
+  routing::Address address{.host = replica_host_,
+                           .port = port,
+                           .name = ReplicaName(spec_.name, spec_.shards, static_cast<int>(shard),
+                                               static_cast<int>(replica))};
   if (replica < stats.size() && stats[replica].address != address.ToString()) {
     set.SetAddress(replica, address);
   }
@@ -392,7 +404,11 @@ void LocalDeployment::OnExit(size_t index) {
 void LocalDeployment::SyncRouterLocked(size_t shard) {
   std::vector<routing::Address> addresses;
   for (size_t index : members_[shard]) {
-    addresses.push_back(routing::Address{.host = replica_host_, .port = supervisor_->port(index)});
+    addresses.push_back(routing::Address{
+        .host = replica_host_,
+        .port = supervisor_->port(index),
+        .name = ReplicaName(spec_.name, spec_.shards, static_cast<int>(shard),
+                            static_cast<int>(addresses.size()))});
   }
   router_->shard(shard).SetAddresses(addresses);
 }

@@ -64,6 +64,11 @@ StatusOr<std::unique_ptr<LocalFlow>> LocalFlow::Start(const config::FlowSpec& sp
       grpc_options.port = port;
       grpc_options.prefetch = spec.prefetch;
       grpc_options.name = spec.name + "/gateway";
+      const config::GrpcServerLimits& limits = spec.grpc_server_limits;
+      grpc_options.max_receive_message_bytes =
+          limits.max_receive_message_bytes.value_or(grpc_options.max_receive_message_bytes);
+      grpc_options.max_send_message_bytes =
+          limits.max_send_message_bytes.value_or(grpc_options.max_send_message_bytes);
       SHOAL_ASSIGN_OR_RETURN(flow->grpc_,
                              gateway::GatewayServer::Start(flow->gateway_.get(), grpc_options));
       flow->ports_.push_back(flow->grpc_->port());

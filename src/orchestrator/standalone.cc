@@ -16,6 +16,11 @@ StatusOr<std::unique_ptr<StandaloneDeployment>> StandaloneDeployment::Start(
   server_options.host = options.gateway_host;
   server_options.port = spec.port.value_or(0);
   server_options.name = spec.name + "/gateway";
+  const config::GrpcServerLimits& limits = spec.grpc_server_limits;
+  server_options.max_receive_message_bytes =
+      limits.max_receive_message_bytes.value_or(server_options.max_receive_message_bytes);
+  server_options.max_send_message_bytes =
+      limits.max_send_message_bytes.value_or(server_options.max_send_message_bytes);
   SHOAL_ASSIGN_OR_RETURN(standalone->server_,
                          gateway::GatewayServer::Start(standalone->gateway_.get(), server_options));
   SHOAL_LOG_INFO("Deployment '%s' serving on %s:%d (%d shard(s) x %d replica(s))", spec.name,

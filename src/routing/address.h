@@ -16,6 +16,8 @@ struct Address {
   int port = 0;
   bool tls = false;
   bool dns = false;              // dns:///: stands for the addresses `host` resolves to
+  // The replica's name in errors to clients ("indexer/rep-1"); empty: not known.
+  std::string name;
   std::string target() const;    // host:port, as gRPC dials it
   std::string ToString() const;  // with the scheme, as the user wrote it
   bool operator==(const Address&) const = default;

@@ -87,6 +87,11 @@ std::shared_ptr<Endpoint> ReplicaSet::Connect(const Address& address) const {
   auto endpoint = std::make_shared<Endpoint>();
   endpoint->address = address;
   endpoint->display = address.ToString();
+  if (options_.expose_addresses) {
+    endpoint->label = endpoint->display;
+  } else {
+    endpoint->label = address.name.empty() ? absl::StrCat(options_.name, " replica") : address.name;
+  }
   endpoint->channel = grpc::CreateCustomChannel(address.target(), credentials, args);
   endpoint->stub = std::make_unique<grpc::GenericStub>(endpoint->channel);
   endpoint->metrics = metrics::ForRoute(metrics::DeploymentOf(options_.name), address.target());

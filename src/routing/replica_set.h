@@ -27,6 +27,9 @@ namespace shoal::routing {
 struct Endpoint {
   Address address;
   std::string display;  // address.ToString(), formatted once
+  // How errors to clients name the replica: its name ("indexer/rep-1"), not its address,
+  // unless the set's Options::expose_addresses.
+  std::string label;
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<grpc::GenericStub> stub;
   metrics::RouteMetrics metrics;  // labels: the Deployment, address.target()
@@ -55,6 +58,8 @@ class ReplicaSet {
     absl::Duration probe_timeout = absl::Milliseconds(500);
     std::string tls_ca_file;                   // roots for grpcs:// addresses; empty: system
     bool round_robin = false;                  // Jina's policy instead of least loaded
+    // Errors to clients give replicas' host:port (a debugging aid) instead of their names.
+    bool expose_addresses = false;
   };
   // `addresses` as for SetAddresses; a dns:/// name is resolved before the constructor returns.
   ReplicaSet(std::vector<Address> addresses, Options options);

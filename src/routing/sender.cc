@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 
 namespace shoal::routing {
 
@@ -97,7 +98,7 @@ class Call {
     } else if (status.ok() && refused_) {
       replicas_.NoteLeader(options_.endpoint, lease_);
     }
-    result_.replica = lease_.endpoint->display;
+    result_.replica = lease_.endpoint->label;
     result_.status = std::move(status);
     if (Retryable(result_.status)) {
       Attempt();  // another replica, or Finish() when the budget or the replicas are spent
@@ -111,6 +112,18 @@ class Call {
     Finish();
   }
 
+  // gRPC's own errors name the address they dialled; clients see the replica's label instead.
+  std::string ForClients(std::string message) const {
+    for (const std::shared_ptr<Endpoint>& e : tried_endpoints_) {
+      const std::string target = e->address.target();
+      for (const std::string& address : {"ipv4:" + target, "ipv6:" + target, target, e->display}) {
+        if (address == e->label) continue;
+        message = absl::StrReplaceAll(message, {{address, e->label}});
+      }
+    }
+    return message;
+  }
+
   void Finish() {
     if (result_.attempts == 0) {
       result_.status = grpc::Status(
@@ -122,15 +135,15 @@ class Call {
           absl::StrCat(replicas_.name(), ": ", result_.attempts, " attempt(s) failed (tried ",
                        absl::StrJoin(tried_endpoints_, ", ",
                                      [](std::string* out, const std::shared_ptr<Endpoint>& e) {
-                                       out->append(e->display);
+                                       out->append(e->label);
                                      }),
                        "); last error: ",
-                       result_.status.error_message()));
+                       ForClients(result_.status.error_message())));
     } else if (!result_.status.ok()) {
       result_.status = grpc::Status(
           result_.status.error_code(),
           absl::StrCat(replicas_.name(), " replica ", result_.replica, ": ",
-                       result_.status.error_message()));
+                       ForClients(result_.status.error_message())));
     }
     auto done = std::move(done_);
     SendResult result = std::move(result_);

@@ -122,6 +122,53 @@ TEST(StatefulDeploymentTest, TheSameWriteDeliveredTwiceIsAppliedOnce) {
   EXPECT_TRUE(Converge(dep, "1")) << ::testing::PrintToString(Counts(dep));
 }
 
+// Sends `request` to the replica that takes it (the leader; followers answer "not the leader").
+grpc::Status WriteToLeader(const Deployment& dep, const jina::DataRequestProto& request,
+                           jina::DataRequestProto* response) {
+  grpc::Status status(grpc::StatusCode::UNAVAILABLE, "no replica");
+  const std::vector<std::vector<std::string>> shards = dep.replica_addresses();
+  for (const std::string& address : shards[0]) {
+    auto stub = jina::JinaSingleDataRequestRPC::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    status = stub->process_single_data(&context, request, response);
+    if (status.error_message().find("not the leader") == std::string::npos) return status;
+  }
+  return status;
+}
+
+TEST(StatefulDeploymentTest, AReusedRequestIdWithOtherDocumentsIsRefused) {
+  std::filesystem::path workspace = FreshDir("reused-id");
+  Deployment dep(Stateful("reused", workspace));
+  Status started = dep.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  jina::DataRequestProto first;
+  first.mutable_header()->set_request_id("shared-id");
+  first.mutable_header()->set_exec_endpoint("/index");
+  DocList(first.mutable_data()->mutable_docs()).Add().set_text("first caller's doc");
+  jina::DataRequestProto answer;
+  grpc::Status written = WriteToLeader(dep, first, &answer);
+  ASSERT_TRUE(written.ok()) << written.error_message();
+
+  // Another caller's request under the same id: refused, never the first caller's answer.
+  jina::DataRequestProto other;
+  *other.mutable_header() = first.header();
+  DocList(other.mutable_data()->mutable_docs()).Add().set_text("second caller's doc");
+  jina::DataRequestProto leaked;
+  grpc::Status refused = WriteToLeader(dep, other, &leaked);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::ALREADY_EXISTS) << refused.error_message();
+  EXPECT_THAT(refused.error_message(), ::testing::HasSubstr("'shared-id'"));
+  EXPECT_EQ(leaked.data().docs().docs_size(), 0);
+
+  // A true retry still gets the first answer, applied once.
+  jina::DataRequestProto again;
+  grpc::Status retried = WriteToLeader(dep, first, &again);
+  ASSERT_TRUE(retried.ok()) << retried.error_message();
+  EXPECT_EQ(again.SerializeAsString(), answer.SerializeAsString());
+  EXPECT_TRUE(Converge(dep, "1")) << ::testing::PrintToString(Counts(dep));
+}
+
 TEST(StatefulDeploymentTest, LinearizableReadsSeeEveryAcknowledgedWrite) {
   std::filesystem::path workspace = FreshDir("linearizable");
   DeploymentOptions options = Stateful("linear", workspace);

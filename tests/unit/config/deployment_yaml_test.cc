@@ -457,3 +457,52 @@ TEST(DeploymentYamlErrorTest, DuplicateKey) {
 
 }  // namespace
 }  // namespace shoal::config
+
+namespace shoal::config {
+namespace {
+
+TEST(DeploymentYamlTest, GrpcServerOptionsAndMaxDocsReachTheReplicas) {
+  absl::StatusOr<DeploymentSpec> spec = ParseDeploymentYaml(
+      "jtype: Deployment\n"
+      "with:\n"
+      "  max_docs_per_request: 500\n"
+      "  grpc_server_options:\n"
+      "    grpc.max_receive_message_length: 104857600\n"
+      "    grpc.max_send_message_length: -1\n",
+      "dep.yml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->max_docs_per_request, 500);
+  EXPECT_EQ(spec->grpc_server_limits.max_receive_message_bytes, 104857600);
+  EXPECT_EQ(spec->grpc_server_limits.max_send_message_bytes, -1);
+  EXPECT_THAT(spec->warnings, IsEmpty());
+  EXPECT_THAT(ReplicaLimitFlags(*spec),
+              ElementsAre("--max-docs-per-request", "500", "--max-message-size", "104857600",
+                          "--max-send-message-size", "-1"));
+  absl::StatusOr<DeploymentSpec> plain = ParseDeploymentYaml("uses: Echo\n", "dep.yml");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_THAT(ReplicaLimitFlags(*plain), IsEmpty());  // the replicas' defaults
+  EXPECT_FALSE(plain->expose_internal_errors);
+  absl::StatusOr<DeploymentSpec> exposed =
+      ParseDeploymentYaml("expose_internal_errors: true\n", "dep.yml");
+  ASSERT_TRUE(exposed.ok()) << exposed.status();
+  EXPECT_TRUE(exposed->expose_internal_errors);
+}
+
+TEST(DeploymentYamlErrorTest, GrpcServerOptionsNameTheOption) {
+  EXPECT_EQ(ErrorOf("grpc_server_options:\n  grpc.keepalive_time_ms: 100\n"),
+            "dep.yml:2:3: grpc_server_options.grpc.keepalive_time_ms: unknown gRPC server "
+            "option; Shoal reads grpc.max_receive_message_length and "
+            "grpc.max_send_message_length");
+  EXPECT_THAT(ErrorOf("grpc_server_options:\n  grpc.max_receive_message_length: lots\n"),
+              HasSubstr("grpc_server_options.grpc.max_receive_message_length: expected a size "
+                        "in bytes from 1 to 2147483647, or -1 for no limit; got 'lots'"));
+  EXPECT_THAT(ErrorOf("grpc_server_options:\n  grpc.max_receive_message_length: 0\n"),
+              HasSubstr("or -1 for no limit; got 0"));
+  EXPECT_THAT(ErrorOf("grpc_server_options: 5\n"),
+              HasSubstr("grpc_server_options: expected a map of gRPC options"));
+  EXPECT_EQ(ErrorOf("max_docs_per_request: -2\n"),
+            "dep.yml:1:23: max_docs_per_request: must be >= 0, 0 for no limit (got -2)");
+}
+
+}  // namespace
+}  // namespace shoal::config

@@ -528,3 +528,33 @@ TEST(FlowYamlTest, YamlKindTellsFlowsFromDeployments) {
 
 }  // namespace
 }  // namespace shoal::config
+
+namespace shoal::config {
+namespace {
+
+TEST(FlowYamlTest, GrpcServerOptionsSetTheGatewayLimits) {
+  absl::StatusOr<FlowSpec> spec = ParseFlowYaml(
+      "jtype: Flow\n"
+      "with:\n"
+      "  grpc_server_options: {grpc.max_receive_message_length: 1048576}\n"
+      "executors:\n"
+      "  - name: a\n"
+      "    grpc_server_options: {grpc.max_send_message_length: 2048}\n"
+      "    max_docs_per_request: 7\n",
+      "flow.yml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->grpc_server_limits.max_receive_message_bytes, 1048576);
+  ASSERT_EQ(spec->executors.size(), 1u);
+  EXPECT_EQ(spec->executors[0].grpc_server_limits.max_send_message_bytes, 2048);
+  EXPECT_EQ(spec->executors[0].max_docs_per_request, 7);
+  absl::StatusOr<FlowSpec> bad = ParseFlowYaml(
+      "jtype: Flow\nwith:\n  grpc_server_options: {grpc.http2.max_pings_without_data: 0}\n",
+      "flow.yml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(),
+              ::testing::HasSubstr("with.grpc_server_options.grpc.http2.max_pings_without_data: "
+                                   "unknown gRPC server option"));
+}
+
+}  // namespace
+}  // namespace shoal::config

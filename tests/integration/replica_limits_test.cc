@@ -1,0 +1,170 @@
+// A real `shoal executor` against hostile requests: oversized messages, too many documents,
+// bytes that are not a request. Each is refused with an error naming what was wrong, and the
+// replica keeps serving.
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "jina.grpc.pb.h"
+#include "shoal/doc.h"
+#include "tests/integration/child_process.h"
+
+namespace shoal {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::unique_ptr<testing::ChildProcess> StartExecutor(std::vector<std::string> args) {
+  std::vector<std::string> argv = {
+      testing::ShoalBinary(), "executor", "--host", "127.0.0.1", "--port", "0"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto child = testing::ChildProcess::Start(argv);
+  EXPECT_TRUE(child.ok()) << child.status();
+  return child.ok() ? std::move(child).value() : nullptr;
+}
+
+std::shared_ptr<grpc::Channel> Unlimited(const std::string& address) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  args.SetMaxSendMessageSize(-1);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+}
+
+jina::DataRequestProto Request(int docs, size_t text_bytes = 1) {
+  jina::DataRequestProto request;
+  request.mutable_header()->set_request_id("req-1");
+  request.mutable_header()->set_exec_endpoint("/x");
+  DocList list(request.mutable_data()->mutable_docs());
+  for (int i = 0; i < docs; ++i) list.Add().set_text(std::string(text_bytes, 'x'));
+  return request;
+}
+
+grpc::Status Send(const std::string& address, const jina::DataRequestProto& request) {
+  auto stub = jina::JinaSingleDataRequestRPC::NewStub(Unlimited(address));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  jina::DataRequestProto response;
+  return stub->process_single_data(&context, request, &response);
+}
+
+// Sends raw bytes to a unary method.
+grpc::Status SendBytes(const std::string& address, const std::string& method,
+                       const std::string& bytes) {
+  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  grpc::GenericStub generic(channel);
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  grpc::ClientContext context;
+  grpc::Status status(grpc::StatusCode::UNKNOWN, "no answer within 10 s");
+  absl::Notification done;
+  generic.UnaryCall(&context, method, {}, &request, &response, [&](grpc::Status s) {
+    status = std::move(s);
+    done.Notify();
+  });
+  if (!done.WaitForNotificationWithTimeout(absl::Seconds(10))) context.TryCancel();
+  done.WaitForNotification();
+  return status;
+}
+
+TEST(ReplicaLimitsTest, ARequestOverTheSizeLimitIsRefusedAndTheReplicaKeepsServing) {
+  auto replica = StartExecutor({"--uses", "Echo"});
+  ASSERT_NE(replica, nullptr);
+  const jina::DataRequestProto big = Request(1, 70 << 20);
+  grpc::Status refused = Send(replica->address(), big);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << refused.error_message();
+  EXPECT_THAT(refused.error_message(), HasSubstr(std::to_string(64 << 20)));
+  EXPECT_TRUE(Send(replica->address(), Request(3)).ok());
+
+  auto raised = StartExecutor({"--uses", "Echo", "--max-message-size", std::to_string(100 << 20)});
+  ASSERT_NE(raised, nullptr);
+  grpc::Status passed = Send(raised->address(), big);
+  EXPECT_TRUE(passed.ok()) << passed.error_message();
+}
+
+TEST(ReplicaLimitsTest, TooManyDocumentsAreRefusedBeforeTheExecutorSeesThem) {
+  auto replica = StartExecutor({"--uses", "Echo", "--name", "echo/rep-0"});
+  ASSERT_NE(replica, nullptr);
+  // A million empty documents are 2 MB on the wire.
+  jina::DataRequestProto many = Request(0);
+  for (int i = 0; i < 1000000; ++i) many.mutable_data()->mutable_docs()->add_docs();
+  grpc::Status refused = Send(replica->address(), many);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << refused.error_message();
+  EXPECT_THAT(refused.error_message(), HasSubstr("max_docs_per_request (10000)"));
+  EXPECT_THAT(refused.error_message(), HasSubstr("1000000 documents"));
+
+  // The same documents as docs_bytes.
+  jina::DataRequestProto as_bytes = Request(0);
+  as_bytes.mutable_data()->set_docs_bytes(many.data().docs().SerializeAsString());
+  refused = Send(replica->address(), as_bytes);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << refused.error_message();
+
+  EXPECT_EQ(testing::ReplicaInfo(replica->address())["processed_requests"], "0");
+  EXPECT_TRUE(Send(replica->address(), Request(10000)).ok());
+  EXPECT_EQ(testing::ReplicaInfo(replica->address())["processed_requests"], "1");
+
+  auto raised = StartExecutor({"--uses", "Echo", "--max-docs-per-request", "0"});
+  ASSERT_NE(raised, nullptr);
+  EXPECT_TRUE(Send(raised->address(), Request(20000)).ok());
+}
+
+TEST(ReplicaLimitsTest, BytesThatAreNotARequestAreInvalidArgumentNamingTheRpc) {
+  auto replica = StartExecutor({"--uses", "Echo"});
+  ASSERT_NE(replica, nullptr);
+  const std::string garbage = "\x0a\xff\xff\xff\xff\x0f not a protobuf";
+  grpc::Status single =
+      SendBytes(replica->address(), "/jina.JinaSingleDataRequestRPC/process_single_data", garbage);
+  EXPECT_EQ(single.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << single.error_message();
+  EXPECT_THAT(single.error_message(), HasSubstr("process_single_data"));
+  EXPECT_THAT(single.error_message(), HasSubstr("jina.DataRequestProto"));
+  grpc::Status data =
+      SendBytes(replica->address(), "/jina.JinaDataRequestRPC/process_data", garbage);
+  EXPECT_EQ(data.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << data.error_message();
+  EXPECT_THAT(data.error_message(), HasSubstr("jina.DataRequestListProto"));
+
+  // On a Call stream: the broken message is named by its position.
+  auto channel = grpc::CreateChannel(replica->address(), grpc::InsecureChannelCredentials());
+  grpc::GenericStub generic(channel);
+  grpc::ClientContext context;
+  grpc::CompletionQueue cq;
+  auto stream = generic.PrepareCall(&context, "/jina.JinaRPC/Call", &cq);
+  void* tag = nullptr;
+  bool ok = false;
+  stream->StartCall(reinterpret_cast<void*>(1));
+  ASSERT_TRUE(cq.Next(&tag, &ok) && ok);
+  const std::string good = Request(1).SerializeAsString();
+  for (const std::string* bytes : std::vector<const std::string*>{&good, &garbage}) {
+    grpc::Slice slice(*bytes);
+    grpc::ByteBuffer message(&slice, 1);
+    stream->Write(message, reinterpret_cast<void*>(2));
+    ASSERT_TRUE(cq.Next(&tag, &ok));
+  }
+  stream->WritesDone(reinterpret_cast<void*>(3));
+  ASSERT_TRUE(cq.Next(&tag, &ok));
+  grpc::ByteBuffer answer;
+  int answers = 0;
+  while (true) {
+    stream->Read(&answer, reinterpret_cast<void*>(4));
+    if (!cq.Next(&tag, &ok) || !ok) break;
+    ++answers;
+  }
+  grpc::Status status;
+  stream->Finish(&status, reinterpret_cast<void*>(5));
+  ASSERT_TRUE(cq.Next(&tag, &ok));
+  EXPECT_EQ(answers, 1);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("jina.JinaRPC/Call message #2"));
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+
+  EXPECT_TRUE(Send(replica->address(), Request(1)).ok());
+}
+
+}  // namespace
+}  // namespace shoal

@@ -1,0 +1,184 @@
+// The gateway's gRPC server in process, over a router to a fake replica: what a client may ask
+// for on a Call stream and what errors it sees.
+#include "src/gateway/gateway_server.h"
+
+#include <arpa/inet.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "jina.grpc.pb.h"
+#include "src/gateway/gateway.h"
+#include "src/routing/deployment_router.h"
+#include "src/routing/replica_set.h"
+#include "tests/testing/fake_jina_server.h"
+
+namespace shoal::gateway {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+jina::DataRequestProto Request(int i) {
+  jina::DataRequestProto request;
+  request.mutable_header()->set_request_id("req-" + std::to_string(i));
+  request.mutable_header()->set_exec_endpoint("/x");
+  request.mutable_data()->mutable_docs()->add_docs();
+  return request;
+}
+
+// A gateway over one Deployment "echo" whose one replica is `replica` (host:port).
+class GatewayServerTest : public ::testing::Test {
+ protected:
+  void StartGateway(GatewayServer::Options options, routing::Address replica) {
+    std::vector<std::unique_ptr<routing::ReplicaSet>> shards;
+    shards.push_back(std::make_unique<routing::ReplicaSet>(
+        std::vector<routing::Address>{replica}, routing::ReplicaSet::Options{.name = "echo"}));
+    router_ = std::make_unique<routing::DeploymentRouter>(
+        routing::DeploymentRouter::Options{.name = "echo", .retries = 0}, std::move(shards));
+    gateway_ = std::make_unique<Gateway>(std::vector<routing::DeploymentRouter*>{router_.get()});
+    options.host = "127.0.0.1";
+    auto server = GatewayServer::Start(gateway_.get(), options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(server).value();
+    stub_ = jina::JinaRPC::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials()));
+  }
+
+  void StartWithFake(GatewayServer::Options options) {
+    auto fake = testing::FakeJinaServer::Start();
+    ASSERT_TRUE(fake.ok()) << fake.status();
+    fake_ = std::move(fake).value();
+    StartGateway(options, routing::Address{.host = "127.0.0.1", .port = fake_->port()});
+  }
+
+  // Streams `n` requests with the given __prefetch__ and reads every answer.
+  void Stream(int n, const std::string& prefetch) {
+    grpc::ClientContext context;
+    context.AddMetadata("__prefetch__", prefetch);
+    auto stream = stub_->Call(&context);
+    for (int i = 0; i < n; ++i) ASSERT_TRUE(stream->Write(Request(i)));
+    stream->WritesDone();
+    jina::DataRequestProto answer;
+    int answers = 0;
+    while (stream->Read(&answer)) ++answers;
+    EXPECT_TRUE(stream->Finish().ok());
+    EXPECT_EQ(answers, n);
+  }
+
+  void TearDown() override {
+    if (server_ != nullptr) server_->Shutdown(absl::Seconds(1));
+    if (gateway_ != nullptr) gateway_->Drain(absl::Seconds(1));
+  }
+
+  std::unique_ptr<testing::FakeJinaServer> fake_;
+  std::unique_ptr<routing::DeploymentRouter> router_;
+  std::unique_ptr<Gateway> gateway_;
+  std::unique_ptr<GatewayServer> server_;
+  std::unique_ptr<jina::JinaRPC::Stub> stub_;
+};
+
+TEST_F(GatewayServerTest, AClientsPrefetchCannotRaiseTheOperators) {
+  StartWithFake({.prefetch = 2});
+  fake_->SetDelay([](const jina::DataRequestProto&) { return absl::Milliseconds(50); });
+  Stream(8, "20");
+  EXPECT_LE(fake_->max_concurrent(), 2);
+}
+
+TEST_F(GatewayServerTest, AClientsPrefetchMayLowerTheOperators) {
+  StartWithFake({.prefetch = 8});
+  fake_->SetDelay([](const jina::DataRequestProto&) { return absl::Milliseconds(20); });
+  Stream(6, "1");
+  EXPECT_EQ(fake_->max_concurrent(), 1);
+}
+
+// A port on 127.0.0.1 that nothing listens on (bound, then closed).
+int UnusedPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+grpc::Status SendOne(jina::JinaRPC::Stub& stub, std::string* error_description) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto stream = stub.Call(&context);
+  EXPECT_TRUE(stream->Write(Request(0)));
+  stream->WritesDone();
+  jina::DataRequestProto answer;
+  while (stream->Read(&answer)) *error_description = answer.header().status().description();
+  return stream->Finish();
+}
+
+TEST_F(GatewayServerTest, ErrorsNameTheReplicaNotItsAddress) {
+  const int port = UnusedPort();
+  StartGateway({}, routing::Address{.host = "127.0.0.1", .port = port, .name = "echo/rep-0"});
+  std::string description;
+  EXPECT_TRUE(SendOne(*stub_, &description).ok());
+  EXPECT_THAT(description, HasSubstr("echo/rep-0"));
+  EXPECT_THAT(description, Not(HasSubstr(std::to_string(port))));
+  EXPECT_THAT(description, Not(HasSubstr("127.0.0.1")));
+  EXPECT_THAT(description, Not(HasSubstr("ipv4:")));
+}
+
+TEST_F(GatewayServerTest, InternalAddressesOnlyWhenAskedFor) {
+  const int port = UnusedPort();
+  std::vector<std::unique_ptr<routing::ReplicaSet>> shards;
+  shards.push_back(std::make_unique<routing::ReplicaSet>(
+      std::vector<routing::Address>{
+          routing::Address{.host = "127.0.0.1", .port = port, .name = "echo/rep-0"}},
+      routing::ReplicaSet::Options{.name = "echo", .expose_addresses = true}));
+  router_ = std::make_unique<routing::DeploymentRouter>(
+      routing::DeploymentRouter::Options{.name = "echo", .retries = 0}, std::move(shards));
+  gateway_ = std::make_unique<Gateway>(std::vector<routing::DeploymentRouter*>{router_.get()});
+  auto server = GatewayServer::Start(gateway_.get(), {.host = "127.0.0.1"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = std::move(server).value();
+  auto stub = jina::JinaRPC::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials()));
+  std::string description;
+  EXPECT_TRUE(SendOne(*stub, &description).ok());
+  EXPECT_THAT(description, HasSubstr("127.0.0.1:" + std::to_string(port)));
+}
+
+TEST_F(GatewayServerTest, BytesThatAreNotARequestAreInvalidArgumentNamingTheRpc) {
+  StartWithFake({});
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
+                                     grpc::InsecureChannelCredentials());
+  grpc::GenericStub generic(channel);
+  const std::string garbage = "\x0a\xff\xff\xff\xff\x0f not a protobuf";
+  grpc::Slice slice(garbage);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  grpc::ClientContext context;
+  grpc::Status status;
+  absl::Notification done;
+  generic.UnaryCall(&context, "/jina.JinaSingleDataRequestRPC/process_single_data", {}, &request,
+                    &response, [&](grpc::Status s) {
+                      status = std::move(s);
+                      done.Notify();
+                    });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("jina.JinaSingleDataRequestRPC/process_single_data: the request"));
+  EXPECT_THAT(status.error_message(), HasSubstr("is not a jina."));
+}
+
+}  // namespace
+}  // namespace shoal::gateway
