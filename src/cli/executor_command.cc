@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "src/cli/commands.h"
 #include "src/cli/signals.h"
+#include "src/common/exit_codes.h"
 #include "src/common/log.h"
 #include "src/executor/loader.h"
 #include "src/executor/membership_client.h"
@@ -50,6 +51,7 @@ struct ExecutorFlags {
   std::string raft_configuration = "{}";
   std::string read_consistency = "eventual";
   int timeout_ready_ms = 600000;
+  bool raft_reset_state = false;
 };
 
 // Under an orchestrator (env SHOAL_PARENT_PID), dies with it even after kill -9 of the parent.
@@ -74,6 +76,18 @@ StatusOr<std::unique_ptr<executor::StatefulReplica>> StartStateful(
   options.address = flags.raft_address;
   options.advertise = flags.raft_advertise;
   options.data_dir = (std::filesystem::path(flags.workspace) / "raft").string();
+  if (flags.raft_reset_state && std::filesystem::exists(options.data_dir)) {
+    SHOAL_ASSIGN_OR_RETURN(std::vector<std::string> moved,
+                           consensus::RaftNode::ResetState(options.data_dir));
+    for (const std::string& path : moved) {
+      SHOAL_LOG_WARNING("--raft-reset-state: moved %s aside; this member rejoins its group", path);
+    }
+  }
+  options.bootstrap_wait = absl::Milliseconds(flags.timeout_ready_ms);
+  options.on_damaged = [](std::string_view why) {
+    SHOAL_LOG_ERROR("stopping: %s", why);
+    std::_Exit(kExitDamagedState);
+  };
   for (absl::string_view peer : absl::StrSplit(flags.raft_peers, ',', absl::SkipEmpty())) {
     std::pair<std::string, std::string> id_address = absl::StrSplit(peer, absl::MaxSplits('=', 1));
     if (id_address.second.empty()) {
@@ -126,7 +140,7 @@ int RunExecutor(const ExecutorFlags& flags) {
     if (!started.ok()) {
       SHOAL_LOG_ERROR("cannot start the Raft member of '%s': %s", flags.name,
                       started.status().ToString());
-      return 1;
+      return started.status().code() == absl::StatusCode::kDataLoss ? kExitDamagedState : 1;
     }
     stateful = std::move(started).value();
     // A member that already has a log was added before (this is a restart): no join.
@@ -143,7 +157,7 @@ int RunExecutor(const ExecutorFlags& flags) {
     Status caught_up = stateful->WaitCaughtUp(absl::Milliseconds(flags.timeout_ready_ms));
     if (!caught_up.ok()) {
       SHOAL_LOG_ERROR("%s", caught_up.message());
-      return 1;
+      return caught_up.code() == absl::StatusCode::kDataLoss ? kExitDamagedState : 1;
     }
   }
   StatusOr<std::unique_ptr<executor::ReplicaServer>> server = executor::ReplicaServer::Start(
@@ -234,6 +248,9 @@ Command AddExecutorCommand(CLI::App& app) {
   sub->add_option("--read-consistency", flags->read_consistency,
                   "eventual (any replica answers reads) or linearizable (the leader, confirmed)")
       ->check(CLI::IsMember({"eventual", "linearizable"}));
+  sub->add_flag("--raft-reset-state", flags->raft_reset_state,
+                "Move this member's Raft state aside first (renamed raft.db.corrupt-<time>, "
+                "never deleted), so that it rejoins its group from a peer's snapshot");
   sub->add_option("--timeout-ready", flags->timeout_ready_ms,
                   "Milliseconds a stateful replica may take to catch up before serving");
   return {sub, [flags] { return RunExecutor(*flags); }};

@@ -2,6 +2,8 @@
 // any of its replicas (the leader takes the change). For groups the orchestrator does not manage:
 // a Kubernetes StatefulSet scaled down leaves its removed pods' members in the group until they
 // are removed here (pods added by scaling up join by themselves).
+// `shoal raft reset-state`: moves a stopped member's damaged Raft state aside so that it rejoins
+// its group from a peer at its next start.
 #include <iostream>
 #include <limits>
 #include <memory>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_split.h"
+#include "src/consensus/raft_node.h"
 #include "absl/time/time.h"
 #include "src/cli/commands.h"
 #include "src/executor/membership_client.h"
@@ -36,6 +39,24 @@ int RunRaft(const RaftFlags& flags, bool add) {
   return 0;
 }
 
+struct ResetFlags {
+  std::string raft_dir;   // the folder holding raft.db
+  std::string workspace;  // or the replica's workspace: <workspace>/raft
+};
+
+int RunReset(const ResetFlags& flags) {
+  const std::string dir = !flags.raft_dir.empty() ? flags.raft_dir : flags.workspace + "/raft";
+  StatusOr<std::vector<std::string>> moved = consensus::RaftNode::ResetState(dir);
+  if (!moved.ok()) {
+    std::cerr << "shoal raft reset-state: " << moved.status().message() << "\n";
+    return 1;
+  }
+  for (const std::string& path : *moved) std::cout << "moved aside: " << path << "\n";
+  std::cout << (moved->empty() ? "no Raft state in " : "reset: the member rejoins its group ")
+            << (moved->empty() ? dir : "from a peer at its next start") << "\n";
+  return 0;
+}
+
 void AddCommonOptions(CLI::App* sub, RaftFlags* flags) {
   sub->add_option("--id", flags->id, "The member's Raft ID")->required();
   sub->add_option("--via", flags->via,
@@ -60,7 +81,20 @@ Command AddRaftCommand(CLI::App& app) {
   add_sub->callback([add] { *add = true; });
   CLI::App* remove_sub = sub->add_subcommand("remove", "Remove a member");
   AddCommonOptions(remove_sub, flags.get());
-  return {sub, [flags, add] { return RunRaft(*flags, *add); }};
+  auto reset = std::make_shared<ResetFlags>();
+  CLI::App* reset_sub = sub->add_subcommand(
+      "reset-state",
+      "Move a stopped member's damaged Raft state aside (raft.db.corrupt-<time>, never "
+      "deleted) so that it rejoins its group from a peer's snapshot at its next start");
+  auto* raft_dir = reset_sub->add_option("--raft-dir", reset->raft_dir,
+                                         "The folder holding the member's raft.db");
+  auto* workspace = reset_sub->add_option("--workspace", reset->workspace,
+                                          "The replica's workspace (its Raft state is in raft/)");
+  raft_dir->excludes(workspace);
+  reset_sub->require_option(1);
+  return {sub, [flags, add, reset, reset_sub] {
+            return reset_sub->parsed() ? RunReset(*reset) : RunRaft(*flags, *add);
+          }};
 }
 
 }  // namespace shoal::cli

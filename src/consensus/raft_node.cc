@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "libshoal_raft.h"
 #include "src/common/strings.h"
 
@@ -130,6 +131,11 @@ Status ToStatus(int code, char* error, std::string_view what) {
       return absl::UnavailableError(absl::StrCat(AsAbsl(what), ": the raft node is shut down"));
     case SHOAL_RAFT_CANT_BOOTSTRAP:
       return absl::AlreadyExistsError(message);
+    case SHOAL_RAFT_DAMAGED:
+      return absl::DataLossError(message);
+    case SHOAL_RAFT_IN_USE:
+    case SHOAL_RAFT_UNSAFE:
+      return absl::FailedPreconditionError(message);
     default:
       return absl::InternalError(message);
   }
@@ -177,6 +183,9 @@ struct RaftNode::Callbacks {
   static void Log(void* ctx, int level, const char* line, size_t len) {
     Of(ctx).log(static_cast<LogLevel>(level), std::string_view(line, len));
   }
+  static void Damaged(void* ctx, const char* why) {
+    if (Of(ctx).on_damaged) Of(ctx).on_damaged(why);
+  }
 };
 
 RaftNode::RaftNode(Options options) : options_(std::move(options)), id_(options_.id) {}
@@ -202,7 +211,8 @@ StatusOr<std::unique_ptr<RaftNode>> RaftNode::Start(Options options) {
                                  .apply = &Callbacks::Apply,
                                  .snapshot = &Callbacks::Snapshot,
                                  .restore = &Callbacks::Restore,
-                                 .log = &Callbacks::Log};
+                                 .log = &Callbacks::Log,
+                                 .damaged = &Callbacks::Damaged};
   std::vector<const char*> key_ptrs = CStrings(keys), value_ptrs = CStrings(values);
   char* error = nullptr;
   const int code =
@@ -221,12 +231,47 @@ StatusOr<std::unique_ptr<RaftNode>> RaftNode::Start(Options options) {
   }
   node->address_ = TakeString(shoal_raft_local_address(node->handle_));
   if (!node->options_.peers.empty()) {
-    Status status = node->Bootstrap(node->options_.peers);
+    Status status = node->BootstrapGroup();
     if (!status.ok() && status.code() != absl::StatusCode::kAlreadyExists) {
       return Status(status.code(), absl::StrCat(what, ": ", status.message()));
     }
   }
   return node;
+}
+
+Status RaftNode::BootstrapGroup() {
+  std::vector<std::string> ids, addresses;
+  for (const auto& [id, address] : options_.peers) {
+    ids.push_back(id);
+    addresses.push_back(address);
+  }
+  std::vector<const char*> id_ptrs = CStrings(ids), address_ptrs = CStrings(addresses);
+  char* error = nullptr;
+  int joined = 0;
+  const int code = shoal_raft_bootstrap_group(handle_, id_ptrs.data(), address_ptrs.data(),
+                                              ids.size(), Millis(options_.bootstrap_wait),
+                                              &joined, &error);
+  return ToStatus(code, error, "bootstrapping the raft group");
+}
+
+StatusOr<std::vector<std::string>> RaftNode::ResetState(const std::string& data_dir) {
+  char* moved = nullptr;
+  char* error = nullptr;
+  const int code = shoal_raft_reset_state(data_dir.c_str(), &moved, &error);
+  const std::string paths = TakeString(moved);
+  SHOAL_RETURN_IF_ERROR(
+      ToStatus(code, error, absl::StrCat("resetting the Raft state in ", data_dir)));
+  std::vector<std::string> out;
+  for (absl::string_view path : absl::StrSplit(paths, '\n', absl::SkipEmpty())) {
+    out.emplace_back(path);
+  }
+  return out;
+}
+
+Status RaftNode::Damaged() const {
+  std::string why = TakeString(shoal_raft_damaged(handle_));
+  if (why.empty()) return absl::OkStatus();
+  return absl::DataLossError(why);
 }
 
 RaftNode::~RaftNode() {

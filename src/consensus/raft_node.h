@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "shoal/status.h"
@@ -77,7 +78,12 @@ class RaftNode {
     std::string advertise_address;
     // Bootstraps a new cluster with these voters (ID -> address, this member included). Members
     // that already have state ignore it, so every member may pass the same list at every start.
+    // A member without state bootstraps only once every peer has answered that it has none too;
+    // when a peer has state, this member joins its group instead (the leader sends it the log).
     std::map<std::string, std::string> peers;
+    // How long a member without state waits for every peer to answer before it gives up with
+    // FAILED_PRECONDITION naming the peers (bootstrapping could replace the group's data).
+    absl::Duration bootstrap_wait = absl::Minutes(1);
     std::string data_dir;  // created if missing; holds raft.db, snapshots/ and temporary files
     // Hashicorp names and Jina's units (jina-semantics §5.6): HeartbeatTimeout, ElectionTimeout,
     // CommitTimeout, LeaderLeaseTimeout in ms; SnapshotInterval in seconds; MaxAppendEntries,
@@ -89,11 +95,23 @@ class RaftNode {
     SnapshotFn snapshot;  // required
     RestoreFn restore;    // required
     LogFn log;            // default: the process log, each line prefixed with "raft <id>: "
+    // Called once, on a library thread, when a committed entry fails its checksum (CRC-32C per
+    // entry): the entry and every later one are not applied. The text names the entry and the
+    // recovery. Optional; Damaged() says the same.
+    std::function<void(std::string_view why)> on_damaged;
   };
 
   // INVALID_ARGUMENT for missing callbacks or a bad raft_configuration (naming the key);
-  // UNAVAILABLE when the address cannot be bound; INTERNAL for unreadable state on disk.
+  // UNAVAILABLE when the address cannot be bound; FAILED_PRECONDITION when another process
+  // uses `data_dir` (naming it) or when bootstrapping is not safe (see `peers`); DATA_LOSS for
+  // damaged state on disk (naming the file; see ResetState()); INTERNAL for other disk errors.
   static StatusOr<std::unique_ptr<RaftNode>> Start(Options options);
+
+  // Moves the state under `data_dir` (raft.db, snapshots/) aside, renamed with the suffix
+  // ".corrupt-<UTC time>", so that a member started on it again has no state and takes its
+  // group's state from the leader. Returns the new paths. FAILED_PRECONDITION while a process
+  // uses the folder.
+  static StatusOr<std::vector<std::string>> ResetState(const std::string& data_dir);
 
   RaftNode(const RaftNode&) = delete;
   RaftNode& operator=(const RaftNode&) = delete;
@@ -127,6 +145,8 @@ class RaftNode {
   const std::string& id() const { return id_; }
   const std::string& address() const { return address_; }
   RaftStats Stats() const;
+  // DATA_LOSS once a committed entry failed its checksum (nothing is applied since).
+  Status Damaged() const;
 
   // Stops taking part in the cluster and closes the log. Idempotent.
   Status Shutdown();
@@ -135,6 +155,8 @@ class RaftNode {
   struct Callbacks;
 
   explicit RaftNode(Options options);
+  // Bootstraps options_.peers only when no member has state (see Options::peers).
+  Status BootstrapGroup();
 
   // Constant after Start().
   const Options options_;

@@ -118,6 +118,8 @@ StatusOr<std::unique_ptr<StatefulReplica>> StatefulReplica::Start(ReplicaRuntime
   raft.advertise_address = options.advertise;
   raft.peers = options.peers;
   raft.data_dir = options.data_dir;
+  raft.bootstrap_wait = options.bootstrap_wait;
+  raft.on_damaged = options.on_damaged;
   raft.raft_configuration = options.raft_configuration;
   raft.apply = [self](uint64_t, std::string_view data) { return self->Apply(data); };
   raft.snapshot = [self](const std::string& path) { return self->WriteSnapshot(path); };
@@ -400,6 +402,7 @@ Status StatefulReplica::LeaderHint(Status status) const {
 Status StatefulReplica::WaitCaughtUp(absl::Duration timeout) {
   absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
+    SHOAL_RETURN_IF_ERROR(raft_->Damaged());
     if (raft_->IsLeader()) {
       if (raft_->Barrier(deadline - absl::Now()).ok()) return absl::OkStatus();
     } else if (raft_->Leader().has_value()) {

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -42,6 +43,11 @@ class StatefulReplica {
     google::protobuf::Struct raft_configuration;
     absl::Duration apply_timeout = absl::Seconds(10);
     bool linearizable_reads = false;  // read_consistency: linearizable
+    // A member without state waits this long for every peer to say whether it has state
+    // before it bootstraps a new group (consensus::RaftNode::Options::bootstrap_wait).
+    absl::Duration bootstrap_wait = absl::Minutes(1);
+    // Called once when a committed entry fails its checksum (nothing more is applied).
+    std::function<void(std::string_view why)> on_damaged;
   };
   static StatusOr<std::unique_ptr<StatefulReplica>> Start(ReplicaRuntime* runtime,
                                                           Options options);

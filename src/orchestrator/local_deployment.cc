@@ -19,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/util/json_util.h"
+#include "src/common/exit_codes.h"
 #include "src/common/log.h"
 #include "src/executor/membership_client.h"
 #include "src/orchestrator/gpu_assignment.h"
@@ -221,7 +222,14 @@ StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
     // A replica that restarted on another port while the router was being built reported it
     // to nobody: give the router the ports as they are now.
     absl::MutexLock lock(&deployment->members_mu_);
-    for (size_t s = 0; s < deployment->members_.size(); ++s) deployment->SyncRouterLocked(s);
+    for (size_t s = 0; s < deployment->members_.size(); ++s) {
+      deployment->SyncRouterLocked(s);
+      for (size_t r = 0; r < deployment->members_[s].size(); ++r) {
+        if (!deployment->supervisor_->Damaged(deployment->members_[s][r]).ok()) {
+          deployment->router_->shard(s).SetHealthy(r, false);
+        }
+      }
+    }
   }
   return deployment;
 }
@@ -308,12 +316,50 @@ Status LocalDeployment::StartReplicas(const Options& options) {
       .on_ready = [this](size_t index, int port) { OnReady(index, port); },
       .on_exit = [this](size_t index, int) { OnExit(index); },
   };
+  // A replica whose Raft state is damaged is left stopped; the others serve while they hold a
+  // quorum of each group.
+  if (spec_.stateful) supervisor_options.damaged_exit_code = kExitDamagedState;
   supervisor_ =
       std::make_unique<Supervisor>(std::move(replicas), supervisor_options, std::move(callbacks));
   Status started = supervisor_->Start();
+  if (started.ok()) started = CheckDamaged();
   if (!started.ok()) {
+    supervisor_->Stop();
     return absl::Status(started.code(), absl::StrCat("starting Deployment '", spec_.name,
                                                      "': ", started.message()));
+  }
+  return absl::OkStatus();
+}
+
+Status LocalDeployment::CheckDamaged() {
+  absl::MutexLock lock(&members_mu_);
+  for (size_t s = 0; s < members_.size(); ++s) {
+    std::vector<std::string> damaged;
+    for (size_t r = 0; r < members_[s].size(); ++r) {
+      Status status = supervisor_->Damaged(members_[s][r]);
+      if (status.ok()) continue;
+      const std::string name = ReplicaName(spec_.name, spec_.shards, static_cast<int>(s),
+                                           static_cast<int>(r));
+      damaged.push_back(absl::StrCat(
+          status.message(), "\nTo recover '", name,
+          "': stop the Deployment, run `shoal raft reset-state --workspace ",
+          (std::filesystem::path(spec_.workspace) / name).string(),
+          "` (it moves the damaged state aside, deleting nothing) and start the Deployment "
+          "again: the replica takes the group's state from the others"));
+    }
+    if (damaged.empty()) continue;
+    const size_t members = members_[s].size();
+    const size_t serving = members - damaged.size();
+    if (serving < members / 2 + 1) {
+      return absl::DataLossError(absl::StrCat("only ", serving, " of ", members,
+                                              " replicas of a Raft group can start, fewer than "
+                                              "a quorum: ",
+                                              absl::StrJoin(damaged, "\n")));
+    }
+    for (const std::string& report : damaged) {
+      SHOAL_LOG_ERROR("Deployment '%s' serves with %d of %d replicas: %s", spec_.name,
+                      static_cast<int>(serving), static_cast<int>(members), report);
+    }
   }
   return absl::OkStatus();
 }

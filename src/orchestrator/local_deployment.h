@@ -56,6 +56,9 @@ class LocalDeployment {
  private:
   LocalDeployment() = default;
   Status StartReplicas(const Options& options);
+  // After the start of a stateful Deployment: replicas left stopped for damaged Raft state are
+  // reported; DATA_LOSS when a group keeps fewer than a quorum.
+  Status CheckDamaged();
   // Per shard, the Raft transport port of each replica: peer_ports, else those recorded in the
   // workspace by an earlier run, else new ones (recorded; raft_ports_picked_ set).
   StatusOr<std::vector<std::vector<int>>> RaftPorts(const std::string& host);

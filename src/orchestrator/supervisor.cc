@@ -65,6 +65,18 @@ pid_t Supervisor::pid(size_t index) const {
   return index < replicas_.size() ? replicas_[index].pid : -1;
 }
 
+absl::Status Supervisor::Damaged(size_t index) const {
+  absl::MutexLock lock(&mu_);
+  if (index >= replicas_.size() || replicas_[index].state != State::kDamaged) {
+    return absl::OkStatus();
+  }
+  const Replica& r = replicas_[index];
+  mu_.AwaitWithTimeout(absl::Condition(&r.output_done), kOutputGrace);
+  return absl::DataLossError(absl::StrCat("replica '", r.spec.name, "' (pid ", r.last_pid,
+                                          ") exited with ", DescribeExitCode(r.exit_code),
+                                          ": its state is damaged; ", OutputTailLocked(r)));
+}
+
 size_t Supervisor::size() const {
   absl::MutexLock lock(&mu_);
   return replicas_.size();
@@ -84,7 +96,7 @@ absl::StatusOr<size_t> Supervisor::Add(ReplicaProcessSpec replica) {
   absl::Status status = SpawnLocked(index);
   if (status.ok()) {
     auto settled = [this, &r] {
-      return stopping_ || r.state == State::kFailed ||
+      return stopping_ || r.state == State::kFailed || r.state == State::kDamaged ||
              (r.state == State::kReady && ready_callbacks_running_ == 0);
     };
     mu_.AwaitWithTimeout(absl::Condition(&settled), options_.ready_timeout);
@@ -174,7 +186,7 @@ bool Supervisor::StartSettled() const {
   bool all_ready = true;
   for (const Replica& r : replicas_) {
     if (r.state == State::kFailed) return true;
-    all_ready = all_ready && r.state == State::kReady;
+    all_ready = all_ready && (r.state == State::kReady || r.state == State::kDamaged);
   }
   return all_ready && ready_callbacks_running_ == 0;
 }
@@ -186,13 +198,13 @@ absl::Status Supervisor::AwaitReady() {
     if (r.state == State::kFailed) return NotReadyLocked(r);
   }
   for (Replica& r : replicas_) {
-    if (r.state != State::kReady) return NotReadyLocked(r);
+    if (r.state != State::kReady && r.state != State::kDamaged) return NotReadyLocked(r);
   }
   return absl::OkStatus();
 }
 
 absl::Status Supervisor::NotReadyLocked(Replica& r) {
-  if (r.state == State::kFailed) {
+  if (r.state == State::kFailed || r.state == State::kDamaged) {
     // The pipes close just after the exit; wait a little for the last lines.
     mu_.AwaitWithTimeout(absl::Condition(&r.output_done), kOutputGrace);
     return absl::FailedPreconditionError(absl::StrCat(
@@ -296,6 +308,15 @@ std::vector<Supervisor::Exit> Supervisor::HandleExitsLocked(const std::vector<Ex
     r.exit_code = e.exit_code;
     if (stopping_ || r.removed) {
       r.state = State::kStopped;
+      continue;
+    }
+    if (options_.damaged_exit_code != 0 && e.exit_code == options_.damaged_exit_code) {
+      // Its state on disk is damaged: a restart would fail the same way.
+      r.state = State::kDamaged;
+      SHOAL_LOG_ERROR("replica %s (pid %d) stopped: its state is damaged (see its output); it "
+                      "is not restarted",
+                      r.spec.name, e.pid);
+      if (!start_phase_ && !r.adding) unexpected.push_back(e);
       continue;
     }
     if (start_phase_ || r.adding) {

@@ -53,6 +53,10 @@ class Supervisor {
     absl::Duration initial_backoff = absl::Milliseconds(100);
     absl::Duration max_backoff = absl::Seconds(10);
     bool restart = true;
+    // A replica that exits with this code (not 0) reports that its state on disk is damaged:
+    // restarting cannot help. It is left stopped (never restarted), and during Start() it does
+    // not fail the start: Damaged() reports it, and the caller decides.
+    int damaged_exit_code = 0;
     // Receives each line of the children's output, `<name>@<pid> ` prefix included, without
     // the newline. Null: stderr, one write(2) per line.
     std::function<void(std::string_view line)> log_sink;
@@ -85,6 +89,8 @@ class Supervisor {
   // reaped; it is not restarted. Its index stays, stopped.
   void Remove(size_t index);
 
+  // OK, or why replica `index` was left stopped for damaged state (its exit and last output).
+  absl::Status Damaged(size_t index) const;
   int port(size_t index) const;   // the port it reported (kept across restarts); 0 before that
   pid_t pid(size_t index) const;  // current pid, -1 when not running
   size_t size() const;
@@ -94,7 +100,7 @@ class Supervisor {
   void Stop();
 
  private:
-  enum class State { kIdle, kStarting, kReady, kBackoff, kFailed, kStopped };
+  enum class State { kIdle, kStarting, kReady, kBackoff, kFailed, kDamaged, kStopped };
   struct Replica {
     ReplicaProcessSpec spec;
     State state = State::kIdle;

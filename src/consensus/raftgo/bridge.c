@@ -18,3 +18,7 @@ char* shoal_raft_call_restore(const shoal_raft_callbacks* cb, const char* path) 
 void shoal_raft_call_log(const shoal_raft_callbacks* cb, int level, const char* line, size_t len) {
   cb->log(cb->ctx, level, line, len);
 }
+
+void shoal_raft_call_damaged(const shoal_raft_callbacks* cb, const char* why) {
+  if (cb->damaged != NULL) cb->damaged(cb->ctx, why);
+}

@@ -35,6 +35,9 @@ typedef struct shoal_raft_callbacks {
   char* (*restore)(void* ctx, const char* path);
   /* One log line without its level and newline; level is a SHOAL_RAFT_LOG_* value. */
   void (*log)(void* ctx, int level, const char* line, size_t len);
+  /* Once, when a committed entry fails its checksum: nothing more is applied. `why` names the
+   * entry and the recovery; valid only during the call. May be NULL. */
+  void (*damaged)(void* ctx, const char* why);
 } shoal_raft_callbacks;
 
 enum {
@@ -55,6 +58,9 @@ enum {
   SHOAL_RAFT_TIMEOUT = 5,         /* not enqueued or not done in time: outcome unknown */
   SHOAL_RAFT_SHUTDOWN = 6,        /* the node is shut down */
   SHOAL_RAFT_CANT_BOOTSTRAP = 7,  /* the node already has state: bootstrap is a no-op */
+  SHOAL_RAFT_DAMAGED = 8,         /* the state on disk cannot be read: reset it, rejoin */
+  SHOAL_RAFT_IN_USE = 9,          /* another process holds the state's folder */
+  SHOAL_RAFT_UNSAFE = 10,         /* no safe choice: bootstrapping could replace a group's data */
 };
 
 /* Role values of shoal_raft_stats.role, as raft.RaftState. */
@@ -81,6 +87,7 @@ shoal_raft_bytes shoal_raft_call_apply(const shoal_raft_callbacks* cb, uint64_t 
 char* shoal_raft_call_snapshot(const shoal_raft_callbacks* cb, const char* path);
 char* shoal_raft_call_restore(const shoal_raft_callbacks* cb, const char* path);
 void shoal_raft_call_log(const shoal_raft_callbacks* cb, int level, const char* line, size_t len);
+void shoal_raft_call_damaged(const shoal_raft_callbacks* cb, const char* why);
 
 #ifdef __cplusplus
 }

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -43,11 +42,21 @@ var errTimeout = errors.New("timed out")
 
 // node is one raft member; C holds it as a cgo.Handle.
 type node struct {
+	id    string
 	dir   string
+	lock  *os.File // flock on dir/raft.lock, held while the node is open
 	r     *raft.Raft
+	layer *streamLayer
 	trans *raft.NetworkTransport
 	store *raftboltdb.BoltStore
+	snaps raft.SnapshotStore
 	cb    *C.shoal_raft_callbacks // a copy in C memory, freed by shoal_raft_free
+
+	// A committed entry that failed its checksum: nothing more is applied (the FSM goroutine
+	// waits in Apply until shutdown, closing fsmStop).
+	damagedMu sync.Mutex
+	damaged   string // guarded by damagedMu
+	fsmStop   chan struct{}
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -69,11 +78,20 @@ func invalidf(format string, args ...interface{}) error {
 
 func resultCode(err error) C.int {
 	var invalid *invalidError
+	var damaged *damagedError
+	var inUse *inUseError
+	var unsafeErr *unsafeError
 	switch {
 	case err == nil:
 		return C.SHOAL_RAFT_OK
 	case errors.As(err, &invalid):
 		return C.SHOAL_RAFT_INVALID
+	case errors.As(err, &damaged):
+		return C.SHOAL_RAFT_DAMAGED
+	case errors.As(err, &inUse):
+		return C.SHOAL_RAFT_IN_USE
+	case errors.As(err, &unsafeErr):
+		return C.SHOAL_RAFT_UNSAFE
 	case errors.Is(err, raft.ErrNotLeader):
 		return C.SHOAL_RAFT_NOT_LEADER
 	case errors.Is(err, raft.ErrLeadershipLost):
@@ -224,16 +242,45 @@ func (w logWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// logf hands one line to the log callback at `level`.
+func (n *node) logf(level C.int, format string, args ...interface{}) {
+	line := fmt.Sprintf(format, args...)
+	n.logMu.RLock()
+	defer n.logMu.RUnlock()
+	if !n.logClosed {
+		c := C.CString(line)
+		C.shoal_raft_call_log(n.cb, level, c, C.size_t(len(line)))
+		C.free(unsafe.Pointer(c))
+	}
+}
+
+func (n *node) infof(format string, args ...interface{}) {
+	n.logf(C.SHOAL_RAFT_LOG_INFO, format, args...)
+}
+
+func (n *node) warnf(format string, args ...interface{}) {
+	n.logf(C.SHOAL_RAFT_LOG_WARNING, format, args...)
+}
+
 // ---- state machine ----------------------------------------------------------------------------
 
 type fsm struct{ n *node }
 
 func (f *fsm) Apply(entry *raft.Log) interface{} {
-	var data unsafe.Pointer
-	if len(entry.Data) > 0 {
-		data = unsafe.Pointer(&entry.Data[0])
+	payload, err := openEntry(entry.Data)
+	if err == nil && f.n.damagedState() != "" {
+		err = errors.New("an earlier entry failed its checksum")
 	}
-	resp := C.shoal_raft_call_apply(f.n.cb, C.uint64_t(entry.Index), data, C.size_t(len(entry.Data)))
+	if err != nil {
+		f.n.setDamaged(entry.Index, err)
+		<-f.n.fsmStop // applies nothing more: the state stays as it was before this entry
+		return []byte(nil)
+	}
+	var data unsafe.Pointer
+	if len(payload) > 0 {
+		data = unsafe.Pointer(&payload[0])
+	}
+	resp := C.shoal_raft_call_apply(f.n.cb, C.uint64_t(entry.Index), data, C.size_t(len(payload)))
 	if resp.data == nil {
 		return []byte(nil)
 	}
@@ -304,53 +351,6 @@ func (s *fileSnapshot) Persist(sink raft.SnapshotSink) error {
 
 func (s *fileSnapshot) Release() { os.Remove(s.path) }
 
-// ---- transport ------------------------------------------------------------------------------
-
-// advertisedAddr is the address peers dial to reach this member: host:port, where host may be
-// a DNS name (a Kubernetes pod's stable name), resolved by each peer whenever it dials.
-type advertisedAddr string
-
-func (a advertisedAddr) Network() string { return "tcp" }
-func (a advertisedAddr) String() string  { return string(a) }
-
-// tcpLayer is raft's stream layer over plain TCP, listening on one address and advertising
-// another (raft's own TCP transport only advertises IP addresses).
-type tcpLayer struct {
-	net.Listener
-	advertise advertisedAddr
-}
-
-func (l *tcpLayer) Addr() net.Addr { return l.advertise }
-
-func (l *tcpLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return net.DialTimeout("tcp", string(address), timeout)
-}
-
-// listenTCP binds `bind`; with an empty `advertise` the bound address is advertised, which then
-// must not be a wildcard (peers could not dial it).
-func listenTCP(bind, advertise string) (*tcpLayer, error) {
-	if advertise != "" {
-		host, port, err := net.SplitHostPort(advertise)
-		if err != nil || host == "" || port == "" || port == "0" {
-			return nil, invalidf("advertise address %q is not host:port with a port", advertise)
-		}
-	}
-	listener, err := net.Listen("tcp", bind)
-	if err != nil {
-		return nil, err
-	}
-	if advertise == "" {
-		bound := listener.Addr().(*net.TCPAddr)
-		if bound.IP.IsUnspecified() {
-			listener.Close()
-			return nil, invalidf("raft address %q binds every interface; give the address "+
-				"peers dial (advertise)", bind)
-		}
-		advertise = bound.String()
-	}
-	return &tcpLayer{Listener: listener, advertise: advertisedAddr(advertise)}, nil
-}
-
 // ---- exported API -------------------------------------------------------------------------------
 
 // shoal_raft_start opens (or creates) the node's state under dir, listens on bind and starts raft.
@@ -361,7 +361,7 @@ func listenTCP(bind, advertise string) (*tcpLayer, error) {
 func shoal_raft_start(id, bind, advertise, dir *C.shoal_raft_cchar,
 	configKeys, configValues *C.shoal_raft_cstrings, configCount C.size_t,
 	callbacks *C.shoal_raft_callbacks, handle *C.uintptr_t, errOut **C.char) C.int {
-	n := &node{dir: goString(dir)}
+	n := &node{id: goString(id), dir: goString(dir), fsmStop: make(chan struct{})}
 	n.cb = (*C.shoal_raft_callbacks)(C.malloc(C.size_t(unsafe.Sizeof(*callbacks))))
 	*n.cb = *callbacks
 	if err := n.start(goString(id), goString(bind), goString(advertise),
@@ -392,44 +392,57 @@ func (n *node) start(id, bind, advertise string, keys, values []string) error {
 	if err := os.MkdirAll(n.dir, 0o755); err != nil {
 		return err
 	}
+	var err error
+	if n.lock, err = lockDir(n.dir); err != nil {
+		return err
+	}
 	if stale, err := filepath.Glob(filepath.Join(n.dir, tempPattern)); err == nil {
 		for _, path := range stale {
 			os.Remove(path)
 		}
 	}
-	var err error
-	if n.store, err = raftboltdb.NewBoltStore(filepath.Join(n.dir, "raft.db")); err != nil {
+	if n.store, err = openStore(n.dir); err != nil {
 		return err
 	}
 	logs, err := raft.NewLogCache(logCacheEntries, n.store)
 	if err != nil {
 		return err
 	}
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(n.dir, snapshotsRetain, conf.Logger)
-	if err != nil {
+	if n.snaps, err = raft.NewFileSnapshotStoreWithLogger(n.dir, snapshotsRetain,
+		conf.Logger); err != nil {
 		return err
 	}
-	layer, err := listenTCP(bind, advertise)
-	if err != nil {
+	if n.layer, err = listenTCP(bind, advertise); err != nil {
 		return err
 	}
-	n.trans = raft.NewNetworkTransportWithLogger(layer, transportPool, transportTimeout,
+	n.layer.setAnswer(func() stateAnswer {
+		answer, _ := n.hasState()
+		return answer
+	})
+	n.trans = raft.NewNetworkTransportWithLogger(n.layer, transportPool, transportTimeout,
 		conf.Logger)
-	n.r, err = raft.NewRaft(conf, &fsm{n}, logs, n.store, snaps, n.trans)
+	n.r, err = raft.NewRaft(conf, &fsm{n}, logs, n.store, n.snaps, n.trans)
 	return err
 }
 
 // close releases what start opened; safe on a partly started node.
 func (n *node) close() error {
 	n.shutdownOnce.Do(func() {
+		close(n.fsmStop)
 		if n.r != nil {
 			n.shutdownErr = n.r.Shutdown().Error()
 		}
 		if n.trans != nil {
 			n.trans.Close()
 		}
+		if n.layer != nil {
+			n.layer.Close()
+		}
 		if n.store != nil {
 			n.store.Close()
+		}
+		if n.lock != nil {
+			n.lock.Close()
 		}
 	})
 	return n.shutdownErr
@@ -447,6 +460,46 @@ func shoal_raft_bootstrap(h C.uintptr_t, ids, addresses *C.shoal_raft_cstrings, 
 	return fail(getNode(h).r.BootstrapCluster(conf).Error(), errOut)
 }
 
+// shoal_raft_bootstrap_group bootstraps a new group with these voters only when no member has
+// state (bootstrap.go), waiting up to waitMs for every peer to answer. *joined is set when a
+// peer has state: this member then waits for that group's leader instead.
+//
+//export shoal_raft_bootstrap_group
+func shoal_raft_bootstrap_group(h C.uintptr_t, ids, addresses *C.shoal_raft_cstrings,
+	count C.size_t, waitMs C.int64_t, joined *C.int, errOut **C.char) C.int {
+	var conf raft.Configuration
+	addrs := goStrings(addresses, count)
+	for i, id := range goStrings(ids, count) {
+		conf.Servers = append(conf.Servers, raft.Server{
+			Suffrage: raft.Voter, ID: raft.ServerID(id), Address: raft.ServerAddress(addrs[i])})
+	}
+	join, err := getNode(h).bootstrapGroup(conf, millis(waitMs))
+	if join {
+		*joined = 1
+	}
+	return fail(err, errOut)
+}
+
+// shoal_raft_damaged returns, malloc()ed, why this node stopped applying entries, or NULL.
+//
+//export shoal_raft_damaged
+func shoal_raft_damaged(h C.uintptr_t) *C.char {
+	if text := getNode(h).damagedState(); text != "" {
+		return C.CString(text)
+	}
+	return nil
+}
+
+// shoal_raft_reset_state moves the state under dir aside (store.go); *moved receives what was
+// moved, malloc()ed, one path a line.
+//
+//export shoal_raft_reset_state
+func shoal_raft_reset_state(dir *C.shoal_raft_cchar, moved **C.char, errOut **C.char) C.int {
+	paths, err := resetState(goString(dir))
+	*moved = C.CString(strings.Join(paths, "\n"))
+	return fail(err, errOut)
+}
+
 // shoal_raft_apply appends data to the log and waits until it is applied here (the leader).
 // *response receives the apply callback's result, malloc()ed.
 //
@@ -454,7 +507,8 @@ func shoal_raft_bootstrap(h C.uintptr_t, ids, addresses *C.shoal_raft_cstrings, 
 func shoal_raft_apply(h C.uintptr_t, data *C.shoal_raft_cbyte, size C.size_t, timeoutMs C.int64_t,
 	index *C.uint64_t, response *C.shoal_raft_bytes, errOut **C.char) C.int {
 	timeout := millis(timeoutMs)
-	future := getNode(h).r.Apply(copyBytes(unsafe.Pointer(data), size), timeout)
+	future := getNode(h).r.Apply(sealEntry(unsafe.Slice((*byte)(unsafe.Pointer(data)), int(size))),
+		timeout)
 	if err := wait(future, timeout); err != nil {
 		return fail(err, errOut)
 	}

@@ -212,6 +212,29 @@ TEST(SupervisorTest, ExitBeforeReadyFailsStartQuotesOutputAndStopsTheOthers) {
   unlink(flag.c_str());
 }
 
+// A replica that exits with the damaged-state code neither fails the start nor is restarted:
+// Damaged() reports it with its output, and the others serve.
+TEST(SupervisorTest, AReplicaWithDamagedStateIsLeftStoppedAndReported) {
+  Recorder rec;
+  Supervisor sup({Sh("indexer/rep-0", "echo 'ready port=4242'; exec sleep 30"),
+                  Sh("indexer/rep-1", "echo 'raft.db is damaged' >&2; exit 3")},
+                 rec.Options({.initial_backoff = absl::Milliseconds(10),
+                              .damaged_exit_code = 3}),
+                 rec.Callbacks());
+  ASSERT_TRUE(sup.Start().ok());
+  EXPECT_TRUE(sup.Damaged(0).ok());
+  absl::Status damaged = sup.Damaged(1);
+  EXPECT_EQ(damaged.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(AsStd(damaged.message())), HasSubstr("'indexer/rep-1'"));
+  EXPECT_THAT(std::string(AsStd(damaged.message())), HasSubstr("raft.db is damaged"));
+  absl::SleepFor(absl::Milliseconds(200));  // several backoffs: no restart
+  EXPECT_EQ(sup.pid(1), -1);
+  // Only rep-1 prints: one process of it ran.
+  EXPECT_EQ(rec.pids().size(), 1u) << testing::PrintToString(rec.lines());
+  EXPECT_GT(sup.pid(0), 0);
+  sup.Stop();
+}
+
 TEST(SupervisorTest, ReadyTimeoutFailsStartAndStopsTheReplica) {
   Recorder rec;
   Supervisor sup({Sh("slow/rep-0", "echo still-loading >&2; exec sleep 30")},
