@@ -25,6 +25,7 @@ struct FlowOptions {
   std::string host = "127.0.0.1";
   int prefetch = 1000;                            // requests in flight per client stream
   std::string shoal_binary;                       // empty: found (see shoal::Deployment)
+  int max_replicas = 256;  // per Executor: replicas x shards (see DeploymentOptions)
 };
 
 // Options of Flow::ToKubernetesYaml, as `shoal export kubernetes` takes them.
