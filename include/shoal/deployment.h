@@ -46,6 +46,10 @@ struct DeploymentOptions {
   std::vector<std::vector<int>> peer_ports;
   std::string read_consistency = "eventual";  // or "linearizable": reads on the leader
   std::string shoal_binary;         // the `shoal` executable replicas run; empty: found
+  // The most replica processes (replicas x shards) Start() and Scale() may reach; more is an
+  // error before anything starts, as is more than the machine can hold. In a Flow, the Flow's
+  // max_replicas applies instead.
+  int max_replicas = 256;
   // In a Flow only: the nodes this one waits for (empty: the previous non-floating node, or
   // "gateway"), whether nobody waits for it, and whether a join hands it all parts at once.
   std::vector<std::string> needs;

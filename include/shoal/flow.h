@@ -26,6 +26,7 @@ struct FlowOptions {
   int prefetch = 1000;                            // requests in flight per client stream
   int max_docs_per_request = 10000;  // HTTP: docs per request (matches, chunks included); 413
   std::string shoal_binary;                       // empty: found (see shoal::Deployment)
+  int max_replicas = 256;  // per Executor: replicas x shards (see DeploymentOptions)
 };
 
 // Options of Flow::ToKubernetesYaml, as `shoal export kubernetes` takes them.

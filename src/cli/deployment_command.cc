@@ -16,6 +16,7 @@ struct DeploymentFlags {
   std::string uses;
   std::optional<int> port;
   std::optional<std::string> host;
+  int max_replicas = config::kDefaultMaxReplicas;
 };
 
 int RunDeployment(const DeploymentFlags& flags) {
@@ -30,6 +31,7 @@ int RunDeployment(const DeploymentFlags& flags) {
   if (flags.port.has_value()) spec->port = *flags.port;
   orchestrator::StandaloneDeployment::Options options;
   // The port listens on --host, else the Deployment's `host`, else on every interface (Jina).
+  options.local.max_replicas = flags.max_replicas;
   options.gateway_host = flags.host.value_or(
       !spec->external && !spec->host.empty() ? spec->host.front() : std::string("0.0.0.0"));
   auto running = orchestrator::StandaloneDeployment::Start(*spec, options);
@@ -54,6 +56,10 @@ Command AddDeploymentCommand(CLI::App& app) {
   sub->add_option("--port", flags->port, "Override the Deployment's port")
       ->check(CLI::Range(0, 65535));
   sub->add_option("--host", flags->host, "Address the Deployment's port listens on");
+  sub->add_option("--max-replicas", flags->max_replicas,
+                  "Most replica processes (replicas x shards) the Deployment may start")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   return {sub, [flags] { return RunDeployment(*flags); }};
 }
 

@@ -23,6 +23,7 @@ struct FlowFlags {
   std::optional<std::string> host;
   std::string addresses;  // gateway only: {"name": ["host:port", ...]}
   std::optional<int> max_message_size;
+  int max_replicas = config::kDefaultMaxReplicas;
 };
 
 // Every Executor becomes external, at the addresses given for it.
@@ -92,7 +93,9 @@ int RunFlow(const FlowFlags& flags, bool gateway_only) {
   if (flags.max_message_size.has_value()) {
     spec->grpc_server_limits.max_receive_message_bytes = *flags.max_message_size;
   }
-  auto running = orchestrator::LocalFlow::Start(*spec, {});
+  orchestrator::LocalFlow::Options options;
+  options.local.max_replicas = flags.max_replicas;
+  auto running = orchestrator::LocalFlow::Start(*spec, options);
   if (!running.ok()) {
     SHOAL_LOG_ERROR("%s", running.status().message());
     return 1;
@@ -123,6 +126,10 @@ Command AddFlowCommand(CLI::App& app) {
   auto flags = std::make_shared<FlowFlags>();
   CLI::App* sub = app.add_subcommand("flow", "Run a Flow from its YAML");
   AddCommonFlags(sub, *flags);
+  sub->add_option("--max-replicas", flags->max_replicas,
+                  "Most replica processes (replicas x shards) each Executor may start")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   return {sub, [flags] { return RunFlow(*flags, /*gateway_only=*/false); }};
 }
 

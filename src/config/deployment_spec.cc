@@ -454,6 +454,20 @@ Status ValidateDeploymentSpec(const DeploymentSpec& spec) {
   return ValidateStateful(spec);
 }
 
+Status CheckReplicaLimit(const DeploymentSpec& spec, int max_replicas) {
+  if (spec.external) return absl::OkStatus();
+  const int64_t processes = int64_t{spec.replicas} * spec.shards;
+  if (processes <= max_replicas) return absl::OkStatus();
+  // The key to point at: the one that alone passes the limit, else the larger factor.
+  const bool shards = spec.shards > max_replicas ||
+                      (spec.replicas <= max_replicas && spec.shards > spec.replicas);
+  return KeyError(spec, shards ? "shards" : "replicas",
+                  absl::StrFormat("Deployment '%s': %d replicas x %d shards = %d replica "
+                                  "processes, more than max_replicas (%d per Deployment; "
+                                  "--max-replicas raises it)",
+                                  spec.name, spec.replicas, spec.shards, processes, max_replicas));
+}
+
 DeploymentSpec ExternalShard(const DeploymentSpec& spec, int shard) {
   DeploymentSpec one = spec;
   if (shard < static_cast<int>(spec.shard_hosts.size())) {

@@ -84,6 +84,17 @@ std::vector<std::string> ReplicaLimitFlags(const DeploymentSpec& spec);
 // the location taken from `spec.origin` when the key is there.
 Status ValidateDeploymentSpec(const DeploymentSpec& spec);
 
+// The most replica processes (replicas x shards) one Deployment may start on this machine, unless
+// whoever runs it raises the limit (`--max-replicas` of `shoal deployment` and `shoal flow`,
+// DeploymentOptions::max_replicas, FlowOptions::max_replicas). Not a YAML key: the limit guards
+// the machine against the file.
+inline constexpr int kDefaultMaxReplicas = 256;
+
+// Refuses a Deployment that would start more than `max_replicas` replica processes: `replicas`,
+// `shards` or their product above it (external Deployments start none). InvalidArgument
+// "file:line:column: key: message" naming the values and the limit.
+Status CheckReplicaLimit(const DeploymentSpec& spec, int max_replicas);
+
 // One external replica, resolved from `host` and `port` as Jina does (reference §7.1):
 // `[grpc://|grpcs://]host[:port]`, an inline port overriding the `port` list entry.
 struct ExternalAddress {

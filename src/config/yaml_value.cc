@@ -15,15 +15,13 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
 #include "shoal/status.h"
+#include "yaml-cpp/depthguard.h"
 
 namespace shoal::config {
 namespace {
 
 using google::protobuf::Struct;
 using google::protobuf::Value;
-
-// Deeper documents are rejected rather than risking the stack (aliases can nest a node in itself).
-constexpr int kMaxDepth = 64;
 
 constexpr std::string_view kStrTag = "tag:yaml.org,2002:str";
 constexpr std::string_view kBoolTag = "tag:yaml.org,2002:bool";
@@ -174,9 +172,9 @@ absl::StatusOr<Struct> ConvertMap(const YAML::Node& node, std::string_view filen
 
 absl::StatusOr<Value> Convert(const YAML::Node& node, std::string_view filename,
                               const std::string& key, int depth) {
-  if (depth > kMaxDepth) {
+  if (depth > kMaxYamlDepth) {
     return YamlError(filename, node.Mark(), key,
-                     absl::StrFormat("nested more than %d levels deep", kMaxDepth));
+                     absl::StrFormat("nested more than %d levels deep", kMaxYamlDepth));
   }
   Value value;
   switch (node.Type()) {
@@ -202,6 +200,70 @@ absl::StatusOr<Value> Convert(const YAML::Node& node, std::string_view filename,
   }
   return YamlError(filename, node.Mark(), key, "unknown YAML node type");
 }
+
+// Walks a parsed document as every later conversion will, aliases expanded at each use, and
+// stops at the first bound it passes (kMaxYamlNodes, kMaxYamlTextBytes, kMaxYamlDepth): yaml-cpp
+// shares an aliased node, so parsing is cheap, but converting a "billion laughs" is not. Deeper
+// documents are refused rather than risking the stack (an alias can nest a node in itself).
+class ExpansionCheck {
+ public:
+  explicit ExpansionCheck(std::string_view filename) : filename_(filename) {}
+
+  absl::Status Walk(const YAML::Node& node, int depth) {
+    if (depth > kMaxYamlDepth) {
+      return Error(node,
+                   absl::StrFormat("nested more than %d levels deep (the limit)", kMaxYamlDepth));
+    }
+    if (++nodes_ > kMaxYamlNodes) {
+      return Error(node, absl::StrFormat("the document expands to more than %d nodes with its "
+                                         "aliases expanded (the limit; each use of an alias "
+                                         "counts its whole anchor)",
+                                         kMaxYamlNodes));
+    }
+    switch (node.Type()) {
+      case YAML::NodeType::Scalar:
+        bytes_ += node.Scalar().size();
+        if (bytes_ > kMaxYamlTextBytes) {
+          return Error(node, absl::StrFormat("the document expands to more than %d bytes of "
+                                             "text with its aliases expanded (the limit)",
+                                             kMaxYamlTextBytes));
+        }
+        return absl::OkStatus();
+      case YAML::NodeType::Sequence: {
+        size_t index = 0;
+        for (const YAML::Node& item : node) {
+          path_.push_back(absl::StrFormat("[%d]", index++));
+          SHOAL_RETURN_IF_ERROR(Walk(item, depth + 1));
+          path_.pop_back();
+        }
+        return absl::OkStatus();
+      }
+      case YAML::NodeType::Map:
+        for (const auto& entry : node) {
+          SHOAL_RETURN_IF_ERROR(Walk(entry.first, depth + 1));
+          path_.push_back(entry.first.IsScalar() ? "." + entry.first.Scalar() : ".?");
+          SHOAL_RETURN_IF_ERROR(Walk(entry.second, depth + 1));
+          path_.pop_back();
+        }
+        return absl::OkStatus();
+      default:
+        return absl::OkStatus();
+    }
+  }
+
+ private:
+  absl::Status Error(const YAML::Node& node, std::string_view message) const {
+    std::string key;
+    for (const std::string& segment : path_) key += segment;
+    if (!key.empty() && key[0] == '.') key.erase(0, 1);
+    return YamlError(filename_, node.Mark(), key, message);
+  }
+
+  std::string_view filename_;
+  std::vector<std::string> path_;  // ".key" and "[index]" from the root to the node walked
+  int64_t nodes_ = 0;
+  int64_t bytes_ = 0;
+};
 
 }  // namespace
 
@@ -237,7 +299,11 @@ absl::StatusOr<YAML::Node> ParseYaml(std::string_view text, std::string_view fil
       return YamlError(filename, documents[1].Mark(), "",
                        absl::StrFormat("expected one YAML document, found %d", documents.size()));
     }
+    SHOAL_RETURN_IF_ERROR(ExpansionCheck(filename).Walk(documents[0], 0));
     return documents[0];
+  } catch (const YAML::DeepRecursion& e) {
+    return YamlError(filename, e.mark, "",
+                     absl::StrFormat("nested more than %d levels deep (the limit)", kMaxYamlDepth));
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(
         absl::StrFormat("%s: %s", YamlLocation(filename, e.mark), e.msg));

@@ -29,7 +29,15 @@ absl::Status YamlError(std::string_view filename, const YAML::Mark& mark, std::s
 std::string ChildKey(std::string_view parent, std::string_view key);
 std::string ItemKey(std::string_view parent, size_t index);
 
-// Parses exactly one YAML document. Syntax errors become InvalidArgument with file:line:column.
+// Bounds on what one YAML document may expand to, aliases counted at each use ("billion
+// laughs": a few hundred bytes of anchors and aliases can stand for 10^9 nodes). Config files
+// are far below them; ParseYaml refuses a document beyond any of them.
+inline constexpr int kMaxYamlNodes = 100'000;       // nodes, aliases expanded
+inline constexpr int kMaxYamlTextBytes = 64 << 20;  // scalar bytes, aliases expanded
+inline constexpr int kMaxYamlDepth = 64;            // maps and sequences nested
+
+// Parses exactly one YAML document. Syntax errors, and a document beyond the bounds above, become
+// InvalidArgument with file:line:column (and the key, for a bound).
 absl::StatusOr<YAML::Node> ParseYaml(std::string_view text, std::string_view filename);
 
 // The whole text of a YAML file. NotFound / DataLoss name `what` ("Flow YAML") and the path.

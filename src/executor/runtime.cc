@@ -59,6 +59,64 @@ Status DecodeDocs(jina::DataRequestProto& request) {
   return absl::OkStatus();
 }
 
+// A JSON schema property: {"title": title, "type": type}, or an array of `items`.
+google::protobuf::Value Property(const char* title, const char* type, const char* items = nullptr) {
+  google::protobuf::Value value;
+  auto& fields = *value.mutable_struct_value()->mutable_fields();
+  fields["title"].set_string_value(title);
+  fields["type"].set_string_value(type);
+  if (items != nullptr) {
+    (*fields["items"].mutable_struct_value()->mutable_fields())["type"].set_string_value(items);
+  }
+  return value;
+}
+
+// An endpoint's entry in endpoint_discovery's `schemas`, as Jina's workers write it: input and
+// output models (a name and a JSON schema that Jina's gateway turns into a document class), no
+// parameters model, neither generator nor singleton. Shoal's Executors take any document, so every
+// endpoint gets docarray's LegacyDocument shape: its fields (scores as Shoal's matches carry
+// them), open to more.
+const google::protobuf::Struct& AnyDocumentEndpointSchema() {
+  static const google::protobuf::Struct* const kSchema = [] {
+    google::protobuf::Struct model;
+    auto& m = *model.mutable_fields();
+    m["title"].set_string_value("LegacyDocument");
+    m["type"].set_string_value("object");
+    auto& properties = *m["properties"].mutable_struct_value()->mutable_fields();
+    properties["id"] = Property("Id", "string");
+    properties["text"] = Property("Text", "string");
+    properties["url"] = Property("Url", "string");
+    properties["blob"] = Property("Blob", "string");
+    (*properties["blob"].mutable_struct_value()->mutable_fields())["format"].set_string_value(
+        "binary");
+    properties["tensor"] = Property("Tensor", "array", "number");
+    properties["embedding"] = Property("Embedding", "array", "number");
+    for (const char* tensor : {"tensor", "embedding"}) {
+      (*properties[tensor].mutable_struct_value()->mutable_fields())["tensor/array shape"]
+          .set_string_value("not specified");
+    }
+    properties["tags"] = Property("Tags", "object");
+    properties["chunks"] = Property("Chunks", "array", "object");
+    properties["matches"] = Property("Matches", "array", "object");
+    properties["scores"] = Property("Scores", "array", "number");
+
+    auto* schema = new google::protobuf::Struct;
+    auto& fields = *schema->mutable_fields();
+    for (const char* side : {"input", "output"}) {
+      auto& doc = *fields[side].mutable_struct_value()->mutable_fields();
+      doc["name"].set_string_value("LegacyDocument");
+      *doc["model"].mutable_struct_value() = model;
+    }
+    auto& params = *fields["parameters"].mutable_struct_value()->mutable_fields();
+    params["name"].set_null_value(google::protobuf::NULL_VALUE);
+    params["model"].set_null_value(google::protobuf::NULL_VALUE);
+    fields["is_generator"].set_bool_value(false);
+    fields["is_singleton_doc"].set_bool_value(false);
+    return schema;
+  }();
+  return *kSchema;
+}
+
 }  // namespace
 
 ReplicaRuntime::ReplicaRuntime(LoadedExecutor loaded, Options options)
@@ -96,28 +154,16 @@ bool ReplicaRuntime::IsWrite(std::string_view endpoint) const {
 }
 
 void ReplicaRuntime::FillEndpoints(jina::EndpointsProto& out) const {
-  bool has_default = false;
+  auto& schemas = *out.mutable_schemas()->mutable_fields();
   for (const internal::EndpointEntry& entry : cls_->endpoints.entries) {
     out.add_endpoints(entry.name);
     if (entry.write) out.add_write_endpoints(entry.name);
-    has_default = has_default || entry.name == kDefaultEndpoint;
-    // Jina gateways build document models from these schemas; LegacyDocument is the one they
-    // accept by name, with any fields.
-    google::protobuf::Struct& schema =
-        *(*out.mutable_schemas()->mutable_fields())[entry.name].mutable_struct_value();
-    for (const char* side : {"input", "output"}) {
-      google::protobuf::Struct& model = *(*schema.mutable_fields())[side].mutable_struct_value();
-      (*model.mutable_fields())["name"].set_string_value("LegacyDocument");
-      (*model.mutable_fields())["model"].mutable_struct_value();
-    }
-    google::protobuf::Struct& params =
-        *(*schema.mutable_fields())["parameters"].mutable_struct_value();
-    (*params.mutable_fields())["name"].set_null_value(google::protobuf::NULL_VALUE);
-    (*params.mutable_fields())["model"].set_null_value(google::protobuf::NULL_VALUE);
-    (*schema.mutable_fields())["is_generator"].set_bool_value(false);
-    (*schema.mutable_fields())["is_singleton_doc"].set_bool_value(false);
+    *schemas[entry.name].mutable_struct_value() = AnyDocumentEndpointSchema();
   }
+  // Jina's gateway looks every listed endpoint up in the schemas and will not start when one
+  // is missing; Jina's workers give the dry run any-document models too.
   out.add_endpoints(std::string(kDryRunEndpoint));
+  *schemas[std::string(kDryRunEndpoint)].mutable_struct_value() = AnyDocumentEndpointSchema();
 }
 
 bool ReplicaRuntime::Run(const internal::EndpointEntry& entry, internal::RequestState& state,

@@ -67,6 +67,7 @@ class Deployment::Impl {
   StatusOr<config::DeploymentSpec> spec;
   std::string host = "127.0.0.1";
   std::string shoal_binary;
+  int max_replicas = config::kDefaultMaxReplicas;
   std::unique_ptr<orchestrator::StandaloneDeployment> running;
   std::optional<Client> client;
 };
@@ -75,6 +76,7 @@ Deployment::Deployment(DeploymentOptions options) : impl_(std::make_unique<Impl>
   impl_->spec = orchestrator::ToDeploymentSpec(options);
   impl_->host = options.host;
   impl_->shoal_binary = options.shoal_binary;
+  impl_->max_replicas = options.max_replicas;
 }
 
 Deployment::Deployment(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -98,6 +100,7 @@ Status Deployment::Start() {
   orchestrator::StandaloneDeployment::Options options;
   options.gateway_host = impl_->host;
   options.local.shoal_binary = impl_->shoal_binary;
+  options.local.max_replicas = impl_->max_replicas;
   SHOAL_ASSIGN_OR_RETURN(impl_->running,
                          orchestrator::StandaloneDeployment::Start(*impl_->spec, options));
   SHOAL_ASSIGN_OR_RETURN(Client client,

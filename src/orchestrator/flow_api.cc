@@ -18,6 +18,7 @@ class Flow::Impl {
   std::string last = config::kGatewayNode;   // the last non-floating node
   std::string host = "127.0.0.1";
   std::string shoal_binary;
+  int max_replicas = config::kDefaultMaxReplicas;
   std::unique_ptr<orchestrator::LocalFlow> running;
   std::optional<Client> client;
 };
@@ -30,6 +31,7 @@ Flow::Flow(FlowOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->spec.prefetch = options.prefetch;
   impl_->spec.max_docs_per_request = options.max_docs_per_request;
   impl_->shoal_binary = options.shoal_binary;
+  impl_->max_replicas = options.max_replicas;
 }
 
 Flow::Flow(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -80,6 +82,7 @@ Status Flow::Start() {
   if (impl_->running != nullptr) return absl::FailedPreconditionError("already started");
   orchestrator::LocalFlow::Options options;
   options.local.shoal_binary = impl_->shoal_binary;
+  options.local.max_replicas = impl_->max_replicas;
   SHOAL_ASSIGN_OR_RETURN(impl_->running, orchestrator::LocalFlow::Start(impl_->spec, options));
   if (impl_->running->grpc_port() != 0) {
     SHOAL_ASSIGN_OR_RETURN(Client client,

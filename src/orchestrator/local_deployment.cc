@@ -22,6 +22,7 @@
 #include "src/common/exit_codes.h"
 #include "src/common/log.h"
 #include "src/executor/membership_client.h"
+#include "src/orchestrator/capacity.h"
 #include "src/orchestrator/gpu_assignment.h"
 #include "src/routing/address.h"
 
@@ -104,6 +105,8 @@ std::string ReplicaName(const std::string& deployment, int shards, int shard, in
 StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
     const config::DeploymentSpec& spec, const Options& options) {
   SHOAL_RETURN_IF_ERROR(config::ValidateDeploymentSpec(spec));
+  SHOAL_RETURN_IF_ERROR(
+      CheckCanStart({&spec}, options.max_replicas, absl::StrCat("Deployment '", spec.name, "'")));
   if (spec.stateful && spec.replicas < 3) {
     // Allowed, as in Jina: one replica is a single-member log (durable, not redundant); with
     // two, the majority is both, so losing either stops writes.
@@ -115,6 +118,7 @@ StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
   std::unique_ptr<LocalDeployment> deployment(new LocalDeployment());
   deployment->spec_ = spec;
   deployment->replica_host_ = options.replica_host;
+  deployment->max_replicas_ = options.max_replicas;
   if (spec.port_monitoring.has_value()) {
     StatusOr<std::unique_ptr<metrics::Exposer>> exposer =
         metrics::StartExposer("0.0.0.0", *spec.port_monitoring);
@@ -471,6 +475,16 @@ Status LocalDeployment::Scale(int replicas) {
   absl::MutexLock scale_lock(&scale_mu_);
   const int current = spec_.replicas;
   if (replicas == current) return absl::OkStatus();
+  if (replicas > current) {
+    config::DeploymentSpec scaled = spec_;
+    scaled.replicas = replicas;
+    SHOAL_RETURN_IF_ERROR(config::CheckReplicaLimit(scaled, max_replicas_));
+    const uint64_t more = uint64_t(replicas - current) * uint64_t(spec_.shards);
+    RaiseOpenFileLimit(more * kFdsPerReplica);
+    SHOAL_RETURN_IF_ERROR(CheckMachineCapacity(
+        more, absl::StrCat("scaling Deployment '", spec_.name, "' to ", replicas, " replicas"),
+        ReadMachineLimits()));
+  }
   const absl::Duration timeout = spec_.timeout_ready_ms < 0
                                      ? absl::Hours(1)
                                      : absl::Milliseconds(spec_.timeout_ready_ms);

@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "src/common/log.h"
+#include "src/orchestrator/capacity.h"
 
 namespace shoal::orchestrator {
 
@@ -29,6 +30,11 @@ std::vector<gateway::GraphNode> BuildGraph(const config::FlowSpec& spec,
 StatusOr<std::unique_ptr<LocalFlow>> LocalFlow::Start(const config::FlowSpec& spec,
                                                       const Options& options) {
   SHOAL_RETURN_IF_ERROR(config::ValidateFlowSpec(spec));
+  // Every Deployment is checked before any of them starts a replica.
+  std::vector<const config::DeploymentSpec*> executors;
+  for (const config::DeploymentSpec& executor : spec.executors) executors.push_back(&executor);
+  SHOAL_RETURN_IF_ERROR(CheckCanStart(executors, options.local.max_replicas,
+                                      absl::StrCat("Flow '", spec.name, "'")));
   std::unique_ptr<LocalFlow> flow(new LocalFlow());
   flow->spec_ = spec;
   // Every Deployment starts at once; the Flow is ready when the slowest one is.

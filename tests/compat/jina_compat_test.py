@@ -15,7 +15,7 @@ import uuid
 sys.path.insert(0, os.environ.get("SHOAL_PY_STUBS", "stubs"))
 
 import grpc  # noqa: E402
-from google.protobuf import empty_pb2, struct_pb2  # noqa: E402
+from google.protobuf import empty_pb2, json_format, struct_pb2  # noqa: E402
 
 import docarray_pb2  # noqa: E402
 import health_pb2  # noqa: E402
@@ -97,6 +97,54 @@ def embedding_of(doc):
 
 def vectors(n, offset=0):
     return [[float((i + offset) * DIM + j) / 100.0 for j in range(DIM)] for i in range(n)]
+
+
+JSON_SCHEMA_TYPES = {"string", "integer", "number", "boolean", "object", "array"}
+
+
+def check_model_schema(test, where, model):
+    """A document model as Jina's gateway turns it into a pydantic class: a JSON schema object
+    with `properties`, each property typed (or a reference) the way the gateway can read it."""
+    test.assertIsInstance(model, dict, where)
+    test.assertEqual(model.get("type"), "object", where)
+    test.assertIsInstance(model.get("properties"), dict, where)
+    test.assertIn("id", model["properties"], where)
+    for name, prop in model["properties"].items():
+        if "$ref" in prop or "anyOf" in prop or "allOf" in prop:
+            continue
+        test.assertIn(prop.get("type"), JSON_SCHEMA_TYPES, f"{where}.properties.{name}")
+        if prop["type"] == "array":
+            test.assertIn(prop["items"].get("type"), JSON_SCHEMA_TYPES,
+                          f"{where}.properties.{name}.items")
+        if prop["type"] == "object" and "additionalProperties" in prop:
+            test.assertIsInstance(prop["additionalProperties"], dict, f"{where}.{name}")
+
+
+def jina_gateway_view(test, endpoints):
+    """What Jina 3.20's gateway builds from an endpoint_discovery answer before it serves
+    (TopologyGraph._ReqReplyNode.get_endpoints, then one lookup per listed endpoint): a missing
+    entry is the KeyError that stops the gateway from starting."""
+    schemas = json_format.MessageToDict(endpoints.schemas)
+    view = {}
+    for endpoint in endpoints.endpoints:
+        try:
+            inner = schemas[endpoint]
+            view[endpoint] = {
+                "input": (inner["input"]["name"], inner["input"]["model"]),
+                "output": (inner["output"]["name"], inner["output"]["model"]),
+                "parameters": (inner["parameters"]["name"], inner["parameters"]["model"]),
+                "is_generator": inner["is_generator"],
+                "is_singleton_doc": inner["is_singleton_doc"],
+            }
+        except KeyError as e:
+            test.fail(f"endpoint {endpoint!r}: no schema entry {e} (Jina's gateway would not start)")
+        for side in ("input", "output"):
+            name, model = view[endpoint][side]
+            test.assertTrue(name, f"{endpoint}.{side}.name")
+            check_model_schema(test, f"{endpoint}.{side}.model", model)
+        test.assertIsInstance(view[endpoint]["is_generator"], bool)
+        test.assertIsInstance(view[endpoint]["is_singleton_doc"], bool)
+    return view
 
 
 class ReplicaCompatTest(unittest.TestCase):
@@ -191,6 +239,18 @@ class ReplicaCompatTest(unittest.TestCase):
             self.assertIn("shoal", info.jina)
         finally:
             replica.stop()
+
+    def test_jina_gateway_reads_every_discovered_endpoint(self):
+        for uses in ["Echo", "ExactNNIndexer"]:
+            replica = Replica(uses)
+            try:
+                stub = jina_pb2_grpc.JinaDiscoverEndpointsRPCStub(replica.channel)
+                endpoints = stub.endpoint_discovery(empty_pb2.Empty(), timeout=10)
+                self.assertIn("_jina_dry_run_", endpoints.endpoints)
+                view = jina_gateway_view(self, endpoints)
+                self.assertEqual(set(view), set(endpoints.endpoints))
+            finally:
+                replica.stop()
 
     def test_index_and_search_matches_decode(self):
         replica = Replica("ExactNNIndexer", uses_with='{"metric": "l2"}')

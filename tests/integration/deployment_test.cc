@@ -325,6 +325,42 @@ TEST(DeploymentCommandTest, GpuSpecOutOfRangeNamesTheFileAndKey) {
   EXPECT_THAT(orchestrator.status().message(), HasSubstr("RR5"));
 }
 
+TEST(DeploymentCommandTest, TooManyReplicasAreRefusedBeforeAnyStarts) {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / "shoal-dep-cmd-test";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "big.yml") << "jtype: Deployment\nwith:\n  name: big\n  uses: Echo\n"
+                                    "  replicas: 100000\n";
+  auto orchestrator = testing::ChildProcess::Start(
+      {testing::ShoalBinary(), "deployment", "--uses", (dir / "big.yml").string()});
+  ASSERT_FALSE(orchestrator.ok());
+  const std::string message(orchestrator.status().message());
+  EXPECT_THAT(message, HasSubstr("big.yml:5:13: replicas: Deployment 'big': 100000 replicas"));
+  EXPECT_THAT(message, HasSubstr("more than max_replicas (256 per Deployment"));
+  EXPECT_THAT(message, ::testing::Not(HasSubstr("big/rep-")));  // no replica ever logged
+}
+
+TEST(DeploymentTest, MaxReplicasBoundsStartAndScale) {
+  DeploymentOptions options = Options("capped", "Echo");
+  options.replicas = 3;
+  options.max_replicas = 2;
+  Deployment refused(options);
+  Status started = refused.Start();
+  EXPECT_EQ(started.code(), absl::StatusCode::kInvalidArgument) << started;
+  EXPECT_THAT(std::string(started.message()),
+              HasSubstr("3 replicas x 1 shards = 3 replica processes, more than max_replicas (2"));
+
+  options.replicas = 1;
+  Deployment dep(options);
+  ASSERT_TRUE(dep.Start().ok());
+  Status scaled = dep.Scale(3);
+  EXPECT_EQ(scaled.code(), absl::StatusCode::kInvalidArgument) << scaled;
+  EXPECT_THAT(std::string(scaled.message()), HasSubstr("more than max_replicas (2"));
+  ASSERT_EQ(dep.replica_addresses().size(), 1u);
+  EXPECT_EQ(dep.replica_addresses()[0].size(), 1u);
+  EXPECT_TRUE(dep.Scale(2).ok());
+  EXPECT_EQ(dep.replica_addresses()[0].size(), 2u);
+}
+
 TEST(DeploymentCommandTest, BadYamlIsAClearError) {
   std::filesystem::path dir = std::filesystem::temp_directory_path() / "shoal-dep-cmd-test";
   std::filesystem::create_directories(dir);

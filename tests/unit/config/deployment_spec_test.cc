@@ -49,6 +49,38 @@ TEST(DeploymentSpecTest, ScalarRanges) {
   EXPECT_THAT(Message(ValidateDeploymentSpec(spec)), HasSubstr("need external: true"));
 }
 
+TEST(DeploymentSpecTest, ReplicaProcessesAreLimited) {
+  DeploymentSpec spec;
+  spec.name = "big";
+  spec.replicas = 100000;
+  spec.origin["replicas"] = "dep.yml:3:11";
+  spec.origin["shards"] = "dep.yml:4:9";
+  EXPECT_EQ(Message(CheckReplicaLimit(spec, kDefaultMaxReplicas)),
+            "dep.yml:3:11: replicas: Deployment 'big': 100000 replicas x 1 shards = 100000 "
+            "replica processes, more than max_replicas (256 per Deployment; --max-replicas "
+            "raises it)");
+  EXPECT_EQ(CheckReplicaLimit(spec, kDefaultMaxReplicas).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(CheckReplicaLimit(spec, 100000).ok());
+
+  spec.replicas = 1;
+  spec.shards = 100000;
+  EXPECT_THAT(Message(CheckReplicaLimit(spec, kDefaultMaxReplicas)),
+              HasSubstr("dep.yml:4:9: shards: Deployment 'big': 1 replicas x 100000 shards"));
+  // Each below the limit, their product above it.
+  spec.replicas = 20;
+  spec.shards = 20;
+  EXPECT_THAT(Message(CheckReplicaLimit(spec, kDefaultMaxReplicas)),
+              HasSubstr("20 replicas x 20 shards = 400 replica processes, more than max_replicas"));
+  spec.replicas = 16;
+  spec.shards = 16;
+  EXPECT_TRUE(CheckReplicaLimit(spec, kDefaultMaxReplicas).ok());
+  // An external Deployment starts nothing.
+  spec.external = true;
+  spec.replicas = 100000;
+  EXPECT_TRUE(CheckReplicaLimit(spec, kDefaultMaxReplicas).ok());
+}
+
 TEST(DeploymentSpecTest, ExternalOneHostManyPorts) {
   DeploymentSpec spec;
   spec.external = true;

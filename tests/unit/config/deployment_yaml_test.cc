@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/config/deployment_yaml_internal.h"
@@ -453,6 +454,21 @@ TEST(DeploymentYamlErrorTest, BadName) {
 TEST(DeploymentYamlErrorTest, DuplicateKey) {
   EXPECT_THAT(ErrorOf("replicas: 1\nreplicas: 2\n"),
               HasSubstr("dep.yml:2:1: replicas: given twice (also at dep.yml:1:1)"));
+}
+
+// A billion laughs inside uses_with (10^9 scalars from nine levels of ten aliases each): refused
+// with the limit named, before anything expands it.
+TEST(DeploymentYamlErrorTest, AliasExpansionIsBounded) {
+  std::string text = "uses: Echo\nuses_with:\n  l0: &l0 \"lol\"\n";
+  for (int i = 1; i <= 9; ++i) {
+    absl::StrAppend(&text, "  l", i, ": &l", i, " [");
+    for (int j = 0; j < 10; ++j) absl::StrAppend(&text, j ? ", *l" : "*l", i - 1);
+    absl::StrAppend(&text, "]\n");
+  }
+  text += "  lol: *l9\n";
+  std::string error = ErrorOf(text);
+  EXPECT_THAT(error, ::testing::ContainsRegex("^[a-z]+\\.yml:[0-9]+:[0-9]+: "));
+  EXPECT_THAT(error, HasSubstr("more than 100000 nodes"));
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/config/flow_spec.h"
@@ -524,6 +525,22 @@ TEST(FlowYamlTest, YamlKindTellsFlowsFromDeployments) {
   EXPECT_EQ(YamlKind("jtype: Echo\n", "f.yml").value_or("?"), "Echo");
   EXPECT_THAT(Message(YamlKind("- a\n", "f.yml").status()), HasSubstr("f.yml:1:1"));
   EXPECT_THAT(Message(YamlKind("a: [\n", "f.yml").status()), HasSubstr("f.yml"));
+}
+
+// A billion laughs inside uses_with (10^9 scalars from nine levels of ten aliases each): refused
+// with the limit named, before anything expands it.
+TEST(FlowYamlTest, AliasExpansionIsBounded) {
+  std::string text =
+      "jtype: Flow\nexecutors:\n  - name: a\n    uses_with:\n      l0: &l0 \"lol\"\n";
+  for (int i = 1; i <= 9; ++i) {
+    absl::StrAppend(&text, "      l", i, ": &l", i, " [");
+    for (int j = 0; j < 10; ++j) absl::StrAppend(&text, j ? ", *l" : "*l", i - 1);
+    absl::StrAppend(&text, "]\n");
+  }
+  text += "      lol: *l9\n";
+  std::string error = ErrorOf(text);
+  EXPECT_THAT(error, ::testing::ContainsRegex("^[a-z]+\\.yml:[0-9]+:[0-9]+: "));
+  EXPECT_THAT(error, HasSubstr("more than 100000 nodes"));
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -145,6 +147,80 @@ TEST(YamlValueTest, CoreTagsAreEnforced) {
   absl::Status status = StructError("n: !!int abc\n");
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(Message(status), HasSubstr("not a number"));
+}
+
+// "Billion laughs": each level is a list of ten aliases of the level before, so `levels` levels
+// expand to 10^levels scalars from a few hundred bytes of text.
+std::string BillionLaughs(int levels) {
+  std::string text = "l0: &l0 \"lol\"\n";
+  for (int i = 1; i <= levels; ++i) {
+    absl::StrAppend(&text, "l", i, ": &l", i, " [");
+    for (int j = 0; j < 10; ++j) absl::StrAppend(&text, j ? ", *l" : "*l", i - 1);
+    absl::StrAppend(&text, "]\n");
+  }
+  return absl::StrCat(text, "lol: *l", levels, "\n");
+}
+
+TEST(YamlValueTest, AliasExpansionIsBoundedWithTheLimitNamed) {
+  absl::StatusOr<YAML::Node> node = ParseYaml(BillionLaughs(9), "t.yml");
+  ASSERT_FALSE(node.ok());
+  EXPECT_EQ(node.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(node.status()), ::testing::ContainsRegex("^t\\.yml:[0-9]+:[0-9]+: "));
+  EXPECT_THAT(Message(node.status()),
+              HasSubstr(absl::StrFormat("more than %d nodes", kMaxYamlNodes)));
+  EXPECT_THAT(Message(node.status()), HasSubstr("aliases"));
+}
+
+TEST(YamlValueTest, AliasesWithinTheLimitExpand) {
+  Struct object = ToStruct(BillionLaughs(3));
+  EXPECT_EQ(Field(object, "lol").list_value().values_size(), 10);
+  const Value& innermost =
+      Field(object, "lol").list_value().values(9).list_value().values(9).list_value().values(9);
+  EXPECT_EQ(innermost.string_value(), "lol");
+}
+
+TEST(YamlValueTest, ExpandedTextIsBounded) {
+  // 1 MiB scalar used 100 times: 100 MiB of text from a 1 MiB file.
+  std::string text = absl::StrCat("big: &big \"", std::string(1 << 20, 'x'), "\"\nuses: [");
+  for (int i = 0; i < 100; ++i) absl::StrAppend(&text, i ? ", *big" : "*big");
+  absl::StrAppend(&text, "]\n");
+  absl::StatusOr<YAML::Node> node = ParseYaml(text, "t.yml");
+  ASSERT_FALSE(node.ok());
+  EXPECT_EQ(node.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(node.status()), HasSubstr("t.yml:"));
+  EXPECT_THAT(Message(node.status()), HasSubstr("uses["));
+  EXPECT_THAT(Message(node.status()),
+              HasSubstr(absl::StrFormat("more than %d bytes", kMaxYamlTextBytes)));
+}
+
+TEST(YamlValueTest, NestingDepthIsBounded) {
+  std::string text = absl::StrCat("a: ", std::string(200, '['), std::string(200, ']'), "\n");
+  absl::StatusOr<YAML::Node> node = ParseYaml(text, "t.yml");
+  ASSERT_FALSE(node.ok());
+  EXPECT_EQ(node.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(node.status()), HasSubstr("t.yml:1:"));
+  EXPECT_THAT(Message(node.status()),
+              HasSubstr(absl::StrFormat("nested more than %d levels", kMaxYamlDepth)));
+}
+
+TEST(YamlValueTest, NestingTooDeepForTheParserIsNamed) {
+  std::string text =
+      absl::StrCat("a: ", std::string(100'000, '['), std::string(100'000, ']'), "\n");
+  absl::StatusOr<YAML::Node> node = ParseYaml(text, "t.yml");
+  ASSERT_FALSE(node.ok());
+  EXPECT_THAT(Message(node.status()), HasSubstr("t.yml:1:"));
+  EXPECT_THAT(Message(node.status()),
+              HasSubstr(absl::StrFormat("nested more than %d levels", kMaxYamlDepth)));
+}
+
+TEST(YamlValueTest, AliasOfItselfIsAnError) {
+  absl::StatusOr<YAML::Node> node = ParseYaml("a: &a [1, *a]\n", "t.yml");
+  if (node.ok()) {
+    // yaml-cpp may refuse the alias itself; if it builds a cycle, the walk must stop.
+    EXPECT_FALSE(YamlToStruct(*node, "t.yml", "").ok());
+  } else {
+    EXPECT_EQ(node.status().code(), absl::StatusCode::kInvalidArgument);
+  }
 }
 
 }  // namespace
