@@ -330,8 +330,8 @@ Status LocalDeployment::CheckDamaged() {
     for (size_t r = 0; r < members_[s].size(); ++r) {
       Status status = supervisor_->Damaged(members_[s][r]);
       if (status.ok()) continue;
-      const std::string name = ReplicaName(spec_.name, spec_.shards, static_cast<int>(s),
-                                           static_cast<int>(r));
+      const std::string name =
+          ReplicaName(spec_.name, spec_.shards, static_cast<int>(s), static_cast<int>(r));
       damaged.push_back(absl::StrCat(
           status.message(), "\nTo recover '", name,
           "': stop the Deployment, run `shoal raft reset-state --workspace ",

@@ -108,7 +108,7 @@ func (n *node) askPeers(conf raft.Configuration) []peerReport {
 			continue
 		}
 		report := peerReport{id: string(server.ID), address: string(server.Address)}
-		report.answer, report.err = queryState(report.address, stateQueryTimeout)
+		report.answer, report.err = n.layer.queryState(report.address, stateQueryTimeout)
 		reports = append(reports, report)
 	}
 	sort.Slice(reports, func(i, j int) bool { return reports[i].id < reports[j].id })

@@ -360,13 +360,15 @@ func (s *fileSnapshot) Release() { os.Remove(s.path) }
 //export shoal_raft_start
 func shoal_raft_start(id, bind, advertise, dir *C.shoal_raft_cchar,
 	configKeys, configValues *C.shoal_raft_cstrings, configCount C.size_t,
+	tlsCert, tlsKey, tlsCA *C.shoal_raft_cchar,
 	callbacks *C.shoal_raft_callbacks, handle *C.uintptr_t, errOut **C.char) C.int {
 	n := &node{id: goString(id), dir: goString(dir), fsmStop: make(chan struct{})}
 	n.cb = (*C.shoal_raft_callbacks)(C.malloc(C.size_t(unsafe.Sizeof(*callbacks))))
 	*n.cb = *callbacks
+	files := tlsFiles{cert: goString(tlsCert), key: goString(tlsKey), ca: goString(tlsCA)}
 	if err := n.start(goString(id), goString(bind), goString(advertise),
-		goStrings(configKeys, configCount),
-		goStrings(configValues, configCount)); err != nil {
+		goStrings(configKeys, configCount), goStrings(configValues, configCount),
+		files); err != nil {
 		n.close()
 		C.free(unsafe.Pointer(n.cb))
 		return fail(err, errOut)
@@ -375,7 +377,7 @@ func shoal_raft_start(id, bind, advertise, dir *C.shoal_raft_cchar,
 	return C.SHOAL_RAFT_OK
 }
 
-func (n *node) start(id, bind, advertise string, keys, values []string) error {
+func (n *node) start(id, bind, advertise string, keys, values []string, files tlsFiles) error {
 	conf := raft.DefaultConfig()
 	conf.LogLevel = "INFO"
 	for i := range keys {
@@ -412,7 +414,7 @@ func (n *node) start(id, bind, advertise string, keys, values []string) error {
 		conf.Logger); err != nil {
 		return err
 	}
-	if n.layer, err = listenTCP(bind, advertise); err != nil {
+	if n.layer, err = listenTCP(bind, advertise, files, n.warnf); err != nil {
 		return err
 	}
 	n.layer.setAnswer(func() stateAnswer {
