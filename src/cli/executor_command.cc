@@ -79,7 +79,7 @@ StatusOr<std::unique_ptr<executor::StatefulReplica>> StartStateful(
     SHOAL_ASSIGN_OR_RETURN(std::vector<std::string> moved,
                            consensus::RaftNode::ResetState(options.data_dir));
     for (const std::string& path : moved) {
-      SHOAL_LOG_WARNING("--raft-reset-state: moved %s aside; this member rejoins its group", path);
+      SHOAL_LOG_WARNING("--raft-reset-state: old state kept as %s; rejoining the group", path);
     }
   }
   options.bootstrap_wait = absl::Milliseconds(flags.timeout_ready_ms);
