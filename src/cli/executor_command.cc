@@ -82,7 +82,8 @@ StatusOr<std::unique_ptr<executor::StatefulReplica>> StartStateful(
       SHOAL_LOG_WARNING("--raft-reset-state: old state kept as %s; rejoining the group", path);
     }
   }
-  options.bootstrap_wait = absl::Milliseconds(flags.timeout_ready_ms);
+  // Shorter than the orchestrator's own wait for the ready line, so that its error is ours.
+  options.bootstrap_wait = absl::Milliseconds(flags.timeout_ready_ms) * 3 / 4;
   const int tls_given = !flags.raft_tls_certfile.empty() + !flags.raft_tls_keyfile.empty() +
                         !flags.raft_tls_cafile.empty();
   if (tls_given != 0 && tls_given != 3) {
