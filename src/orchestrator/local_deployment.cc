@@ -314,7 +314,22 @@ Status LocalDeployment::StartReplicas(const Options& options) {
   supervisor_ =
       std::make_unique<Supervisor>(std::move(replicas), supervisor_options, std::move(callbacks));
   Status started = supervisor_->Start();
-  if (started.ok()) started = CheckDamaged();
+  if (started.ok()) {
+    started = CheckDamaged();
+  } else if (spec_.stateful) {
+    // Replicas left stopped for damaged state explain why the others could not start.
+    std::string reports;
+    absl::MutexLock lock(&members_mu_);
+    for (const std::vector<size_t>& shard : members_) {
+      for (size_t index : shard) {
+        Status status = supervisor_->Damaged(index);
+        if (!status.ok()) absl::StrAppend(&reports, "\n", status.message());
+      }
+    }
+    if (!reports.empty()) {
+      started = Status(started.code(), absl::StrCat(started.message(), "\nAlso:", reports));
+    }
+  }
   if (!started.ok()) {
     supervisor_->Stop();
     return absl::Status(started.code(), absl::StrCat("starting Deployment '", spec_.name,

@@ -380,7 +380,7 @@ void Supervisor::Stop() {
     if (stopped_) return;
     stopping_ = true;
     for (Replica& r : replicas_) {
-      if (r.pid <= 0) r.state = State::kStopped;
+      if (r.pid <= 0 && r.state != State::kDamaged) r.state = State::kStopped;
     }
     SignalAllLocked(SIGTERM);
     if (!mu_.AwaitWithTimeout(absl::Condition(this, &Supervisor::AllReaped),

@@ -211,6 +211,32 @@ std::vector<std::string> CountsAt(const std::vector<std::string>& addresses,
   return counts;
 }
 
+// Two workspaces wiped and the third one's raft.db damaged: no replica has usable state, and
+// the wiped ones cannot tell whether the group is new. The start fails, naming the replicas.
+TEST(RaftStateFaultTest, WithNoSafeChoiceTheStartFailsNamingTheReplicas) {
+  const std::filesystem::path workspace = FreshDir("no-choice");
+  {
+    Deployment dep(Indexer("none", workspace));
+    ASSERT_TRUE(dep.Start().ok());
+    ASSERT_NO_FATAL_FAILURE(WriteDocs(dep, "doc"));
+  }
+  std::filesystem::remove_all(workspace / "none" / "rep-0");
+  std::filesystem::remove_all(workspace / "none" / "rep-2");
+  std::filesystem::resize_file(RaftDb(workspace, "none", 1), 3 * 4096);
+  DeploymentOptions options = Indexer("none", workspace);
+  options.timeout_ready_ms = 8000;
+  Deployment again(options);
+  Status started = again.Start();
+  ASSERT_FALSE(started.ok());
+  const std::string message(started.message());
+  EXPECT_THAT(message, HasSubstr("has no Raft state and cannot tell whether its group is new"));
+  EXPECT_THAT(message, HasSubstr("rep-1 (127.0.0.1:"));
+  EXPECT_THAT(message, HasSubstr("did not answer"));
+  // And why rep-1 did not: its damaged raft.db.
+  EXPECT_THAT(message, HasSubstr("rep-1/raft/raft.db is damaged"));
+  std::cout << message << std::endl;
+}
+
 // The hostile order: the wiped replicas come back first and the intact one seconds later (a
 // slow disk, a slow Executor). Run as `shoal executor` processes, so that the order is exact.
 TEST(RaftStateFaultTest, WipedReplicasStartedBeforeTheIntactOneDoNotStartAnEmptyGroup) {
