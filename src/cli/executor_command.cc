@@ -52,6 +52,9 @@ struct ExecutorFlags {
   std::string read_consistency = "eventual";
   int timeout_ready_ms = 600000;
   bool raft_reset_state = false;
+  std::string raft_tls_certfile;
+  std::string raft_tls_keyfile;
+  std::string raft_tls_cafile;
 };
 
 // Under an orchestrator (env SHOAL_PARENT_PID), dies with it even after kill -9 of the parent.
@@ -80,10 +83,21 @@ StatusOr<std::unique_ptr<executor::StatefulReplica>> StartStateful(
     SHOAL_ASSIGN_OR_RETURN(std::vector<std::string> moved,
                            consensus::RaftNode::ResetState(options.data_dir));
     for (const std::string& path : moved) {
-      SHOAL_LOG_WARNING("--raft-reset-state: moved %s aside; this member rejoins its group", path);
+      SHOAL_LOG_WARNING("--raft-reset-state: old state kept as %s; rejoining the group", path);
     }
   }
-  options.bootstrap_wait = absl::Milliseconds(flags.timeout_ready_ms);
+  // Shorter than the orchestrator's own wait for the ready line, so that its error is ours.
+  options.bootstrap_wait = absl::Milliseconds(flags.timeout_ready_ms) * 3 / 4;
+  const int tls_given = !flags.raft_tls_certfile.empty() + !flags.raft_tls_keyfile.empty() +
+                        !flags.raft_tls_cafile.empty();
+  if (tls_given != 0 && tls_given != 3) {
+    return absl::InvalidArgumentError(
+        "--raft-tls-certfile, --raft-tls-keyfile and --raft-tls-cafile go together (mutual TLS "
+        "between Raft members): give all three or none");
+  }
+  options.tls_certfile = flags.raft_tls_certfile;
+  options.tls_keyfile = flags.raft_tls_keyfile;
+  options.tls_cafile = flags.raft_tls_cafile;
   options.on_damaged = [](std::string_view why) {
     SHOAL_LOG_ERROR("stopping: %s", why);
     std::_Exit(kExitDamagedState);
@@ -248,6 +262,13 @@ Command AddExecutorCommand(CLI::App& app) {
   sub->add_option("--read-consistency", flags->read_consistency,
                   "eventual (any replica answers reads) or linearizable (the leader, confirmed)")
       ->check(CLI::IsMember({"eventual", "linearizable"}));
+  sub->add_option("--raft-tls-certfile", flags->raft_tls_certfile,
+                  "PEM certificate of this member for mutual TLS between Raft members (with "
+                  "--raft-tls-keyfile and --raft-tls-cafile)");
+  sub->add_option("--raft-tls-keyfile", flags->raft_tls_keyfile,
+                  "PEM private key of --raft-tls-certfile");
+  sub->add_option("--raft-tls-cafile", flags->raft_tls_cafile,
+                  "PEM CA that signs every member's certificate; members without one are refused");
   sub->add_flag("--raft-reset-state", flags->raft_reset_state,
                 "Move this member's Raft state aside first (renamed raft.db.corrupt-<time>, "
                 "never deleted), so that it rejoins its group from a peer's snapshot");

@@ -217,9 +217,10 @@ StatusOr<std::unique_ptr<RaftNode>> RaftNode::Start(Options options) {
   char* error = nullptr;
   const int code =
       shoal_raft_start(node->options_.id.c_str(), node->options_.bind_address.c_str(),
-                       node->options_.advertise_address.c_str(),
-                       node->options_.data_dir.c_str(), key_ptrs.data(), value_ptrs.data(),
-                       keys.size(), &callbacks, &node->handle_, &error);
+                       node->options_.advertise_address.c_str(), node->options_.data_dir.c_str(),
+                       key_ptrs.data(), value_ptrs.data(), keys.size(),
+                       node->options_.tls_certfile.c_str(), node->options_.tls_keyfile.c_str(),
+                       node->options_.tls_cafile.c_str(), &callbacks, &node->handle_, &error);
   if (code != SHOAL_RAFT_OK) {
     Status status = ToStatus(code, error, what);
     // Binding and disk errors come back as generic failures; a bind failure is the common one.
@@ -248,9 +249,9 @@ Status RaftNode::BootstrapGroup() {
   std::vector<const char*> id_ptrs = CStrings(ids), address_ptrs = CStrings(addresses);
   char* error = nullptr;
   int joined = 0;
-  const int code = shoal_raft_bootstrap_group(handle_, id_ptrs.data(), address_ptrs.data(),
-                                              ids.size(), Millis(options_.bootstrap_wait),
-                                              &joined, &error);
+  const int code =
+      shoal_raft_bootstrap_group(handle_, id_ptrs.data(), address_ptrs.data(), ids.size(),
+                                 Millis(options_.bootstrap_wait), &joined, &error);
   return ToStatus(code, error, "bootstrapping the raft group");
 }
 

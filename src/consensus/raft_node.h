@@ -85,6 +85,12 @@ class RaftNode {
     // FAILED_PRECONDITION naming the peers (bootstrapping could replace the group's data).
     absl::Duration bootstrap_wait = absl::Minutes(1);
     std::string data_dir;  // created if missing; holds raft.db, snapshots/ and temporary files
+    // Mutual TLS between members (all three PEM files, or none): TLS 1.2 or later, and each side
+    // presents a certificate signed by tls_cafile (checked against the CA only, not against the
+    // address dialed). A partial set or an unreadable file is INVALID_ARGUMENT naming it.
+    std::string tls_certfile;
+    std::string tls_keyfile;
+    std::string tls_cafile;
     // Hashicorp names and Jina's units (jina-semantics §5.6): HeartbeatTimeout, ElectionTimeout,
     // CommitTimeout, LeaderLeaseTimeout in ms; SnapshotInterval in seconds; MaxAppendEntries,
     // TrailingLogs, SnapshotThreshold as counts; ShutdownOnRemove, NoSnapshotRestoreOnStart,

@@ -119,6 +119,9 @@ StatusOr<std::unique_ptr<StatefulReplica>> StatefulReplica::Start(ReplicaRuntime
   raft.peers = options.peers;
   raft.data_dir = options.data_dir;
   raft.bootstrap_wait = options.bootstrap_wait;
+  raft.tls_certfile = options.tls_certfile;
+  raft.tls_keyfile = options.tls_keyfile;
+  raft.tls_cafile = options.tls_cafile;
   raft.on_damaged = options.on_damaged;
   raft.raft_configuration = options.raft_configuration;
   raft.apply = [self](uint64_t, std::string_view data) { return self->Apply(data); };

@@ -40,6 +40,10 @@ class StatefulReplica {
     std::map<std::string, std::string> peers;  // every member: ID -> address (bootstrap)
     bool bootstrap_alone = false;  // no peers: bootstrap a group of this member only
     std::string data_dir;                     // Raft log and snapshots
+    // Mutual TLS of the Raft transport (consensus::RaftNode::Options): all three or none.
+    std::string tls_certfile;
+    std::string tls_keyfile;
+    std::string tls_cafile;
     google::protobuf::Struct raft_configuration;
     absl::Duration apply_timeout = absl::Seconds(10);
     bool linearizable_reads = false;  // read_consistency: linearizable

@@ -326,7 +326,22 @@ Status LocalDeployment::StartReplicas(const Options& options) {
   supervisor_ =
       std::make_unique<Supervisor>(std::move(replicas), supervisor_options, std::move(callbacks));
   Status started = supervisor_->Start();
-  if (started.ok()) started = CheckDamaged();
+  if (started.ok()) {
+    started = CheckDamaged();
+  } else if (spec_.stateful) {
+    // Replicas left stopped for damaged state explain why the others could not start.
+    std::string reports;
+    absl::MutexLock lock(&members_mu_);
+    for (const std::vector<size_t>& shard : members_) {
+      for (size_t index : shard) {
+        Status status = supervisor_->Damaged(index);
+        if (!status.ok()) absl::StrAppend(&reports, "\n", status.message());
+      }
+    }
+    if (!reports.empty()) {
+      started = Status(started.code(), absl::StrCat(started.message(), "\nAlso:", reports));
+    }
+  }
   if (!started.ok()) {
     supervisor_->Stop();
     return absl::Status(started.code(), absl::StrCat("starting Deployment '", spec_.name,
@@ -342,8 +357,8 @@ Status LocalDeployment::CheckDamaged() {
     for (size_t r = 0; r < members_[s].size(); ++r) {
       Status status = supervisor_->Damaged(members_[s][r]);
       if (status.ok()) continue;
-      const std::string name = ReplicaName(spec_.name, spec_.shards, static_cast<int>(s),
-                                           static_cast<int>(r));
+      const std::string name =
+          ReplicaName(spec_.name, spec_.shards, static_cast<int>(s), static_cast<int>(r));
       damaged.push_back(absl::StrCat(
           status.message(), "\nTo recover '", name,
           "': stop the Deployment, run `shoal raft reset-state --workspace ",

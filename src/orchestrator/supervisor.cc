@@ -313,9 +313,10 @@ std::vector<Supervisor::Exit> Supervisor::HandleExitsLocked(const std::vector<Ex
     if (options_.damaged_exit_code != 0 && e.exit_code == options_.damaged_exit_code) {
       // Its state on disk is damaged: a restart would fail the same way.
       r.state = State::kDamaged;
-      SHOAL_LOG_ERROR("replica %s (pid %d) stopped: its state is damaged (see its output); it "
-                      "is not restarted",
-                      r.spec.name, e.pid);
+      SHOAL_LOG_ERROR(
+          "replica %s (pid %d) stopped: its state is damaged (see its output); it "
+          "is not restarted",
+          r.spec.name, e.pid);
       if (!start_phase_ && !r.adding) unexpected.push_back(e);
       continue;
     }
@@ -379,7 +380,7 @@ void Supervisor::Stop() {
     if (stopped_) return;
     stopping_ = true;
     for (Replica& r : replicas_) {
-      if (r.pid <= 0) r.state = State::kStopped;
+      if (r.pid <= 0 && r.state != State::kDamaged) r.state = State::kStopped;
     }
     SignalAllLocked(SIGTERM);
     if (!mu_.AwaitWithTimeout(absl::Condition(this, &Supervisor::AllReaped),

@@ -3,15 +3,18 @@
 // ExactNNIndexer; every wait is bounded. Whatever happens, no replica may silently serve lost or
 // damaged data: either every replica has every acknowledged write, or the damaged replica stops
 // with an error naming what is wrong.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
-#include <memory>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -31,6 +34,9 @@ using ::testing::HasSubstr;
 
 constexpr int kDim = 4;
 constexpr int kDocs = 30;
+constexpr char kRaftConfiguration[] =
+    R"({"HeartbeatTimeout": 200, "ElectionTimeout": 200, "LeaderLeaseTimeout": 100,
+        "CommitTimeout": 5, "LogLevel": "WARN"})";
 
 std::filesystem::path FreshDir(const std::string& name) {
   std::filesystem::path dir = std::filesystem::temp_directory_path() /
@@ -48,9 +54,7 @@ DeploymentOptions Indexer(const std::string& name, const std::filesystem::path& 
   options.replicas = 3;
   options.stateful = true;
   options.workspace = workspace.string();
-  options.raft_configuration =
-      R"({"HeartbeatTimeout": 200, "ElectionTimeout": 200, "LeaderLeaseTimeout": 100,
-          "CommitTimeout": 5, "LogLevel": "WARN"})";
+  options.raft_configuration = kRaftConfiguration;
   options.retries = 30;
   options.shoal_binary = testing::ShoalBinary();
   options.timeout_ready_ms = 30000;
@@ -132,6 +136,107 @@ TEST(RaftStateFaultTest, TwoOfThreeWorkspacesWipedLoseNoDocument) {
               ::testing::Each(std::to_string(2 * kDocs)));
 }
 
+// Starts `shoal executor` as Raft member rep-<r> of group `name` (its workspace under
+// `workspace`), without waiting for its ready line.
+std::unique_ptr<testing::ChildProcess> StartMember(const std::filesystem::path& workspace,
+                                                   const std::string& group, int r,
+                                                   const std::vector<std::string>& ports,
+                                                   std::vector<std::string> extra = {}) {
+  std::string peers;
+  for (size_t m = 0; m < ports.size(); ++m) {
+    absl::StrAppend(&peers, m == 0 ? "" : ",", "rep-", m, "=127.0.0.1:", ports[m]);
+  }
+  const std::string name = group + "/rep-" + std::to_string(r);
+  std::vector<std::string> argv = {testing::ShoalBinary(),
+                                   "executor",
+                                   "--uses",
+                                   "ExactNNIndexer",
+                                   "--uses-with",
+                                   R"({"metric": "l2"})",
+                                   "--name",
+                                   name,
+                                   "--host",
+                                   "127.0.0.1",
+                                   "--port",
+                                   "0",
+                                   "--workspace",
+                                   (workspace / name).string(),
+                                   "--stateful",
+                                   "--raft-id",
+                                   "rep-" + std::to_string(r),
+                                   "--raft-address",
+                                   "127.0.0.1:" + ports[r],
+                                   "--raft-configuration",
+                                   kRaftConfiguration,
+                                   "--raft-peers",
+                                   peers,
+                                   "--timeout-ready",
+                                   "30000"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  auto started = testing::ChildProcess::Start(argv, /*wait_ready=*/false);
+  EXPECT_TRUE(started.ok()) << started.status();
+  return started.ok() ? std::move(started).value() : nullptr;
+}
+
+// Each member's gRPC address, from its ready line (bounded wait); empty for one not ready.
+std::vector<std::string> ReadyAddresses(
+    const std::vector<std::unique_ptr<testing::ChildProcess>>& members) {
+  std::vector<std::string> addresses(members.size());
+  for (int i = 0; i < 600; ++i) {
+    bool all = true;
+    for (size_t r = 0; r < members.size(); ++r) {
+      const std::string out = members[r] != nullptr ? members[r]->Stdout() : "";
+      const size_t at = out.find("ready port=");
+      if (at != std::string::npos && addresses[r].empty()) {
+        addresses[r] = "127.0.0.1:" + std::to_string(std::atoi(out.c_str() + at + 11));
+      }
+      all = all && !addresses[r].empty();
+    }
+    if (all) break;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return addresses;
+}
+
+// Waits (bounded) until every address reports `count`; returns the counts.
+std::vector<std::string> CountsAt(const std::vector<std::string>& addresses,
+                                  const std::string& count) {
+  std::vector<std::string> counts;
+  for (int i = 0; i < 300; ++i) {
+    counts.clear();
+    for (const std::string& address : addresses) counts.push_back(CountOf(address));
+    if (counts == std::vector<std::string>(addresses.size(), count)) break;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  return counts;
+}
+
+// Two workspaces wiped and the third one's raft.db damaged: no replica has usable state, and
+// the wiped ones cannot tell whether the group is new. The start fails, naming the replicas.
+TEST(RaftStateFaultTest, WithNoSafeChoiceTheStartFailsNamingTheReplicas) {
+  const std::filesystem::path workspace = FreshDir("no-choice");
+  {
+    Deployment dep(Indexer("none", workspace));
+    ASSERT_TRUE(dep.Start().ok());
+    ASSERT_NO_FATAL_FAILURE(WriteDocs(dep, "doc"));
+  }
+  std::filesystem::remove_all(workspace / "none" / "rep-0");
+  std::filesystem::remove_all(workspace / "none" / "rep-2");
+  std::filesystem::resize_file(RaftDb(workspace, "none", 1), 3 * 4096);
+  DeploymentOptions options = Indexer("none", workspace);
+  options.timeout_ready_ms = 8000;
+  Deployment again(options);
+  Status started = again.Start();
+  ASSERT_FALSE(started.ok());
+  const std::string message(started.message());
+  EXPECT_THAT(message, HasSubstr("has no Raft state and cannot tell whether its group is new"));
+  EXPECT_THAT(message, HasSubstr("rep-1 (127.0.0.1:"));
+  EXPECT_THAT(message, HasSubstr("did not answer"));
+  // And why rep-1 did not: its damaged raft.db.
+  EXPECT_THAT(message, HasSubstr("rep-1/raft/raft.db is damaged"));
+  std::cout << message << std::endl;
+}
+
 // The hostile order: the wiped replicas come back first and the intact one seconds later (a
 // slow disk, a slow Executor). Run as `shoal executor` processes, so that the order is exact.
 TEST(RaftStateFaultTest, WipedReplicasStartedBeforeTheIntactOneDoNotStartAnEmptyGroup) {
@@ -152,59 +257,76 @@ TEST(RaftStateFaultTest, WipedReplicasStartedBeforeTheIntactOneDoNotStartAnEmpty
   }
   std::vector<std::string> ports = absl::StrSplit(ports_line, ',');
   ASSERT_EQ(ports.size(), 3u) << ports_line;
-  std::string peers;
-  for (int r = 0; r < 3; ++r) {
-    absl::StrAppend(&peers, r == 0 ? "" : ",", "rep-", r, "=127.0.0.1:", ports[r]);
-  }
-  const DeploymentOptions options = Indexer("early", workspace);
-  auto start = [&](int r) {
-    const std::string name = "early/rep-" + std::to_string(r);
-    return testing::ChildProcess::Start(
-        {testing::ShoalBinary(), "executor", "--uses", "ExactNNIndexer", "--uses-with",
-         R"({"metric": "l2"})", "--name", name, "--host", "127.0.0.1", "--port", "0",
-         "--workspace", (workspace / name).string(), "--stateful", "--raft-id",
-         "rep-" + std::to_string(r), "--raft-address", "127.0.0.1:" + ports[r],
-         "--raft-configuration", options.raft_configuration, "--raft-peers", peers,
-         "--timeout-ready", "30000"},
-        /*wait_ready=*/false);
-  };
-  std::unique_ptr<testing::ChildProcess> replicas[3];
-  for (int r : {0, 2}) {
-    auto started = start(r);
-    ASSERT_TRUE(started.ok()) << started.status();
-    replicas[r] = std::move(started).value();
-  }
+  std::vector<std::unique_ptr<testing::ChildProcess>> members(3);
+  for (int r : {0, 2}) members[r] = StartMember(workspace, "early", r, ports);
   std::this_thread::sleep_for(milliseconds(3000));
-  auto intact = start(1);
-  ASSERT_TRUE(intact.ok()) << intact.status();
-  replicas[1] = std::move(intact).value();
-  // Each replica's gRPC address, from its ready line.
-  std::vector<std::string> addresses(3);
-  for (int i = 0; i < 600; ++i) {
-    bool all = true;
-    for (int r = 0; r < 3; ++r) {
-      const std::string out = replicas[r]->Stdout();
-      const size_t at = out.find("ready port=");
-      if (at != std::string::npos && addresses[r].empty()) {
-        addresses[r] = "127.0.0.1:" + std::to_string(std::atoi(out.c_str() + at + 11));
-      }
-      all = all && !addresses[r].empty();
-    }
-    if (all) break;
-    std::this_thread::sleep_for(milliseconds(50));
-  }
+  members[1] = StartMember(workspace, "early", 1, ports);
+  const std::vector<std::string> addresses = ReadyAddresses(members);
   for (int r = 0; r < 3; ++r) {
-    ASSERT_FALSE(addresses[r].empty()) << "rep-" << r << " is not ready:\n" << replicas[r]->Log();
+    ASSERT_FALSE(addresses[r].empty()) << "rep-" << r << " is not ready:\n" << members[r]->Log();
   }
   // Every replica, the intact one included, has every document.
-  std::vector<std::string> counts;
-  for (int i = 0; i < 300; ++i) {
-    counts.clear();
-    for (const std::string& address : addresses) counts.push_back(CountOf(address));
-    if (counts == std::vector<std::string>(3, std::to_string(kDocs))) break;
-    std::this_thread::sleep_for(milliseconds(100));
+  EXPECT_THAT(CountsAt(addresses, std::to_string(kDocs)), ::testing::Each(std::to_string(kDocs)));
+}
+
+// `shoal executor --raft-tls-*`: a group whose members talk mutual TLS commits writes.
+TEST(RaftStateFaultTest, MembersWithMutualTlsReplicateWrites) {
+  const std::filesystem::path workspace = FreshDir("mtls");
+  std::vector<std::string> ports;
+  for (int r = 0; r < 3; ++r) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof(address);
+    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), size), 0);
+    ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size), 0);
+    ports.push_back(std::to_string(ntohs(address.sin_port)));
+    close(fd);
   }
-  EXPECT_THAT(counts, ::testing::Each(std::to_string(kDocs)));
+  const std::filesystem::path certs =
+      std::filesystem::path(SHOAL_SOURCE_DIR) / "tests" / "unit" / "consensus" / "testdata";
+  const std::vector<std::string> tls = {
+      "--raft-tls-certfile", (certs / "raft-member.pem").string(),
+      "--raft-tls-keyfile",  (certs / "raft-member-key.pem").string(),
+      "--raft-tls-cafile",   (certs / "raft-ca.pem").string()};
+  std::vector<std::unique_ptr<testing::ChildProcess>> members(3);
+  for (int r = 0; r < 3; ++r) members[r] = StartMember(workspace, "tls", r, ports, tls);
+  const std::vector<std::string> addresses = ReadyAddresses(members);
+  for (int r = 0; r < 3; ++r) {
+    ASSERT_FALSE(addresses[r].empty()) << "rep-" << r << " is not ready:\n" << members[r]->Log();
+  }
+  // A plain TCP peer gets no answer on a member's Raft port (here: the state query a member
+  // without TLS would send).
+  {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<uint16_t>(std::stoi(ports[0])));
+    timeval wait{.tv_sec = 2, .tv_usec = 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    ASSERT_EQ(write(fd, "S", 1), 1);
+    char answer[64] = {};
+    const ssize_t n = read(fd, answer, sizeof(answer));
+    close(fd);
+    EXPECT_FALSE(n > 0 && answer[0] == '{') << "a plain TCP peer was answered: " << answer;
+  }
+  // Writes go to whichever member leads (followers refuse them).
+  for (int k = 0; k < kDocs; ++k) {
+    DocList docs;
+    docs.Add().set_embedding(std::vector<float>(kDim, static_cast<float>(k)));
+    bool written = false;
+    for (int attempt = 0; attempt < 100 && !written; ++attempt) {
+      auto client = Client::Connect(addresses[attempt % 3]);
+      written = client.ok() &&
+                client->Post("/index", docs, {.stream = false, .timeout = milliseconds(5000)}).ok();
+      if (!written) std::this_thread::sleep_for(milliseconds(20));
+    }
+    ASSERT_TRUE(written) << "doc " << k;
+  }
+  EXPECT_THAT(CountsAt(addresses, std::to_string(kDocs)), ::testing::Each(std::to_string(kDocs)));
 }
 
 TEST(RaftStateFaultTest, ATruncatedRaftDbStopsOnlyThatReplica) {
@@ -296,9 +418,9 @@ TEST(RaftStateFaultTest, ASecondDeploymentOnAWorkspaceInUseFailsNamingTheProcess
   EXPECT_THAT(message, HasSubstr((workspace / "busy").string()));
   bool names_a_replica = false;
   for (int r = 0; r < 3; ++r) {
-    names_a_replica = names_a_replica || message.find("process " +
-                                                      std::to_string(first.replica_pid(0, r))) !=
-                                             std::string::npos;
+    names_a_replica =
+        names_a_replica ||
+        message.find("process " + std::to_string(first.replica_pid(0, r))) != std::string::npos;
   }
   EXPECT_TRUE(names_a_replica) << message;
   std::cout << "the second Deployment failed after "

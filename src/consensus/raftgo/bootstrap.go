@@ -4,6 +4,12 @@
 // instead: the leader sends it the log or a snapshot.
 package main
 
+/*
+#include <stdlib.h>
+#include "bridge.h"
+*/
+import "C"
+
 import (
 	"fmt"
 	"sort"
@@ -108,7 +114,7 @@ func (n *node) askPeers(conf raft.Configuration) []peerReport {
 			continue
 		}
 		report := peerReport{id: string(server.ID), address: string(server.Address)}
-		report.answer, report.err = queryState(report.address, stateQueryTimeout)
+		report.answer, report.err = n.layer.queryState(report.address, stateQueryTimeout)
 		reports = append(reports, report)
 	}
 	sort.Slice(reports, func(i, j int) bool { return reports[i].id < reports[j].id })
@@ -121,4 +127,24 @@ func joinReports(reports []peerReport) string {
 		texts[i] = report.String()
 	}
 	return strings.Join(texts, "; ")
+}
+
+// shoal_raft_bootstrap_group bootstraps a new group with these voters only when no member has
+// state (bootstrap.go), waiting up to waitMs for every peer to answer. *joined is set when a
+// peer has state: this member then waits for that group's leader instead.
+//
+//export shoal_raft_bootstrap_group
+func shoal_raft_bootstrap_group(h C.uintptr_t, ids, addresses *C.shoal_raft_cstrings,
+	count C.size_t, waitMs C.int64_t, joined *C.int, errOut **C.char) C.int {
+	var conf raft.Configuration
+	addrs := goStrings(addresses, count)
+	for i, id := range goStrings(ids, count) {
+		conf.Servers = append(conf.Servers, raft.Server{
+			Suffrage: raft.Voter, ID: raft.ServerID(id), Address: raft.ServerAddress(addrs[i])})
+	}
+	join, err := getNode(h).bootstrapGroup(conf, millis(waitMs))
+	if join {
+		*joined = 1
+	}
+	return fail(err, errOut)
 }

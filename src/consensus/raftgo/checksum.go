@@ -79,3 +79,13 @@ func (n *node) damagedState() string {
 	defer n.damagedMu.Unlock()
 	return n.damaged
 }
+
+// shoal_raft_damaged returns, malloc()ed, why this node stopped applying entries, or NULL.
+//
+//export shoal_raft_damaged
+func shoal_raft_damaged(h C.uintptr_t) *C.char {
+	if text := getNode(h).damagedState(); text != "" {
+		return C.CString(text)
+	}
+	return nil
+}

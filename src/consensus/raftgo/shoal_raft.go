@@ -360,13 +360,15 @@ func (s *fileSnapshot) Release() { os.Remove(s.path) }
 //export shoal_raft_start
 func shoal_raft_start(id, bind, advertise, dir *C.shoal_raft_cchar,
 	configKeys, configValues *C.shoal_raft_cstrings, configCount C.size_t,
+	tlsCert, tlsKey, tlsCA *C.shoal_raft_cchar,
 	callbacks *C.shoal_raft_callbacks, handle *C.uintptr_t, errOut **C.char) C.int {
 	n := &node{id: goString(id), dir: goString(dir), fsmStop: make(chan struct{})}
 	n.cb = (*C.shoal_raft_callbacks)(C.malloc(C.size_t(unsafe.Sizeof(*callbacks))))
 	*n.cb = *callbacks
+	files := tlsFiles{cert: goString(tlsCert), key: goString(tlsKey), ca: goString(tlsCA)}
 	if err := n.start(goString(id), goString(bind), goString(advertise),
-		goStrings(configKeys, configCount),
-		goStrings(configValues, configCount)); err != nil {
+		goStrings(configKeys, configCount), goStrings(configValues, configCount),
+		files); err != nil {
 		n.close()
 		C.free(unsafe.Pointer(n.cb))
 		return fail(err, errOut)
@@ -375,7 +377,7 @@ func shoal_raft_start(id, bind, advertise, dir *C.shoal_raft_cchar,
 	return C.SHOAL_RAFT_OK
 }
 
-func (n *node) start(id, bind, advertise string, keys, values []string) error {
+func (n *node) start(id, bind, advertise string, keys, values []string, files tlsFiles) error {
 	conf := raft.DefaultConfig()
 	conf.LogLevel = "INFO"
 	for i := range keys {
@@ -412,7 +414,7 @@ func (n *node) start(id, bind, advertise string, keys, values []string) error {
 		conf.Logger); err != nil {
 		return err
 	}
-	if n.layer, err = listenTCP(bind, advertise); err != nil {
+	if n.layer, err = listenTCP(bind, advertise, files, n.warnf); err != nil {
 		return err
 	}
 	n.layer.setAnswer(func() stateAnswer {
@@ -458,46 +460,6 @@ func shoal_raft_bootstrap(h C.uintptr_t, ids, addresses *C.shoal_raft_cstrings, 
 			Suffrage: raft.Voter, ID: raft.ServerID(id), Address: raft.ServerAddress(addrs[i])})
 	}
 	return fail(getNode(h).r.BootstrapCluster(conf).Error(), errOut)
-}
-
-// shoal_raft_bootstrap_group bootstraps a new group with these voters only when no member has
-// state (bootstrap.go), waiting up to waitMs for every peer to answer. *joined is set when a
-// peer has state: this member then waits for that group's leader instead.
-//
-//export shoal_raft_bootstrap_group
-func shoal_raft_bootstrap_group(h C.uintptr_t, ids, addresses *C.shoal_raft_cstrings,
-	count C.size_t, waitMs C.int64_t, joined *C.int, errOut **C.char) C.int {
-	var conf raft.Configuration
-	addrs := goStrings(addresses, count)
-	for i, id := range goStrings(ids, count) {
-		conf.Servers = append(conf.Servers, raft.Server{
-			Suffrage: raft.Voter, ID: raft.ServerID(id), Address: raft.ServerAddress(addrs[i])})
-	}
-	join, err := getNode(h).bootstrapGroup(conf, millis(waitMs))
-	if join {
-		*joined = 1
-	}
-	return fail(err, errOut)
-}
-
-// shoal_raft_damaged returns, malloc()ed, why this node stopped applying entries, or NULL.
-//
-//export shoal_raft_damaged
-func shoal_raft_damaged(h C.uintptr_t) *C.char {
-	if text := getNode(h).damagedState(); text != "" {
-		return C.CString(text)
-	}
-	return nil
-}
-
-// shoal_raft_reset_state moves the state under dir aside (store.go); *moved receives what was
-// moved, malloc()ed, one path a line.
-//
-//export shoal_raft_reset_state
-func shoal_raft_reset_state(dir *C.shoal_raft_cchar, moved **C.char, errOut **C.char) C.int {
-	paths, err := resetState(goString(dir))
-	*moved = C.CString(strings.Join(paths, "\n"))
-	return fail(err, errOut)
 }
 
 // shoal_raft_apply appends data to the log and waits until it is applied here (the leader).

@@ -3,6 +3,12 @@
 // inside bolt's mmap), and moving damaged state aside for a member to rejoin from its peers.
 package main
 
+/*
+#include <stdlib.h>
+#include "bridge.h"
+*/
+import "C"
+
 import (
 	"encoding/binary"
 	"errors"
@@ -258,4 +264,14 @@ func resetState(dir string) ([]string, error) {
 		moved = append(moved, to)
 	}
 	return moved, nil
+}
+
+// shoal_raft_reset_state moves the state under dir aside (store.go); *moved receives what was
+// moved, malloc()ed, one path a line.
+//
+//export shoal_raft_reset_state
+func shoal_raft_reset_state(dir *C.shoal_raft_cchar, moved **C.char, errOut **C.char) C.int {
+	paths, err := resetState(goString(dir))
+	*moved = C.CString(strings.Join(paths, "\n"))
+	return fail(err, errOut)
 }

@@ -5,8 +5,10 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -46,6 +48,9 @@ type streamLayer struct {
 	conns     chan net.Conn
 	closed    chan struct{}
 	closeOnce sync.Once
+	tlsServer *tls.Config                  // nil: plain TCP
+	tlsClient *tls.Config                  // set with tlsServer
+	warn      func(string, ...interface{}) // refused connections
 
 	mu     sync.Mutex
 	answer func() stateAnswer // guarded by mu; nil until the store is open
@@ -71,7 +76,15 @@ func (l *streamLayer) Close() error {
 }
 
 func (l *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return net.DialTimeout("tcp", string(address), timeout)
+	if l.tlsClient == nil {
+		return net.DialTimeout("tcp", string(address), timeout)
+	}
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: timeout}, "tcp", string(address),
+		l.tlsClient)
+	if err != nil {
+		return nil, fmt.Errorf("TLS with %s: %w", address, err)
+	}
+	return conn, nil
 }
 
 func (l *streamLayer) setAnswer(answer func() stateAnswer) {
@@ -99,6 +112,19 @@ func (l *streamLayer) serve() {
 // classify reads the first byte of a connection: a state query is answered here, anything
 // else goes to raft with that byte in front.
 func (l *streamLayer) classify(conn net.Conn) {
+	if l.tlsServer != nil {
+		secure := tls.Server(conn, l.tlsServer)
+		secure.SetDeadline(time.Now().Add(firstByteWait))
+		if err := secure.Handshake(); err != nil {
+			if l.warn != nil {
+				l.warn("refused a Raft connection from %s: TLS: %v", conn.RemoteAddr(), err)
+			}
+			conn.Close()
+			return
+		}
+		secure.SetDeadline(time.Time{})
+		conn = secure
+	}
 	conn.SetReadDeadline(time.Now().Add(firstByteWait))
 	var first [1]byte
 	if _, err := io.ReadFull(conn, first[:]); err != nil {
@@ -141,9 +167,9 @@ func (c *prefixedConn) Read(p []byte) (int, error) {
 }
 
 // queryState asks the member at address whether it has Raft state.
-func queryState(address string, timeout time.Duration) (stateAnswer, error) {
+func (l *streamLayer) queryState(address string, timeout time.Duration) (stateAnswer, error) {
 	var answer stateAnswer
-	conn, err := net.DialTimeout("tcp", address, timeout)
+	conn, err := l.Dial(raft.ServerAddress(address), timeout)
 	if err != nil {
 		return answer, err
 	}
@@ -161,7 +187,12 @@ func queryState(address string, timeout time.Duration) (stateAnswer, error) {
 
 // listenTCP binds `bind`; with an empty `advertise` the bound address is advertised, which then
 // must not be a wildcard (peers could not dial it).
-func listenTCP(bind, advertise string) (*streamLayer, error) {
+func listenTCP(bind, advertise string, files tlsFiles,
+	warn func(string, ...interface{})) (*streamLayer, error) {
+	tlsServer, tlsClient, err := loadTLS(files)
+	if err != nil {
+		return nil, err
+	}
 	if advertise != "" {
 		host, port, err := net.SplitHostPort(advertise)
 		if err != nil || host == "" || port == "" || port == "0" {
@@ -182,7 +213,8 @@ func listenTCP(bind, advertise string) (*streamLayer, error) {
 		advertise = bound.String()
 	}
 	layer := &streamLayer{listener: listener, advertise: advertisedAddr(advertise),
-		conns: make(chan net.Conn), closed: make(chan struct{})}
+		conns: make(chan net.Conn), closed: make(chan struct{}), tlsServer: tlsServer,
+		tlsClient: tlsClient, warn: warn}
 	go layer.serve()
 	return layer, nil
 }

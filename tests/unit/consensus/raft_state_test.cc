@@ -43,11 +43,10 @@ class RaftStateTest : public ::testing::Test {
   RaftNode::Options OptionsFor(int i, std::string address) {
     Recorder* recorder = &recorders_[i];
     google::protobuf::Struct config;
-    for (const auto& [key, value] :
-         std::map<std::string, double>{{"HeartbeatTimeout", 200},
-                                       {"ElectionTimeout", 200},
-                                       {"LeaderLeaseTimeout", 100},
-                                       {"CommitTimeout", 5}}) {
+    for (const auto& [key, value] : std::map<std::string, double>{{"HeartbeatTimeout", 200},
+                                                                  {"ElectionTimeout", 200},
+                                                                  {"LeaderLeaseTimeout", 100},
+                                                                  {"CommitTimeout", 5}}) {
       (*config.mutable_fields())[key].set_number_value(value);
     }
     (*config.mutable_fields())["LogLevel"].set_string_value("WARN");
@@ -66,8 +65,7 @@ class RaftStateTest : public ::testing::Test {
   // Picks `count` free loopback ports for members that bootstrap with fixed addresses.
   void PickAddresses(int count) {
     for (int i = 0; i < count; ++i) {
-      StatusOr<std::unique_ptr<RaftNode>> probe =
-          RaftNode::Start(OptionsFor(i, "127.0.0.1:0"));
+      StatusOr<std::unique_ptr<RaftNode>> probe = RaftNode::Start(OptionsFor(i, "127.0.0.1:0"));
       ASSERT_TRUE(probe.ok()) << probe.status();
       peers_[absl::StrCat("n", i)] = (*probe)->address();
       probe->reset();
@@ -76,8 +74,7 @@ class RaftStateTest : public ::testing::Test {
   }
 
   // Starts member i with the peer list (it bootstraps, joins or waits as RaftNode decides).
-  StatusOr<std::unique_ptr<RaftNode>> StartMember(int i,
-                                                  absl::Duration wait = absl::Seconds(20)) {
+  StatusOr<std::unique_ptr<RaftNode>> StartMember(int i, absl::Duration wait = absl::Seconds(20)) {
     RaftNode::Options options = OptionsFor(i, peers_[absl::StrCat("n", i)]);
     options.peers = peers_;
     options.bootstrap_wait = wait;
@@ -257,7 +254,7 @@ TEST_F(RaftStateTest, MembersWithoutStateJoinTheMemberWithStateInsteadOfBootstra
 
   // The wiped members start first; member 1 (with the state) is still down.
   StatusOr<std::unique_ptr<RaftNode>> wiped[2] = {absl::UnknownError("not started"),
-                                                   absl::UnknownError("not started")};
+                                                  absl::UnknownError("not started")};
   std::atomic<int> returned{0};
   std::vector<std::thread> starters;
   for (int k = 0; k < 2; ++k) {

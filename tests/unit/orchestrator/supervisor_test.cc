@@ -218,8 +218,7 @@ TEST(SupervisorTest, AReplicaWithDamagedStateIsLeftStoppedAndReported) {
   Recorder rec;
   Supervisor sup({Sh("indexer/rep-0", "echo 'ready port=4242'; exec sleep 30"),
                   Sh("indexer/rep-1", "echo 'raft.db is damaged' >&2; exit 3")},
-                 rec.Options({.initial_backoff = absl::Milliseconds(10),
-                              .damaged_exit_code = 3}),
+                 rec.Options({.initial_backoff = absl::Milliseconds(10), .damaged_exit_code = 3}),
                  rec.Callbacks());
   ASSERT_TRUE(sup.Start().ok());
   EXPECT_TRUE(sup.Damaged(0).ok());
