@@ -31,6 +31,12 @@ constexpr size_t kMaxDim = std::numeric_limits<int>::max() / sizeof(float);
 // index is scored in blocks of queries.
 constexpr size_t kMaxDotsPerBlock = size_t{1} << 22;
 
+// The norms a stored or query vector may have (besides 0): beyond kMaxNorm a dot product or a
+// squared norm (up to kMaxNorm^2 = FLT_MAX / 4, with room for the L2 key 2q.x - |x|^2) would
+// overflow float, the type BLAS scores in; below kMinNorm they lose every digit to underflow.
+const double kMaxNorm = std::sqrt(double{std::numeric_limits<float>::max()}) / 2;
+const double kMinNorm = 2 * std::sqrt(double{std::numeric_limits<float>::min()});
+
 float Norm(std::span<const float> v) {
   return v.empty() ? 0.0f : cblas_snrm2(static_cast<int>(v.size()), v.data(), 1);
 }
@@ -74,11 +80,20 @@ Status CheckVector(const Doc& doc, std::string_view who, std::span<const float> 
         absl::StrFormat("%s '%s' has an embedding of dimension %d, more than the supported %d", who,
                         doc.id(), v.size(), kMaxDim));
   }
+  double squared_norm = 0;  // in double: a float embedding's cannot overflow it
   for (float x : v) {
     if (!std::isfinite(x)) {
       return absl::InvalidArgumentError(
           absl::StrFormat("%s '%s' has a NaN or infinite value in its embedding", who, doc.id()));
     }
+    squared_norm += double{x} * x;
+  }
+  const double norm = std::sqrt(squared_norm);
+  if (norm != 0 && (norm > kMaxNorm || norm < kMinNorm)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s '%s': field 'embedding' has norm %.2g, which float dot products cannot score (a "
+        "non-zero norm must be between %.2g and %.2g)",
+        who, doc.id(), norm, kMinNorm, kMaxNorm));
   }
   return absl::OkStatus();
 }

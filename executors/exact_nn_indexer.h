@@ -29,7 +29,9 @@ namespace shoal::builtin {
 //                   `checksum` (Checksum() in hex: replicas that agree have equal checksums).
 // uses_with: `metric` ("cosine", the default, or "l2"); `blas_threads` (default 1; OpenBLAS's
 // thread count is process-wide).
-// Embeddings are "<f4" ndarrays; "<f8" ones are converted. Thread-compatible: the runtime runs
+// Embeddings are "<f4" ndarrays; "<f8" ones are converted. An embedding with a NaN or infinite
+// value, or whose norm float dot products cannot hold (a non-zero norm outside about 2.2e-19 to
+// 9.2e18), is invalid input at /index and /search alike. Thread-compatible: the runtime runs
 // endpoints, Snapshot and Restore one at a time.
 class ExactNNIndexer : public Executor {
  public:

@@ -140,6 +140,35 @@ Status ValidateNodes(const FlowSpec& spec, std::map<std::string, size_t>& index)
   return absl::OkStatus();
 }
 
+// A Flow Executor's `port` is where its replica listens: it needs exactly one replica (Jina
+// ignores it otherwise, which hid the mistake), and no two processes of the Flow may pin the
+// same port.
+Status ValidatePinnedPorts(const FlowSpec& spec) {
+  std::map<int, std::string> taken;  // port -> who pinned it
+  for (int port : spec.ports) {
+    if (port != 0) taken.emplace(port, "the gateway");
+  }
+  for (size_t i = 0; i < spec.executors.size(); ++i) {
+    const DeploymentSpec& node = spec.executors[i];
+    if (node.external || node.port.value_or(0) == 0) continue;
+    const int port = *node.port;
+    const std::string where = Lookup(node.origin, "port");
+    const std::string what = NodeLabel(spec, i) + ": port";
+    if (int64_t{node.replicas} * node.shards > 1) {
+      return Error(where, what,
+                   absl::StrFormat("%d is the port of the Executor's one replica, but it has %d "
+                                   "replicas x %d shards, each listening on a port of its own: "
+                                   "remove `port` or keep one replica",
+                                   port, node.replicas, node.shards));
+    }
+    auto [it, inserted] = taken.emplace(port, NodeLabel(spec, i));
+    if (!inserted) {
+      return Error(where, what, absl::StrFormat("%d is also the port of %s", port, it->second));
+    }
+  }
+  return absl::OkStatus();
+}
+
 Status ValidateNeeds(const FlowSpec& spec, const std::map<std::string, size_t>& index) {
   std::vector<std::string_view> candidates = {kGatewayNode};
   for (const DeploymentSpec& node : spec.executors) candidates.push_back(node.name);
@@ -226,6 +255,7 @@ Status ValidateFlowSpec(const FlowSpec& spec) {
   SHOAL_RETURN_IF_ERROR(ValidateGateway(spec));
   std::map<std::string, size_t> index;
   SHOAL_RETURN_IF_ERROR(ValidateNodes(spec, index));
+  SHOAL_RETURN_IF_ERROR(ValidatePinnedPorts(spec));
   SHOAL_RETURN_IF_ERROR(ValidateNeeds(spec, index));
   return ValidateAcyclic(spec, index);
 }

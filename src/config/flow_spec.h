@@ -37,8 +37,9 @@ struct FlowSpec {
 };
 
 // Unique names (and not "gateway"), every `needs` names an earlier-or-later node or the
-// gateway, no node needs itself, no cycle, at least one protocol, ports match protocols.
-// Errors name the node, the key and file:line when known.
+// gateway, no node needs itself, no cycle, at least one protocol, ports match protocols; a
+// local Executor's `port` (where its replica listens) only with one replica and one shard, and
+// no port pinned twice in the Flow. Errors name the node, the key and file:line when known.
 Status ValidateFlowSpec(const FlowSpec& spec);
 
 // The node whose answer is the Flow's answer: the last node added that is not floating.

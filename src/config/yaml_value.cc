@@ -2,6 +2,7 @@
 // function here catches them and answers InvalidArgument naming file:line:column.
 #include "src/config/yaml_value.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -13,9 +14,12 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
 #include "shoal/status.h"
+#include "src/common/strings.h"
 #include "yaml-cpp/depthguard.h"
+#include "yaml-cpp/eventhandler.h"
 
 namespace shoal::config {
 namespace {
@@ -201,6 +205,25 @@ absl::StatusOr<Value> Convert(const YAML::Node& node, std::string_view filename,
   return YamlError(filename, node.Mark(), key, "unknown YAML node type");
 }
 
+// Records where each document of a stream starts, and ignores everything else.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override { marks.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+  std::vector<YAML::Mark> marks;
+};
+
 // Walks a parsed document as every later conversion will, aliases expanded at each use, and
 // stops at the first bound it passes (kMaxYamlNodes, kMaxYamlTextBytes, kMaxYamlDepth): yaml-cpp
 // shares an aliased node, so parsing is cheap, but converting a "billion laughs" is not. Deeper
@@ -293,14 +316,30 @@ std::string ItemKey(std::string_view parent, size_t index) {
 
 absl::StatusOr<YAML::Node> ParseYaml(std::string_view text, std::string_view filename) {
   try {
-    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
-    if (documents.empty()) return YAML::Node(YAML::NodeType::Null);
-    if (documents.size() > 1) {
-      return YamlError(filename, documents[1].Mark(), "",
-                       absl::StrFormat("expected one YAML document, found %d", documents.size()));
+    // Where the documents start, without building them: yaml-cpp's LoadAll would loop for ever
+    // (and run out of memory) on a ',' outside [...] or {...}, which yields empty documents
+    // without moving on.
+    std::istringstream stream{std::string(text)};
+    YAML::Parser parser(stream);
+    DocumentStarts starts;
+    while (starts.marks.size() < 2 && parser.HandleNextDocument(starts)) {
     }
-    SHOAL_RETURN_IF_ERROR(ExpansionCheck(filename).Walk(documents[0], 0));
-    return documents[0];
+    if (starts.marks.empty()) return YAML::Node(YAML::NodeType::Null);
+    if (starts.marks.size() > 1) {
+      const YAML::Mark& second = starts.marks[1];
+      if (second.pos == starts.marks[0].pos) {
+        const size_t at = static_cast<size_t>(std::max(second.pos, 0));
+        const std::string_view token = at < text.size() ? text.substr(at, 1) : "";
+        return YamlError(filename, second, "",
+                         absl::StrFormat("unexpected '%s' outside any collection (a ',' "
+                                         "belongs inside [...] or {...})",
+                                         absl::CHexEscape(AsAbsl(token))));
+      }
+      return YamlError(filename, second, "", "expected one YAML document, found a second one");
+    }
+    YAML::Node document = YAML::Load(std::string(text));
+    SHOAL_RETURN_IF_ERROR(ExpansionCheck(filename).Walk(document, 0));
+    return document;
   } catch (const YAML::DeepRecursion& e) {
     return YamlError(filename, e.mark, "",
                      absl::StrFormat("nested more than %d levels deep (the limit)", kMaxYamlDepth));
@@ -373,12 +412,21 @@ absl::StatusOr<std::string> ReadYamlFile(const std::filesystem::path& path,
     return absl::NotFoundError(absl::StrFormat("cannot read %s '%s': %s", what, path.string(),
                                                std::strerror(errno)));
   }
-  std::ostringstream text;
-  text << file.rdbuf();
+  // Read in pieces up to the limit, so that a device or a pipe that never ends (`/dev/zero`
+  // named as a Flow item) is refused instead of filling memory.
+  std::string text;
+  char buffer[1 << 16];
+  while (file.read(buffer, sizeof(buffer)) || file.gcount() > 0) {
+    text.append(buffer, static_cast<size_t>(file.gcount()));
+    if (text.size() > static_cast<size_t>(kMaxYamlFileBytes)) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s '%s' is larger than %d bytes (the limit)", what, path.string(), kMaxYamlFileBytes));
+    }
+  }
   if (file.bad()) {
     return absl::DataLossError(absl::StrFormat("error reading %s '%s'", what, path.string()));
   }
-  return text.str();
+  return text;
 }
 
 }  // namespace shoal::config

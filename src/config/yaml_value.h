@@ -35,12 +35,14 @@ std::string ItemKey(std::string_view parent, size_t index);
 inline constexpr int kMaxYamlNodes = 100'000;       // nodes, aliases expanded
 inline constexpr int kMaxYamlTextBytes = 64 << 20;  // scalar bytes, aliases expanded
 inline constexpr int kMaxYamlDepth = 64;            // maps and sequences nested
+inline constexpr int kMaxYamlFileBytes = 16 << 20;  // a file ReadYamlFile reads
 
 // Parses exactly one YAML document. Syntax errors, and a document beyond the bounds above, become
 // InvalidArgument with file:line:column (and the key, for a bound).
 absl::StatusOr<YAML::Node> ParseYaml(std::string_view text, std::string_view filename);
 
-// The whole text of a YAML file. NotFound / DataLoss name `what` ("Flow YAML") and the path.
+// The whole text of a YAML file. NotFound / DataLoss name `what` ("Flow YAML") and the path;
+// InvalidArgument past kMaxYamlFileBytes (a device or pipe that never ends included).
 absl::StatusOr<std::string> ReadYamlFile(const std::filesystem::path& path, std::string_view what);
 
 // Runs `parse()` (which returns an absl::StatusOr) and turns a yaml-cpp exception escaping it

@@ -6,9 +6,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/struct.pb.h"
+#include "src/common/ids.h"
 #include "src/common/log.h"
 #include "src/common/strings.h"
+#include "src/doc/doc_ids.h"
 #include "src/executor/request_state.h"
 
 namespace shoal::executor {
@@ -117,6 +121,26 @@ const google::protobuf::Struct& AnyDocumentEndpointSchema() {
   return *kSchema;
 }
 
+// Ids for the documents that came without one, before the Executor sees them. Seeded by the
+// request id, so that every replica applying the same request (a stateful group's log entry, the
+// shards of an ALL-polling call) gives the same ids; a request without an id is seeded by its
+// documents, serialised deterministically.
+void AssignMissingDocIds(jina::DataRequestProto& request) {
+  docarray::DocListProto& docs = *request.mutable_data()->mutable_docs();
+  std::string seed = request.header().request_id();
+  if (seed.empty()) {
+    std::string bytes;
+    {
+      google::protobuf::io::StringOutputStream stream(&bytes);
+      google::protobuf::io::CodedOutputStream coded(&stream);
+      coded.SetSerializationDeterministic(true);
+      docs.SerializeToCodedStream(&coded);
+    }
+    seed = "docs:" + DerivedHexId(bytes, "");
+  }
+  doc::AssignMissingIds(docs, seed);
+}
+
 }  // namespace
 
 ReplicaRuntime::ReplicaRuntime(LoadedExecutor loaded, Options options)
@@ -222,7 +246,9 @@ Status ReplicaRuntime::PostRequest(absl::AnyInvocable<void()> task) {
 StatusOr<bool> ReplicaRuntime::Process(jina::DataRequestProto& request,
                                        Clock::time_point arrived) {
   SHOAL_RETURN_IF_ERROR(DecodeDocs(request));
-  // A dry run, or no handler and no /default: the request passes through unchanged, as in Jina.
+  AssignMissingDocIds(request);
+  // A dry run, or no handler and no /default: the request passes through (its docs given ids
+  // like every other), as in Jina.
   if (request.header().exec_endpoint() == kDryRunEndpoint) return false;
   const internal::EndpointEntry* entry = Find(request.header().exec_endpoint());
   if (entry == nullptr) return false;
@@ -243,6 +269,7 @@ StatusOr<bool> ReplicaRuntime::ProcessParts(jina::DataRequestListProto& parts,
   }
   for (jina::DataRequestProto& part : *parts.mutable_requests()) {
     SHOAL_RETURN_IF_ERROR(DecodeDocs(part));
+    AssignMissingDocIds(part);
   }
   const jina::DataRequestProto& first = parts.requests(0);
   *response.mutable_header() = first.header();

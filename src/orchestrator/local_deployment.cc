@@ -119,6 +119,7 @@ StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
   deployment->spec_ = spec;
   deployment->replica_host_ = options.replica_host;
   deployment->max_replicas_ = options.max_replicas;
+  deployment->replica_port_ = options.replica_port;
   if (spec.port_monitoring.has_value()) {
     StatusOr<std::unique_ptr<metrics::Exposer>> exposer =
         metrics::StartExposer("0.0.0.0", *spec.port_monitoring);
@@ -391,8 +392,11 @@ ReplicaProcessSpec LocalDeployment::ReplicaSpec(int shard, int r, int members,
                                                 const std::vector<std::string>& join) const {
   ReplicaProcessSpec replica;
   replica.name = ReplicaName(spec_.name, spec_.shards, shard, r);
+  // A pinned port stays the same across restarts; otherwise the supervisor fills in `{port}`.
+  const std::string port =
+      shard == 0 && r == 0 && replica_port_ > 0 ? std::to_string(replica_port_) : "{port}";
   replica.argv = {binary_,  "executor",   "--uses", spec_.uses,    "--uses-with", uses_with_json_,
-                  "--name", replica.name, "--host", replica_host_, "--port",      "{port}"};
+                  "--name", replica.name, "--host", replica_host_, "--port",      port};
   // Each replica serves its own metrics, on a port of its choosing (logged by the replica).
   if (spec_.port_monitoring.has_value()) {
     replica.argv.insert(replica.argv.end(), {"--port-monitoring", "0"});

@@ -35,6 +35,8 @@ class LocalDeployment {
     std::string replica_host = "127.0.0.1";
     // Replica processes (replicas x shards) the Deployment may have, at start and after Scale().
     int max_replicas = config::kDefaultMaxReplicas;
+    // The port the first replica listens on (a Flow Executor's `port`); 0: one of its choosing.
+    int replica_port = 0;
   };
   static StatusOr<std::unique_ptr<LocalDeployment>> Start(const config::DeploymentSpec& spec,
                                                           const Options& options);
@@ -83,6 +85,7 @@ class LocalDeployment {
   config::DeploymentSpec spec_;
   std::string replica_host_;
   int max_replicas_ = config::kDefaultMaxReplicas;
+  int replica_port_ = 0;
   bool raft_ports_picked_ = false;
   // What every replica's command line needs; set by StartReplicas().
   std::string binary_;

@@ -42,8 +42,14 @@ StatusOr<std::unique_ptr<LocalFlow>> LocalFlow::Start(const config::FlowSpec& sp
   for (size_t i = 0; i < spec.executors.size(); ++i) started.emplace_back(absl::UnknownError(""));
   std::vector<std::thread> starters;
   for (size_t i = 0; i < spec.executors.size(); ++i) {
-    starters.emplace_back([&, i] { started[i] = LocalDeployment::Start(spec.executors[i],
-                                                                       options.local); });
+    starters.emplace_back([&, i] {
+      const config::DeploymentSpec& executor = spec.executors[i];
+      LocalDeployment::Options local = options.local;
+      // In a Flow an Executor's `port` is its replica's (no head; ValidateFlowSpec allows it
+      // with one replica only), as Jina's Flow gives a one-replica Executor its port.
+      if (!executor.external && executor.port.has_value()) local.replica_port = *executor.port;
+      started[i] = LocalDeployment::Start(executor, local);
+    });
   }
   for (std::thread& t : starters) t.join();
   Status failure;

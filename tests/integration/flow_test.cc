@@ -2,7 +2,11 @@
 // runs without delaying the answer, no_reduce hands the parts over, target_executor and
 // Executor-specific parameters pick nodes, an Executor error short-circuits, the YAML forms run
 // under `shoal flow`, and a Deployment that is down is named in the error.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -269,6 +273,43 @@ TEST(FlowCommandTest, YamlFormsRunUnderShoalFlow) {
   EXPECT_EQ((*docs)[0].GetText("served_by"), "third/rep-0");
   (*gateway)->Signal(SIGTERM);
   EXPECT_EQ((*gateway)->Wait(std::chrono::seconds(30)), 0) << (*gateway)->Log();
+}
+
+// A port free now: bound to 0 and closed, for a test that must write one in a Flow YAML.
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof(address);
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), size) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+TEST(FlowCommandTest, AnExecutorsPortIsWhereItsReplicaListens) {
+  const int port = FreePort();
+  ASSERT_NE(port, 0);
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / "shoal-flow-cmd-test";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "pinned.yml") << "jtype: Flow\nwith:\n  host: 127.0.0.1\nexecutors:\n"
+                                    << "  - name: pinned\n    uses: Echo\n    port: " << port
+                                    << "\n";
+  auto flow = Flow::FromYaml(dir / "pinned.yml");
+  ASSERT_TRUE(flow.ok()) << flow.status();
+  Status started = flow->Start();
+  ASSERT_TRUE(started.ok()) << started;
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+  EXPECT_EQ(flow->replica_addresses("pinned"),
+            std::vector<std::vector<std::string>>{{address}});
+  EXPECT_EQ(ReplicaInfo(address)["name"], "pinned/rep-0");  // the replica itself answers there
+  auto docs = flow->Post("/x", Docs(1));
+  ASSERT_TRUE(docs.ok()) << docs.status();
+  EXPECT_EQ((*docs)[0].GetText("served_by"), "pinned/rep-0");
 }
 
 TEST(FlowCommandTest, GatewayAloneRoutesToRemoteDeployments) {

@@ -91,6 +91,45 @@ TEST(StatefulDeploymentTest, EveryReplicaAppliesEveryWrite) {
   EXPECT_TRUE(Converge(dep, "50")) << ::testing::PrintToString(Counts(dep));
 }
 
+TEST(StatefulDeploymentTest, DocsWithoutIdsGetTheSameIdsOnEveryReplica) {
+  std::filesystem::path workspace = FreshDir("ids");
+  DeploymentOptions options = Stateful("noids", workspace);
+  options.uses = "ExactNNIndexer";
+  Deployment dep(options);
+  Status started = dep.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  DocList docs;
+  for (int i = 0; i < 3; ++i) {
+    Doc doc = docs.Add();
+    doc.Erase("id");
+    const float embedding[] = {static_cast<float>(i), 1.0f, 0.0f};
+    doc.set_embedding(embedding);
+  }
+  auto indexed = dep.Post("/index", docs, {.stream = false});
+  ASSERT_TRUE(indexed.ok()) << indexed.status();
+  ASSERT_EQ(indexed->size(), 3u);
+  std::set<std::string> ids;
+  for (Doc doc : *indexed) ids.insert(std::string(doc.id()));
+  EXPECT_EQ(ids.size(), 3u);
+  EXPECT_FALSE(ids.contains(""));
+  ASSERT_TRUE(Converge(dep, "3")) << ::testing::PrintToString(Counts(dep));
+  // Each replica applied the entry itself: each must have given the ids the answer names.
+  const std::vector<std::string> addresses = dep.replica_addresses()[0];
+  for (const std::string& address : addresses) {
+    auto client = Client::Connect(address);
+    ASSERT_TRUE(client.ok()) << client.status();
+    DocList query;
+    const float embedding[] = {0.0f, 1.0f, 0.0f};
+    query.Add().set_embedding(embedding);
+    auto answer = client->Post("/search", query, {.stream = false});
+    ASSERT_TRUE(answer.ok()) << address << ": " << answer.status();
+    ASSERT_EQ(answer->size(), 1u) << address;
+    std::set<std::string> matched;
+    for (Doc match : (*answer)[0].matches()) matched.insert(std::string(match.id()));
+    EXPECT_EQ(matched, ids) << address;
+  }
+}
+
 TEST(StatefulDeploymentTest, TheSameWriteDeliveredTwiceIsAppliedOnce) {
   std::filesystem::path workspace = FreshDir("dedup");
   Deployment dep(Stateful("dedup", workspace));

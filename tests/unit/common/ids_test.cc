@@ -56,5 +56,16 @@ TEST(RandomHexIdTest, ThreadsDrawDifferentIds) {
   EXPECT_EQ(all.size(), static_cast<size_t>(kThreads * kPerThread));
 }
 
+TEST(DerivedHexIdTest, DependsOnlyOnSeedAndPath) {
+  // Fixed: replicas of different builds and machines must agree on it.
+  EXPECT_EQ(DerivedHexId("request-1", "0"), "c0a9f2c8f5e0be01ff1f9d176310b69b");
+  EXPECT_EQ(DerivedHexId("request-1", "0"), DerivedHexId("request-1", "0"));
+  EXPECT_TRUE(IsLowerHex(DerivedHexId("", "")));
+  std::set<std::string> ids = {DerivedHexId("request-1", "1"), DerivedHexId("request-2", "0"),
+                               DerivedHexId("ab", "c"), DerivedHexId("a", "bc"),
+                               DerivedHexId("request-1", "0")};
+  EXPECT_EQ(ids.size(), 5u);
+}
+
 }  // namespace
 }  // namespace shoal

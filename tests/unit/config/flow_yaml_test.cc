@@ -529,6 +529,28 @@ TEST(FlowYamlTest, YamlKindTellsFlowsFromDeployments) {
 
 // A billion laughs inside uses_with (10^9 scalars from nine levels of ten aliases each): refused
 // with the limit named, before anything expands it.
+TEST(FlowYamlTest, AnExecutorsPortNeedsOneReplicaAndIsPinnedOnce) {
+  absl::StatusOr<FlowSpec> one = Parse("jtype: Flow\nexecutors:\n  - name: a\n    port: 9000\n");
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(one->executors[0].port, 9000);
+
+  EXPECT_EQ(ErrorOf("jtype: Flow\nexecutors:\n  - name: a\n    replicas: 2\n    port: 9000\n"),
+            "f.yml:5:11: executors[0] 'a': port: 9000 is the port of the Executor's one replica, "
+            "but it has 2 replicas x 1 shards, each listening on a port of its own: remove "
+            "`port` or keep one replica");
+  EXPECT_THAT(ErrorOf("jtype: Flow\nexecutors:\n  - name: a\n    shards: 2\n    port: 9000\n"),
+              HasSubstr("1 replicas x 2 shards"));
+  EXPECT_EQ(ErrorOf("jtype: Flow\nexecutors:\n  - name: a\n    port: 9000\n"
+                    "  - name: b\n    port: 9000\n"),
+            "f.yml:6:11: executors[1] 'b': port: 9000 is also the port of executors[0] 'a'");
+  EXPECT_EQ(ErrorOf("jtype: Flow\nwith:\n  port: 9000\nexecutors:\n  - name: a\n    port: 9000\n"),
+            "f.yml:6:11: executors[0] 'a': port: 9000 is also the port of the gateway");
+  // An external Executor's port is where it is reached, not a replica of ours.
+  EXPECT_TRUE(Parse("jtype: Flow\nwith:\n  port: 9000\nexecutors:\n  - name: a\n"
+                    "    external: true\n    host: h\n    port: 9000\n")
+                  .ok());
+}
+
 TEST(FlowYamlTest, AliasExpansionIsBounded) {
   std::string text =
       "jtype: Flow\nexecutors:\n  - name: a\n    uses_with:\n      l0: &l0 \"lol\"\n";

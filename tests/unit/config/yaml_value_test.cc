@@ -213,6 +213,28 @@ TEST(YamlValueTest, NestingTooDeepForTheParserIsNamed) {
               HasSubstr(absl::StrFormat("nested more than %d levels", kMaxYamlDepth)));
 }
 
+// yaml-cpp's LoadAll never ends on these (endless empty documents until std::bad_alloc).
+TEST(YamlValueTest, StrayCommaAtTopLevelIsAnError) {
+  for (std::string_view text : {",a\n", ",", "a: 1\n---\n,\n"}) {
+    absl::StatusOr<YAML::Node> node = ParseYaml(text, "t.yml");
+    ASSERT_FALSE(node.ok()) << text;
+    EXPECT_EQ(node.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(Message(node.status()), ::testing::ContainsRegex("^t\\.yml:[0-9]+:[0-9]+: "));
+  }
+  EXPECT_THAT(Message(ParseYaml(",jtype: Flow\n", "t.yml").status()),
+              HasSubstr("t.yml:1:1: top level: unexpected ',' outside any collection"));
+}
+
+TEST(YamlValueTest, FilesAreReadUpToALimit) {
+  absl::StatusOr<std::string> endless = ReadYamlFile("/dev/zero", "Flow YAML");
+  EXPECT_EQ(endless.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(endless.status()),
+              HasSubstr(absl::StrFormat("Flow YAML '/dev/zero' is larger than %d bytes",
+                                        kMaxYamlFileBytes)));
+  EXPECT_EQ(ReadYamlFile("/nonexistent/f.yml", "Flow YAML").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST(YamlValueTest, AliasOfItselfIsAnError) {
   absl::StatusOr<YAML::Node> node = ParseYaml("a: &a [1, *a]\n", "t.yml");
   if (node.ok()) {

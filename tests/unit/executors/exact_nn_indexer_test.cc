@@ -283,6 +283,53 @@ TEST(ExactNNIndexerErrorsTest, DocWithoutEmbeddingIsRejected) {
   EXPECT_EQ(indexer->Index(nan, Params()).code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Values around 1e19 are finite floats, but their dot products are not: before they were
+// refused, they overflowed to inf and /search answered wrong neighbours without an error.
+TEST(ExactNNIndexerErrorsTest, EmbeddingsWhoseProductsOverflowAreRejected) {
+  for (const char* with : {"{}", R"({"metric": "l2"})"}) {
+    SCOPED_TRACE(with);
+    std::unique_ptr<ExactNNIndexer> indexer = MakeIndexer(with);
+    DocList huge = DocsOf({{1, 2, 3}, {1e19f, 1e19f, 1e19f}});
+    Status status = indexer->Index(huge, Params());
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(status.message(), HasSubstr("doc 'id-1'"));
+    EXPECT_THAT(status.message(), HasSubstr("embedding"));
+    EXPECT_THAT(status.message(), HasSubstr("norm 1.7e+19"));
+    EXPECT_EQ(indexer->size(), 0u) << "a failed /index must store nothing";
+
+    DocList good = DocsOf({{1, 2, 3}, {3, 2, 1}});
+    ASSERT_TRUE(indexer->Index(good, Params()).ok());
+    DocList query = DocsOf({{1e19f, 0, 0}}, "q-");
+    status = indexer->Search(query, Params());
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(status.message(), HasSubstr("query 'q-0'"));
+    EXPECT_THAT(status.message(), HasSubstr("embedding"));
+
+    // Too small is as bad: the squared norm is no longer a normal float.
+    DocList tiny = DocsOf({{1e-30f, 0, 0}}, "tiny-");
+    status = indexer->Index(tiny, Params());
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(status.message(), HasSubstr("doc 'tiny-0'"));
+  }
+}
+
+TEST(ExactNNIndexerErrorsTest, LargeEmbeddingsWithinTheBoundRankExactly) {
+  for (const char* with : {"{}", R"({"metric": "l2"})"}) {
+    SCOPED_TRACE(with);
+    std::unique_ptr<ExactNNIndexer> indexer = MakeIndexer(with);
+    // Norms just under the bound (about 9.2e18), where float products are still finite.
+    DocList docs = DocsOf({{9e18f, 0}, {0, 9e18f}, {-9e18f, 0}});
+    ASSERT_TRUE(indexer->Index(docs, Params()).ok());
+    DocList query = DocsOf({{8e18f, 1e18f}}, "q-");
+    ASSERT_TRUE(indexer->Search(query, Params()).ok());
+    ASSERT_EQ(query[0].matches().size(), 3u);
+    EXPECT_EQ(query[0].matches()[0].id(), "id-0");
+    EXPECT_EQ(query[0].matches()[1].id(), "id-1");
+    EXPECT_EQ(query[0].matches()[2].id(), "id-2");
+    for (double score : query[0].scores()) EXPECT_TRUE(std::isfinite(score));
+  }
+}
+
 TEST(ExactNNIndexerErrorsTest, BadUsesWithIsRejected) {
   EXPECT_EQ(ExactNNIndexer::Create(Json(R"({"metric": "dot"})")).status().code(),
             absl::StatusCode::kInvalidArgument);

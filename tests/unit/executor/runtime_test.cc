@@ -1,0 +1,94 @@
+// Tests of ReplicaRuntime with a built-in Executor: what the Executor sees of a request, here
+// that documents without an id are given ids before it runs.
+#include "src/executor/runtime.h"
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "gtest/gtest.h"
+#include "src/executor/loader.h"
+
+namespace shoal::executor {
+namespace {
+
+class RuntimeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    StatusOr<LoadedExecutor> loaded = LoadExecutor("ExactNNIndexer", Params());
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    runtime_ = std::make_unique<ReplicaRuntime>(std::move(loaded).value(),
+                                                ReplicaRuntime::Options{.name = "idx/rep-0"});
+  }
+
+  // Runs `request` through the runtime on its executor thread; the request becomes the answer.
+  void Process(jina::DataRequestProto& request) {
+    absl::Notification done;
+    StatusOr<bool> failed = false;
+    runtime_->Post([&] {
+      failed = runtime_->Process(request);
+      done.Notify();
+    });
+    done.WaitForNotification();
+    ASSERT_TRUE(failed.ok()) << failed.status();
+    EXPECT_FALSE(*failed) << request.header().status().description();
+  }
+
+  static jina::DataRequestProto Request(std::string id, std::string endpoint, int docs) {
+    jina::DataRequestProto request;
+    request.mutable_header()->set_request_id(std::move(id));
+    request.mutable_header()->set_exec_endpoint(std::move(endpoint));
+    DocList list(request.mutable_data()->mutable_docs());
+    for (int i = 0; i < docs; ++i) {
+      Doc doc = list.Add();
+      doc.Erase("id");
+      const float embedding[] = {static_cast<float>(i), 1.0f, 0.5f};
+      doc.set_embedding(embedding);
+    }
+    return request;
+  }
+
+  std::unique_ptr<ReplicaRuntime> runtime_;
+};
+
+TEST_F(RuntimeTest, DocsWithoutIdsAreIndexedUnderIdsOfTheirOwn) {
+  jina::DataRequestProto index = Request("index-request", "/index", 3);
+  Process(index);
+  DocList indexed(index.mutable_data()->mutable_docs());
+  std::set<std::string> ids;
+  for (Doc doc : indexed) ids.insert(std::string(doc.id()));
+  EXPECT_EQ(ids.size(), 3u);
+  EXPECT_FALSE(ids.contains(""));
+
+  jina::DataRequestProto count = Request("count-request", "/count", 0);
+  Process(count);
+  ASSERT_EQ(count.data().docs().docs_size(), 1);
+  EXPECT_EQ(DocList(count.mutable_data()->mutable_docs())[0].text(), "3");
+
+  jina::DataRequestProto search = Request("search-request", "/search", 1);
+  Process(search);
+  Doc answer = DocList(search.mutable_data()->mutable_docs())[0];
+  EXPECT_EQ(answer.id().size(), 32u);
+  ASSERT_EQ(answer.matches().size(), 3u);
+  for (Doc match : answer.matches()) EXPECT_TRUE(ids.contains(std::string(match.id())));
+}
+
+TEST_F(RuntimeTest, IdsDependOnTheRequestIdAndThePlaceOnly) {
+  // Every replica of a stateful group applies the same log entry: same request, same ids.
+  jina::DataRequestProto first = Request("same-request", "/index", 2);
+  jina::DataRequestProto again = Request("same-request", "/index", 2);
+  jina::DataRequestProto other = Request("other-request", "/index", 2);
+  Process(first);
+  Process(again);
+  Process(other);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(first.data().docs().docs(i).data().at("id").text(),
+              again.data().docs().docs(i).data().at("id").text());
+    EXPECT_NE(first.data().docs().docs(i).data().at("id").text(),
+              other.data().docs().docs(i).data().at("id").text());
+  }
+}
+
+}  // namespace
+}  // namespace shoal::executor
