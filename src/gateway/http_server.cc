@@ -22,7 +22,6 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/optional.hpp>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -50,41 +49,6 @@ using tcp = net::ip::tcp;
 using internal::HttpStream;
 
 constexpr size_t kMaxHeaderBytes = 64 << 10;
-
-// A request body held as a std::string that grows as bytes arrive: unlike Beast's string_body,
-// nothing is reserved for a declared Content-Length, so memory follows what was sent (and
-// what HttpSession has accounted for in the server's body budget).
-struct GrowingStringBody {
-  using value_type = std::string;
-
-  static std::uint64_t size(const value_type& body) { return body.size(); }
-
-  class reader {
-   public:
-    template <bool isRequest, class Fields>
-    reader(http::header<isRequest, Fields>&, value_type& body) : body_(body) {}
-
-    void init(const boost::optional<std::uint64_t>&, beast::error_code& ec) { ec = {}; }
-
-    template <class ConstBufferSequence>
-    std::size_t put(const ConstBufferSequence& buffers, beast::error_code& ec) {
-      size_t n = 0;
-      for (auto it = net::buffer_sequence_begin(buffers); it != net::buffer_sequence_end(buffers);
-           ++it) {
-        net::const_buffer b = *it;
-        body_.append(static_cast<const char*>(b.data()), b.size());
-        n += b.size();
-      }
-      ec = {};
-      return n;
-    }
-
-    void finish(beast::error_code& ec) { ec = {}; }
-
-   private:
-    value_type& body_;
-  };
-};
 
 // Whether gateway completions may still reach the io_context. Co-owned by the server and every
 // completion in flight; closed (under mu) before the io_context goes away.
@@ -231,7 +195,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   HttpServer::Impl* const server_;
   HttpStream stream_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<GrowingStringBody>> parser_;
+  std::optional<http::request_parser<internal::GrowingStringBody>> parser_;
   http::response<http::string_body> response_;
   size_t reserved_ = 0;  // body bytes accounted for the current request
   unsigned version_ = 11;

@@ -1,12 +1,16 @@
 // Internal to http_server.cc: the byte stream of one HTTP connection, plain TCP or TLS over it
-// (Boost.Asio ssl on OpenSSL), behind one type that Beast reads and writes as any stream.
+// (Boost.Asio ssl on OpenSSL), behind one type that Beast reads and writes as any stream; and
+// the body type requests are read into.
 #ifndef SHOAL_GATEWAY_HTTP_STREAM_H_
 #define SHOAL_GATEWAY_HTTP_STREAM_H_
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/optional.hpp>
+#include <cstdint>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -47,6 +51,41 @@ inline StatusOr<std::shared_ptr<boost::asio::ssl::context>> ServerTlsContext(
   }
   return context;
 }
+
+// A request body held as a std::string that grows as bytes arrive: unlike Beast's string_body,
+// nothing is reserved for a declared Content-Length, so memory follows what was sent (and
+// what HttpSession has accounted for in the server's body budget).
+struct GrowingStringBody {
+  using value_type = std::string;
+
+  static std::uint64_t size(const value_type& body) { return body.size(); }
+
+  class reader {
+   public:
+    template <bool isRequest, class Fields>
+    reader(boost::beast::http::header<isRequest, Fields>&, value_type& body) : body_(body) {}
+
+    void init(const boost::optional<std::uint64_t>&, boost::beast::error_code& ec) { ec = {}; }
+
+    template <class ConstBufferSequence>
+    std::size_t put(const ConstBufferSequence& buffers, boost::beast::error_code& ec) {
+      size_t n = 0;
+      for (auto it = boost::asio::buffer_sequence_begin(buffers);
+           it != boost::asio::buffer_sequence_end(buffers); ++it) {
+        boost::asio::const_buffer b = *it;
+        body_.append(static_cast<const char*>(b.data()), b.size());
+        n += b.size();
+      }
+      ec = {};
+      return n;
+    }
+
+    void finish(boost::beast::error_code& ec) { ec = {}; }
+
+   private:
+    value_type& body_;
+  };
+};
 
 // Not thread-safe: used on its connection's strand only.
 class HttpStream {
