@@ -24,7 +24,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
        libgrpc++1.51 libprotobuf32 libabsl20220623 libyaml-cpp0.7 libopenblas0-pthread \
-       libprometheus-cpp-core1.0 libre2-9 ca-certificates \
+       libprometheus-cpp-core1.0 libre2-9 libssl3 ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/src/cli/shoal /usr/local/bin/shoal
 # An unprivileged user; /workspace is where exports mount each replica's workspace (compose's

@@ -24,7 +24,8 @@ struct FlowOptions {
   std::vector<int> ports;                         // per protocol; empty: any free port
   std::string host = "127.0.0.1";
   int prefetch = 1000;                            // requests in flight per client stream
-  int max_docs_per_request = 10000;  // HTTP: docs per request (matches, chunks included); 413
+  // HTTP: docs per request (matches and chunks included; more: 413); 0: no limit.
+  int max_docs_per_request = 10000;
   std::string shoal_binary;                       // empty: found (see shoal::Deployment)
   int max_replicas = 256;  // per Executor: replicas x shards (see DeploymentOptions)
 };

@@ -90,9 +90,10 @@ Status ValidateGateway(const FlowSpec& spec) {
     return GatewayError(spec, "prefetch",
                         absl::StrFormat("must be 0 (no limit) or more (got %d)", spec.prefetch));
   }
-  if (spec.max_docs_per_request < 1) {
-    return GatewayError(spec, "max_docs_per_request",
-                        absl::StrFormat("must be 1 or more (got %d)", spec.max_docs_per_request));
+  if (spec.max_docs_per_request < 0) {
+    return GatewayError(
+        spec, "max_docs_per_request",
+        absl::StrFormat("must be 0 (no limit) or more (got %d)", spec.max_docs_per_request));
   }
   if (spec.port_monitoring.has_value() &&
       (*spec.port_monitoring < 0 || *spec.port_monitoring > 65535)) {

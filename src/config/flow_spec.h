@@ -26,7 +26,8 @@ struct FlowSpec {
   std::string host = "0.0.0.0";
   int prefetch = 1000;                      // requests in flight per client stream; 0: no limit
   std::optional<int> port_monitoring;       // Prometheus metrics of the gateway's process
-  // The HTTP front end refuses (413) a request with more docs, matches and chunks included.
+  // The HTTP front end refuses (413) a request with more docs, matches and chunks included;
+  // 0: no limit.
   int max_docs_per_request = kDefaultMaxDocsPerRequest;
   GrpcServerLimits grpc_server_limits;      // `grpc_server_options` of the gRPC gateway
   // The Deployments, in the order they were added. After parsing, every `needs` is filled:

@@ -1,5 +1,6 @@
 // JSON <-> DataRequestProto for the HTTP front end. nlohmann::json throws; every use that can
-// throw stays inside this file, behind a catch that turns it into a Status.
+// throw stays inside this file (and json_limit_counter.h, used only here), behind a catch that
+// turns it into a Status.
 #include "src/gateway/http_json.h"
 
 #include <algorithm>
@@ -21,6 +22,7 @@
 #include "shoal/doc.h"
 #include "src/common/ids.h"
 #include "src/common/strings.h"
+#include "src/gateway/json_limit_counter.h"
 
 namespace shoal::gateway {
 namespace {
@@ -473,94 +475,6 @@ std::string Dump(const Json& json) {
   return json.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-// ---- limits while parsing --------------------------------------------------------------------
-
-// Thrown from the parser's callback to stop parsing; caught in DataRequestFromJson.
-struct OverLimit : std::exception {
-  explicit OverLimit(Status s) : status(std::move(s)) {}
-  const char* what() const noexcept override { return "over a request limit"; }
-  Status status;
-};
-
-// Counts docs and estimated memory as the parser reports values. The costs are upper bounds
-// of what nlohmann::json holds per value (16 bytes, plus vector slack), per object (a std::map)
-// and per key (a map node with its string).
-class LimitCounter {
- public:
-  explicit LimitCounter(const JsonLimits& limits) : limits_(limits) {}
-
-  bool operator()(int depth, Json::parse_event_t event, Json& parsed) {
-    switch (event) {
-      case Json::parse_event_t::object_start:
-        CountDoc();
-        Charge(96);
-        frames_.push_back({.is_array = false, .key = ChildKey()});
-        break;
-      case Json::parse_event_t::array_start:
-        Charge(64);
-        frames_.push_back({.is_array = true, .key = ChildKey()});
-        break;
-      case Json::parse_event_t::object_end:
-      case Json::parse_event_t::array_end:
-        if (!frames_.empty()) frames_.pop_back();
-        break;
-      case Json::parse_event_t::key:
-        if (!frames_.empty()) frames_.back().last_key = parsed.get_ref<const std::string&>();
-        Charge(96 + parsed.get_ref<const std::string&>().size());
-        break;
-      case Json::parse_event_t::value:
-        if (parsed.is_string()) {
-          CountDoc();  // a string in "data" is a doc
-          Charge(64 + parsed.get_ref<const std::string&>().size());
-        } else {
-          Charge(32);
-        }
-        break;
-    }
-    return true;
-  }
-
- private:
-  struct Frame {
-    bool is_array = false;
-    std::string key;       // the key this container is the value of ("" in an array)
-    std::string last_key;  // objects: the key being read
-  };
-
-  // The key a value starting now is under.
-  std::string ChildKey() const {
-    if (frames_.empty() || frames_.back().is_array) return "";
-    return frames_.back().last_key;
-  }
-
-  // A value starting now is a doc when it is an item of the top-level "data" list, or of a
-  // "matches" or "chunks" list.
-  void CountDoc() {
-    if (frames_.empty() || !frames_.back().is_array) return;
-    const std::string& list = frames_.back().key;
-    bool docs = frames_.size() == 2 ? list == "data" : (list == "matches" || list == "chunks");
-    if (!docs || ++docs_ <= limits_.max_docs) return;
-    throw OverLimit(absl::ResourceExhaustedError(absl::StrCat(
-        "the request has more than ", limits_.max_docs,
-        " docs (matches and chunks included), the limit max_docs_per_request; send fewer docs "
-        "per request or raise max_docs_per_request in the Flow's `with:`")));
-  }
-
-  void Charge(size_t bytes) {
-    bytes_ += bytes;
-    if (bytes_ <= limits_.max_memory_bytes) return;
-    throw OverLimit(absl::ResourceExhaustedError(absl::StrCat(
-        "the request body expands past ", limits_.max_memory_bytes,
-        " bytes in memory, the limit max_json_memory_bytes; send fewer or smaller docs per "
-        "request")));
-  }
-
-  const JsonLimits limits_;
-  std::vector<Frame> frames_;
-  size_t docs_ = 0;
-  size_t bytes_ = 0;
-};
-
 }  // namespace
 
 StatusOr<jina::DataRequestProto> DataRequestFromJson(std::string_view body,
@@ -569,9 +483,9 @@ StatusOr<jina::DataRequestProto> DataRequestFromJson(std::string_view body,
   try {
     Json json;
     try {
-      LimitCounter counter(limits);
+      internal::JsonLimitCounter counter(limits);
       json = Json::parse(body.begin(), body.end(), std::ref(counter));
-    } catch (const OverLimit& e) {
+    } catch (const internal::OverJsonLimit& e) {
       return e.status;
     } catch (const Json::parse_error& e) {
       std::string what = e.what();

@@ -22,7 +22,6 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/optional.hpp>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -36,7 +35,9 @@
 #include "absl/synchronization/mutex.h"
 #include "src/common/log.h"
 #include "src/common/strings.h"
+#include "src/gateway/bearer_token.h"
 #include "src/gateway/http_json.h"
+#include "src/gateway/http_stream.h"
 
 namespace shoal::gateway {
 namespace {
@@ -45,43 +46,9 @@ namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = net::ip::tcp;
+using internal::HttpStream;
 
 constexpr size_t kMaxHeaderBytes = 64 << 10;
-
-// A request body held as a std::string that grows as bytes arrive: unlike Beast's string_body,
-// nothing is reserved for a declared Content-Length, so memory follows what was sent (and
-// what HttpSession has accounted for in the server's body budget).
-struct GrowingStringBody {
-  using value_type = std::string;
-
-  static std::uint64_t size(const value_type& body) { return body.size(); }
-
-  class reader {
-   public:
-    template <bool isRequest, class Fields>
-    reader(http::header<isRequest, Fields>&, value_type& body) : body_(body) {}
-
-    void init(const boost::optional<std::uint64_t>&, beast::error_code& ec) { ec = {}; }
-
-    template <class ConstBufferSequence>
-    std::size_t put(const ConstBufferSequence& buffers, beast::error_code& ec) {
-      size_t n = 0;
-      for (auto it = net::buffer_sequence_begin(buffers); it != net::buffer_sequence_end(buffers);
-           ++it) {
-        net::const_buffer b = *it;
-        body_.append(static_cast<const char*>(b.data()), b.size());
-        n += b.size();
-      }
-      ec = {};
-      return n;
-    }
-
-    void finish(beast::error_code& ec) { ec = {}; }
-
-   private:
-    value_type& body_;
-  };
-};
 
 // Whether gateway completions may still reach the io_context. Co-owned by the server and every
 // completion in flight; closed (under mu) before the io_context goes away.
@@ -138,6 +105,8 @@ class HttpServer::Impl {
         gate_(std::make_shared<Gate>()) {}
   ~Impl() { Shutdown(); }
 
+  // Loads the TLS certificate and key, when the options name them.
+  Status LoadTls();
   Status Listen();
   void StartThreads();
   void Shutdown();
@@ -156,6 +125,7 @@ class HttpServer::Impl {
   Gateway* gateway() const { return gateway_; }
   const Options& options() const { return options_; }
   const std::shared_ptr<Gate>& gate() const { return gate_; }
+  net::ssl::context* tls() const { return tls_.get(); }
   int port() const { return port_; }
 
  private:
@@ -166,6 +136,7 @@ class HttpServer::Impl {
   Gateway* const gateway_;
   const Options options_;
   int port_ = 0;
+  std::shared_ptr<net::ssl::context> tls_;  // null: plain HTTP
   std::atomic<size_t> body_bytes_{0};  // reserved by sessions for their current request
 
   // Declared first among the Asio objects: destroyed last, after every socket and timer.
@@ -187,11 +158,24 @@ class HttpServer::Impl {
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(HttpServer::Impl* server, tcp::socket socket)
-      : server_(server), stream_(std::move(socket)) {}
+      : server_(server), stream_(std::move(socket), server->tls()) {}
   ~HttpSession() { ReleaseBody(); }
 
   void Start() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      if (!self->stream_.is_tls()) {
+        self->Read();
+        return;
+      }
+      self->stream_.tcp().expires_after(Chrono(self->server_->options().idle_timeout));
+      self->stream_.Handshake([self](beast::error_code ec) {
+        if (ec) {
+          self->Close();  // not TLS, or a failed handshake
+          return;
+        }
+        self->Read();
+      });
+    });
   }
 
  private:
@@ -209,9 +193,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void Close();
 
   HttpServer::Impl* const server_;
-  beast::tcp_stream stream_;
+  HttpStream stream_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<GrowingStringBody>> parser_;
+  std::optional<http::request_parser<internal::GrowingStringBody>> parser_;
   http::response<http::string_body> response_;
   size_t reserved_ = 0;  // body bytes accounted for the current request
   unsigned version_ = 11;
@@ -228,7 +212,7 @@ void HttpSession::Read() {
   parser_.emplace();
   parser_->body_limit(server_->options().max_body_bytes);
   parser_->header_limit(kMaxHeaderBytes);
-  stream_.expires_after(Chrono(server_->options().idle_timeout));
+  stream_.tcp().expires_after(Chrono(server_->options().idle_timeout));
   http::async_read_header(stream_, buffer_, *parser_,
                           beast::bind_front_handler(&HttpSession::OnHeader, shared_from_this()));
 }
@@ -238,8 +222,19 @@ void HttpSession::OnHeader(beast::error_code ec, size_t bytes) {
     OnRead(ec, bytes);
     return;
   }
+  const std::string& token = server_->options().auth_token;
+  version_ = parser_->get().version();
+  if (!token.empty()) {
+    const auto authorization = parser_->get()[http::field::authorization];
+    if (!BearerTokenMatches(std::string_view(authorization.data(), authorization.size()),
+                            token)) {
+      keep_alive_ = false;  // the body, if any, is not read
+      Reply(http::status::unauthorized, ErrorJson("Unauthorized"));
+      return;
+    }
+  }
   // The whole body must arrive within body_timeout; the budget is taken as it arrives (OnBody).
-  stream_.expires_after(Chrono(server_->options().body_timeout));
+  stream_.tcp().expires_after(Chrono(server_->options().body_timeout));
   auto expect = parser_->get()[http::field::expect];
   if (!beast::iequals(expect, "100-continue")) {
     ReadBody();
@@ -310,7 +305,7 @@ void HttpSession::OnRead(beast::error_code ec, size_t bytes) {
 }
 
 void HttpSession::Handle() {
-  stream_.expires_never();  // the Gateway's deadline bounds the wait; Reply re-arms the timer
+  stream_.tcp().expires_never();  // the Gateway's deadline bounds the wait; Reply re-arms the timer
   const auto& request = parser_->get();
   version_ = request.version();
   keep_alive_ = request.keep_alive();
@@ -425,13 +420,14 @@ void HttpSession::Reply(http::status status, std::string body, std::string_view 
   response_.result(status);
   response_.set(http::field::server, "shoal");
   response_.set(http::field::content_type, "application/json");
+  if (status == http::status::unauthorized) response_.set(http::field::www_authenticate, "Bearer");
   if (!allow.empty()) {
     response_.set(http::field::allow, beast::string_view(allow.data(), allow.size()));
   }
   response_.keep_alive(keep_alive_);
   response_.body() = std::move(body);
   response_.prepare_payload();
-  stream_.expires_after(Chrono(server_->options().idle_timeout));
+  stream_.tcp().expires_after(Chrono(server_->options().idle_timeout));
   http::async_write(stream_, response_,
                     beast::bind_front_handler(&HttpSession::OnWrite, shared_from_this()));
 }
@@ -447,8 +443,8 @@ void HttpSession::OnWrite(beast::error_code ec, size_t bytes) {
 
 void HttpSession::Close() {
   beast::error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  stream_.socket().close(ignored);
+  stream_.tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream_.tcp().socket().close(ignored);
   server_->Remove(this);  // the running handler still holds this HttpSession
 }
 
@@ -563,11 +559,20 @@ HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 HttpServer::~HttpServer() { Shutdown(); }
 
+Status HttpServer::Impl::LoadTls() {
+  if (options_.ssl_certfile.empty() && options_.ssl_keyfile.empty()) return absl::OkStatus();
+  SHOAL_ASSIGN_OR_RETURN(tls_,
+                         internal::ServerTlsContext(options_.ssl_certfile, options_.ssl_keyfile));
+  return absl::OkStatus();
+}
+
 StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(Gateway* gateway, const Options& options) {
   auto impl = std::make_unique<Impl>(gateway, options);
+  SHOAL_RETURN_IF_ERROR(impl->LoadTls());
   SHOAL_RETURN_IF_ERROR(impl->Listen());
   impl->StartThreads();
-  SHOAL_LOG_INFO("HTTP gateway '%s' serving on %s:%d", options.name, options.host, impl->port());
+  SHOAL_LOG_INFO("HTTP gateway '%s' serving %s on %s:%d", options.name,
+                 impl->tls() != nullptr ? "HTTPS" : "HTTP", options.host, impl->port());
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 

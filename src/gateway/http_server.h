@@ -22,7 +22,8 @@ namespace shoal::gateway {
 // strand. Borrows the Gateway, which must outlive this server.
 //
 // Status codes: 200 with the answer (an Executor error is 200 too, in header.status, as in
-// Jina); 400 invalid JSON or shape (the body names the problem); 404 an unknown GET path; 405 a
+// Jina); 400 invalid JSON or shape (the body names the problem); 401 without the auth_token;
+// 404 an unknown GET path; 405 a
 // wrong method; 413 a body over max_body_bytes, or over max_docs_per_request or
 // max_json_memory_bytes once parsed (counted while parsing); 431 headers over 64 KiB; 503
 // UNAVAILABLE (no replica of a Deployment answered; the gRPC message, naming the Deployment, is
@@ -49,6 +50,13 @@ class HttpServer {
     // request_timeout); else the connection is closed.
     absl::Duration body_timeout = absl::Seconds(30);
     std::optional<absl::Duration> request_timeout;    // Gateway deadline; none: no deadline
+    // HTTPS with this PEM certificate (chain) and key, both or neither; a file that cannot be
+    // loaded is an error of Start() naming it.
+    std::string ssl_certfile;
+    std::string ssl_keyfile;
+    // When not empty, every request must carry `Authorization: Bearer <auth_token>` (compared
+    // in constant time); others get 401 with no detail, before their body is read.
+    std::string auth_token;
   };
   static StatusOr<std::unique_ptr<HttpServer>> Start(Gateway* gateway, const Options& options);
   ~HttpServer();

@@ -1,6 +1,7 @@
 // LocalFlow: parallel start of the Deployments, then the graph and the gateway's servers.
 #include "src/orchestrator/local_flow.h"
 
+#include <limits>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -88,7 +89,11 @@ StatusOr<std::unique_ptr<LocalFlow>> LocalFlow::Start(const config::FlowSpec& sp
       gateway::HttpServer::Options http_options;
       http_options.host = spec.host;
       http_options.port = port;
-      http_options.max_docs_per_request = static_cast<size_t>(spec.max_docs_per_request);
+      if (spec.max_docs_per_request > 0) {
+        http_options.max_docs_per_request = static_cast<size_t>(spec.max_docs_per_request);
+      } else {
+        http_options.max_docs_per_request = std::numeric_limits<size_t>::max();
+      }
       SHOAL_ASSIGN_OR_RETURN(flow->http_,
                              gateway::HttpServer::Start(flow->gateway_.get(), http_options));
       flow->ports_.push_back(flow->http_->port());

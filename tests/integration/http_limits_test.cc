@@ -33,7 +33,7 @@ TEST(HttpLimitsTest, MillionEmptyDocsAreRefusedNamingTheLimit) {
   body += "]}";
   Reply refused = Curl("POST", stack->Url("/index"), body);
   EXPECT_EQ(refused.code, 413) << refused.body.substr(0, 300);
-  EXPECT_THAT(refused.body, HasSubstr("more than 10000 docs"));
+  EXPECT_THAT(refused.body, HasSubstr("more docs than max_docs_per_request (10000)"));
   EXPECT_THAT(refused.body, HasSubstr("max_docs_per_request"));
 
   Reply served = Curl("POST", stack->Url("/index"), R"({"data": [{"text": "still here"}]})");

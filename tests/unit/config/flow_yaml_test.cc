@@ -473,8 +473,8 @@ TEST(FlowYamlTest, RejectsBadProtocolsAndPorts) {
   EXPECT_THAT(ErrorOf("with:\n  port: 70000\n"),
               AllOf(StartsWith("f.yml:2:9: port:"), HasSubstr("between 1 and 65535")));
   EXPECT_THAT(ErrorOf("with:\n  prefetch: -1\n"), StartsWith("f.yml:2:13: prefetch:"));
-  EXPECT_THAT(ErrorOf("with:\n  max_docs_per_request: 0\n"),
-              AllOf(StartsWith("f.yml:2:25: max_docs_per_request:"), HasSubstr("1 or more")));
+  EXPECT_THAT(ErrorOf("with:\n  max_docs_per_request: -1\n"),
+              AllOf(StartsWith("f.yml:2:25: max_docs_per_request:"), HasSubstr("0 (no limit)")));
 }
 
 TEST(FlowSpecTest, ValidatesSpecsBuiltInCode) {

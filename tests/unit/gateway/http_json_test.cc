@@ -243,7 +243,7 @@ TEST(HttpJsonTest, DocsPerRequestAreBoundedWhileParsing) {
   StatusOr<jina::DataRequestProto> refused = DataRequestFromJson(EmptyDocs(1000000), "");
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_THAT(refused.status().message(), HasSubstr("more than 10000 docs"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("more docs than max_docs_per_request (10000)"));
   EXPECT_THAT(refused.status().message(), HasSubstr("max_docs_per_request"));
 
   EXPECT_TRUE(DataRequestFromJson(EmptyDocs(10000), "").ok());
@@ -273,7 +273,7 @@ TEST(HttpJsonTest, MemoryABodyExpandsToIsBoundedWhileParsing) {
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(refused.status().message(), HasSubstr("max_json_memory_bytes"));
-  EXPECT_THAT(refused.status().message(), HasSubstr("1048576 bytes"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("max_json_memory_bytes (1048576 bytes)"));
   EXPECT_TRUE(DataRequestFromJson(values, "", {.max_memory_bytes = 64 << 20}).ok());
 }
 
