@@ -25,6 +25,13 @@ struct FlowOptions {
   std::string host = "127.0.0.1";
   int prefetch = 1000;                            // requests in flight per client stream
   std::string shoal_binary;                       // empty: found (see shoal::Deployment)
+  // Security (docs/security.md): as DeploymentOptions; `auth_token`, `internal_tls` and
+  // `reflection` also apply to every Executor that does not set its own.
+  std::string auth_token;
+  std::string ssl_certfile;  // the gateway serves TLS (with ssl_keyfile)
+  std::string ssl_keyfile;
+  InternalTlsOptions internal_tls;
+  bool reflection = true;
 };
 
 // Options of Flow::ToKubernetesYaml, as `shoal export kubernetes` takes them.

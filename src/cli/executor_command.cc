@@ -22,6 +22,8 @@
 #include "src/executor/server.h"
 #include "src/executor/stateful.h"
 #include "src/metrics/exposer.h"
+#include "src/rpc/auth.h"
+#include "src/rpc/tls.h"
 
 namespace shoal::cli {
 namespace {
@@ -46,7 +48,18 @@ struct ExecutorFlags {
   std::string raft_configuration = "{}";
   std::string read_consistency = "eventual";
   int timeout_ready_ms = 600000;
+  // Security.
+  TlsFiles tls;  // --ssl-certfile/--ssl-keyfile serve TLS; --ssl-cafile requires client certs
+  std::string auth_token_file;
+  bool no_reflection = false;
 };
+
+// How this replica calls the other members of its group (joining): with its own certificate
+// and CA when it serves TLS, and with its token.
+rpc::ChannelSecurity MemberSecurity(const ExecutorFlags& flags, const std::string& token) {
+  return rpc::ChannelSecurity{.tls = !flags.tls.certfile.empty(), .files = flags.tls,
+                              .auth_token = token};
+}
 
 // Under an orchestrator (env SHOAL_PARENT_PID), dies with it even after kill -9 of the parent.
 void DieWithParent() {
@@ -97,6 +110,19 @@ int RunExecutor(const ExecutorFlags& flags) {
   DieWithParent();
   SetLogName(flags.name);
   const int stop_signals = InstallStopSignals();
+  StatusOr<std::string> token = rpc::LoadAuthToken(flags.auth_token_file);
+  if (!token.ok()) {
+    SHOAL_LOG_ERROR("%s", token.status().message());
+    return 2;
+  }
+  // Checked before anything starts, so that a bad file is named at once.
+  if (StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+          rpc::ServerCredentialsFor(flags.tls);
+      !credentials.ok()) {
+    SHOAL_LOG_ERROR("--ssl-certfile/--ssl-keyfile/--ssl-cafile: %s",
+                    credentials.status().message());
+    return 2;
+  }
   std::optional<Params> uses_with;
   std::string error;
   uses_with = Params::FromJson(flags.uses_with, &error);
@@ -130,7 +156,8 @@ int RunExecutor(const ExecutorFlags& flags) {
       std::vector<std::string> members = absl::StrSplit(flags.raft_join, ',', absl::SkipEmpty());
       Status joined =
           executor::AddVoterVia(members, stateful->id(), stateful->raft_address(),
-                                absl::Milliseconds(flags.timeout_ready_ms));
+                                absl::Milliseconds(flags.timeout_ready_ms),
+                                MemberSecurity(flags, *token));
       if (!joined.ok()) {
         SHOAL_LOG_ERROR("cannot join the Raft group of '%s': %s", flags.name, joined.message());
         return 1;
@@ -143,7 +170,13 @@ int RunExecutor(const ExecutorFlags& flags) {
     }
   }
   StatusOr<std::unique_ptr<executor::ReplicaServer>> server = executor::ReplicaServer::Start(
-      std::move(runtime), {.host = flags.host, .port = flags.port}, std::move(stateful));
+      std::move(runtime),
+      {.host = flags.host,
+       .port = flags.port,
+       .tls = flags.tls,
+       .auth_token = *token,
+       .reflection = !flags.no_reflection},
+      std::move(stateful));
   if (!server.ok()) {
     SHOAL_LOG_ERROR("cannot serve '%s': %s", flags.uses, server.status().ToString());
     return 1;
@@ -214,6 +247,7 @@ Command AddExecutorCommand(CLI::App& app) {
       ->check(CLI::IsMember({"eventual", "linearizable"}));
   sub->add_option("--timeout-ready", flags->timeout_ready_ms,
                   "Milliseconds a stateful replica may take to catch up before serving");
+  AddSecurityOptions(sub, &flags->tls, &flags->auth_token_file, &flags->no_reflection);
   return {sub, [flags] { return RunExecutor(*flags); }};
 }
 

@@ -23,6 +23,13 @@ struct FlowSpec {
   std::string host = "0.0.0.0";
   int prefetch = 1000;                      // requests in flight per client stream; 0: no limit
   std::optional<int> port_monitoring;       // Prometheus metrics of the gateway's process
+  // Jina's ssl_certfile/ssl_keyfile: the gateway serves TLS to clients (both or neither).
+  std::string ssl_certfile;
+  std::string ssl_keyfile;
+  std::string ssl_cafile;  // `shoal gateway --ssl-cafile` only: clients need a certificate
+  // `with: auth_token` (also inherited by every Executor): the gateway's calls need it.
+  std::string auth_token;
+  bool reflection = true;  // `with: reflection` (also inherited)
   // The Deployments, in the order they were added. After parsing, every `needs` is filled:
   // a node without `needs` needs the previous non-floating node (or the gateway).
   std::vector<DeploymentSpec> executors;

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "libshoal_raft.h"
 #include "src/common/strings.h"
 
@@ -308,6 +309,16 @@ std::optional<Peer> RaftNode::Leader() const {
   Peer leader{.id = TakeString(id), .address = TakeString(address)};
   if (leader.address.empty()) return std::nullopt;
   return leader;
+}
+
+std::vector<Peer> RaftNode::Voters() const {
+  std::vector<Peer> voters;
+  for (absl::string_view line :
+       absl::StrSplit(TakeString(shoal_raft_voters(handle_)), '\n', absl::SkipEmpty())) {
+    std::pair<std::string, std::string> id_address = absl::StrSplit(line, absl::MaxSplits('=', 1));
+    voters.push_back(Peer{.id = id_address.first, .address = id_address.second});
+  }
+  return voters;
 }
 
 RaftStats RaftNode::Stats() const {

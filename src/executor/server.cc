@@ -9,7 +9,6 @@
 #include <optional>
 #include <utility>
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/support/message_allocator.h>
@@ -22,6 +21,9 @@
 #include "src/executor/grpc_status.h"
 #include "src/executor/membership.h"
 #include "src/executor/stateful.h"
+#include "src/rpc/auth.h"
+#include "src/rpc/reflection.h"
+#include "src/rpc/tls.h"
 
 namespace shoal::executor {
 namespace {
@@ -228,15 +230,24 @@ class CallReactor : public grpc::ServerBidiReactor<jina::DataRequestProto, jina:
   Status error_ ABSL_GUARDED_BY(mu_);
 };
 
+// False after finishing `reactor` with UNAUTHENTICATED when the call lacks the token.
+bool Admit(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+           const std::string& token) {
+  grpc::Status auth = rpc::CheckAuth(*context, token);
+  if (auth.ok()) return true;
+  reactor->Finish(auth);
+  return false;
+}
+
 }  // namespace
 
 // All Jina services of a replica. Each handler hands its call to the executor thread.
 class ReplicaServer::Services {
  public:
-  Services(ReplicaRuntime* runtime, StatefulReplica* stateful)
-      : single_(runtime, stateful), data_(runtime, stateful), call_(runtime, stateful),
-        discovery_(runtime), info_(runtime) {
-    if (stateful != nullptr) membership_ = std::make_unique<MembershipService>(stateful);
+  Services(ReplicaRuntime* runtime, StatefulReplica* stateful, const std::string& token)
+      : single_(runtime, stateful, token), data_(runtime, stateful, token),
+        call_(runtime, stateful, token), discovery_(runtime, token), info_(runtime, token) {
+    if (stateful != nullptr) membership_ = std::make_unique<MembershipService>(stateful, token);
   }
 
   void Register(grpc::ServerBuilder& builder) {
@@ -256,14 +267,15 @@ class ReplicaServer::Services {
  private:
   class Single : public jina::JinaSingleDataRequestRPC::CallbackService {
    public:
-    Single(ReplicaRuntime* runtime, StatefulReplica* stateful)
-        : runtime_(runtime), stateful_(stateful) {
+    Single(ReplicaRuntime* runtime, StatefulReplica* stateful, std::string token)
+        : runtime_(runtime), stateful_(stateful), token_(std::move(token)) {
       SetMessageAllocatorFor_process_single_data(&allocator_);
     }
     grpc::ServerUnaryReactor* process_single_data(grpc::CallbackServerContext* context,
                                                   const jina::DataRequestProto* request,
                                                   jina::DataRequestProto* response) override {
       grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      if (!Admit(context, reactor, token_)) return reactor;
       // The request belongs to this call's arena (ArenaAllocator) until Finish; it is answered
       // in place and swapped into the response.
       auto* mutable_request = const_cast<jina::DataRequestProto*>(request);
@@ -323,19 +335,21 @@ class ReplicaServer::Services {
 
     ReplicaRuntime* const runtime_;
     StatefulReplica* const stateful_;
+    const std::string token_;
     ArenaAllocator<jina::DataRequestProto, jina::DataRequestProto> allocator_;
   };
 
   class Data : public jina::JinaDataRequestRPC::CallbackService {
    public:
-    Data(ReplicaRuntime* runtime, StatefulReplica* stateful)
-        : runtime_(runtime), stateful_(stateful) {
+    Data(ReplicaRuntime* runtime, StatefulReplica* stateful, std::string token)
+        : runtime_(runtime), stateful_(stateful), token_(std::move(token)) {
       SetMessageAllocatorFor_process_data(&allocator_);
     }
     grpc::ServerUnaryReactor* process_data(grpc::CallbackServerContext* context,
                                            const jina::DataRequestListProto* request,
                                            jina::DataRequestProto* response) override {
       grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      if (!Admit(context, reactor, token_)) return reactor;
       auto* parts = const_cast<jina::DataRequestListProto*>(request);  // this call's arena
       if (stateful_ != nullptr && request->requests_size() > 0 &&
           runtime_->IsWrite(request->requests(0).header().exec_endpoint())) {
@@ -366,45 +380,56 @@ class ReplicaServer::Services {
    private:
     ReplicaRuntime* const runtime_;
     StatefulReplica* const stateful_;
+    const std::string token_;
     ArenaAllocator<jina::DataRequestListProto, jina::DataRequestProto> allocator_;
   };
 
   class Stream : public jina::JinaRPC::CallbackService {
    public:
-    Stream(ReplicaRuntime* runtime, StatefulReplica* stateful)
-        : runtime_(runtime), stateful_(stateful) {}
+    Stream(ReplicaRuntime* runtime, StatefulReplica* stateful, std::string token)
+        : runtime_(runtime), stateful_(stateful), token_(std::move(token)) {}
     grpc::ServerBidiReactor<jina::DataRequestProto, jina::DataRequestProto>* Call(
         grpc::CallbackServerContext* context) override {
+      if (grpc::Status auth = rpc::CheckAuth(*context, token_); !auth.ok()) {
+        return new rpc::RefusedStream<jina::DataRequestProto, jina::DataRequestProto>(auth);
+      }
       return new CallReactor(runtime_, stateful_);
     }
 
    private:
     ReplicaRuntime* const runtime_;
     StatefulReplica* const stateful_;
+    const std::string token_;
   };
 
   class Discovery : public jina::JinaDiscoverEndpointsRPC::CallbackService {
    public:
-    explicit Discovery(ReplicaRuntime* runtime) : runtime_(runtime) {}
+    Discovery(ReplicaRuntime* runtime, std::string token)
+        : runtime_(runtime), token_(std::move(token)) {}
     grpc::ServerUnaryReactor* endpoint_discovery(grpc::CallbackServerContext* context,
                                                  const google::protobuf::Empty* request,
                                                  jina::EndpointsProto* response) override {
-      runtime_->FillEndpoints(*response);
       grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      if (!Admit(context, reactor, token_)) return reactor;
+      runtime_->FillEndpoints(*response);
       reactor->Finish(grpc::Status::OK);
       return reactor;
     }
 
    private:
     ReplicaRuntime* const runtime_;
+    const std::string token_;
   };
 
   class Info : public jina::JinaInfoRPC::CallbackService {
    public:
-    explicit Info(ReplicaRuntime* runtime) : runtime_(runtime) {}
+    Info(ReplicaRuntime* runtime, std::string token)
+        : runtime_(runtime), token_(std::move(token)) {}
     grpc::ServerUnaryReactor* _status(grpc::CallbackServerContext* context,
                                       const google::protobuf::Empty* request,
                                       jina::JinaInfoProto* response) override {
+      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      if (!Admit(context, reactor, token_)) return reactor;
       auto& info = *response->mutable_jina();
       info["shoal"] = SHOAL_VERSION;
       info["executor"] = runtime_->class_name();
@@ -417,13 +442,13 @@ class ReplicaServer::Services {
       for (const char* name : {"CUDA_VISIBLE_DEVICES", "JINA_DEPLOYMENT_NAME"}) {
         if (const char* value = std::getenv(name); value != nullptr) envs[name] = value;
       }
-      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
       reactor->Finish(grpc::Status::OK);
       return reactor;
     }
 
    private:
     ReplicaRuntime* const runtime_;
+    const std::string token_;
   };
 
   Single single_;
@@ -440,17 +465,21 @@ StatusOr<std::unique_ptr<ReplicaServer>> ReplicaServer::Start(
   std::unique_ptr<ReplicaServer> server(new ReplicaServer());
   server->runtime_ = std::move(runtime);
   server->stateful_ = std::move(stateful);
-  server->services_ =
-      std::make_unique<Services>(server->runtime_.get(), server->stateful_.get());
+  server->services_ = std::make_unique<Services>(server->runtime_.get(), server->stateful_.get(),
+                                                 options.auth_token);
+  StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      rpc::ServerCredentialsFor(options.tls);
+  if (!credentials.ok()) return credentials.status();
 
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  rpc::InitReflection();
   grpc::ServerBuilder builder;
+  rpc::SetReflection(builder, options.reflection);
   std::string address = absl::StrCat(options.host, ":", options.port);
   if (options.host.find(':') != std::string::npos) {
     address = absl::StrCat("[", options.host, "]:", options.port);
   }
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(address, *credentials, &server->port_);
   // A port already taken must fail here, not be shared with another process.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(-1);

@@ -9,6 +9,7 @@
 
 #include "absl/time/time.h"
 #include "shoal/status.h"
+#include "src/common/tls_files.h"
 #include "src/executor/runtime.h"
 
 namespace grpc {
@@ -26,6 +27,11 @@ class ReplicaServer {
   struct Options {
     std::string host = "0.0.0.0";
     int port = 0;  // 0: any free port; port() tells which
+    TlsFiles tls;  // certfile + keyfile: serve TLS; with cafile: require client certificates
+    // When set, every data and membership call must carry `authorization: Bearer <token>`
+    // (grpc.health stays open for probes).
+    std::string auth_token;
+    bool reflection = true;  // grpc.reflection.v1alpha
   };
   // `stateful` (optional) must have been started over `runtime`; writes then go through it.
   static StatusOr<std::unique_ptr<ReplicaServer>> Start(

@@ -10,6 +10,7 @@
 
 #include "absl/time/time.h"
 #include "shoal/status.h"
+#include "src/common/tls_files.h"
 #include "src/gateway/gateway.h"
 
 namespace grpc {
@@ -26,6 +27,11 @@ class GatewayServer {
     int port = 0;          // 0: any free port
     int prefetch = 1000;   // requests in flight per Call stream unless the client asks fewer
     std::string name = "gateway";
+    // Jina's ssl_certfile/ssl_keyfile: serve TLS; with a cafile, require client certificates.
+    TlsFiles tls;
+    // When set, every call but grpc.health must carry `authorization: Bearer <token>`.
+    std::string auth_token;
+    bool reflection = true;  // grpc.reflection.v1alpha
   };
   static StatusOr<std::unique_ptr<GatewayServer>> Start(Gateway* gateway, const Options& options);
   ~GatewayServer();

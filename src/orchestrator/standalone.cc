@@ -16,6 +16,9 @@ StatusOr<std::unique_ptr<StandaloneDeployment>> StandaloneDeployment::Start(
   server_options.host = options.gateway_host;
   server_options.port = spec.port.value_or(0);
   server_options.name = spec.name + "/gateway";
+  server_options.tls = {.certfile = spec.ssl_certfile, .keyfile = spec.ssl_keyfile};
+  server_options.auth_token = spec.auth_token;
+  server_options.reflection = spec.reflection;
   SHOAL_ASSIGN_OR_RETURN(standalone->server_,
                          gateway::GatewayServer::Start(standalone->gateway_.get(), server_options));
   SHOAL_LOG_INFO("Deployment '%s' serving on %s:%d (%d shard(s) x %d replica(s))", spec.name,
