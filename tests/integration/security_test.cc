@@ -3,6 +3,7 @@
 // server and client certificates made here with the openssl CLI.
 #include <unistd.h>
 
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <cstdlib>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/empty.pb.h"
 #include "gtest/gtest.h"
@@ -114,6 +116,52 @@ grpc::Status CallDiscovery(const std::string& address) {
   google::protobuf::Empty request;
   jina::EndpointsProto response;
   return stub->endpoint_discovery(&context, request, &response);
+}
+
+// One ServerReflectionInfo exchange (list_services): the call's status.
+grpc::Status ListServices(const std::string& address) {
+  class Exchange : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+   public:
+    void OnWriteDone(bool ok) override { StartWritesDone(); }
+    void OnReadDone(bool ok) override {}
+    void OnDone(const grpc::Status& status) override {
+      absl::MutexLock lock(&mu);
+      this->status = status;
+      done = true;
+    }
+    absl::Mutex mu;
+    bool done ABSL_GUARDED_BY(mu) = false;
+    grpc::Status status ABSL_GUARDED_BY(mu);
+    grpc::ByteBuffer request;
+    grpc::ByteBuffer response;
+  };
+  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  Exchange exchange;
+  const char kListServices[] = {0x3a, 0x00};  // ServerReflectionRequest{list_services: ""}
+  grpc::Slice slice(kListServices, sizeof(kListServices));
+  exchange.request = grpc::ByteBuffer(&slice, 1);
+  stub.PrepareBidiStreamingCall(&context,
+                                "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                                grpc::StubOptions(), &exchange);
+  exchange.StartWrite(&exchange.request);
+  exchange.StartRead(&exchange.response);
+  exchange.StartCall();
+  absl::MutexLock lock(&exchange.mu);
+  exchange.mu.Await(absl::Condition(&exchange.done));
+  return exchange.status;
+}
+
+TEST(ReflectionTest, OnByDefaultAndOffWithNoReflection) {
+  auto with = StartExecutor({});
+  auto without = StartExecutor({"--no-reflection"});
+  ASSERT_NE(with, nullptr);
+  ASSERT_NE(without, nullptr);
+  EXPECT_TRUE(ListServices(with->address()).ok());
+  EXPECT_EQ(ListServices(without->address()).error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_TRUE(PostBothWays(without->address(), {}).ok());
 }
 
 // --- The token ---------------------------------------------------------------------------------
