@@ -54,7 +54,8 @@ constexpr std::string_view kIgnoredKeys[] = {
     "grpc_channel_options", "grpc_server_options", "image_pull_secrets", "log_config", "metrics",
     "metrics_exporter_host", "metrics_exporter_port", "monitoring", "no_crud_endpoints",
     "no_debug_endpoints", "prefer_platform", "provider", "provider_endpoint",
-    "proxy", "py_modules", "quiet", "quiet_error", "reload", "suppress_root_logging", "timeout_ctrl", "title", "traces_exporter_host",
+    "proxy", "py_modules", "quiet", "quiet_error", "reload", "suppress_root_logging",
+    "timeout_ctrl", "title", "traces_exporter_host",
     "traces_exporter_port", "tracing", "uses", "uses_with", "uvicorn_kwargs", "workspace_id",
 };
 // clang-format on

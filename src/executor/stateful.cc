@@ -317,10 +317,13 @@ Status CheckRemoval(const std::vector<consensus::Peer>& voters, std::string_view
   const size_t quorum = voters.size() / 2 + 1;
   if (force || !is_voter || voters.size() - 1 >= quorum) return absl::OkStatus();
   std::vector<std::string> names;
-  for (const consensus::Peer& p : voters) names.push_back(absl::StrCat(p.id, " (", p.address, ")"));
+  for (const consensus::Peer& p : voters) {
+    names.push_back(absl::StrCat(p.id, " (", p.address, ")"));
+  }
   return absl::FailedPreconditionError(absl::StrCat(
-      "removing '", std::string(id), "' would leave ", voters.size() - 1, " voter(s), fewer than the quorum of ",
-      quorum, " of the current ", voters.size(), " voters [", absl::StrJoin(names, ", "),
+      "removing '", std::string(id), "' would leave ", voters.size() - 1,
+      " voter(s), fewer than the quorum of ", quorum, " of the current ", voters.size(),
+      " voters [", absl::StrJoin(names, ", "),
       "]; the group could lose its leader for good. Add a member first, or pass --force "
       "(RemoveServerRequest.force) if this is meant"));
 }

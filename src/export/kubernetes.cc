@@ -316,7 +316,9 @@ void Writer::UseSecrets(YamlNode& env, YamlNode& mounts, YamlNode& volumes) cons
 StatusOr<std::string> Writer::SecretManifest() {
   SHOAL_RETURN_IF_ERROR(names_.Claim(SecretName(), "the Flow's Secret"));
   YamlNode data;
-  for (const auto& [file, secret] : plan_.secrets) data.Set(file, absl::Base64Escape(secret.contents));
+  for (const auto& [file, secret] : plan_.secrets) {
+    data.Set(file, absl::Base64Escape(secret.contents));
+  }
   YamlNode secret = Object("v1", "Secret", Metadata(SecretName(), Labels(SecretName(), "secrets")));
   secret.Set("type", "Opaque");
   secret.Set("data", std::move(data));

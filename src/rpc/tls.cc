@@ -45,7 +45,8 @@ class TokenInterceptorFactory : public grpc::experimental::ClientInterceptorFact
 StatusOr<std::string> Read(const std::string& path, PemKind kind, std::string_view what) {
   StatusOr<std::string> pem = ReadPemFile(path, kind);
   if (!pem.ok()) {
-    return absl::InvalidArgumentError(std::string(what) + ": " + std::string(pem.status().message()));
+    return absl::InvalidArgumentError(std::string(what) + ": " +
+                                      std::string(pem.status().message()));
   }
   return pem;
 }

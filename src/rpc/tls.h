@@ -19,8 +19,8 @@ StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(const Tl
 
 // How a caller reaches a server.
 struct ChannelSecurity {
-  bool tls = false;     // grpcs://
-  TlsFiles files;       // cafile: roots (empty: the system's); certfile + keyfile: mTLS
+  bool tls = false;        // grpcs://
+  TlsFiles files;          // cafile: roots (empty: the system's); certfile + keyfile: mTLS
   std::string auth_token;  // sent as `authorization: Bearer <token>` on every call; empty: none
 };
 

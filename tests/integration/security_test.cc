@@ -1,10 +1,9 @@
 // Security of real `shoal` processes on 127.0.0.1: the shared-secret token on replicas, gateways
 // and Raft membership; membership safety (quorum, dead addresses); server TLS and mTLS with a CA,
 // server and client certificates made here with the openssl CLI.
-#include <unistd.h>
-
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -54,11 +53,15 @@ Certificates MakeCertificates(const std::string& name) {
   const std::string key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
   const std::string script =
       "set -e\nexec 2>openssl.log\n"
-      "openssl req -x509 " + key + " -keyout ca.key -out ca.pem -days 2 -subj /CN=shoal-test-ca\n"
+      "openssl req -x509 " +
+      key +
+      " -keyout ca.key -out ca.pem -days 2 -subj /CN=shoal-test-ca\n"
       "printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > server.ext\n"
       "printf 'extendedKeyUsage=clientAuth\\n' > client.ext\n"
       "for who in server client; do\n"
-      "  openssl req " + key + " -keyout $who.key -out $who.csr -subj /CN=$who\n"
+      "  openssl req " +
+      key +
+      " -keyout $who.key -out $who.csr -subj /CN=$who\n"
       "  openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
       "-out $who.pem -extfile $who.ext\n"
       "done\n";
@@ -70,8 +73,8 @@ Certificates MakeCertificates(const std::string& name) {
 
 std::unique_ptr<testing::ChildProcess> StartExecutor(std::vector<std::string> args,
                                                      std::vector<std::string> env = {}) {
-  std::vector<std::string> argv = {testing::ShoalBinary(), "executor", "--uses", "Echo",
-                                   "--host", "127.0.0.1", "--port", "0"};
+  std::vector<std::string> argv = {
+      testing::ShoalBinary(), "executor", "--uses", "Echo", "--host", "127.0.0.1", "--port", "0"};
   argv.insert(argv.end(), args.begin(), args.end());
   auto child = testing::ChildProcess::Start(argv, true, std::chrono::seconds(30), env);
   EXPECT_TRUE(child.ok()) << child.status();
@@ -98,8 +101,8 @@ Status PostBothWays(const std::string& address, const ClientOptions& options) {
 
 // _status (JinaInfoRPC) with the given metadata `authorization` value ("" for none).
 grpc::Status CallInfo(const std::string& address, const std::string& authorization) {
-  auto stub = jina::JinaInfoRPC::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  auto stub =
+      jina::JinaInfoRPC::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   if (!authorization.empty()) context.AddMetadata("authorization", authorization);
@@ -196,10 +199,10 @@ TEST(TokenTest, TokenFileIsReadAndAnUnreadableOneIsAnError) {
   EXPECT_EQ(PostBothWays(replica->address(), {}).code(), absl::StatusCode::kUnauthenticated);
   EXPECT_TRUE(PostBothWays(replica->address(), {.auth_token = kToken}).ok());
 
-  auto missing = testing::ChildProcess::Start(
-      {testing::ShoalBinary(), "executor", "--uses", "Echo", "--port", "0", "--auth-token-file",
-       (dir / "missing").string()},
-      false);
+  auto missing =
+      testing::ChildProcess::Start({testing::ShoalBinary(), "executor", "--uses", "Echo", "--port",
+                                    "0", "--auth-token-file", (dir / "missing").string()},
+                                   false);
   ASSERT_TRUE(missing.ok());
   EXPECT_EQ((*missing)->Wait(std::chrono::seconds(20)), 2);
   EXPECT_THAT((*missing)->Log(), HasSubstr("missing' cannot be read"));
@@ -285,9 +288,9 @@ TEST(MembershipTest, ChangesNeedTheTokenAQuorumAndALiveAddress) {
   EXPECT_THAT(anonymous.out, HasSubstr("needs a token"));
 
   // A member that does not listen is not added.
-  RunResult dead = RunRaft({"add", "--id", "rep-9", "--address", "127.0.0.1:1", "--via", via,
-                            "--timeout", "10000"},
-                           with_token);
+  RunResult dead = RunRaft(
+      {"add", "--id", "rep-9", "--address", "127.0.0.1:1", "--via", via, "--timeout", "10000"},
+      with_token);
   EXPECT_EQ(dead.exit_code, 1) << dead.out;
   EXPECT_THAT(dead.out, HasSubstr("'127.0.0.1:1' does not accept connections"));
 
@@ -310,15 +313,14 @@ TEST(TlsTest, TlsReplicaAnswersTlsClientsAndRefusesPlaintext) {
   auto replica =
       StartExecutor({"--ssl-certfile", certs.server_cert(), "--ssl-keyfile", certs.server_key()});
   ASSERT_NE(replica, nullptr);
-  EXPECT_TRUE(PostBothWays(replica->address(), {.ssl_cafile = certs.ca()}).ok())
-      << replica->Log();
+  EXPECT_TRUE(PostBothWays(replica->address(), {.ssl_cafile = certs.ca()}).ok()) << replica->Log();
   EXPECT_TRUE(PostBothWays("grpcs://" + replica->address(), {.ssl_cafile = certs.ca()}).ok());
   Status plaintext =
       PostBothWays(replica->address(), {.connect_timeout = std::chrono::milliseconds(0)});
   EXPECT_FALSE(plaintext.ok());
   // A client that does not trust the CA is refused too.
-  EXPECT_FALSE(PostBothWays(replica->address(), {.connect_timeout = std::chrono::milliseconds(0),
-                                                 .tls = true})
+  EXPECT_FALSE(PostBothWays(replica->address(),
+                            {.connect_timeout = std::chrono::milliseconds(0), .tls = true})
                    .ok());
 }
 
@@ -339,10 +341,9 @@ TEST(TlsTest, MutualTlsReplicaRefusesClientsWithoutACertificate) {
 
 TEST(TlsTest, BadTlsFilesAreErrorsNamingThem) {
   Certificates certs = MakeCertificates("bad-files");
-  auto no_key = testing::ChildProcess::Start(
-      {testing::ShoalBinary(), "executor", "--uses", "Echo", "--port", "0", "--ssl-certfile",
-       certs.server_cert()},
-      false);
+  auto no_key = testing::ChildProcess::Start({testing::ShoalBinary(), "executor", "--uses", "Echo",
+                                              "--port", "0", "--ssl-certfile", certs.server_cert()},
+                                             false);
   ASSERT_TRUE(no_key.ok());
   EXPECT_EQ((*no_key)->Wait(std::chrono::seconds(20)), 2);
   EXPECT_THAT((*no_key)->Log(), HasSubstr("needs both a certificate file and a private key"));
@@ -360,9 +361,8 @@ TEST(TlsTest, DeploymentWithInternalTlsServesEndToEnd) {
   DeploymentOptions options;
   options.name = "internal";
   options.replicas = 2;
-  options.internal_tls = {.certfile = certs.server_cert(),
-                          .keyfile = certs.server_key(),
-                          .cafile = certs.ca()};
+  options.internal_tls = {
+      .certfile = certs.server_cert(), .keyfile = certs.server_key(), .cafile = certs.ca()};
   options.auth_token = kToken;
   options.shoal_binary = testing::ShoalBinary();
   Deployment dep(options);
@@ -390,8 +390,12 @@ TEST(TlsTest, FlowWithSslCertfileServesTlsClients) {
   std::ofstream(yaml) << "jtype: Flow\n"
                          "with:\n"
                          "  host: 127.0.0.1\n"
-                         "  ssl_certfile: " << certs.server_cert() << "\n"
-                         "  ssl_keyfile: " << certs.server_key() << "\n"
+                         "  ssl_certfile: "
+                      << certs.server_cert()
+                      << "\n"
+                         "  ssl_keyfile: "
+                      << certs.server_key()
+                      << "\n"
                          "executors:\n"
                          "  - name: echo\n"
                          "    uses: Echo\n";
@@ -410,7 +414,9 @@ TEST(TlsTest, FlowWithOnlySslCertfileIsAnErrorNamingTheKey) {
   const std::filesystem::path yaml = certs.dir / "flow.yml";
   std::ofstream(yaml) << "jtype: Flow\n"
                          "with:\n"
-                         "  ssl_certfile: " << certs.server_cert() << "\n"
+                         "  ssl_certfile: "
+                      << certs.server_cert()
+                      << "\n"
                          "executors:\n"
                          "  - uses: Echo\n";
   auto flow = testing::ChildProcess::Start(

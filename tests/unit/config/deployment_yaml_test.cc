@@ -460,8 +460,10 @@ std::filesystem::path PemFiles() {
   std::filesystem::path dir = std::filesystem::temp_directory_path() /
                               ("shoal-dep-yaml-pem-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
-  std::ofstream(dir / "cert.pem") << "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
-  std::ofstream(dir / "key.pem") << "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n";
+  std::ofstream(dir / "cert.pem")
+      << "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  std::ofstream(dir / "key.pem")
+      << "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n";
   return dir;
 }
 

@@ -190,7 +190,8 @@ TEST(DockerComposeTest, CertificatesAreMountedReadOnlyAndTheTokenComesFromTheEnv
   std::filesystem::path dir = std::filesystem::temp_directory_path() /
                               ("shoal-compose-secrets-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
-  std::ofstream(dir / "cert.pem") << "-----BEGIN CERTIFICATE-----\nQ0VSVA==\n-----END CERTIFICATE-----\n";
+  std::ofstream(dir / "cert.pem")
+      << "-----BEGIN CERTIFICATE-----\nQ0VSVA==\n-----END CERTIFICATE-----\n";
   std::ofstream(dir / "key.pem") << "-----BEGIN PRIVATE KEY-----\nS0VZ\n-----END PRIVATE KEY-----\n";
   const std::string d = dir.string();
   YAML::Node compose = Export(

@@ -362,7 +362,8 @@ std::string SecureFlow() {
   std::filesystem::path dir = std::filesystem::temp_directory_path() /
                               ("shoal-k8s-secrets-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
-  std::ofstream(dir / "cert.pem") << "-----BEGIN CERTIFICATE-----\nQ0VSVA==\n-----END CERTIFICATE-----\n";
+  std::ofstream(dir / "cert.pem")
+      << "-----BEGIN CERTIFICATE-----\nQ0VSVA==\n-----END CERTIFICATE-----\n";
   std::ofstream(dir / "key.pem") << "-----BEGIN PRIVATE KEY-----\nS0VZ\n-----END PRIVATE KEY-----\n";
   const std::string d = dir.string();
   return "jtype: Flow\n"
