@@ -238,6 +238,28 @@ TEST(TokenTest, DeploymentGatewayNeedsTheTokenAndPassesItToItsReplicas) {
   EXPECT_TRUE(probe->Ping().ok());
 }
 
+TEST(TokenTest, FlowTokenFromTheEnvironmentGuardsTheGatewayAndReachesItsExecutors) {
+  const std::filesystem::path dir = FreshDir("flow-token");
+  const std::filesystem::path yaml = dir / "flow.yml";
+  std::ofstream(yaml) << "jtype: Flow\n"
+                         "with:\n"
+                         "  host: 127.0.0.1\n"
+                         "  auth_token: ${{ ENV.FLOW_TOKEN }}\n"
+                         "executors:\n"
+                         "  - {name: first, uses: Echo}\n"
+                         "  - {name: second, uses: Echo, replicas: 2}\n";
+  auto flow = testing::ChildProcess::Start(
+      {testing::ShoalBinary(), "flow", "--uses", yaml.string(), "--port", "0"}, true,
+      std::chrono::seconds(60), {std::string("FLOW_TOKEN=") + kToken});
+  ASSERT_TRUE(flow.ok()) << flow.status();
+  const std::string address = (*flow)->address();
+  EXPECT_EQ(PostBothWays(address, {}).code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(PostBothWays(address, {.auth_token = kToken}).ok()) << (*flow)->Log();
+  auto probe = Client::Connect(address);
+  ASSERT_TRUE(probe.ok());
+  EXPECT_TRUE(probe->Ping().ok());
+}
+
 // --- Raft membership ---------------------------------------------------------------------------
 
 constexpr char kFastRaft[] =
