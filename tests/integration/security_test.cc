@@ -328,6 +328,51 @@ TEST(MembershipTest, ChangesNeedTheTokenAQuorumAndALiveAddress) {
   EXPECT_EQ(forced.exit_code, 0) << forced.out;
 }
 
+TEST(MembershipTest, ScalingAStatefulDeploymentWithInternalTlsAndAToken) {
+  Certificates certs = MakeCertificates("stateful-tls");
+  DeploymentOptions options;
+  options.name = "securestate";
+  options.uses = "Counter";
+  options.replicas = 3;
+  options.stateful = true;
+  options.workspace = (certs.dir / "workspace").string();
+  options.raft_configuration = kFastRaft;
+  options.retries = 30;
+  options.auth_token = kToken;
+  options.internal_tls = {.certfile = certs.server_cert(),
+                          .keyfile = certs.server_key(),
+                          .cafile = certs.ca()};
+  options.shoal_binary = testing::ShoalBinary();
+  options.timeout_ready_ms = 60000;
+  Deployment dep(options);
+  Status started = dep.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  ASSERT_TRUE(dep.Post("/index", TextDocs(5)).ok());
+  // Down to one member (forced below the quorum: the operator's decision), then up to two: the
+  // new member joins over mTLS with the token.
+  Status down = dep.Scale(1);
+  ASSERT_TRUE(down.ok()) << down;
+  Status up = dep.Scale(2);
+  ASSERT_TRUE(up.ok()) << up;
+  auto count = dep.Post("/count", DocList());
+  ASSERT_TRUE(count.ok()) << count.status();
+  ASSERT_EQ(count->size(), 1u);
+  EXPECT_EQ((*count)[0].text(), "5");
+  // A caller with neither certificate nor token cannot change the members.
+  const std::vector<std::vector<std::string>> replicas = dep.replica_addresses();
+  RunResult anonymous = RunRaft(
+      {"remove", "--id", "rep-1", "--via", replicas[0][0], "--timeout", "3000"},
+      {"SHOAL_AUTH_TOKEN="});
+  EXPECT_EQ(anonymous.exit_code, 1) << anonymous.out;
+  RunResult with_certificate =
+      RunRaft({"remove", "--id", "rep-9", "--via", "grpcs://" + replicas[0][0], "--ssl-cafile",
+               certs.ca(), "--ssl-certfile", certs.client_cert(), "--ssl-keyfile",
+               certs.client_key(), "--timeout", "3000"},
+              {"SHOAL_AUTH_TOKEN="});
+  EXPECT_EQ(with_certificate.exit_code, 1) << with_certificate.out;
+  EXPECT_THAT(with_certificate.out, HasSubstr("needs a token"));
+}
+
 // --- TLS ---------------------------------------------------------------------------------------
 
 TEST(TlsTest, TlsReplicaAnswersTlsClientsAndRefusesPlaintext) {
