@@ -71,12 +71,22 @@ struct ClientOptions {
   // How long Connect waits for the server to accept a connection; 0: do not wait (connect on
   // first use).
   std::chrono::milliseconds connect_timeout{5000};
+  // The server's shared secret (a Deployment's or Flow's `auth_token`), sent on every call as
+  // gRPC metadata `authorization: Bearer <token>`; empty: none.
+  std::string auth_token;
+  // TLS (also when the address starts with grpcs://): `ssl_cafile` verifies the server (empty:
+  // the system's roots); `ssl_certfile` + `ssl_keyfile` are presented to a server that requires
+  // a client certificate (mTLS). PEM files.
+  bool tls = false;
+  std::string ssl_cafile;
+  std::string ssl_certfile;
+  std::string ssl_keyfile;
 };
 
 // Thread-safe: several threads may Post at once over the same connection.
 class Client {
  public:
-  // `address` is host:port, optionally with grpc:// (grpcs:// is not supported yet).
+  // `address` is host:port, optionally with grpc:// or grpcs:// (TLS).
   static StatusOr<Client> Connect(std::string_view address, const ClientOptions& options = {});
   Client(Client&&) noexcept;
   Client& operator=(Client&&) noexcept;

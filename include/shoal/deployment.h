@@ -20,6 +20,15 @@
 
 namespace shoal {
 
+// PEM files for mutual TLS between Shoal's own processes (`internal_tls`): each replica serves
+// TLS with `certfile`/`keyfile` and requires a client certificate signed by `cafile`; routers,
+// the gateway and membership calls present the same certificate and verify with `cafile`.
+struct InternalTlsOptions {
+  std::string certfile;
+  std::string keyfile;
+  std::string cafile;
+};
+
 // The keys of Jina's Deployment, with its defaults.
 struct DeploymentOptions {
   std::string name = "executor";
@@ -55,6 +64,15 @@ struct DeploymentOptions {
   std::vector<std::string> needs;
   bool floating = false;
   bool no_reduce = false;
+  // Security (docs/security.md). `auth_token`: every data and membership call must carry
+  // `authorization: Bearer <token>` (replicas get it through their environment, never argv).
+  // `ssl_certfile` + `ssl_keyfile`: the Deployment's port serves TLS (Post() then trusts the
+  // certificate in ssl_certfile: self-signed, or a chain that includes its CA).
+  std::string auth_token;
+  std::string ssl_certfile;
+  std::string ssl_keyfile;
+  InternalTlsOptions internal_tls;
+  bool reflection = true;  // gRPC server reflection on the Deployment's port and replicas
 };
 
 // Thread-safe after Start().

@@ -28,6 +28,13 @@ struct FlowOptions {
   int max_docs_per_request = 10000;
   std::string shoal_binary;                       // empty: found (see shoal::Deployment)
   int max_replicas = 256;  // per Executor: replicas x shards (see DeploymentOptions)
+  // Security (docs/security.md): as DeploymentOptions; `auth_token`, `internal_tls` and
+  // `reflection` also apply to every Executor that does not set its own.
+  std::string auth_token;
+  std::string ssl_certfile;  // the gateway serves TLS (with ssl_keyfile)
+  std::string ssl_keyfile;
+  InternalTlsOptions internal_tls;
+  bool reflection = true;
 };
 
 // Options of Flow::ToKubernetesYaml, as `shoal export kubernetes` takes them.

@@ -5,7 +5,10 @@
 
 #include <functional>
 
+#include <string>
+
 #include "CLI/CLI.hpp"
+#include "src/common/tls_files.h"
 
 namespace shoal::cli {
 
@@ -22,6 +25,14 @@ Command AddPingCommand(CLI::App& app);      // shoal ping host:port
 Command AddRaftCommand(CLI::App& app);      // shoal raft add|remove --id X --via a,b,c
 Command AddPostCommand(CLI::App& app);      // shoal post host:port --on /x ...
 Command AddExportCommand(CLI::App& app);    // shoal export kubernetes|docker-compose f.yml out
+
+// The server-side security flags of `shoal executor` and `shoal gateway`: --ssl-certfile,
+// --ssl-keyfile, --ssl-cafile (mTLS), --auth-token-file, --no-reflection.
+void AddSecurityOptions(CLI::App* sub, TlsFiles* tls, std::string* auth_token_file,
+                        bool* no_reflection);
+// The caller-side flags of `shoal post|ping|raft`: --ssl-cafile (roots), --ssl-certfile and
+// --ssl-keyfile (a client certificate), --auth-token-file.
+void AddCallerOptions(CLI::App* sub, TlsFiles* tls, std::string* auth_token_file);
 
 }  // namespace shoal::cli
 

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "src/cli/commands.h"
+#include "src/rpc/auth.h"
 #include "src/cli/signals.h"
 #include "src/common/log.h"
 #include "src/config/deployment_yaml.h"
@@ -17,6 +18,7 @@ struct DeploymentFlags {
   std::optional<int> port;
   std::optional<std::string> host;
   int max_replicas = config::kDefaultMaxReplicas;
+  std::string auth_token_file;
 };
 
 int RunDeployment(const DeploymentFlags& flags) {
@@ -29,6 +31,15 @@ int RunDeployment(const DeploymentFlags& flags) {
   SetLogName(spec->name);
   for (const std::string& warning : spec->warnings) SHOAL_LOG_WARNING("%s", warning);
   if (flags.port.has_value()) spec->port = *flags.port;
+  if (spec->auth_token.empty()) {
+    // No `auth_token` in the YAML: --auth-token-file, else env SHOAL_AUTH_TOKEN, else none.
+    StatusOr<std::string> token = rpc::LoadAuthToken(flags.auth_token_file);
+    if (!token.ok()) {
+      SHOAL_LOG_ERROR("%s", token.status().message());
+      return 2;
+    }
+    spec->auth_token = *std::move(token);
+  }
   orchestrator::StandaloneDeployment::Options options;
   // The port listens on --host, else the Deployment's `host`, else on every interface (Jina).
   options.local.max_replicas = flags.max_replicas;
@@ -60,6 +71,9 @@ Command AddDeploymentCommand(CLI::App& app) {
                   "Most replica processes (replicas x shards) the Deployment may start")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  sub->add_option("--auth-token-file", flags->auth_token_file,
+                  "File whose first line is the token, when the YAML sets no auth_token "
+                  "(default: env SHOAL_AUTH_TOKEN)");
   return {sub, [flags] { return RunDeployment(*flags); }};
 }
 

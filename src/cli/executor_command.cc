@@ -24,6 +24,8 @@
 #include "src/executor/server.h"
 #include "src/executor/stateful.h"
 #include "src/metrics/exposer.h"
+#include "src/rpc/auth.h"
+#include "src/rpc/tls.h"
 
 namespace shoal::cli {
 namespace {
@@ -55,7 +57,18 @@ struct ExecutorFlags {
   std::string raft_tls_certfile;
   std::string raft_tls_keyfile;
   std::string raft_tls_cafile;
+  // Security.
+  TlsFiles tls;  // --ssl-certfile/--ssl-keyfile serve TLS; --ssl-cafile requires client certs
+  std::string auth_token_file;
+  bool no_reflection = false;
 };
+
+// How this replica calls the other members of its group (joining): with its own certificate
+// and CA when it serves TLS, and with its token.
+rpc::ChannelSecurity MemberSecurity(const ExecutorFlags& flags, const std::string& token) {
+  return rpc::ChannelSecurity{.tls = !flags.tls.certfile.empty(), .files = flags.tls,
+                              .auth_token = token};
+}
 
 // Under an orchestrator (env SHOAL_PARENT_PID), dies with it even after kill -9 of the parent.
 void DieWithParent() {
@@ -129,6 +142,19 @@ int RunExecutor(const ExecutorFlags& flags) {
   DieWithParent();
   SetLogName(flags.name);
   const int stop_signals = InstallStopSignals();
+  StatusOr<std::string> token = rpc::LoadAuthToken(flags.auth_token_file);
+  if (!token.ok()) {
+    SHOAL_LOG_ERROR("%s", token.status().message());
+    return 2;
+  }
+  // Checked before anything starts, so that a bad file is named at once.
+  if (StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+          rpc::ServerCredentialsFor(flags.tls);
+      !credentials.ok()) {
+    SHOAL_LOG_ERROR("--ssl-certfile/--ssl-keyfile/--ssl-cafile: %s",
+                    credentials.status().message());
+    return 2;
+  }
   std::optional<Params> uses_with;
   std::string error;
   uses_with = Params::FromJson(flags.uses_with, &error);
@@ -162,7 +188,8 @@ int RunExecutor(const ExecutorFlags& flags) {
       std::vector<std::string> members = absl::StrSplit(flags.raft_join, ',', absl::SkipEmpty());
       Status joined =
           executor::AddVoterVia(members, stateful->id(), stateful->raft_address(),
-                                absl::Milliseconds(flags.timeout_ready_ms));
+                                absl::Milliseconds(flags.timeout_ready_ms),
+                                MemberSecurity(flags, *token));
       if (!joined.ok()) {
         SHOAL_LOG_ERROR("cannot join the Raft group of '%s': %s", flags.name, joined.message());
         return 1;
@@ -180,7 +207,10 @@ int RunExecutor(const ExecutorFlags& flags) {
        .port = flags.port,
        .max_receive_message_bytes = flags.max_message_size,
        .max_send_message_bytes = flags.max_send_message_size,
-       .max_docs_per_request = flags.max_docs_per_request},
+       .max_docs_per_request = flags.max_docs_per_request,
+       .tls = flags.tls,
+       .auth_token = *token,
+       .reflection = !flags.no_reflection},
       std::move(stateful));
   if (!server.ok()) {
     SHOAL_LOG_ERROR("cannot serve '%s': %s", flags.uses, server.status().ToString());
@@ -274,6 +304,7 @@ Command AddExecutorCommand(CLI::App& app) {
                 "never deleted), so that it rejoins its group from a peer's snapshot");
   sub->add_option("--timeout-ready", flags->timeout_ready_ms,
                   "Milliseconds a stateful replica may take to catch up before serving");
+  AddSecurityOptions(sub, &flags->tls, &flags->auth_token_file, &flags->no_reflection);
   return {sub, [flags] { return RunExecutor(*flags); }};
 }
 

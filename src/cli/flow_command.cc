@@ -13,6 +13,7 @@
 #include "src/common/log.h"
 #include "src/config/flow_yaml.h"
 #include "src/orchestrator/local_flow.h"
+#include "src/rpc/auth.h"
 
 namespace shoal::cli {
 namespace {
@@ -24,7 +25,33 @@ struct FlowFlags {
   std::string addresses;  // gateway only: {"name": ["host:port", ...]}
   std::optional<int> max_message_size;
   int max_replicas = config::kDefaultMaxReplicas;
+  TlsFiles tls;           // the gateway's client-facing TLS (overrides ssl_certfile/keyfile)
+  std::string auth_token_file;
+  bool no_reflection = false;
 };
+
+// The command line's security flags over the YAML's: TLS files, and the token from
+// --auth-token-file or env SHOAL_AUTH_TOKEN for a Flow whose YAML sets none (a Kubernetes pod
+// gets it from a Secret). Executors without a token of their own take the Flow's.
+Status ApplySecurityFlags(const FlowFlags& flags, config::FlowSpec& spec) {
+  if (flags.tls.enabled()) {
+    if (flags.tls.certfile.empty() || flags.tls.keyfile.empty()) {
+      return absl::InvalidArgumentError("--ssl-certfile and --ssl-keyfile go together");
+    }
+    spec.ssl_certfile = flags.tls.certfile;
+    spec.ssl_keyfile = flags.tls.keyfile;
+    spec.ssl_cafile = flags.tls.cafile;
+  }
+  if (spec.auth_token.empty()) {
+    SHOAL_ASSIGN_OR_RETURN(spec.auth_token, rpc::LoadAuthToken(flags.auth_token_file));
+  }
+  if (flags.no_reflection) spec.reflection = false;
+  for (config::DeploymentSpec& executor : spec.executors) {
+    if (executor.auth_token.empty()) executor.auth_token = spec.auth_token;
+    if (flags.no_reflection) executor.reflection = false;
+  }
+  return config::ValidateFlowSpec(spec);
+}
 
 // Every Executor becomes external, at the addresses given for it.
 Status UseAddresses(config::FlowSpec& spec, const std::string& json) {
@@ -93,6 +120,10 @@ int RunFlow(const FlowFlags& flags, bool gateway_only) {
   if (flags.max_message_size.has_value()) {
     spec->grpc_server_limits.max_receive_message_bytes = *flags.max_message_size;
   }
+  if (Status secured = ApplySecurityFlags(flags, *spec); !secured.ok()) {
+    SHOAL_LOG_ERROR("%s", secured.message());
+    return 2;
+  }
   orchestrator::LocalFlow::Options options;
   options.local.max_replicas = flags.max_replicas;
   auto running = orchestrator::LocalFlow::Start(*spec, options);
@@ -118,6 +149,7 @@ void AddCommonFlags(CLI::App* sub, FlowFlags& flags) {
                   "RESOURCE_EXHAUSTED (default 64 MiB; -1: no limit; YAML with: "
                   "grpc_server_options: grpc.max_receive_message_length)")
       ->check(CLI::Range(-1, INT_MAX));
+  AddSecurityOptions(sub, &flags.tls, &flags.auth_token_file, &flags.no_reflection);
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include "nlohmann/json.hpp"
 #include "shoal/client.h"
 #include "src/cli/commands.h"
+#include "src/rpc/auth.h"
 
 namespace shoal::cli {
 namespace {
@@ -46,6 +47,8 @@ struct PostFlags {
   int max_attempts = 1;
   bool continue_on_error = false;
   std::string output;
+  TlsFiles tls;
+  std::string auth_token_file;
 };
 
 // --- Reading JSON Lines ------------------------------------------------------------------------
@@ -246,7 +249,15 @@ int RunPost(const PostFlags& flags) {
   if (flags.random > 0) inputs = RandomDocs(flags.random, flags.dim, flags.seed);
   if (!inputs.ok()) return Fail(inputs.status());
 
-  StatusOr<Client> client = Client::Connect(flags.address);
+  StatusOr<std::string> token = rpc::LoadAuthToken(flags.auth_token_file);
+  if (!token.ok()) {
+    std::cerr << "shoal post: " << token.status().message() << "\n";
+    return 2;
+  }
+  StatusOr<Client> client = Client::Connect(flags.address, {.auth_token = *token,
+                                                            .ssl_cafile = flags.tls.cafile,
+                                                            .ssl_certfile = flags.tls.certfile,
+                                                            .ssl_keyfile = flags.tls.keyfile});
   if (!client.ok()) return Fail(client.status());
   PostOptions options;
   options.request_size = static_cast<size_t>(flags.request_size);
@@ -290,7 +301,9 @@ int RunPost(const PostFlags& flags) {
 Command AddPostCommand(CLI::App& app) {
   auto flags = std::make_shared<PostFlags>();
   CLI::App* sub = app.add_subcommand("post", "Post documents to an endpoint of a server");
-  sub->add_option("address", flags->address, "host:port of the server")->required();
+  sub->add_option("address", flags->address, "host:port of the server (grpcs://host:port: TLS)")
+      ->required();
+  AddCallerOptions(sub, &flags->tls, &flags->auth_token_file);
   sub->add_option("--on", flags->on, "Endpoint, e.g. /index")->required();
   CLI::Option* input = sub->add_option(
       "--input", flags->input,

@@ -1,7 +1,8 @@
 // `shoal raft add|remove`: changes the members of a running stateful shard's Raft group through
 // any of its replicas (the leader takes the change). For groups the orchestrator does not manage:
 // a Kubernetes StatefulSet scaled down leaves its removed pods' members in the group until they
-// are removed here (pods added by scaling up join by themselves).
+// are removed here (pods added by scaling up join by themselves). The leader refuses adding an
+// address that does not accept connections, and removing below a quorum without --force.
 // `shoal raft reset-state`: moves a stopped member's damaged Raft state aside so that it rejoins
 // its group from a peer at its next start.
 #include <iostream>
@@ -11,10 +12,12 @@
 #include <vector>
 
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "src/consensus/raft_node.h"
 #include "absl/time/time.h"
 #include "src/cli/commands.h"
 #include "src/executor/membership_client.h"
+#include "src/rpc/auth.h"
 
 namespace shoal::cli {
 namespace {
@@ -24,13 +27,29 @@ struct RaftFlags {
   std::string address;  // add only: the member's Raft address (host:port its peers dial)
   std::string via;      // gRPC host:port of the group's replicas, comma-separated
   int timeout_ms = 30000;
+  bool force = false;  // remove only: even below a quorum
+  TlsFiles tls;
+  std::string auth_token_file;
 };
 
 int RunRaft(const RaftFlags& flags, bool add) {
-  std::vector<std::string> replicas = absl::StrSplit(flags.via, ',', absl::SkipEmpty());
+  StatusOr<std::string> token = rpc::LoadAuthToken(flags.auth_token_file);
+  if (!token.ok()) {
+    std::cerr << "shoal raft: " << token.status().message() << "\n";
+    return 2;
+  }
+  rpc::ChannelSecurity security{.tls = flags.tls.enabled(), .files = flags.tls,
+                                .auth_token = *token};
+  std::vector<std::string> replicas;
+  for (absl::string_view via : absl::StrSplit(flags.via, ',', absl::SkipEmpty())) {
+    if (absl::ConsumePrefix(&via, "grpcs://")) security.tls = true;
+    absl::ConsumePrefix(&via, "grpc://");
+    replicas.emplace_back(via);
+  }
   const absl::Duration timeout = absl::Milliseconds(flags.timeout_ms);
-  Status status = add ? executor::AddVoterVia(replicas, flags.id, flags.address, timeout)
-                      : executor::RemoveServerVia(replicas, flags.id, timeout);
+  Status status =
+      add ? executor::AddVoterVia(replicas, flags.id, flags.address, timeout, security)
+          : executor::RemoveServerVia(replicas, flags.id, timeout, security, flags.force);
   if (!status.ok()) {
     std::cerr << "shoal raft: " << status.message() << "\n";
     return 1;
@@ -65,6 +84,7 @@ void AddCommonOptions(CLI::App* sub, RaftFlags* flags) {
   sub->add_option("--timeout", flags->timeout_ms,
                   "Milliseconds to wait for a leader to take the change")
       ->check(CLI::Range(1, std::numeric_limits<int>::max()));
+  AddCallerOptions(sub, &flags->tls, &flags->auth_token_file);
 }
 
 }  // namespace
@@ -81,6 +101,9 @@ Command AddRaftCommand(CLI::App& app) {
   add_sub->callback([add] { *add = true; });
   CLI::App* remove_sub = sub->add_subcommand("remove", "Remove a member");
   AddCommonOptions(remove_sub, flags.get());
+  remove_sub->add_flag("--force", flags->force,
+                       "Remove even when fewer voters than a quorum of the current "
+                       "configuration would remain (the leader refuses that otherwise)");
   auto reset = std::make_shared<ResetFlags>();
   CLI::App* reset_sub = sub->add_subcommand(
       "reset-state",

@@ -18,6 +18,7 @@
 #include "src/client/batcher.h"
 #include "src/client/collector.h"
 #include "src/client/transport.h"
+#include "src/rpc/tls.h"
 
 namespace shoal {
 
@@ -91,14 +92,24 @@ namespace {
 // reusing connections, this keeps a channel from being destroyed right after a Post returns,
 // while gRPC 1.51 may still be inside the call's last callback on that channel's completion
 // queue (destroying it then aborts the process).
-std::shared_ptr<grpc::Channel> SharedChannel(const std::string& target,
-                                             const grpc::ChannelArguments& args) {
+// Keyed by the target and everything that makes its channel different (TLS, token).
+StatusOr<std::shared_ptr<grpc::Channel>> SharedChannel(const std::string& target,
+                                                       const rpc::ChannelSecurity& security,
+                                                       const grpc::ChannelArguments& args) {
   static absl::Mutex mu;
   static auto* channels = new std::map<std::string, std::shared_ptr<grpc::Channel>>();
+  const TlsFiles& files = security.files;
+  std::string key = absl::StrCat(target, "\n", security.tls, "\n", files.cafile, "\n",
+                                 files.certfile, "\n", files.keyfile, "\n", security.auth_token);
   absl::MutexLock lock(&mu);
-  std::shared_ptr<grpc::Channel>& channel = (*channels)[target];
+  std::shared_ptr<grpc::Channel>& channel = (*channels)[key];
   if (channel == nullptr) {
-    channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+    StatusOr<std::shared_ptr<grpc::Channel>> created = rpc::CreateChannel(target, security, args);
+    if (!created.ok()) {
+      channels->erase(key);
+      return created.status();
+    }
+    channel = *std::move(created);
   }
   return channel;
 }
@@ -114,8 +125,15 @@ StatusOr<Client> Client::Connect(std::string_view address, const ClientOptions& 
   }();
   (void)kGrpcInitialised;
   std::string target(address);
+  rpc::ChannelSecurity security{
+      .tls = options.tls || !options.ssl_cafile.empty() || !options.ssl_certfile.empty(),
+      .files = {.certfile = options.ssl_certfile,
+                .keyfile = options.ssl_keyfile,
+                .cafile = options.ssl_cafile},
+      .auth_token = options.auth_token};
   if (absl::StartsWith(target, "grpcs://")) {
-    return absl::UnimplementedError(absl::StrCat("'", target, "': grpcs:// is not supported"));
+    security.tls = true;
+    target.erase(0, 8);
   }
   if (absl::StartsWith(target, "grpc://")) target.erase(0, 7);
   size_t colon = target.rfind(':');
@@ -127,7 +145,12 @@ StatusOr<Client> Client::Connect(std::string_view address, const ClientOptions& 
   // Requests carry whole document batches; Jina lifts the limits the same way.
   args.SetMaxReceiveMessageSize(-1);
   args.SetMaxSendMessageSize(-1);
-  std::shared_ptr<grpc::Channel> channel = SharedChannel(target, args);
+  StatusOr<std::shared_ptr<grpc::Channel>> shared = SharedChannel(target, security, args);
+  if (!shared.ok()) {
+    return Status(shared.status().code(),
+                  absl::StrCat("connecting to ", target, ": ", shared.status().message()));
+  }
+  std::shared_ptr<grpc::Channel> channel = *std::move(shared);
   if (options.connect_timeout.count() > 0 &&
       !channel->WaitForConnected(std::chrono::system_clock::now() + options.connect_timeout)) {
     return absl::UnavailableError(absl::StrCat("cannot connect to ", target, " within ",

@@ -433,6 +433,48 @@ size_t EditDistance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
+// A PEM file given under `key`: readable and holding a block of `kind`.
+Status ValidatePemKey(const DeploymentSpec& spec, std::string_view key, const std::string& path,
+                      PemKind kind) {
+  StatusOr<std::string> pem = ReadPemFile(path, kind);
+  if (!pem.ok()) return KeyError(spec, key, std::string(pem.status().message()));
+  return absl::OkStatus();
+}
+
+Status ValidateSecurity(const DeploymentSpec& spec) {
+  if (spec.ssl_certfile.empty() != spec.ssl_keyfile.empty()) {
+    const bool has_cert = !spec.ssl_certfile.empty();
+    return KeyError(spec, has_cert ? "ssl_certfile" : "ssl_keyfile",
+                    has_cert ? "is given without ssl_keyfile (TLS needs both)"
+                             : "is given without ssl_certfile (TLS needs both)");
+  }
+  if (!spec.ssl_certfile.empty()) {
+    SHOAL_RETURN_IF_ERROR(
+        ValidatePemKey(spec, "ssl_certfile", spec.ssl_certfile, PemKind::kCertificate));
+    SHOAL_RETURN_IF_ERROR(
+        ValidatePemKey(spec, "ssl_keyfile", spec.ssl_keyfile, PemKind::kPrivateKey));
+  }
+  const TlsFiles& internal = spec.internal_tls;
+  if (internal.enabled()) {
+    for (auto [name, path] : {std::pair<const char*, const std::string*>{"certfile",
+                                                                          &internal.certfile},
+                              {"keyfile", &internal.keyfile},
+                              {"cafile", &internal.cafile}}) {
+      if (path->empty()) {
+        return KeyError(spec, absl::StrCat("internal_tls.", name),
+                        "is missing: internal_tls needs certfile, keyfile and cafile (mTLS)");
+      }
+    }
+    SHOAL_RETURN_IF_ERROR(ValidatePemKey(spec, "internal_tls.certfile", internal.certfile,
+                                         PemKind::kCertificate));
+    SHOAL_RETURN_IF_ERROR(
+        ValidatePemKey(spec, "internal_tls.keyfile", internal.keyfile, PemKind::kPrivateKey));
+    SHOAL_RETURN_IF_ERROR(
+        ValidatePemKey(spec, "internal_tls.cafile", internal.cafile, PemKind::kCertificate));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::vector<std::string> ReplicaLimitFlags(const DeploymentSpec& spec) {
@@ -448,6 +490,7 @@ std::vector<std::string> ReplicaLimitFlags(const DeploymentSpec& spec) {
 
 Status ValidateDeploymentSpec(const DeploymentSpec& spec) {
   SHOAL_RETURN_IF_ERROR(ValidateScalars(spec));
+  SHOAL_RETURN_IF_ERROR(ValidateSecurity(spec));
   SHOAL_RETURN_IF_ERROR(ValidateMaps(spec));
   SHOAL_RETURN_IF_ERROR(ValidateAddresses(spec));
   SHOAL_RETURN_IF_ERROR(ValidateLoadBalancing(spec));

@@ -12,6 +12,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "shoal/status.h"
 #include "src/config/grpc_server_options.h"
+#include "src/common/tls_files.h"
 
 namespace shoal::config {
 
@@ -68,6 +69,15 @@ struct DeploymentSpec {
   bool floating = false;
   bool no_reduce = false;
   std::map<std::string, std::string> grpc_metadata;
+  // Security. `auth_token`: every data and membership call to the Deployment's gateway and
+  // replicas must carry it (`authorization: Bearer <token>`). `ssl_certfile` + `ssl_keyfile`
+  // (Jina's keys): the Deployment's client-facing gateway serves TLS. `internal_tls` (certfile,
+  // keyfile, cafile): replicas serve mTLS and the router dials them with the certificate.
+  std::string auth_token;
+  std::string ssl_certfile;
+  std::string ssl_keyfile;
+  TlsFiles internal_tls;
+  bool reflection = true;  // gRPC server reflection on the gateway and replicas
 
   Origin origin;  // where each key was written, for errors found after parsing
   // Keys that were accepted but have no effect in Shoal, one readable line each, for the caller

@@ -28,8 +28,9 @@ namespace {
 using google::protobuf::Struct;
 using google::protobuf::Value;
 
-// Keys that fill the spec. `read_consistency`, `load_balancing`, `tls_ca_file` and
-// `max_queued_requests` (Ray Serve's name) are Shoal's own.
+// Keys that fill the spec. `read_consistency`, `load_balancing`, `tls_ca_file`,
+// `max_queued_requests` (Ray Serve's name), `auth_token`, `internal_tls` and `reflection` are
+// Shoal's own.
 // clang-format off
 constexpr std::string_view kSupportedKeys[] = {
     "name", "uses", "uses_with", "uses_metas", "replicas", "shards", "polling", "port", "host",
@@ -37,7 +38,8 @@ constexpr std::string_view kSupportedKeys[] = {
     "workspace", "port_monitoring", "stateful", "peer_ports", "raft_configuration",
     "read_consistency", "load_balancing", "needs", "floating", "no_reduce", "grpc_metadata",
     "gpus", "max_queued_requests", "max_docs_per_request", "grpc_server_options",
-    "expose_internal_errors",
+    "expose_internal_errors", "auth_token", "ssl_certfile", "ssl_keyfile", "internal_tls",
+    "reflection",
 };
 
 // Jina Deployment arguments (reference §8.2) that have no effect in Shoal.
@@ -48,7 +50,7 @@ constexpr std::string_view kIgnoredKeys[] = {
     "install_requirements", "log_config", "metrics", "metrics_exporter_host",
     "metrics_exporter_port", "monitoring", "native", "output_array_type", "prefer_platform",
     "protocol", "provider", "provider_endpoint", "py_modules", "quiet", "quiet_error", "reload",
-    "runtime_cls", "ssl_certfile", "ssl_keyfile", "timeout_ctrl", "title", "traces_exporter_host",
+    "runtime_cls", "timeout_ctrl", "title", "traces_exporter_host",
     "traces_exporter_port", "tracing", "uses_after", "uses_after_address", "uses_before",
     "uses_before_address", "uses_dynamic_batching", "uses_requests", "uvicorn_kwargs", "volumes",
     "when",
@@ -383,6 +385,28 @@ absl::Status ReadUsesMetas(const Context& ctx, const Entry& entry) {
   return absl::OkStatus();
 }
 
+// `internal_tls: {certfile, keyfile, cafile}` (paths; ValidateDeploymentSpec checks the files).
+absl::Status ReadInternalTls(const Context& ctx, const Entry& entry) {
+  Struct fields;
+  // Not a map: an error naming the key and where.
+  SHOAL_RETURN_IF_ERROR(ReadStructWithOrigins(ctx, entry, "internal_tls", fields));
+  TlsFiles& tls = ctx.spec.internal_tls;
+  for (const auto& [name, value] : fields.fields()) {
+    const std::string key = ChildKey("internal_tls", name);
+    std::string* target = name == "certfile" ? &tls.certfile
+                          : name == "keyfile" ? &tls.keyfile
+                          : name == "cafile"  ? &tls.cafile
+                                              : nullptr;
+    if (target == nullptr) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: %s: unknown key; internal_tls takes certfile, keyfile and cafile%s",
+          ctx.spec.origin[key], key, DidYouMean(name, {"certfile", "keyfile", "cafile"})));
+    }
+    SHOAL_ASSIGN_OR_RETURN(*target, ToString(value, ctx.spec.origin[key], key));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ReadScalarKey(const Context& ctx, const std::string& key, const Value& value,
                            const std::string& location) {
   DeploymentSpec& spec = ctx.spec;
@@ -400,6 +424,14 @@ absl::Status ReadScalarKey(const Context& ctx, const std::string& key, const Val
     SHOAL_ASSIGN_OR_RETURN(spec.tls, ToBool(value, location, key));
   } else if (key == "tls_ca_file") {
     SHOAL_ASSIGN_OR_RETURN(spec.tls_ca_file, ToString(value, location, key));
+  } else if (key == "auth_token") {
+    SHOAL_ASSIGN_OR_RETURN(spec.auth_token, ToString(value, location, key));
+  } else if (key == "ssl_certfile") {
+    SHOAL_ASSIGN_OR_RETURN(spec.ssl_certfile, ToString(value, location, key));
+  } else if (key == "ssl_keyfile") {
+    SHOAL_ASSIGN_OR_RETURN(spec.ssl_keyfile, ToString(value, location, key));
+  } else if (key == "reflection") {
+    SHOAL_ASSIGN_OR_RETURN(spec.reflection, ToBool(value, location, key));
   } else if (key == "timeout_ready") {
     SHOAL_ASSIGN_OR_RETURN(spec.timeout_ready_ms, ToInt(value, location, key));
   } else if (key == "timeout_send") {
@@ -458,6 +490,7 @@ absl::Status ReadEntry(const Context& ctx, const Entry& entry) {
     return ReadStructWithOrigins(ctx, entry, key, ctx.spec.raft_configuration);
   }
   if (key == "env") return ReadStringMap(ctx, entry, key, ctx.spec.env);
+  if (key == "internal_tls") return ReadInternalTls(ctx, entry);
   if (key == "grpc_metadata") return ReadStringMap(ctx, entry, key, ctx.spec.grpc_metadata);
   SHOAL_ASSIGN_OR_RETURN(Value value, YamlToValue(entry.value, ctx.filename, key));
   if (key == "gpus") {

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <string_view>
+#include <tuple>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
@@ -250,10 +251,29 @@ Status ValidateAcyclic(const FlowSpec& spec, const std::map<std::string, size_t>
                absl::StrFormat("needs form a cycle: %s", absl::StrJoin(names, " -> ")));
 }
 
+// ssl_certfile + ssl_keyfile: both or neither, readable PEM files.
+Status ValidateGatewayTls(const FlowSpec& spec) {
+  if (spec.ssl_certfile.empty() != spec.ssl_keyfile.empty()) {
+    const bool has_cert = !spec.ssl_certfile.empty();
+    return GatewayError(spec, has_cert ? "ssl_certfile" : "ssl_keyfile",
+                        has_cert ? "is given without ssl_keyfile (TLS needs both)"
+                                 : "is given without ssl_certfile (TLS needs both)");
+  }
+  if (spec.ssl_certfile.empty()) return absl::OkStatus();
+  for (auto [key, path, kind] : {std::tuple<const char*, const std::string*, PemKind>{
+                                     "ssl_certfile", &spec.ssl_certfile, PemKind::kCertificate},
+                                 {"ssl_keyfile", &spec.ssl_keyfile, PemKind::kPrivateKey}}) {
+    StatusOr<std::string> pem = ReadPemFile(*path, kind);
+    if (!pem.ok()) return GatewayError(spec, key, std::string(pem.status().message()));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 Status ValidateFlowSpec(const FlowSpec& spec) {
   SHOAL_RETURN_IF_ERROR(ValidateGateway(spec));
+  SHOAL_RETURN_IF_ERROR(ValidateGatewayTls(spec));
   std::map<std::string, size_t> index;
   SHOAL_RETURN_IF_ERROR(ValidateNodes(spec, index));
   SHOAL_RETURN_IF_ERROR(ValidatePinnedPorts(spec));

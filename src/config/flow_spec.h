@@ -30,6 +30,13 @@ struct FlowSpec {
   // 0: no limit.
   int max_docs_per_request = kDefaultMaxDocsPerRequest;
   GrpcServerLimits grpc_server_limits;      // `grpc_server_options` of the gRPC gateway
+  // Jina's ssl_certfile/ssl_keyfile: the gateway serves TLS to clients (both or neither).
+  std::string ssl_certfile;
+  std::string ssl_keyfile;
+  std::string ssl_cafile;  // `shoal gateway --ssl-cafile` only: clients need a certificate
+  // `with: auth_token` (also inherited by every Executor): the gateway's calls need it.
+  std::string auth_token;
+  bool reflection = true;  // `with: reflection` (also inherited)
   // The Deployments, in the order they were added. After parsing, every `needs` is filled:
   // a node without `needs` needs the previous non-floating node (or the gateway).
   std::vector<DeploymentSpec> executors;

@@ -34,13 +34,12 @@ constexpr std::string_view kTopLevelKeys[] = {
 // Gateway settings, under `with:` or `gateway:`.
 constexpr std::string_view kGatewayKeys[] = {
     "name", "port", "ports", "host", "protocol", "protocols", "prefetch", "port_monitoring",
-    "max_docs_per_request",
-    "grpc_server_options",
+    "max_docs_per_request", "grpc_server_options", "ssl_certfile", "ssl_keyfile",
 };
 // Deployment keys under `with:` that every Executor inherits unless it sets them.
 constexpr std::string_view kInheritedKeys[] = {
     "env", "timeout_send", "timeout_ready", "retries", "workspace", "load_balancing",
-    "grpc_metadata", "expose_internal_errors",
+    "grpc_metadata", "expose_internal_errors", "auth_token", "internal_tls", "reflection",
 };
 // Deployment keys that only make sense per Executor.
 constexpr std::string_view kPerExecutorKeys[] = {
@@ -55,8 +54,8 @@ constexpr std::string_view kIgnoredKeys[] = {
     "grpc_channel_options", "image_pull_secrets", "log_config", "metrics",
     "metrics_exporter_host", "metrics_exporter_port", "monitoring", "no_crud_endpoints",
     "no_debug_endpoints", "prefer_platform", "provider", "provider_endpoint",
-    "proxy", "py_modules", "quiet", "quiet_error", "reload", "ssl_certfile", "ssl_keyfile",
-    "suppress_root_logging", "timeout_ctrl", "title", "traces_exporter_host",
+    "proxy", "py_modules", "quiet", "quiet_error", "reload", "suppress_root_logging",
+    "timeout_ctrl", "title", "traces_exporter_host",
     "traces_exporter_port", "tracing", "uses", "uses_with", "uvicorn_kwargs", "workspace_id",
 };
 // clang-format on
@@ -154,6 +153,10 @@ absl::Status ReadGatewayKey(Context& ctx, const YAML::Node& key_node, const YAML
   } else if (canonical == "grpc_server_options") {
     SHOAL_ASSIGN_OR_RETURN(spec.grpc_server_limits,
                            ReadGrpcServerOptions(value, location, dotted));
+  } else if (canonical == "ssl_certfile") {
+    SHOAL_ASSIGN_OR_RETURN(spec.ssl_certfile, StringOf(value, location, dotted));
+  } else if (canonical == "ssl_keyfile") {
+    SHOAL_ASSIGN_OR_RETURN(spec.ssl_keyfile, StringOf(value, location, dotted));
   } else if (canonical == "port_monitoring") {
     SHOAL_ASSIGN_OR_RETURN(spec.port_monitoring.emplace(), IntOf(value, location, dotted));
   } else if (canonical == "protocol") {
@@ -187,7 +190,7 @@ absl::Status UnknownSectionKey(std::string_view location, std::string_view dotte
     if (is_with) {
       hint +=
           " and the Executor defaults env, timeout_send, timeout_ready, retries, workspace, "
-          "load_balancing, grpc_metadata";
+          "load_balancing, grpc_metadata, auth_token, internal_tls, reflection";
     }
   }
   return Error(location, dotted,
@@ -251,6 +254,9 @@ void Inherit(const DeploymentSpec& flow, DeploymentSpec& node) {
   if (take("load_balancing")) node.load_balancing = flow.load_balancing;
   if (take("grpc_metadata")) node.grpc_metadata = flow.grpc_metadata;
   if (take("expose_internal_errors")) node.expose_internal_errors = flow.expose_internal_errors;
+  if (take("auth_token")) node.auth_token = flow.auth_token;
+  if (take("internal_tls")) node.internal_tls = flow.internal_tls;
+  if (take("reflection")) node.reflection = flow.reflection;
 }
 
 // The value of `key` in an item map, at its top level or under its `with:`.
@@ -473,6 +479,14 @@ absl::StatusOr<FlowSpec> ParseRoot(const YAML::Node& root, std::string_view file
   if (gateway) SHOAL_RETURN_IF_ERROR(ReadSection(ctx, *gateway, "gateway"));
   if (ctx.defaults_node.size() > 0) {
     SHOAL_ASSIGN_OR_RETURN(ctx.defaults, ParseDeploymentMap(ctx.defaults_node, filename));
+    // The gateway checks the token its Executors check, and serves reflection as they do.
+    spec.auth_token = ctx.defaults.auth_token;
+    spec.reflection = ctx.defaults.reflection;
+    for (const char* key : {"auth_token", "reflection"}) {
+      if (auto it = ctx.defaults.origin.find(key); it != ctx.defaults.origin.end()) {
+        spec.origin[key] = it->second;
+      }
+    }
   }
   if (executors) SHOAL_RETURN_IF_ERROR(ReadExecutors(ctx, *executors, executors_key));
   SHOAL_RETURN_IF_ERROR(ValidateFlowSpec(spec));

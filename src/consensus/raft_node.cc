@@ -356,6 +356,16 @@ std::optional<Peer> RaftNode::Leader() const {
   return leader;
 }
 
+std::vector<Peer> RaftNode::Voters() const {
+  std::vector<Peer> voters;
+  for (absl::string_view line :
+       absl::StrSplit(TakeString(shoal_raft_voters(handle_)), '\n', absl::SkipEmpty())) {
+    std::pair<std::string, std::string> id_address = absl::StrSplit(line, absl::MaxSplits('=', 1));
+    voters.push_back(Peer{.id = id_address.first, .address = id_address.second});
+  }
+  return voters;
+}
+
 RaftStats RaftNode::Stats() const {
   shoal_raft_statistics raw{};
   shoal_raft_stats(handle_, &raw);

@@ -147,6 +147,8 @@ class RaftNode {
   bool IsLeader() const;
   // The leader this member knows of, if any.
   std::optional<Peer> Leader() const;
+  // The voters of the latest configuration this member knows (committed or not).
+  std::vector<Peer> Voters() const;
   // This member's ID and advertised transport address (with the bound port when it was 0).
   const std::string& id() const { return id_; }
   const std::string& address() const { return address_; }

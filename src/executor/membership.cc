@@ -6,12 +6,17 @@
 #include <string>
 
 #include "src/executor/grpc_status.h"
+#include "src/rpc/auth.h"
 
 namespace shoal::executor {
 grpc::ServerUnaryReactor* MembershipService::AddVoter(grpc::CallbackServerContext* context,
                                                       const shoal::v1::AddVoterRequest* request,
                                                       shoal::v1::MembershipResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (grpc::Status auth = rpc::CheckAuth(*context, token_); !auth.ok()) {
+    reactor->Finish(auth);
+    return reactor;
+  }
   if (request->id().empty() || request->address().empty()) {
     reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                  "AddVoter needs an id and an address"));
@@ -28,11 +33,15 @@ grpc::ServerUnaryReactor* MembershipService::RemoveServer(
     grpc::CallbackServerContext* context, const shoal::v1::RemoveServerRequest* request,
     shoal::v1::MembershipResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (grpc::Status auth = rpc::CheckAuth(*context, token_); !auth.ok()) {
+    reactor->Finish(auth);
+    return reactor;
+  }
   if (request->id().empty()) {
     reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "RemoveServer needs an id"));
     return reactor;
   }
-  replica_->RemoveServer(request->id(), [reactor, response, this](Status status) {
+  replica_->RemoveServer(request->id(), request->force(), [reactor, response, this](Status status) {
     if (status.ok()) response->set_leader_id(replica_->id());
     reactor->Finish(ToGrpc(status));
   });

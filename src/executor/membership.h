@@ -17,7 +17,9 @@ namespace shoal::executor {
 // replica's submit thread; a follower answers UNAVAILABLE "not the leader ...".
 class MembershipService : public shoal::v1::RaftMembership::CallbackService {
  public:
-  explicit MembershipService(StatefulReplica* replica) : replica_(replica) {}
+  // `token`: when set, every call must carry `authorization: Bearer <token>`.
+  MembershipService(StatefulReplica* replica, std::string token)
+      : replica_(replica), token_(std::move(token)) {}
 
   grpc::ServerUnaryReactor* AddVoter(grpc::CallbackServerContext* context,
                                      const shoal::v1::AddVoterRequest* request,
@@ -28,6 +30,7 @@ class MembershipService : public shoal::v1::RaftMembership::CallbackService {
 
  private:
   StatefulReplica* const replica_;
+  const std::string token_;
 };
 
 }  // namespace shoal::executor

@@ -17,7 +17,8 @@ namespace {
 using Call = std::function<grpc::Status(shoal::v1::RaftMembership::Stub&, grpc::ClientContext&)>;
 
 Status CallLeader(const std::vector<std::string>& replicas, absl::Duration timeout,
-                  const std::string& what, const Call& call) {
+                  const rpc::ChannelSecurity& security, const std::string& what,
+                  const Call& call) {
   if (replicas.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(what, ": no replica to ask"));
   }
@@ -27,8 +28,12 @@ Status CallLeader(const std::vector<std::string>& replicas, absl::Duration timeo
   // Bounded by the deadline; each attempt by its own (at most 10 s).
   while (absl::Now() < deadline) {
     for (const std::string& address : replicas) {
-      auto stub = shoal::v1::RaftMembership::NewStub(
-          grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+      StatusOr<std::shared_ptr<grpc::Channel>> channel =
+          rpc::CreateChannel(address, security, grpc::ChannelArguments());
+      if (!channel.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(what, ": ", channel.status().message()));
+      }
+      auto stub = shoal::v1::RaftMembership::NewStub(*channel);
       grpc::ClientContext context;
       context.set_deadline(absl::ToChronoTime(std::min(deadline, absl::Now() + absl::Seconds(10))));
       last = call(*stub, context);
@@ -52,11 +57,12 @@ Status CallLeader(const std::vector<std::string>& replicas, absl::Duration timeo
 }  // namespace
 
 Status AddVoterVia(const std::vector<std::string>& replicas, const std::string& id,
-                   const std::string& raft_address, absl::Duration timeout) {
+                   const std::string& raft_address, absl::Duration timeout,
+                   const rpc::ChannelSecurity& security) {
   shoal::v1::AddVoterRequest request;
   request.set_id(id);
   request.set_address(raft_address);
-  return CallLeader(replicas, timeout, absl::StrCat("adding Raft member '", id, "'"),
+  return CallLeader(replicas, timeout, security, absl::StrCat("adding Raft member '", id, "'"),
                     [&](shoal::v1::RaftMembership::Stub& stub, grpc::ClientContext& context) {
                       shoal::v1::MembershipResponse response;
                       return stub.AddVoter(&context, request, &response);
@@ -64,10 +70,11 @@ Status AddVoterVia(const std::vector<std::string>& replicas, const std::string& 
 }
 
 Status RemoveServerVia(const std::vector<std::string>& replicas, const std::string& id,
-                       absl::Duration timeout) {
+                       absl::Duration timeout, const rpc::ChannelSecurity& security, bool force) {
   shoal::v1::RemoveServerRequest request;
   request.set_id(id);
-  return CallLeader(replicas, timeout, absl::StrCat("removing Raft member '", id, "'"),
+  request.set_force(force);
+  return CallLeader(replicas, timeout, security, absl::StrCat("removing Raft member '", id, "'"),
                     [&](shoal::v1::RaftMembership::Stub& stub, grpc::ClientContext& context) {
                       shoal::v1::MembershipResponse response;
                       return stub.RemoveServer(&context, request, &response);

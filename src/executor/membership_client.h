@@ -9,16 +9,20 @@
 
 #include "absl/time/time.h"
 #include "shoal/status.h"
+#include "src/rpc/tls.h"
 
 namespace shoal::executor {
 
 // Sends the change to each replica of the shard (gRPC host:port) in turn, and again in rounds,
 // until the leader accepts it or `timeout` passes (an election may be under way). The error
-// names the last answer.
+// names the last answer. `security`: TLS (internal_tls) and the Deployment's token. `force`:
+// remove even below a quorum (see RemoveServerRequest.force).
 Status AddVoterVia(const std::vector<std::string>& replicas, const std::string& id,
-                   const std::string& raft_address, absl::Duration timeout);
+                   const std::string& raft_address, absl::Duration timeout,
+                   const rpc::ChannelSecurity& security = {});
 Status RemoveServerVia(const std::vector<std::string>& replicas, const std::string& id,
-                       absl::Duration timeout);
+                       absl::Duration timeout, const rpc::ChannelSecurity& security = {},
+                       bool force = false);
 
 }  // namespace shoal::executor
 

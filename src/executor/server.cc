@@ -11,7 +11,6 @@
 #include <type_traits>
 #include <utility>
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
@@ -25,6 +24,9 @@
 #include "src/executor/membership.h"
 #include "src/executor/stateful.h"
 #include "src/executor/wire.h"
+#include "src/rpc/auth.h"
+#include "src/rpc/reflection.h"
+#include "src/rpc/tls.h"
 
 namespace shoal::executor {
 namespace {
@@ -271,15 +273,26 @@ using DataBase =
     jina::JinaDataRequestRPC::WithRawCallbackMethod_process_data<jina::JinaDataRequestRPC::Service>;
 using CallBase = jina::JinaRPC::WithRawCallbackMethod_Call<jina::JinaRPC::Service>;
 
+// False after finishing `reactor` with UNAUTHENTICATED when the call lacks the token.
+bool Admit(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+           const std::string& token) {
+  grpc::Status auth = rpc::CheckAuth(*context, token);
+  if (auth.ok()) return true;
+  reactor->Finish(auth);
+  return false;
+}
+
 }  // namespace
 
 // All Jina services of a replica. Each handler hands its call to the executor thread.
 class ReplicaServer::Services {
  public:
-  Services(ReplicaRuntime* runtime, StatefulReplica* stateful, int64_t max_docs)
-      : single_(runtime, stateful, max_docs), data_(runtime, stateful, max_docs),
-        call_(runtime, stateful, max_docs), discovery_(runtime), info_(runtime) {
-    if (stateful != nullptr) membership_ = std::make_unique<MembershipService>(stateful);
+  Services(ReplicaRuntime* runtime, StatefulReplica* stateful, int64_t max_docs,
+           const std::string& token)
+      : single_(runtime, stateful, max_docs, token), data_(runtime, stateful, max_docs, token),
+        call_(runtime, stateful, max_docs, token), discovery_(runtime, token),
+        info_(runtime, token) {
+    if (stateful != nullptr) membership_ = std::make_unique<MembershipService>(stateful, token);
   }
 
   void Register(grpc::ServerBuilder& builder) {
@@ -301,12 +314,13 @@ class ReplicaServer::Services {
 
   class Single : public SingleBase {
    public:
-    Single(ReplicaRuntime* runtime, StatefulReplica* stateful, int64_t max_docs)
-        : runtime_(runtime), stateful_(stateful), max_docs_(max_docs) {}
+    Single(ReplicaRuntime* runtime, StatefulReplica* stateful, int64_t max_docs, std::string token)
+        : runtime_(runtime), stateful_(stateful), max_docs_(max_docs), token_(std::move(token)) {}
     grpc::ServerUnaryReactor* process_single_data(grpc::CallbackServerContext* context,
                                                   const grpc::ByteBuffer* bytes,
                                                   grpc::ByteBuffer* response) override {
       grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      if (!Admit(context, reactor, token_)) return reactor;
       StatusOr<std::unique_ptr<Request>> read =
           ReadRequest<jina::DataRequestProto>(*bytes, max_docs_, kSingleRpc);
       if (!read.ok()) {
@@ -370,16 +384,18 @@ class ReplicaServer::Services {
     ReplicaRuntime* const runtime_;
     StatefulReplica* const stateful_;
     const int64_t max_docs_;
+    const std::string token_;
   };
 
   class Data : public DataBase {
    public:
-    Data(ReplicaRuntime* runtime, StatefulReplica* stateful, int64_t max_docs)
-        : runtime_(runtime), stateful_(stateful), max_docs_(max_docs) {}
+    Data(ReplicaRuntime* runtime, StatefulReplica* stateful, int64_t max_docs, std::string token)
+        : runtime_(runtime), stateful_(stateful), max_docs_(max_docs), token_(std::move(token)) {}
     grpc::ServerUnaryReactor* process_data(grpc::CallbackServerContext* context,
                                            const grpc::ByteBuffer* bytes,
                                            grpc::ByteBuffer* response) override {
       grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      if (!Admit(context, reactor, token_)) return reactor;
       StatusOr<std::unique_ptr<ArenaMessage<jina::DataRequestListProto>>> read =
           ReadRequest<jina::DataRequestListProto>(*bytes, max_docs_, kDataRpc);
       if (!read.ok()) {
@@ -418,14 +434,18 @@ class ReplicaServer::Services {
     ReplicaRuntime* const runtime_;
     StatefulReplica* const stateful_;
     const int64_t max_docs_;
+    const std::string token_;
   };
 
   class Stream : public CallBase {
    public:
-    Stream(ReplicaRuntime* runtime, StatefulReplica* stateful, int64_t max_docs)
-        : runtime_(runtime), stateful_(stateful), max_docs_(max_docs) {}
+    Stream(ReplicaRuntime* runtime, StatefulReplica* stateful, int64_t max_docs, std::string token)
+        : runtime_(runtime), stateful_(stateful), max_docs_(max_docs), token_(std::move(token)) {}
     grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Call(
         grpc::CallbackServerContext* context) override {
+      if (grpc::Status auth = rpc::CheckAuth(*context, token_); !auth.ok()) {
+        return new rpc::RefusedStream<grpc::ByteBuffer, grpc::ByteBuffer>(auth);
+      }
       return new CallReactor(runtime_, stateful_, max_docs_);
     }
 
@@ -433,30 +453,37 @@ class ReplicaServer::Services {
     ReplicaRuntime* const runtime_;
     StatefulReplica* const stateful_;
     const int64_t max_docs_;
+    const std::string token_;
   };
 
   class Discovery : public jina::JinaDiscoverEndpointsRPC::CallbackService {
    public:
-    explicit Discovery(ReplicaRuntime* runtime) : runtime_(runtime) {}
+    Discovery(ReplicaRuntime* runtime, std::string token)
+        : runtime_(runtime), token_(std::move(token)) {}
     grpc::ServerUnaryReactor* endpoint_discovery(grpc::CallbackServerContext* context,
                                                  const google::protobuf::Empty* request,
                                                  jina::EndpointsProto* response) override {
-      runtime_->FillEndpoints(*response);
       grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      if (!Admit(context, reactor, token_)) return reactor;
+      runtime_->FillEndpoints(*response);
       reactor->Finish(grpc::Status::OK);
       return reactor;
     }
 
    private:
     ReplicaRuntime* const runtime_;
+    const std::string token_;
   };
 
   class Info : public jina::JinaInfoRPC::CallbackService {
    public:
-    explicit Info(ReplicaRuntime* runtime) : runtime_(runtime) {}
+    Info(ReplicaRuntime* runtime, std::string token)
+        : runtime_(runtime), token_(std::move(token)) {}
     grpc::ServerUnaryReactor* _status(grpc::CallbackServerContext* context,
                                       const google::protobuf::Empty* request,
                                       jina::JinaInfoProto* response) override {
+      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      if (!Admit(context, reactor, token_)) return reactor;
       auto& info = *response->mutable_jina();
       info["shoal"] = SHOAL_VERSION;
       info["executor"] = runtime_->class_name();
@@ -469,13 +496,13 @@ class ReplicaServer::Services {
       for (const char* name : {"CUDA_VISIBLE_DEVICES", "JINA_DEPLOYMENT_NAME"}) {
         if (const char* value = std::getenv(name); value != nullptr) envs[name] = value;
       }
-      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
       reactor->Finish(grpc::Status::OK);
       return reactor;
     }
 
    private:
     ReplicaRuntime* const runtime_;
+    const std::string token_;
   };
 
   Single single_;
@@ -494,16 +521,20 @@ StatusOr<std::unique_ptr<ReplicaServer>> ReplicaServer::Start(
   server->stateful_ = std::move(stateful);
   server->services_ =
       std::make_unique<Services>(server->runtime_.get(), server->stateful_.get(),
-                                 options.max_docs_per_request);
+                                 options.max_docs_per_request, options.auth_token);
+  StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      rpc::ServerCredentialsFor(options.tls);
+  if (!credentials.ok()) return credentials.status();
 
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  rpc::InitReflection();
   grpc::ServerBuilder builder;
+  rpc::SetReflection(builder, options.reflection);
   std::string address = absl::StrCat(options.host, ":", options.port);
   if (options.host.find(':') != std::string::npos) {
     address = absl::StrCat("[", options.host, "]:", options.port);
   }
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(address, *credentials, &server->port_);
   // A port already taken must fail here, not be shared with another process.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);

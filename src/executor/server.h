@@ -9,6 +9,7 @@
 
 #include "absl/time/time.h"
 #include "shoal/status.h"
+#include "src/common/tls_files.h"
 #include "src/executor/runtime.h"
 
 namespace grpc {
@@ -39,6 +40,11 @@ class ReplicaServer {
     // Requests with more documents are refused with RESOURCE_EXHAUSTED before they are
     // parsed; 0: no limit.
     int max_docs_per_request = kDefaultMaxDocsPerRequest;
+    TlsFiles tls;  // certfile + keyfile: serve TLS; with cafile: require client certificates
+    // When set, every data and membership call must carry `authorization: Bearer <token>`
+    // (grpc.health stays open for probes).
+    std::string auth_token;
+    bool reflection = true;  // grpc.reflection.v1alpha
   };
   // `stateful` (optional) must have been started over `runtime`; writes then go through it.
   static StatusOr<std::unique_ptr<ReplicaServer>> Start(

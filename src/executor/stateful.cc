@@ -2,7 +2,14 @@
 // answers are remembered by request id so that a retried write is applied once.
 #include "src/executor/stateful.h"
 
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -13,6 +20,7 @@
 #include <openssl/evp.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -366,11 +374,78 @@ void StatefulReplica::ConfirmLeader(absl::AnyInvocable<void(Status)> done) {
   }
 }
 
+Status CheckRemoval(const std::vector<consensus::Peer>& voters, std::string_view id, bool force) {
+  const bool is_voter = std::any_of(voters.begin(), voters.end(),
+                                    [&](const consensus::Peer& p) { return p.id == id; });
+  const size_t quorum = voters.size() / 2 + 1;
+  if (force || !is_voter || voters.size() - 1 >= quorum) return absl::OkStatus();
+  std::vector<std::string> names;
+  for (const consensus::Peer& p : voters) {
+    names.push_back(absl::StrCat(p.id, " (", p.address, ")"));
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "removing '", std::string(id), "' would leave ", voters.size() - 1,
+      " voter(s), fewer than the quorum of ", quorum, " of the current ", voters.size(),
+      " voters [", absl::StrJoin(names, ", "),
+      "]; the group could lose its leader for good. Add a member first, or pass --force "
+      "(RemoveServerRequest.force) if this is meant"));
+}
+
+namespace {
+
+// Whether `address` (host:port) accepts a TCP connection within `timeout`: a Raft member that
+// is not listening would be a voter that never votes.
+Status CheckReachable(const std::string& address, absl::Duration timeout) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("'", address, "' is not host:port"));
+  }
+  std::string host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  const std::string port = address.substr(colon + 1);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the new member's Raft address '", address, "' does not resolve: ", gai_strerror(rc)));
+  }
+  std::string error = "no address";
+  bool connected = false;
+  for (addrinfo* a = found; a != nullptr && !connected; a = a->ai_next) {
+    int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    int rc = connect(fd, a->ai_addr, a->ai_addrlen);
+    if (rc != 0 && errno == EINPROGRESS) {
+      pollfd p{.fd = fd, .events = POLLOUT, .revents = 0};
+      rc = poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout))) == 1 ? 0 : -1;
+      int so_error = rc == 0 ? 0 : ETIMEDOUT;
+      socklen_t length = sizeof(so_error);
+      if (rc == 0) getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &length);
+      errno = so_error;
+      rc = so_error == 0 ? 0 : -1;
+    }
+    if (rc == 0) connected = true;
+    else error = std::strerror(errno);
+    close(fd);
+  }
+  freeaddrinfo(found);
+  if (connected) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("the new member's Raft address '", address,
+                   "' does not accept connections (", error,
+                   "): start the member (shoal executor --stateful --raft-join ...) first"));
+}
+
+}  // namespace
+
 void StatefulReplica::AddVoter(std::string id, std::string address,
                                absl::AnyInvocable<void(Status)> done) {
   auto task = [this, id = std::move(id), address = std::move(address),
                done = std::move(done)]() mutable {
-    Status status = raft_->AddVoter(id, address, apply_timeout_);
+    Status status;
+    if (raft_->IsLeader()) status = CheckReachable(address, absl::Seconds(2));
+    if (status.ok()) status = raft_->AddVoter(id, address, apply_timeout_);
     if (status.ok()) SHOAL_LOG_INFO("Raft member '%s' at %s added", id, address);
     done(LeaderHint(std::move(status)));
   };
@@ -379,9 +454,12 @@ void StatefulReplica::AddVoter(std::string id, std::string address,
   }
 }
 
-void StatefulReplica::RemoveServer(std::string id, absl::AnyInvocable<void(Status)> done) {
-  auto task = [this, id = std::move(id), done = std::move(done)]() mutable {
-    Status status = raft_->RemoveServer(id, apply_timeout_);
+void StatefulReplica::RemoveServer(std::string id, bool force,
+                                   absl::AnyInvocable<void(Status)> done) {
+  auto task = [this, id = std::move(id), force, done = std::move(done)]() mutable {
+    Status status;
+    if (raft_->IsLeader()) status = CheckRemoval(raft_->Voters(), id, force);
+    if (status.ok()) status = raft_->RemoveServer(id, apply_timeout_);
     if (status.ok()) SHOAL_LOG_INFO("Raft member '%s' removed", id);
     done(LeaderHint(std::move(status)));
   };

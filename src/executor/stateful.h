@@ -29,6 +29,11 @@
 
 namespace shoal::executor {
 
+// Whether removing member `id` from a group whose voters are `voters` keeps at least a quorum
+// of the current configuration (floor(n/2) + 1 of its n voters) as voters. FAILED_PRECONDITION
+// naming the voters and the quorum otherwise; OK when `force` or `id` is not a voter.
+Status CheckRemoval(const std::vector<consensus::Peer>& voters, std::string_view id, bool force);
+
 // Thread-safe. Borrows the runtime, which outlives it. Writes are submitted on their own threads
 // (never the executor thread, which the log's apply callback needs).
 class StatefulReplica {
@@ -75,9 +80,11 @@ class StatefulReplica {
   const std::string& raft_address() const { return raft_->address(); }
 
   // Membership changes of the shard, on the leader (UNAVAILABLE "not the leader" elsewhere);
-  // `done` runs on the submit thread once the new configuration is committed.
+  // `done` runs on the submit thread once the new configuration is committed. The leader
+  // refuses (FAILED_PRECONDITION) a voter whose Raft address does not accept connections, and,
+  // unless `force`, a removal that CheckRemoval refuses.
   void AddVoter(std::string id, std::string address, absl::AnyInvocable<void(Status)> done);
-  void RemoveServer(std::string id, absl::AnyInvocable<void(Status)> done);
+  void RemoveServer(std::string id, bool force, absl::AnyInvocable<void(Status)> done);
 
  private:
   explicit StatefulReplica(ReplicaRuntime* runtime) : runtime_(runtime) {}

@@ -83,6 +83,10 @@ class Writer {
  private:
   Status AddNode(const NodePlan& node);
   Status AddGateway();
+  // SHOAL_AUTH_TOKEN from the environment of `docker compose up`, when the Flow has a token.
+  void AddToken(YamlNode& environment) const;
+  // The secret `files` (ExportPlan::secrets) mounted read-only from where they were read.
+  void MountSecrets(YamlNode& volumes, const std::vector<std::string>& files) const;
   YamlNode Service(std::vector<std::string> command) const;
 
   const ExportPlan& plan_;
@@ -98,6 +102,22 @@ YamlNode Writer::Service(std::vector<std::string> command) const {
   service.Set("image", Escape(options_.image));
   service.Set("command", EscapedList(command));
   return service;
+}
+
+void Writer::AddToken(YamlNode& environment) const {
+  // The token comes from the environment `docker compose up` runs in, never from this file.
+  if (plan_.secrets.contains("token")) {
+    environment.Set("SHOAL_AUTH_TOKEN",
+                    "${SHOAL_AUTH_TOKEN:?set SHOAL_AUTH_TOKEN to the Flow's auth_token}");
+  }
+}
+
+void Writer::MountSecrets(YamlNode& volumes, const std::vector<std::string>& files) const {
+  for (const std::string& file : files) {
+    auto it = plan_.secrets.find(file);
+    if (it == plan_.secrets.end()) continue;
+    volumes.Add(Escape(absl::StrCat(it->second.source, ":", SecretPath(file), ":ro")));
+  }
 }
 
 Status Writer::AddNode(const NodePlan& node) {
@@ -125,18 +145,23 @@ Status Writer::AddNode(const NodePlan& node) {
       std::vector<std::string> command = {"shoal"};
       for (std::string& arg : ExecutorArgs(node, args)) command.push_back(std::move(arg));
       YamlNode service = Service(std::move(command));
-      if (!spec.env.empty()) {
-        YamlNode environment;
-        for (const auto& [key, value] : spec.env) environment.Set(key, Escape(value));
+      YamlNode environment;
+      for (const auto& [key, value] : spec.env) environment.Set(key, Escape(value));
+      AddToken(environment);
+      if (!spec.env.empty() || plan_.secrets.contains("token")) {
         service.Set("environment", std::move(environment));
       }
+      YamlNode volumes = YamlNode::EmptyList();
       if (args.workspace) {
         const std::string volume = absl::StrCat(name, "-workspace");
         SHOAL_RETURN_IF_ERROR(names_.Claim(volume, absl::StrCat("the workspace of ", name)));
         volumes_.Set(volume, YamlNode());
-        service.Set("volumes", YamlNode::StringList({absl::StrCat(volume, ":", kWorkspaceDir)}));
+        volumes.Add(absl::StrCat(volume, ":", kWorkspaceDir));
       }
-      service.Set("healthcheck", HealthCheck(kReplicaPort));
+      MountSecrets(volumes, {node.label + ".crt", node.label + ".key", node.label + ".ca.crt"});
+      if (!volumes.empty_collection()) service.Set("volumes", std::move(volumes));
+      // A TLS replica's certificate names its service, not 127.0.0.1: no `shoal ping` check.
+      if (!NodeServesTls(node)) service.Set("healthcheck", HealthCheck(kReplicaPort));
       if (node.gpus.all || node.gpus.count > 0) service.Set("deploy", GpuReservation(node.gpus));
       service.Set("networks", YamlNode::StringList({options_.network}));
       services_.Set(name, std::move(service));
@@ -160,22 +185,35 @@ Status Writer::AddGateway() {
   });
   // The Flow travels in the environment (a compose file holds no other files); a shell writes it
   // out for `shoal gateway --uses`. `$$` is compose's escape for the shell's `$`.
+  std::vector<std::string> args = GatewayArgs(plan_, kGatewayFlowFile, "");
+  args.erase(args.begin(), args.begin() + 5);  // the TLS flags after the addresses
   const std::string script = absl::StrCat(
       "printenv SHOAL_FLOW_YAML > ", kGatewayFlowFile, " && exec shoal gateway --uses ",
-      kGatewayFlowFile, " --deployments-addresses \"$$SHOAL_DEPLOYMENTS_ADDRESSES\"");
+      kGatewayFlowFile, " --deployments-addresses \"$$SHOAL_DEPLOYMENTS_ADDRESSES\"",
+      args.empty() ? "" : " ", absl::StrJoin(args, " "));
   YamlNode service;
   service.Set("image", Escape(options_.image));
   service.Set("command", YamlNode::StringList({"sh", "-c", script}));
   YamlNode environment;
   environment.Set("SHOAL_FLOW_YAML", Escape(GatewayFlowYaml(plan_)));
   environment.Set("SHOAL_DEPLOYMENTS_ADDRESSES", Escape(addresses));
+  AddToken(environment);
   service.Set("environment", std::move(environment));
+  YamlNode volumes = YamlNode::EmptyList();
+  MountSecrets(volumes, {"gateway.crt", "gateway.key"});
+  for (const NodePlan& node : plan_.nodes) {
+    // The gateway dials TLS replicas with their Deployment's certificate.
+    if (NodeServesTls(node)) {
+      MountSecrets(volumes, {node.label + ".crt", node.label + ".key", node.label + ".ca.crt"});
+    }
+  }
+  if (!volumes.empty_collection()) service.Set("volumes", std::move(volumes));
   YamlNode ports = YamlNode::EmptyList();
   for (int port : plan_.gateway_ports) ports.Add(absl::StrCat(port, ":", port));
   service.Set("ports", std::move(ports));
   const std::vector<std::string>& protocols = plan_.flow->protocols;
   auto grpc = std::find(protocols.begin(), protocols.end(), "grpc");
-  if (grpc != protocols.end()) {
+  if (grpc != protocols.end() && !GatewayServesTls(plan_)) {
     service.Set("healthcheck", HealthCheck(plan_.gateway_ports[grpc - protocols.begin()]));
   }
   if (!replica_services_.empty()) {

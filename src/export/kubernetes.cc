@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -49,6 +50,12 @@ class Writer {
   YamlNode ExecutorContainer(const NodePlan& node, int shard, const std::string& object) const;
   StatusOr<std::string> NodeManifest(const NodePlan& node);
   StatusOr<std::string> GatewayManifest();
+  // The Flow's Secret (token, certificates, keys), mounted read-only at kSecretsDir.
+  std::string SecretName() const { return absl::StrCat(plan_.flow_label, "-secrets"); }
+  StatusOr<std::string> SecretManifest();
+  // A container's use of the Secret: SHOAL_AUTH_TOKEN from it into `env`, its mount (read-only)
+  // into `mounts`, its volume into `volumes` (lists); nothing when the Flow has no secrets.
+  void UseSecrets(YamlNode& env, YamlNode& mounts, YamlNode& volumes) const;
 
   const ExportPlan& plan_;
   const KubernetesOptions& options_;
@@ -84,13 +91,29 @@ int StartupFailureThreshold(int timeout_ready_ms) {
   return std::max(periods, 3);
 }
 
-// Startup, readiness and liveness probes of a container serving gRPC on `port`.
-void AddProbes(YamlNode& container, int port, int timeout_ready_ms) {
-  const std::vector<std::string> ping = PingCommand(port);
+YamlNode TcpProbe(int port, int period, int failure_threshold) {
+  YamlNode socket;
+  socket.Set("port", port);
+  YamlNode probe;
+  probe.Set("tcpSocket", std::move(socket));
+  probe.Set("periodSeconds", period);
+  probe.Set("timeoutSeconds", kProbeTimeoutSeconds);
+  probe.Set("failureThreshold", failure_threshold);
+  return probe;
+}
+
+// Startup, readiness and liveness probes of a container serving gRPC on `port`. A TLS server's
+// certificate names the pod or service, not 127.0.0.1, so it is probed by TCP: it listens only
+// once it serves (a replica after catching up, the gateway once its Deployments answer).
+void AddProbes(YamlNode& container, int port, int timeout_ready_ms, bool tls = false) {
+  auto probe = [&](int period, int failure_threshold) {
+    return tls ? TcpProbe(port, period, failure_threshold)
+               : Probe(PingCommand(port), period, failure_threshold);
+  };
   container.Set("startupProbe",
-                Probe(ping, kProbePeriodSeconds, StartupFailureThreshold(timeout_ready_ms)));
-  container.Set("readinessProbe", Probe(ping, kProbePeriodSeconds, 3));
-  container.Set("livenessProbe", Probe(ping, 2 * kProbePeriodSeconds, 3));
+                probe(kProbePeriodSeconds, StartupFailureThreshold(timeout_ready_ms)));
+  container.Set("readinessProbe", probe(kProbePeriodSeconds, 3));
+  container.Set("livenessProbe", probe(2 * kProbePeriodSeconds, 3));
 }
 
 YamlNode ContainerPort(std::string_view name, int port) {
@@ -142,8 +165,8 @@ YamlNode VolumeMount(std::string_view name, std::string_view path, bool read_onl
   return mount;
 }
 
-// `workspace`: the pod writes a volume, which the image's unprivileged user (Dockerfile) may
-// write through its group.
+// `workspace`: the pod writes a volume (or reads the Secret's files), which the image's
+// unprivileged user (Dockerfile) may reach through its group.
 YamlNode PodTemplate(YamlNode labels, YamlNode container, YamlNode volumes, bool workspace) {
   YamlNode metadata;
   metadata.Set("labels", std::move(labels));
@@ -252,9 +275,13 @@ YamlNode Writer::ExecutorContainer(const NodePlan& node, int shard,
   YamlNode env = YamlNode::EmptyList();
   env.Add(PodNameVar());
   for (const auto& [name, value] : spec.env) env.Add(EnvVar(name, value));
+  YamlNode mounts = YamlNode::EmptyList();
+  if (replica.workspace) mounts.Add(VolumeMount("workspace", kWorkspaceDir, false));
+  YamlNode unused_volumes = YamlNode::EmptyList();  // the pod template adds the Secret's volume
+  UseSecrets(env, mounts, unused_volumes);
   container.Set("env", std::move(env));
   container.Set("ports", std::move(ports));
-  AddProbes(container, kReplicaPort, spec.timeout_ready_ms);
+  AddProbes(container, kReplicaPort, spec.timeout_ready_ms, NodeServesTls(node));
   if (node.gpus.count > 0) {
     YamlNode limits;
     limits.Set("nvidia.com/gpu", node.gpus.count);
@@ -262,12 +289,40 @@ YamlNode Writer::ExecutorContainer(const NodePlan& node, int shard,
     resources.Set("limits", std::move(limits));
     container.Set("resources", std::move(resources));
   }
-  if (replica.workspace) {
-    YamlNode mounts = YamlNode::EmptyList();
-    mounts.Add(VolumeMount("workspace", kWorkspaceDir, false));
-    container.Set("volumeMounts", std::move(mounts));
-  }
+  if (!mounts.empty_collection()) container.Set("volumeMounts", std::move(mounts));
   return container;
+}
+
+void Writer::UseSecrets(YamlNode& env, YamlNode& mounts, YamlNode& volumes) const {
+  if (plan_.secrets.empty()) return;
+  if (plan_.secrets.contains("token")) {
+    YamlNode key;
+    key.Set("name", SecretName());
+    key.Set("key", "token");
+    YamlNode from;
+    from.Set("secretKeyRef", std::move(key));
+    YamlNode var;
+    var.Set("name", "SHOAL_AUTH_TOKEN");
+    var.Set("valueFrom", std::move(from));
+    env.Add(std::move(var));
+  }
+  mounts.Add(VolumeMount("secrets", kSecretsDir, true));
+  YamlNode source;
+  source.Set("secretName", SecretName());
+  source.Set("defaultMode", 0440);  // the image's user reads them through its group
+  volumes.Add(Volume("secrets", "secret", std::move(source)));
+}
+
+StatusOr<std::string> Writer::SecretManifest() {
+  SHOAL_RETURN_IF_ERROR(names_.Claim(SecretName(), "the Flow's Secret"));
+  YamlNode data;
+  for (const auto& [file, secret] : plan_.secrets) {
+    data.Set(file, absl::Base64Escape(secret.contents));
+  }
+  YamlNode secret = Object("v1", "Secret", Metadata(SecretName(), Labels(SecretName(), "secrets")));
+  secret.Set("type", "Opaque");
+  secret.Set("data", std::move(data));
+  return Document(secret);
 }
 
 YamlNode VolumeClaimTemplate(const KubernetesOptions& options) {
@@ -335,10 +390,17 @@ StatusOr<std::string> Writer::NodeManifest(const NodePlan& node) {
       workload_spec.Set("replicas", spec.replicas);
       if (!spec.workspace.empty()) volumes.Add(Volume("workspace", "emptyDir", YamlNode()));
     }
+    if (!plan_.secrets.empty()) {
+      YamlNode unused_env = YamlNode::EmptyList();
+      YamlNode unused_mounts = YamlNode::EmptyList();
+      UseSecrets(unused_env, unused_mounts, volumes);
+    }
     workload_spec.Set("selector", Selector(object));
     workload_spec.Set(
         "template", PodTemplate(ExecutorLabels(node, shard), ExecutorContainer(node, shard, object),
-                                std::move(volumes), spec.stateful || !spec.workspace.empty()));
+                                std::move(volumes),
+                                spec.stateful || !spec.workspace.empty() ||
+                                    !plan_.secrets.empty()));
     if (spec.stateful) {
       YamlNode claims = YamlNode::EmptyList();
       claims.Add(VolumeClaimTemplate(options_));
@@ -391,26 +453,29 @@ StatusOr<std::string> Writer::GatewayManifest() {
   YamlNode service = Object("v1", "Service", Metadata(name, Labels(name, "gateway")));
   service.Set("spec", std::move(service_spec));
 
-  YamlNode container =
-      Container("gateway", GatewayArgs(absl::StrCat(kConfigDir, "/", kFlowFileName), addresses));
-  container.Set("ports", std::move(container_ports));
-  auto grpc = std::find(protocols.begin(), protocols.end(), "grpc");
-  if (grpc != protocols.end()) {
-    AddProbes(container, plan_.gateway_ports[grpc - protocols.begin()],
-              config::DeploymentSpec().timeout_ready_ms);
-  }
+  YamlNode container = Container(
+      "gateway", GatewayArgs(plan_, absl::StrCat(kConfigDir, "/", kFlowFileName), addresses));
+  YamlNode env = YamlNode::EmptyList();
   YamlNode mounts = YamlNode::EmptyList();
   mounts.Add(VolumeMount("flow", kConfigDir, true));
-  container.Set("volumeMounts", std::move(mounts));
   YamlNode config_source;
   config_source.Set("name", config_map);
   YamlNode volumes = YamlNode::EmptyList();
   volumes.Add(Volume("flow", "configMap", std::move(config_source)));
+  UseSecrets(env, mounts, volumes);
+  if (!env.empty_collection()) container.Set("env", std::move(env));
+  container.Set("ports", std::move(container_ports));
+  auto grpc = std::find(protocols.begin(), protocols.end(), "grpc");
+  if (grpc != protocols.end()) {
+    AddProbes(container, plan_.gateway_ports[grpc - protocols.begin()],
+              config::DeploymentSpec().timeout_ready_ms, GatewayServesTls(plan_));
+  }
+  container.Set("volumeMounts", std::move(mounts));
   YamlNode deployment_spec;
   deployment_spec.Set("replicas", 1);
   deployment_spec.Set("selector", Selector(name));
   deployment_spec.Set("template", PodTemplate(Labels(name, "gateway"), std::move(container),
-                                              std::move(volumes), false));
+                                              std::move(volumes), !plan_.secrets.empty()));
   YamlNode deployment = Object("apps/v1", "Deployment", Metadata(name, Labels(name, "gateway")));
   deployment.Set("spec", std::move(deployment_spec));
   return absl::StrJoin({Document(map), Document(service), Document(deployment)}, "---\n");
@@ -424,6 +489,10 @@ StatusOr<std::vector<Manifest>> Writer::Write() {
   }
   if (options_.image.empty()) return absl::InvalidArgumentError("the image name is empty");
   std::vector<Manifest> manifests;
+  if (!plan_.secrets.empty()) {
+    SHOAL_ASSIGN_OR_RETURN(std::string secret, SecretManifest());
+    manifests.push_back({absl::StrCat(SecretName(), ".yml"), std::move(secret)});
+  }
   SHOAL_ASSIGN_OR_RETURN(std::string gateway, GatewayManifest());
   manifests.push_back({absl::StrCat(plan_.gateway, ".yml"), std::move(gateway)});
   for (const NodePlan& node : plan_.nodes) {

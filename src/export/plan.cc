@@ -2,6 +2,7 @@
 // gateway command lines they both emit.
 #include "src/export/plan.h"
 
+#include <filesystem>
 #include <set>
 
 #include "absl/strings/numbers.h"
@@ -9,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "src/common/strings.h"
+#include "src/common/tls_files.h"
 #include "src/config/uses.h"
 #include "src/export/names.h"
 #include "src/export/yaml_writer.h"
@@ -75,6 +77,40 @@ StatusOr<std::vector<std::vector<int>>> RaftPorts(const config::DeploymentSpec& 
   return ports;
 }
 
+// The token and certificates of the Flow as secret files (ExportPlan::secrets). One token per
+// Flow: the gateway checks it and sends it to every Deployment.
+Status PlanSecrets(const config::FlowSpec& flow, const std::vector<NodePlan>& nodes,
+                   std::map<std::string, SecretFile>& secrets) {
+  auto read = [&](const std::string& name, const std::string& path, PemKind kind) -> Status {
+    SHOAL_ASSIGN_OR_RETURN(secrets[name].contents, ReadPemFile(path, kind));
+    secrets[name].source = std::filesystem::absolute(path).string();
+    return absl::OkStatus();
+  };
+  if (!flow.auth_token.empty()) secrets["token"].contents = flow.auth_token;
+  if (!flow.ssl_certfile.empty()) {
+    SHOAL_RETURN_IF_ERROR(read("gateway.crt", flow.ssl_certfile, PemKind::kCertificate));
+    SHOAL_RETURN_IF_ERROR(read("gateway.key", flow.ssl_keyfile, PemKind::kPrivateKey));
+  }
+  for (const NodePlan& node : nodes) {
+    const config::DeploymentSpec& spec = *node.spec;
+    if (spec.auth_token != flow.auth_token) {
+      return NodeError(spec, "auth_token",
+                       "an export takes one token per Flow: set auth_token under the Flow's "
+                       "`with:` (every Executor inherits it) and not per Executor");
+    }
+    const TlsFiles& tls = spec.internal_tls;
+    if (!tls.enabled()) continue;
+    if (spec.external) {
+      return NodeError(spec, "internal_tls",
+                       "an external Executor is not deployed; reach it over grpcs:// instead");
+    }
+    SHOAL_RETURN_IF_ERROR(read(node.label + ".crt", tls.certfile, PemKind::kCertificate));
+    SHOAL_RETURN_IF_ERROR(read(node.label + ".key", tls.keyfile, PemKind::kPrivateKey));
+    SHOAL_RETURN_IF_ERROR(read(node.label + ".ca.crt", tls.cafile, PemKind::kCertificate));
+  }
+  return absl::OkStatus();
+}
+
 StatusOr<NodePlan> PlanNode(const config::DeploymentSpec& spec) {
   NodePlan node;
   node.spec = &spec;
@@ -135,14 +171,28 @@ StatusOr<ExportPlan> PlanExport(const config::FlowSpec& flow, std::string gatewa
     SHOAL_RETURN_IF_ERROR(config::ValidateDeploymentSpec(spec));
     SHOAL_ASSIGN_OR_RETURN(plan.nodes.emplace_back(), PlanNode(spec));
   }
+  SHOAL_RETURN_IF_ERROR(PlanSecrets(flow, plan.nodes, plan.secrets));
   return plan;
 }
+
+std::string SecretPath(std::string_view file) {
+  return absl::StrCat(kSecretsDir, "/", AsAbsl(file));
+}
+
+bool NodeServesTls(const NodePlan& node) { return node.spec->internal_tls.enabled(); }
+
+bool GatewayServesTls(const ExportPlan& plan) { return !plan.flow->ssl_certfile.empty(); }
 
 config::FlowSpec FlowOfDeployment(const config::DeploymentSpec& spec) {
   config::FlowSpec flow;
   flow.name = spec.name;
   flow.protocols = {"grpc"};
   flow.ports = {spec.port.value_or(0)};
+  // The Deployment's port is the gateway's: its TLS, token and reflection are the gateway's.
+  flow.ssl_certfile = spec.ssl_certfile;
+  flow.ssl_keyfile = spec.ssl_keyfile;
+  flow.auth_token = spec.auth_token;
+  flow.reflection = spec.reflection;
   config::DeploymentSpec node = spec;
   node.needs = {config::kGatewayNode};
   node.port.reset();  // the gateway serves it
@@ -172,6 +222,12 @@ std::vector<std::string> ExecutorArgs(const NodePlan& node, const ReplicaArgs& r
     const int port = *spec.port_monitoring != 0 ? *spec.port_monitoring : kDefaultMonitoringPort;
     args.insert(args.end(), {"--port-monitoring", std::to_string(port)});
   }
+  if (NodeServesTls(node)) {
+    args.insert(args.end(), {"--ssl-certfile", SecretPath(node.label + ".crt"), "--ssl-keyfile",
+                             SecretPath(node.label + ".key"), "--ssl-cafile",
+                             SecretPath(node.label + ".ca.crt")});
+  }
+  if (!spec.reflection) args.push_back("--no-reflection");
   if (!spec.stateful) return args;
   args.insert(args.end(), {"--stateful", "--raft-id", replica.raft_id, "--raft-address",
                            absl::StrCat("0.0.0.0:", replica.raft_port), "--raft-advertise",
@@ -188,9 +244,16 @@ std::vector<std::string> ExecutorArgs(const NodePlan& node, const ReplicaArgs& r
   return args;
 }
 
-std::vector<std::string> GatewayArgs(std::string_view flow_file, std::string_view addresses_json) {
-  return {"gateway", "--uses", std::string(flow_file), "--deployments-addresses",
-          std::string(addresses_json)};
+std::vector<std::string> GatewayArgs(const ExportPlan& plan, std::string_view flow_file,
+                                     std::string_view addresses_json) {
+  std::vector<std::string> args = {"gateway", "--uses", std::string(flow_file),
+                                   "--deployments-addresses", std::string(addresses_json)};
+  if (GatewayServesTls(plan)) {
+    args.insert(args.end(), {"--ssl-certfile", SecretPath("gateway.crt"), "--ssl-keyfile",
+                             SecretPath("gateway.key")});
+  }
+  if (!plan.flow->reflection) args.push_back("--no-reflection");
+  return args;
 }
 
 std::string AddressesJson(
@@ -224,7 +287,8 @@ std::string AddressesJson(
 namespace {
 
 // The routing keys of one Deployment, as a Flow YAML item.
-YamlNode GatewayNode(const config::DeploymentSpec& spec) {
+YamlNode GatewayNode(const NodePlan& node) {
+  const config::DeploymentSpec& spec = *node.spec;
   const config::DeploymentSpec defaults;
   YamlNode item;
   item.Set("name", spec.name);
@@ -249,6 +313,14 @@ YamlNode GatewayNode(const config::DeploymentSpec& spec) {
     for (const auto& [key, value] : spec.grpc_metadata) metadata.Set(key, value);
     item.Set("grpc_metadata", std::move(metadata));
   }
+  if (NodeServesTls(node)) {
+    // The gateway dials the replicas with the Deployment's certificate, from the Secret.
+    YamlNode tls;
+    tls.Set("certfile", SecretPath(node.label + ".crt"));
+    tls.Set("keyfile", SecretPath(node.label + ".key"));
+    tls.Set("cafile", SecretPath(node.label + ".ca.crt"));
+    item.Set("internal_tls", std::move(tls));
+  }
   return item;
 }
 
@@ -272,7 +344,7 @@ std::string GatewayFlowYaml(const ExportPlan& plan) {
              *flow.port_monitoring != 0 ? *flow.port_monitoring : kDefaultMonitoringPort);
   }
   YamlNode executors = YamlNode::EmptyList();
-  for (const NodePlan& node : plan.nodes) executors.Add(GatewayNode(*node.spec));
+  for (const NodePlan& node : plan.nodes) executors.Add(GatewayNode(node));
   YamlNode root;
   root.Set("jtype", "Flow");
   root.Set("with", std::move(with));

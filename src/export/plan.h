@@ -5,6 +5,7 @@
 #define SHOAL_EXPORT_PLAN_H_
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,8 @@ inline constexpr int kDefaultGatewayPort = 8080;
 inline constexpr int kDefaultMonitoringPort = 9090;
 // Where a replica's workspace is mounted, whatever path the YAML gave for local runs.
 inline constexpr char kWorkspaceDir[] = "/workspace";
+// Where the Flow's secret files (token, certificates, keys) are mounted, read-only.
+inline constexpr char kSecretsDir[] = "/etc/shoal/secrets";
 
 struct GpuRequest {
   int count = 0;     // GPUs per replica
@@ -42,8 +45,19 @@ struct NodePlan {
   std::vector<std::string> external_addresses;
 };
 
+// One file of the Flow's secret material.
+struct SecretFile {
+  std::string contents;
+  std::string source;  // the absolute path it was read from; empty for the token
+};
+
 struct ExportPlan {
   const config::FlowSpec* flow = nullptr;
+  // The Flow's secret material, by file name under kSecretsDir (one Secret per Flow): "token"
+  // (the Flow's auth_token, which every process reads from env SHOAL_AUTH_TOKEN), and the files
+  // "gateway.crt"/"gateway.key" (ssl_certfile/keyfile) and per Deployment with internal_tls
+  // "<label>.crt", "<label>.key", "<label>.ca.crt". Empty: nothing secret.
+  std::map<std::string, SecretFile> secrets;
   std::string flow_label;          // the Flow's name as a DNS-1123 label
   std::string gateway;             // the gateway's object / service name
   std::vector<int> gateway_ports;  // one per protocol, in the order of flow->protocols
@@ -59,6 +73,13 @@ StatusOr<ExportPlan> PlanExport(const config::FlowSpec& flow, std::string gatewa
 config::FlowSpec FlowOfDeployment(const config::DeploymentSpec& spec);
 std::string GatewayNameOfDeployment(std::string_view label);
 
+// A file under kSecretsDir ("/etc/shoal/secrets/token").
+std::string SecretPath(std::string_view file);
+// Whether the container serving this node / the gateway speaks TLS (probes cannot `shoal ping`
+// it by 127.0.0.1 against a certificate issued for the pod's names).
+bool NodeServesTls(const NodePlan& node);
+bool GatewayServesTls(const ExportPlan& plan);
+
 // One replica's `shoal executor` arguments (after the program name).
 struct ReplicaArgs {
   std::string name;        // --name
@@ -73,7 +94,8 @@ struct ReplicaArgs {
 std::vector<std::string> ExecutorArgs(const NodePlan& node, const ReplicaArgs& replica);
 
 // The gateway's `shoal gateway` arguments (after the program name).
-std::vector<std::string> GatewayArgs(std::string_view flow_file, std::string_view addresses_json);
+std::vector<std::string> GatewayArgs(const ExportPlan& plan, std::string_view flow_file,
+                                     std::string_view addresses_json);
 
 // The gateway's --deployments-addresses: {"name": ["addr", ...]} per Deployment of one shard,
 // {"name": [["addr", ...], ...]} (one list per shard) for a sharded one; external Deployments

@@ -8,7 +8,6 @@
 #include <map>
 #include <utility>
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
@@ -17,6 +16,9 @@
 #include "absl/synchronization/mutex.h"
 #include "jina.grpc.pb.h"
 #include "src/common/log.h"
+#include "src/rpc/auth.h"
+#include "src/rpc/reflection.h"
+#include "src/rpc/tls.h"
 
 namespace shoal::gateway {
 namespace {
@@ -195,13 +197,24 @@ using DataBase =
     jina::JinaDataRequestRPC::WithRawCallbackMethod_process_data<jina::JinaDataRequestRPC::Service>;
 using CallBase = jina::JinaRPC::WithRawCallbackMethod_Call<jina::JinaRPC::Service>;
 
+// False after finishing `reactor` with UNAUTHENTICATED when the call lacks the token.
+bool Admit(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+           const std::string& token) {
+  grpc::Status auth = rpc::CheckAuth(*context, token);
+  if (auth.ok()) return true;
+  reactor->Finish(auth);
+  return false;
+}
+
 }  // namespace
 
 class GatewayServer::Services {
  public:
   Services(Gateway* gateway, const Options& options)
-      : single_(gateway), data_(gateway), call_(gateway, options.prefetch),
-        discovery_(gateway), dry_run_(gateway), info_(options.name) {}
+      : single_(gateway, options.auth_token), data_(gateway, options.auth_token),
+        call_(gateway, options.prefetch, options.auth_token),
+        discovery_(gateway, options.auth_token), dry_run_(gateway, options.auth_token),
+        info_(options.name, options.auth_token) {}
 
   void Register(grpc::ServerBuilder& builder, bool with_process_data) {
     builder.RegisterService(&single_);
@@ -215,11 +228,12 @@ class GatewayServer::Services {
  private:
   class Single : public SingleBase {
    public:
-    explicit Single(Gateway* gateway) : gateway_(gateway) {}
+    Single(Gateway* gateway, std::string token) : gateway_(gateway), token_(std::move(token)) {}
     grpc::ServerUnaryReactor* process_single_data(grpc::CallbackServerContext* context,
                                                   const grpc::ByteBuffer* request,
                                                   grpc::ByteBuffer* response) override {
       grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      if (!Admit(context, reactor, token_)) return reactor;
       StatusOr<RequestHead> head = ReadRequestHead(*request);
       if (!head.ok()) {
         reactor->Finish(grpc::Status(
@@ -237,15 +251,17 @@ class GatewayServer::Services {
 
    private:
     Gateway* const gateway_;
+    const std::string token_;
   };
 
   class Data : public DataBase {
    public:
-    explicit Data(Gateway* gateway) : gateway_(gateway) {}
+    Data(Gateway* gateway, std::string token) : gateway_(gateway), token_(std::move(token)) {}
     grpc::ServerUnaryReactor* process_data(grpc::CallbackServerContext* context,
                                            const grpc::ByteBuffer* request,
                                            grpc::ByteBuffer* response) override {
       grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      if (!Admit(context, reactor, token_)) return reactor;
       gateway_->ProcessParts(*request, DeadlineOf(context),
                              [context, reactor, response](SendResult result) {
                                Answer(context, reactor, response, std::move(result));
@@ -255,28 +271,36 @@ class GatewayServer::Services {
 
    private:
     Gateway* const gateway_;
+    const std::string token_;
   };
 
   class Stream : public CallBase {
    public:
-    Stream(Gateway* gateway, int prefetch) : gateway_(gateway), prefetch_(prefetch) {}
+    Stream(Gateway* gateway, int prefetch, std::string token)
+        : gateway_(gateway), prefetch_(prefetch), token_(std::move(token)) {}
     grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Call(
         grpc::CallbackServerContext* context) override {
+      if (grpc::Status auth = rpc::CheckAuth(*context, token_); !auth.ok()) {
+        return new rpc::RefusedStream<grpc::ByteBuffer, grpc::ByteBuffer>(auth);
+      }
       return new CallReactor(gateway_, context, prefetch_);
     }
 
    private:
     Gateway* const gateway_;
     const int prefetch_;
+    const std::string token_;
   };
 
   class Discovery : public jina::JinaDiscoverEndpointsRPC::CallbackService {
    public:
-    explicit Discovery(Gateway* gateway) : gateway_(gateway) {}
+    Discovery(Gateway* gateway, std::string token)
+        : gateway_(gateway), token_(std::move(token)) {}
     grpc::ServerUnaryReactor* endpoint_discovery(grpc::CallbackServerContext* context,
                                                  const google::protobuf::Empty* request,
                                                  jina::EndpointsProto* response) override {
       grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      if (!Admit(context, reactor, token_)) return reactor;
       gateway_->DiscoverEndpoints([reactor, response](StatusOr<jina::EndpointsProto> result) {
         if (!result.ok()) {
           reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -291,45 +315,51 @@ class GatewayServer::Services {
 
    private:
     Gateway* const gateway_;
+    const std::string token_;
   };
 
   class DryRun : public jina::JinaGatewayDryRunRPC::CallbackService {
    public:
-    explicit DryRun(Gateway* gateway) : gateway_(gateway) {}
+    DryRun(Gateway* gateway, std::string token) : gateway_(gateway), token_(std::move(token)) {}
     grpc::ServerUnaryReactor* dry_run(grpc::CallbackServerContext* context,
                                       const google::protobuf::Empty* request,
                                       jina::StatusProto* response) override {
+      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      if (!Admit(context, reactor, token_)) return reactor;
       Status ready = gateway_->Ready();
       if (!ready.ok()) {
         response->set_code(jina::StatusProto::ERROR);
         response->set_description(std::string(ready.message()));
       }
-      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
       reactor->Finish(grpc::Status::OK);
       return reactor;
     }
 
    private:
     Gateway* const gateway_;
+    const std::string token_;
   };
 
   class Info : public jina::JinaInfoRPC::CallbackService {
    public:
-    explicit Info(std::string name) : name_(std::move(name)) {}
+    Info(std::string name, std::string token)
+        : name_(std::move(name)), token_(std::move(token)) {}
     grpc::ServerUnaryReactor* _status(grpc::CallbackServerContext* context,
                                       const google::protobuf::Empty* request,
                                       jina::JinaInfoProto* response) override {
+      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      if (!Admit(context, reactor, token_)) return reactor;
       auto& info = *response->mutable_jina();
       info["shoal"] = SHOAL_VERSION;
       info["name"] = name_;
       info["grpc"] = grpc::Version();
-      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
       reactor->Finish(grpc::Status::OK);
       return reactor;
     }
 
    private:
     const std::string name_;
+    const std::string token_;
   };
 
   Single single_;
@@ -344,11 +374,15 @@ StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(Gateway* gateway,
                                                               const Options& options) {
   std::unique_ptr<GatewayServer> server(new GatewayServer());
   server->services_ = std::make_unique<Services>(gateway, options);
+  StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      rpc::ServerCredentialsFor(options.tls);
+  if (!credentials.ok()) return credentials.status();
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  rpc::InitReflection();
   grpc::ServerBuilder builder;
+  rpc::SetReflection(builder, options.reflection);
   std::string address = absl::StrCat(options.host, ":", options.port);
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &server->port_);
+  builder.AddListeningPort(address, *credentials, &server->port_);
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
   builder.SetMaxSendMessageSize(options.max_send_message_bytes);

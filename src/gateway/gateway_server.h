@@ -10,6 +10,7 @@
 
 #include "absl/time/time.h"
 #include "shoal/status.h"
+#include "src/common/tls_files.h"
 #include "src/gateway/gateway.h"
 
 namespace grpc {
@@ -30,6 +31,11 @@ class GatewayServer {
     // a replica's (executor/server.h says why).
     int max_receive_message_bytes = 64 << 20;
     int max_send_message_bytes = -1;
+    // Jina's ssl_certfile/ssl_keyfile: serve TLS; with a cafile, require client certificates.
+    TlsFiles tls;
+    // When set, every call but grpc.health must carry `authorization: Bearer <token>`.
+    std::string auth_token;
+    bool reflection = true;  // grpc.reflection.v1alpha
   };
   static StatusOr<std::unique_ptr<GatewayServer>> Start(Gateway* gateway, const Options& options);
   ~GatewayServer();

@@ -57,6 +57,13 @@ StatusOr<config::DeploymentSpec> ToDeploymentSpec(const DeploymentOptions& o) {
   spec.needs = o.needs;
   spec.floating = o.floating;
   spec.no_reduce = o.no_reduce;
+  spec.auth_token = o.auth_token;
+  spec.ssl_certfile = o.ssl_certfile;
+  spec.ssl_keyfile = o.ssl_keyfile;
+  spec.internal_tls = {.certfile = o.internal_tls.certfile,
+                       .keyfile = o.internal_tls.keyfile,
+                       .cafile = o.internal_tls.cafile};
+  spec.reflection = o.reflection;
   return spec;
 }
 
@@ -103,8 +110,15 @@ Status Deployment::Start() {
   options.local.max_replicas = impl_->max_replicas;
   SHOAL_ASSIGN_OR_RETURN(impl_->running,
                          orchestrator::StandaloneDeployment::Start(*impl_->spec, options));
+  const config::DeploymentSpec& spec = *impl_->spec;
+  ClientOptions client_options{.auth_token = spec.auth_token};
+  if (!spec.ssl_certfile.empty()) {
+    client_options.tls = true;
+    client_options.ssl_cafile = spec.ssl_certfile;
+  }
   SHOAL_ASSIGN_OR_RETURN(Client client,
-                         Client::Connect(absl::StrCat("127.0.0.1:", impl_->running->port())));
+                         Client::Connect(absl::StrCat("127.0.0.1:", impl_->running->port()),
+                                         client_options));
   impl_->client.emplace(std::move(client));
   return absl::OkStatus();
 }

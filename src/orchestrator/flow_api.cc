@@ -19,6 +19,7 @@ class Flow::Impl {
   std::string host = "127.0.0.1";
   std::string shoal_binary;
   int max_replicas = config::kDefaultMaxReplicas;
+  TlsFiles internal_tls;  // FlowOptions.internal_tls, for the Executors added
   std::unique_ptr<orchestrator::LocalFlow> running;
   std::optional<Client> client;
 };
@@ -30,6 +31,13 @@ Flow::Flow(FlowOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->spec.host = options.host;
   impl_->spec.prefetch = options.prefetch;
   impl_->spec.max_docs_per_request = options.max_docs_per_request;
+  impl_->spec.ssl_certfile = options.ssl_certfile;
+  impl_->spec.ssl_keyfile = options.ssl_keyfile;
+  impl_->spec.auth_token = options.auth_token;
+  impl_->spec.reflection = options.reflection;
+  impl_->internal_tls = {.certfile = options.internal_tls.certfile,
+                         .keyfile = options.internal_tls.keyfile,
+                         .cafile = options.internal_tls.cafile};
   impl_->shoal_binary = options.shoal_binary;
   impl_->max_replicas = options.max_replicas;
 }
@@ -56,6 +64,10 @@ Flow& Flow::Add(DeploymentOptions executor) {
     if (impl_->error.ok()) impl_->error = spec.status();
     return *this;
   }
+  // The Flow's security settings, unless the Executor has its own.
+  if (spec->auth_token.empty()) spec->auth_token = impl_->spec.auth_token;
+  if (!spec->internal_tls.enabled()) spec->internal_tls = impl_->internal_tls;
+  if (!impl_->spec.reflection) spec->reflection = false;
   if (spec->needs.empty()) spec->needs = {impl_->last};
   if (!spec->floating) impl_->last = spec->name;
   impl_->spec.executors.push_back(std::move(spec).value());
@@ -85,8 +97,14 @@ Status Flow::Start() {
   options.local.max_replicas = impl_->max_replicas;
   SHOAL_ASSIGN_OR_RETURN(impl_->running, orchestrator::LocalFlow::Start(impl_->spec, options));
   if (impl_->running->grpc_port() != 0) {
-    SHOAL_ASSIGN_OR_RETURN(Client client,
-                           Client::Connect(absl::StrCat("127.0.0.1:", impl_->running->grpc_port())));
+    ClientOptions client_options{.auth_token = impl_->spec.auth_token};
+    if (!impl_->spec.ssl_certfile.empty()) {
+      client_options.tls = true;
+      client_options.ssl_cafile = impl_->spec.ssl_certfile;  // see DeploymentOptions
+    }
+    SHOAL_ASSIGN_OR_RETURN(
+        Client client, Client::Connect(absl::StrCat("127.0.0.1:", impl_->running->grpc_port()),
+                                       client_options));
     impl_->client.emplace(std::move(client));
   }
   return absl::OkStatus();

@@ -25,6 +25,7 @@
 #include "src/orchestrator/capacity.h"
 #include "src/orchestrator/gpu_assignment.h"
 #include "src/routing/address.h"
+#include "src/rpc/auth.h"
 
 namespace shoal::orchestrator {
 namespace {
@@ -81,6 +82,20 @@ StatusOr<int> PickFreePort(const std::string& host) {
     if (free) return port;
   }
   return absl::UnavailableError(absl::StrCat("no free port on ", host, " in ", low, "..", high));
+}
+
+// A replica this Deployment started: TLS when internal_tls is on.
+routing::Address LocalReplica(const config::DeploymentSpec& spec, const std::string& host,
+                              int port, std::string name) {
+  return routing::Address{
+      .host = host, .port = port, .tls = spec.internal_tls.enabled(), .name = std::move(name)};
+}
+
+// How the orchestrator calls its replicas (membership changes).
+rpc::ChannelSecurity ReplicaSecurity(const config::DeploymentSpec& spec) {
+  return rpc::ChannelSecurity{.tls = spec.internal_tls.enabled(),
+                              .files = spec.internal_tls,
+                              .auth_token = spec.auth_token};
 }
 
 }  // namespace
@@ -158,7 +173,8 @@ StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
         std::string host = e.host;
         if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
         addresses[s].push_back(
-            routing::Address{.host = host, .port = e.port, .tls = e.tls, .dns = e.dns,
+            routing::Address{.host = host, .port = e.port, .tls = e.tls || spec.internal_tls.enabled(),
+                             .dns = e.dns,
                              .name = absl::StrCat(spec.name, spec.shards > 1
                                                                  ? absl::StrCat("/shard-", s)
                                                                  : std::string(),
@@ -190,10 +206,9 @@ StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
     for (int s = 0; s < spec.shards; ++s) {
       for (size_t index : deployment->members_[s]) {
         int port = deployment->supervisor_->port(index);
-        addresses[s].push_back(routing::Address{
-            .host = options.replica_host,
-            .port = port,
-            .name = ReplicaName(spec.name, spec.shards, s, static_cast<int>(addresses[s].size()))});
+        addresses[s].push_back(LocalReplica(
+            spec, options.replica_host, port,
+            ReplicaName(spec.name, spec.shards, s, static_cast<int>(addresses[s].size()))));
       }
     }
   }
@@ -202,10 +217,14 @@ StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
     std::string name = spec.shards > 1 ? absl::StrCat(spec.name, "/shard-", s) : spec.name;
     shards.push_back(std::make_unique<routing::ReplicaSet>(
         addresses[s],
-        routing::ReplicaSet::Options{.name = name,
-                                     .tls_ca_file = spec.tls_ca_file,
-                                     .round_robin = spec.load_balancing == "round_robin",
-                                     .expose_addresses = spec.expose_internal_errors}));
+        routing::ReplicaSet::Options{
+            .name = name,
+            .tls_ca_file = spec.tls_ca_file.empty() ? spec.internal_tls.cafile : spec.tls_ca_file,
+            .tls_certfile = spec.internal_tls.certfile,
+            .tls_keyfile = spec.internal_tls.keyfile,
+            .auth_token = spec.auth_token,
+            .round_robin = spec.load_balancing == "round_robin",
+            .expose_addresses = spec.expose_internal_errors}));
   }
   std::map<std::string, routing::Polling> per_endpoint;
   for (const auto& [endpoint, text] : spec.polling) {
@@ -429,8 +448,17 @@ ReplicaProcessSpec LocalDeployment::ReplicaSpec(int shard, int r, int members,
       replica.argv.insert(replica.argv.end(), {"--raft-join", absl::StrJoin(join, ",")});
     }
   }
+  const TlsFiles& tls = spec_.internal_tls;
+  if (tls.enabled()) {
+    replica.argv.insert(replica.argv.end(), {"--ssl-certfile", tls.certfile, "--ssl-keyfile",
+                                             tls.keyfile, "--ssl-cafile", tls.cafile});
+  }
+  if (!spec_.reflection) replica.argv.push_back("--no-reflection");
   replica.env = spec_.env;
   replica.env["JINA_DEPLOYMENT_NAME"] = replica.name;
+  // The token goes by environment, never argv (which `ps` shows to every user); set even when
+  // empty, so that a token in the orchestrator's own environment is not inherited by mistake.
+  replica.env[rpc::kAuthTokenEnv] = spec_.auth_token;
   if (!devices_.empty()) replica.env["CUDA_VISIBLE_DEVICES"] = devices_[r % devices_.size()];
   return replica;
 }
@@ -452,10 +480,10 @@ void LocalDeployment::OnReady(size_t index, int port) {
   const auto [shard, replica] = *slot;
   routing::ReplicaSet& set = router->shard(shard);
   std::vector<routing::ReplicaStats> stats = set.Stats();
-  routing::Address address{.host = replica_host_,
-                           .port = port,
-                           .name = ReplicaName(spec_.name, spec_.shards, static_cast<int>(shard),
-                                               static_cast<int>(replica))};
+  routing::Address address =
+      LocalReplica(spec_, replica_host_, port,
+                   ReplicaName(spec_.name, spec_.shards, static_cast<int>(shard),
+                               static_cast<int>(replica)));
   if (replica < stats.size() && stats[replica].address != address.ToString()) {
     set.SetAddress(replica, address);
   }
@@ -473,11 +501,9 @@ void LocalDeployment::OnExit(size_t index) {
 void LocalDeployment::SyncRouterLocked(size_t shard) {
   std::vector<routing::Address> addresses;
   for (size_t index : members_[shard]) {
-    addresses.push_back(routing::Address{
-        .host = replica_host_,
-        .port = supervisor_->port(index),
-        .name = ReplicaName(spec_.name, spec_.shards, static_cast<int>(shard),
-                            static_cast<int>(addresses.size()))});
+    addresses.push_back(LocalReplica(spec_, replica_host_, supervisor_->port(index),
+                                     ReplicaName(spec_.name, spec_.shards, static_cast<int>(shard),
+                                                 static_cast<int>(addresses.size()))));
   }
   router_->shard(shard).SetAddresses(addresses);
 }
@@ -557,8 +583,11 @@ Status LocalDeployment::Shrink(int shard, int from, int to, absl::Duration timeo
   for (int r = from - 1; r >= to; --r) {
     if (spec_.stateful) {
       // Out of the Raft group first, so that the majority is counted without it.
-      Status removed = executor::RemoveServerVia(ReplicaAddresses()[shard],
-                                                 absl::StrCat("rep-", r), timeout);
+      // Scaling down is the operator's decision: forced, even below a quorum of the current
+      // configuration (down to one replica), which `shoal raft remove` refuses without --force.
+      Status removed =
+          executor::RemoveServerVia(ReplicaAddresses()[shard], absl::StrCat("rep-", r), timeout,
+                                    ReplicaSecurity(spec_), /*force=*/true);
       if (!removed.ok()) {
         return absl::Status(removed.code(), absl::StrCat("scaling Deployment '", spec_.name,
                                                          "': ", removed.message()));

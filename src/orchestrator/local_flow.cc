@@ -82,10 +82,20 @@ StatusOr<std::unique_ptr<LocalFlow>> LocalFlow::Start(const config::FlowSpec& sp
           limits.max_receive_message_bytes.value_or(grpc_options.max_receive_message_bytes);
       grpc_options.max_send_message_bytes =
           limits.max_send_message_bytes.value_or(grpc_options.max_send_message_bytes);
+      grpc_options.tls = {
+          .certfile = spec.ssl_certfile, .keyfile = spec.ssl_keyfile, .cafile = spec.ssl_cafile};
+      grpc_options.auth_token = spec.auth_token;
+      grpc_options.reflection = spec.reflection;
       SHOAL_ASSIGN_OR_RETURN(flow->grpc_,
                              gateway::GatewayServer::Start(flow->gateway_.get(), grpc_options));
       flow->ports_.push_back(flow->grpc_->port());
     } else {
+      if (!spec.ssl_certfile.empty() || !spec.auth_token.empty()) {
+        // Never plaintext or open while the operator asked for TLS or a token.
+        return absl::UnimplementedError(absl::StrCat(
+            "Flow '", spec.name, "': ssl_certfile/auth_token are served on the gRPC protocol "
+            "only so far; remove 'http' from protocol or serve it behind a TLS proxy"));
+      }
       gateway::HttpServer::Options http_options;
       http_options.host = spec.host;
       http_options.port = port;

@@ -21,6 +21,9 @@ StatusOr<std::unique_ptr<StandaloneDeployment>> StandaloneDeployment::Start(
       limits.max_receive_message_bytes.value_or(server_options.max_receive_message_bytes);
   server_options.max_send_message_bytes =
       limits.max_send_message_bytes.value_or(server_options.max_send_message_bytes);
+  server_options.tls = {.certfile = spec.ssl_certfile, .keyfile = spec.ssl_keyfile};
+  server_options.auth_token = spec.auth_token;
+  server_options.reflection = spec.reflection;
   SHOAL_ASSIGN_OR_RETURN(standalone->server_,
                          gateway::GatewayServer::Start(standalone->gateway_.get(), server_options));
   SHOAL_LOG_INFO("Deployment '%s' serving on %s:%d (%d shard(s) x %d replica(s))", spec.name,

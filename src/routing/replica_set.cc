@@ -14,16 +14,10 @@
 #include "src/common/log.h"
 #include "src/routing/balancer.h"
 #include "src/routing/resolver.h"
+#include "src/rpc/tls.h"
 
 namespace shoal::routing {
 namespace {
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 // grpc.health.v1.HealthCheckResponse: field 1 (varint) SERVING = 1.
 bool IsServing(const grpc::ByteBuffer& response) {
@@ -78,11 +72,20 @@ std::shared_ptr<Endpoint> ReplicaSet::Connect(const Address& address) const {
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
-  if (address.tls) {
-    grpc::SslCredentialsOptions ssl;
-    if (!options_.tls_ca_file.empty()) ssl.pem_root_certs = ReadFile(options_.tls_ca_file);
-    credentials = grpc::SslCredentials(ssl);
+  rpc::ChannelSecurity security{.tls = address.tls,
+                                .files = {.certfile = options_.tls_certfile,
+                                          .keyfile = options_.tls_keyfile,
+                                          .cafile = options_.tls_ca_file},
+                                .auth_token = options_.auth_token};
+  StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      rpc::CreateChannel(address.target(), security, args);
+  if (!channel.ok()) {
+    // The files were checked when the Deployment was configured; one that became unreadable
+    // since leaves TLS on with the system's roots, so that calls fail rather than go out
+    // without the protection asked for.
+    SHOAL_LOG_ERROR("%s: %s: %s", options_.name, address.ToString(), channel.status().message());
+    security.files = {};
+    channel = rpc::CreateChannel(address.target(), security, args);
   }
   auto endpoint = std::make_shared<Endpoint>();
   endpoint->address = address;
@@ -92,7 +95,7 @@ std::shared_ptr<Endpoint> ReplicaSet::Connect(const Address& address) const {
   } else {
     endpoint->label = address.name.empty() ? absl::StrCat(options_.name, " replica") : address.name;
   }
-  endpoint->channel = grpc::CreateCustomChannel(address.target(), credentials, args);
+  endpoint->channel = *std::move(channel);
   endpoint->stub = std::make_unique<grpc::GenericStub>(endpoint->channel);
   endpoint->metrics = metrics::ForRoute(metrics::DeploymentOf(options_.name), address.target());
   return endpoint;

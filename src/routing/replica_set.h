@@ -57,6 +57,10 @@ class ReplicaSet {
     absl::Duration probe_interval = absl::Seconds(1);
     absl::Duration probe_timeout = absl::Milliseconds(500);
     std::string tls_ca_file;                   // roots for grpcs:// addresses; empty: system
+    // A client certificate for grpcs:// replicas that require one (internal_tls, mTLS).
+    std::string tls_certfile;
+    std::string tls_keyfile;
+    std::string auth_token;  // sent on every call as `authorization: Bearer <token>`
     bool round_robin = false;                  // Jina's policy instead of least loaded
     // Errors to clients give replicas' host:port (a debugging aid) instead of their names.
     bool expose_addresses = false;

@@ -533,6 +533,22 @@ func shoal_raft_leader(h C.uintptr_t, id, address **C.char) {
 	*address = C.CString(string(addr))
 }
 
+// shoal_raft_voters returns the voters of the latest configuration (malloc()ed), one
+// "id=address" per line; "" when the configuration cannot be read.
+//
+//export shoal_raft_voters
+func shoal_raft_voters(h C.uintptr_t) *C.char {
+	var lines []string
+	if f := getNode(h).r.GetConfiguration(); f.Error() == nil {
+		for _, server := range f.Configuration().Servers {
+			if server.Suffrage == raft.Voter {
+				lines = append(lines, string(server.ID)+"="+string(server.Address))
+			}
+		}
+	}
+	return C.CString(strings.Join(lines, "\n"))
+}
+
 // shoal_raft_local_address returns the transport's address (malloc()ed): the port bound for 0.
 //
 //export shoal_raft_local_address

@@ -520,5 +520,66 @@ TEST(DeploymentYamlErrorTest, GrpcServerOptionsNameTheOption) {
             "dep.yml:1:23: max_docs_per_request: must be >= 0, 0 for no limit (got -2)");
 }
 
+// A PEM certificate and key in a fresh folder (contents checked for their PEM headers only).
+std::filesystem::path PemFiles() {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              ("shoal-dep-yaml-pem-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "cert.pem")
+      << "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  std::ofstream(dir / "key.pem")
+      << "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n";
+  return dir;
+}
+
+TEST(DeploymentYamlTest, SecurityKeys) {
+  const std::string dir = PemFiles().string();
+  absl::StatusOr<DeploymentSpec> spec = ParseDeploymentYaml(
+      "jtype: Deployment\n"
+      "with:\n"
+      "  uses: Echo\n"
+      "  auth_token: abc\n"
+      "  reflection: false\n"
+      "  ssl_certfile: " + dir + "/cert.pem\n"
+      "  ssl_keyfile: " + dir + "/key.pem\n"
+      "  internal_tls:\n"
+      "    certfile: " + dir + "/cert.pem\n"
+      "    keyfile: " + dir + "/key.pem\n"
+      "    cafile: " + dir + "/cert.pem\n",
+      "dep.yml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->auth_token, "abc");
+  EXPECT_FALSE(spec->reflection);
+  EXPECT_EQ(spec->ssl_certfile, dir + "/cert.pem");
+  EXPECT_EQ(spec->internal_tls.keyfile, dir + "/key.pem");
+  EXPECT_EQ(spec->internal_tls.cafile, dir + "/cert.pem");
+  EXPECT_THAT(spec->warnings, IsEmpty());  // ssl_* are served now, not ignored
+}
+
+TEST(DeploymentYamlErrorTest, TlsFiles) {
+  const std::string dir = PemFiles().string();
+  EXPECT_THAT(ErrorOf("uses: Echo\nssl_certfile: " + dir + "/cert.pem\n"),
+              HasSubstr("dep.yml:2:15: ssl_certfile: is given without ssl_keyfile"));
+  EXPECT_THAT(ErrorOf("uses: Echo\nssl_keyfile: " + dir + "/key.pem\n"),
+              HasSubstr("ssl_keyfile: is given without ssl_certfile"));
+  EXPECT_THAT(ErrorOf("uses: Echo\nssl_certfile: " + dir + "/missing.pem\nssl_keyfile: " + dir +
+                      "/key.pem\n"),
+              HasSubstr("dep.yml:2:15: ssl_certfile: '" + dir + "/missing.pem' cannot be read"));
+  EXPECT_THAT(ErrorOf("uses: Echo\nssl_certfile: " + dir + "/key.pem\nssl_keyfile: " + dir +
+                      "/key.pem\n"),
+              HasSubstr("ssl_certfile: '" + dir + "/key.pem' holds no PEM certificate"));
+  EXPECT_THAT(ErrorOf("uses: Echo\nssl_certfile: " + dir + "/cert.pem\nssl_keyfile: " + dir +
+                      "/cert.pem\n"),
+              HasSubstr("ssl_keyfile: '" + dir + "/cert.pem' holds no PEM private key"));
+  EXPECT_THAT(ErrorOf("uses: Echo\ninternal_tls:\n  certfile: " + dir + "/cert.pem\n  keyfile: " +
+                      dir + "/key.pem\n"),
+              HasSubstr("dep.yml:3:3: internal_tls.cafile: is missing"));
+  EXPECT_THAT(ErrorOf("uses: Echo\ninternal_tls:\n  certfle: x\n"),
+              HasSubstr("dep.yml:3:12: internal_tls.certfle: unknown key; internal_tls takes "
+                        "certfile, keyfile and cafile (did you mean 'certfile'?)"));
+  EXPECT_THAT(ErrorOf("uses: Echo\ninternal_tls: yes\n"),
+              HasSubstr("dep.yml:2:15: key 'internal_tls': expected a map"));
+}
+
 }  // namespace
 }  // namespace shoal::config

@@ -3,6 +3,11 @@
 // service name, and a gateway that lists every replica and loads the Flow it carries.
 #include "src/export/docker_compose.h"
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
 #include <string>
 #include <vector>
 
@@ -179,6 +184,38 @@ TEST(DockerComposeTest, Errors) {
               HasSubstr("network 'Bad Net'"));
   EXPECT_THAT(std::string(ToDockerCompose(*flow, {.image = ""}).status().message()),
               HasSubstr("image"));
+}
+
+TEST(DockerComposeTest, CertificatesAreMountedReadOnlyAndTheTokenComesFromTheEnvironment) {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              ("shoal-compose-secrets-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "cert.pem")
+      << "-----BEGIN CERTIFICATE-----\nQ0VSVA==\n-----END CERTIFICATE-----\n";
+  std::ofstream(dir / "key.pem") << "-----BEGIN PRIVATE KEY-----\nS0VZ\n-----END PRIVATE KEY-----\n";
+  const std::string d = dir.string();
+  YAML::Node compose = Export(
+      "jtype: Flow\n"
+      "with:\n"
+      "  auth_token: tok-123456\n"
+      "  ssl_certfile: " + d + "/cert.pem\n"
+      "  ssl_keyfile: " + d + "/key.pem\n"
+      "  internal_tls: {certfile: " + d + "/cert.pem, keyfile: " + d + "/key.pem, cafile: " + d +
+      "/cert.pem}\n"
+      "executors:\n"
+      "  - {name: enc, uses: Echo}\n");
+  YAML::Node enc = compose["services"]["enc"];
+  EXPECT_EQ(Flag(enc["command"], "--ssl-certfile"), "/etc/shoal/secrets/enc.crt");
+  EXPECT_THAT(Strings(enc["volumes"]),
+              ::testing::Contains(d + "/key.pem:/etc/shoal/secrets/enc.key:ro"));
+  EXPECT_EQ(enc["environment"]["SHOAL_AUTH_TOKEN"].as<std::string>(),
+            "${SHOAL_AUTH_TOKEN:?set SHOAL_AUTH_TOKEN to the Flow's auth_token}");
+  YAML::Node gateway = compose["services"]["gateway"];
+  EXPECT_THAT(Strings(gateway["volumes"]),
+              ::testing::Contains(d + "/cert.pem:/etc/shoal/secrets/gateway.crt:ro"));
+  EXPECT_THAT(gateway["command"][2].as<std::string>(),
+              HasSubstr("--ssl-certfile /etc/shoal/secrets/gateway.crt"));
+  EXPECT_THAT(YAML::Dump(compose), ::testing::Not(HasSubstr("tok-123456")));
 }
 
 }  // namespace

@@ -3,6 +3,10 @@
 // probes, GPUs, env, the gateway and its Flow, and the errors for what cannot be exported.
 #include "src/export/kubernetes.h"
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -18,6 +22,7 @@ namespace {
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::SizeIs;
 
 config::FlowSpec Flow(std::string_view yaml) {
@@ -350,6 +355,66 @@ executors:
   - {name: e, uses: Echo, stateful: true, workspace: w, replicas: 1, peer_ports: [8080]}
 )"),
               HasSubstr("peer_ports"));
+}
+
+// A Flow with a token, a TLS gateway and internal mTLS, over PEM files in a fresh folder.
+std::string SecureFlow() {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              ("shoal-k8s-secrets-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "cert.pem")
+      << "-----BEGIN CERTIFICATE-----\nQ0VSVA==\n-----END CERTIFICATE-----\n";
+  std::ofstream(dir / "key.pem") << "-----BEGIN PRIVATE KEY-----\nS0VZ\n-----END PRIVATE KEY-----\n";
+  const std::string d = dir.string();
+  return "jtype: Flow\n"
+         "with:\n"
+         "  auth_token: tok-123456\n"
+         "  ssl_certfile: " + d + "/cert.pem\n"
+         "  ssl_keyfile: " + d + "/key.pem\n"
+         "  internal_tls: {certfile: " + d + "/cert.pem, keyfile: " + d + "/key.pem, cafile: " +
+         d + "/cert.pem}\n"
+         "executors:\n"
+         "  - {name: enc, uses: Echo}\n";
+}
+
+TEST(KubernetesTest, TokenAndCertificatesBecomeOneSecretMountedReadOnly) {
+  std::vector<Manifest> manifests = Export(SecureFlow());
+  for (const Manifest& manifest : manifests) {
+    if (manifest.file_name == "flow-secrets.yml") continue;
+    EXPECT_THAT(manifest.yaml, Not(HasSubstr("tok-123456"))) << manifest.file_name;
+    EXPECT_THAT(manifest.yaml, Not(HasSubstr("BEGIN PRIVATE KEY"))) << manifest.file_name;
+  }
+  std::vector<YAML::Node> objects = Objects(manifests);
+  YAML::Node secret = Find(objects, "Secret", "flow-secrets");
+  EXPECT_EQ(secret["data"]["token"].as<std::string>(), "dG9rLTEyMzQ1Ng==");
+  for (const char* file : {"gateway.crt", "gateway.key", "enc.crt", "enc.key", "enc.ca.crt"}) {
+    EXPECT_TRUE(secret["data"][file].IsDefined()) << file;
+  }
+  YAML::Node executor = Container(Find(objects, "Deployment", "enc"));
+  EXPECT_EQ(Flag(executor["args"], "--ssl-certfile"), "/etc/shoal/secrets/enc.crt");
+  EXPECT_EQ(Flag(executor["args"], "--ssl-cafile"), "/etc/shoal/secrets/enc.ca.crt");
+  EXPECT_EQ(executor["env"][1]["name"].as<std::string>(), "SHOAL_AUTH_TOKEN");
+  EXPECT_EQ(executor["env"][1]["valueFrom"]["secretKeyRef"]["key"].as<std::string>(), "token");
+  EXPECT_EQ(executor["volumeMounts"][0]["mountPath"].as<std::string>(), "/etc/shoal/secrets");
+  EXPECT_TRUE(executor["volumeMounts"][0]["readOnly"].as<bool>());
+  EXPECT_EQ(executor["readinessProbe"]["tcpSocket"]["port"].as<int>(), 8080);
+  YAML::Node pod = Find(objects, "Deployment", "enc")["spec"]["template"]["spec"];
+  EXPECT_EQ(pod["volumes"][0]["secret"]["secretName"].as<std::string>(), "flow-secrets");
+
+  YAML::Node gateway = Container(Find(objects, "Deployment", "gateway"));
+  EXPECT_EQ(Flag(gateway["args"], "--ssl-keyfile"), "/etc/shoal/secrets/gateway.key");
+  EXPECT_EQ(gateway["env"][0]["valueFrom"]["secretKeyRef"]["name"].as<std::string>(),
+            "flow-secrets");
+  EXPECT_EQ(gateway["readinessProbe"]["tcpSocket"]["port"].as<int>(), 8080);
+  // The gateway dials the replicas with the certificate from the Secret.
+  YAML::Node map = Find(objects, "ConfigMap", "gateway-flow");
+  EXPECT_THAT(map["data"]["flow.yml"].as<std::string>(),
+              HasSubstr("certfile: /etc/shoal/secrets/enc.crt"));
+}
+
+TEST(KubernetesTest, OneTokenPerFlow) {
+  EXPECT_THAT(ErrorOf("executors:\n  - {name: enc, uses: Echo, auth_token: own}\n"),
+              HasSubstr("Deployment 'enc': auth_token: an export takes one token per Flow"));
 }
 
 }  // namespace
