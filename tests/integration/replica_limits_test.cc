@@ -3,8 +3,11 @@
 // replica keeps serving.
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
 
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/synchronization/notification.h"
@@ -164,6 +167,30 @@ TEST(ReplicaLimitsTest, BytesThatAreNotARequestAreInvalidArgumentNamingTheRpc) {
   }
 
   EXPECT_TRUE(Send(replica->address(), Request(1)).ok());
+}
+
+TEST(ReplicaLimitsTest, SigtermDuringAVeryLongRequestExitsAfterTheShutdownTimeout) {
+  auto replica =
+      StartExecutor({"--uses", "Sleep", "--name", "sleep/rep-0", "--shutdown-timeout", "300"});
+  ASSERT_NE(replica, nullptr);
+  jina::DataRequestProto request = Request(1);
+  request.mutable_header()->set_request_id("the-long-one");
+  request.mutable_header()->set_exec_endpoint("/slow");
+  (*request.mutable_parameters()->mutable_fields())["ms"].set_number_value(600000);
+  grpc::Status status;
+  std::thread post([&] { status = Send(replica->address(), request); });
+  bool pending = false;
+  for (int i = 0; i < 500 && !pending; ++i) {
+    pending = testing::ReplicaInfo(replica->address())["pending_requests"] == "1";
+  }
+  ASSERT_TRUE(pending);
+  replica->Signal(SIGTERM);
+  std::optional<int> exit_code = replica->Wait(std::chrono::seconds(30));
+  ASSERT_TRUE(exit_code.has_value()) << "still running 30 s after SIGTERM\n" << replica->Log();
+  EXPECT_EQ(*exit_code, 1);
+  EXPECT_THAT(replica->Log(), HasSubstr("abandoning endpoint '/slow', request 'the-long-one'"));
+  post.join();
+  EXPECT_FALSE(status.ok());
 }
 
 }  // namespace
