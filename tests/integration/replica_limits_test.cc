@@ -169,6 +169,49 @@ TEST(ReplicaLimitsTest, BytesThatAreNotARequestAreInvalidArgumentNamingTheRpc) {
   EXPECT_TRUE(Send(replica->address(), Request(1)).ok());
 }
 
+// Writes up to `max_writes` copies of `request` on a JinaRPC/Call stream to `address` without
+// reading any answer; returns how many writes completed before one stayed blocked for 3 s.
+int WritesAcceptedWithoutReading(const std::string& address, const std::string& request,
+                                 int max_writes) {
+  grpc::GenericStub generic(Unlimited(address));
+  grpc::ClientContext context;
+  grpc::CompletionQueue cq;
+  auto stream = generic.PrepareCall(&context, "/jina.JinaRPC/Call", &cq);
+  void* tag = nullptr;
+  bool ok = false;
+  stream->StartCall(reinterpret_cast<void*>(1));
+  int accepted = -1;
+  if (cq.Next(&tag, &ok) && ok) {
+    accepted = 0;
+    grpc::Slice slice(request);
+    grpc::ByteBuffer message(&slice, 1);
+    while (accepted < max_writes) {
+      stream->Write(message, reinterpret_cast<void*>(2));
+      auto status =
+          cq.AsyncNext(&tag, &ok, std::chrono::system_clock::now() + std::chrono::seconds(3));
+      if (status != grpc::CompletionQueue::GOT_EVENT) break;  // blocked: the server stopped reading
+      if (!ok) break;
+      ++accepted;
+    }
+  }
+  context.TryCancel();
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  return accepted;
+}
+
+TEST(ReplicaLimitsTest, AClientThatDoesNotReadIsNotReadFrom) {
+  auto replica = StartExecutor({"--uses", "Echo"});
+  ASSERT_NE(replica, nullptr);
+  // 240 requests of 1 MB: without flow control the replica holds every answer.
+  const std::string request = Request(1, 1 << 20).SerializeAsString();
+  const int accepted = WritesAcceptedWithoutReading(replica->address(), request, 240);
+  EXPECT_GE(accepted, 60);   // about the answers a stream may hold (64, or 64 MB) were read
+  EXPECT_LT(accepted, 160);  // then reading stopped, besides what the transport buffers
+  EXPECT_TRUE(Send(replica->address(), Request(1)).ok());
+}
+
 TEST(ReplicaLimitsTest, SigtermDuringAVeryLongRequestExitsAfterTheShutdownTimeout) {
   auto replica =
       StartExecutor({"--uses", "Sleep", "--name", "sleep/rep-0", "--shutdown-timeout", "300"});

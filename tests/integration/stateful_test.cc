@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "jina.grpc.pb.h"
 #include "shoal/deployment.h"
@@ -165,7 +166,8 @@ TEST(StatefulDeploymentTest, AReusedRequestIdWithOtherDocumentsIsRefused) {
   jina::DataRequestProto again;
   grpc::Status retried = WriteToLeader(dep, first, &again);
   ASSERT_TRUE(retried.ok()) << retried.error_message();
-  EXPECT_EQ(again.SerializeAsString(), answer.SerializeAsString());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(again, answer))
+      << again.DebugString() << "\nvs\n" << answer.DebugString();
   EXPECT_TRUE(Converge(dep, "1")) << ::testing::PrintToString(Counts(dep));
 }
 

@@ -125,6 +125,53 @@ grpc::Status SendOne(jina::JinaRPC::Stub& stub, std::string* error_description) 
   return stream->Finish();
 }
 
+// Writes up to `max_writes` copies of `request` on a Call stream without reading any answer;
+// returns how many writes completed before one stayed blocked for 3 s.
+int WritesAcceptedWithoutReading(int port, const std::string& request, int max_writes) {
+  grpc::ChannelArguments args;
+  args.SetMaxSendMessageSize(-1);
+  grpc::GenericStub generic(grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
+                                                      grpc::InsecureChannelCredentials(), args));
+  grpc::ClientContext context;
+  grpc::CompletionQueue cq;
+  auto stream = generic.PrepareCall(&context, "/jina.JinaRPC/Call", &cq);
+  void* tag = nullptr;
+  bool ok = false;
+  stream->StartCall(reinterpret_cast<void*>(1));
+  int accepted = -1;
+  if (cq.Next(&tag, &ok) && ok) {
+    accepted = 0;
+    grpc::Slice slice(request);
+    grpc::ByteBuffer message(&slice, 1);
+    while (accepted < max_writes) {
+      stream->Write(message, reinterpret_cast<void*>(2));
+      auto status =
+          cq.AsyncNext(&tag, &ok, std::chrono::system_clock::now() + std::chrono::seconds(3));
+      if (status != grpc::CompletionQueue::GOT_EVENT || !ok) break;  // blocked, or failed
+      ++accepted;
+    }
+  }
+  context.TryCancel();
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  return accepted;
+}
+
+TEST_F(GatewayServerTest, AClientThatDoesNotReadIsNotReadFrom) {
+  StartWithFake({.prefetch = 10});
+  // 200 requests of 1 MB: without flow control the gateway holds every answer.
+  jina::DataRequestProto request = Request(0);
+  request.mutable_parameters()->mutable_fields()->insert({"pad", google::protobuf::Value()});
+  (*request.mutable_parameters()->mutable_fields())["pad"].set_string_value(
+      std::string(1 << 20, 'x'));
+  const int accepted =
+      WritesAcceptedWithoutReading(server_->port(), request.SerializeAsString(), 200);
+  EXPECT_GE(accepted, 10);   // the prefetch was read
+  EXPECT_LT(accepted, 120);  // then reading stopped, besides what the transport buffers
+  Stream(3, "0");            // other streams are served
+}
+
 TEST_F(GatewayServerTest, ErrorsNameTheReplicaNotItsAddress) {
   const int port = UnusedPort();
   StartGateway({}, routing::Address{.host = "127.0.0.1", .port = port, .name = "echo/rep-0"});
