@@ -172,6 +172,36 @@ TEST_F(GatewayServerTest, AClientThatDoesNotReadIsNotReadFrom) {
   Stream(3, "0");            // other streams are served
 }
 
+grpc::Status SendUnary(int port, const jina::DataRequestProto& request) {
+  grpc::ChannelArguments args;
+  args.SetMaxSendMessageSize(-1);
+  args.SetMaxReceiveMessageSize(-1);
+  auto stub = jina::JinaSingleDataRequestRPC::NewStub(grpc::CreateCustomChannel(
+      "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials(), args));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  jina::DataRequestProto response;
+  return stub->process_single_data(&context, request, &response);
+}
+
+TEST_F(GatewayServerTest, ARequestOverTheSizeLimitIsRefused) {
+  StartWithFake({});
+  jina::DataRequestProto big = Request(0);
+  (*big.mutable_parameters()->mutable_fields())["pad"].set_string_value(std::string(70 << 20, 'x'));
+  grpc::Status refused = SendUnary(server_->port(), big);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << refused.error_message();
+  EXPECT_THAT(refused.error_message(), HasSubstr(std::to_string(64 << 20)));
+  EXPECT_TRUE(SendUnary(server_->port(), Request(1)).ok());
+}
+
+TEST_F(GatewayServerTest, TheSizeLimitCanBeRaised) {
+  StartWithFake({.max_receive_message_bytes = 100 << 20});
+  jina::DataRequestProto big = Request(0);
+  (*big.mutable_parameters()->mutable_fields())["pad"].set_string_value(std::string(70 << 20, 'x'));
+  grpc::Status passed = SendUnary(server_->port(), big);
+  EXPECT_TRUE(passed.ok()) << passed.error_message();
+}
+
 TEST_F(GatewayServerTest, ErrorsNameTheReplicaNotItsAddress) {
   const int port = UnusedPort();
   StartGateway({}, routing::Address{.host = "127.0.0.1", .port = port, .name = "echo/rep-0"});
