@@ -212,6 +212,28 @@ TEST(ReplicaLimitsTest, AClientThatDoesNotReadIsNotReadFrom) {
   EXPECT_TRUE(Send(replica->address(), Request(1)).ok());
 }
 
+TEST(ReplicaLimitsTest, AClientThatReadsGetsEveryAnswerPastTheHeldBytes) {
+  auto replica = StartExecutor({"--uses", "Echo"});
+  ASSERT_NE(replica, nullptr);
+  auto stub = jina::JinaRPC::NewStub(Unlimited(replica->address()));
+  const jina::DataRequestProto request = Request(1, 1 << 20);
+  grpc::ClientContext context;
+  auto stream = stub->Call(&context);
+  constexpr int kRequests = 150;  // 150 MB in all: more than a stream may hold at once
+  std::thread writer([&] {
+    for (int i = 0; i < kRequests; ++i) {
+      if (!stream->Write(request)) break;
+    }
+    stream->WritesDone();
+  });
+  jina::DataRequestProto answer;
+  int answers = 0;
+  while (stream->Read(&answer)) ++answers;
+  writer.join();
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(answers, kRequests);
+}
+
 TEST(ReplicaLimitsTest, SigtermDuringAVeryLongRequestExitsAfterTheShutdownTimeout) {
   auto replica =
       StartExecutor({"--uses", "Sleep", "--name", "sleep/rep-0", "--shutdown-timeout", "300"});

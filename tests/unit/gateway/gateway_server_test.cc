@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/synchronization/notification.h"
@@ -170,6 +171,28 @@ TEST_F(GatewayServerTest, AClientThatDoesNotReadIsNotReadFrom) {
   EXPECT_GE(accepted, 10);   // the prefetch was read
   EXPECT_LT(accepted, 120);  // then reading stopped, besides what the transport buffers
   Stream(3, "0");            // other streams are served
+}
+
+TEST_F(GatewayServerTest, AClientThatReadsGetsEveryAnswerPastTheHeldBytes) {
+  StartWithFake({.prefetch = 10});
+  jina::DataRequestProto request = Request(0);
+  (*request.mutable_parameters()->mutable_fields())["pad"].set_string_value(
+      std::string(1 << 20, 'x'));
+  grpc::ClientContext context;
+  auto stream = stub_->Call(&context);
+  constexpr int kRequests = 150;  // 150 MB in all: more than a stream may hold at once
+  std::thread writer([&] {
+    for (int i = 0; i < kRequests; ++i) {
+      if (!stream->Write(request)) break;
+    }
+    stream->WritesDone();
+  });
+  jina::DataRequestProto answer;
+  int answers = 0;
+  while (stream->Read(&answer)) ++answers;
+  writer.join();
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(answers, kRequests);
 }
 
 grpc::Status SendUnary(int port, const jina::DataRequestProto& request) {
