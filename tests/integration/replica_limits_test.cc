@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "jina.grpc.pb.h"
+#include "shoal/deployment.h"
 #include "shoal/doc.h"
 #include "tests/integration/child_process.h"
 
@@ -232,6 +233,24 @@ TEST(ReplicaLimitsTest, AClientThatReadsGetsEveryAnswerPastTheHeldBytes) {
   writer.join();
   EXPECT_TRUE(stream->Finish().ok());
   EXPECT_EQ(answers, kRequests);
+}
+
+TEST(ReplicaLimitsTest, ADeploymentsMaxDocsPerRequestIsAnErrorNotARetry) {
+  DeploymentOptions options;
+  options.name = "enc";
+  options.uses = "Echo";
+  options.replicas = 2;
+  options.max_docs_per_request = 5;
+  options.shoal_binary = testing::ShoalBinary();
+  Deployment dep(options);
+  Status started = dep.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  const std::string gateway = "127.0.0.1:" + std::to_string(dep.port());
+  grpc::Status refused = Send(gateway, Request(6));
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << refused.error_message();
+  EXPECT_THAT(refused.error_message(), HasSubstr("max_docs_per_request (5)"));
+  EXPECT_THAT(refused.error_message(), HasSubstr("enc/rep-"));
+  EXPECT_TRUE(Send(gateway, Request(5)).ok());
 }
 
 TEST(ReplicaLimitsTest, SigtermDuringAVeryLongRequestExitsAfterTheShutdownTimeout) {
