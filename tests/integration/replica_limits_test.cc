@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "jina.grpc.pb.h"
+#include "shoal/client.h"
 #include "shoal/deployment.h"
 #include "shoal/doc.h"
 #include "tests/integration/child_process.h"
@@ -84,6 +85,16 @@ TEST(ReplicaLimitsTest, ARequestOverTheSizeLimitIsRefusedAndTheReplicaKeepsServi
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << refused.error_message();
   EXPECT_THAT(refused.error_message(), HasSubstr(std::to_string(64 << 20)));
   EXPECT_TRUE(Send(replica->address(), Request(3)).ok());
+  // Shoal's client says whose limit it is and how to raise it.
+  auto client = Client::Connect(replica->address());
+  ASSERT_TRUE(client.ok()) << client.status();
+  DocList docs;
+  docs.Add().set_text(std::string(70 << 20, 'x'));
+  for (bool stream : {true, false}) {
+    StatusOr<DocList> posted = client->Post("/x", docs, {.stream = stream});
+    EXPECT_EQ(posted.status().code(), absl::StatusCode::kResourceExhausted) << posted.status();
+    EXPECT_THAT(posted.status().message(), HasSubstr("--max-message-size"));
+  }
 
   auto raised = StartExecutor({"--uses", "Echo", "--max-message-size", std::to_string(100 << 20)});
   ASSERT_NE(raised, nullptr);
