@@ -24,6 +24,7 @@ struct FlowOptions {
   std::vector<int> ports;                         // per protocol; empty: any free port
   std::string host = "127.0.0.1";
   int prefetch = 1000;                            // requests in flight per client stream
+  int max_message_size = 64 << 20;                // bytes a request to the gRPC gateway may have
   std::string shoal_binary;                       // empty: found (see shoal::Deployment)
 };
 

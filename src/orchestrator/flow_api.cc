@@ -28,6 +28,7 @@ Flow::Flow(FlowOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->spec.ports = options.ports;
   impl_->spec.host = options.host;
   impl_->spec.prefetch = options.prefetch;
+  impl_->spec.grpc_server_limits.max_receive_message_bytes = options.max_message_size;
   impl_->shoal_binary = options.shoal_binary;
 }
 
