@@ -1,6 +1,7 @@
 // ReplicaServer: callback-API gRPC services over the ReplicaRuntime. Reactors never block: each
 // request is posted to the executor thread, which finishes the call when the Executor is done.
-// Requests are parsed once into an arena and answered in place.
+// The data methods take raw bytes: a request's documents are counted before it is parsed (once,
+// into an arena), it is answered in place, and the answer is serialized from there.
 #include "src/executor/server.h"
 
 #include <atomic>
