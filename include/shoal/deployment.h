@@ -46,6 +46,12 @@ struct DeploymentOptions {
   int timeout_send_ms = 0;          // 0: no deadline per call to a replica
   int retries = -1;                 // -1: max(3, replicas) + 1 attempts
   int max_queued_requests = 0;      // per replica, waiting for the Executor; 0: no limit
+  // Requests with more documents are refused by each replica (RESOURCE_EXHAUSTED); 0: no limit.
+  int max_docs_per_request = 10000;
+  // Bytes a request may have at the replicas and the Deployment's gateway; -1: no limit.
+  int max_message_size = 64 << 20;
+  // Errors to clients give replicas' host:port instead of their names (a debugging aid).
+  bool expose_internal_errors = false;
   std::string workspace;
   // Stateful: write endpoints go through a Raft log per shard (needs `workspace`).
   bool stateful = false;

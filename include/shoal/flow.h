@@ -26,6 +26,7 @@ struct FlowOptions {
   int prefetch = 1000;                            // requests in flight per client stream
   // HTTP: docs per request (matches and chunks included; more: 413); 0: no limit.
   int max_docs_per_request = 10000;
+  int max_message_size = 64 << 20;                // bytes a request to the gRPC gateway may have
   std::string shoal_binary;                       // empty: found (see shoal::Deployment)
   int max_replicas = 256;  // per Executor: replicas x shards (see DeploymentOptions)
   // Security (docs/security.md): as DeploymentOptions; `auth_token`, `internal_tls` and

@@ -9,9 +9,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
 #include "google/protobuf/util/json_util.h"
 #include "absl/time/time.h"
 #include "src/cli/commands.h"
@@ -138,6 +140,20 @@ StatusOr<std::unique_ptr<executor::StatefulReplica>> StartStateful(
   return executor::StatefulReplica::Start(runtime, std::move(options));
 }
 
+// Drains `server` (Shutdown with `grace`) on its own thread; false when the drain, or the
+// Executor's current request, is still going a moment after `grace`.
+bool Drain(executor::ReplicaServer& server, absl::Duration grace) {
+  constexpr absl::Duration kMargin = absl::Seconds(1);
+  auto drained = std::make_shared<absl::Notification>();
+  std::thread([&server, grace, drained] {
+    server.Shutdown(grace);
+    drained->Notify();
+  }).detach();
+  const absl::Time deadline = absl::Now() + grace + kMargin;
+  if (!drained->WaitForNotificationWithDeadline(deadline)) return false;
+  return server.WaitIdle(std::max(deadline - absl::Now(), absl::ZeroDuration()));
+}
+
 int RunExecutor(const ExecutorFlags& flags) {
   DieWithParent();
   SetLogName(flags.name);
@@ -232,7 +248,13 @@ int RunExecutor(const ExecutorFlags& flags) {
 
   int signal = WaitForStopSignal(stop_signals);
   SHOAL_LOG_INFO("got %s: draining", signal == SIGINT ? "SIGINT" : "SIGTERM");
-  (*server)->Shutdown(absl::Milliseconds(flags.shutdown_timeout_ms));
+  if (!Drain(**server, absl::Milliseconds(flags.shutdown_timeout_ms))) {
+    // The Executor is stuck in a request past the timeout: nothing is left to wait for.
+    SHOAL_LOG_ERROR("--shutdown-timeout (%d ms) passed; exiting and abandoning %s",
+                    flags.shutdown_timeout_ms, (*server)->Running());
+    std::fflush(nullptr);
+    _exit(1);
+  }
   server->reset();
   SHOAL_LOG_INFO("stopped");
   return 0;

@@ -126,7 +126,7 @@ class SendTimes {
 Status StreamError(const grpc::Status& status, const std::string& where) {
   auto code = static_cast<absl::StatusCode>(status.error_code());
   return Status(code, absl::StrCat(where, ": JinaRPC/Call stream failed: ",
-                                   absl::StatusCodeToString(code), ": ", status.error_message()));
+                                   absl::StatusCodeToString(code), ": ", ServerMessage(status)));
 }
 
 }  // namespace

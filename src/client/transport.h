@@ -17,6 +17,21 @@ namespace shoal::client {
 // Requests in flight when PostOptions::prefetch is 0 (Jina's gateway default).
 inline constexpr size_t kDefaultPrefetch = 1000;
 
+// The server's error message, with what to do when it refused a request for its size (gRPC's
+// own "Received message larger than max (N vs. LIMIT)" says neither whose limit it is nor how
+// to change it).
+inline std::string ServerMessage(const grpc::Status& status) {
+  std::string message = status.error_message();
+  if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+      message.find("Received message larger than max") != std::string::npos) {
+    message +=
+        " bytes: the server's limit on a request's size; send fewer documents per request "
+        "(request_size), or raise the server's grpc_server_options: "
+        "grpc.max_receive_message_length (shoal executor|flow|gateway --max-message-size)";
+  }
+  return message;
+}
+
 // Sends every request of `batcher` over one stream and feeds the responses to `collector`.
 // Blocks until the stream is over. `where` prefixes errors ("posting to /x at host:port").
 Status PostOverStream(jina::JinaRPC::Stub& stub, Batcher& batcher, const PostOptions& options,

@@ -135,7 +135,7 @@ class UnaryPost {
       failure_ =
           Status(code, absl::StrCat(where_, ": request ", call->request->header().request_id(),
                                     " failed after ", call->attempts, " attempt(s): ",
-                                    absl::StatusCodeToString(code), ": ", status.error_message()));
+                                    absl::StatusCodeToString(code), ": ", ServerMessage(status)));
       calls_.erase(call);
     }
     if (!failure_.ok()) CancelAll();

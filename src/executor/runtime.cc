@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
 #include "google/protobuf/struct.pb.h"
 #include "src/common/ids.h"
 #include "src/common/log.h"
@@ -213,6 +215,12 @@ bool ReplicaRuntime::Run(const internal::EndpointEntry& entry, internal::Request
   state.results = results.mutable_struct_value();
 
   processed_.fetch_add(1, std::memory_order_relaxed);
+  {
+    absl::MutexLock lock(&running_mu_);
+    running_endpoint_ = response.header().exec_endpoint();  // as asked; `entry` may be /default
+    running_request_ = response.header().request_id();
+    running_since_ = Clock::now();
+  }
   Status status;
   Request request(&state);
   try {
@@ -221,6 +229,10 @@ bool ReplicaRuntime::Run(const internal::EndpointEntry& entry, internal::Request
     status = absl::InternalError(absl::StrCat("uncaught exception: ", e.what()));
   } catch (...) {
     status = absl::InternalError("uncaught exception of unknown type");
+  }
+  {
+    absl::MutexLock lock(&running_mu_);
+    running_since_.reset();
   }
   metrics::EndpointMetrics& recorded = endpoint_metrics_[&entry - cls_->endpoints.entries.data()];
   recorded.requests.Increment();
@@ -289,6 +301,21 @@ StatusOr<bool> ReplicaRuntime::ProcessParts(jina::DataRequestListProto& parts,
   const internal::EndpointEntry* entry = Find(first.header().exec_endpoint());
   if (entry == nullptr) return false;
   return Run(*entry, state, response, arrived);
+}
+
+bool ReplicaRuntime::WaitIdle(absl::Duration timeout) {
+  // Shared with the task, which may run after this call gave up.
+  auto done = std::make_shared<absl::Notification>();
+  if (!thread_.Post([done] { done->Notify(); })) return true;  // stopped: nothing runs
+  return done->WaitForNotificationWithTimeout(timeout);
+}
+
+std::string ReplicaRuntime::Running() const {
+  absl::MutexLock lock(&running_mu_);
+  if (!running_since_.has_value()) return "";
+  const double seconds = std::chrono::duration<double>(Clock::now() - *running_since_).count();
+  return absl::StrFormat("endpoint '%s', request '%s', running for %.1fs", running_endpoint_,
+                         running_request_, seconds);
 }
 
 void ReplicaRuntime::Close() {

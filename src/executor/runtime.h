@@ -8,9 +8,12 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "jina.pb.h"
 #include "shoal/executor.h"
 #include "src/common/task_thread.h"
@@ -61,6 +64,11 @@ class ReplicaRuntime {
   Status RestoreFrom(const std::filesystem::path& file) { return executor_->Restore(file); }
   // Calls the Executor's Close() once, after the last request, then stops the thread.
   void Close();
+  // Waits up to `timeout` for the executor thread to run everything posted so far. Any thread.
+  bool WaitIdle(absl::Duration timeout);
+  // The request the Executor is running now ("endpoint '/x', request <id>, for 12.5s"), or ""
+  // when it runs none. Any thread.
+  std::string Running() const;
 
   const std::string& name() const { return options_.name; }
   // Requests answered so far (Executor errors included).
@@ -84,6 +92,11 @@ class ReplicaRuntime {
   std::unique_ptr<Executor> executor_;
   bool closed_ = false;
   std::atomic<uint64_t> processed_{0};
+  // What the Executor runs now, for a stop that has to abandon it.
+  mutable absl::Mutex running_mu_;
+  std::string running_endpoint_ ABSL_GUARDED_BY(running_mu_);
+  std::string running_request_ ABSL_GUARDED_BY(running_mu_);
+  std::optional<Clock::time_point> running_since_ ABSL_GUARDED_BY(running_mu_);
   TaskThread thread_;  // last: destroyed (joined) first
 };
 

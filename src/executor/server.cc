@@ -1,6 +1,7 @@
 // ReplicaServer: callback-API gRPC services over the ReplicaRuntime. Reactors never block: each
 // request is posted to the executor thread, which finishes the call when the Executor is done.
-// Requests are parsed once into an arena and answered in place.
+// The data methods take raw bytes: a request's documents are counted before it is parsed (once,
+// into an arena), it is answered in place, and the answer is serialized from there.
 #include "src/executor/server.h"
 
 #include <atomic>
@@ -190,8 +191,11 @@ class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
       resume_read = ResumeReadLocked();
       finish = FinishIfDoneLocked();
     }
-    if (resume_read) StartRead(&reading_);  // the stream cannot finish before this read ends
-    if (finish.has_value()) Finish(*finish);
+    if (finish.has_value()) {
+      Finish(*finish);
+    } else if (resume_read) {
+      ResumeRead();
+    }
   }
 
   void OnCancel() override { cancelled_.store(true); }
@@ -208,11 +212,24 @@ class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
            held_bytes_ < kMaxHeldBytes && error_.ok() && !write_failed_;
   }
 
-  // Whether a paused read may start again; the caller then calls StartRead outside `mu_`.
+  // Whether a paused read may start again; the caller then calls ResumeRead outside `mu_`.
   bool ResumeReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (!read_paused_ || reads_done_ || finished_ || !CanReadLocked()) return false;
     read_paused_ = false;
+    starting_read_ = true;  // the stream may not finish before StartRead
     return true;
+  }
+
+  // Starts a read that ResumeReadLocked allowed, then finishes the stream if that became due.
+  void ResumeRead() {
+    StartRead(&reading_);
+    std::optional<grpc::Status> finish;
+    {
+      absl::MutexLock lock(&mu_);
+      starting_read_ = false;
+      finish = FinishIfDoneLocked();
+    }
+    if (finish.has_value()) Finish(*finish);
   }
 
   // Runs on the executor thread (or inline when the task could not be posted). `message` is
@@ -238,13 +255,16 @@ class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
       resume_read = ResumeReadLocked();
       finish = FinishIfDoneLocked();
     }
-    if (resume_read) StartRead(&reading_);
-    if (finish.has_value()) Finish(*finish);
+    if (finish.has_value()) {
+      Finish(*finish);
+    } else if (resume_read) {
+      ResumeRead();
+    }
   }
 
   // The status to Finish with when the stream is over (once), else nullopt.
   std::optional<grpc::Status> FinishIfDoneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_ || in_flight_ > 0 || !writes_.empty()) return std::nullopt;
+    if (finished_ || starting_read_ || in_flight_ > 0 || !writes_.empty()) return std::nullopt;
     if (!reads_done_ && error_.ok() && !write_failed_) return std::nullopt;
     finished_ = true;
     return ToGrpc(error_);
@@ -261,6 +281,7 @@ class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
   uint64_t received_ ABSL_GUARDED_BY(mu_) = 0;
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
+  bool starting_read_ ABSL_GUARDED_BY(mu_) = false;  // a resumed read, until StartRead
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
   bool write_failed_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;

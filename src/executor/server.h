@@ -53,6 +53,10 @@ class ReplicaServer {
   ~ReplicaServer();
 
   int port() const { return port_; }
+  // After Shutdown: waits up to `timeout` for the Executor to finish what it runs (and close).
+  // False when it is still busy; Running() then names the request it runs.
+  bool WaitIdle(absl::Duration timeout) { return runtime_->WaitIdle(timeout); }
+  std::string Running() const { return runtime_->Running(); }
   // Drains: NOT_SERVING, then waits up to `grace` for in-flight calls (cancelling the rest),
   // then closes the Executor. Idempotent.
   void Shutdown(absl::Duration grace);

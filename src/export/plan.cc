@@ -303,6 +303,7 @@ YamlNode GatewayNode(const NodePlan& node) {
   }
   if (spec.floating) item.Set("floating", true);
   if (spec.no_reduce) item.Set("no_reduce", true);
+  if (spec.expose_internal_errors) item.Set("expose_internal_errors", true);
   if (spec.retries != defaults.retries) item.Set("retries", spec.retries);
   if (spec.timeout_send_ms.has_value()) item.Set("timeout_send", *spec.timeout_send_ms);
   if (spec.load_balancing != defaults.load_balancing) {
@@ -338,6 +339,17 @@ std::string GatewayFlowYaml(const ExportPlan& plan) {
   with.Set("prefetch", flow.prefetch);
   if (flow.max_docs_per_request != config::kDefaultMaxDocsPerRequest) {
     with.Set("max_docs_per_request", flow.max_docs_per_request);
+  }
+  const config::GrpcServerLimits& limits = flow.grpc_server_limits;
+  if (limits.max_receive_message_bytes.has_value() || limits.max_send_message_bytes.has_value()) {
+    YamlNode options;
+    if (limits.max_receive_message_bytes.has_value()) {
+      options.Set("grpc.max_receive_message_length", *limits.max_receive_message_bytes);
+    }
+    if (limits.max_send_message_bytes.has_value()) {
+      options.Set("grpc.max_send_message_length", *limits.max_send_message_bytes);
+    }
+    with.Set("grpc_server_options", std::move(options));
   }
   if (flow.port_monitoring.has_value()) {
     with.Set("port_monitoring",

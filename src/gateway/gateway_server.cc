@@ -49,7 +49,9 @@ void Answer(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reac
   reactor->Finish(grpc::Status::OK);
 }
 
-// One JinaRPC/Call stream.
+// One JinaRPC/Call stream. Requests are read while fewer than `prefetch` are in flight or
+// answered but not yet sent, and fewer than kMaxHeldBytes of answers wait: a client that does not
+// read its answers stops being read from (flow control), so that they cannot pile up here.
 class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   CallReactor(Gateway* gateway, grpc::CallbackServerContext* context, int default_prefetch)
@@ -83,7 +85,7 @@ class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
       if (finished_ || !error_.ok() || write_failed_) return;  // the stream is ending
       sequence = next_sequence_++;
       ++in_flight_;  // keeps the reactor alive until Completed
-      read_more = in_flight_ < prefetch_;
+      read_more = CanReadLocked();
       read_paused_ = !read_more;
     }
     if (read_more) StartRead(&reading_);
@@ -106,18 +108,30 @@ class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
 
   void OnWriteDone(bool ok) override {
     std::optional<grpc::Status> finish;
+    bool resume = false;
     {
       absl::MutexLock lock(&mu_);
       writing_ = false;
+      held_bytes_ -= writing_buffer_.Length();
+      writing_buffer_.Clear();
       if (!ok) {
         write_failed_ = true;  // the client is gone: drop what is ready
         ready_.clear();
+        held_bytes_ = 0;
       }
       WriteNextLocked();
+      resume = ResumeReadLocked();
       finish = FinishIfDoneLocked();
     }
-    if (finish.has_value()) Finish(*finish);
+    if (finish.has_value()) {
+      Finish(*finish);
+    } else if (resume) {
+      ResumeRead();
+    }
   }
+
+  // Answers one stream may hold unsent, in bytes (besides `prefetch` in count).
+  static constexpr size_t kMaxHeldBytes = 64 << 20;
 
   void OnDone() override { delete this; }
 
@@ -127,24 +141,48 @@ class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
   // last lock below; Finish, if due, is the last touch.
   void Completed(uint64_t sequence, std::optional<grpc::ByteBuffer> response, std::string error) {
     bool resume = false;
-    {
-      absl::MutexLock lock(&mu_);
-      if (!error.empty()) {
-        if (error_.ok()) error_ = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, error);
-      } else if (!write_failed_) {
-        ready_.emplace(sequence, std::move(*response));
-      }
-      if (read_paused_ && !reads_done_ && error_.ok() && !write_failed_) {
-        read_paused_ = false;
-        resume = true;
-      }
-    }
-    if (resume) StartRead(&reading_);  // still counted in flight: the stream cannot finish yet
     std::optional<grpc::Status> finish;
     {
       absl::MutexLock lock(&mu_);
       --in_flight_;
+      if (!error.empty()) {
+        if (error_.ok()) error_ = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, error);
+      } else if (!write_failed_) {
+        held_bytes_ += response->Length();
+        ready_.emplace(sequence, std::move(*response));
+      }
       WriteNextLocked();
+      resume = ResumeReadLocked();
+      finish = FinishIfDoneLocked();
+    }
+    if (finish.has_value()) {
+      Finish(*finish);
+    } else if (resume) {
+      ResumeRead();
+    }
+  }
+
+  bool CanReadLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const size_t held = static_cast<size_t>(in_flight_) + ready_.size() + (writing_ ? 1 : 0);
+    return held < static_cast<size_t>(prefetch_) && held_bytes_ < kMaxHeldBytes &&
+           error_.ok() && !write_failed_;
+  }
+
+  // Whether a paused read may start again; the caller then calls ResumeRead outside `mu_`.
+  bool ResumeReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!read_paused_ || reads_done_ || finished_ || !CanReadLocked()) return false;
+    read_paused_ = false;
+    starting_read_ = true;  // the stream may not finish before StartRead
+    return true;
+  }
+
+  // Starts a read that ResumeReadLocked allowed, then finishes the stream if that became due.
+  void ResumeRead() {
+    StartRead(&reading_);
+    std::optional<grpc::Status> finish;
+    {
+      absl::MutexLock lock(&mu_);
+      starting_read_ = false;
       finish = FinishIfDoneLocked();
     }
     if (finish.has_value()) Finish(*finish);
@@ -166,7 +204,9 @@ class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
 
   // The status to Finish with when the stream is over (once), else nullopt.
   std::optional<grpc::Status> FinishIfDoneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_ || in_flight_ > 0 || writing_ || !ready_.empty()) return std::nullopt;
+    if (finished_ || starting_read_ || in_flight_ > 0 || writing_ || !ready_.empty()) {
+      return std::nullopt;
+    }
     if (!reads_done_ && error_.ok() && !write_failed_) return std::nullopt;
     finished_ = true;
     return error_;
@@ -180,10 +220,12 @@ class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
   absl::Mutex mu_;
   std::map<uint64_t, grpc::ByteBuffer> ready_ ABSL_GUARDED_BY(mu_);
   grpc::ByteBuffer writing_buffer_ ABSL_GUARDED_BY(mu_);
+  size_t held_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // of ready_ and writing_buffer_
   uint64_t next_sequence_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t next_to_write_ ABSL_GUARDED_BY(mu_) = 0;
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
+  bool starting_read_ ABSL_GUARDED_BY(mu_) = false;  // a resumed read, until StartRead
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool write_failed_ ABSL_GUARDED_BY(mu_) = false;

@@ -43,6 +43,9 @@ StatusOr<config::DeploymentSpec> ToDeploymentSpec(const DeploymentOptions& o) {
   spec.timeout_ready_ms = o.timeout_ready_ms;
   if (o.timeout_send_ms > 0) spec.timeout_send_ms = o.timeout_send_ms;
   spec.max_queued_requests = o.max_queued_requests;
+  spec.max_docs_per_request = o.max_docs_per_request;
+  spec.grpc_server_limits.max_receive_message_bytes = o.max_message_size;
+  spec.expose_internal_errors = o.expose_internal_errors;
   spec.retries = o.retries;
   spec.workspace = o.workspace;
   spec.stateful = o.stateful;

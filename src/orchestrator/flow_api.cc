@@ -38,6 +38,7 @@ Flow::Flow(FlowOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->internal_tls = {.certfile = options.internal_tls.certfile,
                          .keyfile = options.internal_tls.keyfile,
                          .cafile = options.internal_tls.cafile};
+  impl_->spec.grpc_server_limits.max_receive_message_bytes = options.max_message_size;
   impl_->shoal_binary = options.shoal_binary;
   impl_->max_replicas = options.max_replicas;
 }

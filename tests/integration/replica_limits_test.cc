@@ -3,14 +3,19 @@
 // replica keeps serving.
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
 
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "jina.grpc.pb.h"
+#include "shoal/client.h"
+#include "shoal/deployment.h"
 #include "shoal/doc.h"
 #include "tests/integration/child_process.h"
 
@@ -80,6 +85,16 @@ TEST(ReplicaLimitsTest, ARequestOverTheSizeLimitIsRefusedAndTheReplicaKeepsServi
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << refused.error_message();
   EXPECT_THAT(refused.error_message(), HasSubstr(std::to_string(64 << 20)));
   EXPECT_TRUE(Send(replica->address(), Request(3)).ok());
+  // Shoal's client says whose limit it is and how to raise it.
+  auto client = Client::Connect(replica->address());
+  ASSERT_TRUE(client.ok()) << client.status();
+  DocList docs;
+  docs.Add().set_text(std::string(70 << 20, 'x'));
+  for (bool stream : {true, false}) {
+    StatusOr<DocList> posted = client->Post("/x", docs, {.stream = stream});
+    EXPECT_EQ(posted.status().code(), absl::StatusCode::kResourceExhausted) << posted.status();
+    EXPECT_THAT(posted.status().message(), HasSubstr("--max-message-size"));
+  }
 
   auto raised = StartExecutor({"--uses", "Echo", "--max-message-size", std::to_string(100 << 20)});
   ASSERT_NE(raised, nullptr);
@@ -164,6 +179,113 @@ TEST(ReplicaLimitsTest, BytesThatAreNotARequestAreInvalidArgumentNamingTheRpc) {
   }
 
   EXPECT_TRUE(Send(replica->address(), Request(1)).ok());
+}
+
+// Writes up to `max_writes` copies of `request` on a JinaRPC/Call stream to `address` without
+// reading any answer; returns how many writes completed before one stayed blocked for 3 s.
+int WritesAcceptedWithoutReading(const std::string& address, const std::string& request,
+                                 int max_writes) {
+  grpc::GenericStub generic(Unlimited(address));
+  grpc::ClientContext context;
+  grpc::CompletionQueue cq;
+  auto stream = generic.PrepareCall(&context, "/jina.JinaRPC/Call", &cq);
+  void* tag = nullptr;
+  bool ok = false;
+  stream->StartCall(reinterpret_cast<void*>(1));
+  int accepted = -1;
+  if (cq.Next(&tag, &ok) && ok) {
+    accepted = 0;
+    grpc::Slice slice(request);
+    grpc::ByteBuffer message(&slice, 1);
+    while (accepted < max_writes) {
+      stream->Write(message, reinterpret_cast<void*>(2));
+      auto status =
+          cq.AsyncNext(&tag, &ok, std::chrono::system_clock::now() + std::chrono::seconds(3));
+      if (status != grpc::CompletionQueue::GOT_EVENT) break;  // blocked: the server stopped reading
+      if (!ok) break;
+      ++accepted;
+    }
+  }
+  context.TryCancel();
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  return accepted;
+}
+
+TEST(ReplicaLimitsTest, AClientThatDoesNotReadIsNotReadFrom) {
+  auto replica = StartExecutor({"--uses", "Echo"});
+  ASSERT_NE(replica, nullptr);
+  // 240 requests of 1 MB: without flow control the replica holds every answer.
+  const std::string request = Request(1, 1 << 20).SerializeAsString();
+  const int accepted = WritesAcceptedWithoutReading(replica->address(), request, 240);
+  EXPECT_GE(accepted, 60);   // about the answers a stream may hold (64, or 64 MB) were read
+  EXPECT_LT(accepted, 160);  // then reading stopped, besides what the transport buffers
+  EXPECT_TRUE(Send(replica->address(), Request(1)).ok());
+}
+
+TEST(ReplicaLimitsTest, AClientThatReadsGetsEveryAnswerPastTheHeldBytes) {
+  auto replica = StartExecutor({"--uses", "Echo"});
+  ASSERT_NE(replica, nullptr);
+  auto stub = jina::JinaRPC::NewStub(Unlimited(replica->address()));
+  const jina::DataRequestProto request = Request(1, 1 << 20);
+  grpc::ClientContext context;
+  auto stream = stub->Call(&context);
+  constexpr int kRequests = 150;  // 150 MB in all: more than a stream may hold at once
+  std::thread writer([&] {
+    for (int i = 0; i < kRequests; ++i) {
+      if (!stream->Write(request)) break;
+    }
+    stream->WritesDone();
+  });
+  jina::DataRequestProto answer;
+  int answers = 0;
+  while (stream->Read(&answer)) ++answers;
+  writer.join();
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(answers, kRequests);
+}
+
+TEST(ReplicaLimitsTest, ADeploymentsMaxDocsPerRequestIsAnErrorNotARetry) {
+  DeploymentOptions options;
+  options.name = "enc";
+  options.uses = "Echo";
+  options.replicas = 2;
+  options.max_docs_per_request = 5;
+  options.shoal_binary = testing::ShoalBinary();
+  Deployment dep(options);
+  Status started = dep.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  const std::string gateway = "127.0.0.1:" + std::to_string(dep.port());
+  grpc::Status refused = Send(gateway, Request(6));
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << refused.error_message();
+  EXPECT_THAT(refused.error_message(), HasSubstr("max_docs_per_request (5)"));
+  EXPECT_THAT(refused.error_message(), HasSubstr("enc/rep-"));
+  EXPECT_TRUE(Send(gateway, Request(5)).ok());
+}
+
+TEST(ReplicaLimitsTest, SigtermDuringAVeryLongRequestExitsAfterTheShutdownTimeout) {
+  auto replica =
+      StartExecutor({"--uses", "Sleep", "--name", "sleep/rep-0", "--shutdown-timeout", "300"});
+  ASSERT_NE(replica, nullptr);
+  jina::DataRequestProto request = Request(1);
+  request.mutable_header()->set_request_id("the-long-one");
+  request.mutable_header()->set_exec_endpoint("/slow");
+  (*request.mutable_parameters()->mutable_fields())["ms"].set_number_value(600000);
+  grpc::Status status;
+  std::thread post([&] { status = Send(replica->address(), request); });
+  bool pending = false;
+  for (int i = 0; i < 500 && !pending; ++i) {
+    pending = testing::ReplicaInfo(replica->address())["pending_requests"] == "1";
+  }
+  ASSERT_TRUE(pending);
+  replica->Signal(SIGTERM);
+  std::optional<int> exit_code = replica->Wait(std::chrono::seconds(30));
+  ASSERT_TRUE(exit_code.has_value()) << "still running 30 s after SIGTERM\n" << replica->Log();
+  EXPECT_EQ(*exit_code, 1);
+  EXPECT_THAT(replica->Log(), HasSubstr("abandoning endpoint '/slow', request 'the-long-one'"));
+  post.join();
+  EXPECT_FALSE(status.ok());
 }
 
 }  // namespace

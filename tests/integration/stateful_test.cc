@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "jina.grpc.pb.h"
 #include "shoal/deployment.h"
@@ -204,8 +205,71 @@ TEST(StatefulDeploymentTest, AReusedRequestIdWithOtherDocumentsIsRefused) {
   jina::DataRequestProto again;
   grpc::Status retried = WriteToLeader(dep, first, &again);
   ASSERT_TRUE(retried.ok()) << retried.error_message();
-  EXPECT_EQ(again.SerializeAsString(), answer.SerializeAsString());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(again, answer))
+      << again.DebugString() << "\nvs\n" << answer.DebugString();
   EXPECT_TRUE(Converge(dep, "1")) << ::testing::PrintToString(Counts(dep));
+}
+
+// WriteToLeader, again while no leader is known yet (a group that just started).
+grpc::Status WriteOnceALeaderIsKnown(const Deployment& dep, const jina::DataRequestProto& request,
+                                     jina::DataRequestProto* response) {
+  grpc::Status status = WriteToLeader(dep, request, response);
+  for (int i = 0; i < 100 && status.error_message().find("not the leader") != std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    status = WriteToLeader(dep, request, response);
+  }
+  return status;
+}
+
+TEST(StatefulDeploymentTest, ARequestIdRestoredFromASnapshotStillRefusesOtherDocuments) {
+  std::filesystem::path workspace = FreshDir("restored-id");
+  DeploymentOptions options = Stateful("restored", workspace);
+  // Snapshot after 16 entries and keep 4 behind it: after a restart the first write comes back
+  // from the snapshot, not from the log.
+  options.raft_configuration =
+      R"({"HeartbeatTimeout": 200, "ElectionTimeout": 200, "LeaderLeaseTimeout": 100,
+          "CommitTimeout": 5, "LogLevel": "WARN", "SnapshotThreshold": 16,
+          "SnapshotInterval": 1, "TrailingLogs": 4})";
+  jina::DataRequestProto first;
+  first.mutable_header()->set_request_id("kept-id");
+  first.mutable_header()->set_exec_endpoint("/index");
+  DocList(first.mutable_data()->mutable_docs()).Add().set_text("first caller's doc");
+  {
+    Deployment dep(options);
+    Status started = dep.Start();
+    ASSERT_TRUE(started.ok()) << started;
+    jina::DataRequestProto answer;
+    grpc::Status written = WriteOnceALeaderIsKnown(dep, first, &answer);
+    ASSERT_TRUE(written.ok()) << written.error_message();
+    ASSERT_TRUE(dep.Post("/index", Docs(40), {.request_size = 1, .stream = false}).ok());
+    ASSERT_TRUE(Converge(dep, "41")) << ::testing::PrintToString(Counts(dep));
+    auto snapshots = [&](int r) {
+      std::error_code error;
+      std::filesystem::directory_iterator it(
+          workspace / "restored" / ("rep-" + std::to_string(r)) / "raft" / "snapshots", error);
+      return !error && it != std::filesystem::directory_iterator();
+    };
+    for (int i = 0; i < 250 && !(snapshots(0) && snapshots(1) && snapshots(2)); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_TRUE(snapshots(0) && snapshots(1) && snapshots(2));
+  }
+  Deployment restarted(options);
+  Status started = restarted.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  ASSERT_TRUE(Converge(restarted, "41")) << ::testing::PrintToString(Counts(restarted));
+  jina::DataRequestProto other;
+  *other.mutable_header() = first.header();
+  DocList(other.mutable_data()->mutable_docs()).Add().set_text("second caller's doc");
+  jina::DataRequestProto leaked;
+  grpc::Status refused = WriteOnceALeaderIsKnown(restarted, other, &leaked);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::ALREADY_EXISTS) << refused.error_message();
+  EXPECT_EQ(leaked.data().docs().docs_size(), 0);
+  jina::DataRequestProto again;
+  EXPECT_TRUE(WriteOnceALeaderIsKnown(restarted, first, &again).ok());
+  ASSERT_TRUE(restarted.Post("/index", Docs(1), {.stream = false}).ok());
+  EXPECT_TRUE(Converge(restarted, "42")) << ::testing::PrintToString(Counts(restarted));
 }
 
 TEST(StatefulDeploymentTest, LinearizableReadsSeeEveryAcknowledgedWrite) {

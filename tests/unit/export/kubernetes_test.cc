@@ -419,3 +419,42 @@ TEST(KubernetesTest, OneTokenPerFlow) {
 
 }  // namespace
 }  // namespace shoal::exporter
+
+namespace shoal::exporter {
+namespace {
+
+TEST(KubernetesTest, RequestLimitsReachTheReplicasAndTheGateway) {
+  std::vector<YAML::Node> objects =
+      Objects(Export("jtype: Flow\n"
+                     "with:\n"
+                     "  grpc_server_options: {grpc.max_receive_message_length: 1048576}\n"
+                     "executors:\n"
+                     "  - name: enc\n"
+                     "    uses: Echo\n"
+                     "    max_docs_per_request: 50\n"
+                     "    expose_internal_errors: true\n"
+                     "    grpc_server_options: {grpc.max_receive_message_length: 2097152}\n"));
+  YAML::Node map = Find(objects, "ConfigMap", "gateway-flow");
+  absl::StatusOr<config::FlowSpec> flow =
+      config::ParseFlowYaml(map["data"]["flow.yml"].as<std::string>(), "flow.yml");
+  ASSERT_TRUE(flow.ok()) << flow.status();
+  EXPECT_EQ(flow->grpc_server_limits.max_receive_message_bytes, 1048576);
+  ASSERT_THAT(flow->executors, SizeIs(1));
+  EXPECT_TRUE(flow->executors[0].expose_internal_errors);
+  bool found = false;
+  for (const YAML::Node& object : objects) {
+    if (object["kind"].as<std::string>() != "Deployment" ||
+        object["metadata"]["name"].as<std::string>() != "enc") {
+      continue;
+    }
+    found = true;
+    const std::string args =
+        YAML::Dump(object["spec"]["template"]["spec"]["containers"][0]["args"]);
+    EXPECT_THAT(args, HasSubstr("--max-docs-per-request"));
+    EXPECT_THAT(args, HasSubstr("2097152"));
+  }
+  EXPECT_TRUE(found);
+}
+
+}  // namespace
+}  // namespace shoal::exporter

@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/synchronization/notification.h"
@@ -123,6 +124,105 @@ grpc::Status SendOne(jina::JinaRPC::Stub& stub, std::string* error_description) 
   jina::DataRequestProto answer;
   while (stream->Read(&answer)) *error_description = answer.header().status().description();
   return stream->Finish();
+}
+
+// Writes up to `max_writes` copies of `request` on a Call stream without reading any answer;
+// returns how many writes completed before one stayed blocked for 3 s.
+int WritesAcceptedWithoutReading(int port, const std::string& request, int max_writes) {
+  grpc::ChannelArguments args;
+  args.SetMaxSendMessageSize(-1);
+  grpc::GenericStub generic(grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
+                                                      grpc::InsecureChannelCredentials(), args));
+  grpc::ClientContext context;
+  grpc::CompletionQueue cq;
+  auto stream = generic.PrepareCall(&context, "/jina.JinaRPC/Call", &cq);
+  void* tag = nullptr;
+  bool ok = false;
+  stream->StartCall(reinterpret_cast<void*>(1));
+  int accepted = -1;
+  if (cq.Next(&tag, &ok) && ok) {
+    accepted = 0;
+    grpc::Slice slice(request);
+    grpc::ByteBuffer message(&slice, 1);
+    while (accepted < max_writes) {
+      stream->Write(message, reinterpret_cast<void*>(2));
+      auto status =
+          cq.AsyncNext(&tag, &ok, std::chrono::system_clock::now() + std::chrono::seconds(3));
+      if (status != grpc::CompletionQueue::GOT_EVENT || !ok) break;  // blocked, or failed
+      ++accepted;
+    }
+  }
+  context.TryCancel();
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  return accepted;
+}
+
+TEST_F(GatewayServerTest, AClientThatDoesNotReadIsNotReadFrom) {
+  StartWithFake({.prefetch = 10});
+  // 200 requests of 1 MB: without flow control the gateway holds every answer.
+  jina::DataRequestProto request = Request(0);
+  request.mutable_parameters()->mutable_fields()->insert({"pad", google::protobuf::Value()});
+  (*request.mutable_parameters()->mutable_fields())["pad"].set_string_value(
+      std::string(1 << 20, 'x'));
+  const int accepted =
+      WritesAcceptedWithoutReading(server_->port(), request.SerializeAsString(), 200);
+  EXPECT_GE(accepted, 10);   // the prefetch was read
+  EXPECT_LT(accepted, 120);  // then reading stopped, besides what the transport buffers
+  Stream(3, "0");            // other streams are served
+}
+
+TEST_F(GatewayServerTest, AClientThatReadsGetsEveryAnswerPastTheHeldBytes) {
+  StartWithFake({.prefetch = 10});
+  jina::DataRequestProto request = Request(0);
+  (*request.mutable_parameters()->mutable_fields())["pad"].set_string_value(
+      std::string(1 << 20, 'x'));
+  grpc::ClientContext context;
+  auto stream = stub_->Call(&context);
+  constexpr int kRequests = 150;  // 150 MB in all: more than a stream may hold at once
+  std::thread writer([&] {
+    for (int i = 0; i < kRequests; ++i) {
+      if (!stream->Write(request)) break;
+    }
+    stream->WritesDone();
+  });
+  jina::DataRequestProto answer;
+  int answers = 0;
+  while (stream->Read(&answer)) ++answers;
+  writer.join();
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(answers, kRequests);
+}
+
+grpc::Status SendUnary(int port, const jina::DataRequestProto& request) {
+  grpc::ChannelArguments args;
+  args.SetMaxSendMessageSize(-1);
+  args.SetMaxReceiveMessageSize(-1);
+  auto stub = jina::JinaSingleDataRequestRPC::NewStub(grpc::CreateCustomChannel(
+      "127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials(), args));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  jina::DataRequestProto response;
+  return stub->process_single_data(&context, request, &response);
+}
+
+TEST_F(GatewayServerTest, ARequestOverTheSizeLimitIsRefused) {
+  StartWithFake({});
+  jina::DataRequestProto big = Request(0);
+  (*big.mutable_parameters()->mutable_fields())["pad"].set_string_value(std::string(70 << 20, 'x'));
+  grpc::Status refused = SendUnary(server_->port(), big);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << refused.error_message();
+  EXPECT_THAT(refused.error_message(), HasSubstr(std::to_string(64 << 20)));
+  EXPECT_TRUE(SendUnary(server_->port(), Request(1)).ok());
+}
+
+TEST_F(GatewayServerTest, TheSizeLimitCanBeRaised) {
+  StartWithFake({.max_receive_message_bytes = 100 << 20});
+  jina::DataRequestProto big = Request(0);
+  (*big.mutable_parameters()->mutable_fields())["pad"].set_string_value(std::string(70 << 20, 'x'));
+  grpc::Status passed = SendUnary(server_->port(), big);
+  EXPECT_TRUE(passed.ok()) << passed.error_message();
 }
 
 TEST_F(GatewayServerTest, ErrorsNameTheReplicaNotItsAddress) {
