@@ -9,14 +9,12 @@
 
 #include "shoal/status.h"
 #include "src/config/deployment_spec.h"
+#include "src/config/grpc_server_options.h"
 
 namespace shoal::config {
 
 // The name `needs` uses for the gateway (the start of the graph).
 inline constexpr char kGatewayNode[] = "gateway";
-// Docs one HTTP request may carry (matches and chunks included), unless the Flow sets
-// `max_docs_per_request`.
-inline constexpr int kDefaultMaxDocsPerRequest = 10000;
 
 struct FlowSpec {
   std::string name = "flow";

@@ -11,6 +11,14 @@
 
 namespace shoal::config {
 
+// Defaults of the request limits every server applies (replicas, gRPC and HTTP gateways).
+// 64 MiB: room for a batch of images (64 RGB 256x256 float32 tensors are 48 MiB), while a few
+// such requests at once cannot exhaust a replica. Jina passes -1 (no limit); gRPC's own 4 MiB
+// default breaks image batches.
+inline constexpr int kDefaultMaxReceiveMessageBytes = 64 << 20;
+// Docs one request may carry (over HTTP, matches and chunks included); `max_docs_per_request`.
+inline constexpr int kDefaultMaxDocsPerRequest = 10000;
+
 // Bytes; -1: no limit; unset: the server's default (64 MiB received, no send limit).
 struct GrpcServerLimits {
   std::optional<int> max_receive_message_bytes;  // grpc.max_receive_message_length

@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "shoal/status.h"
 #include "src/common/tls_files.h"
+#include "src/config/grpc_server_options.h"
 #include "src/executor/runtime.h"
 
 namespace grpc {
@@ -20,12 +21,8 @@ namespace shoal::executor {
 
 class StatefulReplica;
 
-// 64 MiB: room for a batch of images (64 RGB 256x256 float32 tensors are 48 MiB), while a few
-// such requests at once cannot exhaust a replica. Jina passes -1 (no limit); gRPC's own 4 MiB
-// default breaks image batches.
-inline constexpr int kDefaultMaxReceiveMessageBytes = 64 << 20;
-// As the HTTP gateway's max_docs_per_request.
-inline constexpr int kDefaultMaxDocsPerRequest = 10000;
+using config::kDefaultMaxDocsPerRequest;
+using config::kDefaultMaxReceiveMessageBytes;
 
 // Thread-safe. States: serving (after Start) -> draining (Shutdown: health NOT_SERVING, no new
 // calls, in-flight calls finish) -> stopped (the Executor is closed).

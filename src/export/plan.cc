@@ -233,6 +233,11 @@ std::vector<std::string> ExecutorArgs(const NodePlan& node, const ReplicaArgs& r
                            absl::StrCat("0.0.0.0:", replica.raft_port), "--raft-advertise",
                            replica.raft_advertise, "--raft-peers", replica.raft_peers});
   if (!replica.raft_join.empty()) args.insert(args.end(), {"--raft-join", replica.raft_join});
+  if (NodeServesTls(node)) {  // the Raft members' own connections: mutual TLS, same files
+    args.insert(args.end(), {"--raft-tls-certfile", SecretPath(node.label + ".crt"),
+                             "--raft-tls-keyfile", SecretPath(node.label + ".key"),
+                             "--raft-tls-cafile", SecretPath(node.label + ".ca.crt")});
+  }
   if (!spec.raft_configuration.fields().empty()) {
     args.insert(args.end(), {"--raft-configuration", StructToJson(spec.raft_configuration)});
   }

@@ -35,8 +35,8 @@
 #include "absl/synchronization/mutex.h"
 #include "src/common/log.h"
 #include "src/common/strings.h"
-#include "src/gateway/bearer_token.h"
 #include "src/gateway/http_json.h"
+#include "src/rpc/auth.h"
 #include "src/gateway/http_stream.h"
 
 namespace shoal::gateway {
@@ -226,7 +226,7 @@ void HttpSession::OnHeader(beast::error_code ec, size_t bytes) {
   version_ = parser_->get().version();
   if (!token.empty()) {
     const auto authorization = parser_->get()[http::field::authorization];
-    if (!BearerTokenMatches(std::string_view(authorization.data(), authorization.size()),
+    if (!rpc::TokenMatches(std::string_view(authorization.data(), authorization.size()),
                             token)) {
       keep_alive_ = false;  // the body, if any, is not read
       Reply(http::status::unauthorized, ErrorJson("Unauthorized"));

@@ -452,6 +452,11 @@ ReplicaProcessSpec LocalDeployment::ReplicaSpec(int shard, int r, int members,
   if (tls.enabled()) {
     replica.argv.insert(replica.argv.end(), {"--ssl-certfile", tls.certfile, "--ssl-keyfile",
                                              tls.keyfile, "--ssl-cafile", tls.cafile});
+    if (spec_.stateful) {  // the Raft members' own connections: mutual TLS with the same files
+      replica.argv.insert(replica.argv.end(),
+                          {"--raft-tls-certfile", tls.certfile, "--raft-tls-keyfile", tls.keyfile,
+                           "--raft-tls-cafile", tls.cafile});
+    }
   }
   if (!spec_.reflection) replica.argv.push_back("--no-reflection");
   replica.env = spec_.env;

@@ -90,15 +90,12 @@ StatusOr<std::unique_ptr<LocalFlow>> LocalFlow::Start(const config::FlowSpec& sp
                              gateway::GatewayServer::Start(flow->gateway_.get(), grpc_options));
       flow->ports_.push_back(flow->grpc_->port());
     } else {
-      if (!spec.ssl_certfile.empty() || !spec.auth_token.empty()) {
-        // Never plaintext or open while the operator asked for TLS or a token.
-        return absl::UnimplementedError(absl::StrCat(
-            "Flow '", spec.name, "': ssl_certfile/auth_token are served on the gRPC protocol "
-            "only so far; remove 'http' from protocol or serve it behind a TLS proxy"));
-      }
       gateway::HttpServer::Options http_options;
       http_options.host = spec.host;
       http_options.port = port;
+      http_options.ssl_certfile = spec.ssl_certfile;
+      http_options.ssl_keyfile = spec.ssl_keyfile;
+      http_options.auth_token = spec.auth_token;
       if (spec.max_docs_per_request > 0) {
         http_options.max_docs_per_request = static_cast<size_t>(spec.max_docs_per_request);
       } else {

@@ -4,6 +4,11 @@
 #include <cstdlib>
 #include <fstream>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 
@@ -11,20 +16,34 @@ namespace shoal::rpc {
 
 std::string BearerValue(std::string_view token) { return "Bearer " + std::string(token); }
 
+namespace {
+
+// SHA-256 of `s`; false when OpenSSL fails.
+bool Digest(std::string_view s, unsigned char (&out)[EVP_MAX_MD_SIZE], unsigned int* size) {
+  return EVP_Digest(s.data(), s.size(), out, size, EVP_sha256(), nullptr) == 1;
+}
+
+}  // namespace
+
 bool TokenMatches(std::string_view presented, std::string_view token) {
-  constexpr std::string_view kScheme = "Bearer ";
   if (token.empty()) return false;
-  // The length of the token is not secret (gRPC metadata shows it on the wire anyway); its bytes
-  // are: every byte is compared whatever the earlier ones were.
-  if (presented.size() != kScheme.size() + token.size()) return false;
-  unsigned char difference = 0;
-  for (size_t i = 0; i < kScheme.size(); ++i) {
-    difference |= static_cast<unsigned char>(presented[i] ^ kScheme[i]);
+  constexpr std::string_view kScheme = "bearer ";
+  if (presented.size() < kScheme.size() ||
+      !absl::EqualsIgnoreCase(absl::string_view(presented.data(), kScheme.size()),
+                              absl::string_view(kScheme.data(), kScheme.size()))) {
+    return false;
   }
-  for (size_t i = 0; i < token.size(); ++i) {
-    difference |= static_cast<unsigned char>(presented[kScheme.size() + i] ^ token[i]);
+  absl::string_view given = absl::StripAsciiWhitespace(
+      absl::string_view(presented.data() + kScheme.size(), presented.size() - kScheme.size()));
+  unsigned char a[EVP_MAX_MD_SIZE];
+  unsigned char b[EVP_MAX_MD_SIZE];
+  unsigned int a_size = 0;
+  unsigned int b_size = 0;
+  if (!Digest(std::string_view(given.data(), given.size()), a, &a_size) ||
+      !Digest(token, b, &b_size) || a_size != b_size) {
+    return false;
   }
-  return difference == 0;
+  return CRYPTO_memcmp(a, b, a_size) == 0;
 }
 
 StatusOr<std::string> LoadAuthToken(const std::string& token_file) {

@@ -21,8 +21,10 @@ inline constexpr char kAuthorizationKey[] = "authorization";
 // "Bearer <token>".
 std::string BearerValue(std::string_view token);
 
-// Whether `presented` (the metadata value) is "Bearer <token>". Takes the same time for every
-// presented value of a given length, so the token cannot be guessed byte by byte.
+// Whether `presented` (a gRPC `authorization` metadata value or an HTTP Authorization header)
+// is "Bearer <token>" ("Bearer" in any case, as RFC 6750 allows). False for an empty token.
+// SHA-256 digests are compared without an early exit, so neither the token's bytes nor its
+// length can be guessed from the time taken.
 bool TokenMatches(std::string_view presented, std::string_view token);
 
 // The token of this process: the first line of `token_file` when given (an unreadable or empty

@@ -476,6 +476,52 @@ TEST(TlsTest, FlowWithSslCertfileServesTlsClients) {
   EXPECT_FALSE(PostBothWays(address, {.connect_timeout = std::chrono::milliseconds(0)}).ok());
 }
 
+// curl's HTTP status for `curl_args` (-1 when curl could not run or reach the server).
+int CurlStatus(const std::string& curl_args) {
+  const std::string command =
+      "curl -s -o /dev/null -w '%{http_code}' --max-time 10 " + curl_args + " 2>/dev/null";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return -1;
+  char buffer[16] = {};
+  size_t n = fread(buffer, 1, sizeof(buffer) - 1, pipe);
+  pclose(pipe);
+  buffer[n] = '\0';
+  return n == 0 ? -1 : std::atoi(buffer);
+}
+
+// The HTTP front end takes the Flow's ssl_certfile/ssl_keyfile and auth_token as the gRPC one
+// does: HTTPS only, and every request needs the bearer token.
+TEST(TlsTest, FlowServesHttpsWithTheTokenOverHttpToo) {
+  Certificates certs = MakeCertificates("flow-http");
+  const std::filesystem::path yaml = certs.dir / "flow.yml";
+  std::ofstream(yaml) << "jtype: Flow\n"
+                         "with:\n"
+                         "  protocol: http\n"
+                         "  host: 127.0.0.1\n"
+                         "  auth_token: " << kToken << "\n"
+                         "  ssl_certfile: " << certs.server_cert() << "\n"
+                         "  ssl_keyfile: " << certs.server_key() << "\n"
+                         "executors:\n"
+                         "  - {name: echo, uses: Echo}\n";
+  auto flow = testing::ChildProcess::Start(
+      {testing::ShoalBinary(), "flow", "--uses", yaml.string(), "--port", "0"}, true,
+      std::chrono::seconds(60));
+  ASSERT_TRUE(flow.ok()) << flow.status();
+  const std::string url = "https://" + (*flow)->address() + "/post";
+  const std::string body =
+      " -H 'Content-Type: application/json' -d '{\"execEndpoint\": \"/x\", \"data\": "
+      "[{\"text\": \"hi\"}]}' ";
+  const std::string ca = " --cacert " + certs.ca();
+  EXPECT_EQ(CurlStatus(ca + body + "-H 'Authorization: Bearer " + kToken + "' " + url), 200)
+      << (*flow)->Log();
+  EXPECT_EQ(CurlStatus(ca + body + url), 401);
+  EXPECT_EQ(CurlStatus(ca + body + "-H 'Authorization: Bearer wrong' " + url), 401);
+  // Plain HTTP on the same port gets no answer of the gateway's.
+  std::string plain = url;
+  plain.replace(0, 5, "http");
+  EXPECT_NE(CurlStatus(body + "-H 'Authorization: Bearer " + kToken + "' " + plain), 200);
+}
+
 TEST(TlsTest, FlowWithOnlySslCertfileIsAnErrorNamingTheKey) {
   Certificates certs = MakeCertificates("flow-half");
   const std::filesystem::path yaml = certs.dir / "flow.yml";

@@ -21,7 +21,7 @@ TEST(AuthTest, TokenMatchesOnlyTheExactBearerValue) {
   EXPECT_FALSE(TokenMatches("Bearer abd", "abc"));
   EXPECT_FALSE(TokenMatches("Bearer abcd", "abc"));
   EXPECT_FALSE(TokenMatches("Bearer ab", "abc"));
-  EXPECT_FALSE(TokenMatches("bearer abc", "abc"));
+  EXPECT_TRUE(TokenMatches("bearer abc", "abc"));  // RFC 6750: the scheme in any case
   EXPECT_FALSE(TokenMatches("abc", "abc"));
   EXPECT_FALSE(TokenMatches("Bearer ", ""));  // no token configured never matches
 }
