@@ -137,14 +137,14 @@ StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
   deployment->replica_port_ = options.replica_port;
   if (spec.port_monitoring.has_value()) {
     StatusOr<std::unique_ptr<metrics::Exposer>> exposer =
-        metrics::StartExposer("0.0.0.0", *spec.port_monitoring);
+        metrics::StartExposer(options.metrics_host, *spec.port_monitoring);
     if (!exposer.ok()) {
       return absl::Status(exposer.status().code(),
                           absl::StrCat(Where(spec, "port_monitoring"), "Deployment '", spec.name,
                                        "': ", exposer.status().message()));
     }
     deployment->metrics_ = std::move(exposer).value();
-    SHOAL_LOG_INFO("Deployment '%s': metrics on 0.0.0.0:%d", spec.name,
+    SHOAL_LOG_INFO("Deployment '%s': metrics on %s:%d", spec.name, options.metrics_host,
                    deployment->metrics_->port());
   }
   std::vector<std::vector<routing::Address>> addresses(spec.shards);

@@ -33,6 +33,9 @@ class LocalDeployment {
   struct Options {
     std::string shoal_binary;    // empty: FindShoalBinary()
     std::string replica_host = "127.0.0.1";
+    // Where the Deployment's own metrics (port_monitoring) listen: the host its clients reach,
+    // i.e. its gateway's, so that a loopback-only gateway does not expose metrics elsewhere.
+    std::string metrics_host = "0.0.0.0";
     // Replica processes (replicas x shards) the Deployment may have, at start and after Scale().
     int max_replicas = config::kDefaultMaxReplicas;
     // The port the first replica listens on (a Flow Executor's `port`); 0: one of its choosing.

@@ -46,6 +46,7 @@ StatusOr<std::unique_ptr<LocalFlow>> LocalFlow::Start(const config::FlowSpec& sp
     starters.emplace_back([&, i] {
       const config::DeploymentSpec& executor = spec.executors[i];
       LocalDeployment::Options local = options.local;
+      local.metrics_host = spec.host;
       // In a Flow an Executor's `port` is its replica's (no head; ValidateFlowSpec allows it
       // with one replica only), as Jina's Flow gives a one-replica Executor its port.
       if (!executor.external && executor.port.has_value()) local.replica_port = *executor.port;

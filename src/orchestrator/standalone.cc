@@ -8,7 +8,9 @@ namespace shoal::orchestrator {
 StatusOr<std::unique_ptr<StandaloneDeployment>> StandaloneDeployment::Start(
     const config::DeploymentSpec& spec, const Options& options) {
   std::unique_ptr<StandaloneDeployment> standalone(new StandaloneDeployment());
-  SHOAL_ASSIGN_OR_RETURN(standalone->deployment_, LocalDeployment::Start(spec, options.local));
+  LocalDeployment::Options local = options.local;
+  local.metrics_host = options.gateway_host;
+  SHOAL_ASSIGN_OR_RETURN(standalone->deployment_, LocalDeployment::Start(spec, local));
   standalone->gateway_ = std::make_unique<gateway::Gateway>(
       std::vector<routing::DeploymentRouter*>{&standalone->deployment_->router()});
   standalone->gateway_->Discover(std::chrono::seconds(10));

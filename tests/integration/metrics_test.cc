@@ -10,6 +10,7 @@
 #include <regex>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "shoal/client.h"
@@ -35,6 +36,24 @@ int LoggedMetricsPort(const std::string& log) {
 
 std::string Scrape(int port) {
   return testing::Curl("http://127.0.0.1:" + std::to_string(port) + "/metrics");
+}
+
+// The IPv4 address a TCP socket listens on at `port` ("0.0.0.0" for every interface), from
+// /proc/net/tcp; "" when none listens there.
+std::string ListeningAddress(int port) {
+  std::ifstream table("/proc/net/tcp");
+  std::string line;
+  std::getline(table, line);  // the header
+  while (std::getline(table, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state;
+    fields >> slot >> local >> remote >> state;
+    if (state != "0A" || local.size() != 13) continue;  // 0A: LISTEN; AABBCCDD:PPPP
+    if (std::stoi(local.substr(9), nullptr, 16) != port) continue;
+    const unsigned long ip = std::stoul(local.substr(0, 8), nullptr, 16);  // little endian
+    return absl::StrCat(ip & 0xff, ".", (ip >> 8) & 0xff, ".", (ip >> 16) & 0xff, ".", ip >> 24);
+  }
+  return "";
 }
 
 TEST(MetricsProcessTest, ExecutorCountsRequestsPerEndpoint) {
@@ -144,6 +163,9 @@ TEST(MetricsProcessTest, DeploymentServesRouterMetricsAndReplicasServeTheirOwn) 
                                 std::regex("Deployment 'counted': metrics on [0-9.]+:([0-9]+)")))
       << log;
   int router_port = std::stoi(match[1]);
+  // The Deployment's metrics listen where its gateway does (here loopback only), not on every
+  // interface.
+  EXPECT_EQ(ListeningAddress(router_port), "127.0.0.1") << log;
 
   // The router's attempts per replica, before and after 4 requests (the gateway's endpoint
   // discovery at start is an attempt too).
