@@ -1,17 +1,11 @@
 // LocalDeployment: replica argv/env, GPU round robin, supervision callbacks into the router.
 #include "src/orchestrator/local_deployment.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <random>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -23,6 +17,7 @@
 #include "src/common/log.h"
 #include "src/executor/membership_client.h"
 #include "src/orchestrator/capacity.h"
+#include "src/orchestrator/free_port.h"
 #include "src/orchestrator/gpu_assignment.h"
 #include "src/routing/address.h"
 #include "src/rpc/auth.h"
@@ -56,32 +51,6 @@ StatusOr<std::vector<std::string>> CudaDevices(const config::DeploymentSpec& spe
         absl::StrCat(where, "Deployment '", spec.name, "': ", devices.status().message()));
   }
   return devices->value_or(std::vector<std::string>());
-}
-
-// A port that is free now, for Raft transports whose addresses every member must know before
-// any of them starts. Used only when the Deployment gives no peer_ports. It is taken below the
-// kernel's ephemeral range, so that the many processes binding port 0 on this machine (replicas'
-// gRPC ports among them) cannot be handed it before the replica binds it; a rare collision with
-// another picker is retried by Start().
-StatusOr<int> PickFreePort(const std::string& host) {
-  int ephemeral_low = 32768;
-  if (std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range"); range) range >> ephemeral_low;
-  int low = std::max(1024, ephemeral_low - 12000);
-  int high = std::max(low + 1, ephemeral_low);
-  static std::mt19937 random{std::random_device{}()};
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    int port = std::uniform_int_distribution<int>(low, high - 1)(random);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return absl::InternalError("socket() failed while picking a Raft port");
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<uint16_t>(port));
-    inet_pton(AF_INET, host.c_str(), &address.sin_addr);
-    bool free = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-    close(fd);
-    if (free) return port;
-  }
-  return absl::UnavailableError(absl::StrCat("no free port on ", host, " in ", low, "..", high));
 }
 
 // A replica this Deployment started: TLS when internal_tls is on.
