@@ -8,6 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/orchestrator/remote_flow.h"
 
 namespace shoal::orchestrator {
 namespace {
@@ -78,6 +79,23 @@ TEST(RouterBuilderTest, AnUnreadableCaFileNamesItsKeyAndFile) {
   EXPECT_EQ(replicas.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(replicas.status().message()), HasSubstr("flow.yml:7: Deployment 'enc'"));
   EXPECT_THAT(std::string(replicas.status().message()), HasSubstr("/nonexistent/shoal-ca.pem"));
+}
+
+TEST(RouterBuilderTest, AGatewayAloneRefusesAnExecutorWithoutAddresses) {
+  config::FlowSpec flow;
+  flow.name = "f";
+  flow.host = "127.0.0.1";
+  flow.protocols = {"grpc"};
+  config::DeploymentSpec local;
+  local.name = "enc";
+  local.uses = "Echo";
+  local.needs = {"gateway"};
+  flow.executors.push_back(local);
+  StatusOr<std::unique_ptr<RemoteFlow>> started = RemoteFlow::Start(flow, RemoteFlow::Options{});
+  ASSERT_FALSE(started.ok());
+  EXPECT_EQ(started.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(started.status().message()), HasSubstr("Executor 'enc'"))
+      << started.status();
 }
 
 }  // namespace
