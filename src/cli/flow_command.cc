@@ -13,6 +13,7 @@
 #include "src/common/log.h"
 #include "src/config/flow_yaml.h"
 #include "src/orchestrator/local_flow.h"
+#include "src/orchestrator/remote_flow.h"
 #include "src/rpc/auth.h"
 
 namespace shoal::cli {
@@ -93,6 +94,21 @@ Status UseAddresses(config::FlowSpec& spec, const std::string& json) {
   return absl::OkStatus();
 }
 
+// Prints `ready port=<n>` once `running` serves, and stops it at SIGINT/SIGTERM.
+template <typename RunningFlow>
+int Serve(StatusOr<std::unique_ptr<RunningFlow>> running, int stop_signals) {
+  if (!running.ok()) {
+    SHOAL_LOG_ERROR("%s", running.status().message());
+    return 1;
+  }
+  std::cout << "ready port=" << (*running)->ports().front() << std::endl;
+  int signal = WaitForStopSignal(stop_signals);
+  SHOAL_LOG_INFO("got %s: draining", signal == SIGINT ? "SIGINT" : "SIGTERM");
+  (*running)->Stop();
+  SHOAL_LOG_INFO("stopped");
+  return 0;
+}
+
 int RunFlow(const FlowFlags& flags, bool gateway_only) {
   const int stop_signals = InstallStopSignals();
   StatusOr<config::FlowSpec> spec = config::LoadFlowYaml(flags.uses);
@@ -124,19 +140,14 @@ int RunFlow(const FlowFlags& flags, bool gateway_only) {
     SHOAL_LOG_ERROR("%s", secured.message());
     return 2;
   }
+  if (gateway_only) {
+    return Serve(orchestrator::RemoteFlow::Start(
+                     *spec, orchestrator::RemoteFlow::Options{.max_replicas = flags.max_replicas}),
+                 stop_signals);
+  }
   orchestrator::LocalFlow::Options options;
   options.local.max_replicas = flags.max_replicas;
-  auto running = orchestrator::LocalFlow::Start(*spec, options);
-  if (!running.ok()) {
-    SHOAL_LOG_ERROR("%s", running.status().message());
-    return 1;
-  }
-  std::cout << "ready port=" << (*running)->ports().front() << std::endl;
-  int signal = WaitForStopSignal(stop_signals);
-  SHOAL_LOG_INFO("got %s: draining", signal == SIGINT ? "SIGINT" : "SIGTERM");
-  (*running)->Stop();
-  SHOAL_LOG_INFO("stopped");
-  return 0;
+  return Serve(orchestrator::LocalFlow::Start(*spec, options), stop_signals);
 }
 
 void AddCommonFlags(CLI::App* sub, FlowFlags& flags) {

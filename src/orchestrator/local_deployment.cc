@@ -1,17 +1,11 @@
 // LocalDeployment: replica argv/env, GPU round robin, supervision callbacks into the router.
 #include "src/orchestrator/local_deployment.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <random>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -23,17 +17,14 @@
 #include "src/common/log.h"
 #include "src/executor/membership_client.h"
 #include "src/orchestrator/capacity.h"
+#include "src/orchestrator/free_port.h"
 #include "src/orchestrator/gpu_assignment.h"
+#include "src/orchestrator/router_builder.h"
 #include "src/routing/address.h"
 #include "src/rpc/auth.h"
 
 namespace shoal::orchestrator {
 namespace {
-
-std::string Where(const config::DeploymentSpec& spec, const std::string& key) {
-  auto it = spec.origin.find(key);
-  return it == spec.origin.end() ? "" : it->second + ": ";
-}
 
 // CUDA_VISIBLE_DEVICES per replica when the Deployment's env (or ours) asks for RR.
 StatusOr<std::vector<std::string>> CudaDevices(const config::DeploymentSpec& spec) {
@@ -51,37 +42,12 @@ StatusOr<std::vector<std::string>> CudaDevices(const config::DeploymentSpec& spe
   if (!count.ok()) return count.status();
   auto devices = AssignCudaDevices(value, spec.replicas, *count);
   if (!devices.ok()) {
-    std::string where = key.empty() ? "environment CUDA_VISIBLE_DEVICES: " : Where(spec, key);
+    std::string where =
+        key.empty() ? "environment CUDA_VISIBLE_DEVICES: " : WhereWritten(spec, key);
     return absl::InvalidArgumentError(
         absl::StrCat(where, "Deployment '", spec.name, "': ", devices.status().message()));
   }
   return devices->value_or(std::vector<std::string>());
-}
-
-// A port that is free now, for Raft transports whose addresses every member must know before
-// any of them starts. Used only when the Deployment gives no peer_ports. It is taken below the
-// kernel's ephemeral range, so that the many processes binding port 0 on this machine (replicas'
-// gRPC ports among them) cannot be handed it before the replica binds it; a rare collision with
-// another picker is retried by Start().
-StatusOr<int> PickFreePort(const std::string& host) {
-  int ephemeral_low = 32768;
-  if (std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range"); range) range >> ephemeral_low;
-  int low = std::max(1024, ephemeral_low - 12000);
-  int high = std::max(low + 1, ephemeral_low);
-  static std::mt19937 random{std::random_device{}()};
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    int port = std::uniform_int_distribution<int>(low, high - 1)(random);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return absl::InternalError("socket() failed while picking a Raft port");
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<uint16_t>(port));
-    inet_pton(AF_INET, host.c_str(), &address.sin_addr);
-    bool free = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-    close(fd);
-    if (free) return port;
-  }
-  return absl::UnavailableError(absl::StrCat("no free port on ", host, " in ", low, "..", high));
 }
 
 // A replica this Deployment started: TLS when internal_tls is on.
@@ -117,11 +83,10 @@ std::string ReplicaName(const std::string& deployment, int shards, int shard, in
   return absl::StrCat(deployment, "/rep-", replica);
 }
 
-StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
-    const config::DeploymentSpec& spec, const Options& options) {
+Status CheckDeploymentCanStart(const config::DeploymentSpec& spec, int max_replicas) {
   SHOAL_RETURN_IF_ERROR(config::ValidateDeploymentSpec(spec));
   SHOAL_RETURN_IF_ERROR(
-      CheckCanStart({&spec}, options.max_replicas, absl::StrCat("Deployment '", spec.name, "'")));
+      CheckCanStart({&spec}, max_replicas, absl::StrCat("Deployment '", spec.name, "'")));
   if (spec.stateful && spec.replicas < 3) {
     // Allowed, as in Jina: one replica is a single-member log (durable, not redundant); with
     // two, the majority is both, so losing either stops writes.
@@ -130,132 +95,79 @@ StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
         "3 replicas to survive one (2f+1 survive f)",
         spec.name, spec.replicas);
   }
+  return absl::OkStatus();
+}
+
+StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
+    const config::DeploymentSpec& spec, const Options& options) {
+  SHOAL_RETURN_IF_ERROR(CheckDeploymentCanStart(spec, options.max_replicas));
   std::unique_ptr<LocalDeployment> deployment(new LocalDeployment());
   deployment->spec_ = spec;
   deployment->replica_host_ = options.replica_host;
   deployment->max_replicas_ = options.max_replicas;
   deployment->replica_port_ = options.replica_port;
-  if (spec.port_monitoring.has_value()) {
-    StatusOr<std::unique_ptr<metrics::Exposer>> exposer =
-        metrics::StartExposer(options.metrics_host, *spec.port_monitoring);
-    if (!exposer.ok()) {
-      return absl::Status(exposer.status().code(),
-                          absl::StrCat(Where(spec, "port_monitoring"), "Deployment '", spec.name,
-                                       "': ", exposer.status().message()));
-    }
-    deployment->metrics_ = std::move(exposer).value();
-    SHOAL_LOG_INFO("Deployment '%s': metrics on %s:%d", spec.name, options.metrics_host,
-                   deployment->metrics_->port());
-  }
-  std::vector<std::vector<routing::Address>> addresses(spec.shards);
-  if (spec.external && !spec.tls_ca_file.empty()) {
-    // Checked here, not at the first grpcs:// call, so that the mistake names its key.
-    std::ifstream ca(spec.tls_ca_file);
-    std::string pem((std::istreambuf_iterator<char>(ca)), std::istreambuf_iterator<char>());
-    if (!ca) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(Where(spec, "tls_ca_file"), "Deployment '", spec.name, "': tls_ca_file '",
-                       spec.tls_ca_file, "' cannot be read"));
-    }
-    if (pem.find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(Where(spec, "tls_ca_file"), "Deployment '", spec.name, "': tls_ca_file '",
-                       spec.tls_ca_file, "' holds no PEM certificate"));
-    }
-  }
+  SHOAL_ASSIGN_OR_RETURN(deployment->metrics_, StartDeploymentMetrics(spec, options.metrics_host));
+  std::vector<std::vector<routing::Address>> replicas;
   if (spec.external) {
-    // Each address is one replica (or, for dns:///, the replicas the name resolves to); one
-    // shard, unless addresses are given per shard.
-    for (int s = 0; s < spec.shards; ++s) {
-      SHOAL_ASSIGN_OR_RETURN(std::vector<config::ExternalAddress> external,
-                             config::ResolveExternalAddresses(config::ExternalShard(spec, s)));
-      for (const config::ExternalAddress& e : external) {
-        std::string host = e.host;
-        if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-        addresses[s].push_back(
-            routing::Address{.host = host, .port = e.port, .tls = e.tls || spec.internal_tls.enabled(),
-                             .dns = e.dns,
-                             .name = absl::StrCat(spec.name, spec.shards > 1
-                                                                 ? absl::StrCat("/shard-", s)
-                                                                 : std::string(),
-                                                  "/external-", addresses[s].size())});
-      }
-    }
+    SHOAL_ASSIGN_OR_RETURN(replicas, ExternalReplicas(spec));
   } else {
-    // Raft ports picked here may, rarely, be taken before a replica binds them: try again.
-    Status started = deployment->StartReplicas(options);
-    for (int retry = 0; retry < 3 && !started.ok() && deployment->raft_ports_picked_ &&
-                        started.message().find("address already in use") != absl::string_view::npos;
-         ++retry) {
-      SHOAL_LOG_WARNING("Deployment '%s': a Raft port was taken; starting again", spec.name);
-      // The members that did start recorded the old addresses: their logs start over too.
-      std::error_code ignored;
-      std::filesystem::remove(std::filesystem::path(spec.workspace) / spec.name / "raft-ports",
-                              ignored);
-      for (int s = 0; s < spec.shards; ++s) {
-        for (int r = 0; r < spec.replicas; ++r) {
-          std::filesystem::remove_all(std::filesystem::path(spec.workspace) /
-                                          ReplicaName(spec.name, spec.shards, s, r) / "raft",
-                                      ignored);
-        }
-      }
-      started = deployment->StartReplicas(options);
-    }
-    SHOAL_RETURN_IF_ERROR(started);
-    absl::MutexLock lock(&deployment->members_mu_);
-    for (int s = 0; s < spec.shards; ++s) {
-      for (size_t index : deployment->members_[s]) {
-        int port = deployment->supervisor_->port(index);
-        addresses[s].push_back(LocalReplica(
-            spec, options.replica_host, port,
-            ReplicaName(spec.name, spec.shards, s, static_cast<int>(addresses[s].size()))));
-      }
-    }
+    SHOAL_ASSIGN_OR_RETURN(replicas, deployment->StartLocalReplicas(options));
   }
-  std::vector<std::unique_ptr<routing::ReplicaSet>> shards;
-  for (int s = 0; s < static_cast<int>(addresses.size()); ++s) {
-    std::string name = spec.shards > 1 ? absl::StrCat(spec.name, "/shard-", s) : spec.name;
-    shards.push_back(std::make_unique<routing::ReplicaSet>(
-        addresses[s],
-        routing::ReplicaSet::Options{
-            .name = name,
-            .tls_ca_file = spec.tls_ca_file.empty() ? spec.internal_tls.cafile : spec.tls_ca_file,
-            .tls_certfile = spec.internal_tls.certfile,
-            .tls_keyfile = spec.internal_tls.keyfile,
-            .auth_token = spec.auth_token,
-            .round_robin = spec.load_balancing == "round_robin",
-            .expose_addresses = spec.expose_internal_errors}));
-  }
-  std::map<std::string, routing::Polling> per_endpoint;
-  for (const auto& [endpoint, text] : spec.polling) {
-    SHOAL_ASSIGN_OR_RETURN(per_endpoint[endpoint], routing::ParsePolling(text));
-  }
-  SHOAL_ASSIGN_OR_RETURN(routing::Polling fallback, routing::ParsePolling(spec.polling_default));
-  routing::DeploymentRouter::Options router_options{
-      .name = spec.name,
-      .polling = routing::PollingTable(fallback, per_endpoint),
-      .retries = spec.retries,
-  };
-  if (spec.timeout_send_ms.has_value() && *spec.timeout_send_ms > 0) {
-    router_options.timeout_send = std::chrono::milliseconds(*spec.timeout_send_ms);
-  }
-  deployment->router_ =
-      std::make_unique<routing::DeploymentRouter>(std::move(router_options), std::move(shards));
+  SHOAL_ASSIGN_OR_RETURN(deployment->router_, BuildRouter(spec, replicas));
   deployment->live_router_.store(deployment->router_.get());
-  if (deployment->supervisor_ != nullptr) {
-    // A replica that restarted on another port while the router was being built reported it
-    // to nobody: give the router the ports as they are now.
-    absl::MutexLock lock(&deployment->members_mu_);
-    for (size_t s = 0; s < deployment->members_.size(); ++s) {
-      deployment->SyncRouterLocked(s);
-      for (size_t r = 0; r < deployment->members_[s].size(); ++r) {
-        if (!deployment->supervisor_->Damaged(deployment->members_[s][r]).ok()) {
-          deployment->router_->shard(s).SetHealthy(r, false);
-        }
-      }
+  if (deployment->supervisor_ != nullptr) deployment->CatchUpRouter();
+  return deployment;
+}
+
+StatusOr<std::vector<std::vector<routing::Address>>> LocalDeployment::StartLocalReplicas(
+    const Options& options) {
+  // Raft ports picked here may, rarely, be taken before a replica binds them: try again.
+  Status started = StartReplicas(options);
+  for (int retry = 0; retry < 3 && !started.ok() && raft_ports_picked_ &&
+                      started.message().find("address already in use") != absl::string_view::npos;
+       ++retry) {
+    SHOAL_LOG_WARNING("Deployment '%s': a Raft port was taken; starting again", spec_.name);
+    ForgetRaftState();
+    started = StartReplicas(options);
+  }
+  SHOAL_RETURN_IF_ERROR(started);
+  std::vector<std::vector<routing::Address>> addresses(spec_.shards);
+  absl::MutexLock lock(&members_mu_);
+  for (int s = 0; s < spec_.shards; ++s) {
+    for (size_t index : members_[s]) {
+      int port = supervisor_->port(index);
+      addresses[s].push_back(LocalReplica(
+          spec_, options.replica_host, port,
+          ReplicaName(spec_.name, spec_.shards, s, static_cast<int>(addresses[s].size()))));
     }
   }
-  return deployment;
+  return addresses;
+}
+
+void LocalDeployment::ForgetRaftState() {
+  // The members that did start recorded the old addresses: their logs start over too.
+  std::error_code ignored;
+  std::filesystem::remove(std::filesystem::path(spec_.workspace) / spec_.name / "raft-ports",
+                          ignored);
+  for (int s = 0; s < spec_.shards; ++s) {
+    for (int r = 0; r < spec_.replicas; ++r) {
+      std::filesystem::remove_all(std::filesystem::path(spec_.workspace) /
+                                      ReplicaName(spec_.name, spec_.shards, s, r) / "raft",
+                                  ignored);
+    }
+  }
+}
+
+void LocalDeployment::CatchUpRouter() {
+  // A replica that restarted on another port while the router was being built reported it
+  // to nobody: give the router the ports as they are now.
+  absl::MutexLock lock(&members_mu_);
+  for (size_t s = 0; s < members_.size(); ++s) {
+    SyncRouterLocked(s);
+    for (size_t r = 0; r < members_[s].size(); ++r) {
+      if (!supervisor_->Damaged(members_[s][r]).ok()) router_->shard(s).SetHealthy(r, false);
+    }
+  }
 }
 
 StatusOr<std::vector<std::vector<int>>> LocalDeployment::RaftPorts(const std::string& host) {
@@ -308,13 +220,13 @@ Status LocalDeployment::StartReplicas(const Options& options) {
   SHOAL_ASSIGN_OR_RETURN(devices_, CudaDevices(spec_));
   binary_ = options.shoal_binary.empty() ? FindShoalBinary() : options.shoal_binary;
   if (!google::protobuf::util::MessageToJsonString(spec_.uses_with, &uses_with_json_).ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(Where(spec_, "uses_with"), "Deployment '",
+    return absl::InvalidArgumentError(absl::StrCat(WhereWritten(spec_, "uses_with"), "Deployment '",
                                                    spec_.name, "': uses_with is not JSON-able"));
   }
   if (spec_.stateful && !google::protobuf::util::MessageToJsonString(spec_.raft_configuration,
                                                                      &raft_configuration_json_)
                              .ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(Where(spec_, "raft_configuration"),
+    return absl::InvalidArgumentError(absl::StrCat(WhereWritten(spec_, "raft_configuration"),
                                                    "raft_configuration is not JSON-able"));
   }
   raft_ports_.clear();

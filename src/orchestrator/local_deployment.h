@@ -62,7 +62,14 @@ class LocalDeployment {
 
  private:
   LocalDeployment() = default;
+  // Starts the replicas (again, when a picked Raft port was taken meanwhile); their addresses
+  // per shard.
+  StatusOr<std::vector<std::vector<routing::Address>>> StartLocalReplicas(const Options& options);
   Status StartReplicas(const Options& options);
+  // Removes the picked Raft ports and the members' Raft logs, before starting over.
+  void ForgetRaftState();
+  // Once the router exists: the replicas' ports and health as they are now.
+  void CatchUpRouter();
   // After the start of a stateful Deployment: replicas left stopped for damaged Raft state are
   // reported; DATA_LOSS when a group keeps fewer than a quorum.
   Status CheckDamaged();
@@ -106,6 +113,10 @@ class LocalDeployment {
   std::unique_ptr<Supervisor> supervisor_;  // null for external Deployments
   std::unique_ptr<metrics::Exposer> metrics_;  // with spec.port_monitoring
 };
+
+// `spec` is valid and this machine can run its replicas (at most `max_replicas`); warns about
+// a stateful Deployment that tolerates no replica failure.
+Status CheckDeploymentCanStart(const config::DeploymentSpec& spec, int max_replicas);
 
 // The replica names as Jina writes them: `name/rep-i`, or `name/shard-s/rep-i` with shards.
 std::string ReplicaName(const std::string& deployment, int shards, int shard, int replica);

@@ -9,10 +9,7 @@
 
 #include "absl/time/time.h"
 #include "src/config/flow_spec.h"
-#include "src/gateway/gateway.h"
-#include "src/gateway/gateway_server.h"
-#include "src/gateway/http_server.h"
-#include "src/metrics/exposer.h"
+#include "src/orchestrator/flow_gateway.h"
 #include "src/orchestrator/local_deployment.h"
 
 namespace shoal::orchestrator {
@@ -28,9 +25,9 @@ class LocalFlow {
   ~LocalFlow();
 
   // The port of each protocol, in the order of spec.protocols.
-  const std::vector<int>& ports() const { return ports_; }
-  int grpc_port() const;  // 0 when the Flow serves no gRPC
-  int http_port() const;  // 0 when the Flow serves no HTTP
+  const std::vector<int>& ports() const { return gateway_->ports(); }
+  int grpc_port() const { return gateway_->grpc_port(); }  // 0 when the Flow serves no gRPC
+  int http_port() const { return gateway_->http_port(); }  // 0 when the Flow serves no HTTP
   LocalDeployment* deployment(const std::string& name);
   void Stop(absl::Duration grace = absl::Seconds(10));
 
@@ -39,16 +36,8 @@ class LocalFlow {
 
   config::FlowSpec spec_;
   std::vector<std::unique_ptr<LocalDeployment>> deployments_;
-  std::unique_ptr<gateway::Gateway> gateway_;
-  std::unique_ptr<gateway::GatewayServer> grpc_;
-  std::unique_ptr<gateway::HttpServer> http_;
-  std::unique_ptr<metrics::Exposer> metrics_;
-  std::vector<int> ports_;
+  std::unique_ptr<FlowGateway> gateway_;
 };
-
-// The gateway's graph over started Deployments (in spec order): needs -> node indices.
-std::vector<gateway::GraphNode> BuildGraph(const config::FlowSpec& spec,
-                                           const std::vector<routing::DeploymentRouter*>& routers);
 
 }  // namespace shoal::orchestrator
 

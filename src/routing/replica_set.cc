@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <sstream>
 
@@ -175,12 +176,24 @@ void ReplicaSet::Release(const Lease& lease, const grpc::Status& status) {
 
 void ReplicaSet::SetAddress(size_t index, const Address& address) {
   std::shared_ptr<Endpoint> endpoint = Connect(address);
+  std::vector<std::shared_ptr<Endpoint>> unused;  // destroyed after the lock is released
   absl::MutexLock lock(&mu_);
   if (index >= replicas_.size()) return;
-  // The old channel lives as long as this set: a call's last callback may still run on it,
-  // and gRPC 1.51 aborts when a channel is destroyed from inside its own callback.
-  retired_.push_back(std::move(replicas_[index].endpoint));
+  RetireLocked(std::move(replicas_[index].endpoint), unused);
   replicas_[index].endpoint = std::move(endpoint);
+}
+
+void ReplicaSet::RetireLocked(std::shared_ptr<Endpoint> endpoint,
+                              std::vector<std::shared_ptr<Endpoint>>& unused) {
+  // The old channel lives while a call holds it (its lease): the call's last callback may
+  // still run on it, and gRPC 1.51 aborts when a channel is destroyed from inside its own
+  // callback. Once only this list holds it, nothing can take it again (it is in no replica),
+  // so it is dropped here, outside any callback.
+  if (endpoint != nullptr) retired_.push_back(std::move(endpoint));
+  auto held = std::partition(retired_.begin(), retired_.end(),
+                             [](const std::shared_ptr<Endpoint>& e) { return e.use_count() > 1; });
+  std::move(held, retired_.end(), std::back_inserter(unused));
+  retired_.erase(held, retired_.end());
 }
 
 void ReplicaSet::NoteLeader(std::string_view endpoint, const Lease& lease) {
@@ -245,14 +258,14 @@ void ReplicaSet::Apply(const std::vector<Address>& addresses) {
   {
     absl::MutexLock lock(&mu_);
     for (const Address& address : addresses) {
-      bool known = std::any_of(replicas_.begin(), replicas_.end(), [&](const Replica& r) {
-        return r.endpoint->address == address;
-      });
+      bool known = std::any_of(replicas_.begin(), replicas_.end(),
+                               [&](const Replica& r) { return r.endpoint->address == address; });
       if (!known) added.push_back(address);
     }
   }
   std::vector<std::shared_ptr<Endpoint>> connected;
   for (const Address& address : added) connected.push_back(Connect(address));
+  std::vector<std::shared_ptr<Endpoint>> unused;  // destroyed after the lock is released
   absl::MutexLock lock(&mu_);
   std::vector<Replica> next;
   std::vector<bool> kept(replicas_.size(), false);
@@ -279,8 +292,9 @@ void ReplicaSet::Apply(const std::vector<Address>& addresses) {
     if (kept[i]) continue;
     SHOAL_LOG_INFO("%s: removed %s", options_.name, replicas_[i].endpoint->address.ToString());
     // As in SetAddress: calls may still run on the channel.
-    retired_.push_back(std::move(replicas_[i].endpoint));
+    RetireLocked(std::move(replicas_[i].endpoint), unused);
   }
+  RetireLocked(nullptr, unused);
   replicas_ = std::move(next);
 }
 
@@ -308,6 +322,11 @@ std::vector<ReplicaStats> ReplicaSet::Stats() const {
                      r.failures, r.ejections});
   }
   return stats;
+}
+
+size_t ReplicaSet::retired_size() const {
+  absl::MutexLock lock(&mu_);
+  return retired_.size();
 }
 
 std::string ReplicaSet::Describe() const {
@@ -351,8 +370,10 @@ void ReplicaSet::ProbeLoop() {
     }
     // dns:/// addresses are looked up again every round: replicas come and go.
     if (sources.has_value()) Apply(Expand(*sources));
+    std::vector<std::shared_ptr<Endpoint>> unused;  // destroyed after the lock is released
     {
       absl::MutexLock lock(&mu_);
+      RetireLocked(nullptr, unused);  // those whose last calls ended since
       for (size_t i = 0; i < replicas_.size(); ++i) targets.emplace_back(i, replicas_[i].endpoint);
     }
     for (auto& [index, endpoint] : targets) {

@@ -4,6 +4,9 @@
 #ifndef SHOAL_ROUTING_REPLICA_SET_H_
 #define SHOAL_ROUTING_REPLICA_SET_H_
 
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -12,9 +15,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <grpcpp/generic/generic_stub.h>
-#include <grpcpp/grpcpp.h>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -53,15 +53,15 @@ bool IsNotLeader(const grpc::Status& status);
 class ReplicaSet {
  public:
   struct Options {
-    std::string name;                          // for logs and errors, e.g. "indexer/shard-0"
+    std::string name;  // for logs and errors, e.g. "indexer/shard-0"
     absl::Duration probe_interval = absl::Seconds(1);
     absl::Duration probe_timeout = absl::Milliseconds(500);
-    std::string tls_ca_file;                   // roots for grpcs:// addresses; empty: system
+    std::string tls_ca_file;  // roots for grpcs:// addresses; empty: system
     // A client certificate for grpcs:// replicas that require one (internal_tls, mTLS).
     std::string tls_certfile;
     std::string tls_keyfile;
-    std::string auth_token;  // sent on every call as `authorization: Bearer <token>`
-    bool round_robin = false;                  // Jina's policy instead of least loaded
+    std::string auth_token;    // sent on every call as `authorization: Bearer <token>`
+    bool round_robin = false;  // Jina's policy instead of least loaded
     // Errors to clients give replicas' host:port (a debugging aid) instead of their names.
     bool expose_addresses = false;
   };
@@ -103,6 +103,8 @@ class ReplicaSet {
   std::vector<ReplicaStats> Stats() const;
   // Addresses as text, for error messages.
   std::string Describe() const;
+  // Endpoints that left the set but may still be in use by a call (for tests: stays small).
+  size_t retired_size() const;
 
  private:
   struct Replica {
@@ -116,6 +118,11 @@ class ReplicaSet {
   };
   std::shared_ptr<Endpoint> Connect(const Address& address) const;
   Replica* FindLocked(const Lease& lease) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Keeps `endpoint` until no call holds it, and moves the retired endpoints that no call holds
+  // any more into `unused` (destroyed by the caller after unlocking, never in a call's callback).
+  void RetireLocked(std::shared_ptr<Endpoint> endpoint,
+                    std::vector<std::shared_ptr<Endpoint>>& unused)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // `sources` with each dns:/// name replaced by its addresses (the last ones it had when a
   // lookup fails). Blocks while names are looked up.
   std::vector<Address> Expand(const std::vector<Address>& sources) ABSL_LOCKS_EXCLUDED(mu_);
@@ -133,6 +140,7 @@ class ReplicaSet {
   // The last addresses each dns:/// source resolved to, and the sources warned about.
   std::map<std::string, std::vector<Address>> resolved_ ABSL_GUARDED_BY(resolved_mu_);
   std::set<std::string> warned_ ABSL_GUARDED_BY(resolved_mu_);
+  // Replaced or removed endpoints that a call may still hold (see SetAddress).
   std::vector<std::shared_ptr<Endpoint>> retired_ ABSL_GUARDED_BY(mu_);
   uint64_t rotation_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t last_id_ ABSL_GUARDED_BY(mu_) = 0;

@@ -100,5 +100,25 @@ TEST(ReplicaSetTest, AnEndpointsLeaderIsPreferredUntilItRefuses) {
   EXPECT_NE(after->endpoint->address, At(2));
 }
 
+TEST(ReplicaSetTest, ReplacedEndpointsAreDroppedOnceNoCallHoldsThem) {
+  ReplicaSet set({At(1), At(2)}, Quiet());
+  // A call in flight keeps the endpoint it was sent on, however often the address changes.
+  std::optional<ReplicaSet::Lease> in_flight = set.Acquire(/*tried=*/0b10);
+  ASSERT_TRUE(in_flight.has_value());
+  ASSERT_EQ(in_flight->endpoint->address, At(1));
+  for (int i = 0; i < 200; ++i) {
+    set.SetAddress(0, At(1000 + i));                     // a replica restarting on another port
+    set.SetAddresses({At(2000 + i % 2), At(3000 + i)});  // a DNS name's answers changing
+  }
+  EXPECT_EQ(in_flight->endpoint->address, At(1));
+  EXPECT_EQ(set.retired_size(), 1u);  // the endpoint in flight only
+  set.Release(*in_flight, grpc::Status::OK);
+  in_flight.reset();
+  set.SetAddress(0, At(1));
+  EXPECT_EQ(set.retired_size(), 0u);
+  set.SetAddresses({});
+  EXPECT_EQ(set.retired_size(), 0u);
+}
+
 }  // namespace
 }  // namespace shoal::routing
