@@ -12,11 +12,11 @@
 namespace shoal::testing {
 
 struct LeaderProbe {
-  std::string endpoint = "/index";  // a write endpoint of the shard's Executor
-  std::string id_prefix = "leader-probe";  // request ids: <prefix>-<round>-<replica>
-  int rounds = 100;                        // passes over every replica
-  absl::Duration pause = absl::Milliseconds(100);      // between passes
-  absl::Duration timeout = absl::Milliseconds(2000);   // per write
+  std::string endpoint = "/index";                    // a write endpoint of the shard's Executor
+  std::string id_prefix = "leader-probe";             // request ids: <prefix>-<round>-<replica>
+  int rounds = 100;                                   // passes over every replica
+  absl::Duration pause = absl::Milliseconds(100);     // between passes
+  absl::Duration timeout = absl::Milliseconds(2000);  // per write
 };
 
 // The index in `addresses` of the replica that accepts an empty write to `probe.endpoint`; -1

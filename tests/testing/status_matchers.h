@@ -43,9 +43,8 @@ MATCHER_P2(StatusIs, code, message,
                         ::testing::DescribeMatcher<std::string>(message, negation))) {
   absl::Status status = internal::StatusOf(arg);
   *result_listener << "the status is " << status;
-  return status.code() == code &&
-         ::testing::Matches(::testing::Matcher<std::string>(message))(
-             std::string(status.message()));
+  return status.code() == code && ::testing::Matches(::testing::Matcher<std::string>(message))(
+                                      std::string(status.message()));
 }
 
 // Matches an OK absl::Status, absl::StatusOr or grpc::Status.

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <system_error>
 
 namespace shoal::testing {
@@ -15,8 +16,7 @@ TempDir::TempDir(std::string_view prefix) {
   if (error) base = "/tmp";
   std::string pattern = (base / ("shoal-" + std::string(prefix) + "-XXXXXX")).string();
   if (mkdtemp(pattern.data()) == nullptr) {
-    std::fprintf(stderr, "TempDir: cannot create %s: %s\n", pattern.c_str(),
-                 std::strerror(errno));
+    std::fprintf(stderr, "TempDir: cannot create %s: %s\n", pattern.c_str(), std::strerror(errno));
     std::abort();
   }
   path_ = pattern;
@@ -32,6 +32,14 @@ std::filesystem::path TempDir::Subdir(std::string_view name) const {
   std::error_code ignored;  // a failure shows when the test uses the directory
   std::filesystem::create_directories(dir, ignored);
   return dir;
+}
+
+std::filesystem::path TempDir::Write(std::string_view name, std::string_view text) const {
+  std::filesystem::path file = path_ / name;
+  std::error_code ignored;  // a failure shows when the test reads the file
+  std::filesystem::create_directories(file.parent_path(), ignored);
+  std::ofstream(file) << text;
+  return file;
 }
 
 }  // namespace shoal::testing

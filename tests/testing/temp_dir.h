@@ -13,7 +13,7 @@ class TempDir {
  public:
   // Creates <system temp dir>/shoal-<prefix>-XXXXXX. Aborts the test binary (with the reason
   // on stderr) when no directory can be made: no test can run without one.
-  explicit TempDir(std::string_view prefix);
+  explicit TempDir(std::string_view prefix = "test");
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
@@ -24,6 +24,8 @@ class TempDir {
   std::string operator/(std::string_view name) const { return (path_ / name).string(); }
   // Creates the subdirectory `name` (and its parents) and returns its path.
   std::filesystem::path Subdir(std::string_view name) const;
+  // Writes `text` to the file `name` (creating its folders) and returns its path.
+  std::filesystem::path Write(std::string_view name, std::string_view text) const;
 
  private:
   std::filesystem::path path_;

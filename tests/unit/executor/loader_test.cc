@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/executor/request_state.h"
+#include "tests/testing/status_matchers.h"
 
 namespace shoal {
 namespace {
@@ -44,7 +45,7 @@ class RefusesToStart : public Executor {
 };
 SHOAL_EXECUTOR(RefusesToStart);
 
-std::string Message(const absl::Status& status) { return std::string(status.message()); }
+using ::shoal::testing::Message;
 
 Params Json(std::string_view json) {
   std::optional<Params> params = Params::FromJson(json);

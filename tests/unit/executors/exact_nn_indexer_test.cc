@@ -19,6 +19,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
 
 namespace shoal::builtin {
 namespace {
@@ -357,9 +358,8 @@ TEST(ExactNNIndexerErrorsTest, EmptyIndexAndZeroVectorsGiveNoErrors) {
 class ExactNNSnapshotTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "shoal-nn-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    tmp_.emplace("nn");
+    dir_ = tmp_->path();
     file_ = dir_ / "index.snap";
     std::mt19937 rng(kSeed);
     index_ = RandomVectors(50, kDim, rng);
@@ -368,7 +368,7 @@ class ExactNNSnapshotTest : public ::testing::Test {
     ASSERT_TRUE(indexer_->Index(docs, Params()).ok());
     ASSERT_TRUE(indexer_->Snapshot(file_).ok());
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override { tmp_.reset(); }
 
   // Overwrites `size` bytes at `offset` of the snapshot.
   void Patch(std::streamoff offset, const void* bytes, size_t size) {
@@ -383,6 +383,7 @@ class ExactNNSnapshotTest : public ::testing::Test {
     EXPECT_THAT(status.message(), HasSubstr(file_.string()));
   }
 
+  std::optional<testing::TempDir> tmp_;
   std::filesystem::path dir_;
   std::filesystem::path file_;
   std::vector<std::vector<float>> index_;

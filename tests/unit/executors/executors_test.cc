@@ -21,6 +21,7 @@
 #include "shoal/executor.h"
 #include "src/executor/registry.h"
 #include "src/executor/request_state.h"
+#include "tests/testing/temp_dir.h"
 
 namespace shoal::builtin {
 namespace {
@@ -54,19 +55,7 @@ void ExpectEchoed(const DocList& docs, int n, std::string_view replica) {
   }
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "shoal-exec-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-    path_ = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using ::shoal::testing::TempDir;
 
 TEST(EchoTest, ReturnsDocsMarkedWithTheReplicaName) {
   Echo echo(Json("{}"));
@@ -175,7 +164,7 @@ TEST(CounterTest, CountAnswersOneDocWithTheCount) {
 }
 
 TEST(CounterTest, SnapshotRestoreRoundTrip) {
-  TempDir dir;
+  TempDir dir("exec");
   Counter counter(Json("{}"));
   DocList docs = MakeDocs(7);
   ASSERT_TRUE(counter.Index(docs, Params()).ok());
@@ -192,7 +181,7 @@ TEST(CounterTest, SnapshotRestoreRoundTrip) {
 }
 
 TEST(CounterTest, RestoreReportsMissingAndCorruptFiles) {
-  TempDir dir;
+  TempDir dir("exec");
   Counter counter(Json("{}"));
   EXPECT_EQ(counter.Restore(dir.path() / "absent").code(), absl::StatusCode::kNotFound);
 
@@ -216,7 +205,7 @@ TEST(CounterTest, RestoreReportsMissingAndCorruptFiles) {
 }
 
 TEST(CounterTest, RestoreRejectsAnotherExecutorsSnapshot) {
-  TempDir dir;
+  TempDir dir("exec");
   StatusOr<std::unique_ptr<ExactNNIndexer>> indexer = ExactNNIndexer::Create(Json("{}"));
   ASSERT_TRUE(indexer.ok());
   std::filesystem::path file = dir.path() / "nn.snap";

@@ -69,8 +69,8 @@ class SenderTest : public ::testing::Test {
     for (int i = 0; i < n; ++i) {
       auto fake = FakeJinaServer::Start();
       ASSERT_TRUE(fake.ok()) << fake.status();
-      addresses.push_back(
-          Address{.host = "127.0.0.1", .port = (*fake)->port(), .name = "rep-" + std::to_string(i)});
+      addresses.push_back(Address{
+          .host = "127.0.0.1", .port = (*fake)->port(), .name = "rep-" + std::to_string(i)});
       fakes_.push_back(std::move(fake).value());
     }
     set_ = std::make_unique<ReplicaSet>(
@@ -111,10 +111,10 @@ TEST_F(SenderTest, AnUnavailableReplicaIsRetriedOnTheOtherOne) {
   fakes_[0]->FailNextCalls(1);
   fakes_[1]->FailNextCalls(1);
   SendResult result = SendAndWait(*set_, Request("r1"), Attempts(2));
-  EXPECT_THAT(result.status, StatusIs(absl::StatusCode::kUnavailable,
-                                      AllOf(HasSubstr("dep: 2 attempt(s) failed"),
-                                            HasSubstr("rep-0"), HasSubstr("rep-1"),
-                                            HasSubstr("fake: unavailable"))));
+  EXPECT_THAT(result.status,
+              StatusIs(absl::StatusCode::kUnavailable,
+                       AllOf(HasSubstr("dep: 2 attempt(s) failed"), HasSubstr("rep-0"),
+                             HasSubstr("rep-1"), HasSubstr("fake: unavailable"))));
   EXPECT_EQ(result.attempts, 2);
   EXPECT_EQ(fakes_[0]->calls(), 1);
   EXPECT_EQ(fakes_[1]->calls(), 1);
@@ -149,8 +149,8 @@ TEST_F(SenderTest, NoRoundStartsWhenItsPauseWouldPassTheDeadline) {
   // The pause before the next round (100 ms) ends after the deadline: no second attempt.
   options.deadline = std::chrono::system_clock::now() + std::chrono::milliseconds(50);
   SendResult result = SendAndWait(*set_, Request("r1"), std::move(options));
-  EXPECT_THAT(result.status, StatusIs(absl::StatusCode::kUnavailable,
-                                      HasSubstr("dep: 1 attempt(s) failed")));
+  EXPECT_THAT(result.status,
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("dep: 1 attempt(s) failed")));
   EXPECT_EQ(fakes_[0]->calls(), 1);
 }
 
@@ -184,9 +184,8 @@ TEST_F(SenderTest, AFullQueueIsRetriedOnAnotherReplica) {
   ASSERT_NO_FATAL_FAILURE(StartReplicas(1));
   std::atomic<int> seen{0};
   fakes_[0]->SetAnswer([&seen](const jina::DataRequestProto&, jina::DataRequestProto*) {
-    return seen.fetch_add(1) == 0
-               ? grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, kQueueFull)
-               : grpc::Status::OK;
+    return seen.fetch_add(1) == 0 ? grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, kQueueFull)
+                                  : grpc::Status::OK;
   });
   SendResult result = SendAndWait(*set_, Request("r1"), Attempts(2));
   EXPECT_TRUE(result.status.ok()) << result.status.error_message();
@@ -202,10 +201,9 @@ TEST_F(SenderTest, ARequestOverALimitIsNotRetried) {
     });
   }
   SendResult result = SendAndWait(*set_, Request("r1"), Attempts(4));
-  EXPECT_THAT(result.status,
-              StatusIs(absl::StatusCode::kResourceExhausted,
-                       AllOf(HasSubstr("dep replica rep-"),
-                             HasSubstr("more than max_docs_per_request (2)"))));
+  EXPECT_THAT(result.status, StatusIs(absl::StatusCode::kResourceExhausted,
+                                      AllOf(HasSubstr("dep replica rep-"),
+                                            HasSubstr("more than max_docs_per_request (2)"))));
   EXPECT_EQ(result.attempts, 1);
   EXPECT_EQ(Calls(), 1);
 }
@@ -296,8 +294,8 @@ TEST_F(LeaderTest, AFollowersRefusalDoesNotEjectIt) {
   SetLeader(1);
   fakes_[1]->FailNextCalls(100);  // the leader is down; the follower only refuses
   SendResult result = SendAndWait(*set_, Request("w0"), Attempts(2, "/index"));
-  EXPECT_THAT(result.status, StatusIs(absl::StatusCode::kUnavailable,
-                                      HasSubstr("dep: 2 attempt(s) failed")));
+  EXPECT_THAT(result.status,
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("dep: 2 attempt(s) failed")));
   for (const ReplicaStats& stats : set_->Stats()) {
     if (stats.address == "grpc://" + fakes_[0]->address()) {
       EXPECT_TRUE(stats.healthy) << "a follower's refusal ejected it";
@@ -316,9 +314,9 @@ TEST_F(LeaderTest, OtherEndpointsAreNotPinnedToTheLeader) {
   // Sequential reads on another endpoint are balanced over both replicas (least loaded, ties
   // broken at random): within 40 some reach the non-leader.
   for (int i = 0; i < 40 && fakes_[0]->calls() == before[0]; ++i) {
-    ASSERT_TRUE(SendAndWait(*set_, Request("r" + std::to_string(i), "/search"),
-                            Attempts(1, "/search"))
-                    .status.ok());
+    ASSERT_TRUE(
+        SendAndWait(*set_, Request("r" + std::to_string(i), "/search"), Attempts(1, "/search"))
+            .status.ok());
   }
   EXPECT_GT(fakes_[0]->calls(), before[0]);
 }
