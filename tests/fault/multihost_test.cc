@@ -23,6 +23,7 @@
 #include "jina.grpc.pb.h"
 #include "shoal/client.h"
 #include "tests/integration/child_process.h"
+#include "tests/testing/leader_probe.h"
 
 namespace shoal {
 namespace {
@@ -172,21 +173,9 @@ class MultihostTest : public ::testing::Test {
   // The replica that accepts an empty write sent to it alone (followers refuse writes); -1 when
   // none does within the bounded rounds.
   int FindLeader() {
-    for (int round = 0; round < 100; ++round) {
-      for (int r = 0; r < kReplicas; ++r) {
-        auto stub = jina::JinaSingleDataRequestRPC::NewStub(
-            grpc::CreateChannel(ReplicaAddress(r), grpc::InsecureChannelCredentials()));
-        jina::DataRequestProto request, response;
-        request.mutable_header()->set_request_id("leader-probe-" + std::to_string(round) + "-" +
-                                                 std::to_string(r));
-        request.mutable_header()->set_exec_endpoint("/index");
-        grpc::ClientContext context;
-        context.set_deadline(std::chrono::system_clock::now() + milliseconds(2000));
-        if (stub->process_single_data(&context, request, &response).ok()) return r;
-      }
-      std::this_thread::sleep_for(milliseconds(100));
-    }
-    return -1;
+    std::vector<std::string> addresses;
+    for (int r = 0; r < kReplicas; ++r) addresses.push_back(ReplicaAddress(r));
+    return testing::FindLeader(addresses);
   }
 
   // Writes kBefore docs, cuts replica `cut`'s host, writes kDuring more and reads through the

@@ -25,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "shoal/deployment.h"
 #include "tests/integration/child_process.h"
+#include "tests/testing/temp_dir.h"
 
 namespace shoal {
 namespace {
@@ -37,14 +38,6 @@ constexpr int kDocs = 30;
 constexpr char kRaftConfiguration[] =
     R"({"HeartbeatTimeout": 200, "ElectionTimeout": 200, "LeaderLeaseTimeout": 100,
         "CommitTimeout": 5, "LogLevel": "WARN"})";
-
-std::filesystem::path FreshDir(const std::string& name) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                              ("shoal-raft-state-" + name + "-" + std::to_string(getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
 
 DeploymentOptions Indexer(const std::string& name, const std::filesystem::path& workspace) {
   DeploymentOptions options;
@@ -107,7 +100,8 @@ std::filesystem::path RaftDb(const std::filesystem::path& workspace, const std::
 }
 
 TEST(RaftStateFaultTest, TwoOfThreeWorkspacesWipedLoseNoDocument) {
-  const std::filesystem::path workspace = FreshDir("wipe-two");
+  const testing::TempDir tmp("raft-state-wipe-two");
+  const std::filesystem::path workspace = tmp.path();
   {
     Deployment dep(Indexer("wipe", workspace));
     Status started = dep.Start();
@@ -214,7 +208,8 @@ std::vector<std::string> CountsAt(const std::vector<std::string>& addresses,
 // Two workspaces wiped and the third one's raft.db damaged: no replica has usable state, and
 // the wiped ones cannot tell whether the group is new. The start fails, naming the replicas.
 TEST(RaftStateFaultTest, WithNoSafeChoiceTheStartFailsNamingTheReplicas) {
-  const std::filesystem::path workspace = FreshDir("no-choice");
+  const testing::TempDir tmp("raft-state-no-choice");
+  const std::filesystem::path workspace = tmp.path();
   {
     Deployment dep(Indexer("none", workspace));
     ASSERT_TRUE(dep.Start().ok());
@@ -240,7 +235,8 @@ TEST(RaftStateFaultTest, WithNoSafeChoiceTheStartFailsNamingTheReplicas) {
 // The hostile order: the wiped replicas come back first and the intact one seconds later (a
 // slow disk, a slow Executor). Run as `shoal executor` processes, so that the order is exact.
 TEST(RaftStateFaultTest, WipedReplicasStartedBeforeTheIntactOneDoNotStartAnEmptyGroup) {
-  const std::filesystem::path workspace = FreshDir("wipe-first");
+  const testing::TempDir tmp("raft-state-wipe-first");
+  const std::filesystem::path workspace = tmp.path();
   {
     Deployment dep(Indexer("early", workspace));
     ASSERT_TRUE(dep.Start().ok());
@@ -271,7 +267,8 @@ TEST(RaftStateFaultTest, WipedReplicasStartedBeforeTheIntactOneDoNotStartAnEmpty
 
 // `shoal executor --raft-tls-*`: a group whose members talk mutual TLS commits writes.
 TEST(RaftStateFaultTest, MembersWithMutualTlsReplicateWrites) {
-  const std::filesystem::path workspace = FreshDir("mtls");
+  const testing::TempDir tmp("raft-state-mtls");
+  const std::filesystem::path workspace = tmp.path();
   std::vector<std::string> ports;
   for (int r = 0; r < 3; ++r) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -330,7 +327,8 @@ TEST(RaftStateFaultTest, MembersWithMutualTlsReplicateWrites) {
 }
 
 TEST(RaftStateFaultTest, ATruncatedRaftDbStopsOnlyThatReplica) {
-  const std::filesystem::path workspace = FreshDir("truncated");
+  const testing::TempDir tmp("raft-state-truncated");
+  const std::filesystem::path workspace = tmp.path();
   {
     Deployment dep(Indexer("cut", workspace));
     ASSERT_TRUE(dep.Start().ok());
@@ -363,7 +361,8 @@ TEST(RaftStateFaultTest, ATruncatedRaftDbStopsOnlyThatReplica) {
 }
 
 TEST(RaftStateFaultTest, AFlippedByteInALogEntryIsNeverApplied) {
-  const std::filesystem::path workspace = FreshDir("flipped");
+  const testing::TempDir tmp("raft-state-flipped");
+  const std::filesystem::path workspace = tmp.path();
   const std::string marker = "flip-marker-c41d";
   {
     Deployment dep(Indexer("flip", workspace));
@@ -404,7 +403,8 @@ TEST(RaftStateFaultTest, AFlippedByteInALogEntryIsNeverApplied) {
 }
 
 TEST(RaftStateFaultTest, ASecondDeploymentOnAWorkspaceInUseFailsNamingTheProcess) {
-  const std::filesystem::path workspace = FreshDir("in-use");
+  const testing::TempDir tmp("raft-state-in-use");
+  const std::filesystem::path workspace = tmp.path();
   Deployment first(Indexer("busy", workspace));
   ASSERT_TRUE(first.Start().ok());
   Deployment second(Indexer("busy", workspace));

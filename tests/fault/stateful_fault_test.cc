@@ -24,6 +24,8 @@
 #include "jina.grpc.pb.h"
 #include "shoal/deployment.h"
 #include "tests/integration/child_process.h"
+#include "tests/testing/leader_probe.h"
+#include "tests/testing/temp_dir.h"
 
 namespace shoal {
 namespace {
@@ -44,14 +46,6 @@ uint64_t Seed() {
     return value;
   }();
   return seed;
-}
-
-std::filesystem::path FreshDir(const std::string& name) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                              ("shoal-fault-" + name + "-" + std::to_string(getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
 }
 
 DeploymentOptions Indexer(const std::string& name, const std::filesystem::path& workspace) {
@@ -207,22 +201,9 @@ void ExpectEveryAckedWriteOn(const std::string& address,
 
 // The replica that accepts an empty write sent to it alone (writes are refused by followers).
 int FindLeader(const Deployment& dep, int attempt) {
-  const std::vector<std::string> addresses = dep.replica_addresses()[0];
-  for (int round = 0; round < 100; ++round) {
-    for (int r = 0; r < static_cast<int>(addresses.size()); ++r) {
-      auto stub = jina::JinaSingleDataRequestRPC::NewStub(
-          grpc::CreateChannel(addresses[r], grpc::InsecureChannelCredentials()));
-      jina::DataRequestProto request, response;
-      request.mutable_header()->set_request_id("probe-" + std::to_string(attempt) + "-" +
-                                               std::to_string(round) + "-" + std::to_string(r));
-      request.mutable_header()->set_exec_endpoint("/index");
-      grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + milliseconds(2000));
-      if (stub->process_single_data(&context, request, &response).ok()) return r;
-    }
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  return -1;
+  return testing::FindLeader(
+      dep.replica_addresses()[0],
+      {.id_prefix = "probe-" + std::to_string(attempt), .pause = absl::Milliseconds(50)});
 }
 
 // Waits (bounded) until replica `r` runs as a process other than `old_pid`.
@@ -237,7 +218,8 @@ bool Restarted(const Deployment& dep, int r, int old_pid) {
 
 TEST(StatefulFaultTest, KillingTheLeaderFiveTimesDuringWritesLosesNoAcknowledgedWrite) {
   std::mt19937_64 random(Seed());
-  std::filesystem::path workspace = FreshDir("leader-kill");
+  const testing::TempDir tmp("fault-leader-kill");
+  std::filesystem::path workspace = tmp.path();
   Deployment dep(Indexer("kill", workspace));
   Status started = dep.Start();
   ASSERT_TRUE(started.ok()) << started;
@@ -269,7 +251,8 @@ TEST(StatefulFaultTest, KillingTheLeaderFiveTimesDuringWritesLosesNoAcknowledged
 
 TEST(StatefulFaultTest, KillingEveryReplicaAndRestartingKeepsIdenticalState) {
   std::mt19937_64 random(Seed() + 1);
-  std::filesystem::path workspace = FreshDir("kill-all");
+  const testing::TempDir tmp("fault-kill-all");
+  std::filesystem::path workspace = tmp.path();
   std::optional<ReplicaState> before;
   std::vector<std::pair<std::string, std::vector<float>>> acked;
   {
@@ -308,7 +291,8 @@ TEST(StatefulFaultTest, KillingEveryReplicaAndRestartingKeepsIdenticalState) {
 
 TEST(StatefulFaultTest, AFrozenFollowerCatchesUpWhenItResumes) {
   std::mt19937_64 random(Seed() + 2);
-  std::filesystem::path workspace = FreshDir("stop-follower");
+  const testing::TempDir tmp("fault-stop-follower");
+  std::filesystem::path workspace = tmp.path();
   Deployment dep(Indexer("stop", workspace));
   ASSERT_TRUE(dep.Start().ok());
   Writer writer(dep, random, 0);
@@ -334,7 +318,8 @@ TEST(StatefulFaultTest, AFrozenFollowerCatchesUpWhenItResumes) {
 
 TEST(StatefulFaultTest, WithTwoOfThreeFrozenWritesFailUnavailableAndResumeAfterwards) {
   std::mt19937_64 random(Seed() + 3);
-  std::filesystem::path workspace = FreshDir("stop-two");
+  const testing::TempDir tmp("fault-stop-two");
+  std::filesystem::path workspace = tmp.path();
   DeploymentOptions options = Indexer("quorum", workspace);
   options.retries = -1;  // Jina's default budget: max(3, replicas) + 1 attempts
   Deployment dep(options);

@@ -19,6 +19,7 @@
 #include "jina.grpc.pb.h"
 #include "shoal/deployment.h"
 #include "tests/integration/child_process.h"
+#include "tests/testing/temp_dir.h"
 
 namespace shoal {
 namespace {
@@ -222,9 +223,8 @@ TEST(DeploymentTest, GpuRoundRobinGivesEachReplicaItsDevice) {
 // A TLS root file that cannot serve is a configuration error naming the key, not a failure at
 // the first call.
 TEST(DeploymentTest, AnUnreadableTlsCaFileIsAnErrorNamingTheKey) {
-  const std::filesystem::path dir =
-      std::filesystem::temp_directory_path() / ("shoal-tls-ca-" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
+  const testing::TempDir tmp("tls-ca");
+  const std::filesystem::path dir = tmp.path();
   std::ofstream(dir / "not-pem.txt") << "hello\n";
   for (const auto& [file, message] :
        std::vector<std::pair<std::string, std::string>>{
@@ -242,7 +242,6 @@ TEST(DeploymentTest, AnUnreadableTlsCaFileIsAnErrorNamingTheKey) {
     EXPECT_THAT(std::string(started.message()), ::testing::HasSubstr(message));
     EXPECT_THAT(std::string(started.message()), ::testing::HasSubstr("dep.yml:"));
   }
-  std::filesystem::remove_all(dir);
 }
 
 TEST(DeploymentTest, ExternalReplicasAreRoutedAndFailedOver) {
@@ -283,8 +282,8 @@ TEST(DeploymentTest, ExternalReplicasAreRoutedAndFailedOver) {
 }
 
 TEST(DeploymentCommandTest, ServesUntilSigtermAndReplicasDieWithIt) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / "shoal-dep-cmd-test";
-  std::filesystem::create_directories(dir);
+  const testing::TempDir tmp("dep-cmd");
+  const std::filesystem::path dir = tmp.path();
   std::ofstream(dir / "dep.yml") << "jtype: Deployment\nwith:\n  name: cmd\n  uses: Echo\n"
                                     "  replicas: 2\n  host: 127.0.0.1\n";
   auto orchestrator = testing::ChildProcess::Start(
@@ -318,8 +317,8 @@ TEST(DeploymentCommandTest, ServesUntilSigtermAndReplicasDieWithIt) {
 }
 
 TEST(DeploymentCommandTest, GpuSpecOutOfRangeNamesTheFileAndKey) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / "shoal-dep-cmd-test";
-  std::filesystem::create_directories(dir);
+  const testing::TempDir tmp("dep-cmd");
+  const std::filesystem::path dir = tmp.path();
   std::ofstream(dir / "gpu.yml") << "jtype: Deployment\nwith:\n  uses: Echo\n  replicas: 2\n"
                                     "  env:\n    CUDA_VISIBLE_DEVICES: RR5\n";
   auto orchestrator = testing::ChildProcess::Start(
@@ -331,8 +330,8 @@ TEST(DeploymentCommandTest, GpuSpecOutOfRangeNamesTheFileAndKey) {
 }
 
 TEST(DeploymentCommandTest, TooManyReplicasAreRefusedBeforeAnyStarts) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / "shoal-dep-cmd-test";
-  std::filesystem::create_directories(dir);
+  const testing::TempDir tmp("dep-cmd");
+  const std::filesystem::path dir = tmp.path();
   std::ofstream(dir / "big.yml") << "jtype: Deployment\nwith:\n  name: big\n  uses: Echo\n"
                                     "  replicas: 100000\n";
   auto orchestrator = testing::ChildProcess::Start(
@@ -367,8 +366,8 @@ TEST(DeploymentTest, MaxReplicasBoundsStartAndScale) {
 }
 
 TEST(DeploymentCommandTest, BadYamlIsAClearError) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / "shoal-dep-cmd-test";
-  std::filesystem::create_directories(dir);
+  const testing::TempDir tmp("dep-cmd");
+  const std::filesystem::path dir = tmp.path();
   std::ofstream(dir / "bad.yml") << "jtype: Deployment\nwith:\n  uses: Echo\n  replicas: 0\n";
   auto orchestrator = testing::ChildProcess::Start(
       {testing::ShoalBinary(), "deployment", "--uses", (dir / "bad.yml").string()});

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,11 +20,14 @@
 #include "gtest/gtest.h"
 #include "shoal/client.h"
 #include "tests/integration/child_process.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/wait.h"
 
 namespace shoal {
 namespace {
 
 using std::chrono::milliseconds;
+using ::shoal::testing::WaitFor;
 
 constexpr char kName[] = "replicas.shoal.test";
 
@@ -38,17 +42,6 @@ int64_t Processed(const std::string& address) {
   std::map<std::string, std::string> info = testing::ReplicaInfo(address);
   auto it = info.find("processed_requests");
   return it == info.end() ? -1 : std::stoll(it->second);
-}
-
-// Polls `done` every 50 ms for at most `limit`.
-template <typename Predicate>
-bool WaitFor(Predicate done, milliseconds limit = milliseconds(20000)) {
-  for (auto end = std::chrono::steady_clock::now() + limit;
-       std::chrono::steady_clock::now() < end;) {
-    if (done()) return true;
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  return done();
 }
 
 bool MountNamespacesWork(std::string* why) {
@@ -68,14 +61,10 @@ class DnsDiscoveryTest : public ::testing::Test {
   void SetUp() override {
     std::string why;
     if (!MountNamespacesWork(&why)) GTEST_SKIP() << why;
-    dir_ = std::filesystem::temp_directory_path() / ("shoal-dns-" + std::to_string(getpid()));
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    tmp_.emplace("dns");
+    dir_ = tmp_->path();
   }
-  void TearDown() override {
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
-
+  std::optional<testing::TempDir> tmp_;
   std::filesystem::path dir_;
 };
 

@@ -16,6 +16,7 @@
 #include "jina.grpc.pb.h"
 #include "shoal/client.h"
 #include "tests/integration/child_process.h"
+#include "tests/testing/temp_dir.h"
 
 namespace shoal {
 namespace {
@@ -324,8 +325,8 @@ TEST(ExecutorProcessTest, UnknownExecutorAndBadFlagsAreClearErrors) {
 }
 
 TEST(ExecutorProcessTest, ExecutorYamlWithFileAndLineErrors) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / "shoal-yaml-test";
-  std::filesystem::create_directories(dir);
+  const testing::TempDir tmp("yaml");
+  const std::filesystem::path dir = tmp.path();
   std::ofstream(dir / "good.yml") << "jtype: Sleep\nwith:\n  ms: 1\nmetas:\n  name: sleeper\n";
   std::ofstream(dir / "bad.yml") << "jtype: Sleep\nwith: [1, 2\n";
   auto good = StartExecutor({"--uses", (dir / "good.yml").string()});

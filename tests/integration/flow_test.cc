@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "shoal/flow.h"
 #include "tests/integration/child_process.h"
+#include "tests/testing/temp_dir.h"
 
 namespace shoal {
 namespace {
@@ -253,8 +254,8 @@ TEST(FlowTest, DeploymentDownIsUnavailableNamingIt) {
 }
 
 TEST(FlowCommandTest, YamlFormsRunUnderShoalFlow) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / "shoal-flow-cmd-test";
-  std::filesystem::create_directories(dir);
+  const testing::TempDir tmp("flow-cmd");
+  const std::filesystem::path dir = tmp.path();
   std::ofstream(dir / "second.yml") << "jtype: Deployment\nwith:\n  name: second\n  uses: Echo\n";
   std::ofstream(dir / "flow.yml")
       << "jtype: Flow\nversion: '1'\nwith:\n  name: yamlflow\n  host: 127.0.0.1\n"
@@ -294,8 +295,8 @@ int FreePort() {
 TEST(FlowCommandTest, AnExecutorsPortIsWhereItsReplicaListens) {
   const int port = FreePort();
   ASSERT_NE(port, 0);
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / "shoal-flow-cmd-test";
-  std::filesystem::create_directories(dir);
+  const testing::TempDir tmp("flow-cmd");
+  const std::filesystem::path dir = tmp.path();
   std::ofstream(dir / "pinned.yml") << "jtype: Flow\nwith:\n  host: 127.0.0.1\nexecutors:\n"
                                     << "  - name: pinned\n    uses: Echo\n    port: " << port
                                     << "\n";
@@ -317,8 +318,8 @@ TEST(FlowCommandTest, GatewayAloneRoutesToRemoteDeployments) {
                                                "Echo", "--name", "enc/rep-0", "--host",
                                                "127.0.0.1", "--port", "0"});
   ASSERT_TRUE(replica.ok()) << replica.status();
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / "shoal-flow-cmd-test";
-  std::filesystem::create_directories(dir);
+  const testing::TempDir tmp("flow-cmd");
+  const std::filesystem::path dir = tmp.path();
   std::ofstream(dir / "gw.yml") << "jtype: Flow\nwith:\n  host: 127.0.0.1\n"
                                    "executors:\n  - name: enc\n    uses: Echo\n";
   auto gateway = testing::ChildProcess::Start(
@@ -339,8 +340,8 @@ TEST(FlowCommandTest, GatewayAloneRoutesToRemoteDeployments) {
 }
 
 TEST(FlowCommandTest, GraphErrorsAreClear) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / "shoal-flow-cmd-test";
-  std::filesystem::create_directories(dir);
+  const testing::TempDir tmp("flow-cmd");
+  const std::filesystem::path dir = tmp.path();
   std::ofstream(dir / "cycle.yml") << "jtype: Flow\nexecutors:\n"
                                       "  - name: a\n    needs: b\n  - name: b\n    needs: a\n";
   auto cycle = testing::ChildProcess::Start(

@@ -7,9 +7,11 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "tests/integration/http_stack.h"
+#include "tests/testing/temp_dir.h"
 
 namespace shoal::gateway {
 namespace {
@@ -23,8 +25,8 @@ using testing::ShellQuote;
 class HttpTlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("shoal-http-tls-" + std::to_string(getpid()));
-    std::filesystem::create_directories(dir_);
+    tmp_.emplace("http-tls");
+    dir_ = tmp_->path();
     cert_ = (dir_ / "cert.pem").string();
     key_ = (dir_ / "key.pem").string();
     RunCommand(
@@ -33,8 +35,7 @@ class HttpTlsTest : public ::testing::Test {
         ShellQuote(key_) + " -out " + ShellQuote(cert_) + " 2>&1");
     ASSERT_TRUE(std::filesystem::exists(cert_) && std::filesystem::exists(key_));
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
+  std::optional<::shoal::testing::TempDir> tmp_;
   std::filesystem::path dir_;
   std::string cert_;
   std::string key_;

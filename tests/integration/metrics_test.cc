@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "shoal/client.h"
 #include "tests/integration/child_process.h"
+#include "tests/testing/temp_dir.h"
 
 namespace shoal {
 namespace {
@@ -116,9 +117,8 @@ TEST(MetricsProcessTest, OtherPathsAndMethodsAreRefusedAndTheReplicaKeepsServing
 
 // A stateful replica (a one-member Raft group) reports its Raft role, term and indexes.
 TEST(MetricsProcessTest, StatefulReplicaReportsItsRaftState) {
-  std::filesystem::path workspace = std::filesystem::temp_directory_path() /
-                                    ("shoal-metrics-raft-" + std::to_string(getpid()));
-  std::filesystem::remove_all(workspace);
+  const testing::TempDir tmp("metrics-raft");
+  const std::filesystem::path workspace = tmp.path();
   auto replica = testing::ChildProcess::Start(
       {testing::ShoalBinary(), "executor", "--uses", "Counter", "--name", "kept/rep-0", "--host",
        "127.0.0.1", "--port", "0", "--port-monitoring", "0", "--workspace", workspace.string(),
@@ -145,12 +145,11 @@ TEST(MetricsProcessTest, StatefulReplicaReportsItsRaftState) {
   EXPECT_THAT(text, HasSubstr("shoal_raft_commit_index{" + labels + "} ")) << text;
   (*replica)->Signal(SIGTERM);
   EXPECT_EQ((*replica)->Wait(std::chrono::seconds(20)), 0);
-  std::filesystem::remove_all(workspace);
 }
 
 TEST(MetricsProcessTest, DeploymentServesRouterMetricsAndReplicasServeTheirOwn) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / "shoal-metrics-test";
-  std::filesystem::create_directories(dir);
+  const testing::TempDir tmp("metrics");
+  const std::filesystem::path dir = tmp.path();
   std::ofstream(dir / "dep.yml") << "jtype: Deployment\nwith:\n  name: counted\n  uses: Echo\n"
                                     "  replicas: 2\n  host: 127.0.0.1\n  port_monitoring: 0\n";
   auto orchestrator = testing::ChildProcess::Start({testing::ShoalBinary(), "deployment", "--uses",

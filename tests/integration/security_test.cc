@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "shoal/deployment.h"
 #include "shoal/flow.h"
 #include "tests/integration/child_process.h"
+#include "tests/testing/temp_dir.h"
 
 namespace shoal {
 namespace {
@@ -29,16 +31,9 @@ using ::testing::Not;
 
 constexpr char kToken[] = "s3cret-token-4711";
 
-std::filesystem::path FreshDir(const std::string& name) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                              ("shoal-security-" + name + "-" + std::to_string(getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
-
 // A CA, a server certificate for 127.0.0.1 and a client certificate, both signed by the CA.
 struct Certificates {
+  std::shared_ptr<const testing::TempDir> tmp;  // removed with the last copy
   std::filesystem::path dir;
   std::string ca() const { return (dir / "ca.pem").string(); }
   std::string server_cert() const { return (dir / "server.pem").string(); }
@@ -48,7 +43,8 @@ struct Certificates {
 };
 
 Certificates MakeCertificates(const std::string& name) {
-  Certificates certs{FreshDir(name)};
+  Certificates certs{.tmp = std::make_shared<const testing::TempDir>("security-" + name)};
+  certs.dir = certs.tmp->path();
   const std::string d = certs.dir.string();
   const std::string key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
   const std::string script =
@@ -192,7 +188,8 @@ TEST(TokenTest, ReplicaRefusesCallsWithoutTheTokenAndServesWithIt) {
 }
 
 TEST(TokenTest, TokenFileIsReadAndAnUnreadableOneIsAnError) {
-  std::filesystem::path dir = FreshDir("token-file");
+  const testing::TempDir tmp("security-token-file");
+  std::filesystem::path dir = tmp.path();
   std::ofstream(dir / "token") << kToken << "\n";
   auto replica = StartExecutor({"--auth-token-file", (dir / "token").string()});
   ASSERT_NE(replica, nullptr);
@@ -239,7 +236,8 @@ TEST(TokenTest, DeploymentGatewayNeedsTheTokenAndPassesItToItsReplicas) {
 }
 
 TEST(TokenTest, FlowTokenFromTheEnvironmentGuardsTheGatewayAndReachesItsExecutors) {
-  const std::filesystem::path dir = FreshDir("flow-token");
+  const testing::TempDir tmp("security-flow-token");
+  const std::filesystem::path dir = tmp.path();
   const std::filesystem::path yaml = dir / "flow.yml";
   std::ofstream(yaml) << "jtype: Flow\n"
                          "with:\n"
@@ -283,7 +281,8 @@ RunResult RunRaft(std::vector<std::string> args, std::vector<std::string> env = 
 }
 
 TEST(MembershipTest, ChangesNeedTheTokenAQuorumAndALiveAddress) {
-  std::filesystem::path workspace = FreshDir("membership");
+  const testing::TempDir tmp("security-membership");
+  std::filesystem::path workspace = tmp.path();
   DeploymentOptions options;
   options.name = "members";
   options.uses = "Counter";

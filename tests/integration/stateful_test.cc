@@ -16,6 +16,8 @@
 #include "jina.grpc.pb.h"
 #include "shoal/deployment.h"
 #include "tests/integration/child_process.h"
+#include "tests/testing/leader_probe.h"
+#include "tests/testing/temp_dir.h"
 
 namespace shoal {
 namespace {
@@ -36,14 +38,6 @@ DeploymentOptions Stateful(const std::string& name, const std::filesystem::path&
   options.shoal_binary = testing::ShoalBinary();
   options.timeout_ready_ms = 60000;
   return options;
-}
-
-std::filesystem::path FreshDir(const std::string& name) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                              ("shoal-stateful-" + name + "-" + std::to_string(getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
 }
 
 DocList Docs(int n) {
@@ -83,7 +77,8 @@ bool Converge(const Deployment& dep, const std::string& expected) {
 }
 
 TEST(StatefulDeploymentTest, EveryReplicaAppliesEveryWrite) {
-  std::filesystem::path workspace = FreshDir("apply");
+  const testing::TempDir tmp("stateful-apply");
+  std::filesystem::path workspace = tmp.path();
   Deployment dep(Stateful("counter", workspace));
   Status started = dep.Start();
   ASSERT_TRUE(started.ok()) << started;
@@ -93,7 +88,8 @@ TEST(StatefulDeploymentTest, EveryReplicaAppliesEveryWrite) {
 }
 
 TEST(StatefulDeploymentTest, DocsWithoutIdsGetTheSameIdsOnEveryReplica) {
-  std::filesystem::path workspace = FreshDir("ids");
+  const testing::TempDir tmp("stateful-ids");
+  std::filesystem::path workspace = tmp.path();
   DeploymentOptions options = Stateful("noids", workspace);
   options.uses = "ExactNNIndexer";
   Deployment dep(options);
@@ -132,7 +128,8 @@ TEST(StatefulDeploymentTest, DocsWithoutIdsGetTheSameIdsOnEveryReplica) {
 }
 
 TEST(StatefulDeploymentTest, TheSameWriteDeliveredTwiceIsAppliedOnce) {
-  std::filesystem::path workspace = FreshDir("dedup");
+  const testing::TempDir tmp("stateful-dedup");
+  std::filesystem::path workspace = tmp.path();
   Deployment dep(Stateful("dedup", workspace));
   ASSERT_TRUE(dep.Start().ok());
   jina::DataRequestProto request;
@@ -179,7 +176,8 @@ grpc::Status WriteToLeader(const Deployment& dep, const jina::DataRequestProto& 
 }
 
 TEST(StatefulDeploymentTest, AReusedRequestIdWithOtherDocumentsIsRefused) {
-  std::filesystem::path workspace = FreshDir("reused-id");
+  const testing::TempDir tmp("stateful-reused-id");
+  std::filesystem::path workspace = tmp.path();
   Deployment dep(Stateful("reused", workspace));
   Status started = dep.Start();
   ASSERT_TRUE(started.ok()) << started;
@@ -223,7 +221,8 @@ grpc::Status WriteOnceALeaderIsKnown(const Deployment& dep, const jina::DataRequ
 }
 
 TEST(StatefulDeploymentTest, ARequestIdRestoredFromASnapshotStillRefusesOtherDocuments) {
-  std::filesystem::path workspace = FreshDir("restored-id");
+  const testing::TempDir tmp("stateful-restored-id");
+  std::filesystem::path workspace = tmp.path();
   DeploymentOptions options = Stateful("restored", workspace);
   // Snapshot after 16 entries and keep 4 behind it: after a restart the first write comes back
   // from the snapshot, not from the log.
@@ -273,7 +272,8 @@ TEST(StatefulDeploymentTest, ARequestIdRestoredFromASnapshotStillRefusesOtherDoc
 }
 
 TEST(StatefulDeploymentTest, LinearizableReadsSeeEveryAcknowledgedWrite) {
-  std::filesystem::path workspace = FreshDir("linearizable");
+  const testing::TempDir tmp("stateful-linearizable");
+  std::filesystem::path workspace = tmp.path();
   DeploymentOptions options = Stateful("linear", workspace);
   options.read_consistency = "linearizable";
   Deployment dep(options);
@@ -306,7 +306,8 @@ TEST(StatefulDeploymentTest, LinearizableReadsSeeEveryAcknowledgedWrite) {
 }
 
 TEST(StatefulDeploymentTest, ShardsAreRaftGroupsIndexAnyAndSearchAll) {
-  std::filesystem::path workspace = FreshDir("sharded");
+  const testing::TempDir tmp("stateful-sharded");
+  std::filesystem::path workspace = tmp.path();
   DeploymentOptions options = Stateful("shards", workspace);
   options.uses = "ExactNNIndexer";
   options.shards = 2;  // `/index` goes to one shard (ANY), `/search` to both (ALL)
@@ -356,22 +357,13 @@ TEST(StatefulDeploymentTest, ShardsAreRaftGroupsIndexAnyAndSearchAll) {
 }
 
 TEST(StatefulDeploymentTest, WritesContinueAfterTheLeaderIsKilled) {
-  std::filesystem::path workspace = FreshDir("failover");
+  const testing::TempDir tmp("stateful-failover");
+  std::filesystem::path workspace = tmp.path();
   Deployment dep(Stateful("failover", workspace));
   ASSERT_TRUE(dep.Start().ok());
   ASSERT_TRUE(dep.Post("/index", Docs(10), {.request_size = 1, .stream = false}).ok());
   // Find the leader: the replica that accepts a write sent to it alone.
-  int leader = -1;
-  std::vector<std::string> addresses = dep.replica_addresses()[0];
-  for (int r = 0; r < 3 && leader < 0; ++r) {
-    auto stub = jina::JinaSingleDataRequestRPC::NewStub(
-        grpc::CreateChannel(addresses[r], grpc::InsecureChannelCredentials()));
-    jina::DataRequestProto request, response;
-    request.mutable_header()->set_request_id("probe");
-    request.mutable_header()->set_exec_endpoint("/index");
-    grpc::ClientContext context;
-    if (stub->process_single_data(&context, request, &response).ok()) leader = r;
-  }
+  int leader = testing::FindLeader(dep.replica_addresses()[0], {.rounds = 1});
   ASSERT_GE(leader, 0);
   ASSERT_EQ(kill(dep.replica_pid(0, leader), SIGKILL), 0);
   auto written = dep.Post("/index", Docs(20), {.request_size = 1, .stream = false});
@@ -400,7 +392,8 @@ int WriteTo(const std::vector<std::string>& addresses, const std::string& reques
 }
 
 TEST(StatefulDeploymentTest, AWipedReplicaRejoinsThroughTheLeadersSnapshot) {
-  std::filesystem::path workspace = FreshDir("wiped");
+  const testing::TempDir tmp("stateful-wiped");
+  std::filesystem::path workspace = tmp.path();
   DeploymentOptions options = Stateful("wiped", workspace);
   // Snapshot after 16 entries and keep only 4 behind it: a wiped replica cannot be sent the
   // log from its start and needs the snapshot.
@@ -451,7 +444,8 @@ TEST(StatefulDeploymentTest, AWipedReplicaRejoinsThroughTheLeadersSnapshot) {
 // Fewer than 3 replicas is allowed (as in Jina), with a warning that no failure is tolerated.
 TEST(StatefulDeploymentTest, OneOrTwoReplicasWorkWithAWarning) {
   for (int replicas : {1, 2}) {
-    std::filesystem::path workspace = FreshDir("small-" + std::to_string(replicas));
+    const testing::TempDir tmp("stateful-small-" + std::to_string(replicas));
+    std::filesystem::path workspace = tmp.path();
     DeploymentOptions options = Stateful("small", workspace);
     options.replicas = replicas;
     Deployment dep(options);
@@ -485,7 +479,8 @@ TEST(StatefulDeploymentTest, BadStatefulSettingsAreErrorsNamingTheKey) {
       {[](DeploymentOptions& o) { o.peer_ports = {{45001, 45001, 45003}}; }, "peer_ports"},
   };
   for (const Case& c : cases) {
-    DeploymentOptions options = Stateful("bad", FreshDir("bad"));
+    const testing::TempDir tmp("stateful-bad");
+    DeploymentOptions options = Stateful("bad", tmp.path());
     c.change(options);
     Deployment dep(options);
     Status started = dep.Start();
@@ -499,7 +494,8 @@ TEST(StatefulDeploymentTest, BadStatefulSettingsAreErrorsNamingTheKey) {
 // three frozen, the other three still commit), and the removed ones leave the group (with one of
 // the last three frozen, the other two still are a majority).
 TEST(StatefulDeploymentTest, ScalingAddsAndRemovesVoters) {
-  std::filesystem::path workspace = FreshDir("scale");
+  const testing::TempDir tmp("stateful-scale");
+  std::filesystem::path workspace = tmp.path();
   DeploymentOptions options = Stateful("scale", workspace);
   options.timeout_send_ms = 2000;  // a frozen replica does not hold an attempt for longer
   Deployment dep(options);
@@ -533,7 +529,8 @@ TEST(StatefulDeploymentTest, ScalingAddsAndRemovesVoters) {
 // `shoal raft remove` takes a member out of a running group through any replica: the others
 // go on committing without it, and it stops applying.
 TEST(StatefulDeploymentTest, ShoalRaftRemoveTakesAMemberOut) {
-  std::filesystem::path workspace = FreshDir("raft-remove");
+  const testing::TempDir tmp("stateful-raft-remove");
+  std::filesystem::path workspace = tmp.path();
   Deployment dep(Stateful("remove", workspace));
   ASSERT_TRUE(dep.Start().ok());
   ASSERT_TRUE(dep.Post("/index", Docs(4), {.request_size = 2, .stream = false}).ok());

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <deque>
+#include <optional>
+#include <string>
 #include <thread>
 #include <utility>
 
@@ -75,7 +77,9 @@ class Timer {
 }  // namespace
 
 class FakeJinaServer::Impl final : public jina::JinaRPC::CallbackService,
-                                   public jina::JinaSingleDataRequestRPC::CallbackService {
+                                   public jina::JinaSingleDataRequestRPC::CallbackService,
+                                   public jina::JinaDataRequestRPC::CallbackService,
+                                   public jina::JinaDiscoverEndpointsRPC::CallbackService {
  public:
   // The server's view of one call: records it and says whether it is to fail.
   bool BeginCall(const grpc::CallbackServerContext* context) {
@@ -153,15 +157,63 @@ class FakeJinaServer::Impl final : public jina::JinaRPC::CallbackService,
   grpc::ServerUnaryReactor* process_single_data(grpc::CallbackServerContext* context,
                                                 const DataRequestProto* request,
                                                 DataRequestProto* response) override {
+    return Unary(context, *request, response);
+  }
+
+  // The parts' docs, in order, in the first part: the answer of an Executor that concatenates.
+  grpc::ServerUnaryReactor* process_data(grpc::CallbackServerContext* context,
+                                         const jina::DataRequestListProto* request,
+                                         DataRequestProto* response) override {
+    DataRequestProto joined;
+    for (int i = 0; i < request->requests_size(); ++i) {
+      if (i == 0) {
+        joined = request->requests(0);
+        continue;
+      }
+      for (const auto& doc : request->requests(i).data().docs().docs()) {
+        *joined.mutable_data()->mutable_docs()->add_docs() = doc;
+      }
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      part_counts_.push_back(request->requests_size());
+    }
+    return Unary(context, joined, response);
+  }
+
+  grpc::ServerUnaryReactor* endpoint_discovery(grpc::CallbackServerContext* context,
+                                               const google::protobuf::Empty* /*request*/,
+                                               jina::EndpointsProto* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    absl::MutexLock lock(&mu_);
+    if (!endpoints_.has_value()) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "fake: no endpoints set"));
+      return reactor;
+    }
+    for (const std::string& e : *endpoints_) response->add_endpoints(e);
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  // One unary data call: counted, answered (echo, Executor error, scripted answer), sent after
+  // the configured delay or hold.
+  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context,
+                                  const DataRequestProto& request, DataRequestProto* response) {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     if (!BeginCall(context)) {
       reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "fake: unavailable"));
       return reactor;
     }
     bool is_error = false;
-    *response = Answer(*request, &is_error);
-    if (is_error) context->AddTrailingMetadata("is-error", "true");
-    Schedule(*request, [reactor] { reactor->Finish(grpc::Status::OK); });
+    *response = Answer(request, &is_error);
+    AnswerFn answer;
+    {
+      absl::MutexLock lock(&mu_);
+      answer = answer_;
+    }
+    grpc::Status status = answer ? answer(request, response) : grpc::Status::OK;
+    if (status.ok() && is_error) context->AddTrailingMetadata("is-error", "true");
+    Schedule(request, [reactor, status] { reactor->Finish(status); });
     return reactor;
   }
 
@@ -175,6 +227,9 @@ class FakeJinaServer::Impl final : public jina::JinaRPC::CallbackService,
   int fail_next_ ABSL_GUARDED_BY(mu_) = 0;
   DelayFn delay_ ABSL_GUARDED_BY(mu_);
   int hold_until_ ABSL_GUARDED_BY(mu_) = 0;
+  AnswerFn answer_ ABSL_GUARDED_BY(mu_);
+  std::optional<std::vector<std::string>> endpoints_ ABSL_GUARDED_BY(mu_);
+  std::vector<int> part_counts_ ABSL_GUARDED_BY(mu_);
   std::vector<std::function<void()>> held_ ABSL_GUARDED_BY(mu_);
   std::vector<DataRequestProto> requests_ ABSL_GUARDED_BY(mu_);
   std::vector<Metadata> metadata_ ABSL_GUARDED_BY(mu_);
@@ -291,6 +346,9 @@ StatusOr<std::unique_ptr<FakeJinaServer>> FakeJinaServer::Start() {
   builder.RegisterService(static_cast<jina::JinaRPC::CallbackService*>(impl.get()));
   builder.RegisterService(
       static_cast<jina::JinaSingleDataRequestRPC::CallbackService*>(impl.get()));
+  builder.RegisterService(static_cast<jina::JinaDataRequestRPC::CallbackService*>(impl.get()));
+  builder.RegisterService(
+      static_cast<jina::JinaDiscoverEndpointsRPC::CallbackService*>(impl.get()));
   impl->server_ = builder.BuildAndStart();
   if (impl->server_ == nullptr || port == 0) {
     return absl::UnavailableError("fake Jina server: cannot listen on 127.0.0.1");
@@ -332,6 +390,27 @@ void FakeJinaServer::SetDelay(DelayFn delay) {
 void FakeJinaServer::SetHoldUntil(int n) {
   absl::MutexLock lock(&impl_->mu_);
   impl_->hold_until_ = n;
+}
+
+grpc::Status FakeJinaServer::NotTheLeader(const std::string& leader) {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                      leader.empty() ? std::string("not the leader; no leader is known")
+                                     : absl::StrCat("not the leader; the leader is at ", leader));
+}
+
+void FakeJinaServer::SetAnswer(AnswerFn answer) {
+  absl::MutexLock lock(&impl_->mu_);
+  impl_->answer_ = std::move(answer);
+}
+
+void FakeJinaServer::SetEndpoints(std::vector<std::string> endpoints) {
+  absl::MutexLock lock(&impl_->mu_);
+  impl_->endpoints_ = std::move(endpoints);
+}
+
+std::vector<int> FakeJinaServer::part_counts() const {
+  absl::MutexLock lock(&impl_->mu_);
+  return impl_->part_counts_;
 }
 
 void FakeJinaServer::SetServing(bool serving) {

@@ -1,6 +1,8 @@
-// An in-process Jina server for client tests: serves JinaRPC/Call and
-// JinaSingleDataRequestRPC/process_single_data on 127.0.0.1 (port 0), echoes every request, and
-// can be told to misbehave (Executor errors, UNAVAILABLE, delays) while recording what it saw.
+// An in-process Jina server for client, router and gateway tests: serves JinaRPC/Call,
+// JinaSingleDataRequestRPC/process_single_data, JinaDataRequestRPC/process_data and
+// JinaDiscoverEndpointsRPC on 127.0.0.1 (port 0), echoes every request, and can be told to
+// misbehave (Executor errors, UNAVAILABLE, delays, scripted answers per call) while recording
+// what it saw.
 #ifndef SHOAL_TESTS_TESTING_FAKE_JINA_SERVER_H_
 #define SHOAL_TESTS_TESTING_FAKE_JINA_SERVER_H_
 
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "grpcpp/support/status.h"
 #include "jina.pb.h"
 #include "shoal/status.h"
 
@@ -23,6 +26,15 @@ class FakeJinaServer {
   using Metadata = std::multimap<std::string, std::string>;
   // How long to hold the response to a request before sending it.
   using DelayFn = std::function<absl::Duration(const jina::DataRequestProto&)>;
+  // Scripts the answer to a unary call (process_single_data, process_data): gets the request
+  // and the response prepared so far (the echo, with any Executor error), may change the
+  // response, and returns the call's status (not OK: the call fails with it, no response).
+  using AnswerFn =
+      std::function<grpc::Status(const jina::DataRequestProto&, jina::DataRequestProto*)>;
+
+  // How a stateful shard's follower refuses a write: UNAVAILABLE "not the leader", naming the
+  // leader when one is known, as a Shoal replica answers.
+  static grpc::Status NotTheLeader(const std::string& leader = "");
 
   static StatusOr<std::unique_ptr<FakeJinaServer>> Start();
   ~FakeJinaServer();
@@ -43,12 +55,20 @@ class FakeJinaServer {
   void SetHoldUntil(int n);
   // The health status reported for service "".
   void SetServing(bool serving);
+  // Runs on every later unary call after the other settings applied (nullptr: plain echo).
+  void SetAnswer(AnswerFn answer);
+  // What endpoint_discovery answers. Until set, it fails with UNIMPLEMENTED, as on a server
+  // without the service.
+  void SetEndpoints(std::vector<std::string> endpoints);
 
   // What the server saw.
   std::vector<jina::DataRequestProto> requests() const;
   std::vector<Metadata> call_metadata() const;  // client metadata of each call or stream
   int calls() const;                            // unary calls + streams, failed ones included
   int max_concurrent() const;                   // most requests received but not yet answered
+  // The number of parts of each process_data call (whose answer is the first part with the
+  // docs of every part, in order).
+  std::vector<int> part_counts() const;
 
   class Impl;
 

@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
 
 namespace shoal::config {
 namespace {
@@ -11,7 +12,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
-std::string Message(const absl::Status& status) { return std::string(status.message()); }
+using ::shoal::testing::Message;
 
 TEST(DeploymentSpecTest, DefaultSpecIsValid) {
   EXPECT_TRUE(ValidateDeploymentSpec(DeploymentSpec()).ok());

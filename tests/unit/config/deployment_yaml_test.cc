@@ -13,6 +13,8 @@
 #include "gtest/gtest.h"
 #include "src/config/deployment_yaml_internal.h"
 #include "src/config/yaml_value.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
 
 namespace shoal::config {
 namespace {
@@ -24,7 +26,7 @@ using ::testing::Pair;
 using ::testing::SizeIs;
 using ::testing::UnorderedElementsAre;
 
-std::string Message(const absl::Status& status) { return std::string(status.message()); }
+using ::shoal::testing::Message;
 
 // The error of parsing `text` as "dep.yml"; fails the test if it parses.
 std::string ErrorOf(std::string_view text) {
@@ -294,8 +296,8 @@ TEST(DeploymentYamlTest, GpusAreKeptForExports) {
 }
 
 TEST(DeploymentYamlTest, LoadsFromFile) {
-  std::filesystem::path path = std::filesystem::temp_directory_path() /
-                               ("shoal_dep_test_" + std::to_string(getpid()) + ".yml");
+  const testing::TempDir tmp("dep-yaml");
+  const std::filesystem::path path = tmp.path() / "dep.yml";
   {
     std::ofstream file(path);
     file << "jtype: Deployment\nwith:\n  replicas: 0\n";
@@ -522,9 +524,8 @@ TEST(DeploymentYamlErrorTest, GrpcServerOptionsNameTheOption) {
 
 // A PEM certificate and key in a fresh folder (contents checked for their PEM headers only).
 std::filesystem::path PemFiles() {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                              ("shoal-dep-yaml-pem-" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
+  static const testing::TempDir tmp("dep-yaml-pem");  // removed at exit
+  const std::filesystem::path dir = tmp.path();
   std::ofstream(dir / "cert.pem")
       << "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
   std::ofstream(dir / "key.pem")

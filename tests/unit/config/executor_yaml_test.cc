@@ -8,13 +8,14 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
 
 namespace shoal::config {
 namespace {
 
 using ::testing::HasSubstr;
 
-std::string Message(const absl::Status& status) { return std::string(status.message()); }
+using ::shoal::testing::Message;
 
 TEST(ExecutorYamlTest, ParsesJinaLayout) {
   absl::StatusOr<ExecutorYaml> yaml = ParseExecutorYaml(

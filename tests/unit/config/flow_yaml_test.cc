@@ -16,6 +16,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/config/flow_spec.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/temp_dir.h"
 
 namespace shoal::config {
 namespace {
@@ -31,7 +33,7 @@ using ::testing::SizeIs;
 using ::testing::StartsWith;
 using ::testing::UnorderedElementsAre;
 
-std::string Message(const absl::Status& status) { return std::string(status.message()); }
+using ::shoal::testing::Message;
 
 absl::StatusOr<FlowSpec> Parse(std::string_view text) { return ParseFlowYaml(text, "f.yml"); }
 
@@ -56,29 +58,7 @@ std::map<std::string, std::vector<std::string>> Needs(const FlowSpec& spec) {
   return needs;
 }
 
-// A fresh directory under TMPDIR, removed with everything in it at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "flow_yaml_test.XXXXXX");
-    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
-  std::filesystem::path Write(const std::string& name, std::string_view text) const {
-    std::filesystem::path file = path_ / name;
-    std::filesystem::create_directories(file.parent_path());
-    std::ofstream(file) << text;
-    return file;
-  }
-
- private:
-  std::filesystem::path path_;
-};
+using ::shoal::testing::TempDir;
 
 TEST(FlowYamlTest, ParsesTheScaleOutDocsExample) {
   absl::StatusOr<FlowSpec> spec = Parse(
@@ -208,7 +188,7 @@ TEST(FlowYamlTest, AcceptsTheDeploymentsAlias) {
 }
 
 TEST(FlowYamlTest, LoadsPathItemsRelativeToTheFlowFile) {
-  TempDir dir;
+  TempDir dir("flow-yaml-test");
   ASSERT_FALSE(dir.path().empty());
   dir.Write("deps/enc.yml",
             "jtype: Deployment\n"
@@ -230,7 +210,7 @@ TEST(FlowYamlTest, LoadsPathItemsRelativeToTheFlowFile) {
 }
 
 TEST(FlowYamlTest, PathItemErrorsKeepTheirOwnFileAndLine) {
-  TempDir dir;
+  TempDir dir("flow-yaml-test");
   ASSERT_FALSE(dir.path().empty());
   std::filesystem::path bad = dir.Write("bad.yml", "uses: Encoder\nreplicas: 0\n");
   std::filesystem::path flow = dir.Write("flow.yml", "executors:\n- bad.yml\n- missing.yml\n");

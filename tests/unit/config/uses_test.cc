@@ -3,6 +3,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
 
 namespace shoal::config {
 namespace {
@@ -10,7 +11,7 @@ namespace {
 using ::testing::HasSubstr;
 using Kind = UsesSpec::Kind;
 
-std::string Message(const absl::Status& status) { return std::string(status.message()); }
+using ::shoal::testing::Message;
 
 TEST(UsesTest, ClassName) {
   absl::StatusOr<UsesSpec> spec = ParseUses("ExactNNIndexer");

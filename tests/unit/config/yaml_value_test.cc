@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
 
 namespace shoal::config {
 namespace {
@@ -17,7 +18,7 @@ using google::protobuf::Struct;
 using google::protobuf::Value;
 using ::testing::HasSubstr;
 
-std::string Message(const absl::Status& status) { return std::string(status.message()); }
+using ::shoal::testing::Message;
 
 Struct ToStruct(std::string_view text) {
   absl::StatusOr<YAML::Node> node = ParseYaml(text, "t.yml");

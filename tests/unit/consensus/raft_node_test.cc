@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "src/common/strings.h"
+#include "tests/testing/temp_dir.h"
 #include "tests/unit/consensus/raft_test_util.h"
 
 namespace shoal::consensus {
@@ -27,9 +29,8 @@ using ::testing::HasSubstr;
 class RaftNodeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "raft_node_test.XXXXXX");
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
+    tmp_.emplace("raft-node-test");
+    root_ = tmp_->path();
     config_ = Config({{"HeartbeatTimeout", 200},
                       {"ElectionTimeout", 200},
                       {"LeaderLeaseTimeout", 100},
@@ -37,7 +38,7 @@ class RaftNodeTest : public ::testing::Test {
   }
   void TearDown() override {
     for (auto& node : nodes_) node.reset();
-    std::filesystem::remove_all(root_);
+    tmp_.reset();
   }
 
   static google::protobuf::Struct Config(std::vector<std::pair<std::string, double>> numbers) {
@@ -110,6 +111,7 @@ class RaftNodeTest : public ::testing::Test {
     return applied;
   }
 
+  std::optional<testing::TempDir> tmp_;
   std::filesystem::path root_;
   google::protobuf::Struct config_;
   Recorder recorders_[4];

@@ -12,6 +12,7 @@
 #include <iterator>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "src/consensus/raft_node.h"
+#include "tests/testing/temp_dir.h"
 #include "tests/unit/consensus/raft_test_util.h"
 
 namespace shoal::consensus {
@@ -29,13 +31,12 @@ using ::testing::HasSubstr;
 class RaftStateTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "raft_state_test.XXXXXX");
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
+    tmp_.emplace("raft-state-test");
+    root_ = tmp_->path();
   }
   void TearDown() override {
     for (auto& node : nodes_) node.reset();
-    std::filesystem::remove_all(root_);
+    tmp_.reset();
   }
 
   std::filesystem::path Dir(int i) const { return root_ / absl::StrCat("n", i); }
@@ -139,6 +140,7 @@ class RaftStateTest : public ::testing::Test {
     return applied;
   }
 
+  std::optional<testing::TempDir> tmp_;
   std::filesystem::path root_;
   std::map<std::string, std::string> peers_;
   Recorder recorders_[3];

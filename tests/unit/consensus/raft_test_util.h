@@ -14,21 +14,17 @@
 #include "absl/time/clock.h"
 #include "shoal/status.h"
 #include "src/common/strings.h"
+#include "tests/testing/wait.h"
 
 namespace shoal::consensus {
 
 inline constexpr absl::Duration kWait = absl::Seconds(30);
 inline constexpr absl::Duration kApplyTimeout = absl::Seconds(10);
 
-// Polls `done` until it holds or kWait passes.
+// Polls `done` every 20 ms until it holds or kWait passes.
 template <typename Predicate>
 bool WaitFor(Predicate done) {
-  const absl::Time deadline = absl::Now() + kWait;
-  while (!done()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return true;
+  return testing::WaitFor(std::move(done), kWait, absl::Milliseconds(20));
 }
 
 // A state machine that records every applied entry; snapshots are one "index data" line each.

@@ -9,10 +9,12 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "src/consensus/raft_node.h"
+#include "tests/testing/temp_dir.h"
 #include "tests/unit/consensus/raft_test_util.h"
 
 namespace shoal::consensus {
@@ -27,13 +29,12 @@ std::string TestData(const std::string& file) {
 class RaftTlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "raft_tls_test.XXXXXX");
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
+    tmp_.emplace("raft-tls-test");
+    root_ = tmp_->path();
   }
   void TearDown() override {
     for (auto& node : nodes_) node.reset();
-    std::filesystem::remove_all(root_);
+    tmp_.reset();
   }
 
   // Member i with the certificate of `who` ("raft-member" or "other-member") and CA `ca`.
@@ -68,6 +69,7 @@ class RaftTlsTest : public ::testing::Test {
     nodes_[i] = std::move(node).value();
   }
 
+  std::optional<testing::TempDir> tmp_;
   std::filesystem::path root_;
   Recorder recorders_[5];
   std::unique_ptr<RaftNode> nodes_[5];

@@ -11,6 +11,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/executor/request_state.h"
+#include "tests/testing/params.h"
+#include "tests/testing/status_matchers.h"
 
 namespace shoal {
 namespace {
@@ -44,13 +46,9 @@ class RefusesToStart : public Executor {
 };
 SHOAL_EXECUTOR(RefusesToStart);
 
-std::string Message(const absl::Status& status) { return std::string(status.message()); }
+using ::shoal::testing::Message;
 
-Params Json(std::string_view json) {
-  std::optional<Params> params = Params::FromJson(json);
-  EXPECT_TRUE(params.has_value()) << json;
-  return params.value_or(Params());
-}
+using ::shoal::testing::ParamsJson;
 
 std::vector<std::string> EndpointNames(const executor::ExecutorClass& cls) {
   std::vector<std::string> names;
@@ -92,7 +90,7 @@ std::string CallOnText(executor::LoadedExecutor& loaded, std::string_view name,
 
 TEST(LoaderTest, RegisteredClass) {
   absl::StatusOr<executor::LoadedExecutor> loaded =
-      executor::LoadExecutor("ConfigProbe", Json(R"({"k": "v"})"));
+      executor::LoadExecutor("ConfigProbe", ParamsJson(R"({"k": "v"})"));
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   ASSERT_NE(loaded->instance, nullptr);
   EXPECT_THAT(EndpointNames(*loaded->cls), ElementsAre("/probe", "/default"));
@@ -127,7 +125,7 @@ TEST(LoaderTest, FactoryErrorKeepsItsCodeWithContext) {
 
 TEST(LoaderTest, LibraryWithOneClass) {
   absl::StatusOr<executor::LoadedExecutor> loaded =
-      executor::LoadExecutor(HELLO_LIB, Json(R"({"greeting": "hi"})"));
+      executor::LoadExecutor(HELLO_LIB, ParamsJson(R"({"greeting": "hi"})"));
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ(loaded->cls->name, "Greeter");
   EXPECT_THAT(EndpointNames(*loaded->cls), ElementsAre("/hello"));
@@ -197,7 +195,7 @@ TEST(LoaderTest, YamlFileWithUsesWithOverride) {
       "loader_test_probe.yml",
       "jtype: ConfigProbe\nwith:\n  a: from yaml\n  b: from yaml\nmetas:\n  name: probe\n");
   absl::StatusOr<executor::LoadedExecutor> loaded =
-      executor::LoadExecutor(path.string(), Json(R"({"b": "from uses_with", "c": 3})"));
+      executor::LoadExecutor(path.string(), ParamsJson(R"({"b": "from uses_with", "c": 3})"));
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   const Config& with = AsProbe(*loaded).with();
   EXPECT_EQ(with.Get("a", ""), "from yaml");

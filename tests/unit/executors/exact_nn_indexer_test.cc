@@ -19,6 +19,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/params.h"
+#include "tests/testing/temp_dir.h"
 
 namespace shoal::builtin {
 namespace {
@@ -29,15 +31,10 @@ using Metric = ExactNNIndexer::Metric;
 constexpr uint32_t kSeed = 20240611;
 constexpr size_t kDim = 24;
 
-Params Json(std::string_view json) {
-  std::string error;
-  std::optional<Params> params = Params::FromJson(json, &error);
-  EXPECT_TRUE(params.has_value()) << json << ": " << error;
-  return params.value_or(Params());
-}
+using ::shoal::testing::ParamsJson;
 
 std::unique_ptr<ExactNNIndexer> MakeIndexer(std::string_view uses_with) {
-  StatusOr<std::unique_ptr<ExactNNIndexer>> made = ExactNNIndexer::Create(Json(uses_with));
+  StatusOr<std::unique_ptr<ExactNNIndexer>> made = ExactNNIndexer::Create(ParamsJson(uses_with));
   EXPECT_TRUE(made.ok()) << made.status();
   return made.ok() ? std::move(made).value() : nullptr;
 }
@@ -137,7 +134,7 @@ class ExactNNIndexerTest : public ::testing::TestWithParam<Metric> {
 TEST_P(ExactNNIndexerTest, BatchSearchMatchesBruteForce) {
   SCOPED_TRACE("seed " + std::to_string(kSeed));
   DocList queries = DocsOf(queries_, "q-");
-  ASSERT_TRUE(indexer_->Search(queries, Json(R"({"limit": 7})")).ok());
+  ASSERT_TRUE(indexer_->Search(queries, ParamsJson(R"({"limit": 7})")).ok());
   for (size_t i = 0; i < queries_.size(); ++i) {
     ExpectMatchesReference(GetParam(), queries[i], queries_[i], index_, 7);
   }
@@ -147,7 +144,7 @@ TEST_P(ExactNNIndexerTest, SingleQuerySearchMatchesBruteForce) {
   SCOPED_TRACE("seed " + std::to_string(kSeed));
   for (size_t i = 0; i < queries_.size(); ++i) {
     DocList query = DocsOf({queries_[i]}, "q-");
-    ASSERT_TRUE(indexer_->Search(query, Json(R"({"limit": 5})")).ok());
+    ASSERT_TRUE(indexer_->Search(query, ParamsJson(R"({"limit": 5})")).ok());
     ExpectMatchesReference(GetParam(), query[0], queries_[i], index_, 5);
   }
 }
@@ -171,7 +168,7 @@ TEST_P(ExactNNIndexerTest, BatchAndSingleQueriesAgree) {
 TEST_P(ExactNNIndexerTest, LimitDefaultsToTenAndIsCappedByTheIndexSize) {
   auto matches_for = [&](std::string_view params) -> size_t {
     DocList queries = DocsOf({queries_[0], queries_[1]}, "q-");
-    EXPECT_TRUE(indexer_->Search(queries, Json(params)).ok());
+    EXPECT_TRUE(indexer_->Search(queries, ParamsJson(params)).ok());
     EXPECT_EQ(queries[0].matches().size(), queries[1].scores().size());
     return queries[0].matches().size();
   };
@@ -180,13 +177,13 @@ TEST_P(ExactNNIndexerTest, LimitDefaultsToTenAndIsCappedByTheIndexSize) {
   EXPECT_EQ(matches_for(R"({"limit": 0})"), 0u);
   EXPECT_EQ(matches_for(R"({"limit": 100000})"), index_.size());
   DocList query = DocsOf({queries_[0]}, "q-");
-  EXPECT_EQ(indexer_->Search(query, Json(R"({"limit": -1})")).code(),
+  EXPECT_EQ(indexer_->Search(query, ParamsJson(R"({"limit": -1})")).code(),
             absl::StatusCode::kInvalidArgument);
 }
 
 TEST_P(ExactNNIndexerTest, StoredVectorIsItsOwnBestMatch) {
   DocList query = DocsOf({index_[42]}, "q-");
-  ASSERT_TRUE(indexer_->Search(query, Json(R"({"limit": 3})")).ok());
+  ASSERT_TRUE(indexer_->Search(query, ParamsJson(R"({"limit": 3})")).ok());
   EXPECT_EQ(query[0].matches()[0].id(), "id-42");
   EXPECT_NEAR(query[0].scores()[0], GetParam() == Metric::kL2 ? 0.0 : 1.0, 1e-6);
 }
@@ -203,11 +200,11 @@ TEST_P(ExactNNIndexerTest, ReindexingAnIdReplacesIt) {
 
   index_[7] = replacement;
   DocList query = DocsOf({replacement}, "q-");
-  ASSERT_TRUE(indexer_->Search(query, Json(R"({"limit": 4})")).ok());
+  ASSERT_TRUE(indexer_->Search(query, ParamsJson(R"({"limit": 4})")).ok());
   EXPECT_EQ(query[0].matches()[0].id(), "id-7");
   EXPECT_EQ(query[0].matches()[0].text(), "replaced");
   DocList others = DocsOf({queries_[0]}, "q-");
-  ASSERT_TRUE(indexer_->Search(others, Json(R"({"limit": 300})")).ok());
+  ASSERT_TRUE(indexer_->Search(others, ParamsJson(R"({"limit": 300})")).ok());
   std::vector<double> scores = others[0].scores();
   for (size_t i = 0; i < scores.size(); ++i) {
     std::string id(others[0].matches()[i].id());
@@ -240,10 +237,10 @@ TEST(ExactNNIndexerLargeTest, BlockedBatchAgreesWithSingleQueries) {
   DocList docs = DocsOf(index);
   ASSERT_TRUE(indexer->Index(docs, Params()).ok());
   DocList batch = DocsOf(queries, "q-");
-  ASSERT_TRUE(indexer->Search(batch, Json(R"({"limit": 3})")).ok());
+  ASSERT_TRUE(indexer->Search(batch, ParamsJson(R"({"limit": 3})")).ok());
   for (size_t i = 0; i < queries.size(); ++i) {
     DocList single = DocsOf({queries[i]}, "q-");
-    ASSERT_TRUE(indexer->Search(single, Json(R"({"limit": 3})")).ok());
+    ASSERT_TRUE(indexer->Search(single, ParamsJson(R"({"limit": 3})")).ok());
     EXPECT_EQ(batch[i].scores(), single[0].scores()) << "query " << i;
     EXPECT_EQ(batch[i].matches()[0].id(), single[0].matches()[0].id()) << "query " << i;
   }
@@ -331,13 +328,13 @@ TEST(ExactNNIndexerErrorsTest, LargeEmbeddingsWithinTheBoundRankExactly) {
 }
 
 TEST(ExactNNIndexerErrorsTest, BadUsesWithIsRejected) {
-  EXPECT_EQ(ExactNNIndexer::Create(Json(R"({"metric": "dot"})")).status().code(),
+  EXPECT_EQ(ExactNNIndexer::Create(ParamsJson(R"({"metric": "dot"})")).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ExactNNIndexer::Create(Json(R"({"metric": 2})")).status().code(),
+  EXPECT_EQ(ExactNNIndexer::Create(ParamsJson(R"({"metric": 2})")).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ExactNNIndexer::Create(Json(R"({"blas_threads": 0})")).status().code(),
+  EXPECT_EQ(ExactNNIndexer::Create(ParamsJson(R"({"blas_threads": 0})")).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(ExactNNIndexer::Create(Json(R"({"metric": "L2", "blas_threads": 1})")).ok());
+  EXPECT_TRUE(ExactNNIndexer::Create(ParamsJson(R"({"metric": "L2", "blas_threads": 1})")).ok());
 }
 
 TEST(ExactNNIndexerErrorsTest, EmptyIndexAndZeroVectorsGiveNoErrors) {
@@ -357,9 +354,8 @@ TEST(ExactNNIndexerErrorsTest, EmptyIndexAndZeroVectorsGiveNoErrors) {
 class ExactNNSnapshotTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "shoal-nn-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    tmp_.emplace("nn");
+    dir_ = tmp_->path();
     file_ = dir_ / "index.snap";
     std::mt19937 rng(kSeed);
     index_ = RandomVectors(50, kDim, rng);
@@ -368,7 +364,7 @@ class ExactNNSnapshotTest : public ::testing::Test {
     ASSERT_TRUE(indexer_->Index(docs, Params()).ok());
     ASSERT_TRUE(indexer_->Snapshot(file_).ok());
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override { tmp_.reset(); }
 
   // Overwrites `size` bytes at `offset` of the snapshot.
   void Patch(std::streamoff offset, const void* bytes, size_t size) {
@@ -383,6 +379,7 @@ class ExactNNSnapshotTest : public ::testing::Test {
     EXPECT_THAT(status.message(), HasSubstr(file_.string()));
   }
 
+  std::optional<testing::TempDir> tmp_;
   std::filesystem::path dir_;
   std::filesystem::path file_;
   std::vector<std::vector<float>> index_;

@@ -21,18 +21,15 @@
 #include "shoal/executor.h"
 #include "src/executor/registry.h"
 #include "src/executor/request_state.h"
+#include "tests/testing/params.h"
+#include "tests/testing/temp_dir.h"
 
 namespace shoal::builtin {
 namespace {
 
 using ::testing::HasSubstr;
 
-Params Json(std::string_view json) {
-  std::string error;
-  std::optional<Params> params = Params::FromJson(json, &error);
-  EXPECT_TRUE(params.has_value()) << json << ": " << error;
-  return params.value_or(Params());
-}
+using ::shoal::testing::ParamsJson;
 
 DocList MakeDocs(int n) {
   DocList docs;
@@ -54,47 +51,35 @@ void ExpectEchoed(const DocList& docs, int n, std::string_view replica) {
   }
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "shoal-exec-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-    path_ = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using ::shoal::testing::TempDir;
 
 TEST(EchoTest, ReturnsDocsMarkedWithTheReplicaName) {
-  Echo echo(Json("{}"));
+  Echo echo(ParamsJson("{}"));
   internal::RuntimeAccess::Init(echo, "echo/rep-1", "");
   DocList docs = MakeDocs(3);
-  ASSERT_TRUE(echo.Default(docs, Json(R"({"anything": 1})")).ok());
+  ASSERT_TRUE(echo.Default(docs, ParamsJson(R"({"anything": 1})")).ok());
   ExpectEchoed(docs, 3, "echo/rep-1");
 }
 
 TEST(EchoTest, EmptyRequestStaysEmpty) {
-  Echo echo(Json("{}"));
+  Echo echo(ParamsJson("{}"));
   DocList docs;
   ASSERT_TRUE(echo.Default(docs, Params()).ok());
   EXPECT_TRUE(docs.empty());
 }
 
 TEST(SleepTest, SleepsParametersMsThenEchoes) {
-  Sleep sleep(Json(R"({"ms": 0})"));
+  Sleep sleep(ParamsJson(R"({"ms": 0})"));
   internal::RuntimeAccess::Init(sleep, "slow/shard-0/rep-0", "");
   DocList docs = MakeDocs(2);
   auto start = std::chrono::steady_clock::now();
-  ASSERT_TRUE(sleep.Default(docs, Json(R"({"ms": 30})")).ok());
+  ASSERT_TRUE(sleep.Default(docs, ParamsJson(R"({"ms": 30})")).ok());
   EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(30));
   ExpectEchoed(docs, 2, "slow/shard-0/rep-0");
 }
 
 TEST(SleepTest, FallsBackToUsesWithMs) {
-  Sleep sleep(Json(R"({"ms": 25})"));
+  Sleep sleep(ParamsJson(R"({"ms": 25})"));
   DocList docs = MakeDocs(1);
   auto start = std::chrono::steady_clock::now();
   ASSERT_TRUE(sleep.Default(docs, Params()).ok());
@@ -103,7 +88,7 @@ TEST(SleepTest, FallsBackToUsesWithMs) {
 }
 
 TEST(SleepTest, WithoutMsAnswersRightAway) {
-  Sleep sleep(Json("{}"));
+  Sleep sleep(ParamsJson("{}"));
   DocList docs = MakeDocs(2);
   ASSERT_TRUE(sleep.Default(docs, Params()).ok());
   ExpectEchoed(docs, 2, "");
@@ -111,42 +96,43 @@ TEST(SleepTest, WithoutMsAnswersRightAway) {
 
 TEST(SleepTest, RejectsBadMs) {
   DocList docs = MakeDocs(1);
-  Sleep sleep(Json("{}"));
-  EXPECT_EQ(sleep.Default(docs, Json(R"({"ms": -5})")).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(sleep.Default(docs, Json(R"({"ms": "10"})")).code(),
+  Sleep sleep(ParamsJson("{}"));
+  EXPECT_EQ(sleep.Default(docs, ParamsJson(R"({"ms": -5})")).code(),
             absl::StatusCode::kInvalidArgument);
-  Sleep bad_config(Json(R"({"ms": -1})"));
+  EXPECT_EQ(sleep.Default(docs, ParamsJson(R"({"ms": "10"})")).code(),
+            absl::StatusCode::kInvalidArgument);
+  Sleep bad_config(ParamsJson(R"({"ms": -1})"));
   Status status = bad_config.Default(docs, Params());
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), HasSubstr("uses_with.ms"));
 }
 
 TEST(FailTest, EchoesWhenNotAskedToFail) {
-  Fail fail(Json("{}"));
+  Fail fail(ParamsJson("{}"));
   internal::RuntimeAccess::Init(fail, "fail/rep-0", "");
   DocList docs = MakeDocs(2);
-  ASSERT_TRUE(fail.Default(docs, Json(R"({"fail": false})")).ok());
+  ASSERT_TRUE(fail.Default(docs, ParamsJson(R"({"fail": false})")).ok());
   ExpectEchoed(docs, 2, "fail/rep-0");
 }
 
 TEST(FailTest, FailsWhenParametersSayFail) {
-  Fail fail(Json(R"({"always": false})"));
+  Fail fail(ParamsJson(R"({"always": false})"));
   DocList docs = MakeDocs(2);
-  Status status = fail.Default(docs, Json(R"({"fail": true})"));
+  Status status = fail.Default(docs, ParamsJson(R"({"fail": true})"));
   EXPECT_FALSE(status.ok());
   EXPECT_THAT(status.message(), HasSubstr("failed on purpose"));
   ASSERT_TRUE(fail.Default(docs, Params()).ok());
 }
 
 TEST(FailTest, FailsEveryRequestWhenUsesWithAlways) {
-  Fail fail(Json(R"({"always": true})"));
+  Fail fail(ParamsJson(R"({"always": true})"));
   DocList docs = MakeDocs(1);
   EXPECT_FALSE(fail.Default(docs, Params()).ok());
-  EXPECT_FALSE(fail.Default(docs, Json(R"({"fail": false})")).ok());
+  EXPECT_FALSE(fail.Default(docs, ParamsJson(R"({"fail": false})")).ok());
 }
 
 TEST(CounterTest, IndexCountsDocsAndReturnsThem) {
-  Counter counter(Json("{}"));
+  Counter counter(ParamsJson("{}"));
   DocList first = MakeDocs(3);
   ASSERT_TRUE(counter.Index(first, Params()).ok());
   ASSERT_EQ(first.size(), 3u);
@@ -159,7 +145,7 @@ TEST(CounterTest, IndexCountsDocsAndReturnsThem) {
 }
 
 TEST(CounterTest, CountAnswersOneDocWithTheCount) {
-  Counter counter(Json("{}"));
+  Counter counter(ParamsJson("{}"));
   internal::RuntimeAccess::Init(counter, "counter/rep-2", "");
   DocList docs = MakeDocs(12);
   ASSERT_TRUE(counter.Index(docs, Params()).ok());
@@ -169,21 +155,21 @@ TEST(CounterTest, CountAnswersOneDocWithTheCount) {
   EXPECT_EQ(query[0].text(), "12");
   EXPECT_EQ(query[0].GetText(kServedByField), std::optional<std::string_view>("counter/rep-2"));
   DocList empty;
-  ASSERT_TRUE(Counter(Json("{}")).Count(empty, Params()).ok());
+  ASSERT_TRUE(Counter(ParamsJson("{}")).Count(empty, Params()).ok());
   ASSERT_EQ(empty.size(), 1u);
   EXPECT_EQ(empty[0].text(), "0");
 }
 
 TEST(CounterTest, SnapshotRestoreRoundTrip) {
-  TempDir dir;
-  Counter counter(Json("{}"));
+  TempDir dir("exec");
+  Counter counter(ParamsJson("{}"));
   DocList docs = MakeDocs(7);
   ASSERT_TRUE(counter.Index(docs, Params()).ok());
   std::filesystem::path file = dir.path() / "counter.snap";
   ASSERT_TRUE(counter.Snapshot(file).ok());
   EXPECT_FALSE(std::filesystem::exists(file.string() + ".tmp"));
 
-  Counter restored(Json("{}"));
+  Counter restored(ParamsJson("{}"));
   ASSERT_TRUE(restored.Restore(file).ok());
   EXPECT_EQ(restored.count(), 7u);
   // Restoring replaces the state rather than adding to it.
@@ -192,8 +178,8 @@ TEST(CounterTest, SnapshotRestoreRoundTrip) {
 }
 
 TEST(CounterTest, RestoreReportsMissingAndCorruptFiles) {
-  TempDir dir;
-  Counter counter(Json("{}"));
+  TempDir dir("exec");
+  Counter counter(ParamsJson("{}"));
   EXPECT_EQ(counter.Restore(dir.path() / "absent").code(), absl::StatusCode::kNotFound);
 
   DocList docs = MakeDocs(3);
@@ -205,7 +191,7 @@ TEST(CounterTest, RestoreReportsMissingAndCorruptFiles) {
     f.seekp(12);  // the first byte of the count
     f.put('\x09');
   }
-  Counter restored(Json("{}"));
+  Counter restored(ParamsJson("{}"));
   Status status = restored.Restore(file);
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(status.message(), HasSubstr(file.string()));
@@ -216,12 +202,12 @@ TEST(CounterTest, RestoreReportsMissingAndCorruptFiles) {
 }
 
 TEST(CounterTest, RestoreRejectsAnotherExecutorsSnapshot) {
-  TempDir dir;
-  StatusOr<std::unique_ptr<ExactNNIndexer>> indexer = ExactNNIndexer::Create(Json("{}"));
+  TempDir dir("exec");
+  StatusOr<std::unique_ptr<ExactNNIndexer>> indexer = ExactNNIndexer::Create(ParamsJson("{}"));
   ASSERT_TRUE(indexer.ok());
   std::filesystem::path file = dir.path() / "nn.snap";
   ASSERT_TRUE((*indexer)->Snapshot(file).ok());
-  Status status = Counter(Json("{}")).Restore(file);
+  Status status = Counter(ParamsJson("{}")).Restore(file);
   EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(status.message(), HasSubstr("magic"));
 }
@@ -250,14 +236,14 @@ TEST(RegistrationTest, BuiltinsAreRegisteredWithTheirEndpoints) {
 TEST(RegistrationTest, FactoriesReadUsesWith) {
   const executor::ExecutorClass* nn = executor::FindExecutorClass("ExactNNIndexer");
   ASSERT_NE(nn, nullptr);
-  EXPECT_TRUE(nn->factory(Json(R"({"metric": "l2"})")).ok());
-  StatusOr<std::unique_ptr<Executor>> bad = nn->factory(Json(R"({"metric": "dot"})"));
+  EXPECT_TRUE(nn->factory(ParamsJson(R"({"metric": "l2"})")).ok());
+  StatusOr<std::unique_ptr<Executor>> bad = nn->factory(ParamsJson(R"({"metric": "dot"})"));
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(bad.status().message(), HasSubstr("\"dot\""));
 
   const executor::ExecutorClass* fail = executor::FindExecutorClass("Fail");
   ASSERT_NE(fail, nullptr);
-  StatusOr<std::unique_ptr<Executor>> made = fail->factory(Json(R"({"always": true})"));
+  StatusOr<std::unique_ptr<Executor>> made = fail->factory(ParamsJson(R"({"always": true})"));
   ASSERT_TRUE(made.ok());
   DocList docs = MakeDocs(1);
   EXPECT_FALSE(static_cast<Fail&>(**made).Default(docs, Params()).ok());

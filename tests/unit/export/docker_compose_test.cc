@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "src/config/deployment_yaml.h"
 #include "src/config/flow_yaml.h"
+#include "tests/testing/temp_dir.h"
 #include "yaml-cpp/yaml.h"
 
 namespace shoal::exporter {
@@ -187,9 +188,8 @@ TEST(DockerComposeTest, Errors) {
 }
 
 TEST(DockerComposeTest, CertificatesAreMountedReadOnlyAndTheTokenComesFromTheEnvironment) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                              ("shoal-compose-secrets-" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
+  const testing::TempDir tmp("compose-secrets");
+  const std::filesystem::path dir = tmp.path();
   std::ofstream(dir / "cert.pem")
       << "-----BEGIN CERTIFICATE-----\nQ0VSVA==\n-----END CERTIFICATE-----\n";
   std::ofstream(dir / "key.pem") << "-----BEGIN PRIVATE KEY-----\nS0VZ\n-----END PRIVATE KEY-----\n";

@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "src/config/deployment_yaml.h"
 #include "src/config/flow_yaml.h"
+#include "tests/testing/temp_dir.h"
 #include "yaml-cpp/yaml.h"
 
 namespace shoal::exporter {
@@ -359,9 +360,8 @@ executors:
 
 // A Flow with a token, a TLS gateway and internal mTLS, over PEM files in a fresh folder.
 std::string SecureFlow() {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                              ("shoal-k8s-secrets-" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
+  static const testing::TempDir tmp("k8s-secrets");  // removed at exit
+  const std::filesystem::path dir = tmp.path();
   std::ofstream(dir / "cert.pem")
       << "-----BEGIN CERTIFICATE-----\nQ0VSVA==\n-----END CERTIFICATE-----\n";
   std::ofstream(dir / "key.pem") << "-----BEGIN PRIVATE KEY-----\nS0VZ\n-----END PRIVATE KEY-----\n";

@@ -5,13 +5,14 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
 
 namespace shoal::orchestrator {
 namespace {
 
 using ::testing::HasSubstr;
 
-std::string Message(const absl::Status& status) { return std::string(status.message()); }
+using ::shoal::testing::Message;
 
 MachineLimits Roomy() {
   MachineLimits limits;

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
 
 namespace shoal::orchestrator {
 namespace {
@@ -253,15 +254,13 @@ class ScopedEnv {
 class DetectCudaDeviceCountTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string templ = ::testing::TempDir() + "/gpu_assignment_test.XXXXXX";
-    ASSERT_NE(mkdtemp(templ.data()), nullptr);
-    dir_ = templ;
+    tmp_.emplace("gpu-assignment-test");
+    dir_ = tmp_->str();
     path_.emplace("PATH", dir_);
   }
   void TearDown() override {
     path_.reset();
-    unlink((dir_ + "/nvidia-smi").c_str());
-    rmdir(dir_.c_str());
+    tmp_.reset();
   }
 
   void WriteFakeNvidiaSmi(const std::string& script) {
@@ -270,6 +269,7 @@ class DetectCudaDeviceCountTest : public ::testing::Test {
     ASSERT_EQ(chmod(file.c_str(), 0755), 0);
   }
 
+  std::optional<testing::TempDir> tmp_;
   std::string dir_;
   std::optional<ScopedEnv> path_;
 };

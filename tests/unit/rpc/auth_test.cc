@@ -9,6 +9,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/temp_dir.h"
 
 namespace shoal::rpc {
 namespace {
@@ -27,9 +28,8 @@ TEST(AuthTest, TokenMatchesOnlyTheExactBearerValue) {
 }
 
 TEST(AuthTest, LoadsTheTokenFromAFileOrTheEnvironment) {
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                                    ("shoal-auth-test-" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
+  const testing::TempDir tmp("auth-test");
+  const std::filesystem::path dir = tmp.path();
   std::ofstream(dir / "token") << "from-file  \nsecond line\n";
   std::ofstream(dir / "empty") << "\n";
   setenv(kAuthTokenEnv, "from-env", 1);
