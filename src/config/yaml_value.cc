@@ -101,14 +101,6 @@ std::optional<double> ParseNumber(std::string_view s) {
   return std::strtod(std::string(s).c_str(), nullptr);
 }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && absl::ascii_isspace(static_cast<unsigned char>(s.front())))
-    s.remove_prefix(1);
-  while (!s.empty() && absl::ascii_isspace(static_cast<unsigned char>(s.back())))
-    s.remove_suffix(1);
-  return s;
-}
-
 bool IsEnvName(std::string_view name) {
   if (name.empty() || IsDigit(name[0])) return false;
   for (char c : name) {
@@ -362,7 +354,7 @@ absl::StatusOr<std::string> ExpandEnvVars(std::string_view text) {
     if (end == std::string_view::npos) {
       return absl::InvalidArgumentError(absl::StrFormat("unterminated '${{' in '%s'", text));
     }
-    std::string_view inner = Trim(text.substr(start + 3, end - start - 3));
+    std::string_view inner = StripWhitespace(text.substr(start + 3, end - start - 3));
     std::string_view name = inner;
     if (name.starts_with("ENV.")) name.remove_prefix(4);
     if (!IsEnvName(name)) {
