@@ -7,6 +7,11 @@ function(shoal_target_options target)
   # Designated initialisers that leave fields at their defaults are the API style (DESIGN.md).
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-unused-parameter
                                            -Wno-missing-field-initializers)
+  # Clang checks the absl::Mutex annotations (GUARDED_BY, REQUIRES, ...); with SHOAL_WERROR a
+  # missing lock fails the build.
+  if(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    target_compile_options(${target} PRIVATE -Wthread-safety)
+  endif()
   if(SHOAL_WERROR)
     # -Wrestrict: GCC 12 reports false positives inside libstdc++'s string concatenation at -O3
     # (GCC bug 105329); it stays a warning, not an error.

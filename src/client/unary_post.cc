@@ -106,7 +106,9 @@ class UnaryPost {
     std::deque<std::pair<UnaryCall*, grpc::Status>> done;
     {
       absl::MutexLock lock(&completions_->mu);
-      auto ready = [this]() { return !completions_->done.empty(); };
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(completions_->mu) {
+        return !completions_->done.empty();
+      };
       absl::Time deadline =
           retries_.empty() || !failure_.ok() ? absl::InfiniteFuture() : retries_.begin()->first;
       completions_->mu.AwaitWithDeadline(absl::Condition(&ready), deadline);

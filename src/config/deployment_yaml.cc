@@ -3,12 +3,9 @@
 // value goes through YamlToValue first, so `${{ ENV.VAR }}` works in all of them.
 #include "src/config/deployment_yaml.h"
 
-#include <algorithm>
-#include <climits>
 #include <cmath>
 #include <map>
 #include <optional>
-#include <span>
 #include <string>
 #include <vector>
 
@@ -16,7 +13,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
 #include "shoal/status.h"
 #include "src/common/strings.h"
 #include "src/config/deployment_yaml_internal.h"
@@ -57,10 +53,6 @@ constexpr std::string_view kIgnoredKeys[] = {
 };
 // clang-format on
 
-bool Contains(std::span<const std::string_view> keys, std::string_view key) {
-  return std::find(keys.begin(), keys.end(), key) != keys.end();
-}
-
 // One key of the Deployment, from either layout.
 struct Entry {
   YAML::Node key;
@@ -72,47 +64,6 @@ struct Context {
   std::string_view filename;
   DeploymentSpec& spec;
 };
-
-// A node's location; a null value's own mark is unreliable, so its key's is used instead.
-std::string LocationOf(const Context& ctx, const Entry& entry) {
-  const YAML::Node& node =
-      entry.value.IsDefined() && !entry.value.IsNull() ? entry.value : entry.key;
-  return YamlLocation(ctx.filename, MarkOf(node));
-}
-
-absl::Status Error(std::string_view location, std::string_view key, std::string_view message) {
-  return absl::InvalidArgumentError(absl::StrFormat("%s: %s: %s", location, key, message));
-}
-
-absl::StatusOr<int> ToInt(const Value& value, std::string_view location, std::string_view key) {
-  if (value.has_number_value()) {
-    double number = value.number_value();
-    if (std::trunc(number) == number && number >= INT_MIN && number <= INT_MAX) {
-      return static_cast<int>(number);
-    }
-  } else if (value.has_string_value()) {
-    int number = 0;
-    if (absl::SimpleAtoi(AsAbsl(value.string_value()), &number)) return number;
-  }
-  return Error(location, key, absl::StrFormat("expected an integer, got %s", DescribeValue(value)));
-}
-
-absl::StatusOr<bool> ToBool(const Value& value, std::string_view location, std::string_view key) {
-  if (value.has_bool_value()) return value.bool_value();
-  if (value.has_string_value()) {
-    std::string lower = absl::AsciiStrToLower(AsAbsl(value.string_value()));
-    if (lower == "true") return true;
-    if (lower == "false") return false;
-  }
-  return Error(location, key,
-               absl::StrFormat("expected true or false, got %s", DescribeValue(value)));
-}
-
-absl::StatusOr<std::string> ToString(const Value& value, std::string_view location,
-                                     std::string_view key) {
-  if (value.has_string_value()) return value.string_value();
-  return Error(location, key, absl::StrFormat("expected a string, got %s", DescribeValue(value)));
-}
 
 // A scalar as Python's str() writes it, for env values and gRPC metadata.
 absl::StatusOr<std::string> Stringify(const Value& value, std::string_view location,
@@ -127,34 +78,9 @@ absl::StatusOr<std::string> Stringify(const Value& value, std::string_view locat
     case Value::kNullValue:
       return std::string();
     default:
-      return Error(location, key,
-                   absl::StrFormat("expected a scalar value, got %s", DescribeValue(value)));
+      return KeyError(location, key,
+                      absl::StrFormat("expected a scalar value, got %s", DescribeValue(value)));
   }
-}
-
-// Items of a string or a list of strings; with `split_commas`, each is also split on ','.
-absl::StatusOr<std::vector<std::string>> ToStringList(const Value& value, std::string_view location,
-                                                      std::string_view key, bool split_commas) {
-  std::vector<Value> items;
-  if (value.has_list_value()) {
-    items.assign(value.list_value().values().begin(), value.list_value().values().end());
-  } else if (!value.has_null_value()) {
-    items.push_back(value);
-  }
-  std::vector<std::string> out;
-  for (const Value& item : items) {
-    SHOAL_ASSIGN_OR_RETURN(std::string text, ToString(item, location, key));
-    if (!split_commas) {
-      out.push_back(std::move(text));
-      continue;
-    }
-    for (absl::string_view part : absl::StrSplit(text, ',')) {
-      part = absl::StripAsciiWhitespace(part);
-      if (part.empty()) return Error(location, key, absl::StrFormat("empty entry in '%s'", text));
-      out.emplace_back(part);
-    }
-  }
-  return out;
 }
 
 // Converts a YAML map entry by entry, calling `fn(name, value, location)` for each.
@@ -163,16 +89,16 @@ absl::Status ForEachMapEntry(const Context& ctx, const YAML::Node& node, const s
                              Fn fn) {
   if (node.IsNull()) return absl::OkStatus();
   if (!node.IsMap()) {
-    return Error(YamlLocation(ctx.filename, MarkOf(node)), key, "expected a map");
+    return KeyError(YamlLocation(ctx.filename, MarkOf(node)), key, "expected a map");
   }
   for (const auto& item : node) {
     if (!item.first.IsScalar()) {
-      return Error(YamlLocation(ctx.filename, MarkOf(item.first)), key, "keys must be strings");
+      return KeyError(YamlLocation(ctx.filename, MarkOf(item.first)), key, "keys must be strings");
     }
     const std::string child = ChildKey(key, item.first.Scalar());
     SHOAL_ASSIGN_OR_RETURN(Value value, YamlToValue(item.second, ctx.filename, child));
     SHOAL_RETURN_IF_ERROR(
-        fn(item.first.Scalar(), value, LocationOf(ctx, Entry{item.first, item.second})));
+        fn(item.first.Scalar(), value, EntryLocation(ctx.filename, item.first, item.second)));
   }
   return absl::OkStatus();
 }
@@ -205,8 +131,8 @@ absl::StatusOr<std::string> PollingValue(const Value& value, std::string_view lo
     }
   }
   if (value.has_string_value()) return value.string_value();
-  return Error(location, key,
-               absl::StrFormat("expected ANY or ALL (or 1, 2), got %s", DescribeValue(value)));
+  return KeyError(location, key,
+                  absl::StrFormat("expected ANY or ALL (or 1, 2), got %s", DescribeValue(value)));
 }
 
 absl::Status ReadPollingMap(const Context& ctx, const YAML::Node& node) {
@@ -251,15 +177,15 @@ absl::Status ReadPort(const Context& ctx, const Value& value, const std::string&
   for (const Value& item : items) {
     if (item.has_string_value() && item.string_value().find(',') != std::string::npos) {
       SHOAL_ASSIGN_OR_RETURN(std::vector<std::string> parts,
-                             ToStringList(item, location, "port", true));
+                             ValueToStringList(item, location, "port", {.split_commas = true}));
       for (const std::string& part : parts) {
         Value text;
         text.set_string_value(part);
-        SHOAL_ASSIGN_OR_RETURN(ports.emplace_back(), ToInt(text, location, "port"));
+        SHOAL_ASSIGN_OR_RETURN(ports.emplace_back(), ValueToInt(text, location, "port"));
       }
       continue;
     }
-    SHOAL_ASSIGN_OR_RETURN(ports.emplace_back(), ToInt(item, location, "port"));
+    SHOAL_ASSIGN_OR_RETURN(ports.emplace_back(), ValueToInt(item, location, "port"));
   }
   if (ports.size() == 1) {
     ctx.spec.port = ports[0];
@@ -272,12 +198,12 @@ absl::Status ReadPort(const Context& ctx, const Value& value, const std::string&
 absl::StatusOr<std::vector<int>> ToPortList(const Value& value, std::string_view location,
                                             std::string_view key) {
   if (!value.has_list_value()) {
-    return Error(location, key,
-                 absl::StrFormat("expected a list of ports, got %s", DescribeValue(value)));
+    return KeyError(location, key,
+                    absl::StrFormat("expected a list of ports, got %s", DescribeValue(value)));
   }
   std::vector<int> ports;
   for (const Value& item : value.list_value().values()) {
-    SHOAL_ASSIGN_OR_RETURN(ports.emplace_back(), ToInt(item, location, key));
+    SHOAL_ASSIGN_OR_RETURN(ports.emplace_back(), ValueToInt(item, location, key));
   }
   return ports;
 }
@@ -291,7 +217,7 @@ absl::Status ReadPeerPorts(const Context& ctx, const Value& value, const std::st
     SHOAL_ASSIGN_OR_RETURN(YAML::Node inner, ParseYaml(value.string_value(), location));
     SHOAL_ASSIGN_OR_RETURN(Value parsed, YamlToValue(inner, location, "peer_ports"));
     if (parsed.has_string_value()) {
-      return Error(
+      return KeyError(
           location, "peer_ports",
           absl::StrFormat("expected a list or a map of ports, got %s", DescribeValue(value)));
     }
@@ -303,22 +229,22 @@ absl::Status ReadPeerPorts(const Context& ctx, const Value& value, const std::st
       const std::string key = ChildKey("peer_ports", shard_text);
       int shard = -1;
       if (!absl::SimpleAtoi(AsAbsl(shard_text), &shard) || shard < 0) {
-        return Error(location, key, "shard ids must be integers from 0");
+        return KeyError(location, key, "shard ids must be integers from 0");
       }
       SHOAL_ASSIGN_OR_RETURN(by_shard[shard], ToPortList(ports, location, key));
     }
     for (auto& [shard, ports] : by_shard) {
       if (shard != static_cast<int>(out.size())) {
-        return Error(location, "peer_ports",
-                     absl::StrFormat("shard %d has no ports; shard ids must be 0 to N-1",
-                                     static_cast<int>(out.size())));
+        return KeyError(location, "peer_ports",
+                        absl::StrFormat("shard %d has no ports; shard ids must be 0 to N-1",
+                                        static_cast<int>(out.size())));
       }
       out.push_back(std::move(ports));
     }
     return absl::OkStatus();
   }
   if (!value.has_list_value()) {
-    return Error(
+    return KeyError(
         location, "peer_ports",
         absl::StrFormat("expected a list or a map of ports, got %s", DescribeValue(value)));
   }
@@ -340,7 +266,7 @@ absl::Status ReadStructWithOrigins(const Context& ctx, const Entry& entry, const
   if (!entry.value.IsMap()) return absl::OkStatus();
   for (const auto& item : entry.value) {
     ctx.spec.origin[ChildKey(key, item.first.Scalar())] =
-        LocationOf(ctx, Entry{item.first, item.second});
+        EntryLocation(ctx.filename, item.first, item.second);
   }
   return absl::OkStatus();
 }
@@ -356,7 +282,7 @@ absl::Status ReadIgnoredKey(const Context& ctx, const Entry& entry, const std::s
     // Shoal serves gRPC, so the default (and only) protocol needs no warning.
     std::vector<std::string> protocols;
     if (value.has_string_value() || value.has_list_value()) {
-      auto list = ToStringList(value, "", key, true);
+      auto list = ValueToStringList(value, "", key, {.split_commas = true});
       if (list.ok()) protocols = *std::move(list);
     }
     if (protocols.size() == 1 && absl::AsciiStrToLower(protocols[0]) == "grpc") {
@@ -376,7 +302,7 @@ absl::Status ReadUsesMetas(const Context& ctx, const Entry& entry) {
   for (const auto& [name, value] : ctx.spec.uses_metas.fields()) {
     const std::string key = ChildKey("uses_metas", name);
     if (name == "name" || name == "workspace") {
-      SHOAL_RETURN_IF_ERROR(ToString(value, ctx.spec.origin[key], key).status());
+      SHOAL_RETURN_IF_ERROR(ValueToString(value, ctx.spec.origin[key], key).status());
     } else if (name != "description") {
       ctx.spec.warnings.push_back(absl::StrFormat(
           "%s: '%s' is not supported by Shoal and is ignored", ctx.spec.origin[key], key));
@@ -402,7 +328,7 @@ absl::Status ReadInternalTls(const Context& ctx, const Entry& entry) {
           "%s: %s: unknown key; internal_tls takes certfile, keyfile and cafile%s",
           ctx.spec.origin[key], key, DidYouMean(name, {"certfile", "keyfile", "cafile"})));
     }
-    SHOAL_ASSIGN_OR_RETURN(*target, ToString(value, ctx.spec.origin[key], key));
+    SHOAL_ASSIGN_OR_RETURN(*target, ValueToString(value, ctx.spec.origin[key], key));
   }
   return absl::OkStatus();
 }
@@ -411,67 +337,68 @@ absl::Status ReadScalarKey(const Context& ctx, const std::string& key, const Val
                            const std::string& location) {
   DeploymentSpec& spec = ctx.spec;
   if (key == "name") {
-    SHOAL_ASSIGN_OR_RETURN(spec.name, ToString(value, location, key));
+    SHOAL_ASSIGN_OR_RETURN(spec.name, ValueToString(value, location, key));
   } else if (key == "uses") {
-    SHOAL_ASSIGN_OR_RETURN(spec.uses, ToString(value, location, key));
+    SHOAL_ASSIGN_OR_RETURN(spec.uses, ValueToString(value, location, key));
   } else if (key == "replicas") {
-    SHOAL_ASSIGN_OR_RETURN(spec.replicas, ToInt(value, location, key));
+    SHOAL_ASSIGN_OR_RETURN(spec.replicas, ValueToInt(value, location, key));
   } else if (key == "shards") {
-    SHOAL_ASSIGN_OR_RETURN(spec.shards, ToInt(value, location, key));
+    SHOAL_ASSIGN_OR_RETURN(spec.shards, ValueToInt(value, location, key));
   } else if (key == "external") {
-    SHOAL_ASSIGN_OR_RETURN(spec.external, ToBool(value, location, key));
+    SHOAL_ASSIGN_OR_RETURN(spec.external, ValueToBool(value, location, key));
   } else if (key == "tls") {
-    SHOAL_ASSIGN_OR_RETURN(spec.tls, ToBool(value, location, key));
+    SHOAL_ASSIGN_OR_RETURN(spec.tls, ValueToBool(value, location, key));
   } else if (key == "tls_ca_file") {
-    SHOAL_ASSIGN_OR_RETURN(spec.tls_ca_file, ToString(value, location, key));
+    SHOAL_ASSIGN_OR_RETURN(spec.tls_ca_file, ValueToString(value, location, key));
   } else if (key == "auth_token") {
-    SHOAL_ASSIGN_OR_RETURN(spec.auth_token, ToString(value, location, key));
+    SHOAL_ASSIGN_OR_RETURN(spec.auth_token, ValueToString(value, location, key));
   } else if (key == "ssl_certfile") {
-    SHOAL_ASSIGN_OR_RETURN(spec.ssl_certfile, ToString(value, location, key));
+    SHOAL_ASSIGN_OR_RETURN(spec.ssl_certfile, ValueToString(value, location, key));
   } else if (key == "ssl_keyfile") {
-    SHOAL_ASSIGN_OR_RETURN(spec.ssl_keyfile, ToString(value, location, key));
+    SHOAL_ASSIGN_OR_RETURN(spec.ssl_keyfile, ValueToString(value, location, key));
   } else if (key == "reflection") {
-    SHOAL_ASSIGN_OR_RETURN(spec.reflection, ToBool(value, location, key));
+    SHOAL_ASSIGN_OR_RETURN(spec.reflection, ValueToBool(value, location, key));
   } else if (key == "timeout_ready") {
-    SHOAL_ASSIGN_OR_RETURN(spec.timeout_ready_ms, ToInt(value, location, key));
+    SHOAL_ASSIGN_OR_RETURN(spec.timeout_ready_ms, ValueToInt(value, location, key));
   } else if (key == "timeout_send") {
     spec.timeout_send_ms.reset();
     if (!value.has_null_value()) {
-      SHOAL_ASSIGN_OR_RETURN(spec.timeout_send_ms, ToInt(value, location, key));
+      SHOAL_ASSIGN_OR_RETURN(spec.timeout_send_ms, ValueToInt(value, location, key));
     }
   } else if (key == "retries") {
-    SHOAL_ASSIGN_OR_RETURN(spec.retries, ToInt(value, location, key));
+    SHOAL_ASSIGN_OR_RETURN(spec.retries, ValueToInt(value, location, key));
   } else if (key == "max_queued_requests") {
-    SHOAL_ASSIGN_OR_RETURN(spec.max_queued_requests, ToInt(value, location, key));
+    SHOAL_ASSIGN_OR_RETURN(spec.max_queued_requests, ValueToInt(value, location, key));
   } else if (key == "expose_internal_errors") {
-    SHOAL_ASSIGN_OR_RETURN(spec.expose_internal_errors, ToBool(value, location, key));
+    SHOAL_ASSIGN_OR_RETURN(spec.expose_internal_errors, ValueToBool(value, location, key));
   } else if (key == "max_docs_per_request") {
-    SHOAL_ASSIGN_OR_RETURN(spec.max_docs_per_request, ToInt(value, location, key));
+    SHOAL_ASSIGN_OR_RETURN(spec.max_docs_per_request, ValueToInt(value, location, key));
   } else if (key == "grpc_server_options") {
     SHOAL_ASSIGN_OR_RETURN(spec.grpc_server_limits, ReadGrpcServerOptions(value, location, key));
   } else if (key == "workspace") {
-    SHOAL_ASSIGN_OR_RETURN(spec.workspace, ToString(value, location, key));
+    SHOAL_ASSIGN_OR_RETURN(spec.workspace, ValueToString(value, location, key));
   } else if (key == "port_monitoring") {
     spec.port_monitoring.reset();
     if (!value.has_null_value()) {
-      SHOAL_ASSIGN_OR_RETURN(spec.port_monitoring, ToInt(value, location, key));
+      SHOAL_ASSIGN_OR_RETURN(spec.port_monitoring, ValueToInt(value, location, key));
     }
   } else if (key == "stateful") {
-    SHOAL_ASSIGN_OR_RETURN(spec.stateful, ToBool(value, location, key));
+    SHOAL_ASSIGN_OR_RETURN(spec.stateful, ValueToBool(value, location, key));
   } else if (key == "load_balancing") {
-    SHOAL_ASSIGN_OR_RETURN(spec.load_balancing, ToString(value, location, key));
+    SHOAL_ASSIGN_OR_RETURN(spec.load_balancing, ValueToString(value, location, key));
     absl::AsciiStrToLower(&spec.load_balancing);
   } else if (key == "read_consistency") {
-    SHOAL_ASSIGN_OR_RETURN(spec.read_consistency, ToString(value, location, key));
+    SHOAL_ASSIGN_OR_RETURN(spec.read_consistency, ValueToString(value, location, key));
     absl::AsciiStrToLower(&spec.read_consistency);
   } else if (key == "needs") {
-    SHOAL_ASSIGN_OR_RETURN(spec.needs, ToStringList(value, location, key, false));
+    SHOAL_ASSIGN_OR_RETURN(spec.needs, ValueToStringList(value, location, key));
   } else if (key == "floating") {
-    SHOAL_ASSIGN_OR_RETURN(spec.floating, ToBool(value, location, key));
+    SHOAL_ASSIGN_OR_RETURN(spec.floating, ValueToBool(value, location, key));
   } else if (key == "no_reduce") {
-    SHOAL_ASSIGN_OR_RETURN(spec.no_reduce, ToBool(value, location, key));
+    SHOAL_ASSIGN_OR_RETURN(spec.no_reduce, ValueToBool(value, location, key));
   } else if (key == "host") {
-    SHOAL_ASSIGN_OR_RETURN(spec.host, ToStringList(value, location, key, true));
+    SHOAL_ASSIGN_OR_RETURN(spec.host,
+                           ValueToStringList(value, location, key, {.split_commas = true}));
   } else if (key == "port") {
     return ReadPort(ctx, value, location);
   } else if (key == "peer_ports") {
@@ -482,7 +409,7 @@ absl::Status ReadScalarKey(const Context& ctx, const std::string& key, const Val
 
 absl::Status ReadEntry(const Context& ctx, const Entry& entry) {
   const std::string key = entry.key.Scalar();
-  const std::string location = LocationOf(ctx, entry);
+  const std::string location = EntryLocation(ctx.filename, entry.key, entry.value);
   ctx.spec.origin[key] = location;
   if (key == "uses_with") return ReadStructWithOrigins(ctx, entry, key, ctx.spec.uses_with);
   if (key == "uses_metas") return ReadUsesMetas(ctx, entry);
@@ -502,7 +429,7 @@ absl::Status ReadEntry(const Context& ctx, const Entry& entry) {
     return absl::OkStatus();
   }
   if (key == "polling") return ReadPolling(ctx, entry, value, location);
-  if (Contains(kIgnoredKeys, key)) return ReadIgnoredKey(ctx, entry, key, value);
+  if (ContainsKey(kIgnoredKeys, key)) return ReadIgnoredKey(ctx, entry, key, value);
   return ReadScalarKey(ctx, key, value, location);
 }
 
@@ -516,18 +443,19 @@ absl::Status UnknownKey(const Context& ctx, const YAML::Node& key_node) {
     for (std::string_view name : kSupportedKeys) absl::StrAppend(&suggestion, " ", AsAbsl(name));
     absl::StrAppend(&suggestion, " and accepts Jina's other Deployment keys");
   }
-  return Error(YamlLocation(ctx.filename, MarkOf(key_node)), key,
-               absl::StrFormat("unknown Deployment key%s", suggestion));
+  return KeyError(YamlLocation(ctx.filename, MarkOf(key_node)), key,
+                  absl::StrFormat("unknown Deployment key%s", suggestion));
 }
 
 // Checks `jtype` (or a `!Deployment` tag): a Deployment YAML may name no other class.
 absl::Status CheckJtype(const Context& ctx, const Entry& entry) {
   SHOAL_ASSIGN_OR_RETURN(Value value, YamlToValue(entry.value, ctx.filename, "jtype"));
   if (value.has_string_value() && value.string_value() == "Deployment") return absl::OkStatus();
-  return Error(LocationOf(ctx, entry), "jtype",
-               absl::StrFormat("expected 'Deployment', got %s; a Flow YAML goes to `shoal flow`, "
-                               "an Executor YAML to `uses:`",
-                               DescribeValue(value)));
+  return KeyError(
+      EntryLocation(ctx.filename, entry.key, entry.value), "jtype",
+      absl::StrFormat("expected 'Deployment', got %s; a Flow YAML goes to `shoal flow`, "
+                      "an Executor YAML to `uses:`",
+                      DescribeValue(value)));
 }
 
 // Flattens the top level and `with:` into one list, rejecting duplicates within and across them.
@@ -537,17 +465,17 @@ absl::StatusOr<std::vector<Entry>> CollectEntries(const Context& ctx, const YAML
   std::map<std::string, YAML::Mark> seen;
   auto add = [&](const YAML::Node& key, const YAML::Node& value, bool under_with) -> Status {
     if (!key.IsScalar()) {
-      return Error(YamlLocation(ctx.filename, MarkOf(key)), under_with ? "with" : "top level",
-                   "keys must be strings");
+      return KeyError(YamlLocation(ctx.filename, MarkOf(key)), under_with ? "with" : "top level",
+                      "keys must be strings");
     }
     auto [it, inserted] = seen.emplace(key.Scalar(), MarkOf(key));
     if (!inserted) {
-      return Error(
+      return KeyError(
           YamlLocation(ctx.filename, MarkOf(key)), key.Scalar(),
           absl::StrFormat("given twice (also at %s)%s", YamlLocation(ctx.filename, it->second),
                           under_with ? "; give it either at top level or under with:" : ""));
     }
-    if (!Contains(skip, key.Scalar())) entries.push_back({key, value});
+    if (!ContainsKey(skip, key.Scalar())) entries.push_back({key, value});
     return absl::OkStatus();
   };
   // yaml-cpp's Node assignment rebinds shared data, so the `with:` node is held in an optional.
@@ -555,7 +483,7 @@ absl::StatusOr<std::vector<Entry>> CollectEntries(const Context& ctx, const YAML
   for (const auto& item : root) {
     if (item.first.IsScalar() && item.first.Scalar() == "with") {
       if (with) {
-        return Error(YamlLocation(ctx.filename, MarkOf(item.first)), "with", "given twice");
+        return KeyError(YamlLocation(ctx.filename, MarkOf(item.first)), "with", "given twice");
       }
       with.emplace(item.second);
       continue;
@@ -564,13 +492,13 @@ absl::StatusOr<std::vector<Entry>> CollectEntries(const Context& ctx, const YAML
   }
   if (!with || with->IsNull()) return entries;
   if (!with->IsMap()) {
-    return Error(YamlLocation(ctx.filename, MarkOf(*with)), "with", "expected a map");
+    return KeyError(YamlLocation(ctx.filename, MarkOf(*with)), "with", "expected a map");
   }
   for (const auto& item : *with) {
     if (item.first.IsScalar() &&
         (item.first.Scalar() == "jtype" || item.first.Scalar() == "with")) {
-      return Error(YamlLocation(ctx.filename, MarkOf(item.first)), "with." + item.first.Scalar(),
-                   "not allowed under with:");
+      return KeyError(YamlLocation(ctx.filename, MarkOf(item.first)), "with." + item.first.Scalar(),
+                      "not allowed under with:");
     }
     SHOAL_RETURN_IF_ERROR(add(item.first, item.second, true));
   }
@@ -598,8 +526,8 @@ absl::StatusOr<DeploymentSpec> ParseMap(const YAML::Node& root, std::string_view
   Context ctx{filename, spec};
   const std::string& tag = root.Tag();
   if (tag.size() > 1 && tag[0] == '!' && tag != "!Deployment") {
-    return Error(YamlLocation(filename, MarkOf(root)), "jtype",
-                 absl::StrFormat("expected 'Deployment', got the tag '%s'", tag));
+    return KeyError(YamlLocation(filename, MarkOf(root)), "jtype",
+                    absl::StrFormat("expected 'Deployment', got the tag '%s'", tag));
   }
   if (!root.IsMap()) {
     return YamlError(filename, MarkOf(root), "",
@@ -610,7 +538,7 @@ absl::StatusOr<DeploymentSpec> ParseMap(const YAML::Node& root, std::string_view
     const std::string& key = entry.key.Scalar();
     if (key == "jtype") {
       SHOAL_RETURN_IF_ERROR(CheckJtype(ctx, entry));
-    } else if (Contains(kSupportedKeys, key) || Contains(kIgnoredKeys, key)) {
+    } else if (ContainsKey(kSupportedKeys, key) || ContainsKey(kIgnoredKeys, key)) {
       SHOAL_RETURN_IF_ERROR(ReadEntry(ctx, entry));
     } else {
       return UnknownKey(ctx, entry.key);

@@ -3,19 +3,15 @@
 // Flow's defaults and its `needs`, and the whole spec is checked by ValidateFlowSpec.
 #include "src/config/flow_yaml.h"
 
-#include <climits>
-#include <cmath>
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <set>
-#include <span>
 #include <string>
 #include <vector>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
 #include "shoal/status.h"
 #include "src/common/strings.h"
 #include "src/config/deployment_yaml.h"
@@ -60,64 +56,6 @@ constexpr std::string_view kIgnoredKeys[] = {
 };
 // clang-format on
 
-bool Contains(std::span<const std::string_view> keys, std::string_view key) {
-  return std::find(keys.begin(), keys.end(), key) != keys.end();
-}
-
-absl::Status Error(std::string_view location, std::string_view key, std::string_view message) {
-  return absl::InvalidArgumentError(absl::StrFormat("%s: %s: %s", location, key, message));
-}
-
-// Where a map entry was written; a null value's own mark is unreliable, so its key's is used.
-std::string EntryLocation(std::string_view filename, const YAML::Node& key,
-                          const YAML::Node& value) {
-  return YamlLocation(filename, MarkOf(value.IsDefined() && !value.IsNull() ? value : key));
-}
-
-absl::StatusOr<int> IntOf(const Value& value, std::string_view location, std::string_view key) {
-  if (value.has_number_value()) {
-    const double number = value.number_value();
-    if (std::trunc(number) == number && number >= INT_MIN && number <= INT_MAX) {
-      return static_cast<int>(number);
-    }
-  } else if (value.has_string_value()) {
-    int number = 0;
-    if (absl::SimpleAtoi(AsAbsl(value.string_value()), &number)) return number;
-  }
-  return Error(location, key, absl::StrFormat("expected an integer, got %s", DescribeValue(value)));
-}
-
-absl::StatusOr<std::string> StringOf(const Value& value, std::string_view location,
-                                     std::string_view key) {
-  if (value.has_string_value()) return value.string_value();
-  return Error(location, key, absl::StrFormat("expected a string, got %s", DescribeValue(value)));
-}
-
-// A value, a list of values, or a comma-separated string, as one list of strings.
-absl::StatusOr<std::vector<std::string>> ItemsOf(const Value& value, std::string_view location,
-                                                 std::string_view key) {
-  std::vector<Value> values;
-  if (value.has_list_value()) {
-    values.assign(value.list_value().values().begin(), value.list_value().values().end());
-  } else if (!value.has_null_value()) {
-    values.push_back(value);
-  }
-  std::vector<std::string> out;
-  for (const Value& item : values) {
-    if (item.has_number_value()) {
-      out.push_back(DescribeValue(item));
-      continue;
-    }
-    SHOAL_ASSIGN_OR_RETURN(std::string text, StringOf(item, location, key));
-    for (absl::string_view part : absl::StrSplit(text, ',')) {
-      part = absl::StripAsciiWhitespace(part);
-      if (part.empty()) return Error(location, key, absl::StrFormat("empty entry in '%s'", text));
-      out.emplace_back(part);
-    }
-  }
-  return out;
-}
-
 // What parsing the Flow accumulates besides the spec itself.
 struct Context {
   std::string_view filename;
@@ -137,38 +75,42 @@ absl::Status ReadGatewayKey(Context& ctx, const YAML::Node& key_node, const YAML
   const std::string location = EntryLocation(ctx.filename, key_node, value_node);
   auto [it, inserted] = ctx.gateway_keys.emplace(canonical, location);
   if (!inserted) {
-    return Error(location, dotted, absl::StrFormat("given twice (also at %s)", it->second));
+    return KeyError(location, dotted, absl::StrFormat("given twice (also at %s)", it->second));
   }
   SHOAL_ASSIGN_OR_RETURN(Value value, YamlToValue(value_node, ctx.filename, dotted));
   FlowSpec& spec = ctx.spec;
   spec.origin[key] = location;
   if (canonical == "name") {
-    SHOAL_ASSIGN_OR_RETURN(spec.name, StringOf(value, location, dotted));
+    SHOAL_ASSIGN_OR_RETURN(spec.name, ValueToString(value, location, dotted));
   } else if (canonical == "host") {
-    SHOAL_ASSIGN_OR_RETURN(spec.host, StringOf(value, location, dotted));
+    SHOAL_ASSIGN_OR_RETURN(spec.host, ValueToString(value, location, dotted));
   } else if (canonical == "prefetch") {
-    SHOAL_ASSIGN_OR_RETURN(spec.prefetch, IntOf(value, location, dotted));
+    SHOAL_ASSIGN_OR_RETURN(spec.prefetch, ValueToInt(value, location, dotted));
   } else if (canonical == "max_docs_per_request") {
-    SHOAL_ASSIGN_OR_RETURN(spec.max_docs_per_request, IntOf(value, location, dotted));
+    SHOAL_ASSIGN_OR_RETURN(spec.max_docs_per_request, ValueToInt(value, location, dotted));
   } else if (canonical == "grpc_server_options") {
     SHOAL_ASSIGN_OR_RETURN(spec.grpc_server_limits,
                            ReadGrpcServerOptions(value, location, dotted));
   } else if (canonical == "ssl_certfile") {
-    SHOAL_ASSIGN_OR_RETURN(spec.ssl_certfile, StringOf(value, location, dotted));
+    SHOAL_ASSIGN_OR_RETURN(spec.ssl_certfile, ValueToString(value, location, dotted));
   } else if (canonical == "ssl_keyfile") {
-    SHOAL_ASSIGN_OR_RETURN(spec.ssl_keyfile, StringOf(value, location, dotted));
+    SHOAL_ASSIGN_OR_RETURN(spec.ssl_keyfile, ValueToString(value, location, dotted));
   } else if (canonical == "port_monitoring") {
-    SHOAL_ASSIGN_OR_RETURN(spec.port_monitoring.emplace(), IntOf(value, location, dotted));
+    SHOAL_ASSIGN_OR_RETURN(spec.port_monitoring.emplace(), ValueToInt(value, location, dotted));
   } else if (canonical == "protocol") {
-    SHOAL_ASSIGN_OR_RETURN(spec.protocols, ItemsOf(value, location, dotted));
+    SHOAL_ASSIGN_OR_RETURN(
+        spec.protocols,
+        ValueToStringList(value, location, dotted, {.split_commas = true, .numbers = true}));
     for (std::string& protocol : spec.protocols) absl::AsciiStrToLower(&protocol);
   } else if (canonical == "port") {
-    SHOAL_ASSIGN_OR_RETURN(std::vector<std::string> ports, ItemsOf(value, location, dotted));
+    SHOAL_ASSIGN_OR_RETURN(
+        std::vector<std::string> ports,
+        ValueToStringList(value, location, dotted, {.split_commas = true, .numbers = true}));
     spec.ports.clear();
     for (const std::string& port : ports) {
       Value text;
       text.set_string_value(port);
-      SHOAL_ASSIGN_OR_RETURN(spec.ports.emplace_back(), IntOf(text, location, dotted));
+      SHOAL_ASSIGN_OR_RETURN(spec.ports.emplace_back(), ValueToInt(text, location, dotted));
     }
   }
   return absl::OkStatus();
@@ -193,33 +135,33 @@ absl::Status UnknownSectionKey(std::string_view location, std::string_view dotte
           "load_balancing, grpc_metadata, auth_token, internal_tls, reflection";
     }
   }
-  return Error(location, dotted,
-               absl::StrFormat("unknown %s key%s", is_with ? "Flow" : "gateway", hint));
+  return KeyError(location, dotted,
+                  absl::StrFormat("unknown %s key%s", is_with ? "Flow" : "gateway", hint));
 }
 
 // `with:` (gateway settings and Executor defaults) or `gateway:` (gateway settings only).
 absl::Status ReadSection(Context& ctx, const YAML::Node& node, std::string_view section) {
   if (node.IsNull()) return absl::OkStatus();
   if (!node.IsMap()) {
-    return Error(YamlLocation(ctx.filename, MarkOf(node)), section, "expected a map");
+    return KeyError(YamlLocation(ctx.filename, MarkOf(node)), section, "expected a map");
   }
   const bool is_with = section == "with";
   for (const auto& item : node) {
     const std::string location = YamlLocation(ctx.filename, MarkOf(item.first));
-    if (!item.first.IsScalar()) return Error(location, section, "keys must be strings");
+    if (!item.first.IsScalar()) return KeyError(location, section, "keys must be strings");
     const std::string& key = item.first.Scalar();
     const std::string dotted = ChildKey(section, key);
-    if (Contains(kGatewayKeys, key)) {
+    if (ContainsKey(kGatewayKeys, key)) {
       SHOAL_RETURN_IF_ERROR(ReadGatewayKey(ctx, item.first, item.second, dotted));
-    } else if (is_with && Contains(kInheritedKeys, key)) {
+    } else if (is_with && ContainsKey(kInheritedKeys, key)) {
       ctx.defaults_node.force_insert(item.first, item.second);
-    } else if (Contains(kIgnoredKeys, key) ||
-               (!is_with && (Contains(kInheritedKeys, key) || key == "replicas"))) {
+    } else if (ContainsKey(kIgnoredKeys, key) ||
+               (!is_with && (ContainsKey(kInheritedKeys, key) || key == "replicas"))) {
       ctx.spec.warnings.push_back(
           absl::StrFormat("%s: '%s' is not supported by Shoal and is ignored", location, dotted));
-    } else if (is_with && Contains(kPerExecutorKeys, key)) {
-      return Error(location, dotted,
-                   "is set per Executor in Shoal; give it on the items of executors:");
+    } else if (is_with && ContainsKey(kPerExecutorKeys, key)) {
+      return KeyError(location, dotted,
+                      "is set per Executor in Shoal; give it on the items of executors:");
     } else {
       return UnknownSectionKey(location, dotted, key, is_with);
     }
@@ -293,10 +235,11 @@ absl::StatusOr<Method> ReadMethod(const Context& ctx, const YAML::Node& item,
   if (method == "add") return Method::kAdd;
   if (method == "needs") return Method::kNeeds;
   if (method == "needs_all") return Method::kNeedsAll;
-  if (method == "inspect") return Error(location, key, "'inspect' is not supported by Shoal");
-  return Error(location, key,
-               absl::StrFormat("expected add, needs or needs_all, got %s%s", DescribeValue(value),
-                               DidYouMean(method, {"add", "needs", "needs_all"})));
+  if (method == "inspect") return KeyError(location, key, "'inspect' is not supported by Shoal");
+  return KeyError(
+      location, key,
+      absl::StrFormat("expected add, needs or needs_all, got %s%s", DescribeValue(value),
+                      DidYouMean(method, {"add", "needs", "needs_all"})));
 }
 
 // An item that is a string: the path of a Deployment YAML.
@@ -305,10 +248,10 @@ absl::StatusOr<DeploymentSpec> LoadItemFile(const Context& ctx, const YAML::Node
   const std::string location = YamlLocation(ctx.filename, MarkOf(item));
   SHOAL_ASSIGN_OR_RETURN(Value value, YamlToValue(item, ctx.filename, item_key));
   if (!item.IsScalar() || !value.has_string_value() || value.string_value().empty()) {
-    return Error(location, item_key,
-                 absl::StrFormat("expected a map of Deployment keys or the path of a Deployment "
-                                 "YAML, got %s",
-                                 DescribeValue(value)));
+    return KeyError(location, item_key,
+                    absl::StrFormat("expected a map of Deployment keys or the path of a Deployment "
+                                    "YAML, got %s",
+                                    DescribeValue(value)));
   }
   std::filesystem::path path(value.string_value());
   if (path.is_relative()) path = ctx.base_dir / path;
@@ -353,13 +296,13 @@ absl::Status AddNode(Context& ctx, DeploymentSpec node, Method method, const std
   const std::string needs_location =
       node.origin.contains("needs") ? node.origin.at("needs") : location;
   if (method == Method::kNeeds && node.needs.size() < 2) {
-    return Error(needs_location, ChildKey(item_key, "needs"),
-                 "method 'needs' joins several nodes: list at least two");
+    return KeyError(needs_location, ChildKey(item_key, "needs"),
+                    "method 'needs' joins several nodes: list at least two");
   }
   if (method == Method::kNeedsAll) {
     if (!node.needs.empty()) {
-      return Error(needs_location, ChildKey(item_key, "needs"),
-                   "method 'needs_all' joins every node nothing needs yet; remove needs");
+      return KeyError(needs_location, ChildKey(item_key, "needs"),
+                      "method 'needs_all' joins every node nothing needs yet; remove needs");
     }
     node.needs = HangingNodes(spec);
   }
@@ -373,7 +316,8 @@ absl::Status AddNode(Context& ctx, DeploymentSpec node, Method method, const std
 absl::Status ReadExecutors(Context& ctx, const YAML::Node& list, const std::string& section) {
   if (list.IsNull()) return absl::OkStatus();
   if (!list.IsSequence()) {
-    return Error(YamlLocation(ctx.filename, MarkOf(list)), section, "expected a list of Executors");
+    return KeyError(YamlLocation(ctx.filename, MarkOf(list)), section,
+                    "expected a list of Executors");
   }
   size_t index = 0;
   for (const YAML::Node& item : list) {
@@ -407,9 +351,10 @@ absl::Status CheckJtype(const Context& ctx, const YAML::Node& key, const YAML::N
   SHOAL_ASSIGN_OR_RETURN(Value value, YamlToValue(node, ctx.filename, "jtype"));
   if (value.has_string_value() && value.string_value() == "Flow") return absl::OkStatus();
   const bool deployment = value.has_string_value() && value.string_value() == "Deployment";
-  return Error(EntryLocation(ctx.filename, key, node), "jtype",
-               absl::StrFormat("expected 'Flow', got %s%s", DescribeValue(value),
-                               deployment ? "; a Deployment YAML goes to `shoal deployment`" : ""));
+  return KeyError(
+      EntryLocation(ctx.filename, key, node), "jtype",
+      absl::StrFormat("expected 'Flow', got %s%s", DescribeValue(value),
+                      deployment ? "; a Deployment YAML goes to `shoal deployment`" : ""));
 }
 
 absl::Status CheckVersion(Context& ctx, const YAML::Node& key, const YAML::Node& node) {
@@ -425,16 +370,17 @@ absl::Status CheckVersion(Context& ctx, const YAML::Node& key, const YAML::Node&
 }
 
 absl::Status UnknownTopLevelKey(std::string_view location, std::string_view key) {
-  if (Contains(kGatewayKeys, key) || Contains(kInheritedKeys, key) || Contains(kIgnoredKeys, key)) {
-    return Error(location, key, "a Flow argument: it belongs under with:");
+  if (ContainsKey(kGatewayKeys, key) || ContainsKey(kInheritedKeys, key) ||
+      ContainsKey(kIgnoredKeys, key)) {
+    return KeyError(location, key, "a Flow argument: it belongs under with:");
   }
-  if (Contains(kPerExecutorKeys, key)) {
-    return Error(location, key, "a Deployment key: give it on the items of executors:");
+  if (ContainsKey(kPerExecutorKeys, key)) {
+    return KeyError(location, key, "a Deployment key: give it on the items of executors:");
   }
   std::string hint = DidYouMean(
       key, std::vector<std::string_view>(std::begin(kTopLevelKeys), std::end(kTopLevelKeys)));
   if (hint.empty()) hint = "; a Flow YAML has jtype, version, with, executors and gateway";
-  return Error(location, key, absl::StrFormat("unknown top-level key%s", hint));
+  return KeyError(location, key, absl::StrFormat("unknown top-level key%s", hint));
 }
 
 absl::StatusOr<FlowSpec> ParseRoot(const YAML::Node& root, std::string_view filename) {
@@ -442,8 +388,8 @@ absl::StatusOr<FlowSpec> ParseRoot(const YAML::Node& root, std::string_view file
   Context ctx{filename, std::filesystem::path(filename).parent_path(), spec};
   const std::string& tag = root.Tag();
   if (tag.size() > 1 && tag[0] == '!' && tag != "!Flow") {
-    return Error(YamlLocation(filename, MarkOf(root)), "jtype",
-                 absl::StrFormat("expected 'Flow', got the tag '%s'", tag));
+    return KeyError(YamlLocation(filename, MarkOf(root)), "jtype",
+                    absl::StrFormat("expected 'Flow', got the tag '%s'", tag));
   }
   if (!root.IsMap()) {
     return YamlError(filename, MarkOf(root), "",
@@ -454,11 +400,11 @@ absl::StatusOr<FlowSpec> ParseRoot(const YAML::Node& root, std::string_view file
   std::map<std::string, std::string> seen;
   for (const auto& item : root) {
     const std::string location = YamlLocation(filename, MarkOf(item.first));
-    if (!item.first.IsScalar()) return Error(location, "top level", "keys must be strings");
+    if (!item.first.IsScalar()) return KeyError(location, "top level", "keys must be strings");
     const std::string& key = item.first.Scalar();
     auto [it, inserted] = seen.emplace(key == "deployments" ? "executors" : key, location);
     if (!inserted) {
-      return Error(location, key, absl::StrFormat("given twice (also at %s)", it->second));
+      return KeyError(location, key, absl::StrFormat("given twice (also at %s)", it->second));
     }
     if (key == "jtype") {
       SHOAL_RETURN_IF_ERROR(CheckJtype(ctx, item.first, item.second));

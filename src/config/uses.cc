@@ -5,6 +5,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
+#include "src/common/strings.h"
 
 namespace shoal::config {
 namespace {
@@ -15,14 +16,6 @@ bool IsIdentifier(std::string_view s) {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
   }
   return true;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && absl::ascii_isspace(static_cast<unsigned char>(s.front())))
-    s.remove_prefix(1);
-  while (!s.empty() && absl::ascii_isspace(static_cast<unsigned char>(s.back())))
-    s.remove_suffix(1);
-  return s;
 }
 
 bool IsHub(std::string_view uses) {
@@ -41,7 +34,7 @@ UsesSpec Make(UsesSpec::Kind kind, std::string_view path_or_name, std::string_vi
 }  // namespace
 
 absl::StatusOr<UsesSpec> ParseUses(std::string_view uses) {
-  std::string_view trimmed = Trim(uses);
+  std::string_view trimmed = StripWhitespace(uses);
   if (trimmed.empty()) return absl::InvalidArgumentError("uses is empty");
   if (IsHub(trimmed)) {
     return absl::UnimplementedError(

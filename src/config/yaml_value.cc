@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -15,9 +17,12 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "shoal/status.h"
 #include "src/common/strings.h"
+#include "src/config/deployment_spec.h"
 #include "yaml-cpp/depthguard.h"
 #include "yaml-cpp/eventhandler.h"
 
@@ -99,14 +104,6 @@ std::optional<double> ParseNumber(std::string_view s) {
   }
   if (!IsDecimal(s)) return std::nullopt;
   return std::strtod(std::string(s).c_str(), nullptr);
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && absl::ascii_isspace(static_cast<unsigned char>(s.front())))
-    s.remove_prefix(1);
-  while (!s.empty() && absl::ascii_isspace(static_cast<unsigned char>(s.back())))
-    s.remove_suffix(1);
-  return s;
 }
 
 bool IsEnvName(std::string_view name) {
@@ -362,7 +359,7 @@ absl::StatusOr<std::string> ExpandEnvVars(std::string_view text) {
     if (end == std::string_view::npos) {
       return absl::InvalidArgumentError(absl::StrFormat("unterminated '${{' in '%s'", text));
     }
-    std::string_view inner = Trim(text.substr(start + 3, end - start - 3));
+    std::string_view inner = StripWhitespace(text.substr(start + 3, end - start - 3));
     std::string_view name = inner;
     if (name.starts_with("ENV.")) name.remove_prefix(4);
     if (!IsEnvName(name)) {
@@ -427,6 +424,85 @@ absl::StatusOr<std::string> ReadYamlFile(const std::filesystem::path& path,
     return absl::DataLossError(absl::StrFormat("error reading %s '%s'", what, path.string()));
   }
   return text;
+}
+
+bool ContainsKey(std::span<const std::string_view> keys, std::string_view key) {
+  return std::find(keys.begin(), keys.end(), key) != keys.end();
+}
+
+absl::Status KeyError(std::string_view location, std::string_view key, std::string_view message) {
+  return absl::InvalidArgumentError(absl::StrFormat("%s: %s: %s", location, key, message));
+}
+
+std::string EntryLocation(std::string_view filename, const YAML::Node& key,
+                          const YAML::Node& value) {
+  return YamlLocation(filename, MarkOf(value.IsDefined() && !value.IsNull() ? value : key));
+}
+
+absl::StatusOr<int> ValueToInt(const Value& value, std::string_view location,
+                               std::string_view key) {
+  if (value.has_number_value()) {
+    const double number = value.number_value();
+    if (std::trunc(number) == number && number >= INT_MIN && number <= INT_MAX) {
+      return static_cast<int>(number);
+    }
+  } else if (value.has_string_value()) {
+    int number = 0;
+    if (absl::SimpleAtoi(AsAbsl(value.string_value()), &number)) return number;
+  }
+  return KeyError(location, key,
+                  absl::StrFormat("expected an integer, got %s", DescribeValue(value)));
+}
+
+absl::StatusOr<bool> ValueToBool(const Value& value, std::string_view location,
+                                 std::string_view key) {
+  if (value.has_bool_value()) return value.bool_value();
+  if (value.has_string_value()) {
+    const std::string lower = absl::AsciiStrToLower(AsAbsl(value.string_value()));
+    if (lower == "true") return true;
+    if (lower == "false") return false;
+  }
+  return KeyError(location, key,
+                  absl::StrFormat("expected true or false, got %s", DescribeValue(value)));
+}
+
+absl::StatusOr<std::string> ValueToString(const Value& value, std::string_view location,
+                                          std::string_view key) {
+  if (value.has_string_value()) return value.string_value();
+  return KeyError(location, key,
+                  absl::StrFormat("expected a string, got %s", DescribeValue(value)));
+}
+
+absl::StatusOr<std::vector<std::string>> ValueToStringList(const Value& value,
+                                                           std::string_view location,
+                                                           std::string_view key,
+                                                           StringListOptions options) {
+  std::vector<Value> items;
+  if (value.has_list_value()) {
+    items.assign(value.list_value().values().begin(), value.list_value().values().end());
+  } else if (!value.has_null_value()) {
+    items.push_back(value);
+  }
+  std::vector<std::string> out;
+  for (const Value& item : items) {
+    if (options.numbers && item.has_number_value()) {
+      out.push_back(DescribeValue(item));
+      continue;
+    }
+    SHOAL_ASSIGN_OR_RETURN(std::string text, ValueToString(item, location, key));
+    if (!options.split_commas) {
+      out.push_back(std::move(text));
+      continue;
+    }
+    for (absl::string_view part : absl::StrSplit(text, ',')) {
+      part = absl::StripAsciiWhitespace(part);
+      if (part.empty()) {
+        return KeyError(location, key, absl::StrFormat("empty entry in '%s'", text));
+      }
+      out.emplace_back(part);
+    }
+  }
+  return out;
 }
 
 }  // namespace shoal::config

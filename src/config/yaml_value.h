@@ -5,8 +5,10 @@
 #define SHOAL_CONFIG_YAML_VALUE_H_
 
 #include <filesystem>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -73,6 +75,40 @@ absl::StatusOr<google::protobuf::Value> YamlToValue(const YAML::Node& node,
 absl::StatusOr<google::protobuf::Struct> YamlToStruct(const YAML::Node& node,
                                                       std::string_view filename,
                                                       std::string_view key);
+
+// Reading the scalars of a converted config map. `location` is "file:line:column", `key` the
+// dotted key; every error is InvalidArgument "location: key: message".
+
+// Whether `key` is one of `keys`.
+bool ContainsKey(std::span<const std::string_view> keys, std::string_view key);
+
+// InvalidArgument "location: key: message".
+absl::Status KeyError(std::string_view location, std::string_view key, std::string_view message);
+
+// Where the map entry `key: value` was written; a null value's own mark is unreliable, so the
+// key's is used for it.
+std::string EntryLocation(std::string_view filename, const YAML::Node& key,
+                          const YAML::Node& value);
+
+// An int: a whole number in int's range, or a string of one ("8080").
+absl::StatusOr<int> ValueToInt(const google::protobuf::Value& value, std::string_view location,
+                               std::string_view key);
+// A bool: true/false, or a string of one in any case ("True").
+absl::StatusOr<bool> ValueToBool(const google::protobuf::Value& value, std::string_view location,
+                                 std::string_view key);
+// A string value, as it is.
+absl::StatusOr<std::string> ValueToString(const google::protobuf::Value& value,
+                                          std::string_view location, std::string_view key);
+
+struct StringListOptions {
+  bool split_commas = false;  // "a, b" is two items (trimmed; an empty one is an error)
+  bool numbers = false;       // a number item is its text ("8080"), not an error
+};
+// A string or a list of them as one list (null: empty).
+absl::StatusOr<std::vector<std::string>> ValueToStringList(const google::protobuf::Value& value,
+                                                           std::string_view location,
+                                                           std::string_view key,
+                                                           StringListOptions options = {});
 
 }  // namespace shoal::config
 

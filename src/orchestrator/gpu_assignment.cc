@@ -56,16 +56,6 @@ absl::Status Invalid(std::string_view value, std::string_view what) {
       absl::StrFormat("invalid CUDA_VISIBLE_DEVICES \"%s\": %s", value, what));
 }
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && absl::ascii_isspace(static_cast<unsigned char>(s.front()))) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && absl::ascii_isspace(static_cast<unsigned char>(s.back()))) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 std::vector<std::string_view> Split(std::string_view s, char separator) {
   std::vector<std::string_view> parts;
   while (true) {
@@ -113,7 +103,7 @@ absl::StatusOr<DeviceSpec> ParseSlice(std::string_view value,
   DeviceSlice slice;
   std::optional<int64_t>* fields[] = {&slice.start, &slice.stop, &slice.step};
   for (size_t i = 0; i < parts.size(); ++i) {
-    std::string_view part = Trim(parts[i]);
+    std::string_view part = StripWhitespace(parts[i]);
     if (part.empty()) continue;
     if (!LooksLikeInt(part)) {
       return Invalid(value, absl::StrFormat("slice part \"%s\" is not an integer", part));
@@ -127,11 +117,11 @@ absl::StatusOr<DeviceSpec> ParseSlice(std::string_view value,
 // "i,j,..." or "uuid,uuid,...".
 absl::StatusOr<DeviceSpec> ParseList(std::string_view value,
                                      const std::vector<std::string_view>& items) {
-  const bool ints = LooksLikeInt(Trim(items.front()));
+  const bool ints = LooksLikeInt(StripWhitespace(items.front()));
   IndexList indices;
   UuidList uuids;
   for (std::string_view raw : items) {
-    std::string_view item = Trim(raw);
+    std::string_view item = StripWhitespace(raw);
     if (item.empty()) return Invalid(value, "empty item in the device list");
     if (item.find(':') != std::string_view::npos) {
       return Invalid(value, absl::StrFormat("slice \"%s\" cannot be part of a list", item));
@@ -160,14 +150,14 @@ absl::StatusOr<DeviceSpec> ParseSpec(std::string_view value) {
       return Invalid(value, "unbalanced [ ]");
     }
     v = v.substr(1, v.size() - 2);
-    if (Trim(v).empty()) return Invalid(value, "nothing inside [ ]");
+    if (StripWhitespace(v).empty()) return Invalid(value, "nothing inside [ ]");
   }
   if (v.empty()) return AllDevices{};
   std::vector<std::string_view> items = Split(v, ',');
   if (items.size() > 1) return ParseList(value, items);
   std::vector<std::string_view> parts = Split(v, ':');
   if (parts.size() > 1) return ParseSlice(value, parts);
-  std::string_view item = Trim(v);
+  std::string_view item = StripWhitespace(v);
   if (item.empty()) return Invalid(value, "no device after RR");
   if (LooksLikeInt(item)) {
     SHOAL_ASSIGN_OR_RETURN(int64_t index, ParseInt(value, item));
@@ -334,7 +324,7 @@ absl::StatusOr<int> DeviceCountFromEnv() {
   const char* env = std::getenv("CUDA_TOTAL_DEVICES");
   if (env == nullptr) return 0;
   int count = 0;
-  if (!absl::SimpleAtoi(AsAbsl(Trim(env)), &count) || count < 0) {
+  if (!absl::SimpleAtoi(AsAbsl(StripWhitespace(env)), &count) || count < 0) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "CUDA_TOTAL_DEVICES \"%s\" is not a non-negative integer (`nvidia-smi -L` failed, so "
         "the GPU count comes from it)",

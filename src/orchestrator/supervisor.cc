@@ -95,7 +95,7 @@ absl::StatusOr<size_t> Supervisor::Add(ReplicaProcessSpec replica) {
   r.adding = true;
   absl::Status status = SpawnLocked(index);
   if (status.ok()) {
-    auto settled = [this, &r] {
+    auto settled = [this, &r]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return stopping_ || r.state == State::kFailed || r.state == State::kDamaged ||
              (r.state == State::kReady && ready_callbacks_running_ == 0);
     };

@@ -4,11 +4,14 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "src/common/strings.h"
 #include "tests/testing/status_matchers.h"
 
 namespace shoal::config {
@@ -244,6 +247,38 @@ TEST(YamlValueTest, AliasOfItselfIsAnError) {
   } else {
     EXPECT_EQ(node.status().code(), absl::StatusCode::kInvalidArgument);
   }
+}
+
+Value FromYaml(std::string_view text) {
+  return Field(ToStruct(absl::StrCat("v: ", AsAbsl(text), "\n")), "v");
+}
+
+TEST(YamlValueTest, ScalarReadersAcceptTheirTypeOrItsText) {
+  EXPECT_EQ(*ValueToInt(FromYaml("8080"), "f:1:1", "port"), 8080);
+  EXPECT_EQ(*ValueToInt(FromYaml("'8080'"), "f:1:1", "port"), 8080);
+  EXPECT_EQ(*ValueToBool(FromYaml("'True'"), "f:1:1", "tls"), true);
+  EXPECT_EQ(*ValueToString(FromYaml("abc"), "f:1:1", "name"), "abc");
+  absl::StatusOr<int> fraction = ValueToInt(FromYaml("1.5"), "f:1:1", "port");
+  EXPECT_EQ(Message(fraction.status()), "f:1:1: port: expected an integer, got 1.5");
+  EXPECT_EQ(Message(ValueToBool(FromYaml("yes please"), "f:2:3", "tls").status()),
+            "f:2:3: tls: expected true or false, got 'yes please'");
+  EXPECT_EQ(Message(ValueToString(FromYaml("[a]"), "f:1:1", "name").status()),
+            "f:1:1: name: expected a string, got a list");
+}
+
+TEST(YamlValueTest, StringListSplitsCommasAndTakesNumbersOnlyWhenAsked) {
+  using Items = std::vector<std::string>;
+  EXPECT_EQ(*ValueToStringList(FromYaml("'a, b'"), "f:1:1", "k"), Items{"a, b"});
+  EXPECT_EQ(*ValueToStringList(FromYaml("'a, b'"), "f:1:1", "k", {.split_commas = true}),
+            (Items{"a", "b"}));
+  EXPECT_EQ(*ValueToStringList(FromYaml("~"), "f:1:1", "k"), Items{});
+  EXPECT_EQ(*ValueToStringList(FromYaml("[1, 'x,y']"), "f:1:1", "k",
+                               {.split_commas = true, .numbers = true}),
+            (Items{"1", "x", "y"}));
+  EXPECT_FALSE(ValueToStringList(FromYaml("[1]"), "f:1:1", "k").ok());
+  EXPECT_EQ(
+      Message(ValueToStringList(FromYaml("'a,,b'"), "f:1:1", "k", {.split_commas = true}).status()),
+      "f:1:1: k: empty entry in 'a,,b'");
 }
 
 }  // namespace

@@ -65,14 +65,19 @@ class Recorder {
     auto cond = [&] { return pred(); };
     return mu_.AwaitWithTimeout(absl::Condition(&cond), kWait);
   }
-  bool HasLine(std::string_view line) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // For WaitFor's predicates only. The thread-safety analysis cannot see that absl::Condition
+  // calls them under mu_, so they check it at run time (AssertHeld aborts when it is not held).
+  bool HasLine(std::string_view line) const {
+    mu_.AssertHeld();
     for (const std::string& l : lines_) {
       if (l == line) return true;
     }
     return false;
   }
-  size_t ready_count() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return ready_.size(); }
-  size_t exit_count() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return exits_.size(); }
+  size_t ready_count() const {
+    mu_.AssertHeld();
+    return ready_.size();
+  }
 
   std::vector<std::string> lines() const {
     absl::MutexLock lock(&mu_);
