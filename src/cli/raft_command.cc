@@ -16,7 +16,7 @@
 #include "src/consensus/raft_node.h"
 #include "absl/time/time.h"
 #include "src/cli/commands.h"
-#include "src/executor/membership_client.h"
+#include "src/rpc/membership_client.h"
 #include "src/rpc/auth.h"
 
 namespace shoal::cli {
@@ -48,8 +48,8 @@ int RunRaft(const RaftFlags& flags, bool add) {
   }
   const absl::Duration timeout = absl::Milliseconds(flags.timeout_ms);
   Status status =
-      add ? executor::AddVoterVia(replicas, flags.id, flags.address, timeout, security)
-          : executor::RemoveServerVia(replicas, flags.id, timeout, security, flags.force);
+      add ? rpc::AddVoterVia(replicas, flags.id, flags.address, timeout, security)
+          : rpc::RemoveServerVia(replicas, flags.id, timeout, security, flags.force);
   if (!status.ok()) {
     std::cerr << "shoal raft: " << status.message() << "\n";
     return 1;

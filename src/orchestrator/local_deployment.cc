@@ -21,7 +21,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "src/common/exit_codes.h"
 #include "src/common/log.h"
-#include "src/executor/membership_client.h"
+#include "src/rpc/membership_client.h"
 #include "src/orchestrator/capacity.h"
 #include "src/orchestrator/gpu_assignment.h"
 #include "src/routing/address.h"
@@ -591,7 +591,7 @@ Status LocalDeployment::Shrink(int shard, int from, int to, absl::Duration timeo
       // Scaling down is the operator's decision: forced, even below a quorum of the current
       // configuration (down to one replica), which `shoal raft remove` refuses without --force.
       Status removed =
-          executor::RemoveServerVia(ReplicaAddresses()[shard], absl::StrCat("rep-", r), timeout,
+          rpc::RemoveServerVia(ReplicaAddresses()[shard], absl::StrCat("rep-", r), timeout,
                                     ReplicaSecurity(spec_), /*force=*/true);
       if (!removed.ok()) {
         return absl::Status(removed.code(), absl::StrCat("scaling Deployment '", spec_.name,

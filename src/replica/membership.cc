@@ -1,14 +1,14 @@
 // RaftMembership, replica side: changes are handed to the StatefulReplica.
-#include "src/executor/membership.h"
+#include "src/replica/membership.h"
 
 #include <grpcpp/grpcpp.h>
 
 #include <string>
 
-#include "src/executor/grpc_status.h"
+#include "src/replica/grpc_status.h"
 #include "src/rpc/auth.h"
 
-namespace shoal::executor {
+namespace shoal::replica {
 grpc::ServerUnaryReactor* MembershipService::AddVoter(grpc::CallbackServerContext* context,
                                                       const shoal::v1::AddVoterRequest* request,
                                                       shoal::v1::MembershipResponse* response) {
@@ -48,4 +48,4 @@ grpc::ServerUnaryReactor* MembershipService::RemoveServer(
   return reactor;
 }
 
-}  // namespace shoal::executor
+}  // namespace shoal::replica

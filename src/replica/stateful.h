@@ -5,8 +5,8 @@
 // its first answer again (or the request itself once that answer was let go); another request
 // under that id is refused with ALREADY_EXISTS. Raft snapshots hold the Executor's Snapshot()
 // and the remembered request ids with their digests.
-#ifndef SHOAL_EXECUTOR_STATEFUL_H_
-#define SHOAL_EXECUTOR_STATEFUL_H_
+#ifndef SHOAL_REPLICA_STATEFUL_H_
+#define SHOAL_REPLICA_STATEFUL_H_
 
 #include <atomic>
 #include <deque>
@@ -24,10 +24,10 @@
 #include "shoal/status.h"
 #include "src/common/task_thread.h"
 #include "src/consensus/raft_node.h"
-#include "src/executor/runtime.h"
+#include "src/replica/runtime.h"
 #include "src/metrics/metrics.h"
 
-namespace shoal::executor {
+namespace shoal::replica {
 
 // Whether removing member `id` from a group whose voters are `voters` keeps at least a quorum
 // of the current configuration (floor(n/2) + 1 of its n voters) as voters. FAILED_PRECONDITION
@@ -127,6 +127,6 @@ class StatefulReplica {
   metrics::SamplerRegistration metrics_;
 };
 
-}  // namespace shoal::executor
+}  // namespace shoal::replica
 
-#endif  // SHOAL_EXECUTOR_STATEFUL_H_
+#endif  // SHOAL_REPLICA_STATEFUL_H_

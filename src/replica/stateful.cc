@@ -1,6 +1,6 @@
 // StatefulReplica: the Raft log's apply callback runs write requests on the executor thread;
 // answers are remembered by request id so that a retried write is applied once.
-#include "src/executor/stateful.h"
+#include "src/replica/stateful.h"
 
 #include <netdb.h>
 #include <poll.h>
@@ -26,7 +26,7 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "src/common/log.h"
 
-namespace shoal::executor {
+namespace shoal::replica {
 namespace {
 
 constexpr size_t kRemembered = 10000;
@@ -500,4 +500,4 @@ Status StatefulReplica::WaitCaughtUp(absl::Duration timeout) {
       absl::FormatDuration(timeout)));
 }
 
-}  // namespace shoal::executor
+}  // namespace shoal::replica

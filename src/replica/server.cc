@@ -2,7 +2,7 @@
 // request is posted to the executor thread, which finishes the call when the Executor is done.
 // The data methods take raw bytes: a request's documents are counted before it is parsed (once,
 // into an arena), it is answered in place, and the answer is serialized from there.
-#include "src/executor/server.h"
+#include "src/replica/server.h"
 
 #include <atomic>
 #include <cstdlib>
@@ -21,15 +21,15 @@
 #include "jina.grpc.pb.h"
 #include "src/common/log.h"
 #include "src/common/strings.h"
-#include "src/executor/grpc_status.h"
-#include "src/executor/membership.h"
-#include "src/executor/stateful.h"
-#include "src/executor/wire.h"
+#include "src/replica/grpc_status.h"
+#include "src/replica/membership.h"
+#include "src/replica/stateful.h"
+#include "src/replica/wire.h"
 #include "src/rpc/auth.h"
 #include "src/rpc/reflection.h"
 #include "src/rpc/tls.h"
 
-namespace shoal::executor {
+namespace shoal::replica {
 namespace {
 
 // Counts one request in shoal_replica_in_flight for as long as it lives: it travels inside the
@@ -588,4 +588,4 @@ void ReplicaServer::Shutdown(absl::Duration grace) {
   runtime_->Post([runtime = runtime_.get()] { runtime->Close(); });
 }
 
-}  // namespace shoal::executor
+}  // namespace shoal::replica
