@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "src/replica/grpc_status.h"
 #include "src/rpc/auth.h"
+#include "src/rpc/status.h"
 
 namespace shoal::replica {
 grpc::ServerUnaryReactor* MembershipService::AddVoter(grpc::CallbackServerContext* context,
@@ -24,7 +24,7 @@ grpc::ServerUnaryReactor* MembershipService::AddVoter(grpc::CallbackServerContex
   }
   replica_->AddVoter(request->id(), request->address(), [reactor, response, this](Status status) {
     if (status.ok()) response->set_leader_id(replica_->id());
-    reactor->Finish(ToGrpc(status));
+    reactor->Finish(rpc::ToGrpc(status));
   });
   return reactor;
 }
@@ -43,7 +43,7 @@ grpc::ServerUnaryReactor* MembershipService::RemoveServer(
   }
   replica_->RemoveServer(request->id(), request->force(), [reactor, response, this](Status status) {
     if (status.ok()) response->set_leader_id(replica_->id());
-    reactor->Finish(ToGrpc(status));
+    reactor->Finish(rpc::ToGrpc(status));
   });
   return reactor;
 }

@@ -21,13 +21,12 @@
 #include "jina.grpc.pb.h"
 #include "src/common/log.h"
 #include "src/common/strings.h"
-#include "src/replica/grpc_status.h"
 #include "src/replica/membership.h"
 #include "src/replica/stateful.h"
 #include "src/replica/wire.h"
 #include "src/rpc/auth.h"
-#include "src/rpc/reflection.h"
-#include "src/rpc/tls.h"
+#include "src/rpc/server.h"
+#include "src/rpc/status.h"
 
 namespace shoal::replica {
 namespace {
@@ -86,7 +85,7 @@ StatusOr<std::unique_ptr<ArenaMessage<Proto>>> ReadRequest(const grpc::ByteBuffe
 void FinishWith(grpc::ServerUnaryReactor* reactor, const jina::DataRequestProto& answer,
                 grpc::ByteBuffer* response) {
   Status serialized = SerializeAnswer(answer, *response);
-  reactor->Finish(serialized.ok() ? grpc::Status::OK : ToGrpc(serialized));
+  reactor->Finish(serialized.ok() ? grpc::Status::OK : rpc::ToGrpc(serialized));
 }
 
 // JinaRPC/Call: requests are read ahead (up to kMaxHeld in flight or answered but not yet
@@ -267,7 +266,7 @@ class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
     if (finished_ || starting_read_ || in_flight_ > 0 || !writes_.empty()) return std::nullopt;
     if (!reads_done_ && error_.ok() && !write_failed_) return std::nullopt;
     finished_ = true;
-    return ToGrpc(error_);
+    return rpc::ToGrpc(error_);
   }
 
   ReplicaRuntime* const runtime_;
@@ -326,8 +325,10 @@ class ReplicaServer::Services {
   }
 
   static std::vector<std::string> Names() {
-    return {"jina.JinaSingleDataRequestRPC", "jina.JinaDataRequestRPC", "jina.JinaRPC",
-            "jina.JinaDiscoverEndpointsRPC", "jina.JinaInfoRPC"};
+    return {jina::JinaSingleDataRequestRPC::service_full_name(),
+            jina::JinaDataRequestRPC::service_full_name(), jina::JinaRPC::service_full_name(),
+            jina::JinaDiscoverEndpointsRPC::service_full_name(),
+            jina::JinaInfoRPC::service_full_name()};
   }
 
  private:
@@ -345,7 +346,7 @@ class ReplicaServer::Services {
       StatusOr<std::unique_ptr<Request>> read =
           ReadRequest<jina::DataRequestProto>(*bytes, max_docs_, kSingleRpc);
       if (!read.ok()) {
-        reactor->Finish(ToGrpc(read.status()));
+        reactor->Finish(rpc::ToGrpc(read.status()));
         return reactor;
       }
       std::unique_ptr<Request> request = std::move(read).value();
@@ -354,7 +355,7 @@ class ReplicaServer::Services {
         stateful_->Write(request->proto->SerializeAsString(),
                          [context, reactor, response](StatusOr<jina::DataRequestProto> answer) {
                            if (!answer.ok()) {
-                             reactor->Finish(ToGrpc(answer.status()));
+                             reactor->Finish(rpc::ToGrpc(answer.status()));
                              return;
                            }
                            if (answer->header().status().code() == jina::StatusProto::ERROR) {
@@ -369,7 +370,7 @@ class ReplicaServer::Services {
         stateful_->ConfirmLeader([this, context, reactor, request = std::move(request),
                                   response](Status s) mutable {
           if (!s.ok()) {
-            reactor->Finish(ToGrpc(s));
+            reactor->Finish(rpc::ToGrpc(s));
             return;
           }
           Serve(context, reactor, std::move(request), response);
@@ -393,13 +394,13 @@ class ReplicaServer::Services {
         }
         StatusOr<bool> failed = runtime_->Process(*request->proto, arrived);
         if (!failed.ok()) {
-          reactor->Finish(ToGrpc(failed.status()));
+          reactor->Finish(rpc::ToGrpc(failed.status()));
           return;
         }
         if (*failed) context->AddTrailingMetadata("is-error", "true");
         FinishWith(reactor, *request->proto, response);
       });
-      if (!posted.ok()) reactor->Finish(ToGrpc(posted));
+      if (!posted.ok()) reactor->Finish(rpc::ToGrpc(posted));
     }
 
     ReplicaRuntime* const runtime_;
@@ -420,7 +421,7 @@ class ReplicaServer::Services {
       StatusOr<std::unique_ptr<ArenaMessage<jina::DataRequestListProto>>> read =
           ReadRequest<jina::DataRequestListProto>(*bytes, max_docs_, kDataRpc);
       if (!read.ok()) {
-        reactor->Finish(ToGrpc(read.status()));
+        reactor->Finish(rpc::ToGrpc(read.status()));
         return reactor;
       }
       std::unique_ptr<ArenaMessage<jina::DataRequestListProto>> parts = std::move(read).value();
@@ -441,13 +442,13 @@ class ReplicaServer::Services {
         auto* answer = google::protobuf::Arena::CreateMessage<jina::DataRequestProto>(&parts->arena);
         StatusOr<bool> failed = runtime_->ProcessParts(*parts->proto, *answer, arrived);
         if (!failed.ok()) {
-          reactor->Finish(ToGrpc(failed.status()));
+          reactor->Finish(rpc::ToGrpc(failed.status()));
           return;
         }
         if (*failed) context->AddTrailingMetadata("is-error", "true");
         FinishWith(reactor, *answer, response);
       });
-      if (!posted.ok()) reactor->Finish(ToGrpc(posted));
+      if (!posted.ok()) reactor->Finish(rpc::ToGrpc(posted));
       return reactor;
     }
 
@@ -543,34 +544,17 @@ StatusOr<std::unique_ptr<ReplicaServer>> ReplicaServer::Start(
   server->services_ =
       std::make_unique<Services>(server->runtime_.get(), server->stateful_.get(),
                                  options.max_docs_per_request, options.auth_token);
-  StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      rpc::ServerCredentialsFor(options.tls);
-  if (!credentials.ok()) return credentials.status();
-
-  grpc::EnableDefaultHealthCheckService(true);
-  rpc::InitReflection();
-  grpc::ServerBuilder builder;
-  rpc::SetReflection(builder, options.reflection);
-  std::string address = absl::StrCat(options.host, ":", options.port);
-  if (options.host.find(':') != std::string::npos) {
-    address = absl::StrCat("[", options.host, "]:", options.port);
-  }
-  builder.AddListeningPort(address, *credentials, &server->port_);
-  // A port already taken must fail here, not be shared with another process.
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
-  builder.SetMaxSendMessageSize(options.max_send_message_bytes);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
-  server->services_->Register(builder);
-  server->server_ = builder.BuildAndStart();
-  if (server->server_ == nullptr || server->port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", address,
-                                               ": the port is in use or the address is invalid"));
-  }
-  grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService();
-  health->SetServingStatus("", true);
-  for (const std::string& name : Services::Names()) health->SetServingStatus(name, true);
+  StatusOr<std::unique_ptr<grpc::Server>> started = rpc::StartServer(
+      {.host = options.host,
+       .port = options.port,
+       .max_receive_message_bytes = options.max_receive_message_bytes,
+       .max_send_message_bytes = options.max_send_message_bytes,
+       .tls = options.tls,
+       .reflection = options.reflection},
+      [&](grpc::ServerBuilder& builder) { server->services_->Register(builder); },
+      Services::Names(), &server->port_);
+  if (!started.ok()) return started.status();
+  server->server_ = std::move(started).value();
   return server;
 }
 

@@ -1,0 +1,19 @@
+// absl::Status -> grpc::Status for Shoal's services: the codes are the same numbers.
+#ifndef SHOAL_RPC_STATUS_H_
+#define SHOAL_RPC_STATUS_H_
+
+#include <grpcpp/support/status.h>
+
+#include <string>
+
+#include "shoal/status.h"
+
+namespace shoal::rpc {
+
+inline grpc::Status ToGrpc(const Status& status) {
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+}  // namespace shoal::rpc
+
+#endif  // SHOAL_RPC_STATUS_H_
