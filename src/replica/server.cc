@@ -167,8 +167,8 @@ class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
         Completed(std::move(owned), absl::CancelledError("the client cancelled the stream"));
         return;
       }
-      StatusOr<bool> failed = runtime_->Process(*owned->proto, arrived);
-      Completed(std::move(owned), failed.status());
+      StatusOr<bool> executor_failed = runtime_->Process(*owned->proto, arrived);
+      Completed(std::move(owned), executor_failed.status());
     });
     if (!posted.ok()) Completed(std::unique_ptr<StreamMessage>(raw), posted);
   }
@@ -392,12 +392,12 @@ class ReplicaServer::Services {
           reactor->Finish(grpc::Status::CANCELLED);
           return;
         }
-        StatusOr<bool> failed = runtime_->Process(*request->proto, arrived);
-        if (!failed.ok()) {
-          reactor->Finish(rpc::ToGrpc(failed.status()));
+        StatusOr<bool> executor_failed = runtime_->Process(*request->proto, arrived);
+        if (!executor_failed.ok()) {
+          reactor->Finish(rpc::ToGrpc(executor_failed.status()));
           return;
         }
-        if (*failed) context->AddTrailingMetadata("is-error", "true");
+        if (*executor_failed) context->AddTrailingMetadata("is-error", "true");
         FinishWith(reactor, *request->proto, response);
       });
       if (!posted.ok()) reactor->Finish(rpc::ToGrpc(posted));
@@ -440,12 +440,12 @@ class ReplicaServer::Services {
           return;
         }
         auto* answer = google::protobuf::Arena::CreateMessage<jina::DataRequestProto>(&parts->arena);
-        StatusOr<bool> failed = runtime_->ProcessParts(*parts->proto, *answer, arrived);
-        if (!failed.ok()) {
-          reactor->Finish(rpc::ToGrpc(failed.status()));
+        StatusOr<bool> executor_failed = runtime_->ProcessParts(*parts->proto, *answer, arrived);
+        if (!executor_failed.ok()) {
+          reactor->Finish(rpc::ToGrpc(executor_failed.status()));
           return;
         }
-        if (*failed) context->AddTrailingMetadata("is-error", "true");
+        if (*executor_failed) context->AddTrailingMetadata("is-error", "true");
         FinishWith(reactor, *answer, response);
       });
       if (!posted.ok()) reactor->Finish(rpc::ToGrpc(posted));

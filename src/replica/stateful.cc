@@ -24,6 +24,7 @@
 #include "absl/synchronization/notification.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "src/common/always_called.h"
 #include "src/common/log.h"
 
 namespace shoal::replica {
@@ -42,6 +43,10 @@ constexpr uint32_t kSnapshotVersion = 2;
 // Apply's answer to a request id reused for another request: a leading zero byte (no protobuf
 // message starts with one: field number 0 does not exist) before the error message.
 constexpr char kRefusedMarker = '\0';
+
+// What a caller's `done` gets when its task was dropped: the replica is shutting down.
+Status ShuttingDown() { return absl::UnavailableError("the replica is shutting down"); }
+StatusOr<jina::DataRequestProto> WriteShuttingDown() { return ShuttingDown(); }
 
 // SHA-256 of what makes two requests the same write: the endpoint, the parameters and the
 // documents, each serialized deterministically and length-prefixed.
@@ -193,8 +198,8 @@ std::string StatefulReplica::Apply(std::string_view data) {
     }
   }
   Status processed = OnExecutorThread([&]() -> Status {
-    StatusOr<bool> failed = runtime_->Process(request);
-    return failed.status();
+    StatusOr<bool> executor_failed = runtime_->Process(request);
+    return executor_failed.status();
   });
   if (!processed.ok()) {
     // The same entry fails the same way on every replica: the answer says so.
@@ -232,9 +237,16 @@ Status StatefulReplica::WriteSnapshot(const std::string& path) {
   const std::string executor_file = path + ".executor";
   Status written =
       OnExecutorThread([this, &executor_file] { return runtime_->SnapshotTo(executor_file); });
+  std::error_code ignored;
   if (!written.ok()) {
-    std::filesystem::remove(executor_file);
+    std::filesystem::remove(executor_file, ignored);
     return written;
+  }
+  std::error_code size_error;
+  const uint64_t executor_size = std::filesystem::file_size(executor_file, size_error);
+  if (size_error) {
+    return absl::InternalError(absl::StrCat("the Executor's snapshot ", executor_file,
+                                            " cannot be read: ", size_error.message()));
   }
   std::ifstream executor_in(executor_file, std::ios::binary);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -251,13 +263,12 @@ Status StatefulReplica::WriteSnapshot(const std::string& path) {
       out.write(digest.data(), static_cast<std::streamsize>(digest.size()));
     }
   }
-  const uint64_t executor_size = std::filesystem::file_size(executor_file);
   WriteRaw(out, executor_size);
   out << executor_in.rdbuf();
   out.flush();
   const bool ok = executor_in.good() && out.good();
   executor_in.close();
-  std::filesystem::remove(executor_file);
+  std::filesystem::remove(executor_file, ignored);
   if (!ok) return absl::InternalError(absl::StrCat("cannot write the Raft snapshot ", path));
   return absl::OkStatus();
 }
@@ -299,7 +310,8 @@ Status StatefulReplica::ReadSnapshot(const std::string& path) {
       const size_t n = static_cast<size_t>(std::min<uint64_t>(left, buffer.size()));
       if (!in.read(buffer.data(), static_cast<std::streamsize>(n))) {
         out.close();
-        std::filesystem::remove(executor_file);
+        std::error_code ignored;
+        std::filesystem::remove(executor_file, ignored);
         return damaged("truncated Executor state");
       }
       out.write(buffer.data(), static_cast<std::streamsize>(n));
@@ -309,7 +321,8 @@ Status StatefulReplica::ReadSnapshot(const std::string& path) {
   }
   Status restored =
       OnExecutorThread([this, &executor_file] { return runtime_->RestoreFrom(executor_file); });
-  std::filesystem::remove(executor_file);
+  std::error_code ignored;
+  std::filesystem::remove(executor_file, ignored);
   SHOAL_RETURN_IF_ERROR(restored);
   absl::MutexLock lock(&mu_);
   answered_.clear();
@@ -331,7 +344,9 @@ bool StatefulReplica::Submit(absl::AnyInvocable<void()> task) {
 
 void StatefulReplica::Write(std::string request,
                             absl::AnyInvocable<void(StatusOr<jina::DataRequestProto>)> done) {
-  auto task = [this, request = std::move(request), done = std::move(done)]() mutable {
+  auto task = [this, request = std::move(request),
+               done = AlwaysCalled<StatusOr<jina::DataRequestProto>>(
+                   std::move(done), &WriteShuttingDown)]() mutable {
     StatusOr<consensus::ApplyResult> applied = raft_->Apply(request, apply_timeout_);
     if (!applied.ok()) {
       done(applied.status());
@@ -349,13 +364,13 @@ void StatefulReplica::Write(std::string request,
     done(std::move(answer));
   };
   if (!Submit(std::move(task))) {
-    // Only while shutting down; the caller's call is cancelled by the server's shutdown.
+    // Only while shutting down; `done` got UNAVAILABLE as the task was dropped.
     SHOAL_LOG_WARNING("a write arrived while the replica was shutting down");
   }
 }
 
 void StatefulReplica::ConfirmLeader(absl::AnyInvocable<void(Status)> done) {
-  auto task = [this, done = std::move(done)]() mutable {
+  auto task = [this, done = AlwaysCalled<Status>(std::move(done), &ShuttingDown)]() mutable {
     if (!raft_->IsLeader()) {
       done(LeaderHint(absl::UnavailableError("not the leader")));
       return;
@@ -442,7 +457,7 @@ Status CheckReachable(const std::string& address, absl::Duration timeout) {
 void StatefulReplica::AddVoter(std::string id, std::string address,
                                absl::AnyInvocable<void(Status)> done) {
   auto task = [this, id = std::move(id), address = std::move(address),
-               done = std::move(done)]() mutable {
+               done = AlwaysCalled<Status>(std::move(done), &ShuttingDown)]() mutable {
     Status status;
     if (raft_->IsLeader()) status = CheckReachable(address, absl::Seconds(2));
     if (status.ok()) status = raft_->AddVoter(id, address, apply_timeout_);
@@ -456,7 +471,8 @@ void StatefulReplica::AddVoter(std::string id, std::string address,
 
 void StatefulReplica::RemoveServer(std::string id, bool force,
                                    absl::AnyInvocable<void(Status)> done) {
-  auto task = [this, id = std::move(id), force, done = std::move(done)]() mutable {
+  auto task = [this, id = std::move(id), force,
+               done = AlwaysCalled<Status>(std::move(done), &ShuttingDown)]() mutable {
     Status status;
     if (raft_->IsLeader()) status = CheckRemoval(raft_->Voters(), id, force);
     if (status.ok()) status = raft_->RemoveServer(id, apply_timeout_);

@@ -64,7 +64,8 @@ class StatefulReplica {
 
   // Replicates a write request and calls `done` (on the submit thread) with the leader's
   // answer: the answered request, or UNAVAILABLE "not the leader" on a follower, so that the
-  // router tries another replica.
+  // router tries another replica. `done` is always called, with UNAVAILABLE (on the calling
+  // thread) once the replica is shutting down; so is every `done` below.
   void Write(std::string request, absl::AnyInvocable<void(StatusOr<jina::DataRequestProto>)> done);
   // Waits until this replica has a leader and has applied everything it knows is committed
   // (a restarted replica must not serve stale state). DEADLINE_EXCEEDED after `timeout`.
