@@ -22,10 +22,11 @@ grpc::ServerUnaryReactor* MembershipService::AddVoter(grpc::CallbackServerContex
                                  "AddVoter needs an id and an address"));
     return reactor;
   }
-  replica_->AddVoter(request->id(), request->address(), [reactor, response, this](Status status) {
-    if (status.ok()) response->set_leader_id(replica_->id());
-    reactor->Finish(rpc::ToGrpc(status));
-  });
+  replica_->AddVoter(request->id(), request->address(),
+                     [context, reactor, response, this](Status status) {
+                       if (status.ok()) response->set_leader_id(replica_->id());
+                       reactor->Finish(rpc::ToGrpc(status, *context));
+                     });
   return reactor;
 }
 
@@ -41,10 +42,11 @@ grpc::ServerUnaryReactor* MembershipService::RemoveServer(
     reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "RemoveServer needs an id"));
     return reactor;
   }
-  replica_->RemoveServer(request->id(), request->force(), [reactor, response, this](Status status) {
-    if (status.ok()) response->set_leader_id(replica_->id());
-    reactor->Finish(rpc::ToGrpc(status));
-  });
+  replica_->RemoveServer(request->id(), request->force(),
+                         [context, reactor, response, this](Status status) {
+                           if (status.ok()) response->set_leader_id(replica_->id());
+                           reactor->Finish(rpc::ToGrpc(status, *context));
+                         });
   return reactor;
 }
 

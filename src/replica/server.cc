@@ -98,8 +98,9 @@ void FinishWith(grpc::ServerUnaryReactor* reactor, const jina::DataRequestProto&
 // the calling thread does with the reactor.
 class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
-  CallReactor(ReplicaRuntime* runtime, StatefulReplica* stateful, int64_t max_docs)
-      : runtime_(runtime), stateful_(stateful), max_docs_(max_docs) {
+  CallReactor(grpc::CallbackServerContext* context, ReplicaRuntime* runtime,
+              StatefulReplica* stateful, int64_t max_docs)
+      : context_(context), runtime_(runtime), stateful_(stateful), max_docs_(max_docs) {
     StartRead(&reading_);
   }
 
@@ -266,9 +267,10 @@ class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
     if (finished_ || starting_read_ || in_flight_ > 0 || !writes_.empty()) return std::nullopt;
     if (!reads_done_ && error_.ok() && !write_failed_) return std::nullopt;
     finished_ = true;
-    return rpc::ToGrpc(error_);
+    return rpc::ToGrpc(error_, *context_);
   }
 
+  grpc::CallbackServerContext* const context_;
   ReplicaRuntime* const runtime_;
   StatefulReplica* const stateful_;  // null unless the Deployment is stateful
   const int64_t max_docs_;
@@ -355,7 +357,7 @@ class ReplicaServer::Services {
         stateful_->Write(request->proto->SerializeAsString(),
                          [context, reactor, response](StatusOr<jina::DataRequestProto> answer) {
                            if (!answer.ok()) {
-                             reactor->Finish(rpc::ToGrpc(answer.status()));
+                             reactor->Finish(rpc::ToGrpc(answer.status(), *context));
                              return;
                            }
                            if (answer->header().status().code() == jina::StatusProto::ERROR) {
@@ -370,7 +372,7 @@ class ReplicaServer::Services {
         stateful_->ConfirmLeader([this, context, reactor, request = std::move(request),
                                   response](Status s) mutable {
           if (!s.ok()) {
-            reactor->Finish(rpc::ToGrpc(s));
+            reactor->Finish(rpc::ToGrpc(s, *context));
             return;
           }
           Serve(context, reactor, std::move(request), response);
@@ -468,7 +470,7 @@ class ReplicaServer::Services {
       if (grpc::Status auth = rpc::CheckAuth(*context, token_); !auth.ok()) {
         return new rpc::RefusedStream<grpc::ByteBuffer, grpc::ByteBuffer>(auth);
       }
-      return new CallReactor(runtime_, stateful_, max_docs_);
+      return new CallReactor(context, runtime_, stateful_, max_docs_);
     }
 
    private:

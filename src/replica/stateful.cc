@@ -26,6 +26,7 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "src/common/always_called.h"
 #include "src/common/log.h"
+#include "src/rpc/leader.h"
 
 namespace shoal::replica {
 namespace {
@@ -349,7 +350,7 @@ void StatefulReplica::Write(std::string request,
                    std::move(done), &WriteShuttingDown)]() mutable {
     StatusOr<consensus::ApplyResult> applied = raft_->Apply(request, apply_timeout_);
     if (!applied.ok()) {
-      done(applied.status());
+      done(LeaderHint(applied.status()));
       return;
     }
     if (!applied->response.empty() && applied->response[0] == kRefusedMarker) {
@@ -372,7 +373,7 @@ void StatefulReplica::Write(std::string request,
 void StatefulReplica::ConfirmLeader(absl::AnyInvocable<void(Status)> done) {
   auto task = [this, done = AlwaysCalled<Status>(std::move(done), &ShuttingDown)]() mutable {
     if (!raft_->IsLeader()) {
-      done(LeaderHint(absl::UnavailableError("not the leader")));
+      done(NotLeader());
       return;
     }
     Status verified = raft_->VerifyLeader(apply_timeout_);
@@ -485,15 +486,15 @@ void StatefulReplica::RemoveServer(std::string id, bool force,
 }
 
 Status StatefulReplica::LeaderHint(Status status) const {
-  if (status.code() != absl::StatusCode::kUnavailable ||
-      status.message().find("not the leader") == absl::string_view::npos) {
-    return status;
-  }
+  return consensus::IsNotLeader(status) ? NotLeader() : status;
+}
+
+Status StatefulReplica::NotLeader() const {
   std::optional<consensus::Peer> leader = raft_->Leader();
-  return absl::UnavailableError(
-      leader.has_value()
-          ? absl::StrCat("not the leader; the leader is '", leader->id, "' at ", leader->address)
-          : std::string("not the leader; no leader is known"));
+  if (!leader.has_value()) return rpc::NotLeaderError("not the leader; no leader is known", "");
+  return rpc::NotLeaderError(
+      absl::StrCat("not the leader; the leader is '", leader->id, "' at ", leader->address),
+      leader->address);
 }
 
 Status StatefulReplica::WaitCaughtUp(absl::Duration timeout) {

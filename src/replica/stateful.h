@@ -97,7 +97,9 @@ class StatefulReplica {
   Status WriteSnapshot(const std::string& path);
   Status ReadSnapshot(const std::string& path);
   Status OnExecutorThread(absl::AnyInvocable<Status()> work);
-  // A "not the leader" error, naming the leader when known.
+  // "Not the leader" (rpc/leader.h), naming the leader when known.
+  Status NotLeader() const;
+  // NotLeader() for a refusal from the Raft node, else `status`.
   Status LeaderHint(Status status) const;
 
   ReplicaRuntime* const runtime_;
