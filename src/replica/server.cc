@@ -21,6 +21,7 @@
 #include "jina.grpc.pb.h"
 #include "src/common/log.h"
 #include "src/common/strings.h"
+#include "src/replica/dispatcher.h"
 #include "src/replica/membership.h"
 #include "src/replica/stateful.h"
 #include "src/replica/wire.h"
@@ -99,8 +100,8 @@ void FinishWith(grpc::ServerUnaryReactor* reactor, const jina::DataRequestProto&
 class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   CallReactor(grpc::CallbackServerContext* context, ReplicaRuntime* runtime,
-              StatefulReplica* stateful, int64_t max_docs)
-      : context_(context), runtime_(runtime), stateful_(stateful), max_docs_(max_docs) {
+              const Dispatcher* dispatcher, int64_t max_docs)
+      : context_(context), runtime_(runtime), dispatcher_(dispatcher), max_docs_(max_docs) {
     StartRead(&reading_);
   }
 
@@ -135,28 +136,15 @@ class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
       return;
     }
     StreamMessage* raw = message->release();
-    if (stateful_ != nullptr && runtime_->IsWrite(raw->proto->header().exec_endpoint())) {
-      stateful_->Write(raw->proto->SerializeAsString(),
-                       [this, raw](StatusOr<jina::DataRequestProto> answer) {
-                         std::unique_ptr<StreamMessage> owned(raw);
-                         if (answer.ok()) *owned->proto = std::move(answer).value();
-                         Completed(std::move(owned), answer.status());
-                       });
-      return;
-    }
-    if (stateful_ != nullptr && stateful_->linearizable_reads()) {
-      // A linearizable read, as on the unary path: on the leader, once it confirmed its
-      // leadership; a follower answers this message "not the leader".
-      stateful_->ConfirmLeader([this, raw](Status confirmed) {
-        if (!confirmed.ok()) {
-          Completed(std::unique_ptr<StreamMessage>(raw), confirmed);
-          return;
-        }
-        Process(raw);
-      });
-      return;
-    }
-    Process(raw);
+    // A write's answer comes from the Raft log; a follower refuses a write or a linearizable
+    // read "not the leader" (that message's answer).
+    dispatcher_->Dispatch(
+        *raw->proto, [this, raw] { Process(raw); },
+        [this, raw](StatusOr<jina::DataRequestProto> answer) {
+          std::unique_ptr<StreamMessage> owned(raw);
+          if (answer.ok()) *owned->proto = std::move(answer).value();
+          Completed(std::move(owned), answer.status());
+        });
   }
 
   // Runs the Executor on a streamed message (on the executor thread), then writes the answer.
@@ -272,7 +260,7 @@ class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
 
   grpc::CallbackServerContext* const context_;
   ReplicaRuntime* const runtime_;
-  StatefulReplica* const stateful_;  // null unless the Deployment is stateful
+  const Dispatcher* const dispatcher_;
   const int64_t max_docs_;
   grpc::ByteBuffer reading_;  // owned by the read path (one read at a time)
   std::atomic<bool> cancelled_{false};
@@ -311,8 +299,11 @@ class ReplicaServer::Services {
  public:
   Services(ReplicaRuntime* runtime, StatefulReplica* stateful, int64_t max_docs,
            const std::string& token)
-      : single_(runtime, stateful, max_docs, token), data_(runtime, stateful, max_docs, token),
-        call_(runtime, stateful, max_docs, token), discovery_(runtime, token),
+      : dispatcher_(runtime, stateful),
+        single_(runtime, &dispatcher_, max_docs, token),
+        data_(runtime, &dispatcher_, max_docs, token),
+        call_(runtime, &dispatcher_, max_docs, token),
+        discovery_(runtime, token),
         info_(runtime, token) {
     if (stateful != nullptr) membership_ = std::make_unique<MembershipService>(stateful, token);
   }
@@ -338,8 +329,10 @@ class ReplicaServer::Services {
 
   class Single : public SingleBase {
    public:
-    Single(ReplicaRuntime* runtime, StatefulReplica* stateful, int64_t max_docs, std::string token)
-        : runtime_(runtime), stateful_(stateful), max_docs_(max_docs), token_(std::move(token)) {}
+    Single(ReplicaRuntime* runtime, const Dispatcher* dispatcher, int64_t max_docs,
+           std::string token)
+        : runtime_(runtime), dispatcher_(dispatcher), max_docs_(max_docs),
+          token_(std::move(token)) {}
     grpc::ServerUnaryReactor* process_single_data(grpc::CallbackServerContext* context,
                                                   const grpc::ByteBuffer* bytes,
                                                   grpc::ByteBuffer* response) override {
@@ -352,34 +345,22 @@ class ReplicaServer::Services {
         return reactor;
       }
       std::unique_ptr<Request> request = std::move(read).value();
-      if (stateful_ != nullptr && runtime_->IsWrite(request->proto->header().exec_endpoint())) {
-        // A write goes through the Raft log; the leader's Executor answers.
-        stateful_->Write(request->proto->SerializeAsString(),
-                         [context, reactor, response](StatusOr<jina::DataRequestProto> answer) {
-                           if (!answer.ok()) {
-                             reactor->Finish(rpc::ToGrpc(answer.status(), *context));
-                             return;
-                           }
-                           if (answer->header().status().code() == jina::StatusProto::ERROR) {
-                             context->AddTrailingMetadata("is-error", "true");
-                           }
-                           FinishWith(reactor, *answer, response);
-                         });
-        return reactor;
-      }
-      if (stateful_ != nullptr && stateful_->linearizable_reads()) {
-        // A linearizable read: on the leader, after it confirmed its leadership.
-        stateful_->ConfirmLeader([this, context, reactor, request = std::move(request),
-                                  response](Status s) mutable {
-          if (!s.ok()) {
-            reactor->Finish(rpc::ToGrpc(s, *context));
-            return;
-          }
-          Serve(context, reactor, std::move(request), response);
-        });
-        return reactor;
-      }
-      Serve(context, reactor, std::move(request), response);
+      const jina::DataRequestProto& proto = *request->proto;
+      dispatcher_->Dispatch(
+          proto,
+          [this, context, reactor, request = std::move(request), response]() mutable {
+            Serve(context, reactor, std::move(request), response);
+          },
+          [context, reactor, response](StatusOr<jina::DataRequestProto> answer) {
+            if (!answer.ok()) {
+              reactor->Finish(rpc::ToGrpc(answer.status(), *context));
+              return;
+            }
+            if (answer->header().status().code() == jina::StatusProto::ERROR) {
+              context->AddTrailingMetadata("is-error", "true");
+            }
+            FinishWith(reactor, *answer, response);
+          });
       return reactor;
     }
 
@@ -406,15 +387,17 @@ class ReplicaServer::Services {
     }
 
     ReplicaRuntime* const runtime_;
-    StatefulReplica* const stateful_;
+    const Dispatcher* const dispatcher_;
     const int64_t max_docs_;
     const std::string token_;
   };
 
   class Data : public DataBase {
    public:
-    Data(ReplicaRuntime* runtime, StatefulReplica* stateful, int64_t max_docs, std::string token)
-        : runtime_(runtime), stateful_(stateful), max_docs_(max_docs), token_(std::move(token)) {}
+    Data(ReplicaRuntime* runtime, const Dispatcher* dispatcher, int64_t max_docs,
+         std::string token)
+        : runtime_(runtime), dispatcher_(dispatcher), max_docs_(max_docs),
+          token_(std::move(token)) {}
     grpc::ServerUnaryReactor* process_data(grpc::CallbackServerContext* context,
                                            const grpc::ByteBuffer* bytes,
                                            grpc::ByteBuffer* response) override {
@@ -427,8 +410,8 @@ class ReplicaServer::Services {
         return reactor;
       }
       std::unique_ptr<ArenaMessage<jina::DataRequestListProto>> parts = std::move(read).value();
-      if (stateful_ != nullptr && parts->proto->requests_size() > 0 &&
-          runtime_->IsWrite(parts->proto->requests(0).header().exec_endpoint())) {
+      if (parts->proto->requests_size() > 0 &&
+          dispatcher_->Replicates(parts->proto->requests(0).header().exec_endpoint())) {
         reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                                      "a stateful replica takes writes one request at a time "
                                      "(process_single_data or Call), not as process_data parts"));
@@ -456,26 +439,28 @@ class ReplicaServer::Services {
 
    private:
     ReplicaRuntime* const runtime_;
-    StatefulReplica* const stateful_;
+    const Dispatcher* const dispatcher_;
     const int64_t max_docs_;
     const std::string token_;
   };
 
   class Stream : public CallBase {
    public:
-    Stream(ReplicaRuntime* runtime, StatefulReplica* stateful, int64_t max_docs, std::string token)
-        : runtime_(runtime), stateful_(stateful), max_docs_(max_docs), token_(std::move(token)) {}
+    Stream(ReplicaRuntime* runtime, const Dispatcher* dispatcher, int64_t max_docs,
+           std::string token)
+        : runtime_(runtime), dispatcher_(dispatcher), max_docs_(max_docs),
+          token_(std::move(token)) {}
     grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Call(
         grpc::CallbackServerContext* context) override {
       if (grpc::Status auth = rpc::CheckAuth(*context, token_); !auth.ok()) {
         return new rpc::RefusedStream<grpc::ByteBuffer, grpc::ByteBuffer>(auth);
       }
-      return new CallReactor(context, runtime_, stateful_, max_docs_);
+      return new CallReactor(context, runtime_, dispatcher_, max_docs_);
     }
 
    private:
     ReplicaRuntime* const runtime_;
-    StatefulReplica* const stateful_;
+    const Dispatcher* const dispatcher_;
     const int64_t max_docs_;
     const std::string token_;
   };
@@ -529,6 +514,7 @@ class ReplicaServer::Services {
     const std::string token_;
   };
 
+  const Dispatcher dispatcher_;  // first: the services below borrow it
   Single single_;
   Data data_;
   Stream call_;

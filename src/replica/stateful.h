@@ -26,6 +26,7 @@
 #include "src/consensus/raft_node.h"
 #include "src/replica/runtime.h"
 #include "src/metrics/metrics.h"
+#include "src/replica/replicated_log.h"
 
 namespace shoal::replica {
 
@@ -36,7 +37,7 @@ Status CheckRemoval(const std::vector<consensus::Peer>& voters, std::string_view
 
 // Thread-safe. Borrows the runtime, which outlives it. Writes are submitted on their own threads
 // (never the executor thread, which the log's apply callback needs).
-class StatefulReplica {
+class StatefulReplica : public ReplicatedLog {
  public:
   struct Options {
     std::string id;                           // Raft ID, stable across restarts
@@ -66,15 +67,16 @@ class StatefulReplica {
   // answer: the answered request, or UNAVAILABLE "not the leader" on a follower, so that the
   // router tries another replica. `done` is always called, with UNAVAILABLE (on the calling
   // thread) once the replica is shutting down; so is every `done` below.
-  void Write(std::string request, absl::AnyInvocable<void(StatusOr<jina::DataRequestProto>)> done);
+  void Write(std::string request,
+             absl::AnyInvocable<void(StatusOr<jina::DataRequestProto>)> done) override;
   // Waits until this replica has a leader and has applied everything it knows is committed
   // (a restarted replica must not serve stale state). DEADLINE_EXCEEDED after `timeout`.
   Status WaitCaughtUp(absl::Duration timeout);
   // With linearizable reads: confirms on the submit thread that this replica is the leader (a
   // quorum round, plus a barrier once per term) before `done(OK)`; UNAVAILABLE "not the
   // leader" on a follower.
-  bool linearizable_reads() const { return linearizable_reads_; }
-  void ConfirmLeader(absl::AnyInvocable<void(Status)> done);
+  bool linearizable_reads() const override { return linearizable_reads_; }
+  void ConfirmLeader(absl::AnyInvocable<void(Status)> done) override;
   consensus::RaftStats Stats() const { return raft_->Stats(); }
   const std::string& id() const { return raft_->id(); }
   // The address peers dial to reach this member.
