@@ -26,6 +26,7 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "src/common/always_called.h"
 #include "src/common/log.h"
+#include "src/replica/raft_snapshot.h"
 #include "src/rpc/leader.h"
 
 namespace shoal::replica {
@@ -34,12 +35,6 @@ namespace {
 constexpr size_t kRemembered = 10000;
 // Answers kept for repeated writes, in bytes; older ids are remembered without their answer.
 constexpr size_t kAnswerBudget = 64 << 20;
-
-// Raft snapshot files: magic, version, the remembered request ids (u64 count; u32 length and
-// bytes each, then, from version 2, u32 length and bytes of the request's digest), then the
-// Executor's own snapshot (u64 length and bytes). Little-endian.
-constexpr char kSnapshotMagic[8] = {'S', 'H', 'O', 'A', 'L', 'R', 'S', 'N'};
-constexpr uint32_t kSnapshotVersion = 2;
 
 // Apply's answer to a request id reused for another request: a leading zero byte (no protobuf
 // message starts with one: field number 0 does not exist) before the error message.
@@ -76,15 +71,6 @@ std::string RequestDigest(const jina::DataRequestProto& request) {
   EVP_DigestFinal_ex(context, digest, &size);
   EVP_MD_CTX_free(context);
   return std::string(reinterpret_cast<const char*>(digest), size);
-}
-
-template <typename T>
-void WriteRaw(std::ostream& out, T value) {
-  out.write(reinterpret_cast<const char*>(&value), sizeof(value));
-}
-template <typename T>
-bool ReadRaw(std::istream& in, T& value) {
-  return static_cast<bool>(in.read(reinterpret_cast<char*>(&value), sizeof(value)));
 }
 
 std::vector<metrics::Sample> RaftSamples(const consensus::RaftStats& stats) {
@@ -238,87 +224,28 @@ Status StatefulReplica::WriteSnapshot(const std::string& path) {
   const std::string executor_file = path + ".executor";
   Status written =
       OnExecutorThread([this, &executor_file] { return runtime_->SnapshotTo(executor_file); });
+  if (written.ok()) {
+    written = WriteRaftSnapshot(path, executor_file, [this](SnapshotWriter& writer) {
+      absl::MutexLock lock(&mu_);
+      writer.WriteU64(answered_order_.size());
+      for (const std::string& id : answered_order_) {
+        WriteRememberedId(writer, id, answered_[id].digest);
+      }
+    });
+  }
   std::error_code ignored;
-  if (!written.ok()) {
-    std::filesystem::remove(executor_file, ignored);
-    return written;
-  }
-  std::error_code size_error;
-  const uint64_t executor_size = std::filesystem::file_size(executor_file, size_error);
-  if (size_error) {
-    return absl::InternalError(absl::StrCat("the Executor's snapshot ", executor_file,
-                                            " cannot be read: ", size_error.message()));
-  }
-  std::ifstream executor_in(executor_file, std::ios::binary);
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(kSnapshotMagic, sizeof(kSnapshotMagic));
-  WriteRaw(out, kSnapshotVersion);
-  {
-    absl::MutexLock lock(&mu_);
-    WriteRaw(out, static_cast<uint64_t>(answered_order_.size()));
-    for (const std::string& id : answered_order_) {
-      WriteRaw(out, static_cast<uint32_t>(id.size()));
-      out.write(id.data(), static_cast<std::streamsize>(id.size()));
-      const std::string& digest = answered_[id].digest;
-      WriteRaw(out, static_cast<uint32_t>(digest.size()));
-      out.write(digest.data(), static_cast<std::streamsize>(digest.size()));
-    }
-  }
-  WriteRaw(out, executor_size);
-  out << executor_in.rdbuf();
-  out.flush();
-  const bool ok = executor_in.good() && out.good();
-  executor_in.close();
   std::filesystem::remove(executor_file, ignored);
-  if (!ok) return absl::InternalError(absl::StrCat("cannot write the Raft snapshot ", path));
-  return absl::OkStatus();
+  return written;
 }
 
 Status StatefulReplica::ReadSnapshot(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  char magic[sizeof(kSnapshotMagic)];
-  uint32_t version = 0;
-  uint64_t count = 0;
-  auto damaged = [&path](const char* what) {
-    return absl::DataLossError(absl::StrCat("Raft snapshot ", path, ": ", what));
-  };
-  if (!in.read(magic, sizeof(magic)) ||
-      !std::equal(std::begin(magic), std::end(magic), std::begin(kSnapshotMagic))) {
-    return damaged("not a Shoal snapshot");
-  }
-  if (!ReadRaw(in, version) || version < 1 || version > kSnapshotVersion) {
-    return damaged("unknown version");
-  }
-  if (!ReadRaw(in, count) || count > kRemembered) return damaged("bad request id count");
-  std::vector<std::pair<std::string, std::string>> ids(count);  // id, digest
-  for (auto& [id, digest] : ids) {
-    uint32_t size = 0;
-    if (!ReadRaw(in, size) || size > 4096) return damaged("bad request id");
-    id.resize(size);
-    if (!in.read(id.data(), size)) return damaged("truncated request ids");
-    if (version < 2) continue;  // no digests: any request under a restored id is a retry
-    if (!ReadRaw(in, size) || size > EVP_MAX_MD_SIZE) return damaged("bad request digest");
-    digest.resize(size);
-    if (!in.read(digest.data(), size)) return damaged("truncated request digests");
-  }
-  uint64_t executor_size = 0;
-  if (!ReadRaw(in, executor_size)) return damaged("truncated");
   const std::string executor_file = path + ".executor";
-  {
-    std::ofstream out(executor_file, std::ios::binary | std::ios::trunc);
-    std::vector<char> buffer(1 << 20);
-    for (uint64_t left = executor_size; left > 0;) {
-      const size_t n = static_cast<size_t>(std::min<uint64_t>(left, buffer.size()));
-      if (!in.read(buffer.data(), static_cast<std::streamsize>(n))) {
-        out.close();
-        std::error_code ignored;
-        std::filesystem::remove(executor_file, ignored);
-        return damaged("truncated Executor state");
-      }
-      out.write(buffer.data(), static_cast<std::streamsize>(n));
-      left -= n;
-    }
-    if (!out.flush()) return absl::InternalError(absl::StrCat("cannot write ", executor_file));
+  std::vector<RememberedId> ids;
+  Status read = ReadRaftSnapshot(path, executor_file, kRemembered, &ids);
+  if (!read.ok()) {
+    std::error_code ignored;
+    std::filesystem::remove(executor_file, ignored);
+    return read;
   }
   Status restored =
       OnExecutorThread([this, &executor_file] { return runtime_->RestoreFrom(executor_file); });
