@@ -124,7 +124,10 @@ StatusOr<std::unique_ptr<StatefulReplica>> StatefulReplica::Start(ReplicaRuntime
   raft.tls_cafile = options.tls_cafile;
   raft.on_damaged = options.on_damaged;
   raft.raft_configuration = options.raft_configuration;
-  raft.apply = [self](uint64_t, std::string_view data) { return self->Apply(data); };
+  raft.apply = [self](uint64_t index, std::string_view data) {
+    self->HandOver(index, data);
+    return std::string();
+  };
   raft.snapshot = [self](const std::string& path) { return self->WriteSnapshot(path); };
   raft.restore = [self](const std::string& path) { return self->ReadSnapshot(path); };
   SHOAL_ASSIGN_OR_RETURN(replica->raft_, consensus::RaftNode::Start(std::move(raft)));
@@ -161,6 +164,36 @@ Status StatefulReplica::OnExecutorThread(absl::AnyInvocable<Status()> work) {
   return result;
 }
 
+void StatefulReplica::HandOver(uint64_t index, std::string_view data) {
+  if (!runtime_->Post([this, index, entry = std::string(data)] { Keep(index, Apply(entry)); })) {
+    SHOAL_LOG_WARNING("Raft entry %d was not applied: the replica is shutting down",
+                      static_cast<int64_t>(index));
+  }
+}
+
+void StatefulReplica::Keep(uint64_t index, std::string answer) {
+  kept_bytes_ += answer.size();
+  kept_.emplace_back(index, std::move(answer));
+  while (kept_.size() > 1 && (kept_.size() > kKept || kept_bytes_ > kKeptBytes)) {
+    kept_bytes_ -= kept_.front().second.size();
+    kept_.pop_front();
+  }
+}
+
+StatusOr<std::string> StatefulReplica::TakeAnswer(uint64_t index) {
+  auto found = std::find_if(kept_.begin(), kept_.end(),
+                            [index](const auto& kept) { return kept.first == index; });
+  if (found == kept_.end()) {
+    return absl::UnavailableError(
+        "the write was applied but its answer was not kept (many writes at once); send it again "
+        "with the same request id for its answer");
+  }
+  std::string answer = std::move(found->second);
+  kept_bytes_ -= answer.size();
+  kept_.erase(found);
+  return answer;
+}
+
 std::string StatefulReplica::Apply(std::string_view data) {
   jina::DataRequestProto request;
   if (!request.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
@@ -184,10 +217,7 @@ std::string StatefulReplica::Apply(std::string_view data) {
       return seen->second.answer.empty() ? std::string(data) : seen->second.answer;
     }
   }
-  Status processed = OnExecutorThread([&]() -> Status {
-    StatusOr<bool> executor_failed = runtime_->Process(request);
-    return executor_failed.status();
-  });
+  Status processed = runtime_->Process(request).status();
   if (!processed.ok()) {
     // The same entry fails the same way on every replica: the answer says so.
     jina::StatusProto* status = request.mutable_header()->mutable_status();
@@ -280,12 +310,23 @@ void StatefulReplica::Write(std::string request,
       done(LeaderHint(applied.status()));
       return;
     }
-    if (!applied->response.empty() && applied->response[0] == kRefusedMarker) {
-      done(absl::AlreadyExistsError(applied->response.substr(1)));
+    // The Raft thread handed the entry to the executor thread before Apply returned: a task
+    // posted now runs after the entry's.
+    StatusOr<std::string> response = absl::UnavailableError("the replica is shutting down");
+    Status fetched = OnExecutorThread([&] {
+      response = TakeAnswer(applied->index);
+      return response.status();
+    });
+    if (!fetched.ok()) {
+      done(fetched);
+      return;
+    }
+    if (!response->empty() && (*response)[0] == kRefusedMarker) {
+      done(absl::AlreadyExistsError(response->substr(1)));
       return;
     }
     jina::DataRequestProto answer;
-    if (!answer.ParseFromString(applied->response)) {
+    if (!answer.ParseFromString(*response)) {
       done(absl::InternalError("the replicated write produced no answer"));
       return;
     }

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <deque>
+#include <utility>
 #include <functional>
 #include <map>
 #include <memory>
@@ -36,7 +37,9 @@ namespace shoal::replica {
 Status CheckRemoval(const std::vector<consensus::Peer>& voters, std::string_view id, bool force);
 
 // Thread-safe. Borrows the runtime, which outlives it. Writes are submitted on their own threads
-// (never the executor thread, which the log's apply callback needs).
+// (never the executor thread, which applies the log's entries). The Raft thread hands each
+// committed entry to the executor thread and returns; the writer then takes its entry's answer
+// there.
 class StatefulReplica : public ReplicatedLog {
  public:
   struct Options {
@@ -91,6 +94,7 @@ class StatefulReplica : public ReplicatedLog {
 
  private:
   explicit StatefulReplica(ReplicaRuntime* runtime) : runtime_(runtime) {}
+  // On the executor thread: applies one committed entry (once, exactly-once by request id).
   std::string Apply(std::string_view data);
   // Remembers the answer to request `id`, letting go of the oldest beyond the budgets.
   void Remember(const std::string& id, std::string digest, std::string answer)
@@ -99,6 +103,13 @@ class StatefulReplica : public ReplicatedLog {
   Status WriteSnapshot(const std::string& path);
   Status ReadSnapshot(const std::string& path);
   Status OnExecutorThread(absl::AnyInvocable<Status()> work);
+  // The Raft apply callback: hands the committed entry to the executor thread and returns at
+  // once (the Raft thread must not wait for an Executor). Entries are applied there in log order.
+  void HandOver(uint64_t index, std::string_view data);
+  // On the executor thread: keeps entry `index`'s answer for the writer waiting on it, and
+  // takes it for that writer.
+  void Keep(uint64_t index, std::string answer);
+  StatusOr<std::string> TakeAnswer(uint64_t index);
   // "Not the leader" (rpc/leader.h), naming the leader when known.
   Status NotLeader() const;
   // NotLeader() for a refusal from the Raft node, else `status`.
@@ -121,6 +132,12 @@ class StatefulReplica : public ReplicatedLog {
   std::deque<std::string> answered_order_ ABSL_GUARDED_BY(mu_);
   size_t answer_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   size_t trimmed_ ABSL_GUARDED_BY(mu_) = 0;  // answered_order_[0, trimmed_) have no answer
+  // Answers of the last applied entries, until their writers take them (executor thread only):
+  // at most kKept of them and kKeptBytes bytes (the newest is always kept).
+  static constexpr size_t kKept = 256;
+  static constexpr size_t kKeptBytes = 16 << 20;
+  std::deque<std::pair<uint64_t, std::string>> kept_;
+  size_t kept_bytes_ = 0;
   // Writes wait on these threads for their entry to commit; several at once, so that the log
   // takes them in batches (Raft pipelines appends). Requests in flight together have no order
   // among them, as with Jina.
