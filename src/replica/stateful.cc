@@ -149,6 +149,8 @@ StatefulReplica::~StatefulReplica() {
   metrics_ = metrics::SamplerRegistration();
   for (auto& thread : submit_) thread->Stop();
   if (raft_ != nullptr) raft_->Shutdown().IgnoreError();
+  // Entries handed to the executor thread hold `this`: they run before it goes.
+  OnExecutorThread([] { return absl::OkStatus(); }).IgnoreError();
 }
 
 Status StatefulReplica::OnExecutorThread(absl::AnyInvocable<Status()> work) {
