@@ -5,8 +5,8 @@
 
 #include <climits>
 #include <csignal>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -14,19 +14,19 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
-#include "google/protobuf/util/json_util.h"
 #include "absl/time/time.h"
+#include "google/protobuf/util/json_util.h"
 #include "src/cli/commands.h"
 #include "src/cli/signals.h"
 #include "src/common/exit_codes.h"
 #include "src/common/log.h"
 #include "src/executor/loader.h"
-#include "src/rpc/membership_client.h"
+#include "src/metrics/exposer.h"
 #include "src/replica/runtime.h"
 #include "src/replica/server.h"
 #include "src/replica/stateful.h"
-#include "src/metrics/exposer.h"
 #include "src/rpc/auth.h"
+#include "src/rpc/membership_client.h"
 #include "src/rpc/tls.h"
 
 namespace shoal::cli {
@@ -81,8 +81,9 @@ void DieWithParent() {
 }
 
 // Sets *joining when this member is to join a running group through --raft-join.
-StatusOr<std::unique_ptr<replica::StatefulReplica>> StartStateful(
-    const ExecutorFlags& flags, replica::ReplicaRuntime* runtime, bool* joining) {
+StatusOr<std::unique_ptr<replica::StatefulReplica>> StartStateful(const ExecutorFlags& flags,
+                                                                  replica::ReplicaRuntime* runtime,
+                                                                  bool* joining) {
   if (flags.workspace.empty()) {
     return absl::InvalidArgumentError("--stateful needs --workspace (the Raft log lives there)");
   }
@@ -186,8 +187,8 @@ int RunExecutor(const ExecutorFlags& flags) {
   auto runtime = std::make_unique<replica::ReplicaRuntime>(
       std::move(loaded).value(),
       replica::ReplicaRuntime::Options{.name = flags.name,
-                                        .workspace = flags.workspace,
-                                        .max_queued = static_cast<size_t>(flags.max_queued)});
+                                       .workspace = flags.workspace,
+                                       .max_queued = static_cast<size_t>(flags.max_queued)});
   std::unique_ptr<replica::StatefulReplica> stateful;
   bool joining = false;
   if (flags.stateful) {
@@ -202,10 +203,9 @@ int RunExecutor(const ExecutorFlags& flags) {
     // A member that already has a log was added before (this is a restart): no join.
     if (joining && stateful->Stats().last_log_index == 0) {
       std::vector<std::string> members = absl::StrSplit(flags.raft_join, ',', absl::SkipEmpty());
-      Status joined =
-          rpc::AddVoterVia(members, stateful->id(), stateful->raft_address(),
-                                absl::Milliseconds(flags.timeout_ready_ms),
-                                MemberSecurity(flags, *token));
+      Status joined = rpc::AddVoterVia(members, stateful->id(), stateful->raft_address(),
+                                       absl::Milliseconds(flags.timeout_ready_ms),
+                                       MemberSecurity(flags, *token));
       if (!joined.ok()) {
         SHOAL_LOG_ERROR("cannot join the Raft group of '%s': %s", flags.name, joined.message());
         return 1;
@@ -217,17 +217,17 @@ int RunExecutor(const ExecutorFlags& flags) {
       return caught_up.code() == absl::StatusCode::kDataLoss ? kExitDamagedState : 1;
     }
   }
-  StatusOr<std::unique_ptr<replica::ReplicaServer>> server = replica::ReplicaServer::Start(
-      std::move(runtime),
-      {.host = flags.host,
-       .port = flags.port,
-       .max_receive_message_bytes = flags.max_message_size,
-       .max_send_message_bytes = flags.max_send_message_size,
-       .max_docs_per_request = flags.max_docs_per_request,
-       .tls = flags.tls,
-       .auth_token = *token,
-       .reflection = !flags.no_reflection},
-      std::move(stateful));
+  StatusOr<std::unique_ptr<replica::ReplicaServer>> server =
+      replica::ReplicaServer::Start(std::move(runtime),
+                                    {.host = flags.host,
+                                     .port = flags.port,
+                                     .max_receive_message_bytes = flags.max_message_size,
+                                     .max_send_message_bytes = flags.max_send_message_size,
+                                     .max_docs_per_request = flags.max_docs_per_request,
+                                     .tls = flags.tls,
+                                     .auth_token = *token,
+                                     .reflection = !flags.no_reflection},
+                                    std::move(stateful));
   if (!server.ok()) {
     SHOAL_LOG_ERROR("cannot serve '%s': %s", flags.uses, server.status().ToString());
     return 1;

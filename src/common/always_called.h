@@ -17,8 +17,7 @@ class AlwaysCalled {
   AlwaysCalled(absl::AnyInvocable<void(Arg)> callback, Arg (*if_dropped)())
       : callback_(std::move(callback)), if_dropped_(if_dropped) {}
   AlwaysCalled(AlwaysCalled&& other) noexcept
-      : callback_(std::exchange(other.callback_, nullptr)),
-        if_dropped_(other.if_dropped_) {}
+      : callback_(std::exchange(other.callback_, nullptr)), if_dropped_(other.if_dropped_) {}
   AlwaysCalled& operator=(AlwaysCalled&&) = delete;
   AlwaysCalled(const AlwaysCalled&) = delete;
   ~AlwaysCalled() {

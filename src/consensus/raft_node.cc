@@ -316,8 +316,8 @@ StatusOr<ApplyResult> RaftNode::Apply(std::string_view data, absl::Duration time
   if (code == SHOAL_RAFT_NOT_LEADER) {
     std::free(error);
     std::optional<Peer> leader = Leader();
-    return NotLeader(leader ? absl::StrFormat("not the leader; the leader is '%s' at %s", leader->id,
-                                              leader->address)
+    return NotLeader(leader ? absl::StrFormat("not the leader; the leader is '%s' at %s",
+                                              leader->id, leader->address)
                             : std::string("not the leader; no leader is known"));
   }
   SHOAL_RETURN_IF_ERROR(ToStatus(code, error, "applying a raft entry"));

@@ -269,11 +269,10 @@ class GatewayServer::Services {
 
   // The full names of the services Register adds.
   static std::vector<std::string> Names(bool with_process_data) {
-    std::vector<std::string> names = {jina::JinaSingleDataRequestRPC::service_full_name(),
-                                      jina::JinaRPC::service_full_name(),
-                                      jina::JinaDiscoverEndpointsRPC::service_full_name(),
-                                      jina::JinaGatewayDryRunRPC::service_full_name(),
-                                      jina::JinaInfoRPC::service_full_name()};
+    std::vector<std::string> names = {
+        jina::JinaSingleDataRequestRPC::service_full_name(), jina::JinaRPC::service_full_name(),
+        jina::JinaDiscoverEndpointsRPC::service_full_name(),
+        jina::JinaGatewayDryRunRPC::service_full_name(), jina::JinaInfoRPC::service_full_name()};
     if (with_process_data) names.push_back(jina::JinaDataRequestRPC::service_full_name());
     return names;
   }

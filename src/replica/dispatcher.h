@@ -40,14 +40,14 @@ class Dispatcher {
       serve();
       return;
     }
-    log_->ConfirmLeader([serve = std::move(serve),
-                         answered = std::move(answered)](Status confirmed) mutable {
-      if (!confirmed.ok()) {
-        answered(StatusOr<jina::DataRequestProto>(std::move(confirmed)));
-        return;
-      }
-      serve();
-    });
+    log_->ConfirmLeader(
+        [serve = std::move(serve), answered = std::move(answered)](Status confirmed) mutable {
+          if (!confirmed.ok()) {
+            answered(StatusOr<jina::DataRequestProto>(std::move(confirmed)));
+            return;
+          }
+          serve();
+        });
   }
 
   // Whether a request for `endpoint` would go through the log.

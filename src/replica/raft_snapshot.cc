@@ -91,15 +91,15 @@ Status WriteRaftSnapshot(const std::string& path, const std::string& executor_fi
   }
   std::ifstream in(executor_file, std::ios::binary);
   if (!in) return absl::InternalError(absl::StrCat("cannot open ", executor_file));
-  SHOAL_ASSIGN_OR_RETURN(std::unique_ptr<SnapshotWriter> writer,
-                         SnapshotWriter::Create(path, std::string_view(kMagic, sizeof(kMagic)),
-                                                kVersion));
+  SHOAL_ASSIGN_OR_RETURN(
+      std::unique_ptr<SnapshotWriter> writer,
+      SnapshotWriter::Create(path, std::string_view(kMagic, sizeof(kMagic)), kVersion));
   write_ids(*writer);
   writer->WriteU64(executor_size);
   std::vector<char> buffer(1 << 20);
   uint64_t copied = 0;
-  while (copied < executor_size && in.read(buffer.data(), static_cast<std::streamsize>(
-                                                              buffer.size())).gcount() > 0) {
+  while (copied < executor_size &&
+         in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())).gcount() > 0) {
     const auto n = static_cast<size_t>(in.gcount());
     writer->Write(buffer.data(), n);
     copied += n;
@@ -111,8 +111,8 @@ Status WriteRaftSnapshot(const std::string& path, const std::string& executor_fi
   return writer->Commit();
 }
 
-Status ReadRaftSnapshot(const std::string& path, const std::string& executor_file,
-                        size_t max_ids, std::vector<RememberedId>* ids) {
+Status ReadRaftSnapshot(const std::string& path, const std::string& executor_file, size_t max_ids,
+                        std::vector<RememberedId>* ids) {
   uint32_t version = 0;
   {
     std::ifstream in(path, std::ios::binary);

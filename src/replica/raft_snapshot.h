@@ -30,8 +30,8 @@ Status WriteRaftSnapshot(const std::string& path, const std::string& executor_fi
 // version 1 files) into `ids`, and the Executor's snapshot into `executor_file`. DataLoss naming
 // the file and what is wrong with it; a version 3 file is checked against its checksum before
 // this returns.
-Status ReadRaftSnapshot(const std::string& path, const std::string& executor_file,
-                        size_t max_ids, std::vector<RememberedId>* ids);
+Status ReadRaftSnapshot(const std::string& path, const std::string& executor_file, size_t max_ids,
+                        std::vector<RememberedId>* ids);
 
 }  // namespace shoal::replica
 

@@ -331,7 +331,9 @@ class ReplicaServer::Services {
    public:
     Single(ReplicaRuntime* runtime, const Dispatcher* dispatcher, int64_t max_docs,
            std::string token)
-        : runtime_(runtime), dispatcher_(dispatcher), max_docs_(max_docs),
+        : runtime_(runtime),
+          dispatcher_(dispatcher),
+          max_docs_(max_docs),
           token_(std::move(token)) {}
     grpc::ServerUnaryReactor* process_single_data(grpc::CallbackServerContext* context,
                                                   const grpc::ByteBuffer* bytes,
@@ -394,9 +396,10 @@ class ReplicaServer::Services {
 
   class Data : public DataBase {
    public:
-    Data(ReplicaRuntime* runtime, const Dispatcher* dispatcher, int64_t max_docs,
-         std::string token)
-        : runtime_(runtime), dispatcher_(dispatcher), max_docs_(max_docs),
+    Data(ReplicaRuntime* runtime, const Dispatcher* dispatcher, int64_t max_docs, std::string token)
+        : runtime_(runtime),
+          dispatcher_(dispatcher),
+          max_docs_(max_docs),
           token_(std::move(token)) {}
     grpc::ServerUnaryReactor* process_data(grpc::CallbackServerContext* context,
                                            const grpc::ByteBuffer* bytes,
@@ -448,7 +451,9 @@ class ReplicaServer::Services {
    public:
     Stream(ReplicaRuntime* runtime, const Dispatcher* dispatcher, int64_t max_docs,
            std::string token)
-        : runtime_(runtime), dispatcher_(dispatcher), max_docs_(max_docs),
+        : runtime_(runtime),
+          dispatcher_(dispatcher),
+          max_docs_(max_docs),
           token_(std::move(token)) {}
     grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Call(
         grpc::CallbackServerContext* context) override {

@@ -10,11 +10,11 @@
 
 #include <atomic>
 #include <deque>
-#include <utility>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
@@ -25,9 +25,9 @@
 #include "shoal/status.h"
 #include "src/common/task_thread.h"
 #include "src/consensus/raft_node.h"
-#include "src/replica/runtime.h"
 #include "src/metrics/metrics.h"
 #include "src/replica/replicated_log.h"
+#include "src/replica/runtime.h"
 
 namespace shoal::replica {
 

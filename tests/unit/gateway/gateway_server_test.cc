@@ -346,8 +346,8 @@ TEST_F(GatewayServerTest, ListensOnAnIpv6Host) {
   auto server = GatewayServer::Start(gateway_.get(), {.host = "::1"});
   ASSERT_TRUE(server.ok()) << server.status();
   server_ = std::move(server).value();
-  auto stub = jina::JinaRPC::NewStub(grpc::CreateChannel(
-      "[::1]:" + std::to_string(server_->port()), grpc::InsecureChannelCredentials()));
+  auto stub = jina::JinaRPC::NewStub(grpc::CreateChannel("[::1]:" + std::to_string(server_->port()),
+                                                         grpc::InsecureChannelCredentials()));
   std::string description;
   EXPECT_TRUE(SendOne(*stub, &description).ok());
   EXPECT_EQ(description, "");

@@ -2,12 +2,12 @@
 // metadata; an UNAVAILABLE that only says so in its text is not the signal.
 #include "src/rpc/leader.h"
 
-#include <grpcpp/grpcpp.h>
-
 #include <chrono>
 #include <memory>
-#include <utility>
 #include <string>
+#include <utility>
+
+#include <grpcpp/grpcpp.h>
 
 #include "gtest/gtest.h"
 #include "jina.grpc.pb.h"
@@ -43,8 +43,8 @@ std::pair<grpc::Status, bool> CallRefusing(const Status& answer) {
       {jina::JinaInfoRPC::service_full_name()}, &port);
   EXPECT_TRUE(server.ok()) << server.status();
   if (!server.ok()) return {grpc::Status::CANCELLED, false};
-  auto stub = jina::JinaInfoRPC::NewStub(grpc::CreateChannel(
-      ListenAddress("127.0.0.1", port), grpc::InsecureChannelCredentials()));
+  auto stub = jina::JinaInfoRPC::NewStub(
+      grpc::CreateChannel(ListenAddress("127.0.0.1", port), grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   google::protobuf::Empty empty;
@@ -56,8 +56,8 @@ std::pair<grpc::Status, bool> CallRefusing(const Status& answer) {
 }
 
 TEST(LeaderTest, AMarkedRefusalReachesTheCallerWithItsText) {
-  Status refusal = NotLeaderError("not the leader; the leader is 'rep-1' at 10.0.0.2:7000",
-                                  "10.0.0.2:7000");
+  Status refusal =
+      NotLeaderError("not the leader; the leader is 'rep-1' at 10.0.0.2:7000", "10.0.0.2:7000");
   EXPECT_TRUE(IsNotLeader(refusal));
   auto [status, not_leader] = CallRefusing(refusal);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
