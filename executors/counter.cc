@@ -1,12 +1,12 @@
 // The Counter built-in Executor (DESIGN.md §5) and its snapshot file: magic "SHOALCNT", version 1,
-// the count as a u64, then the checksum (see snapshot_file.h).
+// the count as a u64, then the checksum (see src/common/snapshot_file.h).
 #include "executors/counter.h"
 
 #include <memory>
 #include <string>
 
 #include "executors/echo.h"
-#include "executors/snapshot_file.h"
+#include "src/common/snapshot_file.h"
 
 namespace shoal::builtin {
 namespace {

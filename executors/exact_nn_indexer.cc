@@ -15,7 +15,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
 #include "executors/counter.h"
-#include "executors/snapshot_file.h"
+#include "src/common/snapshot_file.h"
 
 namespace shoal::builtin {
 namespace {

@@ -5,8 +5,8 @@
 
 #include <climits>
 #include <csignal>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -14,19 +14,19 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
-#include "google/protobuf/util/json_util.h"
 #include "absl/time/time.h"
+#include "google/protobuf/util/json_util.h"
 #include "src/cli/commands.h"
 #include "src/cli/signals.h"
 #include "src/common/exit_codes.h"
 #include "src/common/log.h"
 #include "src/executor/loader.h"
-#include "src/executor/membership_client.h"
-#include "src/executor/runtime.h"
-#include "src/executor/server.h"
-#include "src/executor/stateful.h"
 #include "src/metrics/exposer.h"
+#include "src/replica/runtime.h"
+#include "src/replica/server.h"
+#include "src/replica/stateful.h"
 #include "src/rpc/auth.h"
+#include "src/rpc/membership_client.h"
 #include "src/rpc/tls.h"
 
 namespace shoal::cli {
@@ -42,9 +42,9 @@ struct ExecutorFlags {
   std::string workspace;
   int shutdown_timeout_ms = 10000;
   int max_queued = 0;
-  int max_message_size = executor::kDefaultMaxReceiveMessageBytes;
+  int max_message_size = replica::kDefaultMaxReceiveMessageBytes;
   int max_send_message_size = -1;
-  int max_docs_per_request = executor::kDefaultMaxDocsPerRequest;
+  int max_docs_per_request = replica::kDefaultMaxDocsPerRequest;
   // Stateful replicas (Raft).
   bool stateful = false;
   std::string raft_id;
@@ -81,15 +81,16 @@ void DieWithParent() {
 }
 
 // Sets *joining when this member is to join a running group through --raft-join.
-StatusOr<std::unique_ptr<executor::StatefulReplica>> StartStateful(
-    const ExecutorFlags& flags, executor::ReplicaRuntime* runtime, bool* joining) {
+StatusOr<std::unique_ptr<replica::StatefulReplica>> StartStateful(const ExecutorFlags& flags,
+                                                                  replica::ReplicaRuntime* runtime,
+                                                                  bool* joining) {
   if (flags.workspace.empty()) {
     return absl::InvalidArgumentError("--stateful needs --workspace (the Raft log lives there)");
   }
   if (flags.raft_address.empty()) {
     return absl::InvalidArgumentError("--stateful needs --raft-address host:port");
   }
-  executor::StatefulReplica::Options options;
+  replica::StatefulReplica::Options options;
   options.id = flags.raft_id.empty() ? flags.name : flags.raft_id;
   options.address = flags.raft_address;
   options.advertise = flags.raft_advertise;
@@ -137,12 +138,12 @@ StatusOr<std::unique_ptr<executor::StatefulReplica>> StartStateful(
     return absl::InvalidArgumentError("--raft-configuration is not a JSON object");
   }
   options.linearizable_reads = flags.read_consistency == "linearizable";
-  return executor::StatefulReplica::Start(runtime, std::move(options));
+  return replica::StatefulReplica::Start(runtime, std::move(options));
 }
 
 // Drains `server` (Shutdown with `grace`) on its own thread; false when the drain, or the
 // Executor's current request, is still going a moment after `grace`.
-bool Drain(executor::ReplicaServer& server, absl::Duration grace) {
+bool Drain(replica::ReplicaServer& server, absl::Duration grace) {
   constexpr absl::Duration kMargin = absl::Seconds(1);
   auto drained = std::make_shared<absl::Notification>();
   std::thread([&server, grace, drained] {
@@ -183,15 +184,15 @@ int RunExecutor(const ExecutorFlags& flags) {
     SHOAL_LOG_ERROR("cannot start Executor '%s': %s", flags.uses, loaded.status().ToString());
     return 1;
   }
-  auto runtime = std::make_unique<executor::ReplicaRuntime>(
+  auto runtime = std::make_unique<replica::ReplicaRuntime>(
       std::move(loaded).value(),
-      executor::ReplicaRuntime::Options{.name = flags.name,
-                                        .workspace = flags.workspace,
-                                        .max_queued = static_cast<size_t>(flags.max_queued)});
-  std::unique_ptr<executor::StatefulReplica> stateful;
+      replica::ReplicaRuntime::Options{.name = flags.name,
+                                       .workspace = flags.workspace,
+                                       .max_queued = static_cast<size_t>(flags.max_queued)});
+  std::unique_ptr<replica::StatefulReplica> stateful;
   bool joining = false;
   if (flags.stateful) {
-    StatusOr<std::unique_ptr<executor::StatefulReplica>> started =
+    StatusOr<std::unique_ptr<replica::StatefulReplica>> started =
         StartStateful(flags, runtime.get(), &joining);
     if (!started.ok()) {
       SHOAL_LOG_ERROR("cannot start the Raft member of '%s': %s", flags.name,
@@ -202,10 +203,9 @@ int RunExecutor(const ExecutorFlags& flags) {
     // A member that already has a log was added before (this is a restart): no join.
     if (joining && stateful->Stats().last_log_index == 0) {
       std::vector<std::string> members = absl::StrSplit(flags.raft_join, ',', absl::SkipEmpty());
-      Status joined =
-          executor::AddVoterVia(members, stateful->id(), stateful->raft_address(),
-                                absl::Milliseconds(flags.timeout_ready_ms),
-                                MemberSecurity(flags, *token));
+      Status joined = rpc::AddVoterVia(members, stateful->id(), stateful->raft_address(),
+                                       absl::Milliseconds(flags.timeout_ready_ms),
+                                       MemberSecurity(flags, *token));
       if (!joined.ok()) {
         SHOAL_LOG_ERROR("cannot join the Raft group of '%s': %s", flags.name, joined.message());
         return 1;
@@ -217,17 +217,17 @@ int RunExecutor(const ExecutorFlags& flags) {
       return caught_up.code() == absl::StatusCode::kDataLoss ? kExitDamagedState : 1;
     }
   }
-  StatusOr<std::unique_ptr<executor::ReplicaServer>> server = executor::ReplicaServer::Start(
-      std::move(runtime),
-      {.host = flags.host,
-       .port = flags.port,
-       .max_receive_message_bytes = flags.max_message_size,
-       .max_send_message_bytes = flags.max_send_message_size,
-       .max_docs_per_request = flags.max_docs_per_request,
-       .tls = flags.tls,
-       .auth_token = *token,
-       .reflection = !flags.no_reflection},
-      std::move(stateful));
+  StatusOr<std::unique_ptr<replica::ReplicaServer>> server =
+      replica::ReplicaServer::Start(std::move(runtime),
+                                    {.host = flags.host,
+                                     .port = flags.port,
+                                     .max_receive_message_bytes = flags.max_message_size,
+                                     .max_send_message_bytes = flags.max_send_message_size,
+                                     .max_docs_per_request = flags.max_docs_per_request,
+                                     .tls = flags.tls,
+                                     .auth_token = *token,
+                                     .reflection = !flags.no_reflection},
+                                    std::move(stateful));
   if (!server.ok()) {
     SHOAL_LOG_ERROR("cannot serve '%s': %s", flags.uses, server.status().ToString());
     return 1;

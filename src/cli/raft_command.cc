@@ -13,11 +13,11 @@
 
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "src/consensus/raft_node.h"
 #include "absl/time/time.h"
 #include "src/cli/commands.h"
-#include "src/executor/membership_client.h"
+#include "src/consensus/raft_node.h"
 #include "src/rpc/auth.h"
+#include "src/rpc/membership_client.h"
 
 namespace shoal::cli {
 namespace {
@@ -47,9 +47,8 @@ int RunRaft(const RaftFlags& flags, bool add) {
     replicas.emplace_back(via);
   }
   const absl::Duration timeout = absl::Milliseconds(flags.timeout_ms);
-  Status status =
-      add ? executor::AddVoterVia(replicas, flags.id, flags.address, timeout, security)
-          : executor::RemoveServerVia(replicas, flags.id, timeout, security, flags.force);
+  Status status = add ? rpc::AddVoterVia(replicas, flags.id, flags.address, timeout, security)
+                      : rpc::RemoveServerVia(replicas, flags.id, timeout, security, flags.force);
   if (!status.ok()) {
     std::cerr << "shoal raft: " << status.message() << "\n";
     return 1;

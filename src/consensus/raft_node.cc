@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -20,6 +21,15 @@
 
 namespace shoal::consensus {
 namespace {
+
+// The payload that marks a "not the leader" refusal (IsNotLeader).
+constexpr char kNotLeaderPayload[] = "type.shoal.dev/consensus.NotLeader";
+
+Status NotLeader(const std::string& message) {
+  Status status = absl::UnavailableError(message);
+  status.SetPayload(kNotLeaderPayload, absl::Cord());
+  return status;
+}
 
 using google::protobuf::Value;
 
@@ -120,7 +130,7 @@ Status ToStatus(int code, char* error, std::string_view what) {
     case SHOAL_RAFT_INVALID:
       return absl::InvalidArgumentError(message);
     case SHOAL_RAFT_NOT_LEADER:
-      return absl::UnavailableError(absl::StrCat(AsAbsl(what), ": not the leader"));
+      return NotLeader(absl::StrCat(AsAbsl(what), ": not the leader"));
     case SHOAL_RAFT_LEADERSHIP_LOST:
       return absl::UnavailableError(
           absl::StrCat(message, " (the outcome is unknown: the entry may still commit)"));
@@ -161,6 +171,11 @@ char* MallocedMessage(const Status& status) {
 }
 
 }  // namespace
+
+bool IsNotLeader(const Status& status) {
+  return status.code() == absl::StatusCode::kUnavailable &&
+         status.GetPayload(kNotLeaderPayload).has_value();
+}
 
 // The C callbacks; ctx is the RaftNode, alive until its handle is freed.
 struct RaftNode::Callbacks {
@@ -301,10 +316,9 @@ StatusOr<ApplyResult> RaftNode::Apply(std::string_view data, absl::Duration time
   if (code == SHOAL_RAFT_NOT_LEADER) {
     std::free(error);
     std::optional<Peer> leader = Leader();
-    return absl::UnavailableError(leader
-                                      ? absl::StrFormat("not the leader; the leader is '%s' at %s",
-                                                        leader->id, leader->address)
-                                      : std::string("not the leader; no leader is known"));
+    return NotLeader(leader ? absl::StrFormat("not the leader; the leader is '%s' at %s",
+                                              leader->id, leader->address)
+                            : std::string("not the leader; no leader is known"));
   }
   SHOAL_RETURN_IF_ERROR(ToStatus(code, error, "applying a raft entry"));
   if (response.data != nullptr) {

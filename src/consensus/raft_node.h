@@ -22,6 +22,10 @@
 
 namespace shoal::consensus {
 
+// Whether `status` is a refusal of a call that only the leader takes, made on a member that is
+// not the leader (UNAVAILABLE; its message says "not the leader").
+bool IsNotLeader(const Status& status);
+
 // A member's Raft ID and transport address ("host:port").
 struct Peer {
   std::string id;

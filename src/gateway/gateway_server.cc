@@ -7,6 +7,7 @@
 #include <deque>
 #include <map>
 #include <utility>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -17,8 +18,7 @@
 #include "jina.grpc.pb.h"
 #include "src/common/log.h"
 #include "src/rpc/auth.h"
-#include "src/rpc/reflection.h"
-#include "src/rpc/tls.h"
+#include "src/rpc/server.h"
 
 namespace shoal::gateway {
 namespace {
@@ -267,6 +267,16 @@ class GatewayServer::Services {
     builder.RegisterService(&info_);
   }
 
+  // The full names of the services Register adds.
+  static std::vector<std::string> Names(bool with_process_data) {
+    std::vector<std::string> names = {
+        jina::JinaSingleDataRequestRPC::service_full_name(), jina::JinaRPC::service_full_name(),
+        jina::JinaDiscoverEndpointsRPC::service_full_name(),
+        jina::JinaGatewayDryRunRPC::service_full_name(), jina::JinaInfoRPC::service_full_name()};
+    if (with_process_data) names.push_back(jina::JinaDataRequestRPC::service_full_name());
+    return names;
+  }
+
  private:
   class Single : public SingleBase {
    public:
@@ -416,27 +426,20 @@ StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(Gateway* gateway,
                                                               const Options& options) {
   std::unique_ptr<GatewayServer> server(new GatewayServer());
   server->services_ = std::make_unique<Services>(gateway, options);
-  StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      rpc::ServerCredentialsFor(options.tls);
-  if (!credentials.ok()) return credentials.status();
-  grpc::EnableDefaultHealthCheckService(true);
-  rpc::InitReflection();
-  grpc::ServerBuilder builder;
-  rpc::SetReflection(builder, options.reflection);
-  std::string address = absl::StrCat(options.host, ":", options.port);
-  builder.AddListeningPort(address, *credentials, &server->port_);
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
-  builder.SetMaxSendMessageSize(options.max_send_message_bytes);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
-  server->services_->Register(builder, gateway->size() == 1);
-  server->server_ = builder.BuildAndStart();
-  if (server->server_ == nullptr || server->port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", address,
-                                               ": the port is in use or the address is invalid"));
-  }
-  server->server_->GetHealthCheckService()->SetServingStatus("", true);
+  const bool with_process_data = gateway->size() == 1;
+  StatusOr<std::unique_ptr<grpc::Server>> started = rpc::StartServer(
+      {.host = options.host,
+       .port = options.port,
+       .max_receive_message_bytes = options.max_receive_message_bytes,
+       .max_send_message_bytes = options.max_send_message_bytes,
+       .tls = options.tls,
+       .reflection = options.reflection},
+      [&](grpc::ServerBuilder& builder) {
+        server->services_->Register(builder, with_process_data);
+      },
+      Services::Names(with_process_data), &server->port_);
+  if (!started.ok()) return started.status();
+  server->server_ = std::move(started).value();
   return server;
 }
 

@@ -28,7 +28,7 @@ class GatewayServer {
     int prefetch = 1000;   // requests in flight per Call stream unless the client asks fewer
     std::string name = "gateway";
     // Larger requests are refused by gRPC with RESOURCE_EXHAUSTED; -1: no limit. 64 MiB, as
-    // a replica's (executor/server.h says why).
+    // a replica's (replica/server.h says why).
     int max_receive_message_bytes = 64 << 20;
     int max_send_message_bytes = -1;
     // Jina's ssl_certfile/ssl_keyfile: serve TLS; with a cafile, require client certificates.

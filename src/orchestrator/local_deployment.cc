@@ -15,13 +15,13 @@
 #include "google/protobuf/util/json_util.h"
 #include "src/common/exit_codes.h"
 #include "src/common/log.h"
-#include "src/executor/membership_client.h"
 #include "src/orchestrator/capacity.h"
 #include "src/orchestrator/free_port.h"
 #include "src/orchestrator/gpu_assignment.h"
 #include "src/orchestrator/router_builder.h"
 #include "src/routing/address.h"
 #include "src/rpc/auth.h"
+#include "src/rpc/membership_client.h"
 
 namespace shoal::orchestrator {
 namespace {
@@ -502,9 +502,8 @@ Status LocalDeployment::Shrink(int shard, int from, int to, absl::Duration timeo
       // Out of the Raft group first, so that the majority is counted without it.
       // Scaling down is the operator's decision: forced, even below a quorum of the current
       // configuration (down to one replica), which `shoal raft remove` refuses without --force.
-      Status removed =
-          executor::RemoveServerVia(ReplicaAddresses()[shard], absl::StrCat("rep-", r), timeout,
-                                    ReplicaSecurity(spec_), /*force=*/true);
+      Status removed = rpc::RemoveServerVia(ReplicaAddresses()[shard], absl::StrCat("rep-", r),
+                                            timeout, ReplicaSecurity(spec_), /*force=*/true);
       if (!removed.ok()) {
         return absl::Status(removed.code(), absl::StrCat("scaling Deployment '", spec_.name,
                                                          "': ", removed.message()));

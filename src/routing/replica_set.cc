@@ -102,11 +102,6 @@ std::shared_ptr<Endpoint> ReplicaSet::Connect(const Address& address) const {
   return endpoint;
 }
 
-bool IsNotLeader(const grpc::Status& status) {
-  return status.error_code() == grpc::StatusCode::UNAVAILABLE &&
-         status.error_message().find("not the leader") != std::string::npos;
-}
-
 std::optional<ReplicaSet::Lease> ReplicaSet::Acquire(uint64_t tried, std::string_view endpoint) {
   absl::MutexLock lock(&mu_);
   if (!leaders_.empty() && !endpoint.empty()) {
@@ -149,7 +144,7 @@ std::optional<ReplicaSet::Lease> ReplicaSet::Acquire(uint64_t tried, std::string
   return Lease{*pick, replica.id, replica.endpoint};
 }
 
-void ReplicaSet::Release(const Lease& lease, const grpc::Status& status) {
+void ReplicaSet::Release(const Lease& lease, const grpc::Status& status, bool not_leader) {
   // The lease's endpoint, not the replica's current one: its address may have changed since.
   lease.endpoint->metrics.in_flight.Decrement();
   if (!status.ok()) lease.endpoint->metrics.failures.Increment();
@@ -160,9 +155,8 @@ void ReplicaSet::Release(const Lease& lease, const grpc::Status& status) {
   --replica.outstanding;
   // A failure at an address the replica no longer has says nothing about the current one.
   // "not the leader" (a stateful replica's follower) is healthy: the request just goes elsewhere.
-  bool follower = IsNotLeader(status);
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE && replica.endpoint == lease.endpoint &&
-      !follower) {
+      !not_leader) {
     ++replica.failures;
     if (replica.healthy) {
       replica.healthy = false;

@@ -44,10 +44,6 @@ struct ReplicaStats {
   uint64_t ejections = 0;
 };
 
-// A stateful shard's follower refusing a write (or a linearizable read): UNAVAILABLE "not the
-// leader ...". The replica is healthy; the call goes to another one.
-bool IsNotLeader(const grpc::Status& status);
-
 // Thread-safe. Owns a prober thread that checks grpc.health.v1 on every replica each
 // `probe_interval`. States per replica: healthy <-> ejected.
 class ReplicaSet {
@@ -80,8 +76,9 @@ class ReplicaSet {
   // untried.
   std::optional<Lease> Acquire(uint64_t tried, std::string_view endpoint = {});
   // Ends the call of `lease`. A transport failure (UNAVAILABLE) ejects the replica until a probe
-  // finds it SERVING again.
-  void Release(const Lease& lease, const grpc::Status& status);
+  // finds it SERVING again; a stateful shard's follower refusing the call (`not_leader`,
+  // rpc/leader.h) is healthy and is not ejected.
+  void Release(const Lease& lease, const grpc::Status& status, bool not_leader = false);
 
   // Stateful shards: `lease`'s replica took `endpoint` after another refused it as "not the
   // leader" / refused it itself. Writes (and linearizable reads) then go to the leader first.

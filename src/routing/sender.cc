@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "src/rpc/leader.h"
 
 namespace shoal::routing {
 
@@ -94,8 +95,10 @@ class Call {
   }
 
   void Completed(grpc::Status status) {
-    replicas_.Release(lease_, status);
-    if (IsNotLeader(status)) {
+    // A stateful replica's follower refused the call (rpc/leader.h): the leader is elsewhere.
+    const bool not_leader = rpc::RefusedAsNotLeader(*context_);
+    replicas_.Release(lease_, status, not_leader);
+    if (not_leader) {
       refused_ = true;
       replicas_.ForgetLeader(options_.endpoint, lease_);
     } else if (status.ok() && refused_) {

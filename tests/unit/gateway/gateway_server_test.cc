@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -278,6 +280,77 @@ TEST_F(GatewayServerTest, BytesThatAreNotARequestAreInvalidArgumentNamingTheRpc)
   EXPECT_THAT(status.error_message(),
               HasSubstr("jina.JinaSingleDataRequestRPC/process_single_data: the request"));
   EXPECT_THAT(status.error_message(), HasSubstr("is not a jina."));
+}
+
+// grpc.health.v1.Health/Check for `service` ("" is the server as a whole): the answer's bytes,
+// or the call's error.
+grpc::Status CheckHealth(const std::string& target, const std::string& service,
+                         std::string* answer) {
+  grpc::GenericStub generic(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  std::string bytes = "\x0a" + std::string(1, static_cast<char>(service.size())) + service;
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Status status;
+  absl::Notification done;
+  generic.UnaryCall(&context, "/grpc.health.v1.Health/Check", {}, &request, &response,
+                    [&](grpc::Status s) {
+                      status = std::move(s);
+                      done.Notify();
+                    });
+  done.WaitForNotification();
+  std::vector<grpc::Slice> slices;
+  if (status.ok() && response.Dump(&slices).ok()) {
+    for (const grpc::Slice& s : slices) answer->append(s.begin(), s.end());
+  }
+  return status;
+}
+
+TEST_F(GatewayServerTest, EveryServiceAnswersServingToHealthChecks) {
+  StartWithFake({});
+  const std::string target = "127.0.0.1:" + std::to_string(server_->port());
+  for (const std::string service :
+       {"", "jina.JinaRPC", "jina.JinaSingleDataRequestRPC", "jina.JinaDataRequestRPC",
+        "jina.JinaDiscoverEndpointsRPC", "jina.JinaGatewayDryRunRPC", "jina.JinaInfoRPC"}) {
+    std::string answer;
+    grpc::Status status = CheckHealth(target, service, &answer);
+    ASSERT_TRUE(status.ok()) << service << ": " << status.error_message();
+    EXPECT_EQ(answer, std::string("\x08\x01")) << service;  // SERVING
+  }
+}
+
+// Whether ::1 is configured (Linux lists it in /proc/net/if_inet6).
+bool HasIpv6Loopback() {
+  std::ifstream in("/proc/net/if_inet6");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("00000000000000000000000000000001 ", 0) == 0) return true;
+  }
+  return false;
+}
+
+TEST_F(GatewayServerTest, ListensOnAnIpv6Host) {
+  auto fake = testing::FakeJinaServer::Start();
+  ASSERT_TRUE(fake.ok()) << fake.status();
+  fake_ = std::move(fake).value();
+  std::vector<std::unique_ptr<routing::ReplicaSet>> shards;
+  shards.push_back(std::make_unique<routing::ReplicaSet>(
+      std::vector<routing::Address>{routing::Address{.host = "127.0.0.1", .port = fake_->port()}},
+      routing::ReplicaSet::Options{.name = "echo"}));
+  router_ = std::make_unique<routing::DeploymentRouter>(
+      routing::DeploymentRouter::Options{.name = "echo", .retries = 0}, std::move(shards));
+  gateway_ = std::make_unique<Gateway>(std::vector<routing::DeploymentRouter*>{router_.get()});
+  if (!HasIpv6Loopback()) GTEST_SKIP() << "no IPv6 loopback (::1) on this machine";
+  auto server = GatewayServer::Start(gateway_.get(), {.host = "::1"});
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = std::move(server).value();
+  auto stub = jina::JinaRPC::NewStub(grpc::CreateChannel("[::1]:" + std::to_string(server_->port()),
+                                                         grpc::InsecureChannelCredentials()));
+  std::string description;
+  EXPECT_TRUE(SendOne(*stub, &description).ok());
+  EXPECT_EQ(description, "");
 }
 
 }  // namespace

@@ -88,9 +88,8 @@ TEST(ReplicaSetTest, AnEndpointsLeaderIsPreferredUntilItRefuses) {
   set.Release(*retry, grpc::Status::OK);
   // A refusal from it ends the preference; the refusal does not eject it.
   grpc::Status refused(grpc::StatusCode::UNAVAILABLE, "not the leader; no leader is known");
-  EXPECT_TRUE(IsNotLeader(refused));
   set.ForgetLeader("/index", *busy);
-  set.Release(*busy, refused);
+  set.Release(*busy, refused, /*not_leader=*/true);
   EXPECT_TRUE(set.Stats()[1].healthy);
   // Balanced again: with 2 busy, /index goes elsewhere.
   std::optional<ReplicaSet::Lease> hold = set.Acquire(0b101);

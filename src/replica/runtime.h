@@ -1,8 +1,8 @@
 // The replica runtime: one Executor instance, its endpoint table, and the translation between
 // Jina's DataRequestProto and an endpoint call. Transport-free (the gRPC server sits on top), so
 // tests drive it directly.
-#ifndef SHOAL_EXECUTOR_RUNTIME_H_
-#define SHOAL_EXECUTOR_RUNTIME_H_
+#ifndef SHOAL_REPLICA_RUNTIME_H_
+#define SHOAL_REPLICA_RUNTIME_H_
 
 #include <atomic>
 #include <chrono>
@@ -20,7 +20,7 @@
 #include "src/executor/loader.h"
 #include "src/metrics/metrics.h"
 
-namespace shoal::executor {
+namespace shoal::replica {
 
 // The Jina endpoint every worker lists; a dry run passes through unchanged.
 inline constexpr std::string_view kDryRunEndpoint = "_jina_dry_run_";
@@ -36,7 +36,7 @@ class ReplicaRuntime {
     std::filesystem::path workspace;
     size_t max_queued = 0;             // requests waiting for the Executor; 0: no limit
   };
-  ReplicaRuntime(LoadedExecutor loaded, Options options);
+  ReplicaRuntime(executor::LoadedExecutor loaded, Options options);
   ~ReplicaRuntime();
 
   // Runs `task` on the executor thread; calls of one replica never overlap.
@@ -84,7 +84,7 @@ class ReplicaRuntime {
 
   // Constant after construction.
   const Options options_;
-  const ExecutorClass* cls_;
+  const executor::ExecutorClass* cls_;
   std::string deployment_name_;  // options_.name up to the first '/'
   std::vector<metrics::EndpointMetrics> endpoint_metrics_;  // parallel to cls_->endpoints
   metrics::Gauge in_flight_;
@@ -100,6 +100,6 @@ class ReplicaRuntime {
   TaskThread thread_;  // last: destroyed (joined) first
 };
 
-}  // namespace shoal::executor
+}  // namespace shoal::replica
 
-#endif  // SHOAL_EXECUTOR_RUNTIME_H_
+#endif  // SHOAL_REPLICA_RUNTIME_H_

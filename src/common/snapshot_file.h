@@ -1,8 +1,8 @@
-// Snapshot files of the stateful built-in Executors: a magic, a format version, the Executor's
-// payload and a checksum. Writes go to a temp file that replaces the snapshot only when complete;
-// reads report every kind of damage as DataLoss naming the file.
-#ifndef SHOAL_EXECUTORS_SNAPSHOT_FILE_H_
-#define SHOAL_EXECUTORS_SNAPSHOT_FILE_H_
+// Snapshot files (the stateful built-in Executors' and a stateful replica's Raft snapshots): a
+// magic, a format version, the payload and a checksum. Writes go to a temp file that replaces the
+// snapshot only when complete; reads report every kind of damage as DataLoss naming the file.
+#ifndef SHOAL_COMMON_SNAPSHOT_FILE_H_
+#define SHOAL_COMMON_SNAPSHOT_FILE_H_
 
 #include <cstdint>
 #include <cstdio>
@@ -13,7 +13,7 @@
 
 #include "shoal/status.h"
 
-namespace shoal::builtin {
+namespace shoal {
 
 // 64-bit FNV-1a: the snapshot checksum, also used to fingerprint an Executor's state. Start with
 // kFnvOffset and feed the bytes in order.
@@ -83,6 +83,6 @@ class SnapshotReader {
   uint64_t checksum_;
 };
 
-}  // namespace shoal::builtin
+}  // namespace shoal
 
-#endif  // SHOAL_EXECUTORS_SNAPSHOT_FILE_H_
+#endif  // SHOAL_COMMON_SNAPSHOT_FILE_H_

@@ -1,14 +1,14 @@
 // RaftMembership, replica side: changes are handed to the StatefulReplica.
-#include "src/executor/membership.h"
+#include "src/replica/membership.h"
 
 #include <grpcpp/grpcpp.h>
 
 #include <string>
 
-#include "src/executor/grpc_status.h"
 #include "src/rpc/auth.h"
+#include "src/rpc/status.h"
 
-namespace shoal::executor {
+namespace shoal::replica {
 grpc::ServerUnaryReactor* MembershipService::AddVoter(grpc::CallbackServerContext* context,
                                                       const shoal::v1::AddVoterRequest* request,
                                                       shoal::v1::MembershipResponse* response) {
@@ -22,10 +22,11 @@ grpc::ServerUnaryReactor* MembershipService::AddVoter(grpc::CallbackServerContex
                                  "AddVoter needs an id and an address"));
     return reactor;
   }
-  replica_->AddVoter(request->id(), request->address(), [reactor, response, this](Status status) {
-    if (status.ok()) response->set_leader_id(replica_->id());
-    reactor->Finish(ToGrpc(status));
-  });
+  replica_->AddVoter(request->id(), request->address(),
+                     [context, reactor, response, this](Status status) {
+                       if (status.ok()) response->set_leader_id(replica_->id());
+                       reactor->Finish(rpc::ToGrpc(status, *context));
+                     });
   return reactor;
 }
 
@@ -41,11 +42,12 @@ grpc::ServerUnaryReactor* MembershipService::RemoveServer(
     reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "RemoveServer needs an id"));
     return reactor;
   }
-  replica_->RemoveServer(request->id(), request->force(), [reactor, response, this](Status status) {
-    if (status.ok()) response->set_leader_id(replica_->id());
-    reactor->Finish(ToGrpc(status));
-  });
+  replica_->RemoveServer(request->id(), request->force(),
+                         [context, reactor, response, this](Status status) {
+                           if (status.ok()) response->set_leader_id(replica_->id());
+                           reactor->Finish(rpc::ToGrpc(status, *context));
+                         });
   return reactor;
 }
 
-}  // namespace shoal::executor
+}  // namespace shoal::replica

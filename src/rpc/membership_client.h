@@ -1,8 +1,8 @@
 // The calling side of RaftMembership (proto/shoal/v1/raft.proto): the orchestrator (scaling a
 // Deployment) and a joining replica reach the shard's leader through any of its replicas. Kept
 // apart from the replica runtime so that callers do not link the Raft library.
-#ifndef SHOAL_EXECUTOR_MEMBERSHIP_CLIENT_H_
-#define SHOAL_EXECUTOR_MEMBERSHIP_CLIENT_H_
+#ifndef SHOAL_RPC_MEMBERSHIP_CLIENT_H_
+#define SHOAL_RPC_MEMBERSHIP_CLIENT_H_
 
 #include <string>
 #include <vector>
@@ -11,7 +11,7 @@
 #include "shoal/status.h"
 #include "src/rpc/tls.h"
 
-namespace shoal::executor {
+namespace shoal::rpc {
 
 // Sends the change to each replica of the shard (gRPC host:port) in turn, and again in rounds,
 // until the leader accepts it or `timeout` passes (an election may be under way). The error
@@ -24,6 +24,6 @@ Status RemoveServerVia(const std::vector<std::string>& replicas, const std::stri
                        absl::Duration timeout, const rpc::ChannelSecurity& security = {},
                        bool force = false);
 
-}  // namespace shoal::executor
+}  // namespace shoal::rpc
 
-#endif  // SHOAL_EXECUTOR_MEMBERSHIP_CLIENT_H_
+#endif  // SHOAL_RPC_MEMBERSHIP_CLIENT_H_

@@ -1,6 +1,6 @@
 // RaftMembership, calling side: tries the shard's replicas in rounds until the leader takes the
 // change.
-#include "src/executor/membership_client.h"
+#include "src/rpc/membership_client.h"
 
 #include <grpcpp/grpcpp.h>
 
@@ -11,7 +11,7 @@
 #include "absl/time/clock.h"
 #include "shoal/v1/raft.grpc.pb.h"
 
-namespace shoal::executor {
+namespace shoal::rpc {
 namespace {
 
 using Call = std::function<grpc::Status(shoal::v1::RaftMembership::Stub&, grpc::ClientContext&)>;
@@ -81,4 +81,4 @@ Status RemoveServerVia(const std::vector<std::string>& replicas, const std::stri
                     });
 }
 
-}  // namespace shoal::executor
+}  // namespace shoal::rpc

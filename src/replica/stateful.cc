@@ -1,6 +1,6 @@
 // StatefulReplica: the Raft log's apply callback runs write requests on the executor thread;
 // answers are remembered by request id so that a retried write is applied once.
-#include "src/executor/stateful.h"
+#include "src/replica/stateful.h"
 
 #include <netdb.h>
 #include <poll.h>
@@ -24,24 +24,25 @@
 #include "absl/synchronization/notification.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "src/common/always_called.h"
 #include "src/common/log.h"
+#include "src/replica/raft_snapshot.h"
+#include "src/rpc/leader.h"
 
-namespace shoal::executor {
+namespace shoal::replica {
 namespace {
 
 constexpr size_t kRemembered = 10000;
 // Answers kept for repeated writes, in bytes; older ids are remembered without their answer.
 constexpr size_t kAnswerBudget = 64 << 20;
 
-// Raft snapshot files: magic, version, the remembered request ids (u64 count; u32 length and
-// bytes each, then, from version 2, u32 length and bytes of the request's digest), then the
-// Executor's own snapshot (u64 length and bytes). Little-endian.
-constexpr char kSnapshotMagic[8] = {'S', 'H', 'O', 'A', 'L', 'R', 'S', 'N'};
-constexpr uint32_t kSnapshotVersion = 2;
-
 // Apply's answer to a request id reused for another request: a leading zero byte (no protobuf
 // message starts with one: field number 0 does not exist) before the error message.
 constexpr char kRefusedMarker = '\0';
+
+// What a caller's `done` gets when its task was dropped: the replica is shutting down.
+Status ShuttingDown() { return absl::UnavailableError("the replica is shutting down"); }
+StatusOr<jina::DataRequestProto> WriteShuttingDown() { return ShuttingDown(); }
 
 // SHA-256 of what makes two requests the same write: the endpoint, the parameters and the
 // documents, each serialized deterministically and length-prefixed.
@@ -70,15 +71,6 @@ std::string RequestDigest(const jina::DataRequestProto& request) {
   EVP_DigestFinal_ex(context, digest, &size);
   EVP_MD_CTX_free(context);
   return std::string(reinterpret_cast<const char*>(digest), size);
-}
-
-template <typename T>
-void WriteRaw(std::ostream& out, T value) {
-  out.write(reinterpret_cast<const char*>(&value), sizeof(value));
-}
-template <typename T>
-bool ReadRaw(std::istream& in, T& value) {
-  return static_cast<bool>(in.read(reinterpret_cast<char*>(&value), sizeof(value)));
 }
 
 std::vector<metrics::Sample> RaftSamples(const consensus::RaftStats& stats) {
@@ -132,7 +124,10 @@ StatusOr<std::unique_ptr<StatefulReplica>> StatefulReplica::Start(ReplicaRuntime
   raft.tls_cafile = options.tls_cafile;
   raft.on_damaged = options.on_damaged;
   raft.raft_configuration = options.raft_configuration;
-  raft.apply = [self](uint64_t, std::string_view data) { return self->Apply(data); };
+  raft.apply = [self](uint64_t index, std::string_view data) {
+    self->HandOver(index, data);
+    return std::string();
+  };
   raft.snapshot = [self](const std::string& path) { return self->WriteSnapshot(path); };
   raft.restore = [self](const std::string& path) { return self->ReadSnapshot(path); };
   SHOAL_ASSIGN_OR_RETURN(replica->raft_, consensus::RaftNode::Start(std::move(raft)));
@@ -154,6 +149,8 @@ StatefulReplica::~StatefulReplica() {
   metrics_ = metrics::SamplerRegistration();
   for (auto& thread : submit_) thread->Stop();
   if (raft_ != nullptr) raft_->Shutdown().IgnoreError();
+  // Entries handed to the executor thread hold `this`: they run before it goes.
+  OnExecutorThread([] { return absl::OkStatus(); }).IgnoreError();
 }
 
 Status StatefulReplica::OnExecutorThread(absl::AnyInvocable<Status()> work) {
@@ -167,6 +164,36 @@ Status StatefulReplica::OnExecutorThread(absl::AnyInvocable<Status()> work) {
   }
   done.WaitForNotification();
   return result;
+}
+
+void StatefulReplica::HandOver(uint64_t index, std::string_view data) {
+  if (!runtime_->Post([this, index, entry = std::string(data)] { Keep(index, Apply(entry)); })) {
+    SHOAL_LOG_WARNING("Raft entry %d was not applied: the replica is shutting down",
+                      static_cast<int64_t>(index));
+  }
+}
+
+void StatefulReplica::Keep(uint64_t index, std::string answer) {
+  kept_bytes_ += answer.size();
+  kept_.emplace_back(index, std::move(answer));
+  while (kept_.size() > 1 && (kept_.size() > kKept || kept_bytes_ > kKeptBytes)) {
+    kept_bytes_ -= kept_.front().second.size();
+    kept_.pop_front();
+  }
+}
+
+StatusOr<std::string> StatefulReplica::TakeAnswer(uint64_t index) {
+  auto found = std::find_if(kept_.begin(), kept_.end(),
+                            [index](const auto& kept) { return kept.first == index; });
+  if (found == kept_.end()) {
+    return absl::UnavailableError(
+        "the write was applied but its answer was not kept (many writes at once); send it again "
+        "with the same request id for its answer");
+  }
+  std::string answer = std::move(found->second);
+  kept_bytes_ -= answer.size();
+  kept_.erase(found);
+  return answer;
 }
 
 std::string StatefulReplica::Apply(std::string_view data) {
@@ -192,10 +219,7 @@ std::string StatefulReplica::Apply(std::string_view data) {
       return seen->second.answer.empty() ? std::string(data) : seen->second.answer;
     }
   }
-  Status processed = OnExecutorThread([&]() -> Status {
-    StatusOr<bool> failed = runtime_->Process(request);
-    return failed.status();
-  });
+  Status processed = runtime_->Process(request).status();
   if (!processed.ok()) {
     // The same entry fails the same way on every replica: the answer says so.
     jina::StatusProto* status = request.mutable_header()->mutable_status();
@@ -232,84 +256,33 @@ Status StatefulReplica::WriteSnapshot(const std::string& path) {
   const std::string executor_file = path + ".executor";
   Status written =
       OnExecutorThread([this, &executor_file] { return runtime_->SnapshotTo(executor_file); });
-  if (!written.ok()) {
-    std::filesystem::remove(executor_file);
-    return written;
+  if (written.ok()) {
+    written = WriteRaftSnapshot(path, executor_file, [this](SnapshotWriter& writer) {
+      absl::MutexLock lock(&mu_);
+      writer.WriteU64(answered_order_.size());
+      for (const std::string& id : answered_order_) {
+        WriteRememberedId(writer, id, answered_[id].digest);
+      }
+    });
   }
-  std::ifstream executor_in(executor_file, std::ios::binary);
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(kSnapshotMagic, sizeof(kSnapshotMagic));
-  WriteRaw(out, kSnapshotVersion);
-  {
-    absl::MutexLock lock(&mu_);
-    WriteRaw(out, static_cast<uint64_t>(answered_order_.size()));
-    for (const std::string& id : answered_order_) {
-      WriteRaw(out, static_cast<uint32_t>(id.size()));
-      out.write(id.data(), static_cast<std::streamsize>(id.size()));
-      const std::string& digest = answered_[id].digest;
-      WriteRaw(out, static_cast<uint32_t>(digest.size()));
-      out.write(digest.data(), static_cast<std::streamsize>(digest.size()));
-    }
-  }
-  const uint64_t executor_size = std::filesystem::file_size(executor_file);
-  WriteRaw(out, executor_size);
-  out << executor_in.rdbuf();
-  out.flush();
-  const bool ok = executor_in.good() && out.good();
-  executor_in.close();
-  std::filesystem::remove(executor_file);
-  if (!ok) return absl::InternalError(absl::StrCat("cannot write the Raft snapshot ", path));
-  return absl::OkStatus();
+  std::error_code ignored;
+  std::filesystem::remove(executor_file, ignored);
+  return written;
 }
 
 Status StatefulReplica::ReadSnapshot(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  char magic[sizeof(kSnapshotMagic)];
-  uint32_t version = 0;
-  uint64_t count = 0;
-  auto damaged = [&path](const char* what) {
-    return absl::DataLossError(absl::StrCat("Raft snapshot ", path, ": ", what));
-  };
-  if (!in.read(magic, sizeof(magic)) ||
-      !std::equal(std::begin(magic), std::end(magic), std::begin(kSnapshotMagic))) {
-    return damaged("not a Shoal snapshot");
-  }
-  if (!ReadRaw(in, version) || version < 1 || version > kSnapshotVersion) {
-    return damaged("unknown version");
-  }
-  if (!ReadRaw(in, count) || count > kRemembered) return damaged("bad request id count");
-  std::vector<std::pair<std::string, std::string>> ids(count);  // id, digest
-  for (auto& [id, digest] : ids) {
-    uint32_t size = 0;
-    if (!ReadRaw(in, size) || size > 4096) return damaged("bad request id");
-    id.resize(size);
-    if (!in.read(id.data(), size)) return damaged("truncated request ids");
-    if (version < 2) continue;  // no digests: any request under a restored id is a retry
-    if (!ReadRaw(in, size) || size > EVP_MAX_MD_SIZE) return damaged("bad request digest");
-    digest.resize(size);
-    if (!in.read(digest.data(), size)) return damaged("truncated request digests");
-  }
-  uint64_t executor_size = 0;
-  if (!ReadRaw(in, executor_size)) return damaged("truncated");
   const std::string executor_file = path + ".executor";
-  {
-    std::ofstream out(executor_file, std::ios::binary | std::ios::trunc);
-    std::vector<char> buffer(1 << 20);
-    for (uint64_t left = executor_size; left > 0;) {
-      const size_t n = static_cast<size_t>(std::min<uint64_t>(left, buffer.size()));
-      if (!in.read(buffer.data(), static_cast<std::streamsize>(n))) {
-        out.close();
-        std::filesystem::remove(executor_file);
-        return damaged("truncated Executor state");
-      }
-      out.write(buffer.data(), static_cast<std::streamsize>(n));
-      left -= n;
-    }
-    if (!out.flush()) return absl::InternalError(absl::StrCat("cannot write ", executor_file));
+  std::vector<RememberedId> ids;
+  Status read = ReadRaftSnapshot(path, executor_file, kRemembered, &ids);
+  if (!read.ok()) {
+    std::error_code ignored;
+    std::filesystem::remove(executor_file, ignored);
+    return read;
   }
   Status restored =
       OnExecutorThread([this, &executor_file] { return runtime_->RestoreFrom(executor_file); });
-  std::filesystem::remove(executor_file);
+  std::error_code ignored;
+  std::filesystem::remove(executor_file, ignored);
   SHOAL_RETURN_IF_ERROR(restored);
   absl::MutexLock lock(&mu_);
   answered_.clear();
@@ -331,33 +304,46 @@ bool StatefulReplica::Submit(absl::AnyInvocable<void()> task) {
 
 void StatefulReplica::Write(std::string request,
                             absl::AnyInvocable<void(StatusOr<jina::DataRequestProto>)> done) {
-  auto task = [this, request = std::move(request), done = std::move(done)]() mutable {
+  auto task = [this, request = std::move(request),
+               done = AlwaysCalled<StatusOr<jina::DataRequestProto>>(
+                   std::move(done), &WriteShuttingDown)]() mutable {
     StatusOr<consensus::ApplyResult> applied = raft_->Apply(request, apply_timeout_);
     if (!applied.ok()) {
-      done(applied.status());
+      done(LeaderHint(applied.status()));
       return;
     }
-    if (!applied->response.empty() && applied->response[0] == kRefusedMarker) {
-      done(absl::AlreadyExistsError(applied->response.substr(1)));
+    // The Raft thread handed the entry to the executor thread before Apply returned: a task
+    // posted now runs after the entry's.
+    StatusOr<std::string> response = absl::UnavailableError("the replica is shutting down");
+    Status fetched = OnExecutorThread([&] {
+      response = TakeAnswer(applied->index);
+      return response.status();
+    });
+    if (!fetched.ok()) {
+      done(fetched);
+      return;
+    }
+    if (!response->empty() && (*response)[0] == kRefusedMarker) {
+      done(absl::AlreadyExistsError(response->substr(1)));
       return;
     }
     jina::DataRequestProto answer;
-    if (!answer.ParseFromString(applied->response)) {
+    if (!answer.ParseFromString(*response)) {
       done(absl::InternalError("the replicated write produced no answer"));
       return;
     }
     done(std::move(answer));
   };
   if (!Submit(std::move(task))) {
-    // Only while shutting down; the caller's call is cancelled by the server's shutdown.
+    // Only while shutting down; `done` got UNAVAILABLE as the task was dropped.
     SHOAL_LOG_WARNING("a write arrived while the replica was shutting down");
   }
 }
 
 void StatefulReplica::ConfirmLeader(absl::AnyInvocable<void(Status)> done) {
-  auto task = [this, done = std::move(done)]() mutable {
+  auto task = [this, done = AlwaysCalled<Status>(std::move(done), &ShuttingDown)]() mutable {
     if (!raft_->IsLeader()) {
-      done(LeaderHint(absl::UnavailableError("not the leader")));
+      done(NotLeader());
       return;
     }
     Status verified = raft_->VerifyLeader(apply_timeout_);
@@ -442,7 +428,7 @@ Status CheckReachable(const std::string& address, absl::Duration timeout) {
 void StatefulReplica::AddVoter(std::string id, std::string address,
                                absl::AnyInvocable<void(Status)> done) {
   auto task = [this, id = std::move(id), address = std::move(address),
-               done = std::move(done)]() mutable {
+               done = AlwaysCalled<Status>(std::move(done), &ShuttingDown)]() mutable {
     Status status;
     if (raft_->IsLeader()) status = CheckReachable(address, absl::Seconds(2));
     if (status.ok()) status = raft_->AddVoter(id, address, apply_timeout_);
@@ -456,7 +442,8 @@ void StatefulReplica::AddVoter(std::string id, std::string address,
 
 void StatefulReplica::RemoveServer(std::string id, bool force,
                                    absl::AnyInvocable<void(Status)> done) {
-  auto task = [this, id = std::move(id), force, done = std::move(done)]() mutable {
+  auto task = [this, id = std::move(id), force,
+               done = AlwaysCalled<Status>(std::move(done), &ShuttingDown)]() mutable {
     Status status;
     if (raft_->IsLeader()) status = CheckRemoval(raft_->Voters(), id, force);
     if (status.ok()) status = raft_->RemoveServer(id, apply_timeout_);
@@ -469,15 +456,15 @@ void StatefulReplica::RemoveServer(std::string id, bool force,
 }
 
 Status StatefulReplica::LeaderHint(Status status) const {
-  if (status.code() != absl::StatusCode::kUnavailable ||
-      status.message().find("not the leader") == absl::string_view::npos) {
-    return status;
-  }
+  return consensus::IsNotLeader(status) ? NotLeader() : status;
+}
+
+Status StatefulReplica::NotLeader() const {
   std::optional<consensus::Peer> leader = raft_->Leader();
-  return absl::UnavailableError(
-      leader.has_value()
-          ? absl::StrCat("not the leader; the leader is '", leader->id, "' at ", leader->address)
-          : std::string("not the leader; no leader is known"));
+  if (!leader.has_value()) return rpc::NotLeaderError("not the leader; no leader is known", "");
+  return rpc::NotLeaderError(
+      absl::StrCat("not the leader; the leader is '", leader->id, "' at ", leader->address),
+      leader->address);
 }
 
 Status StatefulReplica::WaitCaughtUp(absl::Duration timeout) {
@@ -500,4 +487,4 @@ Status StatefulReplica::WaitCaughtUp(absl::Duration timeout) {
       absl::FormatDuration(timeout)));
 }
 
-}  // namespace shoal::executor
+}  // namespace shoal::replica

@@ -1,7 +1,7 @@
 // The replica's gRPC server: Jina's worker services (process_single_data, process_data, Call,
 // endpoint_discovery, _status) over a ReplicaRuntime, plus grpc.health.v1 and reflection.
-#ifndef SHOAL_EXECUTOR_SERVER_H_
-#define SHOAL_EXECUTOR_SERVER_H_
+#ifndef SHOAL_REPLICA_SERVER_H_
+#define SHOAL_REPLICA_SERVER_H_
 
 #include <atomic>
 #include <memory>
@@ -11,13 +11,13 @@
 #include "shoal/status.h"
 #include "src/common/tls_files.h"
 #include "src/config/grpc_server_options.h"
-#include "src/executor/runtime.h"
+#include "src/replica/runtime.h"
 
 namespace grpc {
 class Server;
 }  // namespace grpc
 
-namespace shoal::executor {
+namespace shoal::replica {
 
 class StatefulReplica;
 
@@ -71,6 +71,6 @@ class ReplicaServer {
   std::atomic<bool> stopped_{false};
 };
 
-}  // namespace shoal::executor
+}  // namespace shoal::replica
 
-#endif  // SHOAL_EXECUTOR_SERVER_H_
+#endif  // SHOAL_REPLICA_SERVER_H_

@@ -1,6 +1,6 @@
 // Wire-level reading of Jina requests: the docs count walks tags (DataRequestProto.data(4) ->
 // docs(1) or docs_bytes(2) -> DocListProto.docs(1)) and skips every other field unread.
-#include "src/executor/wire.h"
+#include "src/replica/wire.h"
 
 #include <grpcpp/impl/codegen/proto_utils.h>
 #include <grpcpp/support/proto_buffer_reader.h>
@@ -12,7 +12,7 @@
 #include "google/protobuf/wire_format_lite.h"
 #include "src/common/strings.h"
 
-namespace shoal::executor {
+namespace shoal::replica {
 namespace {
 
 using google::protobuf::internal::WireFormatLite;
@@ -136,4 +136,4 @@ Status SerializeAnswer(const google::protobuf::Message& message, grpc::ByteBuffe
   return absl::OkStatus();
 }
 
-}  // namespace shoal::executor
+}  // namespace shoal::replica

@@ -1,15 +1,15 @@
 // ReplicaRuntime: endpoint lookup, per-executor parameters, the Executor call, and Jina's error
 // answer (ERROR status with exception info) when the Executor fails.
-#include "src/executor/runtime.h"
+#include "src/replica/runtime.h"
 
 #include <exception>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/struct.pb.h"
 #include "src/common/ids.h"
 #include "src/common/log.h"
@@ -17,7 +17,7 @@
 #include "src/doc/doc_ids.h"
 #include "src/executor/request_state.h"
 
-namespace shoal::executor {
+namespace shoal::replica {
 namespace {
 
 // Jina reports exceptions by class name; a Status becomes e.g. "InvalidArgumentError".
@@ -145,7 +145,7 @@ void AssignMissingDocIds(jina::DataRequestProto& request) {
 
 }  // namespace
 
-ReplicaRuntime::ReplicaRuntime(LoadedExecutor loaded, Options options)
+ReplicaRuntime::ReplicaRuntime(executor::LoadedExecutor loaded, Options options)
     : options_(std::move(options)),
       cls_(loaded.cls),
       deployment_name_(options_.name.substr(0, options_.name.find('/'))),
@@ -324,4 +324,4 @@ void ReplicaRuntime::Close() {
   executor_->Close();
 }
 
-}  // namespace shoal::executor
+}  // namespace shoal::replica

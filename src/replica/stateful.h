@@ -5,8 +5,8 @@
 // its first answer again (or the request itself once that answer was let go); another request
 // under that id is refused with ALREADY_EXISTS. Raft snapshots hold the Executor's Snapshot()
 // and the remembered request ids with their digests.
-#ifndef SHOAL_EXECUTOR_STATEFUL_H_
-#define SHOAL_EXECUTOR_STATEFUL_H_
+#ifndef SHOAL_REPLICA_STATEFUL_H_
+#define SHOAL_REPLICA_STATEFUL_H_
 
 #include <atomic>
 #include <deque>
@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
@@ -24,10 +25,11 @@
 #include "shoal/status.h"
 #include "src/common/task_thread.h"
 #include "src/consensus/raft_node.h"
-#include "src/executor/runtime.h"
 #include "src/metrics/metrics.h"
+#include "src/replica/replicated_log.h"
+#include "src/replica/runtime.h"
 
-namespace shoal::executor {
+namespace shoal::replica {
 
 // Whether removing member `id` from a group whose voters are `voters` keeps at least a quorum
 // of the current configuration (floor(n/2) + 1 of its n voters) as voters. FAILED_PRECONDITION
@@ -35,8 +37,10 @@ namespace shoal::executor {
 Status CheckRemoval(const std::vector<consensus::Peer>& voters, std::string_view id, bool force);
 
 // Thread-safe. Borrows the runtime, which outlives it. Writes are submitted on their own threads
-// (never the executor thread, which the log's apply callback needs).
-class StatefulReplica {
+// (never the executor thread, which applies the log's entries). The Raft thread hands each
+// committed entry to the executor thread and returns; the writer then takes its entry's answer
+// there.
+class StatefulReplica : public ReplicatedLog {
  public:
   struct Options {
     std::string id;                           // Raft ID, stable across restarts
@@ -64,16 +68,18 @@ class StatefulReplica {
 
   // Replicates a write request and calls `done` (on the submit thread) with the leader's
   // answer: the answered request, or UNAVAILABLE "not the leader" on a follower, so that the
-  // router tries another replica.
-  void Write(std::string request, absl::AnyInvocable<void(StatusOr<jina::DataRequestProto>)> done);
+  // router tries another replica. `done` is always called, with UNAVAILABLE (on the calling
+  // thread) once the replica is shutting down; so is every `done` below.
+  void Write(std::string request,
+             absl::AnyInvocable<void(StatusOr<jina::DataRequestProto>)> done) override;
   // Waits until this replica has a leader and has applied everything it knows is committed
   // (a restarted replica must not serve stale state). DEADLINE_EXCEEDED after `timeout`.
   Status WaitCaughtUp(absl::Duration timeout);
   // With linearizable reads: confirms on the submit thread that this replica is the leader (a
   // quorum round, plus a barrier once per term) before `done(OK)`; UNAVAILABLE "not the
   // leader" on a follower.
-  bool linearizable_reads() const { return linearizable_reads_; }
-  void ConfirmLeader(absl::AnyInvocable<void(Status)> done);
+  bool linearizable_reads() const override { return linearizable_reads_; }
+  void ConfirmLeader(absl::AnyInvocable<void(Status)> done) override;
   consensus::RaftStats Stats() const { return raft_->Stats(); }
   const std::string& id() const { return raft_->id(); }
   // The address peers dial to reach this member.
@@ -88,6 +94,7 @@ class StatefulReplica {
 
  private:
   explicit StatefulReplica(ReplicaRuntime* runtime) : runtime_(runtime) {}
+  // On the executor thread: applies one committed entry (once, exactly-once by request id).
   std::string Apply(std::string_view data);
   // Remembers the answer to request `id`, letting go of the oldest beyond the budgets.
   void Remember(const std::string& id, std::string digest, std::string answer)
@@ -96,7 +103,16 @@ class StatefulReplica {
   Status WriteSnapshot(const std::string& path);
   Status ReadSnapshot(const std::string& path);
   Status OnExecutorThread(absl::AnyInvocable<Status()> work);
-  // A "not the leader" error, naming the leader when known.
+  // The Raft apply callback: hands the committed entry to the executor thread and returns at
+  // once (the Raft thread must not wait for an Executor). Entries are applied there in log order.
+  void HandOver(uint64_t index, std::string_view data);
+  // On the executor thread: keeps entry `index`'s answer for the writer waiting on it, and
+  // takes it for that writer.
+  void Keep(uint64_t index, std::string answer);
+  StatusOr<std::string> TakeAnswer(uint64_t index);
+  // "Not the leader" (rpc/leader.h), naming the leader when known.
+  Status NotLeader() const;
+  // NotLeader() for a refusal from the Raft node, else `status`.
   Status LeaderHint(Status status) const;
 
   ReplicaRuntime* const runtime_;
@@ -116,6 +132,12 @@ class StatefulReplica {
   std::deque<std::string> answered_order_ ABSL_GUARDED_BY(mu_);
   size_t answer_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   size_t trimmed_ ABSL_GUARDED_BY(mu_) = 0;  // answered_order_[0, trimmed_) have no answer
+  // Answers of the last applied entries, until their writers take them (executor thread only):
+  // at most kKept of them and kKeptBytes bytes (the newest is always kept).
+  static constexpr size_t kKept = 256;
+  static constexpr size_t kKeptBytes = 16 << 20;
+  std::deque<std::pair<uint64_t, std::string>> kept_;
+  size_t kept_bytes_ = 0;
   // Writes wait on these threads for their entry to commit; several at once, so that the log
   // takes them in batches (Raft pipelines appends). Requests in flight together have no order
   // among them, as with Jina.
@@ -127,6 +149,6 @@ class StatefulReplica {
   metrics::SamplerRegistration metrics_;
 };
 
-}  // namespace shoal::executor
+}  // namespace shoal::replica
 
-#endif  // SHOAL_EXECUTOR_STATEFUL_H_
+#endif  // SHOAL_REPLICA_STATEFUL_H_

@@ -1,6 +1,6 @@
 // Tests of ReplicaRuntime with a built-in Executor: what the Executor sees of a request, here
 // that documents without an id are given ids before it runs.
-#include "src/executor/runtime.h"
+#include "src/replica/runtime.h"
 
 #include <set>
 #include <string>
@@ -10,13 +10,13 @@
 #include "gtest/gtest.h"
 #include "src/executor/loader.h"
 
-namespace shoal::executor {
+namespace shoal::replica {
 namespace {
 
 class RuntimeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    StatusOr<LoadedExecutor> loaded = LoadExecutor("ExactNNIndexer", Params());
+    StatusOr<executor::LoadedExecutor> loaded = executor::LoadExecutor("ExactNNIndexer", Params());
     ASSERT_TRUE(loaded.ok()) << loaded.status();
     runtime_ = std::make_unique<ReplicaRuntime>(std::move(loaded).value(),
                                                 ReplicaRuntime::Options{.name = "idx/rep-0"});
@@ -91,4 +91,4 @@ TEST_F(RuntimeTest, IdsDependOnTheRequestIdAndThePlaceOnly) {
 }
 
 }  // namespace
-}  // namespace shoal::executor
+}  // namespace shoal::replica

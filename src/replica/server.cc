@@ -2,7 +2,7 @@
 // request is posted to the executor thread, which finishes the call when the Executor is done.
 // The data methods take raw bytes: a request's documents are counted before it is parsed (once,
 // into an arena), it is answered in place, and the answer is serialized from there.
-#include "src/executor/server.h"
+#include "src/replica/server.h"
 
 #include <atomic>
 #include <cstdlib>
@@ -21,15 +21,15 @@
 #include "jina.grpc.pb.h"
 #include "src/common/log.h"
 #include "src/common/strings.h"
-#include "src/executor/grpc_status.h"
-#include "src/executor/membership.h"
-#include "src/executor/stateful.h"
-#include "src/executor/wire.h"
+#include "src/replica/dispatcher.h"
+#include "src/replica/membership.h"
+#include "src/replica/stateful.h"
+#include "src/replica/wire.h"
 #include "src/rpc/auth.h"
-#include "src/rpc/reflection.h"
-#include "src/rpc/tls.h"
+#include "src/rpc/server.h"
+#include "src/rpc/status.h"
 
-namespace shoal::executor {
+namespace shoal::replica {
 namespace {
 
 // Counts one request in shoal_replica_in_flight for as long as it lives: it travels inside the
@@ -86,7 +86,7 @@ StatusOr<std::unique_ptr<ArenaMessage<Proto>>> ReadRequest(const grpc::ByteBuffe
 void FinishWith(grpc::ServerUnaryReactor* reactor, const jina::DataRequestProto& answer,
                 grpc::ByteBuffer* response) {
   Status serialized = SerializeAnswer(answer, *response);
-  reactor->Finish(serialized.ok() ? grpc::Status::OK : ToGrpc(serialized));
+  reactor->Finish(serialized.ok() ? grpc::Status::OK : rpc::ToGrpc(serialized));
 }
 
 // JinaRPC/Call: requests are read ahead (up to kMaxHeld in flight or answered but not yet
@@ -99,8 +99,9 @@ void FinishWith(grpc::ServerUnaryReactor* reactor, const jina::DataRequestProto&
 // the calling thread does with the reactor.
 class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
-  CallReactor(ReplicaRuntime* runtime, StatefulReplica* stateful, int64_t max_docs)
-      : runtime_(runtime), stateful_(stateful), max_docs_(max_docs) {
+  CallReactor(grpc::CallbackServerContext* context, ReplicaRuntime* runtime,
+              const Dispatcher* dispatcher, int64_t max_docs)
+      : context_(context), runtime_(runtime), dispatcher_(dispatcher), max_docs_(max_docs) {
     StartRead(&reading_);
   }
 
@@ -135,28 +136,15 @@ class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
       return;
     }
     StreamMessage* raw = message->release();
-    if (stateful_ != nullptr && runtime_->IsWrite(raw->proto->header().exec_endpoint())) {
-      stateful_->Write(raw->proto->SerializeAsString(),
-                       [this, raw](StatusOr<jina::DataRequestProto> answer) {
-                         std::unique_ptr<StreamMessage> owned(raw);
-                         if (answer.ok()) *owned->proto = std::move(answer).value();
-                         Completed(std::move(owned), answer.status());
-                       });
-      return;
-    }
-    if (stateful_ != nullptr && stateful_->linearizable_reads()) {
-      // A linearizable read, as on the unary path: on the leader, once it confirmed its
-      // leadership; a follower answers this message "not the leader".
-      stateful_->ConfirmLeader([this, raw](Status confirmed) {
-        if (!confirmed.ok()) {
-          Completed(std::unique_ptr<StreamMessage>(raw), confirmed);
-          return;
-        }
-        Process(raw);
-      });
-      return;
-    }
-    Process(raw);
+    // A write's answer comes from the Raft log; a follower refuses a write or a linearizable
+    // read "not the leader" (that message's answer).
+    dispatcher_->Dispatch(
+        *raw->proto, [this, raw] { Process(raw); },
+        [this, raw](StatusOr<jina::DataRequestProto> answer) {
+          std::unique_ptr<StreamMessage> owned(raw);
+          if (answer.ok()) *owned->proto = std::move(answer).value();
+          Completed(std::move(owned), answer.status());
+        });
   }
 
   // Runs the Executor on a streamed message (on the executor thread), then writes the answer.
@@ -168,8 +156,8 @@ class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
         Completed(std::move(owned), absl::CancelledError("the client cancelled the stream"));
         return;
       }
-      StatusOr<bool> failed = runtime_->Process(*owned->proto, arrived);
-      Completed(std::move(owned), failed.status());
+      StatusOr<bool> executor_failed = runtime_->Process(*owned->proto, arrived);
+      Completed(std::move(owned), executor_failed.status());
     });
     if (!posted.ok()) Completed(std::unique_ptr<StreamMessage>(raw), posted);
   }
@@ -267,11 +255,12 @@ class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
     if (finished_ || starting_read_ || in_flight_ > 0 || !writes_.empty()) return std::nullopt;
     if (!reads_done_ && error_.ok() && !write_failed_) return std::nullopt;
     finished_ = true;
-    return ToGrpc(error_);
+    return rpc::ToGrpc(error_, *context_);
   }
 
+  grpc::CallbackServerContext* const context_;
   ReplicaRuntime* const runtime_;
-  StatefulReplica* const stateful_;  // null unless the Deployment is stateful
+  const Dispatcher* const dispatcher_;
   const int64_t max_docs_;
   grpc::ByteBuffer reading_;  // owned by the read path (one read at a time)
   std::atomic<bool> cancelled_{false};
@@ -310,8 +299,11 @@ class ReplicaServer::Services {
  public:
   Services(ReplicaRuntime* runtime, StatefulReplica* stateful, int64_t max_docs,
            const std::string& token)
-      : single_(runtime, stateful, max_docs, token), data_(runtime, stateful, max_docs, token),
-        call_(runtime, stateful, max_docs, token), discovery_(runtime, token),
+      : dispatcher_(runtime, stateful),
+        single_(runtime, &dispatcher_, max_docs, token),
+        data_(runtime, &dispatcher_, max_docs, token),
+        call_(runtime, &dispatcher_, max_docs, token),
+        discovery_(runtime, token),
         info_(runtime, token) {
     if (stateful != nullptr) membership_ = std::make_unique<MembershipService>(stateful, token);
   }
@@ -326,8 +318,10 @@ class ReplicaServer::Services {
   }
 
   static std::vector<std::string> Names() {
-    return {"jina.JinaSingleDataRequestRPC", "jina.JinaDataRequestRPC", "jina.JinaRPC",
-            "jina.JinaDiscoverEndpointsRPC", "jina.JinaInfoRPC"};
+    return {jina::JinaSingleDataRequestRPC::service_full_name(),
+            jina::JinaDataRequestRPC::service_full_name(), jina::JinaRPC::service_full_name(),
+            jina::JinaDiscoverEndpointsRPC::service_full_name(),
+            jina::JinaInfoRPC::service_full_name()};
   }
 
  private:
@@ -335,8 +329,12 @@ class ReplicaServer::Services {
 
   class Single : public SingleBase {
    public:
-    Single(ReplicaRuntime* runtime, StatefulReplica* stateful, int64_t max_docs, std::string token)
-        : runtime_(runtime), stateful_(stateful), max_docs_(max_docs), token_(std::move(token)) {}
+    Single(ReplicaRuntime* runtime, const Dispatcher* dispatcher, int64_t max_docs,
+           std::string token)
+        : runtime_(runtime),
+          dispatcher_(dispatcher),
+          max_docs_(max_docs),
+          token_(std::move(token)) {}
     grpc::ServerUnaryReactor* process_single_data(grpc::CallbackServerContext* context,
                                                   const grpc::ByteBuffer* bytes,
                                                   grpc::ByteBuffer* response) override {
@@ -345,38 +343,26 @@ class ReplicaServer::Services {
       StatusOr<std::unique_ptr<Request>> read =
           ReadRequest<jina::DataRequestProto>(*bytes, max_docs_, kSingleRpc);
       if (!read.ok()) {
-        reactor->Finish(ToGrpc(read.status()));
+        reactor->Finish(rpc::ToGrpc(read.status()));
         return reactor;
       }
       std::unique_ptr<Request> request = std::move(read).value();
-      if (stateful_ != nullptr && runtime_->IsWrite(request->proto->header().exec_endpoint())) {
-        // A write goes through the Raft log; the leader's Executor answers.
-        stateful_->Write(request->proto->SerializeAsString(),
-                         [context, reactor, response](StatusOr<jina::DataRequestProto> answer) {
-                           if (!answer.ok()) {
-                             reactor->Finish(ToGrpc(answer.status()));
-                             return;
-                           }
-                           if (answer->header().status().code() == jina::StatusProto::ERROR) {
-                             context->AddTrailingMetadata("is-error", "true");
-                           }
-                           FinishWith(reactor, *answer, response);
-                         });
-        return reactor;
-      }
-      if (stateful_ != nullptr && stateful_->linearizable_reads()) {
-        // A linearizable read: on the leader, after it confirmed its leadership.
-        stateful_->ConfirmLeader([this, context, reactor, request = std::move(request),
-                                  response](Status s) mutable {
-          if (!s.ok()) {
-            reactor->Finish(ToGrpc(s));
-            return;
-          }
-          Serve(context, reactor, std::move(request), response);
-        });
-        return reactor;
-      }
-      Serve(context, reactor, std::move(request), response);
+      const jina::DataRequestProto& proto = *request->proto;
+      dispatcher_->Dispatch(
+          proto,
+          [this, context, reactor, request = std::move(request), response]() mutable {
+            Serve(context, reactor, std::move(request), response);
+          },
+          [context, reactor, response](StatusOr<jina::DataRequestProto> answer) {
+            if (!answer.ok()) {
+              reactor->Finish(rpc::ToGrpc(answer.status(), *context));
+              return;
+            }
+            if (answer->header().status().code() == jina::StatusProto::ERROR) {
+              context->AddTrailingMetadata("is-error", "true");
+            }
+            FinishWith(reactor, *answer, response);
+          });
       return reactor;
     }
 
@@ -391,27 +377,30 @@ class ReplicaServer::Services {
           reactor->Finish(grpc::Status::CANCELLED);
           return;
         }
-        StatusOr<bool> failed = runtime_->Process(*request->proto, arrived);
-        if (!failed.ok()) {
-          reactor->Finish(ToGrpc(failed.status()));
+        StatusOr<bool> executor_failed = runtime_->Process(*request->proto, arrived);
+        if (!executor_failed.ok()) {
+          reactor->Finish(rpc::ToGrpc(executor_failed.status()));
           return;
         }
-        if (*failed) context->AddTrailingMetadata("is-error", "true");
+        if (*executor_failed) context->AddTrailingMetadata("is-error", "true");
         FinishWith(reactor, *request->proto, response);
       });
-      if (!posted.ok()) reactor->Finish(ToGrpc(posted));
+      if (!posted.ok()) reactor->Finish(rpc::ToGrpc(posted));
     }
 
     ReplicaRuntime* const runtime_;
-    StatefulReplica* const stateful_;
+    const Dispatcher* const dispatcher_;
     const int64_t max_docs_;
     const std::string token_;
   };
 
   class Data : public DataBase {
    public:
-    Data(ReplicaRuntime* runtime, StatefulReplica* stateful, int64_t max_docs, std::string token)
-        : runtime_(runtime), stateful_(stateful), max_docs_(max_docs), token_(std::move(token)) {}
+    Data(ReplicaRuntime* runtime, const Dispatcher* dispatcher, int64_t max_docs, std::string token)
+        : runtime_(runtime),
+          dispatcher_(dispatcher),
+          max_docs_(max_docs),
+          token_(std::move(token)) {}
     grpc::ServerUnaryReactor* process_data(grpc::CallbackServerContext* context,
                                            const grpc::ByteBuffer* bytes,
                                            grpc::ByteBuffer* response) override {
@@ -420,12 +409,12 @@ class ReplicaServer::Services {
       StatusOr<std::unique_ptr<ArenaMessage<jina::DataRequestListProto>>> read =
           ReadRequest<jina::DataRequestListProto>(*bytes, max_docs_, kDataRpc);
       if (!read.ok()) {
-        reactor->Finish(ToGrpc(read.status()));
+        reactor->Finish(rpc::ToGrpc(read.status()));
         return reactor;
       }
       std::unique_ptr<ArenaMessage<jina::DataRequestListProto>> parts = std::move(read).value();
-      if (stateful_ != nullptr && parts->proto->requests_size() > 0 &&
-          runtime_->IsWrite(parts->proto->requests(0).header().exec_endpoint())) {
+      if (parts->proto->requests_size() > 0 &&
+          dispatcher_->Replicates(parts->proto->requests(0).header().exec_endpoint())) {
         reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                                      "a stateful replica takes writes one request at a time "
                                      "(process_single_data or Call), not as process_data parts"));
@@ -439,40 +428,44 @@ class ReplicaServer::Services {
           return;
         }
         auto* answer = google::protobuf::Arena::CreateMessage<jina::DataRequestProto>(&parts->arena);
-        StatusOr<bool> failed = runtime_->ProcessParts(*parts->proto, *answer, arrived);
-        if (!failed.ok()) {
-          reactor->Finish(ToGrpc(failed.status()));
+        StatusOr<bool> executor_failed = runtime_->ProcessParts(*parts->proto, *answer, arrived);
+        if (!executor_failed.ok()) {
+          reactor->Finish(rpc::ToGrpc(executor_failed.status()));
           return;
         }
-        if (*failed) context->AddTrailingMetadata("is-error", "true");
+        if (*executor_failed) context->AddTrailingMetadata("is-error", "true");
         FinishWith(reactor, *answer, response);
       });
-      if (!posted.ok()) reactor->Finish(ToGrpc(posted));
+      if (!posted.ok()) reactor->Finish(rpc::ToGrpc(posted));
       return reactor;
     }
 
    private:
     ReplicaRuntime* const runtime_;
-    StatefulReplica* const stateful_;
+    const Dispatcher* const dispatcher_;
     const int64_t max_docs_;
     const std::string token_;
   };
 
   class Stream : public CallBase {
    public:
-    Stream(ReplicaRuntime* runtime, StatefulReplica* stateful, int64_t max_docs, std::string token)
-        : runtime_(runtime), stateful_(stateful), max_docs_(max_docs), token_(std::move(token)) {}
+    Stream(ReplicaRuntime* runtime, const Dispatcher* dispatcher, int64_t max_docs,
+           std::string token)
+        : runtime_(runtime),
+          dispatcher_(dispatcher),
+          max_docs_(max_docs),
+          token_(std::move(token)) {}
     grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Call(
         grpc::CallbackServerContext* context) override {
       if (grpc::Status auth = rpc::CheckAuth(*context, token_); !auth.ok()) {
         return new rpc::RefusedStream<grpc::ByteBuffer, grpc::ByteBuffer>(auth);
       }
-      return new CallReactor(runtime_, stateful_, max_docs_);
+      return new CallReactor(context, runtime_, dispatcher_, max_docs_);
     }
 
    private:
     ReplicaRuntime* const runtime_;
-    StatefulReplica* const stateful_;
+    const Dispatcher* const dispatcher_;
     const int64_t max_docs_;
     const std::string token_;
   };
@@ -526,6 +519,7 @@ class ReplicaServer::Services {
     const std::string token_;
   };
 
+  const Dispatcher dispatcher_;  // first: the services below borrow it
   Single single_;
   Data data_;
   Stream call_;
@@ -543,34 +537,17 @@ StatusOr<std::unique_ptr<ReplicaServer>> ReplicaServer::Start(
   server->services_ =
       std::make_unique<Services>(server->runtime_.get(), server->stateful_.get(),
                                  options.max_docs_per_request, options.auth_token);
-  StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      rpc::ServerCredentialsFor(options.tls);
-  if (!credentials.ok()) return credentials.status();
-
-  grpc::EnableDefaultHealthCheckService(true);
-  rpc::InitReflection();
-  grpc::ServerBuilder builder;
-  rpc::SetReflection(builder, options.reflection);
-  std::string address = absl::StrCat(options.host, ":", options.port);
-  if (options.host.find(':') != std::string::npos) {
-    address = absl::StrCat("[", options.host, "]:", options.port);
-  }
-  builder.AddListeningPort(address, *credentials, &server->port_);
-  // A port already taken must fail here, not be shared with another process.
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
-  builder.SetMaxSendMessageSize(options.max_send_message_bytes);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
-  server->services_->Register(builder);
-  server->server_ = builder.BuildAndStart();
-  if (server->server_ == nullptr || server->port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", address,
-                                               ": the port is in use or the address is invalid"));
-  }
-  grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService();
-  health->SetServingStatus("", true);
-  for (const std::string& name : Services::Names()) health->SetServingStatus(name, true);
+  StatusOr<std::unique_ptr<grpc::Server>> started = rpc::StartServer(
+      {.host = options.host,
+       .port = options.port,
+       .max_receive_message_bytes = options.max_receive_message_bytes,
+       .max_send_message_bytes = options.max_send_message_bytes,
+       .tls = options.tls,
+       .reflection = options.reflection},
+      [&](grpc::ServerBuilder& builder) { server->services_->Register(builder); },
+      Services::Names(), &server->port_);
+  if (!started.ok()) return started.status();
+  server->server_ = std::move(started).value();
   return server;
 }
 
@@ -588,4 +565,4 @@ void ReplicaServer::Shutdown(absl::Duration grace) {
   runtime_->Post([runtime = runtime_.get()] { runtime->Close(); });
 }
 
-}  // namespace shoal::executor
+}  // namespace shoal::replica

@@ -1,6 +1,6 @@
 // Snapshot file I/O shared by the Counter and ExactNNIndexer built-in Executors: a stdio stream,
 // a running FNV-1a checksum, fsync and rename for an all-or-nothing replace.
-#include "executors/snapshot_file.h"
+#include "src/common/snapshot_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -13,7 +13,7 @@
 
 #include "absl/strings/str_format.h"
 
-namespace shoal::builtin {
+namespace shoal {
 namespace {
 
 static_assert(std::endian::native == std::endian::little,
@@ -180,4 +180,4 @@ Status SnapshotReader::Finish() {
   return absl::OkStatus();
 }
 
-}  // namespace shoal::builtin
+}  // namespace shoal

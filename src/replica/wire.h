@@ -1,8 +1,8 @@
 // Jina requests as they come off the wire at a replica: counting their documents before they
 // are parsed (so that a request of a million empty docs is refused before it grows an arena),
 // parsing them into an arena with an error that names the RPC, and serializing answers.
-#ifndef SHOAL_EXECUTOR_WIRE_H_
-#define SHOAL_EXECUTOR_WIRE_H_
+#ifndef SHOAL_REPLICA_WIRE_H_
+#define SHOAL_REPLICA_WIRE_H_
 
 #include <grpcpp/support/byte_buffer.h>
 
@@ -12,7 +12,7 @@
 #include "google/protobuf/message.h"
 #include "shoal/status.h"
 
-namespace shoal::executor {
+namespace shoal::replica {
 
 // Documents in a serialized jina.DataRequestProto (`parts` false) or jina.DataRequestListProto
 // (`parts` true), counted from the wire without parsing them: docs and docs_bytes alike. An
@@ -32,6 +32,6 @@ Status ParseRequest(const grpc::ByteBuffer& buffer, google::protobuf::Message& m
 // Serializes an answer for a raw (ByteBuffer) method.
 Status SerializeAnswer(const google::protobuf::Message& message, grpc::ByteBuffer& out);
 
-}  // namespace shoal::executor
+}  // namespace shoal::replica
 
-#endif  // SHOAL_EXECUTOR_WIRE_H_
+#endif  // SHOAL_REPLICA_WIRE_H_

@@ -1,7 +1,7 @@
 // The RaftMembership service (proto/shoal/v1/raft.proto) that every stateful replica serves:
 // membership changes of its shard's Raft group. membership_client.h is the calling side.
-#ifndef SHOAL_EXECUTOR_MEMBERSHIP_H_
-#define SHOAL_EXECUTOR_MEMBERSHIP_H_
+#ifndef SHOAL_REPLICA_MEMBERSHIP_H_
+#define SHOAL_REPLICA_MEMBERSHIP_H_
 
 #include <string>
 #include <vector>
@@ -9,9 +9,9 @@
 #include "absl/time/time.h"
 #include "shoal/status.h"
 #include "shoal/v1/raft.grpc.pb.h"
-#include "src/executor/stateful.h"
+#include "src/replica/stateful.h"
 
-namespace shoal::executor {
+namespace shoal::replica {
 
 // Serves RaftMembership for one stateful replica, which outlives it. Changes run on the
 // replica's submit thread; a follower answers UNAVAILABLE "not the leader ...".
@@ -33,6 +33,6 @@ class MembershipService : public shoal::v1::RaftMembership::CallbackService {
   const std::string token_;
 };
 
-}  // namespace shoal::executor
+}  // namespace shoal::replica
 
-#endif  // SHOAL_EXECUTOR_MEMBERSHIP_H_
+#endif  // SHOAL_REPLICA_MEMBERSHIP_H_

@@ -1,0 +1,65 @@
+// Where a replica sends a request: the one policy behind its unary and stream handlers. On a
+// stateful replica a write goes through the Raft log (the leader's Executor answers), a read
+// with linearizable reads waits until this replica confirmed it is the leader, and anything else
+// goes straight to the Executor. Knows nothing of gRPC: the handlers say what serving and
+// answering mean for their call.
+#ifndef SHOAL_REPLICA_DISPATCHER_H_
+#define SHOAL_REPLICA_DISPATCHER_H_
+
+#include <string_view>
+#include <utility>
+
+#include "jina.pb.h"
+#include "shoal/status.h"
+#include "src/replica/replicated_log.h"
+#include "src/replica/runtime.h"
+
+namespace shoal::replica {
+
+// Thread-safe; borrows both, which outlive it.
+class Dispatcher {
+ public:
+  // `log` is null unless the replica is stateful.
+  Dispatcher(const ReplicaRuntime* runtime, ReplicatedLog* log) : runtime_(runtime), log_(log) {}
+
+  // Dispatches `request`. Either `serve()` is called (at once, or once the leadership is
+  // confirmed), and the handler runs the Executor on the request; or `answered(answer)` is
+  // called with a write's answer from the log or the error that ends the call (then `serve` is
+  // dropped). `answered` must convert to absl::AnyInvocable<void(StatusOr<DataRequestProto>)>.
+  template <typename Serve, typename Answered>
+  void Dispatch(const jina::DataRequestProto& request, Serve serve, Answered answered) const {
+    if (log_ == nullptr) {
+      serve();
+      return;
+    }
+    if (runtime_->IsWrite(request.header().exec_endpoint())) {
+      log_->Write(request.SerializeAsString(), std::move(answered));
+      return;
+    }
+    if (!log_->linearizable_reads()) {
+      serve();
+      return;
+    }
+    log_->ConfirmLeader(
+        [serve = std::move(serve), answered = std::move(answered)](Status confirmed) mutable {
+          if (!confirmed.ok()) {
+            answered(StatusOr<jina::DataRequestProto>(std::move(confirmed)));
+            return;
+          }
+          serve();
+        });
+  }
+
+  // Whether a request for `endpoint` would go through the log.
+  bool Replicates(std::string_view endpoint) const {
+    return log_ != nullptr && runtime_->IsWrite(endpoint);
+  }
+
+ private:
+  const ReplicaRuntime* const runtime_;
+  ReplicatedLog* const log_;
+};
+
+}  // namespace shoal::replica
+
+#endif  // SHOAL_REPLICA_DISPATCHER_H_

@@ -1,0 +1,27 @@
+// The stateful side of a replica as its Dispatcher sees it: StatefulReplica, or a fake in tests.
+#ifndef SHOAL_REPLICA_REPLICATED_LOG_H_
+#define SHOAL_REPLICA_REPLICATED_LOG_H_
+
+#include <string>
+
+#include "absl/functional/any_invocable.h"
+#include "jina.pb.h"
+#include "shoal/status.h"
+
+namespace shoal::replica {
+
+// What a replica's Dispatcher needs of the stateful side. Every `done` is called exactly once.
+class ReplicatedLog {
+ public:
+  virtual ~ReplicatedLog() = default;
+  // Replicates a serialized write request; `done` gets the leader's answer or the error.
+  virtual void Write(std::string request,
+                     absl::AnyInvocable<void(StatusOr<jina::DataRequestProto>)> done) = 0;
+  virtual bool linearizable_reads() const = 0;
+  // OK once this replica confirmed it is the leader; UNAVAILABLE "not the leader" elsewhere.
+  virtual void ConfirmLeader(absl::AnyInvocable<void(Status)> done) = 0;
+};
+
+}  // namespace shoal::replica
+
+#endif  // SHOAL_REPLICA_REPLICATED_LOG_H_

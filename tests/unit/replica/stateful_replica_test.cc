@@ -1,0 +1,105 @@
+// Tests of a one-member stateful replica in process: the Raft thread does not wait for the
+// Executor (a write the Executor is still running does not hold up the log).
+#include "src/replica/stateful.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/notification.h"
+#include "gtest/gtest.h"
+#include "shoal/executor.h"
+#include "src/executor/loader.h"
+
+namespace shoal::replica {
+namespace {
+
+absl::Notification* g_entered = nullptr;
+absl::Notification* g_release = nullptr;
+
+// `/write` (a write) waits until the test releases it.
+class Gate : public Executor {
+ public:
+  explicit Gate(const Config& with) {}
+  static void Register(Endpoints<Gate>& e) { e.On("/write", &Gate::Write).Write(); }
+  Status Write(DocList& docs, const Params& params) {
+    g_entered->Notify();
+    g_release->WaitForNotification();
+    return absl::OkStatus();
+  }
+};
+SHOAL_EXECUTOR(Gate);
+
+int UnusedPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+TEST(StatefulReplicaTest, TheLogMovesOnWhileTheExecutorRunsAWrite) {
+  absl::Notification entered;
+  absl::Notification release;
+  g_entered = &entered;
+  g_release = &release;
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                    ("shoal_stateful_test_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  StatusOr<executor::LoadedExecutor> loaded = executor::LoadExecutor("Gate", Params());
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ReplicaRuntime runtime(std::move(loaded).value(), ReplicaRuntime::Options{.name = "g/rep-0"});
+  StatefulReplica::Options options;
+  options.id = "rep-0";
+  options.address = "127.0.0.1:" + std::to_string(UnusedPort());
+  options.bootstrap_alone = true;
+  options.data_dir = (dir / "raft").string();
+  options.apply_timeout = absl::Seconds(5);
+  options.linearizable_reads = true;
+  StatusOr<std::unique_ptr<StatefulReplica>> replica = StatefulReplica::Start(&runtime, options);
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  ASSERT_TRUE((*replica)->WaitCaughtUp(absl::Seconds(30)).ok());
+
+  jina::DataRequestProto request;
+  request.mutable_header()->set_request_id("w1");
+  request.mutable_header()->set_exec_endpoint("/write");
+  absl::Notification written;
+  StatusOr<jina::DataRequestProto> answer = absl::UnknownError("no answer");
+  (*replica)->Write(request.SerializeAsString(), [&](StatusOr<jina::DataRequestProto> a) {
+    answer = std::move(a);
+    written.Notify();
+  });
+  ASSERT_TRUE(entered.WaitForNotificationWithTimeout(absl::Seconds(30)));
+
+  // A barrier goes through the log's apply thread: it returns while the Executor still runs
+  // the write (before, the apply thread waited for the Executor and the barrier timed out).
+  absl::Notification confirmed;
+  Status leader = absl::UnknownError("no answer");
+  (*replica)->ConfirmLeader([&](Status s) {
+    leader = std::move(s);
+    confirmed.Notify();
+  });
+  ASSERT_TRUE(confirmed.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_TRUE(leader.ok()) << leader;
+  EXPECT_FALSE(written.HasBeenNotified());
+
+  release.Notify();
+  ASSERT_TRUE(written.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_EQ(answer->header().request_id(), "w1");
+  replica->reset();
+  runtime.Post([&runtime] { runtime.Close(); });
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace shoal::replica
