@@ -12,17 +12,22 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "jina.grpc.pb.h"
+#include "src/rpc/leader.h"
 
 namespace shoal::testing {
 namespace {
 
 using jina::DataRequestProto;
+
+// Marks (in a grpc::Status's details) a NotTheLeader() answer, followed by the leader's address.
+constexpr char kNotLeaderMark[] = "fake-not-the-leader:";
 
 // Runs functions at given times on one thread named "fake-timer". Thread-safe. Functions still
 // queued at destruction run then, so that no response is lost.
@@ -213,6 +218,12 @@ class FakeJinaServer::Impl final : public jina::JinaRPC::CallbackService,
     }
     grpc::Status status = answer ? answer(request, response) : grpc::Status::OK;
     if (status.ok() && is_error) context->AddTrailingMetadata("is-error", "true");
+    if (absl::StartsWith(status.error_details(), kNotLeaderMark)) {
+      // As a Shoal follower refuses: the typed signal, with the leader's address (maybe "").
+      context->AddTrailingMetadata(rpc::kLeaderKey,
+                                   status.error_details().substr(sizeof(kNotLeaderMark) - 1));
+      status = grpc::Status(status.error_code(), status.error_message());
+    }
     Schedule(request, [reactor, status] { reactor->Finish(status); });
     return reactor;
   }
@@ -393,9 +404,11 @@ void FakeJinaServer::SetHoldUntil(int n) {
 }
 
 grpc::Status FakeJinaServer::NotTheLeader(const std::string& leader) {
+  // The details carry the mark that Unary() turns into the kLeaderKey trailing metadata.
   return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                       leader.empty() ? std::string("not the leader; no leader is known")
-                                     : absl::StrCat("not the leader; the leader is at ", leader));
+                                     : absl::StrCat("not the leader; the leader is at ", leader),
+                      absl::StrCat(kNotLeaderMark, leader));
 }
 
 void FakeJinaServer::SetAnswer(AnswerFn answer) {
