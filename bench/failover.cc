@@ -14,9 +14,8 @@
 //                 between rounds of retries.
 // Prints one JSON line per round. Waits for the killed replica to be restarted and to answer
 // before the next round. Every wait is bounded; stops only what it started (the Deployment).
-#include <signal.h>
-
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <atomic>
@@ -77,8 +76,8 @@ std::unique_ptr<jina::JinaSingleDataRequestRPC::Stub> ReplicaStub(const std::str
 
 // One unary process_single_data call straight to a replica. True when it answered OK.
 // With `dim` > 0 it carries one doc with a `dim`-d embedding; else no doc.
-bool SendDirect(jina::JinaSingleDataRequestRPC::Stub& stub, const std::string& request_id,
-                int dim, std::mt19937_64& random, milliseconds deadline) {
+bool SendDirect(jina::JinaSingleDataRequestRPC::Stub& stub, const std::string& request_id, int dim,
+                std::mt19937_64& random, milliseconds deadline) {
   jina::DataRequestProto request, response;
   request.mutable_header()->set_request_id(request_id);
   request.mutable_header()->set_exec_endpoint("/index");
@@ -123,7 +122,9 @@ class Writer {
   Writer(Deployment& dep, int dim, uint64_t seed) : dep_(dep), dim_(dim), random_(seed) {}
   ~Writer() { Stop(); }
 
-  void Start() { thread_ = std::thread([this] { Run(); }); }
+  void Start() {
+    thread_ = std::thread([this] { Run(); });
+  }
   void Stop() {
     stop_ = true;
     if (thread_.joinable()) thread_.join();
@@ -227,8 +228,8 @@ int Run(const Options& o) {
   options.stateful = true;
   options.workspace = o.workspace;
   options.raft_configuration = o.raft_configuration;
-  options.retries = 30;             // rounds over the replicas, with pauses, during an election
-  options.timeout_send_ms = 2000;   // as the fault tests
+  options.retries = 30;            // rounds over the replicas, with pauses, during an election
+  options.timeout_send_ms = 2000;  // as the fault tests
   options.timeout_ready_ms = 120000;
   options.shoal_binary = o.shoal_binary;
   Deployment dep(options);
@@ -270,8 +271,8 @@ int Run(const Options& o) {
     int probes = 0;
     while (!direct_ms.has_value() && MsSince(killed, Clock::now()) < 60000) {
       for (int r = 0; r < static_cast<int>(stubs.size()) && !direct_ms.has_value(); ++r) {
-        const std::string id = "failover-direct-" + std::to_string(round) + "-" +
-                               std::to_string(probes++);
+        const std::string id =
+            "failover-direct-" + std::to_string(round) + "-" + std::to_string(probes++);
         if (SendDirect(*stubs[r], id, o.dim, random, milliseconds(1000))) {
           direct_ms = MsSince(killed, Clock::now());
         }
@@ -296,8 +297,7 @@ int Run(const Options& o) {
         direct_ms.has_value() ? std::to_string(*direct_ms).c_str() : "null", probes, failed);
     std::fflush(stdout);
     if (!ack.has_value()) {
-      std::fprintf(stderr, "shoal_failover: round %d: no write acknowledged within 60 s\n",
-                   round);
+      std::fprintf(stderr, "shoal_failover: round %d: no write acknowledged within 60 s\n", round);
       break;
     }
     ++completed;

@@ -53,7 +53,7 @@ struct Options {
   std::string endpoint = "/default";
   std::string method = "unary";
   int channels = 1;
-  int window = 1;  // stream: requests in flight per stream.
+  int window = 1;          // stream: requests in flight per stream.
   std::string parameters;  // JSON object for every request's parameters; empty: none.
   std::string label;       // echoed in the JSON line, for scripts.
   // A distinct header.request_id per request: a stateful replica applies a repeated request id
@@ -555,10 +555,8 @@ int64_t Report(const Options& options, size_t request_bytes, const Schedule& sch
       "\"seconds\":%.3f,\"rps\":%.1f,\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,"
       "\"errors\":%lld,\"responses_total\":%lld}\n",
       JsonEscape(options.label).c_str(), JsonEscape(options.target).c_str(), options.method.c_str(),
-      options.concurrency, options.channels, options.window,
-      JsonEscape(options.endpoint).c_str(), options.unique_ids ? "true" : "false", options.docs,
-      options.dim,
-      request_bytes,
+      options.concurrency, options.channels, options.window, JsonEscape(options.endpoint).c_str(),
+      options.unique_ids ? "true" : "false", options.docs, options.dim, request_bytes,
       latencies.size(), seconds, rps, PercentileUs(latencies, 0.50), PercentileUs(latencies, 0.90),
       PercentileUs(latencies, 0.99), static_cast<long long>(errors),
       static_cast<long long>(responses));

@@ -21,17 +21,15 @@ constexpr char kUnaryMethod[] = "/jina.JinaSingleDataRequestRPC/process_single_d
 // from CreateReactor until OnDone.
 class ForwardReactor final : public grpc::ServerGenericBidiReactor {
  public:
-  explicit ForwardReactor(grpc::GenericStub* backend) : backend_(backend) {
-    StartRead(&request_);
-  }
+  explicit ForwardReactor(grpc::GenericStub* backend) : backend_(backend) { StartRead(&request_); }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
       Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no request message"));
       return;
     }
-    backend_->UnaryCall(&client_context_, kUnaryMethod, grpc::StubOptions(), &request_,
-                        &response_, [this](grpc::Status status) {
+    backend_->UnaryCall(&client_context_, kUnaryMethod, grpc::StubOptions(), &request_, &response_,
+                        [this](grpc::Status status) {
                           if (!status.ok()) {
                             Finish(status);
                             return;
@@ -52,8 +50,8 @@ class ForwardReactor final : public grpc::ServerGenericBidiReactor {
 class ProxyService final : public grpc::CallbackGenericService {
  public:
   explicit ProxyService(grpc::GenericStub* backend) : backend_(backend) {}
-  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* context)
-      override {
+  grpc::ServerGenericBidiReactor* CreateReactor(
+      grpc::GenericCallbackServerContext* context) override {
     if (context->method() == kUnaryMethod) return new ForwardReactor(backend_);
     return grpc::CallbackGenericService::CreateReactor(context);  // UNIMPLEMENTED
   }

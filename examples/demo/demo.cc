@@ -49,15 +49,14 @@ int main(int argc, char** argv) {
   std::mt19937 rng(42);
   int made = 0;
   auto start = std::chrono::steady_clock::now();
-  auto indexed = client->Post(
-      "/index",
-      [&](shoal::Doc& doc) {
-        if (made == docs) return false;
-        doc.set_text("doc-" + std::to_string(made++));
-        doc.set_embedding(RandomVector(rng, dim));
-        return true;
-      },
-      {.request_size = static_cast<size_t>(request_size)});
+  auto indexed = client->Post("/index",
+                              [&](shoal::Doc& doc) {
+                                if (made == docs) return false;
+                                doc.set_text("doc-" + std::to_string(made++));
+                                doc.set_embedding(RandomVector(rng, dim));
+                                return true;
+                              },
+                              {.request_size = static_cast<size_t>(request_size)});
   double index_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!indexed.ok()) {

@@ -28,12 +28,12 @@ namespace shoal {
 class Response {
  public:
   explicit Response(jina::DataRequestProto* proto) : proto_(proto) {}
-  bool ok() const;                  // header.status.code == SUCCESS
+  bool ok() const;  // header.status.code == SUCCESS
   std::string_view request_id() const;
-  std::string_view error() const;   // header.status.description when !ok()
+  std::string_view error() const;  // header.status.description when !ok()
   std::string_view exception_name() const;
-  DocList docs() const;             // a view of the response's docs
-  Params parameters() const;        // a view of the response's parameters
+  DocList docs() const;       // a view of the response's docs
+  Params parameters() const;  // a view of the response's parameters
   jina::DataRequestProto& proto() const { return *proto_; }
 
  private:
@@ -46,18 +46,18 @@ class Response {
 using DocGenerator = std::function<bool(Doc& doc)>;
 
 struct PostOptions {
-  size_t request_size = 100;            // docs per request; 0 means all in one request
-  Params parameters;                    // sent with every request (plus `__results__: {}`)
-  std::string target_executor;          // regex over node names; empty: all
-  size_t prefetch = 0;                  // max requests in flight; 0: the default (1000)
-  bool results_in_order = false;        // responses in request order, not completion order
-  bool stream = true;                   // one JinaRPC/Call stream; false: unary calls
+  size_t request_size = 100;             // docs per request; 0 means all in one request
+  Params parameters;                     // sent with every request (plus `__results__: {}`)
+  std::string target_executor;           // regex over node names; empty: all
+  size_t prefetch = 0;                   // max requests in flight; 0: the default (1000)
+  bool results_in_order = false;         // responses in request order, not completion order
+  bool stream = true;                    // one JinaRPC/Call stream; false: unary calls
   std::chrono::milliseconds timeout{0};  // per request; 0: none
-  int max_attempts = 1;                 // attempts per request on UNAVAILABLE / DEADLINE_EXCEEDED
+  int max_attempts = 1;                  // attempts per request on UNAVAILABLE / DEADLINE_EXCEEDED
   std::chrono::milliseconds initial_backoff{500};
   std::chrono::milliseconds max_backoff{2000};
   double backoff_multiplier = 1.5;
-  bool show_progress = false;           // a progress bar on stderr when it is a terminal
+  bool show_progress = false;  // a progress bar on stderr when it is a terminal
   // Called for every response, on the thread that called Post. With on_done or on_always set,
   // Post returns an empty DocList.
   std::function<void(const Response&)> on_done;   // successful responses
@@ -99,8 +99,7 @@ class Client {
   // Executor error nobody handles (its exception name and description in the message).
   StatusOr<DocList> Post(std::string_view on, const DocList& inputs,
                          const PostOptions& options = {});
-  StatusOr<DocList> Post(std::string_view on, DocGenerator inputs,
-                         const PostOptions& options = {});
+  StatusOr<DocList> Post(std::string_view on, DocGenerator inputs, const PostOptions& options = {});
 
   // grpc.health.v1 Check with service "": OK when SERVING.
   Status Ping(std::chrono::milliseconds timeout = std::chrono::milliseconds(3000));

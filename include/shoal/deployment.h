@@ -32,20 +32,20 @@ struct InternalTlsOptions {
 // The keys of Jina's Deployment, with its defaults.
 struct DeploymentOptions {
   std::string name = "executor";
-  std::string uses = "Echo";        // class name, path/libx.so[:Class], Executor YAML
-  std::string uses_with = "{}";     // a JSON object for the Executor
+  std::string uses = "Echo";     // class name, path/libx.so[:Class], Executor YAML
+  std::string uses_with = "{}";  // a JSON object for the Executor
   int replicas = 1;
   int shards = 1;
-  std::string polling = "ANY";      // ANY / ALL, or a JSON map {"*": "ANY", "/custom": "ALL"}
-  int port = 0;                     // the Deployment's gRPC port; 0: any free port
-  std::string host = "127.0.0.1";   // where that port listens
+  std::string polling = "ANY";     // ANY / ALL, or a JSON map {"*": "ANY", "/custom": "ALL"}
+  int port = 0;                    // the Deployment's gRPC port; 0: any free port
+  std::string host = "127.0.0.1";  // where that port listens
   std::map<std::string, std::string> env;   // extra environment of every replica
-  bool external = false;            // serve `external_hosts` instead of spawning replicas
+  bool external = false;                    // serve `external_hosts` instead of spawning replicas
   std::vector<std::string> external_hosts;  // [grpc://|grpcs://]host:port, one per replica
   int timeout_ready_ms = 600000;
-  int timeout_send_ms = 0;          // 0: no deadline per call to a replica
-  int retries = -1;                 // -1: max(3, replicas) + 1 attempts
-  int max_queued_requests = 0;      // per replica, waiting for the Executor; 0: no limit
+  int timeout_send_ms = 0;      // 0: no deadline per call to a replica
+  int retries = -1;             // -1: max(3, replicas) + 1 attempts
+  int max_queued_requests = 0;  // per replica, waiting for the Executor; 0: no limit
   // Requests with more documents are refused by each replica (RESOURCE_EXHAUSTED); 0: no limit.
   int max_docs_per_request = 10000;
   // Bytes a request may have at the replicas and the Deployment's gateway; -1: no limit.
@@ -60,7 +60,7 @@ struct DeploymentOptions {
   // and kept in the workspace for the next ones.
   std::vector<std::vector<int>> peer_ports;
   std::string read_consistency = "eventual";  // or "linearizable": reads on the leader
-  std::string shoal_binary;         // the `shoal` executable replicas run; empty: found
+  std::string shoal_binary;                   // the `shoal` executable replicas run; empty: found
   // The most replica processes (replicas x shards) Start() and Scale() may reach; more is an
   // error before anything starts, as is more than the machine can hold. In a Flow, the Flow's
   // max_replicas applies instead.

@@ -33,10 +33,10 @@ inline constexpr std::string_view kNdArrayType = "ndarray";
 class NdArrayView {
  public:
   explicit NdArrayView(const docarray::NdArrayProto* proto) : proto_(proto) {}
-  std::string_view dtype() const;              // numpy's dtype.str, e.g. "<f4"
+  std::string_view dtype() const;  // numpy's dtype.str, e.g. "<f4"
   std::vector<uint32_t> shape() const;
-  std::string_view bytes() const;              // raw C-order buffer
-  size_t num_elements() const;                 // product of shape
+  std::string_view bytes() const;  // raw C-order buffer
+  size_t num_elements() const;     // product of shape
   // The values when dtype is "<f4" and the buffer holds exactly num_elements() floats (or is
   // empty with an empty shape); otherwise an empty span. Never a copy: a buffer that is not
   // float-aligned (protobuf's heap and arena strings always are) also reads as empty.
@@ -81,8 +81,8 @@ class Doc {
   bool Has(std::string_view field) const;
   void Erase(std::string_view field);
   std::optional<std::string_view> GetText(std::string_view field) const;
-  std::optional<int64_t> GetInt(std::string_view field) const;   // integer (int32 on the wire)
-  std::optional<double> GetDouble(std::string_view field) const; // float, or integer widened
+  std::optional<int64_t> GetInt(std::string_view field) const;    // integer (int32 on the wire)
+  std::optional<double> GetDouble(std::string_view field) const;  // float, or integer widened
   std::optional<bool> GetBool(std::string_view field) const;
   std::optional<std::string_view> GetBlob(std::string_view field) const;
   std::optional<NdArrayView> GetNdArray(std::string_view field) const;
@@ -149,8 +149,15 @@ class DocList {
     Iterator() = default;
     Iterator(const DocList* list, size_t i) : list_(list), i_(i) {}
     Doc operator*() const { return (*list_)[i_]; }
-    Iterator& operator++() { ++i_; return *this; }
-    Iterator operator++(int) { Iterator old = *this; ++i_; return old; }
+    Iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    Iterator operator++(int) {
+      Iterator old = *this;
+      ++i_;
+      return old;
+    }
     bool operator==(const Iterator& o) const { return i_ == o.i_; }
 
    private:

@@ -154,7 +154,9 @@ namespace internal {
 // when E has one, else `E(const Config&)`, else `E()`.
 template <typename E>
 StatusOr<std::unique_ptr<Executor>> Create(const Config& config) {
-  if constexpr (requires { { E::Create(config) } -> std::same_as<StatusOr<std::unique_ptr<E>>>; }) {
+  if constexpr (requires {
+                  { E::Create(config) } -> std::same_as<StatusOr<std::unique_ptr<E>>>;
+                }) {
     StatusOr<std::unique_ptr<E>> made = E::Create(config);
     if (!made.ok()) return made.status();
     return std::unique_ptr<Executor>(std::move(made).value());

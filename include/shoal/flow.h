@@ -23,12 +23,12 @@ struct FlowOptions {
   std::vector<std::string> protocols = {"grpc"};  // "grpc", "http"
   std::vector<int> ports;                         // per protocol; empty: any free port
   std::string host = "127.0.0.1";
-  int prefetch = 1000;                            // requests in flight per client stream
+  int prefetch = 1000;  // requests in flight per client stream
   // HTTP: docs per request (matches and chunks included; more: 413); 0: no limit.
   int max_docs_per_request = 10000;
-  int max_message_size = 64 << 20;                // bytes a request to the gRPC gateway may have
-  std::string shoal_binary;                       // empty: found (see shoal::Deployment)
-  int max_replicas = 256;  // per Executor: replicas x shards (see DeploymentOptions)
+  int max_message_size = 64 << 20;  // bytes a request to the gRPC gateway may have
+  std::string shoal_binary;         // empty: found (see shoal::Deployment)
+  int max_replicas = 256;           // per Executor: replicas x shards (see DeploymentOptions)
   // Security (docs/security.md): as DeploymentOptions; `auth_token`, `internal_tls` and
   // `reflection` also apply to every Executor that does not set its own.
   std::string auth_token;

@@ -20,10 +20,10 @@ using StatusOr = absl::StatusOr<T>;
 #define SHOAL_STATUS_CONCAT_(a, b) SHOAL_STATUS_CONCAT_INNER_(a, b)
 
 // Returns from the current function when `expr` yields a non-OK status.
-#define SHOAL_RETURN_IF_ERROR(expr)                    \
-  do {                                                 \
-    ::absl::Status shoal_status_ = (expr);             \
-    if (!shoal_status_.ok()) return shoal_status_;     \
+#define SHOAL_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::absl::Status shoal_status_ = (expr);         \
+    if (!shoal_status_.ok()) return shoal_status_; \
   } while (false)
 
 // `SHOAL_ASSIGN_OR_RETURN(auto x, F());` binds the value of a StatusOr or returns its error.

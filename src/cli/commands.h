@@ -4,7 +4,6 @@
 #define SHOAL_CLI_COMMANDS_H_
 
 #include <functional>
-
 #include <string>
 
 #include "CLI/CLI.hpp"
@@ -17,14 +16,14 @@ struct Command {
   std::function<int()> run;
 };
 
-Command AddExecutorCommand(CLI::App& app);  // shoal executor --uses X --port P --name N
+Command AddExecutorCommand(CLI::App& app);    // shoal executor --uses X --port P --name N
 Command AddDeploymentCommand(CLI::App& app);  // shoal deployment --uses d.yml
 Command AddFlowCommand(CLI::App& app);        // shoal flow --uses f.yml
 Command AddGatewayCommand(CLI::App& app);     // shoal gateway --uses f.yml --deployments-...
-Command AddPingCommand(CLI::App& app);      // shoal ping host:port
-Command AddRaftCommand(CLI::App& app);      // shoal raft add|remove --id X --via a,b,c
-Command AddPostCommand(CLI::App& app);      // shoal post host:port --on /x ...
-Command AddExportCommand(CLI::App& app);    // shoal export kubernetes|docker-compose f.yml out
+Command AddPingCommand(CLI::App& app);        // shoal ping host:port
+Command AddRaftCommand(CLI::App& app);        // shoal raft add|remove --id X --via a,b,c
+Command AddPostCommand(CLI::App& app);        // shoal post host:port --on /x ...
+Command AddExportCommand(CLI::App& app);      // shoal export kubernetes|docker-compose f.yml out
 
 // The server-side security flags of `shoal executor` and `shoal gateway`: --ssl-certfile,
 // --ssl-keyfile, --ssl-cafile (mTLS), --auth-token-file, --no-reflection.

@@ -4,11 +4,11 @@
 #include <iostream>
 
 #include "src/cli/commands.h"
-#include "src/rpc/auth.h"
 #include "src/cli/signals.h"
 #include "src/common/log.h"
 #include "src/config/deployment_yaml.h"
 #include "src/orchestrator/standalone.h"
+#include "src/rpc/auth.h"
 
 namespace shoal::cli {
 namespace {

@@ -68,8 +68,8 @@ struct ExecutorFlags {
 // How this replica calls the other members of its group (joining): with its own certificate
 // and CA when it serves TLS, and with its token.
 rpc::ChannelSecurity MemberSecurity(const ExecutorFlags& flags, const std::string& token) {
-  return rpc::ChannelSecurity{.tls = !flags.tls.certfile.empty(), .files = flags.tls,
-                              .auth_token = token};
+  return rpc::ChannelSecurity{
+      .tls = !flags.tls.certfile.empty(), .files = flags.tls, .auth_token = token};
 }
 
 // Under an orchestrator (env SHOAL_PARENT_PID), dies with it even after kill -9 of the parent.
@@ -297,7 +297,7 @@ Command AddExecutorCommand(CLI::App& app) {
                   "Milliseconds to drain in-flight requests on SIGTERM")
       ->check(CLI::NonNegativeNumber);
   sub->add_flag("--stateful", flags->stateful,
-                 "Replicate write endpoints through Raft (needs --workspace, --raft-address)");
+                "Replicate write endpoints through Raft (needs --workspace, --raft-address)");
   sub->add_option("--raft-id", flags->raft_id, "Raft member ID (default: --name)");
   sub->add_option("--raft-address", flags->raft_address, "Raft transport host:port to listen on");
   sub->add_option("--raft-advertise", flags->raft_advertise,

@@ -2,8 +2,8 @@
 // `shoal gateway --uses f.yml --deployments-addresses JSON`: runs only the gateway, for
 // Deployments that run elsewhere (what a Kubernetes gateway pod runs). Both print
 // `ready port=<n>` (the first protocol's port) once they serve.
-#include <csignal>
 #include <climits>
+#include <csignal>
 #include <iostream>
 
 #include "google/protobuf/struct.pb.h"
@@ -26,7 +26,7 @@ struct FlowFlags {
   std::string addresses;  // gateway only: {"name": ["host:port", ...]}
   std::optional<int> max_message_size;
   int max_replicas = config::kDefaultMaxReplicas;
-  TlsFiles tls;           // the gateway's client-facing TLS (overrides ssl_certfile/keyfile)
+  TlsFiles tls;  // the gateway's client-facing TLS (overrides ssl_certfile/keyfile)
   std::string auth_token_file;
   bool no_reflection = false;
 };
@@ -66,8 +66,8 @@ Status UseAddresses(config::FlowSpec& spec, const std::string& json) {
     auto it = addresses.fields().find(executor.name);
     if (it == addresses.fields().end()) {
       if (executor.external) continue;
-      return absl::InvalidArgumentError(
-          "--deployments-addresses has no address for Executor '" + executor.name + "'");
+      return absl::InvalidArgumentError("--deployments-addresses has no address for Executor '" +
+                                        executor.name + "'");
     }
     executor.external = true;
     executor.host.clear();

@@ -8,14 +8,10 @@ int main(int argc, char** argv) {
   CLI::App app{"Shoal: serve and scale Executors over Jina's gRPC protocol", "shoal"};
   app.require_subcommand(1);
   std::vector<shoal::cli::Command> commands = {
-      shoal::cli::AddExecutorCommand(app),
-      shoal::cli::AddDeploymentCommand(app),
-      shoal::cli::AddFlowCommand(app),
-      shoal::cli::AddGatewayCommand(app),
-      shoal::cli::AddPingCommand(app),
-      shoal::cli::AddRaftCommand(app),
-      shoal::cli::AddPostCommand(app),
-      shoal::cli::AddExportCommand(app),
+      shoal::cli::AddExecutorCommand(app), shoal::cli::AddDeploymentCommand(app),
+      shoal::cli::AddFlowCommand(app),     shoal::cli::AddGatewayCommand(app),
+      shoal::cli::AddPingCommand(app),     shoal::cli::AddRaftCommand(app),
+      shoal::cli::AddPostCommand(app),     shoal::cli::AddExportCommand(app),
   };
   CLI11_PARSE(app, argc, argv);
   for (const shoal::cli::Command& command : commands) {

@@ -38,8 +38,8 @@ int RunRaft(const RaftFlags& flags, bool add) {
     std::cerr << "shoal raft: " << token.status().message() << "\n";
     return 2;
   }
-  rpc::ChannelSecurity security{.tls = flags.tls.enabled(), .files = flags.tls,
-                                .auth_token = *token};
+  rpc::ChannelSecurity security{
+      .tls = flags.tls.enabled(), .files = flags.tls, .auth_token = *token};
   std::vector<std::string> replicas;
   for (absl::string_view via : absl::StrSplit(flags.via, ',', absl::SkipEmpty())) {
     if (absl::ConsumePrefix(&via, "grpcs://")) security.tls = true;
@@ -95,8 +95,7 @@ Command AddRaftCommand(CLI::App& app) {
   sub->require_subcommand(1);
   CLI::App* add_sub = sub->add_subcommand("add", "Add a voting member");
   AddCommonOptions(add_sub, flags.get());
-  add_sub->add_option("--address", flags->address, "host:port the other members dial")
-      ->required();
+  add_sub->add_option("--address", flags->address, "host:port the other members dial")->required();
   add_sub->callback([add] { *add = true; });
   CLI::App* remove_sub = sub->add_subcommand("remove", "Remove a member");
   AddCommonOptions(remove_sub, flags.get());

@@ -23,10 +23,9 @@ void LogLine(LogLevel level, std::string_view message);
 
 }  // namespace shoal
 
-#define SHOAL_LOG_AT_(level, ...)                                   \
-  do {                                                              \
-    if (::shoal::LogEnabled(level))                                 \
-      ::shoal::LogLine(level, ::absl::StrFormat(__VA_ARGS__));      \
+#define SHOAL_LOG_AT_(level, ...)                                                            \
+  do {                                                                                       \
+    if (::shoal::LogEnabled(level)) ::shoal::LogLine(level, ::absl::StrFormat(__VA_ARGS__)); \
   } while (false)
 #define SHOAL_LOG_DEBUG(...) SHOAL_LOG_AT_(::shoal::LogLevel::kDebug, __VA_ARGS__)
 #define SHOAL_LOG_INFO(...) SHOAL_LOG_AT_(::shoal::LogLevel::kInfo, __VA_ARGS__)

@@ -10,7 +10,9 @@
 
 namespace shoal {
 
-inline absl::string_view AsAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+inline absl::string_view AsAbsl(std::string_view s) {
+  return absl::string_view(s.data(), s.size());
+}
 inline std::string_view AsStd(absl::string_view s) { return std::string_view(s.data(), s.size()); }
 
 // `s` without its leading and trailing ASCII whitespace (absl::StripAsciiWhitespace).

@@ -91,14 +91,14 @@ Status ValidateScalars(const DeploymentSpec& spec) {
                     absl::StrFormat("must be -1 (the default) or >= 0 (got %d)", spec.retries));
   }
   if (spec.max_queued_requests < 0) {
-    return KeyError(spec, "max_queued_requests",
-                    absl::StrFormat("must be >= 0, 0 for no limit (got %d)",
-                                    spec.max_queued_requests));
+    return KeyError(
+        spec, "max_queued_requests",
+        absl::StrFormat("must be >= 0, 0 for no limit (got %d)", spec.max_queued_requests));
   }
   if (spec.max_docs_per_request && *spec.max_docs_per_request < 0) {
-    return KeyError(spec, "max_docs_per_request",
-                    absl::StrFormat("must be >= 0, 0 for no limit (got %d)",
-                                    *spec.max_docs_per_request));
+    return KeyError(
+        spec, "max_docs_per_request",
+        absl::StrFormat("must be >= 0, 0 for no limit (got %d)", *spec.max_docs_per_request));
   }
   return absl::OkStatus();
 }
@@ -143,9 +143,9 @@ Status ValidateAddresses(const DeploymentSpec& spec) {
   }
   if (!spec.shard_hosts.empty()) {
     if (static_cast<int>(spec.shard_hosts.size()) != spec.shards) {
-      return KeyError(spec, "shards",
-                      absl::StrFormat("%d shards, but addresses for %d", spec.shards,
-                                      spec.shard_hosts.size()));
+      return KeyError(
+          spec, "shards",
+          absl::StrFormat("%d shards, but addresses for %d", spec.shards, spec.shard_hosts.size()));
     }
     for (int s = 0; s < spec.shards; ++s) {
       SHOAL_RETURN_IF_ERROR(ResolveExternalAddresses(ExternalShard(spec, s)).status());
@@ -319,9 +319,9 @@ Status ValidateRaftConfiguration(const DeploymentSpec& spec) {
 
 Status ValidateLoadBalancing(const DeploymentSpec& spec) {
   if (spec.load_balancing != "least_loaded" && spec.load_balancing != "round_robin") {
-    return KeyError(spec, "load_balancing",
-                    absl::StrFormat("expected least_loaded or round_robin, got '%s'",
-                                    spec.load_balancing));
+    return KeyError(
+        spec, "load_balancing",
+        absl::StrFormat("expected least_loaded or round_robin, got '%s'", spec.load_balancing));
   }
   return absl::OkStatus();
 }
@@ -456,17 +456,17 @@ Status ValidateSecurity(const DeploymentSpec& spec) {
   }
   const TlsFiles& internal = spec.internal_tls;
   if (internal.enabled()) {
-    for (auto [name, path] : {std::pair<const char*, const std::string*>{"certfile",
-                                                                          &internal.certfile},
-                              {"keyfile", &internal.keyfile},
-                              {"cafile", &internal.cafile}}) {
+    for (auto [name, path] :
+         {std::pair<const char*, const std::string*>{"certfile", &internal.certfile},
+          {"keyfile", &internal.keyfile},
+          {"cafile", &internal.cafile}}) {
       if (path->empty()) {
         return KeyError(spec, absl::StrCat("internal_tls.", name),
                         "is missing: internal_tls needs certfile, keyfile and cafile (mTLS)");
       }
     }
-    SHOAL_RETURN_IF_ERROR(ValidatePemKey(spec, "internal_tls.certfile", internal.certfile,
-                                         PemKind::kCertificate));
+    SHOAL_RETURN_IF_ERROR(
+        ValidatePemKey(spec, "internal_tls.certfile", internal.certfile, PemKind::kCertificate));
     SHOAL_RETURN_IF_ERROR(
         ValidatePemKey(spec, "internal_tls.keyfile", internal.keyfile, PemKind::kPrivateKey));
     SHOAL_RETURN_IF_ERROR(
@@ -502,8 +502,8 @@ Status CheckReplicaLimit(const DeploymentSpec& spec, int max_replicas) {
   const int64_t processes = int64_t{spec.replicas} * spec.shards;
   if (processes <= max_replicas) return absl::OkStatus();
   // The key to point at: the one that alone passes the limit, else the larger factor.
-  const bool shards = spec.shards > max_replicas ||
-                      (spec.replicas <= max_replicas && spec.shards > spec.replicas);
+  const bool shards =
+      spec.shards > max_replicas || (spec.replicas <= max_replicas && spec.shards > spec.replicas);
   return KeyError(spec, shards ? "shards" : "replicas",
                   absl::StrFormat("Deployment '%s': %d replicas x %d shards = %d replica "
                                   "processes, more than max_replicas (%d per Deployment; "

@@ -11,8 +11,8 @@
 
 #include "google/protobuf/struct.pb.h"
 #include "shoal/status.h"
-#include "src/config/grpc_server_options.h"
 #include "src/common/tls_files.h"
+#include "src/config/grpc_server_options.h"
 
 namespace shoal::config {
 
@@ -42,9 +42,9 @@ struct DeploymentSpec {
   // `gpus` as written ("1", "all"; empty when not given). Local replicas get GPUs through
   // CUDA_VISIBLE_DEVICES=RR instead; the Kubernetes and docker-compose exports read this.
   std::string gpus;
-  int timeout_ready_ms = 600000;           // -1: forever
-  std::optional<int> timeout_send_ms;      // per call to a replica; unset: none
-  int max_queued_requests = 0;             // per replica, waiting for the Executor; 0: no limit
+  int timeout_ready_ms = 600000;       // -1: forever
+  std::optional<int> timeout_send_ms;  // per call to a replica; unset: none
+  int max_queued_requests = 0;         // per replica, waiting for the Executor; 0: no limit
   // Per request at each replica, refused before the Executor sees it; unset: the replica's
   // default (10,000); 0: no limit.
   std::optional<int> max_docs_per_request;
@@ -54,7 +54,7 @@ struct DeploymentSpec {
   // Errors to clients give replicas' host:port instead of their names ("indexer/rep-1"): a
   // debugging aid that tells clients the internal network.
   bool expose_internal_errors = false;
-  int retries = -1;                        // -1: max(3, replicas) + 1 attempts
+  int retries = -1;  // -1: max(3, replicas) + 1 attempts
   // least_loaded (the idle replica first) or round_robin (Jina's policy, for comparison).
   std::string load_balancing = "least_loaded";
   std::string workspace;

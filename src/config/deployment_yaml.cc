@@ -319,7 +319,7 @@ absl::Status ReadInternalTls(const Context& ctx, const Entry& entry) {
   TlsFiles& tls = ctx.spec.internal_tls;
   for (const auto& [name, value] : fields.fields()) {
     const std::string key = ChildKey("internal_tls", name);
-    std::string* target = name == "certfile" ? &tls.certfile
+    std::string* target = name == "certfile"  ? &tls.certfile
                           : name == "keyfile" ? &tls.keyfile
                           : name == "cafile"  ? &tls.cafile
                                               : nullptr;

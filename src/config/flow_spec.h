@@ -20,14 +20,14 @@ struct FlowSpec {
   std::string name = "flow";
   // Gateway: one port per protocol ("grpc", "http"), in the order of `protocols`.
   std::vector<std::string> protocols = {"grpc"};
-  std::vector<int> ports;                   // empty: any free port for each protocol
+  std::vector<int> ports;  // empty: any free port for each protocol
   std::string host = "0.0.0.0";
-  int prefetch = 1000;                      // requests in flight per client stream; 0: no limit
-  std::optional<int> port_monitoring;       // Prometheus metrics of the gateway's process
+  int prefetch = 1000;                 // requests in flight per client stream; 0: no limit
+  std::optional<int> port_monitoring;  // Prometheus metrics of the gateway's process
   // The HTTP front end refuses (413) a request with more docs, matches and chunks included;
   // 0: no limit.
   int max_docs_per_request = kDefaultMaxDocsPerRequest;
-  GrpcServerLimits grpc_server_limits;      // `grpc_server_options` of the gRPC gateway
+  GrpcServerLimits grpc_server_limits;  // `grpc_server_options` of the gRPC gateway
   // Jina's ssl_certfile/ssl_keyfile: the gateway serves TLS to clients (both or neither).
   std::string ssl_certfile;
   std::string ssl_keyfile;

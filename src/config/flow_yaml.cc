@@ -89,8 +89,7 @@ absl::Status ReadGatewayKey(Context& ctx, const YAML::Node& key_node, const YAML
   } else if (canonical == "max_docs_per_request") {
     SHOAL_ASSIGN_OR_RETURN(spec.max_docs_per_request, ValueToInt(value, location, dotted));
   } else if (canonical == "grpc_server_options") {
-    SHOAL_ASSIGN_OR_RETURN(spec.grpc_server_limits,
-                           ReadGrpcServerOptions(value, location, dotted));
+    SHOAL_ASSIGN_OR_RETURN(spec.grpc_server_limits, ReadGrpcServerOptions(value, location, dotted));
   } else if (canonical == "ssl_certfile") {
     SHOAL_ASSIGN_OR_RETURN(spec.ssl_certfile, ValueToString(value, location, dotted));
   } else if (canonical == "ssl_keyfile") {

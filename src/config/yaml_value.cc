@@ -402,12 +402,11 @@ absl::StatusOr<Struct> YamlToStruct(const YAML::Node& node, std::string_view fil
   }
 }
 
-absl::StatusOr<std::string> ReadYamlFile(const std::filesystem::path& path,
-                                         std::string_view what) {
+absl::StatusOr<std::string> ReadYamlFile(const std::filesystem::path& path, std::string_view what) {
   std::ifstream file(path, std::ios::binary);
   if (!file) {
-    return absl::NotFoundError(absl::StrFormat("cannot read %s '%s': %s", what, path.string(),
-                                               std::strerror(errno)));
+    return absl::NotFoundError(
+        absl::StrFormat("cannot read %s '%s': %s", what, path.string(), std::strerror(errno)));
   }
   // Read in pieces up to the limit, so that a device or a pipe that never ends (`/dev/zero`
   // named as a Flow item) is refused instead of filling memory.

@@ -18,12 +18,12 @@ struct RequestState {
   // A view into the request being answered (set by the runtime; starts as an empty view, not an
   // owned list, so that no message is allocated per request).
   DocList docs{static_cast<docarray::DocListProto*>(nullptr)};
-  Params params;                                 // the request's parameters (per-executor merged)
+  Params params;  // the request's parameters (per-executor merged)
   std::string_view endpoint;
-  std::vector<docarray::DocListProto*> parts;    // one per part; the docs when single-part
-  std::vector<std::string_view> part_origins;    // last route's executor of each part
+  std::vector<docarray::DocListProto*> parts;  // one per part; the docs when single-part
+  std::vector<std::string_view> part_origins;  // last route's executor of each part
   std::string_view runtime_name;
-  google::protobuf::Struct* results = nullptr;   // `parameters.__results__` of the response
+  google::protobuf::Struct* results = nullptr;  // `parameters.__results__` of the response
 };
 
 // Lets the runtime set what an Executor may read about itself.

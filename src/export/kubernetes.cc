@@ -397,10 +397,10 @@ StatusOr<std::string> Writer::NodeManifest(const NodePlan& node) {
     }
     workload_spec.Set("selector", Selector(object));
     workload_spec.Set(
-        "template", PodTemplate(ExecutorLabels(node, shard), ExecutorContainer(node, shard, object),
-                                std::move(volumes),
-                                spec.stateful || !spec.workspace.empty() ||
-                                    !plan_.secrets.empty()));
+        "template",
+        PodTemplate(ExecutorLabels(node, shard), ExecutorContainer(node, shard, object),
+                    std::move(volumes),
+                    spec.stateful || !spec.workspace.empty() || !plan_.secrets.empty()));
     if (spec.stateful) {
       YamlNode claims = YamlNode::EmptyList();
       claims.Add(VolumeClaimTemplate(options_));

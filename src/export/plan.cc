@@ -214,8 +214,7 @@ std::vector<std::string> ExecutorArgs(const NodePlan& node, const ReplicaArgs& r
                            std::to_string(kReplicaPort)});
   if (replica.workspace) args.insert(args.end(), {"--workspace", kWorkspaceDir});
   if (spec.max_queued_requests > 0) {
-    args.insert(args.end(),
-                {"--max-queued-requests", std::to_string(spec.max_queued_requests)});
+    args.insert(args.end(), {"--max-queued-requests", std::to_string(spec.max_queued_requests)});
   }
   for (std::string& flag : config::ReplicaLimitFlags(spec)) args.push_back(std::move(flag));
   if (spec.port_monitoring.has_value()) {

@@ -146,10 +146,9 @@ class Gateway::Run {
         head_.endpoint, std::move(request), deadline_,
         [this, node](routing::SendResult result) {
           if (!result.status.ok()) {
-            result.status = grpc::Status(
-                result.status.error_code(),
-                absl::StrCat("Deployment '", gateway_->nodes_[node].name,
-                             "': ", result.status.error_message()));
+            result.status = grpc::Status(result.status.error_code(),
+                                         absl::StrCat("Deployment '", gateway_->nodes_[node].name,
+                                                      "': ", result.status.error_message()));
           }
           Complete(node, std::move(result));
         },
@@ -240,11 +239,10 @@ void Gateway::Discover(std::chrono::milliseconds timeout) {
     absl::Notification done;
     routing::SendResult result;
     grpc::Slice empty;
-    routing::Send(set, grpc::ByteBuffer(&empty, 1), std::move(options),
-                  [&](routing::SendResult r) {
-                    result = std::move(r);
-                    done.Notify();
-                  });
+    routing::Send(set, grpc::ByteBuffer(&empty, 1), std::move(options), [&](routing::SendResult r) {
+      result = std::move(r);
+      done.Notify();
+    });
     done.WaitForNotification();
     jina::EndpointsProto endpoints;
     grpc::Slice slice;
@@ -280,8 +278,7 @@ void Gateway::ProcessParts(grpc::ByteBuffer parts, Deadline deadline,
   nodes_[0].router->Route("", std::move(parts), deadline, std::move(done), routing::kProcessData);
 }
 
-void Gateway::DiscoverEndpoints(
-    absl::AnyInvocable<void(StatusOr<jina::EndpointsProto>)> done) {
+void Gateway::DiscoverEndpoints(absl::AnyInvocable<void(StatusOr<jina::EndpointsProto>)> done) {
   jina::EndpointsProto merged;
   std::set<std::string> endpoints, writes;
   Status unknown;
@@ -289,9 +286,9 @@ void Gateway::DiscoverEndpoints(
     absl::MutexLock lock(&mu_);
     for (size_t n = 0; n < nodes_.size() && unknown.ok(); ++n) {
       if (!endpoints_[n].has_value()) {
-        unknown = absl::UnavailableError(absl::StrCat("the endpoints of Deployment '",
-                                                      nodes_[n].name,
-                                                      "' are unknown: its replicas did not answer"));
+        unknown =
+            absl::UnavailableError(absl::StrCat("the endpoints of Deployment '", nodes_[n].name,
+                                                "' are unknown: its replicas did not answer"));
         break;
       }
       for (const std::string& e : endpoints_[n]->endpoints()) {

@@ -3,14 +3,14 @@
 // in request order when the client asks for it.
 #include "src/gateway/gateway_server.h"
 
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
 #include <algorithm>
 #include <deque>
 #include <map>
 #include <utility>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -91,9 +91,9 @@ class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
     if (read_more) StartRead(&reading_);
     StatusOr<RequestHead> head = ReadRequestHead(request);
     if (!head.ok()) {
-      Completed(sequence, std::nullopt,
-                absl::StrCat("jina.JinaRPC/Call message #", sequence + 1, ": ",
-                             head.status().message()));
+      Completed(
+          sequence, std::nullopt,
+          absl::StrCat("jina.JinaRPC/Call message #", sequence + 1, ": ", head.status().message()));
       return;
     }
     RequestHead h = *head;
@@ -164,8 +164,8 @@ class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
 
   bool CanReadLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const size_t held = static_cast<size_t>(in_flight_) + ready_.size() + (writing_ ? 1 : 0);
-    return held < static_cast<size_t>(prefetch_) && held_bytes_ < kMaxHeldBytes &&
-           error_.ok() && !write_failed_;
+    return held < static_cast<size_t>(prefetch_) && held_bytes_ < kMaxHeldBytes && error_.ok() &&
+           !write_failed_;
   }
 
   // Whether a paused read may start again; the caller then calls ResumeRead outside `mu_`.
@@ -253,9 +253,11 @@ bool Admit(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* react
 class GatewayServer::Services {
  public:
   Services(Gateway* gateway, const Options& options)
-      : single_(gateway, options.auth_token), data_(gateway, options.auth_token),
+      : single_(gateway, options.auth_token),
+        data_(gateway, options.auth_token),
         call_(gateway, options.prefetch, options.auth_token),
-        discovery_(gateway, options.auth_token), dry_run_(gateway, options.auth_token),
+        discovery_(gateway, options.auth_token),
+        dry_run_(gateway, options.auth_token),
         info_(options.name, options.auth_token) {}
 
   void Register(grpc::ServerBuilder& builder, bool with_process_data) {
@@ -288,10 +290,10 @@ class GatewayServer::Services {
       if (!Admit(context, reactor, token_)) return reactor;
       StatusOr<RequestHead> head = ReadRequestHead(*request);
       if (!head.ok()) {
-        reactor->Finish(grpc::Status(
-            grpc::StatusCode::INVALID_ARGUMENT,
-            absl::StrCat("jina.JinaSingleDataRequestRPC/process_single_data: ",
-                         head.status().message())));
+        reactor->Finish(
+            grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                         absl::StrCat("jina.JinaSingleDataRequestRPC/process_single_data: ",
+                                      head.status().message())));
         return reactor;
       }
       gateway_->Process(*request, *head, DeadlineOf(context),
@@ -346,8 +348,7 @@ class GatewayServer::Services {
 
   class Discovery : public jina::JinaDiscoverEndpointsRPC::CallbackService {
    public:
-    Discovery(Gateway* gateway, std::string token)
-        : gateway_(gateway), token_(std::move(token)) {}
+    Discovery(Gateway* gateway, std::string token) : gateway_(gateway), token_(std::move(token)) {}
     grpc::ServerUnaryReactor* endpoint_discovery(grpc::CallbackServerContext* context,
                                                  const google::protobuf::Empty* request,
                                                  jina::EndpointsProto* response) override {
@@ -355,8 +356,8 @@ class GatewayServer::Services {
       if (!Admit(context, reactor, token_)) return reactor;
       gateway_->DiscoverEndpoints([reactor, response](StatusOr<jina::EndpointsProto> result) {
         if (!result.ok()) {
-          reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                       std::string(result.status().message())));
+          reactor->Finish(
+              grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(result.status().message())));
           return;
         }
         *response = std::move(result).value();
@@ -394,8 +395,7 @@ class GatewayServer::Services {
 
   class Info : public jina::JinaInfoRPC::CallbackService {
    public:
-    Info(std::string name, std::string token)
-        : name_(std::move(name)), token_(std::move(token)) {}
+    Info(std::string name, std::string token) : name_(std::move(name)), token_(std::move(token)) {}
     grpc::ServerUnaryReactor* _status(grpc::CallbackServerContext* context,
                                       const google::protobuf::Empty* request,
                                       jina::JinaInfoProto* response) override {

@@ -24,8 +24,8 @@ class GatewayServer {
  public:
   struct Options {
     std::string host = "0.0.0.0";
-    int port = 0;          // 0: any free port
-    int prefetch = 1000;   // requests in flight per Call stream unless the client asks fewer
+    int port = 0;         // 0: any free port
+    int prefetch = 1000;  // requests in flight per Call stream unless the client asks fewer
     std::string name = "gateway";
     // Larger requests are refused by gRPC with RESOURCE_EXHAUSTED; -1: no limit. 64 MiB, as
     // a replica's (replica/server.h says why).

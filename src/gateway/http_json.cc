@@ -238,7 +238,8 @@ Status ReadRequest(const Json& body, std::string_view path_endpoint,
   jina::HeaderProto* header = request->mutable_header();
   header->set_request_id(RandomHexId());
   std::string endpoint(path_endpoint);
-  if (const Json* e = Find(body, {"execEndpoint", "exec_endpoint"}); e != nullptr && !e->is_null()) {
+  if (const Json* e = Find(body, {"execEndpoint", "exec_endpoint"});
+      e != nullptr && !e->is_null()) {
     if (!e->is_string()) return Invalid("execEndpoint", "expected a string");
     if (endpoint.empty()) endpoint = e->get<std::string>();
   }

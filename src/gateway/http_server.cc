@@ -36,8 +36,8 @@
 #include "src/common/log.h"
 #include "src/common/strings.h"
 #include "src/gateway/http_json.h"
-#include "src/rpc/auth.h"
 #include "src/gateway/http_stream.h"
+#include "src/rpc/auth.h"
 
 namespace shoal::gateway {
 namespace {
@@ -137,7 +137,7 @@ class HttpServer::Impl {
   const Options options_;
   int port_ = 0;
   std::shared_ptr<net::ssl::context> tls_;  // null: plain HTTP
-  std::atomic<size_t> body_bytes_{0};  // reserved by sessions for their current request
+  std::atomic<size_t> body_bytes_{0};       // reserved by sessions for their current request
 
   // Declared first among the Asio objects: destroyed last, after every socket and timer.
   net::io_context ioc_;
@@ -226,8 +226,7 @@ void HttpSession::OnHeader(beast::error_code ec, size_t bytes) {
   version_ = parser_->get().version();
   if (!token.empty()) {
     const auto authorization = parser_->get()[http::field::authorization];
-    if (!rpc::TokenMatches(std::string_view(authorization.data(), authorization.size()),
-                            token)) {
+    if (!rpc::TokenMatches(std::string_view(authorization.data(), authorization.size()), token)) {
       keep_alive_ = false;  // the body, if any, is not read
       Reply(http::status::unauthorized, ErrorJson("Unauthorized"));
       return;

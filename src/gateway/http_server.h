@@ -33,9 +33,9 @@ class HttpServer {
  public:
   struct Options {
     std::string host = "0.0.0.0";
-    int port = 0;                                     // 0: any free port
-    int threads = 2;                                  // io threads
-    std::string name = "gateway";                     // reported by GET /status
+    int port = 0;                       // 0: any free port
+    int threads = 2;                    // io threads
+    std::string name = "gateway";       // reported by GET /status
     size_t max_body_bytes = 64u << 20;  // one request's body; larger (declared or sent): 413
     // Request bodies held at once, all connections together, counted as their bytes arrive
     // (not as declared); a request whose body would go over is answered 503.
@@ -49,7 +49,7 @@ class HttpServer {
     // A request's body must arrive whole within this time from its headers (Envoy's
     // request_timeout); else the connection is closed.
     absl::Duration body_timeout = absl::Seconds(30);
-    std::optional<absl::Duration> request_timeout;    // Gateway deadline; none: no deadline
+    std::optional<absl::Duration> request_timeout;  // Gateway deadline; none: no deadline
     // HTTPS with this PEM certificate (chain) and key, both or neither; a file that cannot be
     // loaded is an error of Start() naming it.
     std::string ssl_certfile;

@@ -3,10 +3,10 @@
 #ifndef SHOAL_GATEWAY_REQUEST_HEAD_H_
 #define SHOAL_GATEWAY_REQUEST_HEAD_H_
 
+#include <grpcpp/support/byte_buffer.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/support/byte_buffer.h>
 
 #include "google/protobuf/struct.pb.h"
 #include "shoal/status.h"

@@ -36,7 +36,7 @@ void AppendLengthDelimited(std::string& out, int field, std::string_view bytes) 
 template <typename F>
 Status ForEachField(const std::string& bytes, F field) {
   google::protobuf::io::CodedInputStream input(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                              static_cast<int>(bytes.size()));
+                                               static_cast<int>(bytes.size()));
   while (true) {
     int start = input.CurrentPosition();
     uint32_t tag = input.ReadTag();
@@ -91,11 +91,10 @@ StatusOr<google::protobuf::Struct> ReadParameters(const grpc::ByteBuffer& reques
   SHOAL_RETURN_IF_ERROR(ForEachField(bytes, [&](int number, std::string_view raw) {
     if (number != 2) return;
     google::protobuf::io::CodedInputStream input(reinterpret_cast<const uint8_t*>(raw.data()),
-                                                static_cast<int>(raw.size()));
+                                                 static_cast<int>(raw.size()));
     uint32_t length = 0;
     input.ReadTag();
-    parsed = parsed && input.ReadVarint32(&length) &&
-             parameters.MergeFromCodedStream(&input);
+    parsed = parsed && input.ReadVarint32(&length) && parameters.MergeFromCodedStream(&input);
   }));
   if (!parsed) return absl::InvalidArgumentError("the request's parameters are not a Struct");
   return parameters;

@@ -4,10 +4,10 @@
 #ifndef SHOAL_GATEWAY_REQUEST_REWRITE_H_
 #define SHOAL_GATEWAY_REQUEST_REWRITE_H_
 
+#include <grpcpp/support/byte_buffer.h>
+
 #include <string_view>
 #include <vector>
-
-#include <grpcpp/support/byte_buffer.h>
 
 #include "google/protobuf/struct.pb.h"
 #include "shoal/status.h"

@@ -152,8 +152,8 @@ SamplerRegistration::~SamplerRegistration() {
 }
 
 SamplerRegistration AddSampler(std::map<std::string, std::string> labels, Sampler sampler) {
-  return SamplerRegistration(GetSamplers().Add(
-      prometheus::Labels(labels.begin(), labels.end()), std::move(sampler)));
+  return SamplerRegistration(
+      GetSamplers().Add(prometheus::Labels(labels.begin(), labels.end()), std::move(sampler)));
 }
 
 const std::shared_ptr<prometheus::Collectable>& SampledGauges() {

@@ -121,8 +121,8 @@ class SamplerRegistration {
 const std::shared_ptr<prometheus::Registry>& Registry();
 // The samplers' gauges, as a collectable the exposer serves next to Registry(). Never destroyed.
 const std::shared_ptr<prometheus::Collectable>& SampledGauges();
-// Everything in the registry and the samplers in the Prometheus text format, as /metrics serves it (a family is
-// listed once it has a series).
+// Everything in the registry and the samplers in the Prometheus text format, as /metrics serves it
+// (a family is listed once it has a series).
 std::string RenderText();
 
 }  // namespace shoal::metrics

@@ -1,8 +1,7 @@
 // shoal::Deployment (include/shoal/deployment.h) over StandaloneDeployment.
-#include "shoal/deployment.h"
-
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
+#include "shoal/deployment.h"
 #include "src/config/deployment_yaml.h"
 #include "src/orchestrator/api_specs.h"
 #include "src/orchestrator/standalone.h"
@@ -53,9 +52,9 @@ StatusOr<config::DeploymentSpec> ToDeploymentSpec(const DeploymentOptions& o) {
   spec.read_consistency = o.read_consistency;
   if (!google::protobuf::util::JsonStringToMessage(o.raft_configuration, &spec.raft_configuration)
            .ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Deployment '", o.name, "': raft_configuration is not a JSON object: ",
-        o.raft_configuration));
+    return absl::InvalidArgumentError(
+        absl::StrCat("Deployment '", o.name,
+                     "': raft_configuration is not a JSON object: ", o.raft_configuration));
   }
   spec.needs = o.needs;
   spec.floating = o.floating;
@@ -119,9 +118,9 @@ Status Deployment::Start() {
     client_options.tls = true;
     client_options.ssl_cafile = spec.ssl_certfile;
   }
-  SHOAL_ASSIGN_OR_RETURN(Client client,
-                         Client::Connect(absl::StrCat("127.0.0.1:", impl_->running->port()),
-                                         client_options));
+  SHOAL_ASSIGN_OR_RETURN(
+      Client client,
+      Client::Connect(absl::StrCat("127.0.0.1:", impl_->running->port()), client_options));
   impl_->client.emplace(std::move(client));
   return absl::OkStatus();
 }

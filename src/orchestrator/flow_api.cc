@@ -1,9 +1,8 @@
 // shoal::Flow (include/shoal/flow.h) over LocalFlow.
-#include "shoal/flow.h"
-
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "shoal/flow.h"
 #include "src/config/flow_yaml.h"
 #include "src/export/kubernetes.h"
 #include "src/orchestrator/api_specs.h"
@@ -14,8 +13,8 @@ namespace shoal {
 class Flow::Impl {
  public:
   config::FlowSpec spec;
-  Status error;                              // the first bad Add(), reported by Start()
-  std::string last = config::kGatewayNode;   // the last non-floating node
+  Status error;                             // the first bad Add(), reported by Start()
+  std::string last = config::kGatewayNode;  // the last non-floating node
   std::string host = "127.0.0.1";
   std::string shoal_binary;
   int max_replicas = config::kDefaultMaxReplicas;
@@ -104,8 +103,8 @@ Status Flow::Start() {
       client_options.ssl_cafile = impl_->spec.ssl_certfile;  // see DeploymentOptions
     }
     SHOAL_ASSIGN_OR_RETURN(
-        Client client, Client::Connect(absl::StrCat("127.0.0.1:", impl_->running->grpc_port()),
-                                       client_options));
+        Client client,
+        Client::Connect(absl::StrCat("127.0.0.1:", impl_->running->grpc_port()), client_options));
     impl_->client.emplace(std::move(client));
   }
   return absl::OkStatus();
@@ -129,8 +128,8 @@ StatusOr<std::string> Flow::ToKubernetesYaml(const KubernetesExportOptions& opti
   SHOAL_RETURN_IF_ERROR(impl_->error);
   SHOAL_ASSIGN_OR_RETURN(
       std::vector<exporter::Manifest> manifests,
-      exporter::ToKubernetes(impl_->spec, {.k8s_namespace = options.k8s_namespace,
-                                           .image = options.image}));
+      exporter::ToKubernetes(impl_->spec,
+                             {.k8s_namespace = options.k8s_namespace, .image = options.image}));
   return exporter::JoinManifests(manifests);
 }
 

@@ -51,8 +51,8 @@ StatusOr<std::vector<std::string>> CudaDevices(const config::DeploymentSpec& spe
 }
 
 // A replica this Deployment started: TLS when internal_tls is on.
-routing::Address LocalReplica(const config::DeploymentSpec& spec, const std::string& host,
-                              int port, std::string name) {
+routing::Address LocalReplica(const config::DeploymentSpec& spec, const std::string& host, int port,
+                              std::string name) {
   return routing::Address{
       .host = host, .port = port, .tls = spec.internal_tls.enabled(), .name = std::move(name)};
 }
@@ -336,7 +336,8 @@ ReplicaProcessSpec LocalDeployment::ReplicaSpec(int shard, int r, int members,
     replica.argv.insert(replica.argv.end(),
                         {"--max-queued-requests", std::to_string(spec_.max_queued_requests)});
   }
-  for (std::string& flag : config::ReplicaLimitFlags(spec_)) replica.argv.push_back(std::move(flag));
+  for (std::string& flag : config::ReplicaLimitFlags(spec_))
+    replica.argv.push_back(std::move(flag));
   if (!spec_.workspace.empty()) {
     replica.argv.push_back("--workspace");
     replica.argv.push_back((std::filesystem::path(spec_.workspace) / replica.name).string());
@@ -344,12 +345,12 @@ ReplicaProcessSpec LocalDeployment::ReplicaSpec(int shard, int r, int members,
   if (spec_.stateful) {
     // Each shard is one Raft group. The first members bootstrap it together; a member added
     // later joins through the running ones.
-    replica.argv.insert(replica.argv.end(),
-                        {"--stateful", "--raft-id", absl::StrCat("rep-", r), "--raft-address",
-                         RaftAddress(shard, r), "--raft-configuration", raft_configuration_json_,
-                         "--read-consistency", spec_.read_consistency, "--timeout-ready",
-                         std::to_string(spec_.timeout_ready_ms < 0 ? 3600000
-                                                                   : spec_.timeout_ready_ms)});
+    replica.argv.insert(
+        replica.argv.end(),
+        {"--stateful", "--raft-id", absl::StrCat("rep-", r), "--raft-address",
+         RaftAddress(shard, r), "--raft-configuration", raft_configuration_json_,
+         "--read-consistency", spec_.read_consistency, "--timeout-ready",
+         std::to_string(spec_.timeout_ready_ms < 0 ? 3600000 : spec_.timeout_ready_ms)});
     if (join.empty()) {
       std::string peers;
       for (int m = 0; m < members; ++m) {
@@ -397,10 +398,9 @@ void LocalDeployment::OnReady(size_t index, int port) {
   const auto [shard, replica] = *slot;
   routing::ReplicaSet& set = router->shard(shard);
   std::vector<routing::ReplicaStats> stats = set.Stats();
-  routing::Address address =
-      LocalReplica(spec_, replica_host_, port,
-                   ReplicaName(spec_.name, spec_.shards, static_cast<int>(shard),
-                               static_cast<int>(replica)));
+  routing::Address address = LocalReplica(
+      spec_, replica_host_, port,
+      ReplicaName(spec_.name, spec_.shards, static_cast<int>(shard), static_cast<int>(replica)));
   if (replica < stats.size() && stats[replica].address != address.ToString()) {
     set.SetAddress(replica, address);
   }
@@ -447,9 +447,8 @@ Status LocalDeployment::Scale(int replicas) {
         more, absl::StrCat("scaling Deployment '", spec_.name, "' to ", replicas, " replicas"),
         ReadMachineLimits()));
   }
-  const absl::Duration timeout = spec_.timeout_ready_ms < 0
-                                     ? absl::Hours(1)
-                                     : absl::Milliseconds(spec_.timeout_ready_ms);
+  const absl::Duration timeout =
+      spec_.timeout_ready_ms < 0 ? absl::Hours(1) : absl::Milliseconds(spec_.timeout_ready_ms);
   if (spec_.stateful && replicas < 3) {
     SHOAL_LOG_WARNING("Deployment '%s': stateful with %d replica(s) tolerates no replica failure",
                       spec_.name, replicas);
@@ -485,9 +484,8 @@ Status LocalDeployment::Grow(int shard, int from, int to, absl::Duration timeout
     }
     StatusOr<size_t> added = supervisor_->Add(ReplicaSpec(shard, r, to, join));
     if (!added.ok()) {
-      return absl::Status(added.status().code(),
-                          absl::StrCat("scaling Deployment '", spec_.name,
-                                       "': ", added.status().message()));
+      return absl::Status(added.status().code(), absl::StrCat("scaling Deployment '", spec_.name,
+                                                              "': ", added.status().message()));
     }
     absl::MutexLock lock(&members_mu_);
     members_[shard].push_back(*added);

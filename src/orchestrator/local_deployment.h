@@ -31,7 +31,7 @@ std::string FindShoalBinary();
 class LocalDeployment {
  public:
   struct Options {
-    std::string shoal_binary;    // empty: FindShoalBinary()
+    std::string shoal_binary;  // empty: FindShoalBinary()
     std::string replica_host = "127.0.0.1";
     // Where the Deployment's own metrics (port_monitoring) listen: the host its clients reach,
     // i.e. its gateway's, so that a loopback-only gateway does not expose metrics elsewhere.
@@ -110,7 +110,7 @@ class LocalDeployment {
   std::unique_ptr<routing::DeploymentRouter> router_;
   // router_ once it exists, for the supervisor's callbacks (they start before it does).
   std::atomic<routing::DeploymentRouter*> live_router_{nullptr};
-  std::unique_ptr<Supervisor> supervisor_;  // null for external Deployments
+  std::unique_ptr<Supervisor> supervisor_;     // null for external Deployments
   std::unique_ptr<metrics::Exposer> metrics_;  // with spec.port_monitoring
 };
 

@@ -14,8 +14,8 @@ StatusOr<std::unique_ptr<LocalFlow>> LocalFlow::Start(const config::FlowSpec& sp
   // Every Deployment is checked before any of them starts a replica.
   std::vector<const config::DeploymentSpec*> executors;
   for (const config::DeploymentSpec& executor : spec.executors) executors.push_back(&executor);
-  SHOAL_RETURN_IF_ERROR(CheckCanStart(executors, options.local.max_replicas,
-                                      absl::StrCat("Flow '", spec.name, "'")));
+  SHOAL_RETURN_IF_ERROR(
+      CheckCanStart(executors, options.local.max_replicas, absl::StrCat("Flow '", spec.name, "'")));
   std::unique_ptr<LocalFlow> flow(new LocalFlow());
   flow->spec_ = spec;
   // Every Deployment starts at once; the Flow is ready when the slowest one is.

@@ -134,8 +134,8 @@ void Supervisor::StopOneLocked(Replica& r) {
                       r.spec.name, r.pid, Milliseconds(options_.stop_timeout));
     SignalChildGroup(r.pid, SIGKILL);
     if (!mu_.AwaitWithTimeout(absl::Condition(&reaped), kKillGrace)) {
-      SHOAL_LOG_ERROR("replica %s (pid %d) survived SIGKILL for %s; leaving it", r.spec.name,
-                      r.pid, Milliseconds(kKillGrace));
+      SHOAL_LOG_ERROR("replica %s (pid %d) survived SIGKILL for %s; leaving it", r.spec.name, r.pid,
+                      Milliseconds(kKillGrace));
     }
   }
 }

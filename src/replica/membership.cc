@@ -18,8 +18,8 @@ grpc::ServerUnaryReactor* MembershipService::AddVoter(grpc::CallbackServerContex
     return reactor;
   }
   if (request->id().empty() || request->address().empty()) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "AddVoter needs an id and an address"));
+    reactor->Finish(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "AddVoter needs an id and an address"));
     return reactor;
   }
   replica_->AddVoter(request->id(), request->address(),

@@ -1,13 +1,13 @@
 #include "src/replica/raft_snapshot.h"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string_view>
 #include <system_error>
-
-#include <openssl/evp.h>
 
 #include "absl/strings/str_cat.h"
 #include "src/common/strings.h"

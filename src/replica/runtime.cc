@@ -57,10 +57,9 @@ Status DecodeDocs(jina::DataRequestProto& request) {
   }
   std::string bytes = std::move(*data->mutable_docs_bytes());
   if (!data->mutable_docs()->ParseFromString(bytes)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("request ", request.header().request_id(),
-                     ": data.docs_bytes is not a serialized docarray.DocListProto (",
-                     bytes.size(), " bytes)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "request ", request.header().request_id(),
+        ": data.docs_bytes is not a serialized docarray.DocListProto (", bytes.size(), " bytes)"));
   }
   return absl::OkStatus();
 }
@@ -255,8 +254,7 @@ Status ReplicaRuntime::PostRequest(absl::AnyInvocable<void()> task) {
   return absl::OkStatus();
 }
 
-StatusOr<bool> ReplicaRuntime::Process(jina::DataRequestProto& request,
-                                       Clock::time_point arrived) {
+StatusOr<bool> ReplicaRuntime::Process(jina::DataRequestProto& request, Clock::time_point arrived) {
   SHOAL_RETURN_IF_ERROR(DecodeDocs(request));
   AssignMissingDocIds(request);
   // A dry run, or no handler and no /default: the request passes through (its docs given ids
@@ -268,8 +266,9 @@ StatusOr<bool> ReplicaRuntime::Process(jina::DataRequestProto& request,
   internal::RequestState state;
   state.docs = DocList(docs);
   state.parts = {docs};
-  state.part_origins = {request.routes_size() > 0 ? std::string_view(request.routes().rbegin()->executor())
-                                                  : std::string_view()};
+  state.part_origins = {request.routes_size() > 0
+                            ? std::string_view(request.routes().rbegin()->executor())
+                            : std::string_view()};
   return Run(*entry, state, request, arrived);
 }
 

@@ -32,9 +32,9 @@ class ReplicaRuntime {
  public:
   using Clock = std::chrono::steady_clock;
   struct Options {
-    std::string name;                  // `name/rep-i`: served_by, __results__ key, logs
+    std::string name;  // `name/rep-i`: served_by, __results__ key, logs
     std::filesystem::path workspace;
-    size_t max_queued = 0;             // requests waiting for the Executor; 0: no limit
+    size_t max_queued = 0;  // requests waiting for the Executor; 0: no limit
   };
   ReplicaRuntime(executor::LoadedExecutor loaded, Options options);
   ~ReplicaRuntime();
@@ -85,7 +85,7 @@ class ReplicaRuntime {
   // Constant after construction.
   const Options options_;
   const executor::ExecutorClass* cls_;
-  std::string deployment_name_;  // options_.name up to the first '/'
+  std::string deployment_name_;                             // options_.name up to the first '/'
   std::vector<metrics::EndpointMetrics> endpoint_metrics_;  // parallel to cls_->endpoints
   metrics::Gauge in_flight_;
   // Owned by the executor thread.

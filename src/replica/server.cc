@@ -4,6 +4,9 @@
 // into an arena), it is answered in place, and the answer is serialized from there.
 #include "src/replica/server.h"
 
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <deque>
@@ -11,9 +14,6 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
-
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -73,10 +73,9 @@ constexpr std::string_view kCallRpc = "jina.JinaRPC/Call";
 // Checks the docs limit, then parses; the first error is the answer.
 template <typename Proto>
 StatusOr<std::unique_ptr<ArenaMessage<Proto>>> ReadRequest(const grpc::ByteBuffer& buffer,
-                                                            int64_t max_docs,
-                                                            std::string_view rpc) {
-  SHOAL_RETURN_IF_ERROR(CheckDocsLimit(buffer, std::is_same_v<Proto, jina::DataRequestListProto>,
-                                       max_docs, rpc));
+                                                           int64_t max_docs, std::string_view rpc) {
+  SHOAL_RETURN_IF_ERROR(
+      CheckDocsLimit(buffer, std::is_same_v<Proto, jina::DataRequestListProto>, max_docs, rpc));
   auto message = std::make_unique<ArenaMessage<Proto>>();
   SHOAL_RETURN_IF_ERROR(ParseRequest(buffer, *message->proto, rpc));
   return message;
@@ -123,7 +122,7 @@ class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
       absl::MutexLock lock(&mu_);
       if (finished_) return;  // the stream already ended (an error, a failed write)
       sequence = ++received_;
-      ++in_flight_;           // keeps the reactor alive until Completed
+      ++in_flight_;  // keeps the reactor alive until Completed
       read_more = CanReadLocked();
       read_paused_ = !read_more;
     }
@@ -150,7 +149,7 @@ class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteB
   // Runs the Executor on a streamed message (on the executor thread), then writes the answer.
   void Process(StreamMessage* raw) {
     Status posted = runtime_->PostRequest([this, raw, arrived = ReplicaRuntime::Clock::now(),
-                                  in_flight = InFlight(runtime_->in_flight())] {
+                                           in_flight = InFlight(runtime_->in_flight())] {
       std::unique_ptr<StreamMessage> owned(raw);
       if (cancelled_.load()) {
         Completed(std::move(owned), absl::CancelledError("the client cancelled the stream"));
@@ -371,8 +370,8 @@ class ReplicaServer::Services {
     void Serve(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
                std::unique_ptr<Request> request, grpc::ByteBuffer* response) {
       Status posted = runtime_->PostRequest([this, context, reactor, request = std::move(request),
-                                    response, arrived = ReplicaRuntime::Clock::now(),
-                                    in_flight = InFlight(runtime_->in_flight())] {
+                                             response, arrived = ReplicaRuntime::Clock::now(),
+                                             in_flight = InFlight(runtime_->in_flight())] {
         if (context->IsCancelled()) {  // the client gave up, or the drain's grace ran out
           reactor->Finish(grpc::Status::CANCELLED);
           return;
@@ -421,13 +420,14 @@ class ReplicaServer::Services {
         return reactor;
       }
       Status posted = runtime_->PostRequest([this, context, reactor, parts = std::move(parts),
-                                    response, arrived = ReplicaRuntime::Clock::now(),
-                                    in_flight = InFlight(runtime_->in_flight())] {
+                                             response, arrived = ReplicaRuntime::Clock::now(),
+                                             in_flight = InFlight(runtime_->in_flight())] {
         if (context->IsCancelled()) {
           reactor->Finish(grpc::Status::CANCELLED);
           return;
         }
-        auto* answer = google::protobuf::Arena::CreateMessage<jina::DataRequestProto>(&parts->arena);
+        auto* answer =
+            google::protobuf::Arena::CreateMessage<jina::DataRequestProto>(&parts->arena);
         StatusOr<bool> executor_failed = runtime_->ProcessParts(*parts->proto, *answer, arrived);
         if (!executor_failed.ok()) {
           reactor->Finish(rpc::ToGrpc(executor_failed.status()));
@@ -534,9 +534,8 @@ StatusOr<std::unique_ptr<ReplicaServer>> ReplicaServer::Start(
   std::unique_ptr<ReplicaServer> server(new ReplicaServer());
   server->runtime_ = std::move(runtime);
   server->stateful_ = std::move(stateful);
-  server->services_ =
-      std::make_unique<Services>(server->runtime_.get(), server->stateful_.get(),
-                                 options.max_docs_per_request, options.auth_token);
+  server->services_ = std::make_unique<Services>(server->runtime_.get(), server->stateful_.get(),
+                                                 options.max_docs_per_request, options.auth_token);
   StatusOr<std::unique_ptr<grpc::Server>> started = rpc::StartServer(
       {.host = options.host,
        .port = options.port,

@@ -3,6 +3,7 @@
 #include "src/replica/stateful.h"
 
 #include <netdb.h>
+#include <openssl/evp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -16,8 +17,6 @@
 #include <optional>
 #include <utility>
 #include <vector>
-
-#include <openssl/evp.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -393,8 +392,8 @@ Status CheckReachable(const std::string& address, absl::Duration timeout) {
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
   if (int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the new member's Raft address '", address, "' does not resolve: ", gai_strerror(rc)));
+    return absl::FailedPreconditionError(absl::StrCat("the new member's Raft address '", address,
+                                                      "' does not resolve: ", gai_strerror(rc)));
   }
   std::string error = "no address";
   bool connected = false;
@@ -411,16 +410,17 @@ Status CheckReachable(const std::string& address, absl::Duration timeout) {
       errno = so_error;
       rc = so_error == 0 ? 0 : -1;
     }
-    if (rc == 0) connected = true;
-    else error = std::strerror(errno);
+    if (rc == 0)
+      connected = true;
+    else
+      error = std::strerror(errno);
     close(fd);
   }
   freeaddrinfo(found);
   if (connected) return absl::OkStatus();
   return absl::FailedPreconditionError(
-      absl::StrCat("the new member's Raft address '", address,
-                   "' does not accept connections (", error,
-                   "): start the member (shoal executor --stateful --raft-join ...) first"));
+      absl::StrCat("the new member's Raft address '", address, "' does not accept connections (",
+                   error, "): start the member (shoal executor --stateful --raft-join ...) first"));
 }
 
 }  // namespace
@@ -482,9 +482,9 @@ Status StatefulReplica::WaitCaughtUp(absl::Duration timeout) {
     }
     absl::SleepFor(absl::Milliseconds(20));
   }
-  return absl::DeadlineExceededError(absl::StrCat(
-      "replica '", raft_->id(), "' did not catch up with a Raft leader within ",
-      absl::FormatDuration(timeout)));
+  return absl::DeadlineExceededError(absl::StrCat("replica '", raft_->id(),
+                                                  "' did not catch up with a Raft leader within ",
+                                                  absl::FormatDuration(timeout)));
 }
 
 }  // namespace shoal::replica

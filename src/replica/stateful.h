@@ -43,12 +43,12 @@ Status CheckRemoval(const std::vector<consensus::Peer>& voters, std::string_view
 class StatefulReplica : public ReplicatedLog {
  public:
   struct Options {
-    std::string id;                           // Raft ID, stable across restarts
-    std::string address;                      // Raft transport host:port to bind
-    std::string advertise;                    // host:port peers dial; empty: `address`
+    std::string id;                            // Raft ID, stable across restarts
+    std::string address;                       // Raft transport host:port to bind
+    std::string advertise;                     // host:port peers dial; empty: `address`
     std::map<std::string, std::string> peers;  // every member: ID -> address (bootstrap)
-    bool bootstrap_alone = false;  // no peers: bootstrap a group of this member only
-    std::string data_dir;                     // Raft log and snapshots
+    bool bootstrap_alone = false;              // no peers: bootstrap a group of this member only
+    std::string data_dir;                      // Raft log and snapshots
     // Mutual TLS of the Raft transport (consensus::RaftNode::Options): all three or none.
     std::string tls_certfile;
     std::string tls_keyfile;
@@ -62,8 +62,7 @@ class StatefulReplica : public ReplicatedLog {
     // Called once when a committed entry fails its checksum (nothing more is applied).
     std::function<void(std::string_view why)> on_damaged;
   };
-  static StatusOr<std::unique_ptr<StatefulReplica>> Start(ReplicaRuntime* runtime,
-                                                          Options options);
+  static StatusOr<std::unique_ptr<StatefulReplica>> Start(ReplicaRuntime* runtime, Options options);
   ~StatefulReplica();
 
   // Replicates a write request and calls `done` (on the submit thread) with the leader's

@@ -27,18 +27,19 @@ StatusOr<Address> ParseAddress(std::string_view text) {
     } else if (scheme == "dns") {
       address.dns = true;
     } else if (scheme != "grpc") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "address '", AsAbsl(text), "': unsupported scheme '", AsAbsl(scheme),
-          "' (use grpc://, grpcs:// or dns:///)"));
+      return absl::InvalidArgumentError(absl::StrCat("address '", AsAbsl(text),
+                                                     "': unsupported scheme '", AsAbsl(scheme),
+                                                     "' (use grpc://, grpcs:// or dns:///)"));
     }
     rest = rest.substr(scheme_end + 3);
     // dns:///name:port has an empty authority; dns://authority/name:port names a DNS server,
     // which is not supported (the system resolver is used).
     if (address.dns) {
       if (rest.empty() || rest.front() != '/') {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "address '", AsAbsl(text), "': write dns:///name:port (a DNS server in the address "
-                                       "is not supported)"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("address '", AsAbsl(text),
+                         "': write dns:///name:port (a DNS server in the address "
+                         "is not supported)"));
       }
       rest.remove_prefix(1);
     }

@@ -15,7 +15,7 @@ struct Address {
   std::string host;
   int port = 0;
   bool tls = false;
-  bool dns = false;              // dns:///: stands for the addresses `host` resolves to
+  bool dns = false;  // dns:///: stands for the addresses `host` resolves to
   // The replica's name in errors to clients ("indexer/rep-1"); empty: not known.
   std::string name;
   std::string target() const;    // host:port, as gRPC dials it

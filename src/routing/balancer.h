@@ -11,9 +11,9 @@
 namespace shoal::routing {
 
 struct Candidate {
-  int outstanding = 0;   // requests sent and not yet answered
-  bool healthy = true;   // false while ejected
-  bool tried = false;    // already tried by this request
+  int outstanding = 0;  // requests sent and not yet answered
+  bool healthy = true;  // false while ejected
+  bool tried = false;   // already tried by this request
 };
 
 // Pools up to this size are scanned whole: the least loaded replica wins. Larger pools use the

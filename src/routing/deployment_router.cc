@@ -37,8 +37,7 @@ struct FanOut {
 
 }  // namespace
 
-DeploymentRouter::DeploymentRouter(Options options,
-                                   std::vector<std::unique_ptr<ReplicaSet>> shards)
+DeploymentRouter::DeploymentRouter(Options options, std::vector<std::unique_ptr<ReplicaSet>> shards)
     : options_(std::move(options)), shards_(std::move(shards)) {}
 
 SendOptions DeploymentRouter::OptionsFor(
@@ -132,8 +131,7 @@ StatusOr<grpc::ByteBuffer> ReduceResponses(const std::vector<const grpc::ByteBuf
     if (!ParseBuffer(*answer, *message)) {
       return absl::InternalError("an answer to reduce is not a DataRequestProto");
     }
-    if (message->data().documents_case() ==
-        jina::DataRequestProto::DataContentProto::kDocsBytes) {
+    if (message->data().documents_case() == jina::DataRequestProto::DataContentProto::kDocsBytes) {
       std::string bytes = std::move(*message->mutable_data()->mutable_docs_bytes());
       if (!message->mutable_data()->mutable_docs()->ParseFromString(bytes)) {
         return absl::InternalError("an answer's docs_bytes is not a DocListProto");

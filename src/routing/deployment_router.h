@@ -23,7 +23,7 @@ class DeploymentRouter {
   struct Options {
     std::string name;
     PollingTable polling;
-    int retries = -1;                               // Jina's: -1 = max(3, replicas) + 1 attempts
+    int retries = -1;  // Jina's: -1 = max(3, replicas) + 1 attempts
     std::optional<std::chrono::milliseconds> timeout_send;
   };
   DeploymentRouter(Options options, std::vector<std::unique_ptr<ReplicaSet>> shards);
@@ -34,8 +34,7 @@ class DeploymentRouter {
   // `method` is process_single_data, or process_data for the parts of a no_reduce join.
   void Route(std::string_view endpoint, grpc::ByteBuffer request,
              std::optional<std::chrono::system_clock::time_point> deadline,
-             absl::AnyInvocable<void(SendResult)> done,
-             const char* method = kProcessSingleData);
+             absl::AnyInvocable<void(SendResult)> done, const char* method = kProcessSingleData);
 
   const std::string& name() const { return options_.name; }
   size_t num_shards() const { return shards_.size(); }

@@ -25,8 +25,7 @@ StatusOr<Polling> ParsePolling(std::string_view text) {
   std::string upper = absl::AsciiStrToUpper(AsAbsl(text));
   if (upper == "ANY") return Polling::kAny;
   if (upper == "ALL") return Polling::kAll;
-  return absl::InvalidArgumentError(
-      absl::StrCat("polling '", AsAbsl(text), "' is not ANY or ALL"));
+  return absl::InvalidArgumentError(absl::StrCat("polling '", AsAbsl(text), "' is not ANY or ALL"));
 }
 
 }  // namespace shoal::routing

@@ -1,10 +1,10 @@
 // Send: an attempt chain over a ReplicaSet with per-attempt contexts.
 #include "src/routing/sender.h"
 
+#include <grpcpp/alarm.h>
+
 #include <algorithm>
 #include <memory>
-
-#include <grpcpp/alarm.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -79,8 +79,8 @@ class Call {
   }
 
   // As Jina: UNAVAILABLE, and an attempt that ran out of its own time (timeout_send) while the
-  // caller's deadline still leaves time, go to another replica; so does a full replica. Once every attempt failed so,
-  // the answer is UNAVAILABLE naming the replicas tried.
+  // caller's deadline still leaves time, go to another replica; so does a full replica. Once every
+  // attempt failed so, the answer is UNAVAILABLE naming the replicas tried.
   bool Retryable(const grpc::Status& status) const {
     if (status.error_code() == grpc::StatusCode::UNAVAILABLE) return true;
     // A replica whose queue is full (max_queued_requests): another one may have room. A request
@@ -132,9 +132,8 @@ class Call {
 
   void Finish() {
     if (result_.attempts == 0) {
-      result_.status = grpc::Status(
-          grpc::StatusCode::UNAVAILABLE,
-          absl::StrCat(replicas_.name(), ": no replica to send to"));
+      result_.status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                    absl::StrCat(replicas_.name(), ": no replica to send to"));
     } else if (Retryable(result_.status)) {
       result_.status = grpc::Status(
           grpc::StatusCode::UNAVAILABLE,
@@ -143,13 +142,11 @@ class Call {
                                      [](std::string* out, const std::shared_ptr<Endpoint>& e) {
                                        out->append(e->label);
                                      }),
-                       "); last error: ",
-                       ForClients(result_.status.error_message())));
+                       "); last error: ", ForClients(result_.status.error_message())));
     } else if (!result_.status.ok()) {
-      result_.status = grpc::Status(
-          result_.status.error_code(),
-          absl::StrCat(replicas_.name(), " replica ", result_.replica, ": ",
-                       ForClients(result_.status.error_message())));
+      result_.status = grpc::Status(result_.status.error_code(),
+                                    absl::StrCat(replicas_.name(), " replica ", result_.replica,
+                                                 ": ", ForClients(result_.status.error_message())));
     }
     auto done = std::move(done_);
     SendResult result = std::move(result_);
@@ -162,9 +159,9 @@ class Call {
   const SendOptions options_;
   absl::AnyInvocable<void(SendResult)> done_;
   uint64_t tried_ = 0;
-  int rounds_ = 0;                      // times every replica had been tried
-  bool refused_ = false;                // a replica answered "not the leader"
-  std::unique_ptr<grpc::Alarm> alarm_;  // the pause before trying them again
+  int rounds_ = 0;                                          // times every replica had been tried
+  bool refused_ = false;                                    // a replica answered "not the leader"
+  std::unique_ptr<grpc::Alarm> alarm_;                      // the pause before trying them again
   std::vector<std::shared_ptr<Endpoint>> tried_endpoints_;  // in attempt order, for errors
   ReplicaSet::Lease lease_;
   std::unique_ptr<grpc::ClientContext> context_;

@@ -5,14 +5,14 @@
 #ifndef SHOAL_ROUTING_SENDER_H_
 #define SHOAL_ROUTING_SENDER_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <chrono>
 #include <map>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/functional/any_invocable.h"
 #include "src/routing/replica_set.h"
@@ -41,7 +41,7 @@ struct SendResult {
   grpc::Status status;
   grpc::ByteBuffer response;
   std::multimap<std::string, std::string> trailing;  // the replica's trailing metadata
-  std::string replica;                                // the address that answered (or failed last)
+  std::string replica;                               // the address that answered (or failed last)
   int attempts = 0;
   bool is_error() const { return trailing.count("is-error") > 0; }
 };

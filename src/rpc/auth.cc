@@ -1,11 +1,11 @@
 // The shared-secret token: loading, constant-time comparison, the server-side check.
 #include "src/rpc/auth.h"
 
-#include <cstdlib>
-#include <fstream>
-
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+
+#include <cstdlib>
+#include <fstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"

@@ -17,8 +17,7 @@ namespace {
 using Call = std::function<grpc::Status(shoal::v1::RaftMembership::Stub&, grpc::ClientContext&)>;
 
 Status CallLeader(const std::vector<std::string>& replicas, absl::Duration timeout,
-                  const rpc::ChannelSecurity& security, const std::string& what,
-                  const Call& call) {
+                  const rpc::ChannelSecurity& security, const std::string& what, const Call& call) {
   if (replicas.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(what, ": no replica to ask"));
   }

@@ -3,9 +3,8 @@
 // must be on every replica afterwards, and the replicas must agree (equal `/count` checksums).
 // Random choices (embeddings, pauses) come from one seed, printed first; SHOAL_FAULT_SEED=<n>
 // replays a run. Every wait is bounded.
-#include <signal.h>
-
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
 
 #include <atomic>
 #include <chrono>

@@ -2,6 +2,7 @@
 #include "tests/integration/child_process.h"
 
 #include <fcntl.h>
+#include <grpcpp/grpcpp.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -14,12 +15,10 @@
 #include <sstream>
 #include <thread>
 
-#include <grpcpp/grpcpp.h>
-
 #include "absl/strings/numbers.h"
-#include "jina.grpc.pb.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "jina.grpc.pb.h"
 
 extern char** environ;
 
@@ -43,8 +42,8 @@ std::string Curl(const std::string& args) {
 }
 
 std::map<std::string, std::string> ReplicaInfo(const std::string& address, bool envs) {
-  auto stub = jina::JinaInfoRPC::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  auto stub =
+      jina::JinaInfoRPC::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   google::protobuf::Empty empty;
   jina::JinaInfoProto info;
   grpc::ClientContext context;
@@ -55,9 +54,9 @@ std::map<std::string, std::string> ReplicaInfo(const std::string& address, bool 
 }
 
 StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(std::vector<std::string> argv,
-                                                             bool wait_ready,
-                                                             std::chrono::milliseconds timeout,
-                                                             std::vector<std::string> extra_env) {
+                                                            bool wait_ready,
+                                                            std::chrono::milliseconds timeout,
+                                                            std::vector<std::string> extra_env) {
   std::unique_ptr<ChildProcess> child(new ChildProcess());
   char log_template[] = "/tmp/shoal-test-log-XXXXXX";
   int log_fd = mkstemp(log_template);
@@ -102,14 +101,13 @@ StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(std::vector<std::str
     }
     if (!child->ReadStdout(std::chrono::milliseconds(100))) {
       std::optional<int> code = child->Wait(std::chrono::milliseconds(2000));
-      return absl::UnavailableError(absl::StrCat(
-          absl::StrJoin(argv, " "), " exited with ", code.value_or(-1),
-          " before it was ready; its log:\n", child->Log()));
+      return absl::UnavailableError(absl::StrCat(absl::StrJoin(argv, " "), " exited with ",
+                                                 code.value_or(-1),
+                                                 " before it was ready; its log:\n", child->Log()));
     }
   }
-  return absl::DeadlineExceededError(absl::StrCat(absl::StrJoin(argv, " "),
-                                                  " was not ready in time; its log:\n",
-                                                  child->Log()));
+  return absl::DeadlineExceededError(
+      absl::StrCat(absl::StrJoin(argv, " "), " was not ready in time; its log:\n", child->Log()));
 }
 
 bool ChildProcess::ReadStdout(std::chrono::milliseconds timeout) {

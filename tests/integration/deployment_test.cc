@@ -1,9 +1,10 @@
 // Deployments of real replica processes on 127.0.0.1: the seed's replicas x shards x polling
 // table, load-aware routing, failover under load with a kill -9, GPU round robin, external
 // replicas, and the `shoal deployment` command.
-#include <signal.h>
+#include "shoal/deployment.h"
 
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
 
 #include <atomic>
 #include <chrono>
@@ -17,7 +18,6 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "jina.grpc.pb.h"
-#include "shoal/deployment.h"
 #include "tests/integration/child_process.h"
 #include "tests/testing/temp_dir.h"
 
@@ -120,7 +120,8 @@ TEST(DeploymentTest, IdleReplicaGetsTheRequestFirst) {
   ASSERT_TRUE(dep.Start().ok());
   auto slow_params = Params::FromJson(R"({"ms": 1500})");
   StatusOr<DocList> slow = absl::UnknownError("not run");
-  std::thread slow_post([&] { slow = dep.Post("/work", OneDoc("slow"), {.parameters = *slow_params}); });
+  std::thread slow_post(
+      [&] { slow = dep.Post("/work", OneDoc("slow"), {.parameters = *slow_params}); });
   // Wait until the slow request is on a replica.
   std::string busy;
   const std::vector<std::string> addresses = dep.replica_addresses()[0];
@@ -226,8 +227,7 @@ TEST(DeploymentTest, AnUnreadableTlsCaFileIsAnErrorNamingTheKey) {
   const testing::TempDir tmp("tls-ca");
   const std::filesystem::path dir = tmp.path();
   std::ofstream(dir / "not-pem.txt") << "hello\n";
-  for (const auto& [file, message] :
-       std::vector<std::pair<std::string, std::string>>{
+  for (const auto& [file, message] : std::vector<std::pair<std::string, std::string>>{
            {(dir / "missing.pem").string(), "cannot be read"},
            {(dir / "not-pem.txt").string(), "holds no PEM certificate"}}) {
     std::ofstream(dir / "dep.yml") << "jtype: Deployment\nwith:\n  name: secure\n"
@@ -248,9 +248,9 @@ TEST(DeploymentTest, ExternalReplicasAreRoutedAndFailedOver) {
   std::vector<std::unique_ptr<testing::ChildProcess>> replicas;
   std::vector<std::string> hosts;
   for (int i = 0; i < 2; ++i) {
-    auto child = testing::ChildProcess::Start({testing::ShoalBinary(), "executor", "--uses",
-                                               "Echo", "--name", "ext/rep-" + std::to_string(i),
-                                               "--host", "127.0.0.1", "--port", "0"});
+    auto child = testing::ChildProcess::Start({testing::ShoalBinary(), "executor", "--uses", "Echo",
+                                               "--name", "ext/rep-" + std::to_string(i), "--host",
+                                               "127.0.0.1", "--port", "0"});
     ASSERT_TRUE(child.ok()) << child.status();
     hosts.push_back("grpc://" + (*child)->address());
     replicas.push_back(std::move(child).value());
@@ -286,9 +286,9 @@ TEST(DeploymentCommandTest, ServesUntilSigtermAndReplicasDieWithIt) {
   const std::filesystem::path dir = tmp.path();
   std::ofstream(dir / "dep.yml") << "jtype: Deployment\nwith:\n  name: cmd\n  uses: Echo\n"
                                     "  replicas: 2\n  host: 127.0.0.1\n";
-  auto orchestrator = testing::ChildProcess::Start(
-      {testing::ShoalBinary(), "deployment", "--uses", (dir / "dep.yml").string(), "--host",
-       "127.0.0.1", "--port", "0"});
+  auto orchestrator = testing::ChildProcess::Start({testing::ShoalBinary(), "deployment", "--uses",
+                                                    (dir / "dep.yml").string(), "--host",
+                                                    "127.0.0.1", "--port", "0"});
   ASSERT_TRUE(orchestrator.ok()) << orchestrator.status();
   auto client = Client::Connect((*orchestrator)->address());
   ASSERT_TRUE(client.ok());

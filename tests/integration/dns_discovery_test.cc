@@ -26,8 +26,8 @@
 namespace shoal {
 namespace {
 
-using std::chrono::milliseconds;
 using ::shoal::testing::WaitFor;
+using std::chrono::milliseconds;
 
 constexpr char kName[] = "replicas.shoal.test";
 
@@ -70,14 +70,14 @@ class DnsDiscoveryTest : public ::testing::Test {
 
 TEST_F(DnsDiscoveryTest, TheGatewayFollowsReplicasAddedToAndRemovedFromTheName) {
   // Two replicas on two loopback addresses, one port.
-  auto first = testing::ChildProcess::Start({testing::ShoalBinary(), "executor", "--uses", "Echo",
-                                             "--name", "r/rep-0", "--host", "127.0.0.2", "--port",
-                                             "0"});
+  auto first =
+      testing::ChildProcess::Start({testing::ShoalBinary(), "executor", "--uses", "Echo", "--name",
+                                    "r/rep-0", "--host", "127.0.0.2", "--port", "0"});
   ASSERT_TRUE(first.ok()) << first.status();
   const std::string port = std::to_string((*first)->port());
-  auto second = testing::ChildProcess::Start({testing::ShoalBinary(), "executor", "--uses",
-                                              "Echo", "--name", "r/rep-1", "--host", "127.0.0.3",
-                                              "--port", port});
+  auto second =
+      testing::ChildProcess::Start({testing::ShoalBinary(), "executor", "--uses", "Echo", "--name",
+                                    "r/rep-1", "--host", "127.0.0.3", "--port", port});
   ASSERT_TRUE(second.ok()) << second.status();
   const std::string a = "127.0.0.2:" + port, b = "127.0.0.3:" + port;
 
@@ -85,8 +85,7 @@ TEST_F(DnsDiscoveryTest, TheGatewayFollowsReplicasAddedToAndRemovedFromTheName) 
   WriteHosts(hosts, {"127.0.0.2"});
   const std::filesystem::path flow = dir_ / "flow.yml";
   std::ofstream(flow) << "jtype: Flow\nexecutors:\n  - name: r\n    uses: Echo\n";
-  const std::string addresses =
-      std::string(R"({"r": ["dns:///)") + kName + ":" + port + R"("]})";
+  const std::string addresses = std::string(R"({"r": ["dns:///)") + kName + ":" + port + R"("]})";
   auto gateway = testing::ChildProcess::Start(
       {"/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
        "mount --bind \"$0\" /etc/hosts && exec \"$1\" gateway --uses \"$2\" "

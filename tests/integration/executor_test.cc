@@ -1,9 +1,8 @@
 // Real `shoal executor` processes on 127.0.0.1, driven by the C++ client and raw Jina stubs:
 // serving, Executor errors, discovery, draining on SIGTERM, and bad input.
-#include <signal.h>
-
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
 
 #include <filesystem>
 #include <fstream>
@@ -25,8 +24,8 @@ using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
 
 std::unique_ptr<testing::ChildProcess> StartExecutor(std::vector<std::string> args) {
-  std::vector<std::string> argv = {testing::ShoalBinary(), "executor", "--host", "127.0.0.1",
-                                   "--port", "0"};
+  std::vector<std::string> argv = {
+      testing::ShoalBinary(), "executor", "--host", "127.0.0.1", "--port", "0"};
   argv.insert(argv.end(), args.begin(), args.end());
   auto child = testing::ChildProcess::Start(argv);
   EXPECT_TRUE(child.ok()) << child.status();
@@ -100,9 +99,9 @@ TEST(ExecutorProcessTest, ExecutorErrorIsAJinaErrorResponseNotAGrpcError) {
   auto failed = client->Post("/foo", TextDocs(3), {.parameters = *params});
   EXPECT_FALSE(failed.ok());
   int errors = 0;
-  auto handled = client->Post("/foo", TextDocs(3),
-                              {.parameters = *params,
-                               .on_error = [&](const Response& r) { errors += !r.ok(); }});
+  auto handled = client->Post(
+      "/foo", TextDocs(3),
+      {.parameters = *params, .on_error = [&](const Response& r) { errors += !r.ok(); }});
   EXPECT_TRUE(handled.ok()) << handled.status();
   EXPECT_EQ(errors, 1);
 }
@@ -209,8 +208,8 @@ TEST(ExecutorProcessTest, DryRunPassesThroughWithoutRunningTheExecutor) {
       grpc::CreateChannel(replica->address(), grpc::InsecureChannelCredentials()));
   jina::DataRequestProto response;
   grpc::ClientContext context;
-  ASSERT_TRUE(stub->process_single_data(&context, MakeRequest("_jina_dry_run_", 1), &response)
-                  .ok());
+  ASSERT_TRUE(
+      stub->process_single_data(&context, MakeRequest("_jina_dry_run_", 1), &response).ok());
   EXPECT_EQ(response.header().status().code(), jina::StatusProto::SUCCESS);
   EXPECT_EQ(testing::ReplicaInfo(replica->address())["processed_requests"], "0");
 }
@@ -294,9 +293,9 @@ TEST(ExecutorProcessTest, SigtermDrainsInFlightRequestsAndExitsZero) {
 TEST(ExecutorProcessTest, PortInUseIsAClearError) {
   auto first = StartExecutor({"--uses", "Echo"});
   ASSERT_NE(first, nullptr);
-  auto second = testing::ChildProcess::Start({testing::ShoalBinary(), "executor", "--uses",
-                                              "Echo", "--host", "127.0.0.1", "--port",
-                                              std::to_string(first->port())});
+  auto second =
+      testing::ChildProcess::Start({testing::ShoalBinary(), "executor", "--uses", "Echo", "--host",
+                                    "127.0.0.1", "--port", std::to_string(first->port())});
   ASSERT_FALSE(second.ok());
   EXPECT_THAT(second.status().message(), HasSubstr("in use"));
 }

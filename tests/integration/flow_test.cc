@@ -2,6 +2,8 @@
 // runs without delaying the answer, no_reduce hands the parts over, target_executor and
 // Executor-specific parameters pick nodes, an Executor error short-circuits, the YAML forms run
 // under `shoal flow`, and a Deployment that is down is named in the error.
+#include "shoal/flow.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -13,15 +15,14 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "shoal/flow.h"
 #include "tests/integration/child_process.h"
 #include "tests/testing/temp_dir.h"
 
 namespace shoal {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::Curl;
+using ::testing::HasSubstr;
 using testing::ReplicaInfo;
 
 DeploymentOptions Node(std::string name, std::string uses, std::vector<std::string> needs = {}) {
@@ -204,7 +205,6 @@ TEST(FlowTest, SpecificParametersReachOneNodeAndAnErrorShortCircuits) {
   EXPECT_EQ(Processed(flow, "second"), 1);  // skipped after the error
 }
 
-
 TEST(FlowTest, HttpAndGrpcGiveTheSameAnswers) {
   FlowOptions options = Options();
   options.protocols = {"grpc", "http"};
@@ -297,16 +297,15 @@ TEST(FlowCommandTest, AnExecutorsPortIsWhereItsReplicaListens) {
   ASSERT_NE(port, 0);
   const testing::TempDir tmp("flow-cmd");
   const std::filesystem::path dir = tmp.path();
-  std::ofstream(dir / "pinned.yml") << "jtype: Flow\nwith:\n  host: 127.0.0.1\nexecutors:\n"
-                                    << "  - name: pinned\n    uses: Echo\n    port: " << port
-                                    << "\n";
+  std::ofstream(dir / "pinned.yml")
+      << "jtype: Flow\nwith:\n  host: 127.0.0.1\nexecutors:\n"
+      << "  - name: pinned\n    uses: Echo\n    port: " << port << "\n";
   auto flow = Flow::FromYaml(dir / "pinned.yml");
   ASSERT_TRUE(flow.ok()) << flow.status();
   Status started = flow->Start();
   ASSERT_TRUE(started.ok()) << started;
   const std::string address = "127.0.0.1:" + std::to_string(port);
-  EXPECT_EQ(flow->replica_addresses("pinned"),
-            std::vector<std::vector<std::string>>{{address}});
+  EXPECT_EQ(flow->replica_addresses("pinned"), std::vector<std::vector<std::string>>{{address}});
   EXPECT_EQ(ReplicaInfo(address)["name"], "pinned/rep-0");  // the replica itself answers there
   auto docs = flow->Post("/x", Docs(1));
   ASSERT_TRUE(docs.ok()) << docs.status();
@@ -314,9 +313,9 @@ TEST(FlowCommandTest, AnExecutorsPortIsWhereItsReplicaListens) {
 }
 
 TEST(FlowCommandTest, GatewayAloneRoutesToRemoteDeployments) {
-  auto replica = testing::ChildProcess::Start({testing::ShoalBinary(), "executor", "--uses",
-                                               "Echo", "--name", "enc/rep-0", "--host",
-                                               "127.0.0.1", "--port", "0"});
+  auto replica =
+      testing::ChildProcess::Start({testing::ShoalBinary(), "executor", "--uses", "Echo", "--name",
+                                    "enc/rep-0", "--host", "127.0.0.1", "--port", "0"});
   ASSERT_TRUE(replica.ok()) << replica.status();
   const testing::TempDir tmp("flow-cmd");
   const std::filesystem::path dir = tmp.path();
@@ -332,9 +331,9 @@ TEST(FlowCommandTest, GatewayAloneRoutesToRemoteDeployments) {
   ASSERT_TRUE(docs.ok()) << docs.status();
   EXPECT_EQ((*docs)[0].GetText("served_by"), "enc/rep-0");
 
-  auto missing = testing::ChildProcess::Start(
-      {testing::ShoalBinary(), "gateway", "--uses", (dir / "gw.yml").string(),
-       "--deployments-addresses", "{}"});
+  auto missing =
+      testing::ChildProcess::Start({testing::ShoalBinary(), "gateway", "--uses",
+                                    (dir / "gw.yml").string(), "--deployments-addresses", "{}"});
   ASSERT_FALSE(missing.ok());
   EXPECT_THAT(missing.status().message(), HasSubstr("'enc'"));
 }

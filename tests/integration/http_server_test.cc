@@ -61,9 +61,11 @@ TEST(HttpServerTest, PostAndEndpointPathsAnswerTheDocs) {
 TEST(HttpServerTest, DocarrayV2BodiesWithNullFields) {
   auto stack = StartStack("Echo");
   ASSERT_NE(stack, nullptr);
-  const Json text_doc = {
-      {"id", "t1"}, {"text", "hello"}, {"url", nullptr}, {"embedding", nullptr},
-      {"bytes_", nullptr}};
+  const Json text_doc = {{"id", "t1"},
+                         {"text", "hello"},
+                         {"url", nullptr},
+                         {"embedding", nullptr},
+                         {"bytes_", nullptr}};
   const Json query_doc = {{"id", "q1"},
                           {"text", "query"},
                           {"url", nullptr},
@@ -79,8 +81,11 @@ TEST(HttpServerTest, DocarrayV2BodiesWithNullFields) {
                              {"url", nullptr},
                              {"embedding", nullptr},
                              {"bytes_", nullptr}}}}};
-  const Json empty_matches = {{"id", "q2"}, {"text", nullptr}, {"embedding", nullptr},
-                              {"matches", Json::array()}, {"tags", nullptr}};
+  const Json empty_matches = {{"id", "q2"},
+                              {"text", nullptr},
+                              {"embedding", nullptr},
+                              {"matches", Json::array()},
+                              {"tags", nullptr}};
   for (const std::string path : {"/post", "/search"}) {
     Json body = {{"data", {text_doc, query_doc, empty_matches}}, {"parameters", Json::object()}};
     if (path == "/post") {

@@ -25,9 +25,9 @@ HttpStack::~HttpStack() {
 
 std::unique_ptr<HttpStack> StartHttpStack(const std::string& uses, HttpServer::Options options) {
   auto stack = std::make_unique<HttpStack>();
-  auto child = shoal::testing::ChildProcess::Start(
-      {shoal::testing::ShoalBinary(), "executor", "--uses", uses, "--name", "echo/rep-0", "--host",
-       "127.0.0.1", "--port", "0"});
+  auto child = shoal::testing::ChildProcess::Start({shoal::testing::ShoalBinary(), "executor",
+                                                    "--uses", uses, "--name", "echo/rep-0",
+                                                    "--host", "127.0.0.1", "--port", "0"});
   EXPECT_TRUE(child.ok()) << child.status();
   if (!child.ok()) return nullptr;
   stack->replica = std::move(child).value();

@@ -119,11 +119,27 @@ TEST(MetricsProcessTest, OtherPathsAndMethodsAreRefusedAndTheReplicaKeepsServing
 TEST(MetricsProcessTest, StatefulReplicaReportsItsRaftState) {
   const testing::TempDir tmp("metrics-raft");
   const std::filesystem::path workspace = tmp.path();
-  auto replica = testing::ChildProcess::Start(
-      {testing::ShoalBinary(), "executor", "--uses", "Counter", "--name", "kept/rep-0", "--host",
-       "127.0.0.1", "--port", "0", "--port-monitoring", "0", "--workspace", workspace.string(),
-       "--stateful", "--raft-id", "rep-0", "--raft-address", "127.0.0.1:0",
-       "--raft-configuration", R"({"LogLevel": "WARN"})"});
+  auto replica = testing::ChildProcess::Start({testing::ShoalBinary(),
+                                               "executor",
+                                               "--uses",
+                                               "Counter",
+                                               "--name",
+                                               "kept/rep-0",
+                                               "--host",
+                                               "127.0.0.1",
+                                               "--port",
+                                               "0",
+                                               "--port-monitoring",
+                                               "0",
+                                               "--workspace",
+                                               workspace.string(),
+                                               "--stateful",
+                                               "--raft-id",
+                                               "rep-0",
+                                               "--raft-address",
+                                               "127.0.0.1:0",
+                                               "--raft-configuration",
+                                               R"({"LogLevel": "WARN"})"});
   ASSERT_TRUE(replica.ok()) << replica.status();
   int metrics_port = LoggedMetricsPort((*replica)->Log());
   ASSERT_GT(metrics_port, 0) << (*replica)->Log();
@@ -137,8 +153,8 @@ TEST(MetricsProcessTest, StatefulReplicaReportsItsRaftState) {
   EXPECT_THAT(text, HasSubstr("shoal_raft_role{" + labels + ",role=\"leader\"} 1\n")) << text;
   EXPECT_THAT(text, HasSubstr("shoal_raft_role{" + labels + ",role=\"follower\"} 0\n")) << text;
   std::smatch match;
-  ASSERT_TRUE(std::regex_search(text, match,
-                                std::regex("shoal_raft_applied_index\\{[^}]*\\} ([0-9]+)")))
+  ASSERT_TRUE(
+      std::regex_search(text, match, std::regex("shoal_raft_applied_index\\{[^}]*\\} ([0-9]+)")))
       << text;
   EXPECT_GE(std::stoi(match[1]), 4);  // the configuration, a barrier, then the 4 writes
   EXPECT_THAT(text, HasSubstr("shoal_raft_term{" + labels + "} ")) << text;

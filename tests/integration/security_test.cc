@@ -338,9 +338,8 @@ TEST(MembershipTest, ScalingAStatefulDeploymentWithInternalTlsAndAToken) {
   options.raft_configuration = kFastRaft;
   options.retries = 30;
   options.auth_token = kToken;
-  options.internal_tls = {.certfile = certs.server_cert(),
-                          .keyfile = certs.server_key(),
-                          .cafile = certs.ca()};
+  options.internal_tls = {
+      .certfile = certs.server_cert(), .keyfile = certs.server_key(), .cafile = certs.ca()};
   options.shoal_binary = testing::ShoalBinary();
   options.timeout_ready_ms = 60000;
   Deployment dep(options);
@@ -359,9 +358,9 @@ TEST(MembershipTest, ScalingAStatefulDeploymentWithInternalTlsAndAToken) {
   EXPECT_EQ((*count)[0].text(), "5");
   // A caller with neither certificate nor token cannot change the members.
   const std::vector<std::vector<std::string>> replicas = dep.replica_addresses();
-  RunResult anonymous = RunRaft(
-      {"remove", "--id", "rep-1", "--via", replicas[0][0], "--timeout", "3000"},
-      {"SHOAL_AUTH_TOKEN="});
+  RunResult anonymous =
+      RunRaft({"remove", "--id", "rep-1", "--via", replicas[0][0], "--timeout", "3000"},
+              {"SHOAL_AUTH_TOKEN="});
   EXPECT_EQ(anonymous.exit_code, 1) << anonymous.out;
   RunResult with_certificate =
       RunRaft({"remove", "--id", "rep-9", "--via", "grpcs://" + replicas[0][0], "--ssl-cafile",
@@ -497,9 +496,15 @@ TEST(TlsTest, FlowServesHttpsWithTheTokenOverHttpToo) {
                          "with:\n"
                          "  protocol: http\n"
                          "  host: 127.0.0.1\n"
-                         "  auth_token: " << kToken << "\n"
-                         "  ssl_certfile: " << certs.server_cert() << "\n"
-                         "  ssl_keyfile: " << certs.server_key() << "\n"
+                         "  auth_token: "
+                      << kToken
+                      << "\n"
+                         "  ssl_certfile: "
+                      << certs.server_cert()
+                      << "\n"
+                         "  ssl_keyfile: "
+                      << certs.server_key()
+                      << "\n"
                          "executors:\n"
                          "  - {name: echo, uses: Echo}\n";
   auto flow = testing::ChildProcess::Start(

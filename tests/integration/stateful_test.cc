@@ -1,9 +1,8 @@
 // Stateful Deployments of real replica processes: writes go through a Raft log per shard, every
 // replica applies them, a retried write is applied once, and writes continue after kill -9 of
 // the leader.
-#include <signal.h>
-
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
 
 #include <filesystem>
 #include <functional>
@@ -204,7 +203,8 @@ TEST(StatefulDeploymentTest, AReusedRequestIdWithOtherDocumentsIsRefused) {
   grpc::Status retried = WriteToLeader(dep, first, &again);
   ASSERT_TRUE(retried.ok()) << retried.error_message();
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(again, answer))
-      << again.DebugString() << "\nvs\n" << answer.DebugString();
+      << again.DebugString() << "\nvs\n"
+      << answer.DebugString();
   EXPECT_TRUE(Converge(dep, "1")) << ::testing::PrintToString(Counts(dep));
 }
 
@@ -409,8 +409,8 @@ TEST(StatefulDeploymentTest, AWipedReplicaRejoinsThroughTheLeadersSnapshot) {
   ASSERT_TRUE(Converge(dep, "61")) << ::testing::PrintToString(Counts(dep));
   // Every replica has snapshotted (SnapshotInterval is checked every 1 to 2 s).
   auto snapshots = [&](int r) {
-    std::filesystem::path dir = workspace / "wiped" / ("rep-" + std::to_string(r)) / "raft" /
-                                "snapshots";
+    std::filesystem::path dir =
+        workspace / "wiped" / ("rep-" + std::to_string(r)) / "raft" / "snapshots";
     std::error_code error;
     int n = 0;
     for (auto it = std::filesystem::directory_iterator(dir, error);
@@ -473,10 +473,18 @@ TEST(StatefulDeploymentTest, BadStatefulSettingsAreErrorsNamingTheKey) {
        "ElectionTimeout"},
       {[](DeploymentOptions& o) { o.raft_configuration = "[1, 2]"; }, "raft_configuration"},
       {[](DeploymentOptions& o) { o.read_consistency = "strong"; }, "read_consistency"},
-      {[](DeploymentOptions& o) { o.peer_ports = {{45001, 45002}}; }, "peer_ports"},
-      {[](DeploymentOptions& o) { o.peer_ports = {{45001, 45002, 45003}, {45004, 45005, 45006}}; },
+      {[](DeploymentOptions& o) {
+         o.peer_ports = {{45001, 45002}};
+       },
        "peer_ports"},
-      {[](DeploymentOptions& o) { o.peer_ports = {{45001, 45001, 45003}}; }, "peer_ports"},
+      {[](DeploymentOptions& o) {
+         o.peer_ports = {{45001, 45002, 45003}, {45004, 45005, 45006}};
+       },
+       "peer_ports"},
+      {[](DeploymentOptions& o) {
+         o.peer_ports = {{45001, 45001, 45003}};
+       },
+       "peer_ports"},
   };
   for (const Case& c : cases) {
     const testing::TempDir tmp("stateful-bad");
@@ -559,10 +567,10 @@ TEST(StatefulDeploymentTest, ShoalRaftRemoveTakesAMemberOut) {
   EXPECT_EQ(count_of(addresses[2]), "4");
 
   // Nobody to ask: a clear error, not a hang.
-  auto unreachable = testing::ChildProcess::Start(
-      {testing::ShoalBinary(), "raft", "remove", "--id", "rep-1", "--via", "127.0.0.1:1",
-       "--timeout", "500"},
-      /*wait_ready=*/false);
+  auto unreachable =
+      testing::ChildProcess::Start({testing::ShoalBinary(), "raft", "remove", "--id", "rep-1",
+                                    "--via", "127.0.0.1:1", "--timeout", "500"},
+                                   /*wait_ready=*/false);
   ASSERT_TRUE(unreachable.ok());
   EXPECT_EQ((*unreachable)->Wait(std::chrono::seconds(30)), 1);
   EXPECT_THAT((*unreachable)->Log(), ::testing::HasSubstr("no leader took it"));

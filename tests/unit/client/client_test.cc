@@ -315,8 +315,8 @@ TEST(ClientConnectTest, RejectsBadAddresses) {
   EXPECT_EQ(Client::Connect("no-port").status().code(), absl::StatusCode::kInvalidArgument);
   // grpcs:// is TLS; a CA file that is not PEM is named in the error.
   StatusOr<Client> bad_ca =
-      Client::Connect("grpcs://127.0.0.1:1", {.connect_timeout = std::chrono::milliseconds(0),
-                                              .ssl_cafile = "/dev/null"});
+      Client::Connect("grpcs://127.0.0.1:1",
+                      {.connect_timeout = std::chrono::milliseconds(0), .ssl_cafile = "/dev/null"});
   EXPECT_EQ(bad_ca.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(bad_ca.status().message().find("/dev/null"), std::string::npos)
       << bad_ca.status().message();

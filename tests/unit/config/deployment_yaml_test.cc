@@ -541,12 +541,21 @@ TEST(DeploymentYamlTest, SecurityKeys) {
       "  uses: Echo\n"
       "  auth_token: abc\n"
       "  reflection: false\n"
-      "  ssl_certfile: " + dir + "/cert.pem\n"
-      "  ssl_keyfile: " + dir + "/key.pem\n"
-      "  internal_tls:\n"
-      "    certfile: " + dir + "/cert.pem\n"
-      "    keyfile: " + dir + "/key.pem\n"
-      "    cafile: " + dir + "/cert.pem\n",
+      "  ssl_certfile: " +
+          dir +
+          "/cert.pem\n"
+          "  ssl_keyfile: " +
+          dir +
+          "/key.pem\n"
+          "  internal_tls:\n"
+          "    certfile: " +
+          dir +
+          "/cert.pem\n"
+          "    keyfile: " +
+          dir +
+          "/key.pem\n"
+          "    cafile: " +
+          dir + "/cert.pem\n",
       "dep.yml");
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_EQ(spec->auth_token, "abc");
@@ -566,14 +575,14 @@ TEST(DeploymentYamlErrorTest, TlsFiles) {
   EXPECT_THAT(ErrorOf("uses: Echo\nssl_certfile: " + dir + "/missing.pem\nssl_keyfile: " + dir +
                       "/key.pem\n"),
               HasSubstr("dep.yml:2:15: ssl_certfile: '" + dir + "/missing.pem' cannot be read"));
-  EXPECT_THAT(ErrorOf("uses: Echo\nssl_certfile: " + dir + "/key.pem\nssl_keyfile: " + dir +
-                      "/key.pem\n"),
-              HasSubstr("ssl_certfile: '" + dir + "/key.pem' holds no PEM certificate"));
+  EXPECT_THAT(
+      ErrorOf("uses: Echo\nssl_certfile: " + dir + "/key.pem\nssl_keyfile: " + dir + "/key.pem\n"),
+      HasSubstr("ssl_certfile: '" + dir + "/key.pem' holds no PEM certificate"));
   EXPECT_THAT(ErrorOf("uses: Echo\nssl_certfile: " + dir + "/cert.pem\nssl_keyfile: " + dir +
                       "/cert.pem\n"),
               HasSubstr("ssl_keyfile: '" + dir + "/cert.pem' holds no PEM private key"));
-  EXPECT_THAT(ErrorOf("uses: Echo\ninternal_tls:\n  certfile: " + dir + "/cert.pem\n  keyfile: " +
-                      dir + "/key.pem\n"),
+  EXPECT_THAT(ErrorOf("uses: Echo\ninternal_tls:\n  certfile: " + dir +
+                      "/cert.pem\n  keyfile: " + dir + "/key.pem\n"),
               HasSubstr("dep.yml:3:3: internal_tls.cafile: is missing"));
   EXPECT_THAT(ErrorOf("uses: Echo\ninternal_tls:\n  certfle: x\n"),
               HasSubstr("dep.yml:3:12: internal_tls.certfle: unknown key; internal_tls takes "

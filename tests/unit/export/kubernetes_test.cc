@@ -364,15 +364,21 @@ std::string SecureFlow() {
   const std::filesystem::path dir = tmp.path();
   std::ofstream(dir / "cert.pem")
       << "-----BEGIN CERTIFICATE-----\nQ0VSVA==\n-----END CERTIFICATE-----\n";
-  std::ofstream(dir / "key.pem") << "-----BEGIN PRIVATE KEY-----\nS0VZ\n-----END PRIVATE KEY-----\n";
+  std::ofstream(dir / "key.pem")
+      << "-----BEGIN PRIVATE KEY-----\nS0VZ\n-----END PRIVATE KEY-----\n";
   const std::string d = dir.string();
   return "jtype: Flow\n"
          "with:\n"
          "  auth_token: tok-123456\n"
-         "  ssl_certfile: " + d + "/cert.pem\n"
-         "  ssl_keyfile: " + d + "/key.pem\n"
-         "  internal_tls: {certfile: " + d + "/cert.pem, keyfile: " + d + "/key.pem, cafile: " +
-         d + "/cert.pem}\n"
+         "  ssl_certfile: " +
+         d +
+         "/cert.pem\n"
+         "  ssl_keyfile: " +
+         d +
+         "/key.pem\n"
+         "  internal_tls: {certfile: " +
+         d + "/cert.pem, keyfile: " + d + "/key.pem, cafile: " + d +
+         "/cert.pem}\n"
          "executors:\n"
          "  - {name: enc, uses: Echo}\n";
 }

@@ -117,11 +117,13 @@ TEST(MetricsTest, RenderTextListsAFamilyOnceItHasASeries) {
 TEST(MetricsTest, SamplersAreReadAtEachScrapeUntilTheirRegistrationEnds) {
   std::atomic<int> value{1};
   {
-    SamplerRegistration registration = AddSampler(
-        {{"deployment", "sampled"}, {"replica", "sampled/rep-0"}}, [&value] {
+    SamplerRegistration registration =
+        AddSampler({{"deployment", "sampled"}, {"replica", "sampled/rep-0"}}, [&value] {
           return std::vector<Sample>{
               {.name = "shoal_test_sampled", .help = "A sampled gauge", .value = 1.0 * value},
-              {.name = "shoal_test_role", .help = "A labelled one", .labels = {{"role", "x"}},
+              {.name = "shoal_test_role",
+               .help = "A labelled one",
+               .labels = {{"role", "x"}},
                .value = 1}};
         });
     std::string text = RenderText();

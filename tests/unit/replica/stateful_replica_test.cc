@@ -1,7 +1,5 @@
 // Tests of a one-member stateful replica in process: the Raft thread does not wait for the
 // Executor (a write the Executor is still running does not hold up the log).
-#include "src/replica/stateful.h"
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -15,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "shoal/executor.h"
 #include "src/executor/loader.h"
+#include "src/replica/stateful.h"
 
 namespace shoal::replica {
 namespace {

@@ -35,9 +35,8 @@ TEST(BalancerTest, TiesRotate) {
 }
 
 TEST(BalancerTest, TriedAndEjectedReplicasAreAvoided) {
-  std::vector<Candidate> c = {{.outstanding = 0, .tried = true},
-                              {.outstanding = 0, .healthy = false},
-                              {.outstanding = 5}};
+  std::vector<Candidate> c = {
+      {.outstanding = 0, .tried = true}, {.outstanding = 0, .healthy = false}, {.outstanding = 5}};
   EXPECT_EQ(PickReplica(c, 0, 0), 2u);
   c[2].tried = true;
   EXPECT_EQ(PickReplica(c, 0, 0), 1u);  // an ejected replica beats giving up

@@ -2,12 +2,12 @@
 // metadata; an UNAVAILABLE that only says so in its text is not the signal.
 #include "src/rpc/leader.h"
 
+#include <grpcpp/grpcpp.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
 #include <utility>
-
-#include <grpcpp/grpcpp.h>
 
 #include "gtest/gtest.h"
 #include "jina.grpc.pb.h"
