@@ -4,8 +4,10 @@
 #ifndef SHOAL_DOC_DOC_IDS_H_
 #define SHOAL_DOC_DOC_IDS_H_
 
+#include <string>
 #include <string_view>
 
+#include "absl/functional/function_ref.h"
 #include "docarray.pb.h"
 
 namespace shoal::doc {
@@ -16,6 +18,10 @@ namespace shoal::doc {
 // only on `seed` (the request id) and the document's place ("1", "1.matches[0]", ...), so
 // every replica that applies the same request gives the same ids. Ids already there stay.
 void AssignMissingIds(docarray::DocListProto& docs, std::string_view seed);
+
+// The same, with the seed made by `make_seed` only once a document without an id is found
+// (making it may cost a serialisation of the request).
+void AssignMissingIds(docarray::DocListProto& docs, absl::FunctionRef<std::string()> make_seed);
 
 }  // namespace shoal::doc
 

@@ -239,15 +239,6 @@ using DataBase =
     jina::JinaDataRequestRPC::WithRawCallbackMethod_process_data<jina::JinaDataRequestRPC::Service>;
 using CallBase = jina::JinaRPC::WithRawCallbackMethod_Call<jina::JinaRPC::Service>;
 
-// False after finishing `reactor` with UNAUTHENTICATED when the call lacks the token.
-bool Admit(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
-           const std::string& token) {
-  grpc::Status auth = rpc::CheckAuth(*context, token);
-  if (auth.ok()) return true;
-  reactor->Finish(auth);
-  return false;
-}
-
 }  // namespace
 
 class GatewayServer::Services {
@@ -287,7 +278,7 @@ class GatewayServer::Services {
                                                   const grpc::ByteBuffer* request,
                                                   grpc::ByteBuffer* response) override {
       grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-      if (!Admit(context, reactor, token_)) return reactor;
+      if (!rpc::Admit(context, reactor, token_)) return reactor;
       StatusOr<RequestHead> head = ReadRequestHead(*request);
       if (!head.ok()) {
         reactor->Finish(
@@ -315,7 +306,7 @@ class GatewayServer::Services {
                                            const grpc::ByteBuffer* request,
                                            grpc::ByteBuffer* response) override {
       grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-      if (!Admit(context, reactor, token_)) return reactor;
+      if (!rpc::Admit(context, reactor, token_)) return reactor;
       gateway_->ProcessParts(*request, DeadlineOf(context),
                              [context, reactor, response](SendResult result) {
                                Answer(context, reactor, response, std::move(result));
@@ -353,7 +344,7 @@ class GatewayServer::Services {
                                                  const google::protobuf::Empty* request,
                                                  jina::EndpointsProto* response) override {
       grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-      if (!Admit(context, reactor, token_)) return reactor;
+      if (!rpc::Admit(context, reactor, token_)) return reactor;
       gateway_->DiscoverEndpoints([reactor, response](StatusOr<jina::EndpointsProto> result) {
         if (!result.ok()) {
           reactor->Finish(
@@ -378,7 +369,7 @@ class GatewayServer::Services {
                                       const google::protobuf::Empty* request,
                                       jina::StatusProto* response) override {
       grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-      if (!Admit(context, reactor, token_)) return reactor;
+      if (!rpc::Admit(context, reactor, token_)) return reactor;
       Status ready = gateway_->Ready();
       if (!ready.ok()) {
         response->set_code(jina::StatusProto::ERROR);
@@ -400,7 +391,7 @@ class GatewayServer::Services {
                                       const google::protobuf::Empty* request,
                                       jina::JinaInfoProto* response) override {
       grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-      if (!Admit(context, reactor, token_)) return reactor;
+      if (!rpc::Admit(context, reactor, token_)) return reactor;
       auto& info = *response->mutable_jina();
       info["shoal"] = SHOAL_VERSION;
       info["name"] = name_;

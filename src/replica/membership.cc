@@ -13,10 +13,7 @@ grpc::ServerUnaryReactor* MembershipService::AddVoter(grpc::CallbackServerContex
                                                       const shoal::v1::AddVoterRequest* request,
                                                       shoal::v1::MembershipResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (grpc::Status auth = rpc::CheckAuth(*context, token_); !auth.ok()) {
-    reactor->Finish(auth);
-    return reactor;
-  }
+  if (!rpc::Admit(context, reactor, token_)) return reactor;
   if (request->id().empty() || request->address().empty()) {
     reactor->Finish(
         grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "AddVoter needs an id and an address"));
@@ -34,10 +31,7 @@ grpc::ServerUnaryReactor* MembershipService::RemoveServer(
     grpc::CallbackServerContext* context, const shoal::v1::RemoveServerRequest* request,
     shoal::v1::MembershipResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (grpc::Status auth = rpc::CheckAuth(*context, token_); !auth.ok()) {
-    reactor->Finish(auth);
-    return reactor;
-  }
+  if (!rpc::Admit(context, reactor, token_)) return reactor;
   if (request->id().empty()) {
     reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "RemoveServer needs an id"));
     return reactor;

@@ -128,8 +128,8 @@ const google::protobuf::Struct& AnyDocumentEndpointSchema() {
 // documents, serialised deterministically.
 void AssignMissingDocIds(jina::DataRequestProto& request) {
   docarray::DocListProto& docs = *request.mutable_data()->mutable_docs();
-  std::string seed = request.header().request_id();
-  if (seed.empty()) {
+  doc::AssignMissingIds(docs, [&]() -> std::string {
+    if (!request.header().request_id().empty()) return request.header().request_id();
     std::string bytes;
     {
       google::protobuf::io::StringOutputStream stream(&bytes);
@@ -137,9 +137,8 @@ void AssignMissingDocIds(jina::DataRequestProto& request) {
       coded.SetSerializationDeterministic(true);
       docs.SerializeToCodedStream(&coded);
     }
-    seed = "docs:" + DerivedHexId(bytes, "");
-  }
-  doc::AssignMissingIds(docs, seed);
+    return "docs:" + DerivedHexId(bytes, "");
+  });
 }
 
 }  // namespace

@@ -282,15 +282,6 @@ using DataBase =
     jina::JinaDataRequestRPC::WithRawCallbackMethod_process_data<jina::JinaDataRequestRPC::Service>;
 using CallBase = jina::JinaRPC::WithRawCallbackMethod_Call<jina::JinaRPC::Service>;
 
-// False after finishing `reactor` with UNAUTHENTICATED when the call lacks the token.
-bool Admit(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
-           const std::string& token) {
-  grpc::Status auth = rpc::CheckAuth(*context, token);
-  if (auth.ok()) return true;
-  reactor->Finish(auth);
-  return false;
-}
-
 }  // namespace
 
 // All Jina services of a replica. Each handler hands its call to the executor thread.
@@ -338,7 +329,7 @@ class ReplicaServer::Services {
                                                   const grpc::ByteBuffer* bytes,
                                                   grpc::ByteBuffer* response) override {
       grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-      if (!Admit(context, reactor, token_)) return reactor;
+      if (!rpc::Admit(context, reactor, token_)) return reactor;
       StatusOr<std::unique_ptr<Request>> read =
           ReadRequest<jina::DataRequestProto>(*bytes, max_docs_, kSingleRpc);
       if (!read.ok()) {
@@ -404,7 +395,7 @@ class ReplicaServer::Services {
                                            const grpc::ByteBuffer* bytes,
                                            grpc::ByteBuffer* response) override {
       grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-      if (!Admit(context, reactor, token_)) return reactor;
+      if (!rpc::Admit(context, reactor, token_)) return reactor;
       StatusOr<std::unique_ptr<ArenaMessage<jina::DataRequestListProto>>> read =
           ReadRequest<jina::DataRequestListProto>(*bytes, max_docs_, kDataRpc);
       if (!read.ok()) {
@@ -478,7 +469,7 @@ class ReplicaServer::Services {
                                                  const google::protobuf::Empty* request,
                                                  jina::EndpointsProto* response) override {
       grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-      if (!Admit(context, reactor, token_)) return reactor;
+      if (!rpc::Admit(context, reactor, token_)) return reactor;
       runtime_->FillEndpoints(*response);
       reactor->Finish(grpc::Status::OK);
       return reactor;
@@ -497,7 +488,7 @@ class ReplicaServer::Services {
                                       const google::protobuf::Empty* request,
                                       jina::JinaInfoProto* response) override {
       grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-      if (!Admit(context, reactor, token_)) return reactor;
+      if (!rpc::Admit(context, reactor, token_)) return reactor;
       auto& info = *response->mutable_jina();
       info["shoal"] = SHOAL_VERSION;
       info["executor"] = runtime_->class_name();

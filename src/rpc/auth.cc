@@ -81,4 +81,12 @@ grpc::Status CheckAuth(const grpc::CallbackServerContext& context, std::string_v
   return grpc::Status::OK;
 }
 
+bool Admit(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+           std::string_view token) {
+  grpc::Status auth = CheckAuth(*context, token);
+  if (auth.ok()) return true;
+  reactor->Finish(auth);
+  return false;
+}
+
 }  // namespace shoal::rpc

@@ -35,6 +35,11 @@ StatusOr<std::string> LoadAuthToken(const std::string& token_file);
 // not echo what was sent.
 grpc::Status CheckAuth(const grpc::CallbackServerContext& context, std::string_view token);
 
+// For a unary handler: true when the call may go on; else `reactor` was finished with CheckAuth's
+// UNAUTHENTICATED.
+bool Admit(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
+           std::string_view token);
+
 // A bidi stream refused before reading anything: finishes at once with `status`.
 template <typename Request, typename Response>
 class RefusedStream : public grpc::ServerBidiReactor<Request, Response> {
