@@ -1,0 +1,7 @@
+#include "src/python/module.h"
+
+namespace shoal::python {
+
+void DefineIndex(pybind11::module_& module) {}
+
+}  // namespace shoal::python
