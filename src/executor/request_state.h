@@ -4,6 +4,7 @@
 #define SHOAL_EXECUTOR_REQUEST_STATE_H_
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,10 @@ struct RequestState {
   std::vector<std::string_view> part_origins;  // last route's executor of each part
   std::string_view runtime_name;
   google::protobuf::Struct* results = nullptr;  // `parameters.__results__` of the response
+  // Keeps the request's memory (its arena) alive while held: an Executor that hands out views of
+  // the docs which may outlive the call (Python) takes a copy. Null when the caller cannot share
+  // it; such an Executor then copies what it hands out.
+  std::shared_ptr<const void> memory;
 };
 
 // Lets the runtime set what an Executor may read about itself.

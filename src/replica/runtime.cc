@@ -253,7 +253,8 @@ Status ReplicaRuntime::PostRequest(absl::AnyInvocable<void()> task) {
   return absl::OkStatus();
 }
 
-StatusOr<bool> ReplicaRuntime::Process(jina::DataRequestProto& request, Clock::time_point arrived) {
+StatusOr<bool> ReplicaRuntime::Process(jina::DataRequestProto& request, Clock::time_point arrived,
+                                       std::shared_ptr<const void> memory) {
   SHOAL_RETURN_IF_ERROR(DecodeDocs(request));
   AssignMissingDocIds(request);
   // A dry run, or no handler and no /default: the request passes through (its docs given ids
@@ -264,6 +265,7 @@ StatusOr<bool> ReplicaRuntime::Process(jina::DataRequestProto& request, Clock::t
   docarray::DocListProto* docs = request.mutable_data()->mutable_docs();
   internal::RequestState state;
   state.docs = DocList(docs);
+  state.memory = std::move(memory);
   state.parts = {docs};
   state.part_origins = {request.routes_size() > 0
                             ? std::string_view(request.routes().rbegin()->executor())
@@ -273,7 +275,8 @@ StatusOr<bool> ReplicaRuntime::Process(jina::DataRequestProto& request, Clock::t
 
 StatusOr<bool> ReplicaRuntime::ProcessParts(jina::DataRequestListProto& parts,
                                             jina::DataRequestProto& response,
-                                            Clock::time_point arrived) {
+                                            Clock::time_point arrived,
+                                            std::shared_ptr<const void> memory) {
   if (parts.requests_size() == 0) {
     return absl::InvalidArgumentError("process_data got a DataRequestListProto with no requests");
   }
@@ -288,6 +291,7 @@ StatusOr<bool> ReplicaRuntime::ProcessParts(jina::DataRequestListProto& parts,
   docarray::DocListProto* docs = response.mutable_data()->mutable_docs();
   internal::RequestState state;
   state.docs = DocList(docs);
+  state.memory = std::move(memory);
   for (jina::DataRequestProto& part : *parts.mutable_requests()) {
     docarray::DocListProto* part_docs = part.mutable_data()->mutable_docs();
     for (const docarray::DocProto& doc : part_docs->docs()) *docs->add_docs() = doc;
