@@ -125,19 +125,20 @@ class ReplicaStream : public rpc::CallStream {
     Status posted = runtime_->PostRequest([this, sequence, raw,
                                            arrived = ReplicaRuntime::Clock::now(),
                                            in_flight = InFlight(runtime_->in_flight())] {
-      std::unique_ptr<StreamMessage> owned(raw);
+      std::shared_ptr<StreamMessage> owned(raw);
       if (cancelled()) {
         Answer(sequence, std::move(owned), absl::CancelledError("the client cancelled the stream"));
         return;
       }
-      StatusOr<bool> executor_failed = runtime_->Process(*owned->proto, arrived);
+      StatusOr<bool> executor_failed = runtime_->Process(*owned->proto, arrived, owned);
       Answer(sequence, std::move(owned), executor_failed.status());
     });
     if (!posted.ok()) Answer(sequence, std::unique_ptr<StreamMessage>(raw), posted);
   }
 
-  // Serializes the answer (the arena goes as soon as it is bytes), or passes on the error.
-  void Answer(uint64_t sequence, std::unique_ptr<StreamMessage> message, const Status& status) {
+  // Serializes the answer (the arena goes as soon as it is bytes, unless the Executor still holds
+  // views of it), or passes on the error.
+  void Answer(uint64_t sequence, std::shared_ptr<StreamMessage> message, const Status& status) {
     if (!status.ok()) {
       message.reset();
       Complete(sequence, status);
@@ -259,7 +260,7 @@ class ReplicaServer::Services {
    private:
     // Runs the Executor on the request (on the executor thread) and answers with it.
     void Serve(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
-               std::unique_ptr<Request> request, grpc::ByteBuffer* response) {
+               std::shared_ptr<Request> request, grpc::ByteBuffer* response) {
       Status posted = runtime_->PostRequest([this, context, reactor, request = std::move(request),
                                              response, arrived = ReplicaRuntime::Clock::now(),
                                              in_flight = InFlight(runtime_->in_flight())] {
@@ -267,7 +268,7 @@ class ReplicaServer::Services {
           reactor->Finish(grpc::Status::CANCELLED);
           return;
         }
-        StatusOr<bool> executor_failed = runtime_->Process(*request->proto, arrived);
+        StatusOr<bool> executor_failed = runtime_->Process(*request->proto, arrived, request);
         if (!executor_failed.ok()) {
           reactor->Finish(rpc::ToGrpc(executor_failed.status()));
           return;
@@ -302,7 +303,7 @@ class ReplicaServer::Services {
         reactor->Finish(rpc::ToGrpc(read.status()));
         return reactor;
       }
-      std::unique_ptr<ArenaMessage<jina::DataRequestListProto>> parts = std::move(read).value();
+      std::shared_ptr<ArenaMessage<jina::DataRequestListProto>> parts = std::move(read).value();
       if (parts->proto->requests_size() > 0 &&
           dispatcher_->Replicates(parts->proto->requests(0).header().exec_endpoint())) {
         reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
@@ -319,7 +320,8 @@ class ReplicaServer::Services {
         }
         auto* answer =
             google::protobuf::Arena::CreateMessage<jina::DataRequestProto>(&parts->arena);
-        StatusOr<bool> executor_failed = runtime_->ProcessParts(*parts->proto, *answer, arrived);
+        StatusOr<bool> executor_failed =
+            runtime_->ProcessParts(*parts->proto, *answer, arrived, parts);
         if (!executor_failed.ok()) {
           reactor->Finish(rpc::ToGrpc(executor_failed.status()));
           return;
