@@ -140,13 +140,13 @@ class InMemoryExactNNIndex:
         checks again, per row)."""
         dim = self._vectors[name].dim
         if dim and vectors.shape[1] != dim:
-            raise ValueError(f"InMemoryExactNNIndex.index: doc '{ids[0]}' has a {name} of "
+            raise ValueError(f"InMemoryExactNNIndex.index: doc '{ids[0]}': field '{name}' has "
                              f'dimension {vectors.shape[1]} but the index has dimension {dim}')
         finite = np.isfinite(vectors).all(axis=1)
         if not finite.all():
             bad = ids[int(np.argmin(finite))]
-            raise ValueError(
-                f"InMemoryExactNNIndex.index: doc '{bad}' has a NaN or infinite value in {name}")
+            raise ValueError(f"InMemoryExactNNIndex.index: doc '{bad}' has a NaN or infinite "
+                             f"value in field '{name}'")
 
     def __delitem__(self, key):
         for doc_id in ([key] if isinstance(key, str) else list(key)):
