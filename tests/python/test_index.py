@@ -243,3 +243,26 @@ def test_ten_thousand_docs_and_a_hundred_queries():
                        [f'd{j}' for j in expected[i]], sims[i, expected[i]])
         single = index.find(queries[i], limit=10)
         assert single.documents.id == batched.documents[i].id
+
+
+def test_searches_on_one_thread_while_another_indexes():
+    # Searches run without the GIL: the native index must not change under one.
+    import threading
+    index = InMemoryExactNNIndex[TextDoc](random_docs(100, 64, seed=15, prefix='base'))
+    errors = []
+
+    def search():
+        try:
+            for _ in range(200):
+                found = index.find_batched(np.ones((4, 64)), limit=5)
+                assert all(len(docs) == 5 for docs in found.documents)
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    thread = threading.Thread(target=search)
+    thread.start()
+    for batch in range(50):
+        index.index(random_docs(100, 64, seed=100 + batch, prefix=f'b{batch}-'))
+    thread.join(timeout=120)
+    assert not thread.is_alive() and not errors
+    assert len(index) == 5100
