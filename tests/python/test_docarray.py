@@ -260,3 +260,16 @@ def test_doc_list_bytes_protobuf_pickle_and_wrap():
     wrapped = DocList[QueryDoc]._wrap(handle)
     wrapped[0].text = 'edited'
     assert handle[0].get('text') == 'edited'
+
+
+def test_doc_list_takes_its_document_type_and_subclasses_only():
+    docs = DocList[TextDoc]([QueryDoc(text='q')])
+    assert docs[0].text == 'q'
+    with pytest.raises(ValidationError, match=r'DocList\[TextDoc\]: expected a TextDoc, got '
+                       'ImageDoc'):
+        docs.append(ImageDoc())
+    with pytest.raises(ValidationError, match='got ImageDoc'):
+        docs.extend(DocList[ImageDoc]([ImageDoc()]))
+    anything = DocList[AnyDoc]([ImageDoc(), TextDoc()])
+    assert len(anything) == 2 and len(DocList[TextDoc](None)) == 0
+    assert DocList().doc_type is AnyDoc

@@ -43,9 +43,10 @@ class DocList:
             DocList._classes[key] = klass
         return klass
 
-    def __init__(self, docs=()):
+    def __init__(self, docs=None):
         object.__setattr__(self, '_docs', _shoal.DocList())
-        self.extend(docs)
+        if docs is not None:
+            self.extend(docs)
 
     @classmethod
     def _wrap(cls, handle):
@@ -95,7 +96,9 @@ class DocList:
         return positions
 
     def _check(self, doc):
-        if not isinstance(doc, BaseDoc):
+        # docarray's rule: a DocList[T] holds T and its subclasses; DocList[AnyDoc] any document.
+        wanted = BaseDoc if self.doc_type is AnyDoc else self.doc_type
+        if not isinstance(doc, wanted):
             raise ValidationError(
                 f'{type(self).__name__}: expected a {self.doc_type.__name__}, got '
                 f'{type(doc).__name__}')
@@ -106,7 +109,8 @@ class DocList:
         object.__setattr__(doc, '_doc', self._docs.append(doc._doc))
 
     def extend(self, docs):
-        if isinstance(docs, DocList):
+        if isinstance(docs, DocList) and (self.doc_type is AnyDoc or
+                                          issubclass(docs.doc_type, self.doc_type)):
             self._docs.extend(docs._docs)
             return
         for doc in docs:
