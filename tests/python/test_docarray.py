@@ -273,3 +273,14 @@ def test_doc_list_takes_its_document_type_and_subclasses_only():
     anything = DocList[AnyDoc]([ImageDoc(), TextDoc()])
     assert len(anything) == 2 and len(DocList[TextDoc](None)) == 0
     assert DocList().doc_type is AnyDoc
+
+
+def test_ids_from_ints_and_numpy_scalars_in_untyped_fields():
+    assert TextDoc(id=7).id == '7'
+    assert len(TextDoc(id=None).id) == 32
+    with pytest.raises(ValidationError, match="field 'id': expected a str, got list"):
+        TextDoc(id=[1])
+    product = Product(title='t', tags={'a': 'b'}, price=np.float32(2.5), count=np.int64(4))
+    assert product.price == 2.5 and product.count == 4
+    doc = AnyDoc(n=np.int64(3))
+    assert doc.n == 3

@@ -109,6 +109,8 @@ def _native(value):
         return value._docs, None
     if isinstance(value, np.ndarray) or da_typing._is_torch(value):
         return da_typing.NdArray._validate('value', value)
+    if isinstance(value, np.generic):
+        return value.item(), None
     return value, None
 
 
@@ -125,12 +127,15 @@ def _set(handle, name, value, tag=None):
 def _write(handle, spec, value):
     """Writes `value` into field `spec` of the message `handle`, as docarray encodes it."""
     name, kind = spec.name, spec.kind
-    if value is None:
-        if kind == 'id':
-            raise ValidationError("field 'id': an id cannot be None")
+    if kind == 'id':
+        # None gives a fresh id: Shoal's documents always have one.
+        try:
+            handle.id = os.urandom(16).hex() if value is None else spec.target._validate(
+                name, value)[0]
+        except TypeError as e:
+            raise ValidationError(str(e)) from None
+    elif value is None:
         _set(handle, name, None)
-    elif kind == 'id':
-        handle.id = spec.target._validate(name, value)[0]
     elif kind in ('tensor', 'tagged'):
         try:
             converted, tag = spec.target._validate(name, value)

@@ -6,6 +6,8 @@ typed bytes are ``bytes``. The type decides the docarray ``type`` tag written wi
 that docarray decodes the field as the class it names.
 """
 
+import uuid
+
 import numpy as np
 
 __all__ = [
@@ -144,7 +146,15 @@ class _TaggedStr(str):
 
 
 class ID(_TaggedStr):
+    """A document id: a str (ints and UUIDs are converted, as docarray does)."""
+
     _tag = 'id'
+
+    @classmethod
+    def _validate(cls, field, value):
+        if isinstance(value, (int, uuid.UUID)) and not isinstance(value, bool):
+            value = str(value)
+        return super()._validate(field, value)
 
 
 class AnyUrl(_TaggedStr):
