@@ -205,6 +205,30 @@ def test_doc_list_construction_len_iteration_and_indexing():
         DocList[int]
 
 
+def test_slices_share_the_documents_until_they_change_shape():
+    docs = DocList[TextDoc]([TextDoc(text=str(i)) for i in range(6)])
+    head = docs[:3]
+    head[0].text = 'edited'
+    head.text = ['a', 'b', 'c']  # a column written through a slice reaches the original
+    for doc in docs[3:]:
+        doc.text = 'tail'
+    assert docs.text == ['a', 'b', 'c', 'tail', 'tail', 'tail']
+    picked = docs[[5, 0]][::-1]
+    assert picked.text == ['a', 'tail'] and len(picked) == 2 and picked[-1].text == 'tail'
+    head.append(TextDoc(text='new'))  # the slice becomes a list of its own
+    head[0].text = 'own'
+    assert head.text == ['own', 'b', 'c', 'new'] and len(docs) == 6 and docs[0].text == 'a'
+    query = QueryDoc(text='q')
+    query.matches = docs[1:3]
+    assert query.matches.text == ['b', 'c']
+    assert DocList[TextDoc].from_bytes(docs[4:].to_bytes()).text == ['tail', 'tail']
+    copy = docs[:2].copy()
+    copy[0].text = 'copy'
+    assert docs[0].text == 'a'
+    with pytest.raises(IndexError):
+        docs[2:4][2]
+
+
 def test_doc_list_append_extend_insert_setitem_delitem():
     docs = DocList[TextDoc]()
     doc = TextDoc(text='a')
