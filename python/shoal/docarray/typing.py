@@ -54,7 +54,8 @@ class AbstractTensor:
         try:
             array = np.asarray(value)
         except Exception as e:
-            raise TypeError(f"field '{field}': expected a tensor, got {type(value).__name__}") from e
+            raise TypeError(
+                f"field '{field}': expected a tensor, got {type(value).__name__}") from e
         if array.dtype == object or array.dtype.kind not in 'biufc':
             raise TypeError(
                 f"field '{field}': expected a numeric tensor, got {type(value).__name__} "
