@@ -308,3 +308,20 @@ def test_ids_from_ints_and_numpy_scalars_in_untyped_fields():
     assert product.price == 2.5 and product.count == 4
     doc = AnyDoc(n=np.int64(3))
     assert doc.n == 3
+
+
+def test_document_classes_survive_cloudpickle_by_value():
+    # The Python Deployment API sends a script's Executor (and its document classes) this way.
+    cloudpickle = pytest.importorskip('cloudpickle')
+
+    class Local(TextDoc):
+        title: str
+        matches: DocList[TextDoc] = DocList[TextDoc]()
+
+    Local(title='resolved before pickling')  # the class has resolved its fields
+    Copied = pickle.loads(cloudpickle.dumps(Local))
+    with pytest.raises(ValidationError, match="field 'title' is required"):
+        Copied()
+    doc = Copied(title='t')
+    doc.matches.append(TextDoc(text='m'))
+    assert doc.title == 't' and doc.matches.text == ['m']

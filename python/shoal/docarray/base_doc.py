@@ -21,7 +21,18 @@ class ValidationError(ValueError):
     """A field value or keyword that does not fit the document's schema."""
 
 
-_REQUIRED = object()
+class _Required:
+    """The default of a field without one; pickles as a reference to the one instance (a class
+    pickled by value, as cloudpickle sends an Executor's, keeps its required fields)."""
+
+    def __reduce__(self):
+        return '_REQUIRED'
+
+    def __repr__(self):
+        return '<required>'
+
+
+_REQUIRED = _Required()
 _SCALARS = (str, bytes, bool, int, float)
 
 
