@@ -325,3 +325,12 @@ def test_document_classes_survive_cloudpickle_by_value():
     doc = Copied(title='t')
     doc.matches.append(TextDoc(text='m'))
     assert doc.title == 't' and doc.matches.text == ['m']
+
+
+def test_defaults_read_from_a_message_without_the_field_are_copies():
+    wrapped = Product._wrap(_shoal.Doc())
+    wrapped.tags['changed'] = 'yes'
+    wrapped.feature[:] = 7
+    assert Product(title='t').tags == {}
+    assert not Product(title='t').feature.any()
+    assert Product._wrap(_shoal.Doc()).tags == {}

@@ -6,6 +6,7 @@ way in or out. Fields are the class's annotations (through the MRO, base fields 
 their defaults, as docarray declares them.
 """
 
+import copy
 import os
 import typing
 
@@ -229,7 +230,10 @@ def _read(handle, spec):
             return spec.target._wrap(handle.doc(name))
         if spec.factory is not None:
             return spec.factory()
-        return None if spec.default is _REQUIRED else spec.default
+        if spec.default is _REQUIRED or spec.default is None:
+            return None
+        # A copy, so that changing the value read cannot change the class's default.
+        return copy.deepcopy(spec.default)
     if kind == 'doc' and isinstance(value, _shoal.Doc):
         return spec.target._wrap(value)
     return _wrap_handle(value)
