@@ -334,3 +334,10 @@ def test_defaults_read_from_a_message_without_the_field_are_copies():
     assert Product(title='t').tags == {}
     assert not Product(title='t').feature.any()
     assert Product._wrap(_shoal.Doc()).tags == {}
+
+
+def test_text_doc_takes_its_text_by_position_and_compares_with_str():
+    doc = TextDoc('hello world')
+    assert doc.text == 'hello world' and doc == 'hello world'
+    assert 'world' in doc and 'moon' not in doc and 'x' not in TextDoc()
+    assert QueryDoc('q').text == 'q'
