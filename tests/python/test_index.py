@@ -266,3 +266,21 @@ def test_searches_on_one_thread_while_another_indexes():
     thread.join(timeout=120)
     assert not thread.is_alive() and not errors
     assert len(index) == 5100
+
+
+def test_documents_without_ids_get_distinct_ones():
+    index = InMemoryExactNNIndex[TextDoc]()
+    handles = _shoal.DocList()
+    for i in range(3):
+        handle = _shoal.Doc()
+        handle.set('embedding', np.array([1.0, float(i)]))
+        handles.append(handle)
+    index.index(DocList[TextDoc]._wrap(handles))
+    assert len(index) == 3
+    assert len({doc.id for doc in index.find(np.ones(2)).documents}) == 3
+
+
+def test_non_finite_queries_are_errors():
+    index = InMemoryExactNNIndex[TextDoc](random_docs(3, 2, seed=16))
+    with pytest.raises(ValueError, match="query '#0' has a NaN or infinite value"):
+        index.find(np.array([np.inf, 1.0]))
