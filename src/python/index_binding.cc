@@ -78,6 +78,7 @@ class LockedIndex {
     return index_.dim();
   }
   const char* metric() const {
+    absl::ReaderMutexLock lock(&mu_);
     return index_.metric() == ExactNNIndex::Metric::kCosine ? "cosine" : "l2";
   }
 
