@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "docarray.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -63,8 +64,8 @@ jina::DataRequestProto Request(std::string_view endpoint, int docs, int dim = 0)
   DocList list(request.mutable_data()->mutable_docs());
   for (int i = 0; i < docs; ++i) {
     Doc doc = list.Add();
-    doc.set_id("d" + std::to_string(i));
-    doc.set_text("t" + std::to_string(i));
+    doc.set_id(absl::StrCat("d", i));
+    doc.set_text(absl::StrCat("t", i));
     if (dim > 0) {
       std::vector<float> values(dim);
       for (int j = 0; j < dim; ++j) values[j] = static_cast<float>(i * 10 + j);
@@ -96,12 +97,12 @@ TEST(PythonExecutorTest, EchoServesThroughTheReplica) {
   auto client = Client::Connect(replica->address());
   ASSERT_TRUE(client.ok()) << client.status();
   DocList inputs;
-  for (int i = 0; i < 25; ++i) inputs.Add().set_text("doc-" + std::to_string(i));
+  for (int i = 0; i < 25; ++i) inputs.Add().set_text(absl::StrCat("doc-", i));
   auto docs = client->Post("/anything", inputs, {.request_size = 10, .results_in_order = true});
   ASSERT_TRUE(docs.ok()) << docs.status() << replica->Log();
   ASSERT_EQ(docs->size(), 25u);
   for (size_t i = 0; i < docs->size(); ++i) {
-    EXPECT_EQ((*docs)[i].text(), "doc-" + std::to_string(i));
+    EXPECT_EQ((*docs)[i].text(), absl::StrCat("doc-", i));
     EXPECT_EQ(Tag((*docs)[i], "served_by"), "py/rep-2");
   }
   EXPECT_THAT(replica->Log(), HasSubstr("Python Executor Echo"));
@@ -252,8 +253,8 @@ DocList IdDocs(int from, int n) {
   DocList docs;
   for (int i = from; i < from + n; ++i) {
     Doc doc = docs.Add();
-    doc.set_id("k" + std::to_string(i));
-    doc.set_text("v" + std::to_string(i));
+    doc.set_id(absl::StrCat("k", i));
+    doc.set_text(absl::StrCat("v", i));
   }
   return docs;
 }
@@ -308,7 +309,7 @@ TEST(PythonExecutorTest, AStatefulPythonExecutorSnapshotsAndRestores) {
   // Every replica has snapshotted (SnapshotInterval is checked every 1 to 2 s), so the log
   // no longer starts at the first write and the wiped replica needs a snapshot.
   auto snapshots = [&](int r) {
-    return CountFiles(tmp.path() / "kv" / ("rep-" + std::to_string(r)) / "raft" / "snapshots");
+    return CountFiles(tmp.path() / "kv" / (absl::StrCat("rep-", r)) / "raft" / "snapshots");
   };
   for (int i = 0; i < 250 && snapshots(0) * snapshots(1) * snapshots(2) == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
