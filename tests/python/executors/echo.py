@@ -13,6 +13,7 @@ class Echo(Executor):
 
     @requests
     def echo(self, docs, **kwargs):
+        self.logger.info('echoing %d docs', len(docs))
         for doc in docs:
             doc.tags = {'served_by': self.runtime_args.name}
 
