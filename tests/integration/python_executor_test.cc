@@ -172,6 +172,9 @@ TEST(PythonExecutorTest, AnExceptionAnswersJinasErrorShapeAndTheReplicaKeepsServ
   jina::DataRequestProto ok = Send(*replica, Request("/other", 2));
   EXPECT_EQ(ok.header().status().code(), jina::StatusProto::SUCCESS);
   EXPECT_EQ(DocsOf(ok)[1].text(), "fine");
+  // An `async def` endpoint is awaited.
+  jina::DataRequestProto awaited = Send(*replica, Request("/async", 1));
+  EXPECT_EQ(DocsOf(awaited)[0].text(), "awaited");
 }
 
 // Starts `args` expecting the replica to fail before it is ready; returns its log.
@@ -244,6 +247,8 @@ TEST(PythonExecutorTest, TheEnvironmentAndRuntimeArgsReachTheExecutor) {
   EXPECT_EQ(Tag(doc, "replica_id"), "2");
   EXPECT_EQ(Tag(doc, "shard_id"), "1");
   EXPECT_EQ(Tag(doc, "workspace"), (tmp.path() / "ws").string());
+  // `import _shoal` found the module built into the binary, not the extension module.
+  EXPECT_EQ(doc.node("tags")->dict().data().at("builtin_shoal").boolean(), true);
 }
 
 // CUDA_VISIBLE_DEVICES=RR gives each replica its own device before its interpreter starts.
