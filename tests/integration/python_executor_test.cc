@@ -110,6 +110,16 @@ TEST(PythonExecutorTest, EchoServesThroughTheReplica) {
   EXPECT_THAT(replica->Log(), ::testing::ContainsRegex("INFO  py/rep-2@[0-9]+ echoing 10 docs"));
 }
 
+// `package.module:Class` imports the module from sys.path (PYTHONPATH).
+TEST(PythonExecutorTest, AModuleOnThePythonPath) {
+  auto replica = StartExecutor({"--uses", "echo:Echo", "--name", "mod/rep-0"},
+                               {"PYTHONPATH=" + Executors("")});
+  ASSERT_NE(replica, nullptr);
+  jina::DataRequestProto response = Send(*replica, Request("/x", 1));
+  DocList docs = DocsOf(response);
+  EXPECT_EQ(Tag(docs[0], "served_by"), "mod/rep-0");
+}
+
 TEST(PythonExecutorTest, AnInPlaceEmbeddingEditChangesTheAnswer) {
   auto replica = StartExecutor({"--uses", Executors("echo.py") + ":Scale", "--uses-with",
                                 R"({"factor": 3})", "--name", "scale/rep-0"});
