@@ -144,6 +144,16 @@ py::object Runtime() {
   return py::reinterpret_borrow<py::object>(module);
 }
 
+// The calling thread keeps its Python thread state between calls (one allocation less per
+// request than a fresh acquire).
+void KeepThreadState() {
+  thread_local bool kept = false;
+  if (kept) return;
+  py::gil_scoped_acquire keep;
+  keep.inc_ref();
+  kept = true;
+}
+
 py::list ToList(const std::vector<std::string>& items) {
   py::list list;
   for (const std::string& item : items) list.append(item);
@@ -215,14 +225,7 @@ PyExecutor::~PyExecutor() {
 Status PyExecutor::Call(size_t index, Request& request) {
   internal::RequestState& state = internal::RuntimeAccess::State(request);
   docarray::DocListProto* docs = &state.docs.proto();
-  // The thread that calls keeps its Python thread state between calls (one less allocation per
-  // request than a fresh acquire).
-  thread_local bool thread_state_kept = false;
-  if (!thread_state_kept) {
-    py::gil_scoped_acquire keep;
-    keep.inc_ref();
-    thread_state_kept = true;
-  }
+  KeepThreadState();
   py::gil_scoped_acquire gil;
   const Endpoint& endpoint = endpoints_[index];
   // With the request's memory, Python gets views of it; without, a copy written back after.
@@ -233,29 +236,12 @@ Status PyExecutor::Call(size_t index, Request& request) {
   try {
     py::dict kwargs;
     kwargs["docs"] = endpoint.wrap(handle);
-    if (endpoint.pass_parameters)
+    if (endpoint.pass_parameters) {
       kwargs["parameters"] = StructToPython(state.params.proto(), kResultsKey);
+    }
     py::object result = endpoint.method(**kwargs);
     kwargs = py::dict();
-    std::shared_ptr<Root> returned_root;
-    docarray::DocListProto* returned = ReturnedDocs(result, &returned_root);
-    if (returned == nullptr && request_root == nullptr) {
-      docs->CopyFrom(*handle.cast<const DocListView&>().proto());  // the copy's edits
-    }
-    if (result.is_none()) {
-      // The docs were edited in place.
-    } else if (returned != nullptr) {
-      if (returned != docs) {
-        ReplaceDocs(request_root.get(), docs, *returned,
-                    request_root != nullptr && returned_root == request_root);
-      }
-    } else if (py::isinstance<py::dict>(result)) {
-      status = MergeResults(py::reinterpret_borrow<py::dict>(result), state);
-    } else {
-      status = TypeErrorStatus(
-          absl::StrCat(class_name_, " returned a '", Py_TYPE(result.ptr())->tp_name,
-                       "'; an endpoint returns None (docs edited in place), a DocList or a dict"));
-    }
+    status = TakeResult(result, *handle.cast<const DocListView&>().proto(), request_root, state);
   } catch (py::error_already_set& error) {
     status = StatusFromPython(error);
   } catch (const std::exception& error) {  // a value pybind11 could not convert
@@ -265,6 +251,29 @@ Status PyExecutor::Call(size_t index, Request& request) {
   // What Python kept of the request (a stored doc) gets its own copy now.
   if (request_root != nullptr) request_root->DetachViews();
   return status;
+}
+
+Status PyExecutor::TakeResult(py::handle result, const docarray::DocListProto& given,
+                              const std::shared_ptr<Root>& request_root,
+                              internal::RequestState& state) const {
+  docarray::DocListProto* docs = &state.docs.proto();
+  std::shared_ptr<Root> returned_root;
+  docarray::DocListProto* returned = ReturnedDocs(result, &returned_root);
+  if (returned == nullptr && request_root == nullptr) docs->CopyFrom(given);  // the copy's edits
+  if (result.is_none()) return absl::OkStatus();  // the docs were edited in place
+  if (returned != nullptr) {
+    if (returned != docs) {
+      ReplaceDocs(request_root.get(), docs, *returned,
+                  request_root != nullptr && returned_root == request_root);
+    }
+    return absl::OkStatus();
+  }
+  if (py::isinstance<py::dict>(result)) {
+    return MergeResults(py::reinterpret_borrow<py::dict>(result), state);
+  }
+  return TypeErrorStatus(
+      absl::StrCat(class_name_, " returned a '", Py_TYPE(result.ptr())->tp_name,
+                   "'; an endpoint returns None (docs edited in place), a DocList or a dict"));
 }
 
 Status PyExecutor::CallFileMethod(const char* name, const std::filesystem::path& file) const {

@@ -6,11 +6,15 @@
 #include <pybind11/pybind11.h>
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "docarray.pb.h"
 #include "shoal/executor.h"
 #include "src/executor/loader.h"
+#include "src/executor/request_state.h"
+#include "src/python/doc_views.h"
 
 namespace shoal::python {
 
@@ -37,6 +41,10 @@ class __attribute__((visibility("hidden"))) PyExecutor final : public Executor {
   };
 
   PyExecutor() = default;
+  // Answers what the method returned: None (docs edited in place), a DocList (the new docs) or a
+  // dict (results). `given` is what Python got (the request's docs, or their copy).
+  Status TakeResult(pybind11::handle result, const docarray::DocListProto& given,
+                    const std::shared_ptr<Root>& request_root, internal::RequestState& state) const;
   // Calls `name(file)` on the instance; Unimplemented when the class has no such method.
   Status CallFileMethod(const char* name, const std::filesystem::path& file) const;
 
