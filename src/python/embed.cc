@@ -50,6 +50,9 @@ Status StartInterpreter() {
       } else {
         path.insert(0, SHOAL_PYTHON_DIR);
       }
+      // print() in an Executor reaches the replica's log line by line, as in a terminal.
+      py::module_::import("sys").attr("stdout").attr("reconfigure")(py::arg("line_buffering") =
+                                                                        true);
       py::module_::import("shoal.serve.runtime");
     } catch (py::error_already_set& error) {
       started = absl::InternalError(

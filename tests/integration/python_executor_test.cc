@@ -162,6 +162,7 @@ TEST(PythonExecutorTest, AReturnedDocListReplacesTheDocs) {
 }
 
 TEST(PythonExecutorTest, AnExceptionAnswersJinasErrorShapeAndTheReplicaKeepsServing) {
+  unsetenv("PYTHONUNBUFFERED");  // print() below must be line-buffered by the replica itself
   auto replica = StartExecutor({"--uses", Executors("echo.py") + ":Faulty"});
   ASSERT_NE(replica, nullptr);
   jina::DataRequestProto request = Request("/fail", 1);
@@ -182,6 +183,13 @@ TEST(PythonExecutorTest, AnExceptionAnswersJinasErrorShapeAndTheReplicaKeepsServ
   jina::DataRequestProto ok = Send(*replica, Request("/other", 2));
   EXPECT_EQ(ok.header().status().code(), jina::StatusProto::SUCCESS);
   EXPECT_EQ(DocsOf(ok)[1].text(), "fine");
+  // print() is written line by line, not held in a buffer.
+  bool printed = false;
+  for (int i = 0; i < 100 && !printed; ++i) {
+    printed = replica->Stdout().find("served 2\n") != std::string::npos;
+    if (!printed) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(printed) << replica->Stdout();
   // An `async def` endpoint is awaited.
   jina::DataRequestProto awaited = Send(*replica, Request("/async", 1));
   EXPECT_EQ(DocsOf(awaited)[0].text(), "awaited");

@@ -66,6 +66,7 @@ class Faulty(Executor):
 
     @requests
     def ok(self, docs, **kwargs):
+        print('served', len(docs))
         for doc in docs:
             doc.text = 'fine'
 
