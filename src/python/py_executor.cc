@@ -192,7 +192,8 @@ StatusOr<executor::LoadedExecutor> PyExecutor::Load(const executor::PythonUses& 
     size_t index = 0;
     for (py::handle endpoint : hosted.attr("endpoints")) {
       executor->endpoints_.push_back({endpoint.attr("method"), endpoint.attr("wrap"),
-                                      endpoint.attr("pass_parameters").cast<bool>()});
+                                      endpoint.attr("pass_parameters").cast<bool>(),
+                                      endpoint.attr("pass_parts").cast<bool>()});
       cls->endpoints.entries.push_back({endpoint.attr("name").cast<std::string>(),
                                         endpoint.attr("write").cast<bool>(),
                                         [index](Executor& e, Request& r) {
@@ -239,6 +240,9 @@ Status PyExecutor::Call(size_t index, Request& request) {
     if (endpoint.pass_parameters) {
       kwargs["parameters"] = StructToPython(state.params.proto(), kResultsKey);
     }
+    if (endpoint.pass_parts && state.parts.size() > 1) {
+      AddParts(endpoint, state, request_root, kwargs);
+    }
     py::object result = endpoint.method(**kwargs);
     kwargs = py::dict();
     status = TakeResult(result, *handle.cast<const DocListView&>().proto(), request_root, state);
@@ -251,6 +255,25 @@ Status PyExecutor::Call(size_t index, Request& request) {
   // What Python kept of the request (a stored doc) gets its own copy now.
   if (request_root != nullptr) request_root->DetachViews();
   return status;
+}
+
+void PyExecutor::AddParts(const Endpoint& endpoint, const internal::RequestState& state,
+                          const std::shared_ptr<Root>& request_root, py::dict& kwargs) {
+  py::list matrix;
+  py::dict by_origin;
+  bool any = false;
+  for (size_t i = 0; i < state.parts.size(); ++i) {
+    docarray::DocListProto* part = state.parts[i];
+    any = any || part->docs_size() > 0;
+    py::object view = request_root != nullptr
+                          ? py::cast(std::make_unique<DocListView>(request_root, part))
+                          : py::cast(DocListView::Owned(*part));
+    py::object docs = endpoint.wrap(view);
+    matrix.append(docs);
+    by_origin[py::str(std::string(state.part_origins[i]))] = docs;
+  }
+  kwargs["docs_matrix"] = any ? py::object(matrix) : py::none();  // None when all are empty
+  kwargs["docs_map"] = by_origin;
 }
 
 Status PyExecutor::TakeResult(py::handle result, const docarray::DocListProto& given,

@@ -38,6 +38,7 @@ class __attribute__((visibility("hidden"))) PyExecutor final : public Executor {
     pybind11::object method;  // bound to the instance
     pybind11::object wrap;    // _shoal.DocList -> the method's DocList[T]
     bool pass_parameters = false;
+    bool pass_parts = false;  // docs_matrix and docs_map, for requests of several parts
   };
 
   PyExecutor() = default;
@@ -45,6 +46,10 @@ class __attribute__((visibility("hidden"))) PyExecutor final : public Executor {
   // dict (results). `given` is what Python got (the request's docs, or their copy).
   Status TakeResult(pybind11::handle result, const docarray::DocListProto& given,
                     const std::shared_ptr<Root>& request_root, internal::RequestState& state) const;
+  // Adds `docs_matrix` and `docs_map` (Jina's no_reduce arguments) for a request of several
+  // parts: views of each part sharing `request_root`, or copies when it is null.
+  static void AddParts(const Endpoint& endpoint, const internal::RequestState& state,
+                       const std::shared_ptr<Root>& request_root, pybind11::dict& kwargs);
   // Calls `name(file)` on the instance; Unimplemented when the class has no such method.
   Status CallFileMethod(const char* name, const std::filesystem::path& file) const;
 

@@ -30,6 +30,7 @@ class Endpoint(typing.NamedTuple):
     method: typing.Callable  # bound to the instance
     wrap: typing.Callable  # _shoal.DocList -> what the method's `docs` expects
     pass_parameters: bool
+    pass_parts: bool  # takes docs_matrix and docs_map (requests of several parts, no_reduce)
 
 
 class Hosted(typing.NamedTuple):
@@ -161,7 +162,8 @@ def _endpoint(instance, endpoint, method_name, write):
         raise LoadError(f'{type(instance).__name__}.{method_name}() must take `docs` '
                         f'(def {method_name}(self, docs, parameters, **kwargs))')
     call = _run_async(method) if inspect.iscoroutinefunction(method) else method
-    return Endpoint(endpoint, write, call, _docs_wrapper(method), var_kw or 'parameters' in params)
+    return Endpoint(endpoint, write, call, _docs_wrapper(method), var_kw or 'parameters' in params,
+                    var_kw or 'docs_matrix' in params or 'docs_map' in params)
 
 
 def _ids(name):

@@ -39,3 +39,15 @@ class Keeper(Executor):
     @requests(on='/matches')
     def matches(self, docs: DocList[TextDoc], **kwargs):
         return docs._docs[0].doc_list('matches')
+
+
+class Parts(Executor):
+    """Reports the parts of a request of several parts (a join with no_reduce)."""
+
+    @requests
+    def parts(self, docs: DocList[TextDoc], docs_matrix=None, docs_map=None, **kwargs):
+        if docs_matrix is None:
+            docs[0].text = 'single'
+            return
+        docs[0].text = ';'.join(f'{origin}={len(part)}' for origin, part in sorted(docs_map.items()))
+        docs_matrix[1][0].text = 'edited in part 1'

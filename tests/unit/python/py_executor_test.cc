@@ -120,5 +120,33 @@ TEST(PyExecutorTest, AReturnedPartOfTheRequestReplacesItsDocs) {
   EXPECT_EQ(docs[1].text(), "m1");
 }
 
+// A request of several parts (a join with no_reduce): Jina's docs_matrix and docs_map, as views.
+TEST(PyExecutorTest, PartsComeAsDocsMatrixAndDocsMap) {
+  auto runtime = Runtime("Parts");
+  ASSERT_NE(runtime, nullptr);
+  auto owner = std::make_shared<jina::DataRequestListProto>();
+  for (int p = 0; p < 2; ++p) {
+    jina::DataRequestProto* part = owner->add_requests();
+    part->mutable_header()->set_exec_endpoint("/x");
+    part->add_routes()->set_executor(absl::StrCat("branch", p));
+    DocList docs(part->mutable_data()->mutable_docs());
+    for (int i = 0; i <= p; ++i) docs.Add().set_text(absl::StrCat("p", p, "d", i));
+  }
+  jina::DataRequestProto response;
+  ASSERT_TRUE(
+      runtime->ProcessParts(*owner, response, replica::ReplicaRuntime::Clock::now(), owner).ok());
+  DocList docs(response.mutable_data()->mutable_docs());
+  ASSERT_EQ(docs.size(), 3u);
+  EXPECT_EQ(docs[0].text(), "branch0=1;branch1=2");
+  // The parts are views: an edit there is in the part (the answer is built from `docs`).
+  EXPECT_EQ(DocList(owner->mutable_requests(1)->mutable_data()->mutable_docs())[0].text(),
+            "edited in part 1");
+
+  std::shared_ptr<ArenaRequest> single = MakeRequest("/x", 1);
+  ASSERT_TRUE(
+      runtime->Process(*single->request, replica::ReplicaRuntime::Clock::now(), single).ok());
+  EXPECT_EQ(Docs(*single)[0].text(), "single");
+}
+
 }  // namespace
 }  // namespace shoal
