@@ -327,6 +327,7 @@ void Root::Link(View* view) {
   views_.prev->next = view;
   views_.prev = view;
   ++live_;
+  targets_valid_ = false;
 }
 
 void Root::Unlink(View* view) {
@@ -334,38 +335,44 @@ void Root::Unlink(View* view) {
   view->next->prev = view->prev;
   view->prev = view->next = nullptr;
   --live_;
+  targets_valid_ = false;
 }
 
 void Root::AddArrayExport(const void* array) {
   ++array_exports_[array];
   ++live_;
+  targets_valid_ = false;
 }
 
 void Root::RemoveArrayExport(const void* array) {
   auto it = array_exports_.find(array);
   if (it != array_exports_.end() && --it->second == 0) array_exports_.erase(it);
   --live_;
+  targets_valid_ = false;
 }
 
-TargetSet Root::Targets() const {
-  TargetSet targets;
+const TargetSet& Root::Targets() const {
+  if (targets_valid_) return targets_;
+  targets_.clear();
   for (const ViewLink* link = views_.next; link != &views_; link = link->next) {
-    targets.insert(static_cast<const View*>(link)->target());
+    targets_.insert(static_cast<const View*>(link)->target());
   }
-  for (const auto& [array, count] : array_exports_) targets.insert(array);
-  return targets;
+  for (const auto& [array, count] : array_exports_) targets_.insert(array);
+  targets_valid_ = true;
+  return targets_;
 }
 
+// The view making the change is one of the live ones, and never inside what it changes.
 bool Root::PointsInto(const docarray::NodeProto& node) const {
-  return live_ > 0 && Reaches(node, Targets());
+  return live_ > 1 && Reaches(node, Targets());
 }
 
 bool Root::PointsInto(const docarray::DocListProto& list) const {
-  return live_ > 0 && ReachesDocs(list, Targets());
+  return live_ > 1 && ReachesDocs(list, Targets());
 }
 
 void Root::Sweep() {
-  const TargetSet targets = Targets();
+  const TargetSet& targets = Targets();
   std::erase_if(buried_nodes_, [&](const auto& node) { return !Reaches(*node, targets); });
   std::erase_if(buried_lists_, [&](const auto& list) { return !ReachesDocs(*list, targets); });
 }

@@ -68,8 +68,11 @@ class Root {
   int live_ = 0;
   ViewLink views_;  // sentinel of the circular list of linked views
   absl::flat_hash_map<const void*, int> array_exports_;
-  // The messages live views and arrays point at.
-  absl::flat_hash_set<const void*> Targets() const;
+  mutable absl::flat_hash_set<const void*> targets_;
+  mutable bool targets_valid_ = false;
+  // The messages live views and arrays point at; built again only after views or arrays came
+  // or went, so that many replacements under many live views cost one walk each.
+  const absl::flat_hash_set<const void*>& Targets() const;
   void Sweep();
 
   std::vector<std::unique_ptr<docarray::NodeProto>> buried_nodes_;
