@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <thread>
 #include <vector>
 
@@ -382,7 +383,8 @@ TEST(PythonExecutorTest, AStatefulPythonExecutorSnapshotsAndRestores) {
   EXPECT_EQ((*got)[0].text(), "v7");
 }
 
-// The same Executor from a `shoal deployment` YAML: three replicas agree on every write.
+// The same Executor from a `shoal deployment` YAML: three replicas agree on every write, and a
+// wiped replica is rebuilt by Python's restore() from the leader's snapshot.
 TEST(PythonExecutorTest, AStatefulPythonDeploymentFromYaml) {
   const testing::TempDir tmp("py-stateful-yaml");
   std::filesystem::path yaml = tmp.Write(
@@ -392,22 +394,44 @@ TEST(PythonExecutorTest, AStatefulPythonDeploymentFromYaml) {
                      tmp.str() +
                      "\n  raft_configuration:\n    HeartbeatTimeout: 200\n"
                      "    ElectionTimeout: 200\n    LeaderLeaseTimeout: 100\n"
-                     "    CommitTimeout: 5\n");
+                     "    CommitTimeout: 5\n    SnapshotThreshold: 16\n    SnapshotInterval: 1\n"
+                     "    TrailingLogs: 4\n");
   auto orchestrator = testing::ChildProcess::Start(
       {testing::ShoalBinary(), "deployment", "--uses", yaml.string(), "--port", "0"}, true,
       std::chrono::seconds(90));
   ASSERT_TRUE(orchestrator.ok()) << orchestrator.status();
-  auto client = Client::Connect((*orchestrator)->address());
+  testing::ChildProcess& dep = **orchestrator;
+  auto client = Client::Connect(dep.address());
   ASSERT_TRUE(client.ok());
-  ASSERT_TRUE(client->Post("/index", IdDocs(0, 12), {.request_size = 2}).ok())
-      << (*orchestrator)->Log();
-  // Reads go to any replica: six answers in a row (each replica twice) all say 12.
+  ASSERT_TRUE(client->Post("/index", IdDocs(0, 40), {.request_size = 1}).ok()) << dep.Log();
+  // Reads go to any replica: six answers in a row (each replica twice) all say 40.
   int agreeing = 0;
   for (int i = 0; i < 500 && agreeing < 6; ++i) {
-    agreeing = CountAt((*orchestrator)->address()) == "12" ? agreeing + 1 : 0;
+    agreeing = CountAt(dep.address()) == "40" ? agreeing + 1 : 0;
     if (agreeing == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  EXPECT_EQ(agreeing, 6) << (*orchestrator)->Log();
+  ASSERT_EQ(agreeing, 6) << dep.Log();
+  auto snapshots = [&](int r) {
+    return CountFiles(tmp.path() / "kvy" / ("rep-" + std::to_string(r)) / "raft" / "snapshots");
+  };
+  for (int i = 0; i < 250 && snapshots(0) * snapshots(1) * snapshots(2) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_GT(snapshots(0) * snapshots(1) * snapshots(2), 0u);
+  std::smatch pid;
+  const std::string log = dep.Log();
+  ASSERT_TRUE(std::regex_search(log, pid, std::regex("kvy/rep-2@([0-9]+)"))) << log;
+  std::filesystem::remove_all(tmp.path() / "kvy" / "rep-2");
+  ASSERT_EQ(kill(std::stoi(pid[1]), SIGKILL), 0);
+  ASSERT_TRUE(client->Post("/index", IdDocs(40, 3), {.request_size = 1}).ok()) << dep.Log();
+  // The restarted replica's restore() ran on the snapshot of the first writes.
+  const std::regex restored("kvy/rep-2@[0-9]+ [^\\n]*restored 4[0-3] docs");
+  bool seen = false;
+  for (int i = 0; i < 500 && !seen; ++i) {
+    seen = std::regex_search(dep.Log(), restored);
+    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(seen) << dep.Log();
 }
 
 }  // namespace

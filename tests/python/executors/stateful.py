@@ -37,3 +37,4 @@ class KeyValue(Executor):
         with open(snapshot_file) as f:
             self._docs = {k: TextDoc(id=k, text=v) for k, v in json.load(f).items()}
         self.restored += 1
+        self.logger.info('restored %d docs', len(self._docs))
