@@ -390,6 +390,7 @@ TEST(PythonExecutorTest, AStatefulPythonDeploymentFromYaml) {
   std::filesystem::path yaml = tmp.Write(
       "dep.yml", "jtype: Deployment\nwith:\n  name: kvy\n  uses: " + Executors("stateful.py") +
                      ":KeyValue\n  replicas: 3\n  stateful: true\n  host: 127.0.0.1\n"
+                     "  retries: 30\n"
                      "  workspace: " +
                      tmp.str() +
                      "\n  raft_configuration:\n    HeartbeatTimeout: 200\n"
