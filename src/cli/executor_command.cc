@@ -179,7 +179,8 @@ int RunExecutor(const ExecutorFlags& flags) {
     SHOAL_LOG_ERROR("--uses-with is not a JSON object: %s", error);
     return 2;
   }
-  StatusOr<executor::LoadedExecutor> loaded = executor::LoadExecutor(flags.uses, *uses_with);
+  StatusOr<executor::LoadedExecutor> loaded = executor::LoadExecutor(
+      flags.uses, *uses_with, {.name = flags.name, .workspace = flags.workspace});
   if (!loaded.ok()) {
     SHOAL_LOG_ERROR("cannot start Executor '%s': %s", flags.uses, loaded.status().ToString());
     return 1;
@@ -266,7 +267,8 @@ Command AddExecutorCommand(CLI::App& app) {
   auto flags = std::make_shared<ExecutorFlags>();
   CLI::App* sub = app.add_subcommand("executor", "Serve one replica of an Executor");
   sub->add_option("--uses", flags->uses,
-                  "Executor class name, path/libx.so[:Class], or Executor YAML")
+                  "Executor class name, path/libx.so[:Class], Python path/x.py[:Class] or "
+                  "package.module:Class, or Executor YAML")
       ->required();
   sub->add_option("--uses-with", flags->uses_with, "JSON object passed to the Executor");
   sub->add_option("--name", flags->name, "Replica name, e.g. indexer/rep-0");

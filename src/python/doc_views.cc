@@ -240,9 +240,60 @@ bool IsContainer(const docarray::NodeProto& node) {
   }
 }
 
+using TargetSet = absl::flat_hash_set<const void*>;
+
+bool Reaches(const docarray::NodeProto& node, const TargetSet& targets);
+
+bool Reaches(const docarray::DocProto& doc, const TargetSet& targets) {
+  if (targets.contains(&doc)) return true;
+  for (const auto& [key, node] : doc.data()) {
+    if (Reaches(node, targets)) return true;
+  }
+  return false;
+}
+
+bool ReachesDocs(const docarray::DocListProto& list, const TargetSet& targets) {
+  for (const docarray::DocProto& doc : list.docs()) {
+    if (Reaches(doc, targets)) return true;
+  }
+  return false;
+}
+
+bool ReachesItems(const docarray::ListOfAnyProto& items, const TargetSet& targets) {
+  for (const docarray::NodeProto& item : items.data()) {
+    if (Reaches(item, targets)) return true;
+  }
+  return false;
+}
+
+// Whether a target lies in `node`'s content (the node itself is never one).
+bool Reaches(const docarray::NodeProto& node, const TargetSet& targets) {
+  switch (node.content_case()) {
+    case docarray::NodeProto::kNdarray:
+      return targets.contains(&node.ndarray());
+    case docarray::NodeProto::kDoc:
+      return Reaches(node.doc(), targets);
+    case docarray::NodeProto::kDocArray:
+      return targets.contains(&node.doc_array()) || ReachesDocs(node.doc_array(), targets);
+    case docarray::NodeProto::kList:
+      return ReachesItems(node.list(), targets);
+    case docarray::NodeProto::kSet:
+      return ReachesItems(node.set(), targets);
+    case docarray::NodeProto::kTuple:
+      return ReachesItems(node.tuple(), targets);
+    case docarray::NodeProto::kDict:
+      for (const auto& [key, item] : node.dict().data()) {
+        if (Reaches(item, targets)) return true;
+      }
+      return false;
+    default:
+      return false;
+  }
+}
+
 // Makes `message` empty for a rewrite. Its content is moved aside instead of freed when a live
 // view or numpy array may point into it: on an arena it stays there (the Root keeps the arena's
-// owner alive); on the heap the Root keeps it.
+// owner alive); on the heap the Root keeps it while something points into it.
 template <typename Message>
 void Retire(Root& root, Message* message, bool keep) {
   if (!keep) {
@@ -252,15 +303,18 @@ void Retire(Root& root, Message* message, bool keep) {
   google::protobuf::Arena* arena = message->GetArena();
   Message* keeper = google::protobuf::Arena::CreateMessage<Message>(arena);
   keeper->Swap(message);  // same arena: pointers change hands, nothing is copied
-  if (arena == nullptr) root.Bury(std::unique_ptr<google::protobuf::Message>(keeper));
+  if (arena == nullptr) root.Bury(std::unique_ptr<Message>(keeper));
 }
 
 void RetireNode(Root& root, docarray::NodeProto* node) {
   bool keep = false;
-  if (node->has_ndarray()) {
-    keep = root.IsArrayExported(&node->ndarray());
-  } else if (IsContainer(*node)) {
-    keep = root.live() > 1;  // some other view may point below this node
+  if (node->GetArena() != nullptr) {
+    // Nothing on an arena is freed before the arena; moving it aside (no copy) keeps a later
+    // write from reusing what a view or an array still reads.
+    keep = node->has_ndarray() ? root.IsArrayExported(&node->ndarray())
+                               : IsContainer(*node) && root.live() > 1;
+  } else if (node->has_ndarray() || IsContainer(*node)) {
+    keep = root.PointsInto(*node);
   }
   Retire(root, node, keep);
 }
@@ -273,6 +327,7 @@ void Root::Link(View* view) {
   views_.prev->next = view;
   views_.prev = view;
   ++live_;
+  targets_valid_ = false;
 }
 
 void Root::Unlink(View* view) {
@@ -280,17 +335,56 @@ void Root::Unlink(View* view) {
   view->next->prev = view->prev;
   view->prev = view->next = nullptr;
   --live_;
+  targets_valid_ = false;
 }
 
 void Root::AddArrayExport(const void* array) {
   ++array_exports_[array];
   ++live_;
+  targets_valid_ = false;
 }
 
 void Root::RemoveArrayExport(const void* array) {
   auto it = array_exports_.find(array);
   if (it != array_exports_.end() && --it->second == 0) array_exports_.erase(it);
   --live_;
+  targets_valid_ = false;
+}
+
+const TargetSet& Root::Targets() const {
+  if (targets_valid_) return targets_;
+  targets_.clear();
+  for (const ViewLink* link = views_.next; link != &views_; link = link->next) {
+    targets_.insert(static_cast<const View*>(link)->target());
+  }
+  for (const auto& [array, count] : array_exports_) targets_.insert(array);
+  targets_valid_ = true;
+  return targets_;
+}
+
+// The view making the change is one of the live ones, and never inside what it changes.
+bool Root::PointsInto(const docarray::NodeProto& node) const {
+  return live_ > 1 && Reaches(node, Targets());
+}
+
+bool Root::PointsInto(const docarray::DocListProto& list) const {
+  return live_ > 1 && ReachesDocs(list, Targets());
+}
+
+void Root::Sweep() {
+  const TargetSet& targets = Targets();
+  std::erase_if(buried_nodes_, [&](const auto& node) { return !Reaches(*node, targets); });
+  std::erase_if(buried_lists_, [&](const auto& list) { return !ReachesDocs(*list, targets); });
+}
+
+void Root::Bury(std::unique_ptr<docarray::NodeProto> node) {
+  Sweep();
+  buried_nodes_.push_back(std::move(node));
+}
+
+void Root::Bury(std::unique_ptr<docarray::DocListProto> list) {
+  Sweep();
+  buried_lists_.push_back(std::move(list));
 }
 
 void Root::DetachViews() {
@@ -398,8 +492,14 @@ void EraseField(DocView& doc, std::string_view field) {
   data->erase(it);
 }
 
-void ClearList(DocListView& list) {
-  Retire(*list.root(), list.proto(), list.root()->live() > 1 && list.proto()->docs_size() > 0);
+void ClearList(DocListView& list) { RetireList(*list.root(), list.proto()); }
+
+void RetireList(Root& root, docarray::DocListProto* list) {
+  bool keep = false;
+  if (list->docs_size() > 0) {
+    keep = list->GetArena() != nullptr ? root.live() > 0 : root.PointsInto(*list);
+  }
+  Retire(root, list, keep);
 }
 
 py::object RequestDocList(docarray::DocListProto* docs, std::shared_ptr<const void> memory,

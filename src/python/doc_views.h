@@ -2,12 +2,13 @@
 // keep what they point into alive.
 //
 // Every view holds a shared Root: the owner of the top message (an owned DocProto/DocListProto,
-// or a request's memory). Nothing a live view or numpy array may point into is freed while the
-// Root lives: replacing or removing a nested document, list or exported ndarray moves the old
-// message aside (into the Root's graveyard, or leaves it on the request's arena) instead of
-// deleting it. A Root that stands for a request can have its views detached: each view still
-// alive gets a deep copy of its message and a Root of its own, so that nothing refers to the
-// request after it is answered (numpy arrays keep the request's memory alive instead).
+// or a request's memory). Nothing a live view or numpy array points into is freed: replacing or
+// removing a nested document, list or exported ndarray that one points into moves the old
+// message aside (kept by the Root until no view or array points into it, or left on the
+// request's arena) instead of deleting it. A Root that stands for a request can have its views
+// detached: each view still alive gets a deep copy of its message and a Root of its own, so that
+// nothing refers to the request after it is answered (numpy arrays keep the request's memory alive
+// instead).
 //
 // All of it runs under the GIL (views are created and destroyed by Python); a Root itself holds
 // no Python object and may be released on any thread.
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "docarray.pb.h"
 
 namespace shoal::python {
@@ -49,10 +51,14 @@ class Root {
   bool IsArrayExported(const void* array) const { return array_exports_.contains(array); }
   bool HasArrayExports() const { return !array_exports_.empty(); }
 
-  // Takes a message that may still be referenced by a live view; freed with the Root.
-  void Bury(std::unique_ptr<google::protobuf::Message> message) {
-    graveyard_.push_back(std::move(message));
-  }
+  // Whether a live view or array points into the content of `node` / the documents of `list`.
+  bool PointsInto(const docarray::NodeProto& node) const;
+  bool PointsInto(const docarray::DocListProto& list) const;
+
+  // Keeps a message (on the heap) that live views or arrays point into, until none does: each
+  // Bury frees the ones kept before that nothing points into any more.
+  void Bury(std::unique_ptr<docarray::NodeProto> node);
+  void Bury(std::unique_ptr<docarray::DocListProto> list);
 
   // Gives every view still alive on this Root a deep copy of its message (and a Root of its own).
   void DetachViews();
@@ -62,7 +68,15 @@ class Root {
   int live_ = 0;
   ViewLink views_;  // sentinel of the circular list of linked views
   absl::flat_hash_map<const void*, int> array_exports_;
-  std::vector<std::unique_ptr<google::protobuf::Message>> graveyard_;
+  mutable absl::flat_hash_set<const void*> targets_;
+  mutable bool targets_valid_ = false;
+  // The messages live views and arrays point at; built again only after views or arrays came
+  // or went, so that many replacements under many live views cost one walk each.
+  const absl::flat_hash_set<const void*>& Targets() const;
+  void Sweep();
+
+  std::vector<std::unique_ptr<docarray::NodeProto>> buried_nodes_;
+  std::vector<std::unique_ptr<docarray::DocListProto>> buried_lists_;
 };
 
 // A view linked into its Root's list while alive.
@@ -74,6 +88,8 @@ class View : public ViewLink {
   virtual ~View();
 
   const std::shared_ptr<Root>& root() const { return root_; }
+  // The message this view points at.
+  virtual const void* target() const = 0;
   // Copies the message into a fresh owned Root and moves this view there.
   virtual void Detach() = 0;
 
@@ -91,6 +107,7 @@ class DocView final : public View {
   // An empty document that owns its message.
   static std::unique_ptr<DocView> Owned(docarray::DocProto message = {});
   docarray::DocProto* proto() const { return proto_; }
+  const void* target() const override { return proto_; }
   void Detach() override;
 
  private:
@@ -103,6 +120,7 @@ class DocListView final : public View {
       : View(std::move(root)), proto_(proto) {}
   static std::unique_ptr<DocListView> Owned(docarray::DocListProto message = {});
   docarray::DocListProto* proto() const { return proto_; }
+  const void* target() const override { return proto_; }
   void Detach() override;
 
  private:
@@ -120,6 +138,9 @@ void SetField(DocView& doc, std::string_view field, pybind11::handle value,
               std::string_view type_tag);
 void EraseField(DocView& doc, std::string_view field);
 void ClearList(DocListView& list);
+// Empties `list`, a message of `root`, moving its documents aside (kept with `root`) when a view
+// or an array of `root` is alive.
+void RetireList(Root& root, docarray::DocListProto* list);
 
 // The `_shoal.DocList` object for a request's docs whose memory is owned by `memory`; `root` is
 // set to its Root (for DetachViews once the request is answered).

@@ -256,3 +256,49 @@ def test_iteration_sees_appends_and_copies_are_owned():
 def test_module_exposes_both_classes():
     assert _shoal.Doc is Doc and _shoal.DocList is DocList
     assert 'len=0' in repr(DocList())
+
+
+def _rss_bytes():
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * 4096
+
+
+def test_replaced_values_are_freed_once_no_view_needs_them():
+    # A long-lived document whose nested list is replaced over and over while a view of the old
+    # one is briefly held: what the views no longer need is freed, not kept with the document.
+    holder = DocList()
+    doc = holder.add()
+    blob = b'x' * 100_000
+    fresh = DocList()
+    fresh.add().set('blob', blob)
+    doc.set('matches', fresh)
+    before = _rss_bytes()
+    for _ in range(2000):
+        old = doc.get('matches')
+        assert len(old) == 1
+        doc.set('matches', fresh)
+        del old
+    grown = _rss_bytes() - before
+    assert grown < 50_000_000, f'{grown} bytes kept for 2000 replaced lists of 100 kB'
+    assert doc.get('matches')[0].get('blob') == blob
+
+
+def test_what_a_view_or_array_still_reads_survives_later_replacements():
+    doc = Doc()
+    first = DocList()
+    inner = first.add()
+    inner.set('text', 'first')
+    inner.set('e', np.arange(1000, dtype=np.float32))
+    doc.set('matches', first)
+    kept_list = doc.get('matches')
+    kept_array = kept_list[0].get('e')
+    del kept_list
+    for i in range(5):  # each replacement frees what nothing reads any more, and only that
+        replacement = DocList()
+        replacement.add().set('text', f'r{i}')
+        doc.set('matches', replacement)
+    assert kept_array.sum() == sum(range(1000))
+    kept_doc = doc.get('matches')[0]
+    doc.erase('matches')
+    doc.set('matches', first)
+    assert kept_doc.get('text') == 'r4'
