@@ -76,6 +76,16 @@ def _protocols(where, protocol, allowed):
     return values
 
 
+def _int(where, key, value):
+    """`value` as an int; TypeError naming `key` otherwise."""
+    if isinstance(value, bool):
+        raise TypeError(f'{where}: {key} must be an int, got bool')
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise TypeError(f'{where}: {key} must be an int, got {value!r}') from None
+
+
 def _peer_ports(value):
     """peer_ports as a list per shard: [p, ...], [[p, ...], ...] or {shard: [p, ...]}."""
     if value is None:
@@ -177,8 +187,8 @@ def _deployment_options(where, uses_files, kwargs, in_flow=False):
         native['workspace'] = os.fspath(workspace)
     native['uses'] = uses_files.resolve(take('uses', 'BaseExecutor'), name, workspace)
     native['uses_with'] = json.dumps(take('uses_with') or {})
-    native['replicas'] = int(take('replicas', 1))
-    native['shards'] = int(take('shards', 1))
+    native['replicas'] = _int(where, 'replicas', take('replicas', 1))
+    native['shards'] = _int(where, 'shards', take('shards', 1))
     polling = take('polling', 'ANY')
     native['polling'] = json.dumps(polling) if isinstance(polling, dict) else str(polling)
     _protocols(where, take('protocol', 'grpc'), ('grpc',))
@@ -191,7 +201,7 @@ def _deployment_options(where, uses_files, kwargs, in_flow=False):
         if tls:
             raise TypeError(f"{where}: 'tls' applies to external Executors only")
         if port is not None:
-            native['port'] = int(_split(port)[0])
+            native['port'] = _int(where, 'port', _split(port)[0])
         if not in_flow:
             native['host'] = _split(host)[0]
     env = {str(key): str(value) for key, value in (take('env') or {}).items()}
@@ -200,10 +210,10 @@ def _deployment_options(where, uses_files, kwargs, in_flow=False):
     native['stateful'] = bool(take('stateful', False))
     native['peer_ports'] = _peer_ports(take('peer_ports'))
     native['raft_configuration'] = json.dumps(take('raft_configuration') or {})
-    native['timeout_ready_ms'] = int(take('timeout_ready', 600000))
+    native['timeout_ready_ms'] = _int(where, 'timeout_ready', take('timeout_ready', 600000))
     timeout_send = take('timeout_send')
     if timeout_send is not None:
-        native['timeout_send_ms'] = int(timeout_send)
+        native['timeout_send_ms'] = _int(where, 'timeout_send', timeout_send)
     if in_flow:
         needs = take('needs')
         if needs is not None:
@@ -324,10 +334,10 @@ class Flow(_Orchestration):
     def __init__(self, protocol='grpc', port=None, host='0.0.0.0', prefetch=1000, name='flow',
                  **kwargs):
         self._defaults = {k: kwargs.pop(k) for k in _EXECUTOR_DEFAULTS if k in kwargs}
-        options = {'name': name, 'host': host, 'prefetch': int(prefetch),
+        options = {'name': name, 'host': host, 'prefetch': _int('Flow()', 'prefetch', prefetch),
                    'protocols': _protocols('Flow()', protocol, ('grpc', 'http'))}
         if port is not None:
-            options['ports'] = [int(p) for p in _split(port)]
+            options['ports'] = [_int('Flow()', 'port', p) for p in _split(port)]
         for key in ('auth_token', 'max_replicas', 'max_docs_per_request', 'max_message_size',
                     'internal_tls', 'reflection', 'ssl_certfile', 'ssl_keyfile',
                     'shoal_binary'):
