@@ -143,6 +143,12 @@ class _Uses:
     def __init__(self):
         self.tmpdir = None
 
+    def temp_dir(self):
+        """The object's temp dir, made on first use (removed with the object)."""
+        if self.tmpdir is None:
+            self.tmpdir = tempfile.mkdtemp(prefix='shoal-')
+        return self.tmpdir
+
     def resolve(self, uses, name, workspace):
         if isinstance(uses, type):
             return self._pickle(uses, name, workspace)
@@ -156,9 +162,7 @@ class _Uses:
         if workspace:
             folder = os.path.join(os.path.abspath(workspace), name)
         else:
-            if self.tmpdir is None:
-                self.tmpdir = tempfile.mkdtemp(prefix='shoal-uses-')
-            folder = self.tmpdir
+            folder = self.temp_dir()
         os.makedirs(folder, exist_ok=True)
         path = os.path.join(folder, f'{cls.__name__}.cloudpickle')
         with open(path, 'wb') as f:
@@ -183,6 +187,11 @@ def _deployment_options(where, uses_files, kwargs, in_flow=False):
     if metas:
         raise TypeError(f'{where}: uses_metas key(s) not supported by Shoal: '
                         f'{", ".join(sorted(metas))}')
+    stateful = bool(take('stateful', False))
+    if stateful and not workspace:
+        # Raft keeps its log in the workspace; without one given, a temp one (as Jina's
+        # default workspace, but removed with the object).
+        workspace = os.path.join(uses_files.temp_dir(), f'{name}-workspace')
     if workspace:
         native['workspace'] = os.fspath(workspace)
     native['uses'] = uses_files.resolve(take('uses', 'BaseExecutor'), name, workspace)
@@ -207,7 +216,7 @@ def _deployment_options(where, uses_files, kwargs, in_flow=False):
     env = {str(key): str(value) for key, value in (take('env') or {}).items()}
     env['PYTHONPATH'] = _caller_pythonpath(env.get('PYTHONPATH'))
     native['env'] = env
-    native['stateful'] = bool(take('stateful', False))
+    native['stateful'] = stateful
     native['peer_ports'] = _peer_ports(take('peer_ports'))
     native['raft_configuration'] = json.dumps(take('raft_configuration') or {})
     native['timeout_ready_ms'] = _int(where, 'timeout_ready', take('timeout_ready', 600000))
