@@ -1,8 +1,10 @@
 #include "src/python/api_docs.h"
 
 #include <string>
+#include <utility>
 
 #include "docarray.pb.h"
+#include "src/python/doc_views.h"
 
 namespace py = pybind11;
 
@@ -13,36 +15,26 @@ std::string TypeName(py::handle handle) {
   return py::str(py::type::handle_of(handle).attr("__qualname__"));
 }
 
-std::string ToBytes(py::handle handle, const char* expected) {
-  if (py::isinstance<py::bytes>(handle)) return py::cast<std::string>(handle);
-  if (!py::hasattr(handle, "to_bytes")) {
-    throw py::type_error(std::string("expected ") + expected + ", got " + TypeName(handle));
-  }
-  return py::cast<std::string>(handle.attr("to_bytes")());
-}
-
 }  // namespace
 
 const DocList& DocListArgument(py::handle handle, DocList& storage) {
-  std::string bytes = ToBytes(handle, "_shoal.DocList");
-  if (!storage.proto().ParseFromString(bytes)) {
-    throw py::value_error("the documents are not a valid docarray.DocListProto");
+  docarray::DocListProto* proto = DocListProtoOf(handle);
+  if (proto == nullptr) {
+    throw py::type_error("expected a _shoal.DocList, got " + TypeName(handle));
   }
+  storage = DocList(proto);
   return storage;
 }
 
 void CopyDocArgument(py::handle handle, Doc& doc) {
-  std::string bytes = ToBytes(handle, "_shoal.Doc");
-  if (!doc.proto().ParseFromString(bytes)) {
-    throw py::value_error("the document is not a valid docarray.DocProto");
+  if (!py::isinstance<DocView>(handle)) {
+    throw py::type_error("expected a _shoal.Doc, got " + TypeName(handle));
   }
+  doc.proto() = *py::cast<const DocView&>(handle).proto();
 }
 
 py::object ToPythonDocList(DocList docs) {
-  py::bytes bytes(docs.proto().SerializeAsString());
-  py::module_ native = py::module_::import("_shoal");
-  if (!py::hasattr(native, "DocList")) return bytes;
-  return native.attr("DocList").attr("from_bytes")(bytes);
+  return py::cast(DocListView::Owned(std::move(docs.proto())));
 }
 
 }  // namespace shoal::python

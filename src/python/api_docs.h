@@ -9,9 +9,8 @@
 
 namespace shoal::python {
 
-// The documents of `handle` (a `_shoal.DocList`), without copying when the handle's list can be
-// read in place; otherwise they are parsed into `storage`, which the result then refers to.
-// TypeError naming the Python type for anything else.
+// The documents of `handle` (a `_shoal.DocList`), read in place: `storage` becomes a view of the
+// handle's message and is returned. TypeError naming the Python type for anything else.
 const DocList& DocListArgument(pybind11::handle handle, DocList& storage);
 
 // Copies the document `handle` (a `_shoal.Doc`) into `doc`. TypeError for anything else.
