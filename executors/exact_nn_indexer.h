@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
+#include "executors/exact_nn_index.h"
 #include "shoal/executor.h"
 
 namespace shoal::builtin {
@@ -35,11 +35,11 @@ namespace shoal::builtin {
 // endpoints, Snapshot and Restore one at a time.
 class ExactNNIndexer : public Executor {
  public:
-  enum class Metric { kCosine, kL2 };
+  using Metric = ExactNNIndex::Metric;
 
   // Reads uses_with; an unknown metric or a bad thread count is InvalidArgument.
   static StatusOr<std::unique_ptr<ExactNNIndexer>> Create(const Config& with);
-  explicit ExactNNIndexer(Metric metric) : metric_(metric) {}
+  explicit ExactNNIndexer(Metric metric) : index_(metric) {}
 
   static void Register(Endpoints<ExactNNIndexer>& e) {
     e.On("/index", &ExactNNIndexer::Index).Write();
@@ -58,34 +58,16 @@ class ExactNNIndexer : public Executor {
 
   // FNV-1a over every stored id, text and vector, in the order they were first indexed.
   uint64_t Checksum() const;
-  Metric metric() const { return metric_; }
-  size_t size() const { return ids_.size(); }
+  Metric metric() const { return index_.metric(); }
+  size_t size() const { return index_.size(); }
   // 0 until the first doc is indexed.
-  size_t dim() const { return dim_; }
+  size_t dim() const { return index_.dim(); }
 
  private:
-  struct Hit {
-    float key;  // ranking key: higher is better
-    uint32_t row;
-  };
+  void FillMatches(Doc query, std::span<const ExactNNIndex::Match> matches) const;
 
-  void Upsert(std::string_view id, std::string_view text, std::span<const float> vector);
-  // Writes into `dots` the dot products of `n` row-major queries with every stored row.
-  void DotProducts(const float* queries, size_t n, float* dots) const;
-  // The best `k` rows for one query, best first, from its dot products.
-  void TopK(std::span<const float> query, const float* dots, size_t k,
-            std::vector<Hit>& hits) const;
-  double ExactScore(std::span<const float> query, uint32_t row) const;
-  void FillMatches(Doc query, std::span<const float> vector, const std::vector<Hit>& hits) const;
-
-  const Metric metric_;
-
-  size_t dim_ = 0;
-  std::vector<std::string> ids_;
-  std::vector<std::string> texts_;
-  std::vector<float> vectors_;                       // size() rows of dim_ floats, row-major
-  std::vector<float> norms_;                         // L2 norm of each row
-  absl::flat_hash_map<std::string, uint32_t> rows_;  // id -> row
+  ExactNNIndex index_;
+  std::vector<std::string> texts_;  // the text of each of index_'s rows
 };
 
 }  // namespace shoal::builtin

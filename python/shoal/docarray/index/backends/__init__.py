@@ -1,0 +1,1 @@
+"""Index backends: ``in_memory.InMemoryExactNNIndex``."""
