@@ -3,12 +3,14 @@ import gc
 import os
 import textwrap
 import threading
+import time
 
 import pytest
 
-import _shoal
 from shoal import Client, Deployment, Flow
 from shoal.client import BadServer
+from shoal.docarray import DocList
+from shoal.docarray.documents import TextDoc
 
 
 def alive(pid):
@@ -182,3 +184,147 @@ def test_load_config_errors_name_the_file_and_key(tmp_path):
         Deployment.load_config(str(path))
     with pytest.raises(FileNotFoundError, match='missing.yml'):
         Flow.load_config(str(tmp_path / 'missing.yml'))
+
+
+# --- posting -----------------------------------------------------------------------------------
+
+
+class Served(TextDoc):
+    served_by: str = ''
+
+
+def text_docs(n):
+    return DocList[TextDoc]([TextDoc(text=str(i)) for i in range(n)])
+
+
+@pytest.fixture(scope='module')
+def echo3():
+    with Deployment(name='echo', uses='Echo', replicas=3) as dep:
+        yield dep
+
+
+def test_replicas_3_each_serve(echo3):
+    docs = echo3.post('/x', text_docs(30), request_size=1, return_type=DocList[Served])
+    assert sorted(d.text for d in docs) == sorted(str(i) for i in range(30))
+    assert {d.served_by for d in docs} == {'echo/rep-0', 'echo/rep-1', 'echo/rep-2'}
+
+
+def test_default_return_type_reads_any_field(echo3):
+    docs = echo3.post('/x', text_docs(2))
+    assert [d.text for d in docs] == ['0', '1']
+    assert docs[0].served_by.startswith('echo/rep-')
+
+
+def test_flow_of_two_passes_docs_through_both():
+    flow = Flow().add(name='first', uses='Echo', replicas=2).add(name='second', uses='Echo')
+    with flow:
+        docs = flow.post('/x', text_docs(10), request_size=3, return_type=DocList[Served])
+    assert sorted(d.text for d in docs) == sorted(str(i) for i in range(10))
+    assert {d.served_by for d in docs} == {'second/rep-0'}
+
+
+def test_client_batches_by_request_size(echo3):
+    client = Client(port=echo3.port)
+    sizes = []
+    assert client.post('/x', text_docs(30), request_size=7,
+                       on_done=lambda r: sizes.append(len(r.docs))) is None
+    assert sorted(sizes) == [2, 7, 7, 7, 7]
+    sizes.clear()
+    client.post('/x', text_docs(5), request_size=0, on_done=lambda r: sizes.append(len(r.docs)))
+    assert sizes == [5]
+    sizes.clear()
+    client.post('/x', None, on_always=lambda r: sizes.append(len(r.docs)))
+    assert sizes == [0]
+
+
+def test_client_inputs_forms(echo3):
+    client = Client(host=f'grpc://127.0.0.1:{echo3.port}')
+    generated = client.post('/x', (TextDoc(text=str(i)) for i in range(10)), request_size=3)
+    assert sorted(d.text for d in generated) == [str(i) for i in range(10)]
+    listed = client.post('/x', [TextDoc(text='a'), TextDoc(text='b')],
+                         results_in_order=True, request_size=1)
+    assert [d.text for d in listed] == ['a', 'b']
+    single = client.post('/x', TextDoc(text='one'), return_type=TextDoc)
+    assert isinstance(single, TextDoc) and single.text == 'one'
+    with pytest.raises(TypeError, match='int'):
+        client.post('/x', [1, 2])
+
+
+def test_results_in_order_keeps_request_order(echo3):
+    docs = Client(port=echo3.port).post('/x', text_docs(50), request_size=1,
+                                       results_in_order=True)
+    assert [d.text for d in docs] == [str(i) for i in range(50)]
+
+
+def test_show_progress_still_returns_the_docs(echo3, capsys):
+    docs = echo3.post('/x', text_docs(20), request_size=5, show_progress=True)
+    assert len(docs) == 20
+    assert '4req' in capsys.readouterr().err  # tqdm's bar counted the 4 requests
+
+
+def test_a_callback_exception_propagates(echo3):
+    def boom(response):
+        raise KeyError('from the callback')
+
+    with pytest.raises(KeyError, match='from the callback'):
+        echo3.post('/x', text_docs(3), request_size=1, on_done=boom)
+
+
+def test_bad_post_key_is_type_error(echo3):
+    with pytest.raises(TypeError, match='request_sise'):
+        echo3.post('/x', text_docs(1), request_sise=1)
+
+
+@pytest.fixture(scope='module')
+def failing():
+    with Deployment(name='fail', uses='Fail') as dep:
+        yield dep
+
+
+def test_executor_error_raises_bad_server_with_its_name_and_message(failing):
+    with pytest.raises(BadServer, match='failed on purpose') as info:
+        failing.post('/x', text_docs(2), parameters={'fail': True})
+    assert 'Error' in str(info.value)
+    # The replica keeps serving.
+    assert len(failing.post('/x', text_docs(2))) == 2
+
+
+def test_executor_error_reaches_on_error_with_jinas_status(failing):
+    errors, always = [], []
+    docs = failing.post('/x', text_docs(4), request_size=2, parameters={'fail': True},
+                        on_error=errors.append, on_always=always.append)
+    assert docs is None  # on_always given: Jina returns None
+    assert len(errors) == 2 and len(always) == 2
+    status = errors[0].status
+    assert status.code == 3 and 'failed on purpose' in status.description
+    assert status.exception.name
+    # Only on_error: the answers still come back.
+    assert len(failing.post('/x', text_docs(4), parameters={'fail': True},
+                            on_error=lambda r: None)) == 4
+    # continue_on_error: no exception.
+    failing.post('/x', text_docs(1), parameters={'fail': True}, continue_on_error=True)
+
+
+def test_unreachable_server_is_connection_error():
+    with pytest.raises(ConnectionError):
+        Client(port=1, connect_timeout=0.5)
+
+
+def test_post_releases_the_gil():
+    """Another thread runs Python while a post waits for an Executor that sleeps 10 s: were
+    the GIL held during the post, that thread could not resume before the answer came."""
+    with Deployment(uses='Sleep') as dep:
+        started, answers = threading.Event(), []
+
+        def post():
+            started.set()
+            answers.append(dep.post('/x', text_docs(1), parameters={'ms': 10000}))
+
+        thread = threading.Thread(target=post)
+        began = time.monotonic()
+        thread.start()
+        started.wait(10)
+        threading.Event().wait(0.2)
+        assert time.monotonic() - began < 10
+        thread.join(60)
+        assert len(answers) == 1
