@@ -328,3 +328,31 @@ def test_post_releases_the_gil():
         assert time.monotonic() - began < 10
         thread.join(60)
         assert len(answers) == 1
+
+
+def test_external_deployment_routes_to_the_given_replicas(echo3):
+    addresses = echo3.replica_addresses()[0]
+    with Deployment(name='ext', external=True, host=addresses) as ext:
+        docs = ext.post('/x', text_docs(30), request_size=1, return_type=DocList[Served])
+    assert {d.served_by for d in docs} == {'echo/rep-0', 'echo/rep-1', 'echo/rep-2'}
+    with pytest.raises(ValueError, match='does not match'):
+        Deployment(external=True, host=['127.0.0.1', '127.0.0.2'], port=[1, 2, 3])
+
+
+def test_stateful_without_workspace_uses_a_temporary_one():
+    dep = Deployment(name='counter', uses='Counter', replicas=3, stateful=True,
+                     raft_configuration={'election_timeout': 500, 'heartbeat_timeout': 500})
+    workspace = os.path.join(dep._uses_files.tmpdir, 'counter-workspace')
+    with dep:
+        dep.post('/index', text_docs(10), request_size=2)
+        counts = set()
+        for _ in range(100):  # eventual reads: any replica answers
+            counts = {d.text for d in dep.post('/count', text_docs(1), request_size=1)}
+            if counts == {'10'}:
+                break
+            time.sleep(0.1)
+        assert counts == {'10'}
+        assert os.path.isdir(workspace)
+    del dep
+    gc.collect()
+    assert not os.path.exists(workspace)
