@@ -356,3 +356,16 @@ def test_stateful_without_workspace_uses_a_temporary_one():
     del dep
     gc.collect()
     assert not os.path.exists(workspace)
+
+
+def test_flow_joins_and_two_protocols():
+    flow = (Flow(protocol=['grpc', 'http'])
+            .add(name='a', uses='Echo')
+            .add(name='b', uses='Echo', needs='gateway')
+            .needs_all())
+    with flow:
+        assert flow.port > 0 and flow.http_port > 0 and flow.port != flow.http_port
+        docs = flow.post('/x', text_docs(4), return_type=DocList[Served])
+    assert sorted(d.text for d in docs) == ['0', '1', '2', '3']
+    # Both branches answered; the join merges by id, the last of `needs` winning.
+    assert {d.served_by for d in docs} == {'b/rep-0'}

@@ -113,6 +113,7 @@ def test_indexer_server_and_client(tmp_path):
         assert client.returncode == 0, client.stderr[-4000:]
         lines = client.stdout.splitlines()
         assert len(lines) == 100, client.stdout[-2000:]
+        assert all('length=10' in line for line in lines), lines[:3]  # 10 matches each
         # Every replica applied all 100 writes of 100 docs, in order: 0, 100, ... 9900 before.
         indexed = collections.defaultdict(list)
         for replica, count in re.findall(
