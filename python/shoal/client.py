@@ -256,12 +256,14 @@ class Client:
     """Jina's Client over gRPC: ``Client(host='0.0.0.0', port=12345, protocol='grpc')``.
 
     ``host`` may carry the scheme and port (``grpc://host:port``, ``grpcs://`` for TLS);
-    ``0.0.0.0`` connects to 127.0.0.1.
+    ``0.0.0.0`` connects to 127.0.0.1. As Jina's, the client connects on its first post; with
+    ``connect_timeout`` (seconds) it waits that long for the server here instead.
+    Shoal's own keys: auth_token, ssl_cafile, ssl_certfile, ssl_keyfile.
     """
 
     def __init__(self, host='0.0.0.0', port=None, protocol='grpc', tls=False, asyncio=False,
                  auth_token=None, ssl_cafile=None, ssl_certfile=None, ssl_keyfile=None,
-                 connect_timeout=5.0, **kwargs):
+                 connect_timeout=0, **kwargs):
         if kwargs:
             raise TypeError(f'Client() got unexpected keyword argument(s): '
                             f'{", ".join(sorted(kwargs))}')

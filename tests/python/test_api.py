@@ -306,6 +306,10 @@ def test_executor_error_reaches_on_error_with_jinas_status(failing):
 
 
 def test_unreachable_server_is_connection_error():
+    client = Client(port=1)  # connects on the first post, as Jina's
+    with pytest.raises(ConnectionError, match='127.0.0.1:1'):
+        client.post('/x', text_docs(1))
+    assert not client.is_flow_ready(timeout=0.5)
     with pytest.raises(ConnectionError):
         Client(port=1, connect_timeout=0.5)
 
