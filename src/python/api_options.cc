@@ -191,6 +191,9 @@ std::function<void(const Response&)> Callback(PythonPostOptions& post, py::handl
       (*held)(std::move(snapshot));
     } catch (py::error_already_set& e) {
       errors->first.emplace(std::move(e));
+    } catch (const py::builtin_exception& e) {
+      e.set_error();
+      errors->first.emplace();  // takes the error just set
     } catch (const std::exception& e) {
       PyErr_SetString(PyExc_RuntimeError, e.what());
       errors->first.emplace();  // takes the error just set
