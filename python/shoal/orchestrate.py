@@ -166,10 +166,8 @@ class _Uses:
 
     def _pickle(self, cls, name, workspace):
         import cloudpickle
-        if workspace:
-            folder = os.path.join(os.path.abspath(workspace), name)
-        else:
-            folder = self.temp_dir()
+        base = os.path.abspath(workspace) if workspace else self.temp_dir()
+        folder = os.path.join(base, name)
         os.makedirs(folder, exist_ok=True)
         path = os.path.join(folder, f'{cls.__name__}.cloudpickle')
         with open(path, 'wb') as f:

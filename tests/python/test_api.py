@@ -108,7 +108,7 @@ def test_class_uses_is_pickled_under_a_temp_dir_removed_with_the_object():
 
     dep = Deployment(uses=Local)
     folder = dep._uses_files.tmpdir
-    assert os.path.exists(os.path.join(folder, 'Local.cloudpickle'))
+    assert os.path.exists(os.path.join(folder, 'executor', 'Local.cloudpickle'))
     del dep
     gc.collect()
     assert not os.path.exists(folder)
