@@ -86,6 +86,14 @@ def _int(where, key, value):
         raise TypeError(f'{where}: {key} must be an int, got {value!r}') from None
 
 
+def _json(where, key, value):
+    """`value` as JSON; TypeError naming `key` when it holds what JSON cannot."""
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f'{where}: {key}: {e}') from None
+
+
 def _peer_ports(value):
     """peer_ports as a list per shard: [p, ...], [[p, ...], ...] or {shard: [p, ...]}."""
     if value is None:
@@ -200,11 +208,13 @@ def _deployment_options(where, uses_files, kwargs, in_flow=False):
     if workspace:
         native['workspace'] = os.fspath(workspace)
     native['uses'] = uses_files.resolve(take('uses', 'BaseExecutor'), name, workspace)
-    native['uses_with'] = json.dumps(take('uses_with') or {})
+    native['uses_with'] = _json(where, 'uses_with', take('uses_with') or {})
     native['replicas'] = _int(where, 'replicas', take('replicas', 1))
     native['shards'] = _int(where, 'shards', take('shards', 1))
     polling = take('polling', 'ANY')
-    native['polling'] = json.dumps(polling) if isinstance(polling, dict) else str(polling)
+    if isinstance(polling, dict):
+        polling = _json(where, 'polling', polling)
+    native['polling'] = str(polling)
     _protocols(where, take('protocol', 'grpc'), ('grpc',))
     external, tls = bool(take('external', False)), bool(take('tls', False))
     host, port = take('host', '0.0.0.0'), take('port')
@@ -223,7 +233,8 @@ def _deployment_options(where, uses_files, kwargs, in_flow=False):
     native['env'] = env
     native['stateful'] = stateful
     native['peer_ports'] = _peer_ports(take('peer_ports'))
-    native['raft_configuration'] = json.dumps(_raft_configuration(take('raft_configuration')))
+    native['raft_configuration'] = _json(where, 'raft_configuration',
+                                         _raft_configuration(take('raft_configuration')))
     native['timeout_ready_ms'] = _int(where, 'timeout_ready', take('timeout_ready', 600000))
     timeout_send = take('timeout_send')
     if timeout_send is not None:
@@ -242,7 +253,8 @@ def _deployment_options(where, uses_files, kwargs, in_flow=False):
 
 
 def _cleanup(native, uses_files):
-    native.stop()
+    if native is not None:
+        native.stop()
     if uses_files.tmpdir is not None:
         shutil.rmtree(uses_files.tmpdir, ignore_errors=True)
 
@@ -310,7 +322,11 @@ class Deployment(_Orchestration):
 
     def __init__(self, **kwargs):
         uses_files = _Uses()
-        options = _deployment_options('Deployment()', uses_files, kwargs)
+        try:
+            options = _deployment_options('Deployment()', uses_files, kwargs)
+        except BaseException:
+            _cleanup(None, uses_files)
+            raise
         self.name = options['name']
         self._adopt(_shoal.Deployment(options), uses_files)
 

@@ -53,6 +53,25 @@ def test_wrong_type_names_the_key():
         Deployment(uses='Echo', replicas='three')
 
 
+def test_a_value_json_cannot_hold_names_the_key():
+    with pytest.raises(TypeError, match='uses_with'):
+        Deployment(uses='Echo', uses_with={'weights': object()})
+
+
+def test_a_rejected_class_deployment_leaves_no_temp_dir(monkeypatch):
+    import tempfile
+    made = []
+    real = tempfile.mkdtemp
+    monkeypatch.setattr(tempfile, 'mkdtemp', lambda **kw: made.append(real(**kw)) or made[-1])
+
+    class Local:
+        pass
+
+    with pytest.raises(TypeError, match='replica_count'):
+        Deployment(uses=Local, replica_count=2)
+    assert made and not os.path.exists(made[0])
+
+
 def test_http_deployment_and_client_are_clear_errors():
     with pytest.raises(ValueError, match="protocol 'http'"):
         Deployment(uses='Echo', protocol='http')
