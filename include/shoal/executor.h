@@ -81,6 +81,7 @@ class Request {
   void SetResult(std::string_view key, double value);
 
  private:
+  friend class internal::RuntimeAccess;
   internal::RequestState* state_;
 };
 

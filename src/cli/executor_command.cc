@@ -179,7 +179,8 @@ int RunExecutor(const ExecutorFlags& flags) {
     SHOAL_LOG_ERROR("--uses-with is not a JSON object: %s", error);
     return 2;
   }
-  StatusOr<executor::LoadedExecutor> loaded = executor::LoadExecutor(flags.uses, *uses_with);
+  StatusOr<executor::LoadedExecutor> loaded = executor::LoadExecutor(
+      flags.uses, *uses_with, {.name = flags.name, .workspace = flags.workspace});
   if (!loaded.ok()) {
     SHOAL_LOG_ERROR("cannot start Executor '%s': %s", flags.uses, loaded.status().ToString());
     return 1;

@@ -3,8 +3,14 @@
 
 #include "CLI/CLI.hpp"
 #include "src/cli/commands.h"
+#if SHOAL_WITH_PYTHON
+#include "src/python/embed.h"
+#endif
 
 int main(int argc, char** argv) {
+#if SHOAL_WITH_PYTHON
+  shoal::python::InstallPythonExecutors();
+#endif
   CLI::App app{"Shoal: serve and scale Executors over Jina's gRPC protocol", "shoal"};
   app.require_subcommand(1);
   std::vector<shoal::cli::Command> commands = {

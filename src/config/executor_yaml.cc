@@ -12,7 +12,8 @@
 namespace shoal::config {
 namespace {
 
-constexpr std::string_view kTopLevelKeys = "jtype, with, metas, requests, dynamic_batching";
+constexpr std::string_view kTopLevelKeys =
+    "jtype, with, metas, py_modules, requests, dynamic_batching";
 
 // A string-valued entry (`jtype`, `metas.name`); null reads as empty when `allow_empty`.
 absl::StatusOr<std::string> ReadString(const YAML::Node& node, std::string_view filename,
@@ -23,6 +24,26 @@ absl::StatusOr<std::string> ReadString(const YAML::Node& node, std::string_view 
   }
   if (value.has_null_value() && allow_empty) return std::string();
   return YamlError(filename, MarkOf(node), key, "expected a non-empty string");
+}
+
+// `py_modules`: one file name or a list of them.
+absl::Status ReadPyModules(const YAML::Node& node, std::string_view filename,
+                           const std::string& key, ExecutorYaml& out) {
+  SHOAL_ASSIGN_OR_RETURN(google::protobuf::Value value, YamlToValue(node, filename, key));
+  if (value.has_string_value() && !value.string_value().empty()) {
+    out.py_modules.push_back(value.string_value());
+    return absl::OkStatus();
+  }
+  if (value.has_list_value()) {
+    for (const google::protobuf::Value& item : value.list_value().values()) {
+      if (!item.has_string_value() || item.string_value().empty()) {
+        return YamlError(filename, MarkOf(node), key, "expected a list of file names");
+      }
+      out.py_modules.push_back(item.string_value());
+    }
+    return absl::OkStatus();
+  }
+  return YamlError(filename, MarkOf(node), key, "expected a file name or a list of them");
 }
 
 absl::Status ParseMetas(const YAML::Node& node, std::string_view filename, ExecutorYaml& out) {
@@ -42,10 +63,11 @@ absl::Status ParseMetas(const YAML::Node& node, std::string_view filename, Execu
       SHOAL_ASSIGN_OR_RETURN(out.name, ReadString(entry.second, filename, key, true));
     } else if (name == "workspace") {
       SHOAL_ASSIGN_OR_RETURN(out.workspace, ReadString(entry.second, filename, key, true));
+    } else if (name == "py_modules") {
+      SHOAL_RETURN_IF_ERROR(ReadPyModules(entry.second, filename, key, out));
     } else {
-      // py_modules names Python files Jina imports before construction; a C++ class comes from
-      // the binary or from `uses: libx.so`, so there is nothing to import. Other Jina metas
-      // (description, ...) carry no behaviour here. Both are still checked for bad `${{ }}`.
+      // Other Jina metas (description, ...) carry no behaviour here; they are still checked for
+      // bad `${{ }}`.
       SHOAL_RETURN_IF_ERROR(YamlToValue(entry.second, filename, key).status());
     }
   }
@@ -66,11 +88,15 @@ absl::Status ParseEntry(const YAML::Node& name_node, const YAML::Node& node,
     SHOAL_ASSIGN_OR_RETURN(out.with, YamlToStruct(node, filename, name));
   } else if (name == "metas") {
     SHOAL_RETURN_IF_ERROR(ParseMetas(node, filename, out));
+  } else if (name == "py_modules") {
+    SHOAL_RETURN_IF_ERROR(ReadPyModules(node, filename, name, out));
   } else if (name == "requests" || name == "dynamic_batching") {
     // Both bind Python method names; a C++ Executor's endpoints come from its Register().
     SHOAL_RETURN_IF_ERROR(YamlToValue(node, filename, name).status());
-    SHOAL_LOG_WARNING("%s: '%s' is ignored: endpoints come from the class's Register()",
-                      YamlLocation(filename, MarkOf(name_node)), name);
+    SHOAL_LOG_WARNING(
+        "%s: '%s' is ignored: endpoints come from the class (its Register() or "
+        "its @requests methods)",
+        YamlLocation(filename, MarkOf(name_node)), name);
   } else {
     return YamlError(filename, MarkOf(name_node), name,
                      absl::StrFormat("unknown key; expected one of: %s", kTopLevelKeys));

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "google/protobuf/struct.pb.h"
@@ -17,10 +18,13 @@ struct ExecutorYaml {
   google::protobuf::Struct with;  // constructor configuration; empty when absent
   std::string name;               // metas.name; empty when absent
   std::string workspace;          // metas.workspace; empty when absent
+  // Python files to import before the class is looked up (`py_modules:` at the top level or
+  // under `metas:`, a string or a list), as written: relative to the YAML's folder.
+  std::vector<std::string> py_modules;
 };
 
-// Parses an Executor YAML. Accepted top-level keys: jtype, with, metas, requests and
-// dynamic_batching (the last two are Python bindings and are ignored with a warning).
+// Parses an Executor YAML. Accepted top-level keys: jtype, with, metas, py_modules, requests and
+// dynamic_batching (the last two are ignored with a warning).
 // Errors are InvalidArgument naming "file:line:column" and the key: not a map, missing jtype,
 // `with` or `metas` not a map, an unknown top-level key, a duplicate key, an unset `${{ ENV.X }}`.
 absl::StatusOr<ExecutorYaml> ParseExecutorYaml(std::string_view text, std::string_view filename);

@@ -18,6 +18,19 @@ bool IsIdentifier(std::string_view s) {
   return true;
 }
 
+// `package.module` (one or more identifiers joined by dots).
+bool IsModuleName(std::string_view s) {
+  size_t start = 0;
+  while (true) {
+    size_t dot = s.find('.', start);
+    if (!IsIdentifier(s.substr(start, dot == std::string_view::npos ? dot : dot - start))) {
+      return false;
+    }
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
 bool IsHub(std::string_view uses) {
   for (std::string_view scheme : {"jinaai://", "jinaai+docker://", "jinaai+sandbox://",
                                   "jinahub://", "jinahub+docker://", "jinahub+sandbox://"}) {
@@ -52,11 +65,17 @@ absl::StatusOr<UsesSpec> ParseUses(std::string_view uses) {
     return spec;
   }
   if (trimmed.ends_with(".so")) return Make(UsesSpec::Kind::kLibrary, trimmed, "");
+  if (trimmed.ends_with(".py") || trimmed.ends_with(".cloudpickle")) {
+    return Make(UsesSpec::Kind::kPython, trimmed, "");
+  }
   if (size_t colon = trimmed.rfind(':'); colon != std::string_view::npos) {
     std::string_view path = trimmed.substr(0, colon);
     std::string_view class_name = trimmed.substr(colon + 1);
     if (path.ends_with(".so") && IsIdentifier(class_name)) {
       return Make(UsesSpec::Kind::kLibrary, path, class_name);
+    }
+    if ((path.ends_with(".py") || IsModuleName(path)) && IsIdentifier(class_name)) {
+      return Make(UsesSpec::Kind::kPython, path, class_name);
     }
   }
   if (trimmed.ends_with(".yml") || trimmed.ends_with(".yaml")) {
@@ -65,7 +84,8 @@ absl::StatusOr<UsesSpec> ParseUses(std::string_view uses) {
   if (IsIdentifier(trimmed)) return Make(UsesSpec::Kind::kClass, trimmed, "");
   return absl::InvalidArgumentError(absl::StrFormat(
       "cannot interpret uses '%s': expected a registered class name, path/libx.so[:ClassName], "
-      "an Executor YAML (.yml/.yaml) or inline YAML starting with 'jtype:'",
+      "an Executor YAML (.yml/.yaml), inline YAML starting with 'jtype:', or a Python Executor "
+      "(path/x.py[:Class], package.module:Class, x.cloudpickle)",
       uses));
 }
 

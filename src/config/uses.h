@@ -15,10 +15,13 @@ struct UsesSpec {
     kClass,    // a registered class name
     kLibrary,  // a shared library, `path/libx.so` or `path/libx.so:ClassName`
     kYaml,     // an Executor YAML file, or inline YAML text
+    kPython,   // a Python Executor: `x.py[:Class]`, `package.module:Class` or `x.cloudpickle`
   };
   Kind kind;
-  std::string path_or_name;  // class name, library path, YAML path or inline YAML text
-  std::string class_name;    // kLibrary with `:ClassName` only
+  // Class name, library path, YAML path or inline YAML text; kPython: the .py or .cloudpickle
+  // file, or the module name.
+  std::string path_or_name;
+  std::string class_name;    // kLibrary and kPython with `:ClassName` only
   bool inline_yaml = false;  // kYaml: path_or_name is the YAML text itself
 };
 
@@ -26,6 +29,7 @@ struct UsesSpec {
 //   `Name` (an identifier)                -> kClass
 //   `path/libx.so`, `path/libx.so:Class`  -> kLibrary
 //   `x.yml`, `x.yaml`                     -> kYaml (a file)
+//   `x.py`, `x.py:Class`, `x.cloudpickle`, `package.module:Class` -> kPython
 //   `jtype: ...` or `!Class ...`          -> kYaml (inline text)
 // Errors: Unimplemented for hub (`jinaai://`, `jinaai+docker://`, `jinahub://`) and `docker://`
 // references; InvalidArgument naming `uses` for anything else.

@@ -124,11 +124,58 @@ StatusOr<const ExecutorClass*> ResolveLibrary(const std::filesystem::path& path,
                       key, absl::StrJoin(names, ", "), path.string(), names[0]));
 }
 
-// A class and the configuration the Executor YAML gives it.
+// A class and the configuration the Executor YAML gives it, or a Python Executor.
 struct Resolved {
   const ExecutorClass* cls = nullptr;
   Struct with;
+  std::optional<PythonUses> python;
 };
+
+struct PythonLoaderSlot {
+  absl::Mutex mu;
+  PythonLoader loader ABSL_GUARDED_BY(mu);
+};
+
+PythonLoaderSlot& PythonLoaderHolder() {
+  static PythonLoaderSlot* slot = new PythonLoaderSlot();  // never destroyed
+  return *slot;
+}
+
+// The folder of `file` as a search path entry ("." for a bare file name).
+std::string FolderOf(const std::filesystem::path& file) {
+  std::filesystem::path folder = file.parent_path();
+  return folder.empty() ? std::string(".") : folder.string();
+}
+
+PythonUses PythonFromUses(const UsesSpec& spec, std::string_view uses) {
+  PythonUses python;
+  python.uses = std::string(uses);
+  python.modules = {spec.path_or_name};
+  python.class_name = spec.class_name;
+  const bool is_file = std::string_view(spec.path_or_name).ends_with(".py") ||
+                       std::string_view(spec.path_or_name).ends_with(".cloudpickle");
+  if (is_file) python.search_path = {FolderOf(spec.path_or_name)};
+  return python;
+}
+
+// An Executor YAML with `py_modules`: its files are relative to the YAML's folder.
+PythonUses PythonFromYaml(const UsesSpec& spec, config::ExecutorYaml& yaml, std::string_view uses) {
+  PythonUses python;
+  python.uses = std::string(uses);
+  const std::filesystem::path folder = spec.inline_yaml
+                                           ? std::filesystem::path(".")
+                                           : std::filesystem::path(FolderOf(spec.path_or_name));
+  for (const std::string& module : yaml.py_modules) {
+    std::filesystem::path path = module;
+    python.modules.push_back(path.is_relative() ? (folder / path).string() : module);
+  }
+  python.search_path = {folder.string()};
+  python.class_name = yaml.jtype;
+  python.with = std::move(yaml.with);
+  python.metas_name = yaml.name;
+  python.metas_workspace = yaml.workspace;
+  return python;
+}
 
 StatusOr<Resolved> ResolveYaml(const UsesSpec& spec) {
   const std::string source = spec.inline_yaml ? std::string("<inline uses>") : spec.path_or_name;
@@ -136,6 +183,9 @@ StatusOr<Resolved> ResolveYaml(const UsesSpec& spec) {
                                             ? config::ParseExecutorYaml(spec.path_or_name, source)
                                             : config::LoadExecutorYaml(spec.path_or_name);
   if (!yaml.ok()) return yaml.status();
+  if (!yaml->py_modules.empty()) {
+    return Resolved{.python = PythonFromYaml(spec, *yaml, source)};
+  }
   const std::string context = absl::StrFormat("Executor YAML '%s'", source);
   StatusOr<UsesSpec> jtype = config::ParseUses(yaml->jtype);
   if (!jtype.ok()) return WithContext(jtype.status(), context);
@@ -171,6 +221,8 @@ StatusOr<Resolved> Resolve(std::string_view uses) {
     }
     case UsesSpec::Kind::kYaml:
       return ResolveYaml(spec);
+    case UsesSpec::Kind::kPython:
+      return Resolved{.python = PythonFromUses(spec, uses)};
   }
   return absl::InternalError("unknown uses kind");
 }
@@ -200,10 +252,44 @@ StatusOr<std::unique_ptr<Executor>> Construct(const ExecutorClass& cls, const Pa
   }
 }
 
+StatusOr<LoadedExecutor> LoadPython(PythonUses python, const Params& uses_with,
+                                    const LoadContext& context) {
+  for (const auto& [key, value] : uses_with.proto().fields()) {
+    (*python.with.mutable_fields())[key] = value;
+  }
+  python.context = context;
+  PythonLoader loader;
+  {
+    PythonLoaderSlot& slot = PythonLoaderHolder();
+    absl::MutexLock lock(&slot.mu);
+    loader = slot.loader;
+  }
+  if (!loader) {
+    return absl::UnimplementedError(absl::StrFormat(
+        "'%s' is a Python Executor, and this shoal was built without Python (SHOAL_PYTHON=OFF)",
+        python.uses));
+  }
+  StatusOr<LoadedExecutor> loaded = loader(python);
+  if (loaded.ok() && loaded->instance == nullptr) {
+    return absl::InternalError("the Python loader returned no Executor");
+  }
+  return loaded;
+}
+
 }  // namespace
 
-StatusOr<LoadedExecutor> LoadExecutor(std::string_view uses, const Params& uses_with) {
+void SetPythonLoader(PythonLoader loader) {
+  PythonLoaderSlot& slot = PythonLoaderHolder();
+  absl::MutexLock lock(&slot.mu);
+  slot.loader = std::move(loader);
+}
+
+StatusOr<LoadedExecutor> LoadExecutor(std::string_view uses, const Params& uses_with,
+                                      const LoadContext& load_context) {
   SHOAL_ASSIGN_OR_RETURN(Resolved resolved, Resolve(uses));
+  if (resolved.python.has_value()) {
+    return LoadPython(*std::move(resolved.python), uses_with, load_context);
+  }
   // Jina updates the YAML's `with` by `uses_with`, key by key: uses_with wins.
   for (const auto& [key, value] : uses_with.proto().fields()) {
     (*resolved.with.mutable_fields())[key] = value;

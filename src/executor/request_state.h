@@ -38,6 +38,8 @@ class RuntimeAccess {
     executor.runtime_name_ = std::move(runtime_name);
     executor.workspace_ = std::move(workspace);
   }
+  // What `request` stands for (for Executors in other languages, which need all of it).
+  static RequestState& State(Request& request) { return *request.state_; }
 };
 
 }  // namespace shoal::internal

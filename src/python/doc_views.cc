@@ -402,6 +402,10 @@ void ClearList(DocListView& list) {
   Retire(*list.root(), list.proto(), list.root()->live() > 1 && list.proto()->docs_size() > 0);
 }
 
+void RetireList(Root& root, docarray::DocListProto* list) {
+  Retire(root, list, root.live() > 0 && list->docs_size() > 0);
+}
+
 py::object RequestDocList(docarray::DocListProto* docs, std::shared_ptr<const void> memory,
                           std::shared_ptr<Root>* root) {
   *root = std::make_shared<Root>(std::move(memory));

@@ -120,6 +120,9 @@ void SetField(DocView& doc, std::string_view field, pybind11::handle value,
               std::string_view type_tag);
 void EraseField(DocView& doc, std::string_view field);
 void ClearList(DocListView& list);
+// Empties `list`, a message of `root`, moving its documents aside (kept with `root`) when a view
+// or an array of `root` is alive.
+void RetireList(Root& root, docarray::DocListProto* list);
 
 // The `_shoal.DocList` object for a request's docs whose memory is owned by `memory`; `root` is
 // set to its Root (for DetachViews once the request is answered).

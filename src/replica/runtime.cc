@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -15,6 +16,7 @@
 #include "src/common/log.h"
 #include "src/common/strings.h"
 #include "src/doc/doc_ids.h"
+#include "src/executor/exception.h"
 #include "src/executor/request_state.h"
 
 namespace shoal::replica {
@@ -45,6 +47,21 @@ void SetError(jina::DataRequestProto& response, std::string_view name, std::stri
   exception->set_name(std::string(name));
   exception->clear_args();
   exception->add_args(std::string(message));
+  exception->set_executor(std::string(executor));
+}
+
+// An exception an Executor raised (Python), as Jina's workers report it.
+void SetException(jina::DataRequestProto& response, const executor::ExceptionInfo& info,
+                  std::string_view executor) {
+  jina::StatusProto* status = response.mutable_header()->mutable_status();
+  status->set_code(jina::StatusProto::ERROR);
+  status->set_description(info.description);
+  jina::StatusProto::ExceptionProto* exception = status->mutable_exception();
+  exception->set_name(info.name);
+  exception->clear_args();
+  for (const std::string& arg : info.args) exception->add_args(arg);
+  exception->clear_stacks();
+  for (const std::string& line : info.stacks) exception->add_stacks(line);
   exception->set_executor(std::string(executor));
 }
 
@@ -237,9 +254,15 @@ bool ReplicaRuntime::Run(const internal::EndpointEntry& entry, internal::Request
   recorded.latency.Observe(std::chrono::duration<double>(Clock::now() - arrived).count());
   if (status.ok()) return false;
   recorded.failures.Increment();
+  std::optional<executor::ExceptionInfo> exception = executor::ExceptionOf(status);
   SHOAL_LOG_WARNING("%s failed on %s (request %s): %s", cls_->name, entry.name,
-                    response.header().request_id(), status.ToString());
-  SetError(response, ErrorName(status.code()), AsStd(status.message()), cls_->name);
+                    response.header().request_id(),
+                    exception ? absl::StrJoin(exception->stacks, "") : status.ToString());
+  if (exception.has_value()) {
+    SetException(response, *exception, cls_->name);
+  } else {
+    SetError(response, ErrorName(status.code()), AsStd(status.message()), cls_->name);
+  }
   return true;
 }
 

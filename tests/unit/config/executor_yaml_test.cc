@@ -31,6 +31,22 @@ TEST(ExecutorYamlTest, ParsesJinaLayout) {
   EXPECT_EQ(yaml->with.fields().at("repeat").number_value(), 2);
   EXPECT_EQ(yaml->name, "greeter");
   EXPECT_EQ(yaml->workspace, "/tmp/ws");
+  EXPECT_THAT(yaml->py_modules, ::testing::ElementsAre("greeter.py"));
+}
+
+TEST(ExecutorYamlTest, PyModulesAtTheTopLevelAsAStringOrAList) {
+  absl::StatusOr<ExecutorYaml> one =
+      ParseExecutorYaml("jtype: Encoder\npy_modules: encoder.py\n", "e.yml");
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_THAT(one->py_modules, ::testing::ElementsAre("encoder.py"));
+  absl::StatusOr<ExecutorYaml> two =
+      ParseExecutorYaml("jtype: Encoder\npy_modules:\n  - a.py\n  - b/c.py\n", "e.yml");
+  ASSERT_TRUE(two.ok()) << two.status();
+  EXPECT_THAT(two->py_modules, ::testing::ElementsAre("a.py", "b/c.py"));
+  absl::Status bad = ParseExecutorYaml("jtype: Encoder\npy_modules:\n  x: 1\n", "e.yml").status();
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.message()), ::testing::HasSubstr("e.yml:3"));
+  EXPECT_THAT(std::string(bad.message()), ::testing::HasSubstr("py_modules"));
 }
 
 TEST(ExecutorYamlTest, WithAndMetasAreOptional) {

@@ -70,8 +70,29 @@ TEST(UsesTest, DockerIsUnimplemented) {
   EXPECT_THAT(Message(status), HasSubstr("docker://jinaai/encoder:latest"));
 }
 
+TEST(UsesTest, PythonExecutors) {
+  struct Case {
+    const char* uses;
+    const char* module;
+    const char* class_name;
+  };
+  for (const Case& c : {Case{"path/to/thing.py", "path/to/thing.py", ""},
+                        Case{"x.py:MyExecutor", "x.py", "MyExecutor"},
+                        Case{"/abs/dir/x.py:E2", "/abs/dir/x.py", "E2"},
+                        Case{"pkg.sub.module:Encoder", "pkg.sub.module", "Encoder"},
+                        Case{"module:Encoder", "module", "Encoder"},
+                        Case{"/tmp/MyExecutor.cloudpickle", "/tmp/MyExecutor.cloudpickle", ""}}) {
+    absl::StatusOr<UsesSpec> spec = ParseUses(c.uses);
+    ASSERT_TRUE(spec.ok()) << c.uses << ": " << spec.status();
+    EXPECT_EQ(spec->kind, Kind::kPython) << c.uses;
+    EXPECT_EQ(spec->path_or_name, c.module);
+    EXPECT_EQ(spec->class_name, c.class_name);
+  }
+}
+
 TEST(UsesTest, AnythingElseIsInvalid) {
-  for (const char* uses : {"", "my executor", "path/to/thing.py", "lib.so:not a class", "9Lives"}) {
+  for (const char* uses : {"", "my executor", "path/to/thing.pyc", "lib.so:not a class", "9Lives",
+                           "x.py:not a class", "pkg..mod:Class", "a-b:Class"}) {
     absl::Status status = ParseUses(uses).status();
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << uses;
     EXPECT_THAT(Message(status), HasSubstr(uses));

@@ -251,5 +251,55 @@ TEST(LoaderTest, HubReferencesAreUnimplemented) {
   EXPECT_EQ(Message(status), "hub executors are not supported: jinaai://jina-ai/Indexer");
 }
 
+// Python `uses` go to the installed PythonLoader, which gets what to import and how to build it;
+// without one they are Unimplemented.
+TEST(LoaderTest, PythonUsesGoToThePythonLoader) {
+  absl::Status status = executor::LoadExecutor("x.py:Encoder", Params()).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(Message(status), HasSubstr("'x.py:Encoder' is a Python Executor"));
+  EXPECT_THAT(Message(status), HasSubstr("SHOAL_PYTHON"));
+
+  std::vector<executor::PythonUses> seen;
+  executor::SetPythonLoader(
+      [&seen](const executor::PythonUses& uses) -> StatusOr<executor::LoadedExecutor> {
+        seen.push_back(uses);
+        return absl::FailedPreconditionError("recorded");
+      });
+  status = executor::LoadExecutor("dir/x.py:Encoder", ParamsJson(R"({"dim": 4})"),
+                                  {.name = "enc/rep-1", .workspace = "/ws"})
+               .status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(executor::LoadExecutor("pkg.mod:Encoder", Params()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  std::filesystem::path yaml =
+      WriteTemp("loader_test_python.yml",
+                "jtype: Encoder\nwith:\n  dim: 2\n  keep: true\nmetas:\n  name: enc\n"
+                "py_modules:\n  - encoder.py\n  - /abs/helpers.py\n");
+  EXPECT_EQ(executor::LoadExecutor(yaml.string(), ParamsJson(R"({"dim": 8})")).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  executor::SetPythonLoader(nullptr);
+
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].uses, "dir/x.py:Encoder");
+  EXPECT_THAT(seen[0].modules, ElementsAre("dir/x.py"));
+  EXPECT_EQ(seen[0].class_name, "Encoder");
+  EXPECT_THAT(seen[0].search_path, ElementsAre("dir"));
+  EXPECT_EQ(seen[0].with.fields().at("dim").number_value(), 4);
+  EXPECT_EQ(seen[0].context.name, "enc/rep-1");
+  EXPECT_EQ(seen[0].context.workspace, "/ws");
+
+  EXPECT_THAT(seen[1].modules, ElementsAre("pkg.mod"));
+  EXPECT_TRUE(seen[1].search_path.empty());
+
+  const std::string folder = yaml.parent_path().string();
+  EXPECT_THAT(seen[2].modules, ElementsAre(folder + "/encoder.py", "/abs/helpers.py"));
+  EXPECT_EQ(seen[2].class_name, "Encoder");
+  EXPECT_THAT(seen[2].search_path, ElementsAre(folder));
+  EXPECT_EQ(seen[2].with.fields().at("dim").number_value(), 8);  // uses_with wins
+  EXPECT_TRUE(seen[2].with.fields().at("keep").bool_value());
+  EXPECT_EQ(seen[2].metas_name, "enc");
+  std::filesystem::remove(yaml);
+}
+
 }  // namespace
 }  // namespace shoal

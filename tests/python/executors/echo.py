@@ -1,0 +1,82 @@
+"""Python Executors for the replica tests: each class is one behaviour a test checks."""
+import os
+
+import numpy as np
+
+from shoal import Executor, requests
+from shoal.docarray import DocList
+from shoal.docarray.documents import TextDoc
+
+
+class Echo(Executor):
+    """Returns the docs untouched, tagging each with the replica that served it."""
+
+    @requests
+    def echo(self, docs, **kwargs):
+        for doc in docs:
+            doc.tags = {'served_by': self.runtime_args.name}
+
+
+class Scale(Executor):
+    """Doubles each embedding in place (the numpy array is the request's memory)."""
+
+    def __init__(self, factor=2, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    @requests(on='/scale')
+    def scale(self, docs: DocList[TextDoc], parameters, **kwargs):
+        for doc in docs:
+            doc.embedding[:] = doc.embedding * self.factor
+        return {'scaled': len(docs), 'factor': self.factor, 'asked': parameters.get('tag')}
+
+    @requests(on='/shares')
+    def shares(self, docs: DocList[TextDoc], **kwargs):
+        """Says whether the embedding shares memory with the message it came in."""
+        for doc in docs:
+            first = doc.embedding
+            doc.text = str(first.base is not None and np.shares_memory(first, doc.embedding))
+
+
+class Replace(Executor):
+    """Answers with new documents instead of the request's."""
+
+    @requests(on='/replace')
+    def replace(self, docs: DocList[TextDoc], **kwargs):
+        out = DocList[TextDoc]()
+        for doc in docs:
+            out.append(TextDoc(id=doc.id + '-new', text=(doc.text or '') + '!'))
+            out.append(TextDoc(text='extra'))
+        return out
+
+    @requests(on='/first')
+    def first(self, docs: DocList[TextDoc], **kwargs):
+        return docs[:1]
+
+
+class Faulty(Executor):
+    """Raises on /fail, answers on any other endpoint."""
+
+    @requests(on='/fail')
+    def fail(self, docs, parameters, **kwargs):
+        raise ValueError('bad input', parameters.get('why'))
+
+    @requests
+    def ok(self, docs, **kwargs):
+        for doc in docs:
+            doc.text = 'fine'
+
+
+class Environ(Executor):
+    """Reports what the replica's environment and runtime say."""
+
+    @requests
+    def report(self, docs, **kwargs):
+        for doc in docs:
+            doc.tags = {
+                'cuda': os.environ.get('CUDA_VISIBLE_DEVICES', ''),
+                'name': self.metas.name,
+                'replica_id': self.runtime_args.replica_id,
+                'shard_id': self.runtime_args.shard_id,
+                'workspace': self.workspace or '',
+            }
