@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+import shoal
 from shoal import Client
 from shoal.docarray import DocList
 from shoal.docarray.documents import TextDoc
@@ -21,6 +22,15 @@ EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 
                         'python')
 READY = re.compile(r"Deployment '[^']+' serving on \S+:(\d+)")
 REPLICA_PID = re.compile(r'\S+/rep-\d+@(\d+)')
+
+
+def program_env(extra=None):
+    """The environment of an example run in another folder: the package by absolute path."""
+    env = {**os.environ, **(extra or {}),
+           'PYTHONPATH': os.path.dirname(os.path.dirname(os.path.abspath(shoal.__file__)))}
+    if env.get('SHOAL_BIN'):
+        env['SHOAL_BIN'] = os.path.abspath(env['SHOAL_BIN'])
+    return env
 
 
 def example(name):
@@ -34,7 +44,7 @@ class Program:
         self.log_path = log_path
         self.log = open(log_path, 'w')
         self.proc = subprocess.Popen([sys.executable, example(name)], cwd=cwd,
-                                     env={**os.environ, **(env or {})}, stdout=self.log,
+                                     env=program_env(env), stdout=self.log,
                                      stderr=subprocess.STDOUT)
 
     def output(self):
@@ -109,7 +119,8 @@ def test_indexer_server_and_client(tmp_path):
     try:
         assert server.wait_for(READY).group(1) == '5555'
         client = subprocess.run([sys.executable, example('indexer_client.py')], cwd=tmp_path,
-                                capture_output=True, text=True, timeout=600)
+                                env=program_env(), capture_output=True, text=True,
+                                timeout=600)
         assert client.returncode == 0, client.stderr[-4000:]
         lines = client.stdout.splitlines()
         assert len(lines) == 100, client.stdout[-2000:]
