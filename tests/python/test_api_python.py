@@ -152,3 +152,24 @@ def test_a_syntax_error_in_uses_fails_the_start_naming_file_and_line(tmp_path):
     with pytest.raises(RuntimeError, match=r'broken.py:2: SyntaxError'):
         dep.start()
     assert os.path.exists(tmp_path / 'broken.py')
+
+
+def test_uses_an_executor_yaml_with_py_modules(tmp_path):
+    (tmp_path / 'exe.py').write_text(textwrap.dedent('''\
+        from shoal import Executor, requests
+
+        class Prefix(Executor):
+            def __init__(self, prefix='', *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.prefix = prefix
+
+            @requests
+            def prefix_text(self, docs, **kwargs):
+                for doc in docs:
+                    doc.text = self.prefix + doc.text
+        '''))
+    (tmp_path / 'exe.yml').write_text('jtype: Prefix\nwith:\n  prefix: "> "\n'
+                                      'py_modules:\n  - exe.py\n')
+    with Deployment(uses=str(tmp_path / 'exe.yml'), uses_with={'prefix': '>> '}) as dep:
+        docs = dep.post('/x', text_docs('a'), return_type=DocList[TextDoc])
+    assert [d.text for d in docs] == ['>> a']  # uses_with overrides the YAML's with:
