@@ -268,6 +268,10 @@ class _Orchestration:
         # Stops the replicas and removes the pickled classes when the object goes (at the
         # latest when the interpreter exits), whether or not stop() was called.
         self._finalizer = weakref.finalize(self, _cleanup, native, uses_files)
+        # Posts in flight, which stop() waits for: the native object must not stop under them.
+        self._posts = threading.Condition()
+        self._in_flight = 0
+        self._stopping = False
 
     def start(self):
         """Starts every replica and waits until they serve."""
@@ -275,8 +279,27 @@ class _Orchestration:
         return self
 
     def stop(self):
-        """Drains, then stops every replica (SIGTERM, then SIGKILL). Idempotent."""
-        self._native.stop()
+        """Waits for the posts in flight (new ones are refused), then drains and stops every
+        replica (SIGTERM, then SIGKILL). Idempotent."""
+        with self._posts:
+            self._stopping = True
+            try:
+                self._posts.wait_for(lambda: self._in_flight == 0)
+                self._native.stop()
+            finally:
+                self._stopping = False
+
+    def _native_post(self, on, handle, options):
+        with self._posts:
+            if self._stopping:
+                raise RuntimeError('the Deployment or Flow is stopping')
+            self._in_flight += 1
+        try:
+            return self._native.post(on, handle, options)
+        finally:
+            with self._posts:
+                self._in_flight -= 1
+                self._posts.notify_all()
 
     close = stop
 
@@ -292,7 +315,7 @@ class _Orchestration:
 
     def post(self, on, inputs=None, on_done=None, on_error=None, on_always=None, **kwargs):
         """As shoal.Client.post, to this Deployment's or Flow's port."""
-        return post_native(self._native.post, on, inputs, on_done, on_error, on_always,
+        return post_native(self._native_post, on, inputs, on_done, on_error, on_always,
                            **kwargs)
 
     def block(self, stop_event=None):

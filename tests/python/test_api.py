@@ -392,3 +392,31 @@ def test_flow_joins_and_two_protocols():
     assert sorted(d.text for d in docs) == ['0', '1', '2', '3']
     # Both branches answered; the join merges by id, the last of `needs` winning.
     assert {d.served_by for d in docs} == {'b/rep-0'}
+
+
+def test_stop_while_posts_are_in_flight():
+    """Every post either answers or raises RuntimeError; nothing crashes, no replica is left."""
+    dep = Deployment(uses='Echo', replicas=2)
+    dep.start()
+    pids = all_pids(dep)
+    outcomes = []
+
+    def post():
+        for _ in range(100):
+            try:
+                outcomes.append(len(dep.post('/x', text_docs(10), request_size=1)))
+            except RuntimeError:
+                outcomes.append('refused')
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for _ in range(3000):  # until the first answer, at most 30 s
+        if outcomes:
+            break
+        time.sleep(0.01)
+    dep.stop()
+    for thread in threads:
+        thread.join(60)
+    assert len(outcomes) == 400 and set(outcomes) <= {10, 'refused'}
+    assert not any(alive(p) for p in pids)
