@@ -420,3 +420,17 @@ def test_stop_while_posts_are_in_flight():
         thread.join(60)
     assert len(outcomes) == 400 and set(outcomes) <= {10, 'refused'}
     assert not any(alive(p) for p in pids)
+
+
+def test_shards_and_a_polling_map():
+    with Deployment(name='e', uses='Echo', shards=2,
+                    polling={'/custom': 'ALL', '*': 'ANY'}) as dep:
+        def served_by(endpoint):
+            docs = dep.post(endpoint, text_docs(20), request_size=1, return_type=DocList[Served])
+            assert len(docs) == 20
+            return {d.served_by for d in docs}
+
+        # ALL: both shards answer, merged by id in shard order (the last shard's value wins).
+        assert served_by('/custom') == {'e/shard-1/rep-0'}
+        assert served_by('/search') == {'e/shard-1/rep-0'}  # Jina's default for /search
+        assert served_by('/index') == {'e/shard-0/rep-0', 'e/shard-1/rep-0'}  # ANY

@@ -173,3 +173,22 @@ def test_uses_an_executor_yaml_with_py_modules(tmp_path):
     with Deployment(uses=str(tmp_path / 'exe.yml'), uses_with={'prefix': '>> '}) as dep:
         docs = dep.post('/x', text_docs('a'), return_type=DocList[TextDoc])
     assert [d.text for d in docs] == ['>> a']  # uses_with overrides the YAML's with:
+
+
+class Environment(Executor):
+    @requests
+    def read(self, docs, **kwargs):
+        for doc in docs:
+            doc.text = os.environ.get(doc.text, '')
+
+
+def test_env_reaches_replicas_and_flow_env_is_inherited():
+    with Deployment(uses=Environment, env={'SHOAL_TEST_A': 'a'}) as dep:
+        docs = dep.post('/x', text_docs('SHOAL_TEST_A'), return_type=DocList[TextDoc])
+    assert [d.text for d in docs] == ['a']
+    flow = Flow(env={'SHOAL_TEST_A': 'flow', 'SHOAL_TEST_B': 'flow'}).add(
+        uses=Environment, env={'SHOAL_TEST_B': 'own'})
+    with flow:
+        docs = flow.post('/x', text_docs('SHOAL_TEST_A', 'SHOAL_TEST_B'),
+                         results_in_order=True, request_size=1, return_type=DocList[TextDoc])
+    assert [d.text for d in docs] == ['flow', 'own']
