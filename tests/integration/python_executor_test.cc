@@ -106,6 +106,18 @@ TEST(PythonExecutorTest, EchoServesThroughTheReplica) {
     EXPECT_EQ(Tag((*docs)[i], "served_by"), "py/rep-2");
   }
   EXPECT_THAT(replica->Log(), HasSubstr("Python Executor Echo"));
+  // self.logger writes through Shoal's log, with the replica's prefix.
+  EXPECT_THAT(replica->Log(), ::testing::ContainsRegex("INFO  py/rep-2@[0-9]+ echoing 10 docs"));
+}
+
+// `package.module:Class` imports the module from sys.path (PYTHONPATH).
+TEST(PythonExecutorTest, AModuleOnThePythonPath) {
+  auto replica = StartExecutor({"--uses", "echo:Echo", "--name", "mod/rep-0"},
+                               {"PYTHONPATH=" + Executors("")});
+  ASSERT_NE(replica, nullptr);
+  jina::DataRequestProto response = Send(*replica, Request("/x", 1));
+  DocList docs = DocsOf(response);
+  EXPECT_EQ(Tag(docs[0], "served_by"), "mod/rep-0");
 }
 
 TEST(PythonExecutorTest, AnInPlaceEmbeddingEditChangesTheAnswer) {
@@ -170,6 +182,9 @@ TEST(PythonExecutorTest, AnExceptionAnswersJinasErrorShapeAndTheReplicaKeepsServ
   jina::DataRequestProto ok = Send(*replica, Request("/other", 2));
   EXPECT_EQ(ok.header().status().code(), jina::StatusProto::SUCCESS);
   EXPECT_EQ(DocsOf(ok)[1].text(), "fine");
+  // An `async def` endpoint is awaited.
+  jina::DataRequestProto awaited = Send(*replica, Request("/async", 1));
+  EXPECT_EQ(DocsOf(awaited)[0].text(), "awaited");
 }
 
 // Starts `args` expecting the replica to fail before it is ready; returns its log.
@@ -242,6 +257,34 @@ TEST(PythonExecutorTest, TheEnvironmentAndRuntimeArgsReachTheExecutor) {
   EXPECT_EQ(Tag(doc, "replica_id"), "2");
   EXPECT_EQ(Tag(doc, "shard_id"), "1");
   EXPECT_EQ(Tag(doc, "workspace"), (tmp.path() / "ws").string());
+  // `import _shoal` found the module built into the binary, not the extension module.
+  EXPECT_EQ(doc.node("tags")->dict().data().at("builtin_shoal").boolean(), true);
+}
+
+// CUDA_VISIBLE_DEVICES=RR gives each replica its own device before its interpreter starts.
+TEST(PythonExecutorTest, EachReplicaSeesItsRoundRobinDevice) {
+  setenv("CUDA_TOTAL_DEVICES", "3", 1);  // this machine's GPUs, as nvidia-smi would count them
+  DeploymentOptions options;
+  options.name = "gpu";
+  options.uses = Executors("echo.py") + ":Environ";
+  options.replicas = 2;
+  options.env = {{"CUDA_VISIBLE_DEVICES", "RR0,2"}};
+  options.shoal_binary = testing::ShoalBinary();
+  Deployment dep(options);
+  Status started = dep.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  std::vector<std::string> seen;
+  const std::vector<std::string> addresses = dep.replica_addresses()[0];
+  for (const std::string& address : addresses) {
+    auto client = Client::Connect(address);
+    ASSERT_TRUE(client.ok());
+    DocList one;
+    one.Add();
+    auto answer = client->Post("/x", one, {.stream = false});
+    ASSERT_TRUE(answer.ok()) << answer.status();
+    seen.push_back(Tag((*answer)[0], "cuda") + "@" + Tag((*answer)[0], "replica_id"));
+  }
+  EXPECT_THAT(seen, ElementsAre("0@0", "2@1"));
 }
 
 constexpr char kSnapshottingRaft[] =

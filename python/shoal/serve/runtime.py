@@ -5,6 +5,7 @@ interpreter, and then calls the endpoint methods it describes itself; nothing he
 request except :func:`exception_info` when a method raises.
 """
 
+import asyncio
 import importlib
 import importlib.util
 import inspect
@@ -137,6 +138,21 @@ def _docs_wrapper(fn):
     return DocList._wrap
 
 
+_loop = None
+
+
+def _run_async(method):
+    """`async def` endpoints run to completion on one event loop of this replica."""
+
+    def call(**kwargs):
+        global _loop
+        if _loop is None:
+            _loop = asyncio.new_event_loop()
+        return _loop.run_until_complete(method(**kwargs))
+
+    return call
+
+
 def _endpoint(instance, endpoint, method_name, write):
     method = getattr(instance, method_name)
     params = inspect.signature(method).parameters
@@ -144,8 +160,8 @@ def _endpoint(instance, endpoint, method_name, write):
     if not var_kw and 'docs' not in params:
         raise LoadError(f'{type(instance).__name__}.{method_name}() must take `docs` '
                         f'(def {method_name}(self, docs, parameters, **kwargs))')
-    return Endpoint(endpoint, write, method, _docs_wrapper(method),
-                    var_kw or 'parameters' in params)
+    call = _run_async(method) if inspect.iscoroutinefunction(method) else method
+    return Endpoint(endpoint, write, call, _docs_wrapper(method), var_kw or 'parameters' in params)
 
 
 def _ids(name):

@@ -1,5 +1,7 @@
 """Python Executors for the replica tests: each class is one behaviour a test checks."""
+import asyncio
 import os
+import sys
 
 import numpy as np
 
@@ -13,6 +15,7 @@ class Echo(Executor):
 
     @requests
     def echo(self, docs, **kwargs):
+        self.logger.info('echoing %d docs', len(docs))
         for doc in docs:
             doc.tags = {'served_by': self.runtime_args.name}
 
@@ -66,6 +69,12 @@ class Faulty(Executor):
         for doc in docs:
             doc.text = 'fine'
 
+    @requests(on='/async')
+    async def later(self, docs, **kwargs):
+        await asyncio.sleep(0)
+        for doc in docs:
+            doc.text = 'awaited'
+
 
 class Environ(Executor):
     """Reports what the replica's environment and runtime say."""
@@ -79,4 +88,5 @@ class Environ(Executor):
                 'replica_id': self.runtime_args.replica_id,
                 'shard_id': self.runtime_args.shard_id,
                 'workspace': self.workspace or '',
+                'builtin_shoal': '_shoal' in sys.builtin_module_names,
             }
