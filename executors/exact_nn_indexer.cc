@@ -4,10 +4,7 @@
 
 #include <cblas.h>
 
-#include <algorithm>
-#include <cmath>
 #include <cstring>
-#include <limits>
 #include <optional>
 #include <utility>
 

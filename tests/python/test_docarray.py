@@ -205,6 +205,30 @@ def test_doc_list_construction_len_iteration_and_indexing():
         DocList[int]
 
 
+def test_slices_share_the_documents_until_they_change_shape():
+    docs = DocList[TextDoc]([TextDoc(text=str(i)) for i in range(6)])
+    head = docs[:3]
+    head[0].text = 'edited'
+    head.text = ['a', 'b', 'c']  # a column written through a slice reaches the original
+    for doc in docs[3:]:
+        doc.text = 'tail'
+    assert docs.text == ['a', 'b', 'c', 'tail', 'tail', 'tail']
+    picked = docs[[5, 0]][::-1]
+    assert picked.text == ['a', 'tail'] and len(picked) == 2 and picked[-1].text == 'tail'
+    head.append(TextDoc(text='new'))  # the slice becomes a list of its own
+    head[0].text = 'own'
+    assert head.text == ['own', 'b', 'c', 'new'] and len(docs) == 6 and docs[0].text == 'a'
+    query = QueryDoc(text='q')
+    query.matches = docs[1:3]
+    assert query.matches.text == ['b', 'c']
+    assert DocList[TextDoc].from_bytes(docs[4:].to_bytes()).text == ['tail', 'tail']
+    copy = docs[:2].copy()
+    copy[0].text = 'copy'
+    assert docs[0].text == 'a'
+    with pytest.raises(IndexError):
+        docs[2:4][2]
+
+
 def test_doc_list_append_extend_insert_setitem_delitem():
     docs = DocList[TextDoc]()
     doc = TextDoc(text='a')
@@ -260,3 +284,60 @@ def test_doc_list_bytes_protobuf_pickle_and_wrap():
     wrapped = DocList[QueryDoc]._wrap(handle)
     wrapped[0].text = 'edited'
     assert handle[0].get('text') == 'edited'
+
+
+def test_doc_list_takes_its_document_type_and_subclasses_only():
+    docs = DocList[TextDoc]([QueryDoc(text='q')])
+    assert docs[0].text == 'q'
+    with pytest.raises(ValidationError, match=r'DocList\[TextDoc\]: expected a TextDoc, got '
+                       'ImageDoc'):
+        docs.append(ImageDoc())
+    with pytest.raises(ValidationError, match='got ImageDoc'):
+        docs.extend(DocList[ImageDoc]([ImageDoc()]))
+    anything = DocList[AnyDoc]([ImageDoc(), TextDoc()])
+    assert len(anything) == 2 and len(DocList[TextDoc](None)) == 0
+    assert DocList().doc_type is AnyDoc
+
+
+def test_ids_from_ints_and_numpy_scalars_in_untyped_fields():
+    assert TextDoc(id=7).id == '7'
+    assert len(TextDoc(id=None).id) == 32
+    with pytest.raises(ValidationError, match="field 'id': expected a str, got list"):
+        TextDoc(id=[1])
+    product = Product(title='t', tags={'a': 'b'}, price=np.float32(2.5), count=np.int64(4))
+    assert product.price == 2.5 and product.count == 4
+    doc = AnyDoc(n=np.int64(3))
+    assert doc.n == 3
+
+
+def test_document_classes_survive_cloudpickle_by_value():
+    # The Python Deployment API sends a script's Executor (and its document classes) this way.
+    cloudpickle = pytest.importorskip('cloudpickle')
+
+    class Local(TextDoc):
+        title: str
+        matches: DocList[TextDoc] = DocList[TextDoc]()
+
+    Local(title='resolved before pickling')  # the class has resolved its fields
+    Copied = pickle.loads(cloudpickle.dumps(Local))
+    with pytest.raises(ValidationError, match="field 'title' is required"):
+        Copied()
+    doc = Copied(title='t')
+    doc.matches.append(TextDoc(text='m'))
+    assert doc.title == 't' and doc.matches.text == ['m']
+
+
+def test_defaults_read_from_a_message_without_the_field_are_copies():
+    wrapped = Product._wrap(_shoal.Doc())
+    wrapped.tags['changed'] = 'yes'
+    wrapped.feature[:] = 7
+    assert Product(title='t').tags == {}
+    assert not Product(title='t').feature.any()
+    assert Product._wrap(_shoal.Doc()).tags == {}
+
+
+def test_text_doc_takes_its_text_by_position_and_compares_with_str():
+    doc = TextDoc('hello world')
+    assert doc.text == 'hello world' and doc == 'hello world'
+    assert 'world' in doc and 'moon' not in doc and 'x' not in TextDoc()
+    assert QueryDoc('q').text == 'q'

@@ -2,6 +2,7 @@
 0.40 writes for it (its encoding rules, built here with python3-protobuf classes generated from
 proto/docarray.proto), and messages written that way are read back field by field."""
 import importlib
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -22,10 +23,9 @@ def pb(tmp_path_factory):
     """docarray_pb2, generated from the repository's proto/docarray.proto."""
     out = tmp_path_factory.mktemp('docarray_pb2')
     source = str(PROTO_DIR / 'docarray.proto')
-    try:
-        from grpc_tools import protoc  # noqa: F401
+    if importlib.util.find_spec('grpc_tools') is not None:
         command = [sys.executable, '-m', 'grpc_tools.protoc']
-    except ImportError:
+    else:
         if shutil.which('protoc') is None:
             pytest.fail('needs protoc (Debian protobuf-compiler) or python3-grpc-tools')
         command = ['protoc']

@@ -243,3 +243,44 @@ def test_ten_thousand_docs_and_a_hundred_queries():
                        [f'd{j}' for j in expected[i]], sims[i, expected[i]])
         single = index.find(queries[i], limit=10)
         assert single.documents.id == batched.documents[i].id
+
+
+def test_searches_on_one_thread_while_another_indexes():
+    # Searches run without the GIL: the native index must not change under one.
+    import threading
+    index = InMemoryExactNNIndex[TextDoc](random_docs(100, 64, seed=15, prefix='base'))
+    errors = []
+
+    def search():
+        try:
+            for _ in range(200):
+                found = index.find_batched(np.ones((4, 64)), limit=5)
+                assert all(len(docs) == 5 for docs in found.documents)
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    thread = threading.Thread(target=search)
+    thread.start()
+    for batch in range(50):
+        index.index(random_docs(100, 64, seed=100 + batch, prefix=f'b{batch}-'))
+    thread.join(timeout=120)
+    assert not thread.is_alive() and not errors
+    assert len(index) == 5100
+
+
+def test_documents_without_ids_get_distinct_ones():
+    index = InMemoryExactNNIndex[TextDoc]()
+    handles = _shoal.DocList()
+    for i in range(3):
+        handle = _shoal.Doc()
+        handle.set('embedding', np.array([1.0, float(i)]))
+        handles.append(handle)
+    index.index(DocList[TextDoc]._wrap(handles))
+    assert len(index) == 3
+    assert len({doc.id for doc in index.find(np.ones(2)).documents}) == 3
+
+
+def test_non_finite_queries_are_errors():
+    index = InMemoryExactNNIndex[TextDoc](random_docs(3, 2, seed=16))
+    with pytest.raises(ValueError, match="query '#0' has a NaN or infinite value"):
+        index.find(np.array([np.inf, 1.0]))

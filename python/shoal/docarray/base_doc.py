@@ -6,6 +6,7 @@ way in or out. Fields are the class's annotations (through the MRO, base fields 
 their defaults, as docarray declares them.
 """
 
+import copy
 import os
 import typing
 
@@ -21,7 +22,18 @@ class ValidationError(ValueError):
     """A field value or keyword that does not fit the document's schema."""
 
 
-_REQUIRED = object()
+class _Required:
+    """The default of a field without one; pickles as a reference to the one instance (a class
+    pickled by value, as cloudpickle sends an Executor's, keeps its required fields)."""
+
+    def __reduce__(self):
+        return '_REQUIRED'
+
+    def __repr__(self):
+        return '<required>'
+
+
+_REQUIRED = _Required()
 _SCALARS = (str, bytes, bool, int, float)
 
 
@@ -109,6 +121,8 @@ def _native(value):
         return value._docs, None
     if isinstance(value, np.ndarray) or da_typing._is_torch(value):
         return da_typing.NdArray._validate('value', value)
+    if isinstance(value, np.generic):
+        return value.item(), None
     return value, None
 
 
@@ -125,12 +139,15 @@ def _set(handle, name, value, tag=None):
 def _write(handle, spec, value):
     """Writes `value` into field `spec` of the message `handle`, as docarray encodes it."""
     name, kind = spec.name, spec.kind
-    if value is None:
-        if kind == 'id':
-            raise ValidationError("field 'id': an id cannot be None")
+    if kind == 'id':
+        # None gives a fresh id: Shoal's documents always have one.
+        try:
+            handle.id = os.urandom(16).hex() if value is None else spec.target._validate(
+                name, value)[0]
+        except TypeError as e:
+            raise ValidationError(str(e)) from None
+    elif value is None:
         _set(handle, name, None)
-    elif kind == 'id':
-        handle.id = spec.target._validate(name, value)[0]
     elif kind in ('tensor', 'tagged'):
         try:
             converted, tag = spec.target._validate(name, value)
@@ -213,7 +230,10 @@ def _read(handle, spec):
             return spec.target._wrap(handle.doc(name))
         if spec.factory is not None:
             return spec.factory()
-        return None if spec.default is _REQUIRED else spec.default
+        if spec.default is _REQUIRED or spec.default is None:
+            return None
+        # A copy, so that changing the value read cannot change the class's default.
+        return copy.deepcopy(spec.default)
     if kind == 'doc' and isinstance(value, _shoal.Doc):
         return spec.target._wrap(value)
     return _wrap_handle(value)

@@ -19,11 +19,14 @@ class DocList:
 
     ``DocList[TextDoc]([TextDoc(text='a'), ...])`` copies the documents into a new list and
     rebinds each of them to its element, so later edits through either name are seen by both.
-    Indexing gives views of the elements; slices and ``take``-style indexing give new lists
-    (copies). ``docs.text`` reads a column (a list of values) and ``docs.text = [...]`` writes one.
+    Indexing gives views of the elements. Slices and lists of positions give lists that share
+    the documents, as docarray's do: edits through them reach the original, while appending to
+    or removing from them first makes them lists of their own (copies). ``docs.text`` reads a
+    column (a list of values) and ``docs.text = [...]`` writes one.
     """
 
-    __slots__ = ('_docs',)
+    # _handle: the native list; _view: None, or (parent native list, positions) for a slice.
+    __slots__ = ('_handle', '_view')
     doc_type = AnyDoc
     _classes = {}
 
@@ -43,16 +46,41 @@ class DocList:
             DocList._classes[key] = klass
         return klass
 
-    def __init__(self, docs=()):
-        object.__setattr__(self, '_docs', _shoal.DocList())
-        self.extend(docs)
+    def __init__(self, docs=None):
+        object.__setattr__(self, '_handle', _shoal.DocList())
+        object.__setattr__(self, '_view', None)
+        if docs is not None:
+            self.extend(docs)
 
     @classmethod
     def _wrap(cls, handle):
         """A `cls` over the native list `handle`; reads and writes go to it (no copy)."""
         docs = object.__new__(cls)
-        object.__setattr__(docs, '_docs', handle)
+        object.__setattr__(docs, '_handle', handle)
+        object.__setattr__(docs, '_view', None)
         return docs
+
+    @classmethod
+    def _slice(cls, parent, positions):
+        docs = object.__new__(cls)
+        object.__setattr__(docs, '_handle', None)
+        object.__setattr__(docs, '_view', (parent, positions))
+        return docs
+
+    @property
+    def _docs(self):
+        """The native list: for a slice, a copy of its documents."""
+        if self._view is None:
+            return self._handle
+        parent, positions = self._view
+        return parent.take(positions)
+
+    def _own(self):
+        """The native list to change: a slice becomes a list of its own first."""
+        if self._view is not None:
+            object.__setattr__(self, '_handle', self._docs)
+            object.__setattr__(self, '_view', None)
+        return self._handle
 
     @classmethod
     def construct(cls, docs):
@@ -61,22 +89,36 @@ class DocList:
     # --- list behaviour -------------------------------------------------------------------
 
     def __len__(self):
-        return len(self._docs)
+        return len(self._handle) if self._view is None else len(self._view[1])
 
     def __iter__(self):
         wrap = self.doc_type._wrap
-        for handle in self._docs:
-            yield wrap(handle)
+        if self._view is None:
+            for handle in self._handle:
+                yield wrap(handle)
+        else:
+            parent, positions = self._view
+            for position in positions:
+                yield wrap(parent[position])
+
+    def _parent_positions(self):
+        if self._view is None:
+            return self._handle, range(len(self._handle))
+        return self._view
 
     def __getitem__(self, item):
+        parent, positions = self._parent_positions()
         if isinstance(item, (int, np.integer)):
-            return self.doc_type._wrap(self._docs[int(item)])
+            n = len(positions)
+            if not -n <= item < n:
+                raise IndexError(f'DocList index {item} out of range for {n} documents')
+            return self.doc_type._wrap(parent[positions[int(item)]])
         if isinstance(item, slice):
-            return type(self)._wrap(self._docs.take(list(range(*item.indices(len(self))))))
+            return type(self)._slice(parent, list(positions[item]))
         if isinstance(item, str):
             raise TypeError('DocList indices are integers, slices or lists of them, not str '
                             '(read a column with docs.<field>)')
-        return type(self)._wrap(self._docs.take(self._positions(item)))
+        return type(self)._slice(parent, [positions[i] for i in self._positions(item)])
 
     def _positions(self, item):
         """Integer positions from a list of ints or of booleans (a mask)."""
@@ -95,7 +137,9 @@ class DocList:
         return positions
 
     def _check(self, doc):
-        if not isinstance(doc, BaseDoc):
+        # docarray's rule: a DocList[T] holds T and its subclasses; DocList[AnyDoc] any document.
+        wanted = BaseDoc if self.doc_type is AnyDoc else self.doc_type
+        if not isinstance(doc, wanted):
             raise ValidationError(
                 f'{type(self).__name__}: expected a {self.doc_type.__name__}, got '
                 f'{type(doc).__name__}')
@@ -103,20 +147,22 @@ class DocList:
     def append(self, doc):
         """Appends a copy of `doc` and rebinds `doc` to the new element."""
         self._check(doc)
-        object.__setattr__(doc, '_doc', self._docs.append(doc._doc))
+        object.__setattr__(doc, '_doc', self._own().append(doc._doc))
 
     def extend(self, docs):
-        if isinstance(docs, DocList):
-            self._docs.extend(docs._docs)
+        if isinstance(docs, DocList) and (self.doc_type is AnyDoc or
+                                          issubclass(docs.doc_type, self.doc_type)):
+            self._own().extend(docs._docs)
             return
         for doc in docs:
             self.append(doc)
 
     def _rebuild(self, handles):
         """Replaces the elements with copies of `handles` (which must not be views of them)."""
-        self._docs.clear()
+        own = self._own()
+        own.clear()
         for handle in handles:
-            self._docs.append(handle)
+            own.append(handle)
 
     def insert(self, index, doc):
         self._check(doc)
@@ -125,7 +171,7 @@ class DocList:
         old = self._docs.copy()
         self._rebuild([old[i] for i in range(index)] + [doc._doc] +
                       [old[i] for i in range(index, n)])
-        object.__setattr__(doc, '_doc', self._docs[index])
+        object.__setattr__(doc, '_doc', self._handle[index])
 
     def __setitem__(self, index, doc):
         if not isinstance(index, (int, np.integer)):
@@ -149,12 +195,12 @@ class DocList:
         self._rebuild([old[i] for i in range(n) if i not in dropped])
 
     def pop(self, index=-1):
-        doc = self.doc_type._wrap(self._docs[index].copy())
+        doc = self.doc_type._wrap(self[index]._doc.copy())
         del self[index]
         return doc
 
     def clear(self):
-        self._docs.clear()
+        self._own().clear()
 
     def __bool__(self):
         return len(self) > 0
@@ -221,7 +267,9 @@ class DocList:
         return (_from_bytes, (self.doc_type, self.to_bytes()))
 
     def copy(self):
-        return type(self)._wrap(self._docs.copy())
+        """A list of its own with copies of the documents."""
+        docs = self._docs
+        return type(self)._wrap(docs.copy() if self._view is None else docs)
 
 
 def _from_bytes(doc_type, data):

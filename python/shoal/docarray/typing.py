@@ -6,6 +6,8 @@ typed bytes are ``bytes``. The type decides the docarray ``type`` tag written wi
 that docarray decodes the field as the class it names.
 """
 
+import uuid
+
 import numpy as np
 
 __all__ = [
@@ -52,7 +54,8 @@ class AbstractTensor:
         try:
             array = np.asarray(value)
         except Exception as e:
-            raise TypeError(f"field '{field}': expected a tensor, got {type(value).__name__}") from e
+            raise TypeError(
+                f"field '{field}': expected a tensor, got {type(value).__name__}") from e
         if array.dtype == object or array.dtype.kind not in 'biufc':
             raise TypeError(
                 f"field '{field}': expected a numeric tensor, got {type(value).__name__} "
@@ -144,7 +147,15 @@ class _TaggedStr(str):
 
 
 class ID(_TaggedStr):
+    """A document id: a str (ints and UUIDs are converted, as docarray does)."""
+
     _tag = 'id'
+
+    @classmethod
+    def _validate(cls, field, value):
+        if isinstance(value, (int, uuid.UUID)) and not isinstance(value, bool):
+            value = str(value)
+        return super()._validate(field, value)
 
 
 class AnyUrl(_TaggedStr):

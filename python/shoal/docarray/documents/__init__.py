@@ -19,6 +19,22 @@ class TextDoc(BaseDoc):
     embedding: Optional[AnyEmbedding] = None
     bytes_: Optional[bytes] = None
 
+    def __init__(self, text=None, **kwargs):
+        # docarray's TextDoc('hello'): the text may be given by position.
+        if text is not None:
+            kwargs['text'] = text
+        super().__init__(**kwargs)
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            return self.text == other
+        return super().__eq__(other)
+
+    __hash__ = None
+
+    def __contains__(self, item):
+        return self.text is not None and item in self.text
+
 
 class ImageDoc(BaseDoc):
     """An image: URL, pixel tensor, embedding and encoded bytes."""

@@ -5,6 +5,7 @@ has its own ``_shoal.ExactNNIndex`` (OpenBLAS, cosine similarity like docarray's
 ``cosine_sim`` space) over the documents that have a value in it.
 """
 
+import os
 import typing
 
 import _shoal
@@ -116,16 +117,22 @@ class InMemoryExactNNIndex:
 
     @staticmethod
     def _handles(docs):
+        """The native documents of `docs`; one without an id gets a fresh one, as reading its id
+        through a document class would give it."""
         if isinstance(docs, BaseDoc):
-            return [docs._doc]
-        if isinstance(docs, DocList):
-            return list(docs._docs)
-        handles = []
-        for doc in docs:
-            if not isinstance(doc, BaseDoc):
-                raise TypeError(f'InMemoryExactNNIndex.index: expected documents, got '
-                                f'{type(doc).__name__}')
-            handles.append(doc._doc)
+            handles = [docs._doc]
+        elif isinstance(docs, DocList):
+            handles = list(docs._docs)
+        else:
+            handles = []
+            for doc in docs:
+                if not isinstance(doc, BaseDoc):
+                    raise TypeError(f'InMemoryExactNNIndex.index: expected documents, got '
+                                    f'{type(doc).__name__}')
+                handles.append(doc._doc)
+        for handle in handles:
+            if not handle.id:
+                handle.id = os.urandom(16).hex()
         return handles
 
     @staticmethod
