@@ -434,3 +434,13 @@ def test_shards_and_a_polling_map():
         assert served_by('/custom') == {'e/shard-1/rep-0'}
         assert served_by('/search') == {'e/shard-1/rep-0'}  # Jina's default for /search
         assert served_by('/index') == {'e/shard-0/rep-0', 'e/shard-1/rep-0'}  # ANY
+
+
+def test_peer_ports_and_external_hosts_forms():
+    from shoal.orchestrate import _external_hosts, _peer_ports
+    assert _peer_ports([1, 2, 3]) == [[1, 2, 3]]
+    assert _peer_ports({'1': [4, 5], '0': [1, 2]}) == [[1, 2], [4, 5]]
+    assert _peer_ports([[1], [2]]) == [[1], [2]]
+    assert _external_hosts(['a', 'b'], 5, False) == ['a:5', 'b:5']
+    assert _external_hosts('a', '1,2', True) == ['grpcs://a:1', 'grpcs://a:2']
+    assert _external_hosts(['a:7', 'grpc://b:8'], None, False) == ['a:7', 'grpc://b:8']
