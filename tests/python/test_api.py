@@ -444,3 +444,11 @@ def test_peer_ports_and_external_hosts_forms():
     assert _external_hosts(['a', 'b'], 5, False) == ['a:5', 'b:5']
     assert _external_hosts('a', '1,2', True) == ['grpcs://a:1', 'grpcs://a:2']
     assert _external_hosts(['a:7', 'grpc://b:8'], None, False) == ['a:7', 'grpc://b:8']
+
+
+def test_target_executor_reaches_only_the_matching_executor():
+    flow = Flow().add(name='first', uses='Echo').add(name='second', uses='Echo')
+    with flow:
+        docs = Client(port=flow.port).post('/x', text_docs(3), target_executor='first',
+                                           return_type=DocList[Served])
+    assert {d.served_by for d in docs} == {'first/rep-0'}
