@@ -7,16 +7,12 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
-#include <atomic>
 #include <cstdlib>
-#include <deque>
-#include <optional>
 #include <string_view>
 #include <type_traits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "google/protobuf/arena.h"
 #include "jina.grpc.pb.h"
 #include "src/common/log.h"
@@ -26,6 +22,8 @@
 #include "src/replica/stateful.h"
 #include "src/replica/wire.h"
 #include "src/rpc/auth.h"
+#include "src/rpc/call_stream.h"
+#include "src/rpc/jina_services.h"
 #include "src/rpc/server.h"
 #include "src/rpc/status.h"
 
@@ -89,198 +87,93 @@ void FinishWith(grpc::ServerUnaryReactor* reactor, const jina::DataRequestProto&
 }
 
 // JinaRPC/Call: requests are read ahead (up to kMaxHeld in flight or answered but not yet
-// sent), processed in order on the executor thread, and written back one at a time as they
-// complete. A client that does not read its answers stops being read from (flow control): no
-// more than kMaxHeld answers, or kMaxHeldBytes of them, wait for it.
-//
-// Lifetime: gRPC deletes the reactor in OnDone, after Finish. Finish is only called once no
-// request is in flight (a task holds `in_flight_`), and always outside `mu_`, as the last thing
-// the calling thread does with the reactor.
-class CallReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+// sent), processed in order on the executor thread, and written back as they complete.
+class ReplicaStream : public rpc::CallStream {
  public:
-  CallReactor(grpc::CallbackServerContext* context, ReplicaRuntime* runtime,
-              const Dispatcher* dispatcher, int64_t max_docs)
-      : context_(context), runtime_(runtime), dispatcher_(dispatcher), max_docs_(max_docs) {
-    StartRead(&reading_);
-  }
+  ReplicaStream(grpc::CallbackServerContext* context, ReplicaRuntime* runtime,
+                const Dispatcher* dispatcher, int64_t max_docs)
+      : CallStream(context, {.max_held = kMaxHeld}),
+        runtime_(runtime),
+        dispatcher_(dispatcher),
+        max_docs_(max_docs) {}
 
-  void OnReadDone(bool ok) override {
-    if (!ok) {
-      std::optional<grpc::Status> finish;
-      {
-        absl::MutexLock lock(&mu_);
-        reads_done_ = true;
-        finish = FinishIfDoneLocked();
-      }
-      if (finish.has_value()) Finish(*finish);
-      return;
-    }
-    grpc::ByteBuffer bytes = std::move(reading_);
-    uint64_t sequence;
-    bool read_more;
-    {
-      absl::MutexLock lock(&mu_);
-      if (finished_) return;  // the stream already ended (an error, a failed write)
-      sequence = ++received_;
-      ++in_flight_;  // keeps the reactor alive until Completed
-      read_more = CanReadLocked();
-      read_paused_ = !read_more;
-    }
-    if (read_more) StartRead(&reading_);
+  static constexpr size_t kMaxHeld = 64;
+
+ private:
+  void Handle(uint64_t sequence, grpc::ByteBuffer bytes) override {
     StatusOr<std::unique_ptr<StreamMessage>> message = ReadRequest<jina::DataRequestProto>(
         bytes, max_docs_, absl::StrCat(AsAbsl(kCallRpc), " message #", sequence));
     bytes.Clear();
     if (!message.ok()) {
-      Completed(nullptr, message.status());
+      Complete(sequence, message.status());
       return;
     }
     StreamMessage* raw = message->release();
     // A write's answer comes from the Raft log; a follower refuses a write or a linearizable
     // read "not the leader" (that message's answer).
     dispatcher_->Dispatch(
-        *raw->proto, [this, raw] { Process(raw); },
-        [this, raw](StatusOr<jina::DataRequestProto> answer) {
+        *raw->proto, [this, sequence, raw] { Process(sequence, raw); },
+        [this, sequence, raw](StatusOr<jina::DataRequestProto> answer) {
           std::unique_ptr<StreamMessage> owned(raw);
           if (answer.ok()) *owned->proto = std::move(answer).value();
-          Completed(std::move(owned), answer.status());
+          Answer(sequence, std::move(owned), answer.status());
         });
   }
 
-  // Runs the Executor on a streamed message (on the executor thread), then writes the answer.
-  void Process(StreamMessage* raw) {
-    Status posted = runtime_->PostRequest([this, raw, arrived = ReplicaRuntime::Clock::now(),
+  // Runs the Executor on a streamed message (on the executor thread), then answers it.
+  void Process(uint64_t sequence, StreamMessage* raw) {
+    Status posted = runtime_->PostRequest([this, sequence, raw,
+                                           arrived = ReplicaRuntime::Clock::now(),
                                            in_flight = InFlight(runtime_->in_flight())] {
-      std::unique_ptr<StreamMessage> owned(raw);
-      if (cancelled_.load()) {
-        Completed(std::move(owned), absl::CancelledError("the client cancelled the stream"));
+      std::shared_ptr<StreamMessage> owned(raw);
+      if (cancelled()) {
+        Answer(sequence, std::move(owned), absl::CancelledError("the client cancelled the stream"));
         return;
       }
-      StatusOr<bool> executor_failed = runtime_->Process(*owned->proto, arrived);
-      Completed(std::move(owned), executor_failed.status());
+      StatusOr<bool> executor_failed = runtime_->Process(*owned->proto, arrived, owned);
+      Answer(sequence, std::move(owned), executor_failed.status());
     });
-    if (!posted.ok()) Completed(std::unique_ptr<StreamMessage>(raw), posted);
+    if (!posted.ok()) Answer(sequence, std::unique_ptr<StreamMessage>(raw), posted);
   }
 
-  void OnWriteDone(bool ok) override {
-    std::optional<grpc::Status> finish;
-    bool resume_read = false;
-    {
-      absl::MutexLock lock(&mu_);
-      held_bytes_ -= writes_.front().Length();
-      writes_.pop_front();
-      if (!ok) {
-        write_failed_ = true;  // the client is gone: drop what is queued
-        writes_.clear();
-        held_bytes_ = 0;
-      } else if (!writes_.empty()) {
-        StartWrite(&writes_.front());
-      }
-      resume_read = ResumeReadLocked();
-      finish = FinishIfDoneLocked();
+  // Serializes the answer (the arena goes as soon as it is bytes, unless the Executor still holds
+  // views of it), or passes on the error.
+  void Answer(uint64_t sequence, std::shared_ptr<StreamMessage> message, const Status& status) {
+    if (!status.ok()) {
+      message.reset();
+      Complete(sequence, status);
+      return;
     }
-    if (finish.has_value()) {
-      Finish(*finish);
-    } else if (resume_read) {
-      ResumeRead();
-    }
-  }
-
-  void OnCancel() override { cancelled_.store(true); }
-
-  void OnDone() override { delete this; }
-
-  // Answers held for one stream: in flight or finished but not yet sent.
-  static constexpr size_t kMaxHeld = 64;
-  static constexpr size_t kMaxHeldBytes = 64 << 20;
-
- private:
-  bool CanReadLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return static_cast<size_t>(in_flight_) + writes_.size() < kMaxHeld &&
-           held_bytes_ < kMaxHeldBytes && error_.ok() && !write_failed_;
-  }
-
-  // Whether a paused read may start again; the caller then calls ResumeRead outside `mu_`.
-  bool ResumeReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (!read_paused_ || reads_done_ || finished_ || !CanReadLocked()) return false;
-    read_paused_ = false;
-    starting_read_ = true;  // the stream may not finish before StartRead
-    return true;
-  }
-
-  // Starts a read that ResumeReadLocked allowed, then finishes the stream if that became due.
-  void ResumeRead() {
-    StartRead(&reading_);
-    std::optional<grpc::Status> finish;
-    {
-      absl::MutexLock lock(&mu_);
-      starting_read_ = false;
-      finish = FinishIfDoneLocked();
-    }
-    if (finish.has_value()) Finish(*finish);
-  }
-
-  // Runs on the executor thread (or inline when the task could not be posted). `message` is
-  // null when the request could not be read.
-  void Completed(std::unique_ptr<StreamMessage> message, const Status& status) {
     grpc::ByteBuffer answer;
-    Status result = status;
-    if (result.ok()) result = SerializeAnswer(*message->proto, answer);
-    message.reset();  // the arena goes as soon as the answer is bytes
-    bool resume_read = false;
-    std::optional<grpc::Status> finish;
-    {
-      absl::MutexLock lock(&mu_);
-      --in_flight_;
-      if (!result.ok()) {
-        // A broken message ends the stream with its error once the earlier answers are out.
-        if (error_.ok()) error_ = result;
-      } else if (!write_failed_) {
-        held_bytes_ += answer.Length();
-        writes_.push_back(std::move(answer));
-        if (writes_.size() == 1) StartWrite(&writes_.front());
-      }
-      resume_read = ResumeReadLocked();
-      finish = FinishIfDoneLocked();
+    Status serialized = SerializeAnswer(*message->proto, answer);
+    message.reset();
+    if (!serialized.ok()) {
+      Complete(sequence, serialized);
+      return;
     }
-    if (finish.has_value()) {
-      Finish(*finish);
-    } else if (resume_read) {
-      ResumeRead();
-    }
+    Complete(sequence, std::move(answer));
   }
 
-  // The status to Finish with when the stream is over (once), else nullopt.
-  std::optional<grpc::Status> FinishIfDoneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_ || starting_read_ || in_flight_ > 0 || !writes_.empty()) return std::nullopt;
-    if (!reads_done_ && error_.ok() && !write_failed_) return std::nullopt;
-    finished_ = true;
-    return rpc::ToGrpc(error_, *context_);
-  }
-
-  grpc::CallbackServerContext* const context_;
   ReplicaRuntime* const runtime_;
   const Dispatcher* const dispatcher_;
   const int64_t max_docs_;
-  grpc::ByteBuffer reading_;  // owned by the read path (one read at a time)
-  std::atomic<bool> cancelled_{false};
-  absl::Mutex mu_;
-  std::deque<grpc::ByteBuffer> writes_ ABSL_GUARDED_BY(mu_);  // front: being written
-  size_t held_bytes_ ABSL_GUARDED_BY(mu_) = 0;                // of writes_
-  uint64_t received_ ABSL_GUARDED_BY(mu_) = 0;
-  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
-  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
-  bool starting_read_ ABSL_GUARDED_BY(mu_) = false;  // a resumed read, until StartRead
-  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
-  bool write_failed_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  Status error_ ABSL_GUARDED_BY(mu_);
 };
 
-using SingleBase = jina::JinaSingleDataRequestRPC::WithRawCallbackMethod_process_single_data<
-    jina::JinaSingleDataRequestRPC::Service>;
-using DataBase =
-    jina::JinaDataRequestRPC::WithRawCallbackMethod_process_data<jina::JinaDataRequestRPC::Service>;
-using CallBase = jina::JinaRPC::WithRawCallbackMethod_Call<jina::JinaRPC::Service>;
+// What _status says about a replica.
+void FillInfo(const ReplicaRuntime& runtime, jina::JinaInfoProto& response) {
+  auto& info = *response.mutable_jina();
+  info["shoal"] = SHOAL_VERSION;
+  info["executor"] = runtime.class_name();
+  info["name"] = runtime.name();
+  info["grpc"] = grpc::Version();
+  info["proto-backend"] = "cpp";
+  info["pending_requests"] = std::to_string(runtime.pending());
+  info["processed_requests"] = std::to_string(runtime.processed());
+  auto& envs = *response.mutable_envs();
+  for (const char* name : {"CUDA_VISIBLE_DEVICES", "JINA_DEPLOYMENT_NAME"}) {
+    if (const char* value = std::getenv(name); value != nullptr) envs[name] = value;
+  }
+}
 
 }  // namespace
 
@@ -292,9 +185,17 @@ class ReplicaServer::Services {
       : dispatcher_(runtime, stateful),
         single_(runtime, &dispatcher_, max_docs, token),
         data_(runtime, &dispatcher_, max_docs, token),
-        call_(runtime, &dispatcher_, max_docs, token),
-        discovery_(runtime, token),
-        info_(runtime, token) {
+        call_(token,
+              [runtime, dispatcher = &dispatcher_, max_docs](grpc::CallbackServerContext* context) {
+                return new ReplicaStream(context, runtime, dispatcher, max_docs);
+              }),
+        discovery_(token,
+                   [runtime](rpc::DiscoveryService::Done done) {
+                     jina::EndpointsProto endpoints;
+                     runtime->FillEndpoints(endpoints);
+                     done(std::move(endpoints));
+                   }),
+        info_(token, [runtime](jina::JinaInfoProto& info) { FillInfo(*runtime, info); }) {
     if (stateful != nullptr) membership_ = std::make_unique<MembershipService>(stateful, token);
   }
 
@@ -317,7 +218,7 @@ class ReplicaServer::Services {
  private:
   using Request = ArenaMessage<jina::DataRequestProto>;
 
-  class Single : public SingleBase {
+  class Single : public rpc::SingleBase {
    public:
     Single(ReplicaRuntime* runtime, const Dispatcher* dispatcher, int64_t max_docs,
            std::string token)
@@ -359,7 +260,7 @@ class ReplicaServer::Services {
    private:
     // Runs the Executor on the request (on the executor thread) and answers with it.
     void Serve(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
-               std::unique_ptr<Request> request, grpc::ByteBuffer* response) {
+               std::shared_ptr<Request> request, grpc::ByteBuffer* response) {
       Status posted = runtime_->PostRequest([this, context, reactor, request = std::move(request),
                                              response, arrived = ReplicaRuntime::Clock::now(),
                                              in_flight = InFlight(runtime_->in_flight())] {
@@ -367,7 +268,7 @@ class ReplicaServer::Services {
           reactor->Finish(grpc::Status::CANCELLED);
           return;
         }
-        StatusOr<bool> executor_failed = runtime_->Process(*request->proto, arrived);
+        StatusOr<bool> executor_failed = runtime_->Process(*request->proto, arrived, request);
         if (!executor_failed.ok()) {
           reactor->Finish(rpc::ToGrpc(executor_failed.status()));
           return;
@@ -384,7 +285,7 @@ class ReplicaServer::Services {
     const std::string token_;
   };
 
-  class Data : public DataBase {
+  class Data : public rpc::DataBase {
    public:
     Data(ReplicaRuntime* runtime, const Dispatcher* dispatcher, int64_t max_docs, std::string token)
         : runtime_(runtime),
@@ -402,7 +303,7 @@ class ReplicaServer::Services {
         reactor->Finish(rpc::ToGrpc(read.status()));
         return reactor;
       }
-      std::unique_ptr<ArenaMessage<jina::DataRequestListProto>> parts = std::move(read).value();
+      std::shared_ptr<ArenaMessage<jina::DataRequestListProto>> parts = std::move(read).value();
       if (parts->proto->requests_size() > 0 &&
           dispatcher_->Replicates(parts->proto->requests(0).header().exec_endpoint())) {
         reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
@@ -419,7 +320,8 @@ class ReplicaServer::Services {
         }
         auto* answer =
             google::protobuf::Arena::CreateMessage<jina::DataRequestProto>(&parts->arena);
-        StatusOr<bool> executor_failed = runtime_->ProcessParts(*parts->proto, *answer, arrived);
+        StatusOr<bool> executor_failed =
+            runtime_->ProcessParts(*parts->proto, *answer, arrived, parts);
         if (!executor_failed.ok()) {
           reactor->Finish(rpc::ToGrpc(executor_failed.status()));
           return;
@@ -438,84 +340,12 @@ class ReplicaServer::Services {
     const std::string token_;
   };
 
-  class Stream : public CallBase {
-   public:
-    Stream(ReplicaRuntime* runtime, const Dispatcher* dispatcher, int64_t max_docs,
-           std::string token)
-        : runtime_(runtime),
-          dispatcher_(dispatcher),
-          max_docs_(max_docs),
-          token_(std::move(token)) {}
-    grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Call(
-        grpc::CallbackServerContext* context) override {
-      if (grpc::Status auth = rpc::CheckAuth(*context, token_); !auth.ok()) {
-        return new rpc::RefusedStream<grpc::ByteBuffer, grpc::ByteBuffer>(auth);
-      }
-      return new CallReactor(context, runtime_, dispatcher_, max_docs_);
-    }
-
-   private:
-    ReplicaRuntime* const runtime_;
-    const Dispatcher* const dispatcher_;
-    const int64_t max_docs_;
-    const std::string token_;
-  };
-
-  class Discovery : public jina::JinaDiscoverEndpointsRPC::CallbackService {
-   public:
-    Discovery(ReplicaRuntime* runtime, std::string token)
-        : runtime_(runtime), token_(std::move(token)) {}
-    grpc::ServerUnaryReactor* endpoint_discovery(grpc::CallbackServerContext* context,
-                                                 const google::protobuf::Empty* request,
-                                                 jina::EndpointsProto* response) override {
-      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-      if (!rpc::Admit(context, reactor, token_)) return reactor;
-      runtime_->FillEndpoints(*response);
-      reactor->Finish(grpc::Status::OK);
-      return reactor;
-    }
-
-   private:
-    ReplicaRuntime* const runtime_;
-    const std::string token_;
-  };
-
-  class Info : public jina::JinaInfoRPC::CallbackService {
-   public:
-    Info(ReplicaRuntime* runtime, std::string token)
-        : runtime_(runtime), token_(std::move(token)) {}
-    grpc::ServerUnaryReactor* _status(grpc::CallbackServerContext* context,
-                                      const google::protobuf::Empty* request,
-                                      jina::JinaInfoProto* response) override {
-      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-      if (!rpc::Admit(context, reactor, token_)) return reactor;
-      auto& info = *response->mutable_jina();
-      info["shoal"] = SHOAL_VERSION;
-      info["executor"] = runtime_->class_name();
-      info["name"] = runtime_->name();
-      info["grpc"] = grpc::Version();
-      info["proto-backend"] = "cpp";
-      info["pending_requests"] = std::to_string(runtime_->pending());
-      info["processed_requests"] = std::to_string(runtime_->processed());
-      auto& envs = *response->mutable_envs();
-      for (const char* name : {"CUDA_VISIBLE_DEVICES", "JINA_DEPLOYMENT_NAME"}) {
-        if (const char* value = std::getenv(name); value != nullptr) envs[name] = value;
-      }
-      reactor->Finish(grpc::Status::OK);
-      return reactor;
-    }
-
-   private:
-    ReplicaRuntime* const runtime_;
-    const std::string token_;
-  };
-
   const Dispatcher dispatcher_;  // first: the services below borrow it
   Single single_;
   Data data_;
-  Stream call_;
-  Discovery discovery_;
-  Info info_;
+  rpc::StreamService call_;
+  rpc::DiscoveryService discovery_;
+  rpc::InfoService info_;
   std::unique_ptr<MembershipService> membership_;  // stateful replicas only
 };
 

@@ -196,7 +196,9 @@ StatusOr<std::string> StatefulReplica::TakeAnswer(uint64_t index) {
 }
 
 std::string StatefulReplica::Apply(std::string_view data) {
-  jina::DataRequestProto request;
+  // Shared: an Executor may keep views of the request past the call (runtime.h).
+  auto owner = std::make_shared<jina::DataRequestProto>();
+  jina::DataRequestProto& request = *owner;
   if (!request.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
     SHOAL_LOG_ERROR("a Raft log entry is not a DataRequestProto (%d bytes); skipped",
                     static_cast<int>(data.size()));
@@ -218,7 +220,7 @@ std::string StatefulReplica::Apply(std::string_view data) {
       return seen->second.answer.empty() ? std::string(data) : seen->second.answer;
     }
   }
-  Status processed = runtime_->Process(request).status();
+  Status processed = runtime_->Process(request, ReplicaRuntime::Clock::now(), owner).status();
   if (!processed.ok()) {
     // The same entry fails the same way on every replica: the answer says so.
     jina::StatusProto* status = request.mutable_header()->mutable_status();

@@ -1,0 +1,140 @@
+// The Call stream's read-ahead, flow control, write queue and single Finish.
+#include "src/rpc/call_stream.h"
+
+#include <utility>
+
+#include "src/rpc/status.h"
+
+namespace shoal::rpc {
+
+CallStream::CallStream(grpc::CallbackServerContext* context, const Options& options)
+    : context_(context), options_(options) {}
+
+void CallStream::Start() { StartRead(&reading_); }
+
+void CallStream::OnReadDone(bool ok) {
+  if (!ok) {
+    std::optional<grpc::Status> finish;
+    {
+      absl::MutexLock lock(&mu_);
+      reads_done_ = true;
+      finish = FinishIfDoneLocked();
+    }
+    Proceed(std::move(finish), false);
+    return;
+  }
+  grpc::ByteBuffer request = std::move(reading_);
+  uint64_t sequence;
+  bool read_more;
+  {
+    absl::MutexLock lock(&mu_);
+    if (finished_ || !error_.ok() || write_failed_) return;  // the stream is ending
+    sequence = ++received_;
+    ++in_flight_;  // keeps the stream alive until Complete
+    read_more = CanReadLocked();
+    read_paused_ = !read_more;
+  }
+  if (read_more) StartRead(&reading_);
+  Handle(sequence, std::move(request));
+}
+
+void CallStream::OnWriteDone(bool ok) {
+  std::optional<grpc::Status> finish;
+  bool resume_read = false;
+  {
+    absl::MutexLock lock(&mu_);
+    held_bytes_ -= writes_.front().Length();
+    writes_.pop_front();
+    if (!ok) {
+      write_failed_ = true;  // the client is gone: drop what is queued
+      writes_.clear();
+      parked_.clear();
+      held_bytes_ = 0;
+    } else if (!writes_.empty()) {
+      StartWrite(&writes_.front());
+    }
+    resume_read = ResumeReadLocked();
+    finish = FinishIfDoneLocked();
+  }
+  Proceed(std::move(finish), resume_read);
+}
+
+void CallStream::Complete(uint64_t sequence, StatusOr<grpc::ByteBuffer> answer) {
+  bool resume_read = false;
+  std::optional<grpc::Status> finish;
+  {
+    absl::MutexLock lock(&mu_);
+    --in_flight_;
+    const bool writing = !writes_.empty();
+    if (!answer.ok()) {
+      // A failed request ends the stream with its error once the earlier answers are out.
+      if (error_.ok()) error_ = answer.status();
+    } else if (!write_failed_) {
+      held_bytes_ += answer->Length();
+      if (options_.in_order) {
+        parked_.emplace(sequence, std::move(answer).value());
+      } else {
+        writes_.push_back(std::move(answer).value());
+      }
+    }
+    if (options_.in_order && !write_failed_) UnparkLocked();
+    if (!writing && !writes_.empty()) StartWrite(&writes_.front());
+    resume_read = ResumeReadLocked();
+    finish = FinishIfDoneLocked();
+  }
+  Proceed(std::move(finish), resume_read);
+}
+
+bool CallStream::CanReadLocked() const {
+  const size_t held = static_cast<size_t>(in_flight_) + writes_.size() + parked_.size();
+  return held < options_.max_held && held_bytes_ < options_.max_held_bytes && error_.ok() &&
+         !write_failed_;
+}
+
+bool CallStream::ResumeReadLocked() {
+  if (!read_paused_ || reads_done_ || finished_ || !CanReadLocked()) return false;
+  read_paused_ = false;
+  starting_read_ = true;  // the stream may not finish before StartRead
+  return true;
+}
+
+void CallStream::ResumeRead() {
+  StartRead(&reading_);
+  std::optional<grpc::Status> finish;
+  {
+    absl::MutexLock lock(&mu_);
+    starting_read_ = false;
+    finish = FinishIfDoneLocked();
+  }
+  Proceed(std::move(finish), false);
+}
+
+void CallStream::UnparkLocked() {
+  while (!parked_.empty()) {
+    auto next = parked_.begin();
+    // A sequence that failed never arrives: it is skipped once nothing is in flight.
+    if (next->first != next_to_write_ && in_flight_ > 0) return;
+    next_to_write_ = next->first + 1;
+    writes_.push_back(std::move(next->second));
+    parked_.erase(next);
+  }
+}
+
+std::optional<grpc::Status> CallStream::FinishIfDoneLocked() {
+  if (finished_ || starting_read_ || in_flight_ > 0 || !writes_.empty() || !parked_.empty()) {
+    return std::nullopt;
+  }
+  if (!reads_done_ && error_.ok() && !write_failed_) return std::nullopt;
+  finished_ = true;
+  return ToGrpc(error_, *context_);
+}
+
+void CallStream::Proceed(std::optional<grpc::Status> finish, bool resume_read) {
+  if (finish.has_value()) {
+    Finish(*finish);  // the last touch: gRPC may delete the stream from here on
+  } else if (resume_read) {
+    ResumeRead();
+  }
+}
+
+}  // namespace shoal::rpc

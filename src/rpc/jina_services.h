@@ -1,0 +1,79 @@
+// The Jina services that a replica and a gateway serve alike: the raw (ByteBuffer) service bases,
+// endpoint discovery, _status, and JinaRPC/Call over a CallStream. Each checks the call's token
+// (auth.h) first; what they answer comes from the server that builds them.
+#ifndef SHOAL_RPC_JINA_SERVICES_H_
+#define SHOAL_RPC_JINA_SERVICES_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <functional>
+#include <string>
+
+#include "absl/functional/any_invocable.h"
+#include "jina.grpc.pb.h"
+#include "shoal/status.h"
+#include "src/rpc/call_stream.h"
+
+namespace shoal::rpc {
+
+// The data services with raw methods: requests and answers stay bytes.
+using SingleBase = jina::JinaSingleDataRequestRPC::WithRawCallbackMethod_process_single_data<
+    jina::JinaSingleDataRequestRPC::Service>;
+using DataBase =
+    jina::JinaDataRequestRPC::WithRawCallbackMethod_process_data<jina::JinaDataRequestRPC::Service>;
+using CallBase = jina::JinaRPC::WithRawCallbackMethod_Call<jina::JinaRPC::Service>;
+
+// jina.JinaDiscoverEndpointsRPC: `discover` answers through `done`, at once or later, on any
+// thread; an error is answered UNAVAILABLE with its message.
+class DiscoveryService : public jina::JinaDiscoverEndpointsRPC::CallbackService {
+ public:
+  using Done = absl::AnyInvocable<void(StatusOr<jina::EndpointsProto>)>;
+  using Discover = std::function<void(Done done)>;
+
+  DiscoveryService(std::string token, Discover discover)
+      : token_(std::move(token)), discover_(std::move(discover)) {}
+
+  grpc::ServerUnaryReactor* endpoint_discovery(grpc::CallbackServerContext* context,
+                                               const google::protobuf::Empty* request,
+                                               jina::EndpointsProto* response) override;
+
+ private:
+  const std::string token_;
+  const Discover discover_;
+};
+
+// jina.JinaInfoRPC/_status: `fill` writes the answer.
+class InfoService : public jina::JinaInfoRPC::CallbackService {
+ public:
+  using Fill = std::function<void(jina::JinaInfoProto&)>;
+
+  InfoService(std::string token, Fill fill) : token_(std::move(token)), fill_(std::move(fill)) {}
+
+  grpc::ServerUnaryReactor* _status(grpc::CallbackServerContext* context,
+                                    const google::protobuf::Empty* request,
+                                    jina::JinaInfoProto* response) override;
+
+ private:
+  const std::string token_;
+  const Fill fill_;
+};
+
+// jina.JinaRPC/Call: a call that carries the token gets the stream `make` builds (and starts);
+// one without is refused UNAUTHENTICATED before anything is read.
+class StreamService : public CallBase {
+ public:
+  using Make = std::function<CallStream*(grpc::CallbackServerContext*)>;
+
+  StreamService(std::string token, Make make) : token_(std::move(token)), make_(std::move(make)) {}
+
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Call(
+      grpc::CallbackServerContext* context) override;
+
+ private:
+  const std::string token_;
+  const Make make_;
+};
+
+}  // namespace shoal::rpc
+
+#endif  // SHOAL_RPC_JINA_SERVICES_H_
