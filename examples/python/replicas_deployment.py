@@ -1,0 +1,3 @@
+from shoal import Deployment
+
+dep = Deployment(name='slow_encoder', replicas=3)

@@ -1,0 +1,317 @@
+"""The client: ``Client(port=...).post(on, inputs, ...)`` with Jina's keys and defaults.
+
+Requests are batched by ``request_size``, streamed over one gRPC ``JinaRPC/Call`` stream and
+answered by Shoal's C++ client; the documents come back as ``DocList[return_type]`` (the answers
+concatenated in the order received), or ``None`` when ``on_done``/``on_always`` are given.
+"""
+
+import json
+import types
+
+import _shoal
+
+__all__ = ['Client', 'Response', 'BadServer']
+
+BadServer = _shoal.BadServer
+
+# Jina's endpoint shortcuts.
+_SHORTCUTS = {'index': '/index', 'search': '/search', 'update': '/update', 'delete': '/delete'}
+
+# post() keys of Jina's that Shoal accepts only with their default value.
+_UNSUPPORTED_POST = {'return_responses': False, 'compression': None, 'headers': None}
+
+
+def _docarray():
+    from shoal import docarray
+    return docarray
+
+
+class Response:
+    """One answer as a callback gets it: ``docs`` (a ``DocList[return_type]`` that stays valid
+    after the callback), ``parameters`` (a dict), ``request_id``, ``status``."""
+
+    def __init__(self, native, return_type):
+        self._native = native
+        self._return_type = return_type
+        self._docs = None
+        self._parameters = None
+
+    @property
+    def docs(self):
+        if self._docs is None:
+            self._docs = _wrap_docs(self._native.docs, self._return_type)
+        return self._docs
+
+    @property
+    def parameters(self):
+        if self._parameters is None:
+            self._parameters = json.loads(self._native.parameters_json or '{}')
+        return self._parameters
+
+    @property
+    def request_id(self):
+        return self._native.request_id
+
+    @property
+    def status(self):
+        """``status.code`` (0 SUCCESS, 3 ERROR as Jina's StatusProto), ``status.description``
+        and ``status.exception.name``."""
+        native = self._native
+        return types.SimpleNamespace(
+            code=0 if native.ok else 3,
+            description=native.error,
+            exception=types.SimpleNamespace(name=native.exception_name))
+
+    @property
+    def header(self):
+        return types.SimpleNamespace(request_id=self.request_id, status=self.status)
+
+    def __repr__(self):
+        state = 'ok' if self._native.ok else f'error {self._native.exception_name}'
+        return f'<Response {self.request_id} {state}>'
+
+
+def _doc_list_class(return_type):
+    """The DocList class answers are wrapped in: DocList[T] for a BaseDoc T, the given class
+    for a DocList class (the plain DocList holds AnyDoc)."""
+    docarray = _docarray()
+    if return_type is None:
+        return docarray.DocList[docarray.AnyDoc]
+    if isinstance(return_type, type) and issubclass(return_type, docarray.BaseDoc):
+        return docarray.DocList[return_type]
+    return return_type
+
+
+def _wrap_docs(handle, return_type):
+    return _doc_list_class(return_type)._wrap(handle)
+
+
+def _result(handle, return_type):
+    """post()'s value: DocList[T]; a single T when return_type is a doc class and one doc came
+    back (Jina's rule)."""
+    docs = _wrap_docs(handle, return_type)
+    docarray = _docarray()
+    if (isinstance(return_type, type) and issubclass(return_type, docarray.BaseDoc)
+            and len(docs) == 1):
+        return docs[0]
+    return docs
+
+
+def _doc_handle(doc):
+    """The `_shoal.Doc` of a document (a shoal.docarray BaseDoc or a `_shoal.Doc`)."""
+    if isinstance(doc, _shoal.Doc):
+        return doc
+    handle = getattr(doc, '_doc', None)
+    if isinstance(handle, _shoal.Doc):
+        return handle
+    raise TypeError(f'inputs: expected documents (shoal.docarray BaseDoc), got '
+                    f'{type(doc).__qualname__}')
+
+
+def _list_handle(inputs):
+    """A `_shoal.DocList` for list-like inputs without copying a DocList; None for inputs that
+    must be read lazily (iterators, generators)."""
+    if inputs is None:
+        return _shoal.DocList()
+    if isinstance(inputs, _shoal.DocList):
+        return inputs
+    handle = getattr(inputs, '_docs', None)
+    if isinstance(handle, _shoal.DocList):
+        return handle
+    if isinstance(inputs, _shoal.Doc) or isinstance(getattr(inputs, '_doc', None), _shoal.Doc):
+        inputs = [inputs]
+    if isinstance(inputs, (list, tuple)):
+        handle = _shoal.DocList()
+        for doc in inputs:
+            handle.append(_doc_handle(doc))
+        return handle
+    return None
+
+
+def _post_options(request_size, parameters, target_executor, show_progress,
+                  continue_on_error, max_attempts, initial_backoff, max_backoff,
+                  backoff_multiplier, results_in_order, stream, prefetch, timeout):
+    """The native post options (see src/python/api_options.cc) from Jina's keys."""
+    if parameters is not None and not isinstance(parameters, dict):
+        dump = getattr(parameters, 'dict', None)  # a pydantic model
+        if dump is None:
+            raise TypeError(f'parameters must be a dict, got {type(parameters).__qualname__}')
+        parameters = dump()
+    options = {
+        'request_size': max(int(request_size), 0),
+        'parameters': json.dumps(parameters or {}),
+        'target_executor': target_executor or '',
+        'show_progress': False,
+        'continue_on_error': bool(continue_on_error),
+        'max_attempts': int(max_attempts),
+        'initial_backoff_ms': int(initial_backoff * 1000),
+        'max_backoff_ms': int(max_backoff * 1000),
+        'backoff_multiplier': float(backoff_multiplier),
+        'results_in_order': bool(results_in_order),
+        'stream': bool(stream),
+        'prefetch': int(prefetch or 0),
+    }
+    if timeout is not None:
+        options['timeout_ms'] = int(timeout * 1000)
+    return options
+
+
+class _Progress:
+    """A tqdm bar counting answered requests and documents."""
+
+    def __init__(self, on):
+        from tqdm import tqdm
+        self._bar = tqdm(desc=on, unit='req')
+        self._docs = 0
+
+    def update(self, response):
+        self._docs += len(response.docs)
+        self._bar.set_postfix(docs=self._docs, refresh=False)
+        self._bar.update(1)
+
+    def close(self):
+        self._bar.close()
+
+
+def post_native(native_post, on, inputs=None, on_done=None, on_error=None, on_always=None,
+                parameters=None, target_executor=None, request_size=100, show_progress=False,
+                continue_on_error=False, return_type=None, max_attempts=1, initial_backoff=0.5,
+                max_backoff=2, backoff_multiplier=1.5, results_in_order=False, stream=True,
+                prefetch=None, timeout=None, native_post_iter=None, **kwargs):
+    """post() with Jina's keys over a native post(on, docs, options) (Client, Deployment or
+    Flow); `native_post_iter(on, iterator, options)` reads iterators lazily where given."""
+    for key, value in kwargs.items():
+        if key not in _UNSUPPORTED_POST:
+            raise TypeError(f"post() got an unexpected keyword argument '{key}'")
+        if value != _UNSUPPORTED_POST[key]:
+            raise TypeError(f"post(): '{key}' is not supported by Shoal")
+    on = _SHORTCUTS.get(on, on)
+    if not isinstance(on, str):
+        raise TypeError(f'on must be an endpoint string, got {type(on).__qualname__}')
+    options = _post_options(request_size, parameters, target_executor, show_progress,
+                            continue_on_error, max_attempts, initial_backoff, max_backoff,
+                            backoff_multiplier, results_in_order, stream, prefetch, timeout)
+    progress = _Progress(on) if show_progress else None
+    callbacks = _callbacks(on_done, on_error, on_always, progress, return_type)
+    options.update(callbacks.native)
+    if callable(inputs) and not hasattr(inputs, '__iter__'):
+        inputs = inputs()
+    try:
+        handle = _list_handle(inputs)
+        if handle is not None:
+            answer = native_post(on, handle, options)
+        elif native_post_iter is not None:
+            answer = native_post_iter(on, (_doc_handle(d) for d in inputs), options)
+        else:
+            answer = native_post(on, _list_handle(list(inputs)), options)
+    finally:
+        if progress is not None:
+            progress.close()
+    if on_done is not None or on_always is not None:
+        return None
+    if callbacks.collected is not None:
+        return _result(callbacks.collected, return_type)
+    return _result(answer, return_type)
+
+
+class _Callbacks:
+    def __init__(self):
+        self.native = {}
+        self.collected = None  # answers gathered by the progress bar's callback
+
+
+def _callbacks(on_done, on_error, on_always, progress, return_type):
+    """The native callbacks: the user's, wrapped to get a Response, plus the progress bar's,
+    which then also gathers the answers (the native post returns none with on_always set)."""
+    result = _Callbacks()
+
+    def wrap(callback):
+        return lambda native: callback(Response(native, return_type))
+
+    if on_done is not None:
+        result.native['on_done'] = wrap(on_done)
+    if on_error is not None:
+        result.native['on_error'] = wrap(on_error)
+    if progress is None:
+        if on_always is not None:
+            result.native['on_always'] = wrap(on_always)
+        return result
+    collect = on_done is None and on_always is None
+    if collect:
+        result.collected = _shoal.DocList()
+
+    def always(native):
+        response = Response(native, return_type)
+        progress.update(response)
+        if collect:
+            result.collected.extend(native.docs)
+        if on_always is not None:
+            on_always(response)
+
+    result.native['on_always'] = always
+    return result
+
+
+class Client:
+    """Jina's Client over gRPC: ``Client(host='0.0.0.0', port=12345, protocol='grpc')``.
+
+    ``host`` may carry the scheme and port (``grpc://host:port``, ``grpcs://`` for TLS);
+    ``0.0.0.0`` connects to 127.0.0.1. As Jina's, the client connects on its first post; with
+    ``connect_timeout`` (seconds) it waits that long for the server here instead.
+    Shoal's own keys: auth_token, ssl_cafile, ssl_certfile, ssl_keyfile.
+    """
+
+    def __init__(self, host='0.0.0.0', port=None, protocol='grpc', tls=False, asyncio=False,
+                 auth_token=None, ssl_cafile=None, ssl_certfile=None, ssl_keyfile=None,
+                 connect_timeout=0, **kwargs):
+        if kwargs:
+            raise TypeError(f'Client() got unexpected keyword argument(s): '
+                            f'{", ".join(sorted(kwargs))}')
+        if asyncio:
+            raise TypeError("Client(asyncio=True) is not supported by Shoal")
+        protocol = str(protocol[0] if isinstance(protocol, (list, tuple)) else protocol).lower()
+        if '://' in host:
+            scheme, host = host.split('://', 1)
+            protocol = {'grpcs': 'grpc', 'https': 'http'}.get(scheme, scheme)
+            tls = tls or scheme in ('grpcs', 'https')
+        if protocol != 'grpc':
+            raise ValueError(f"Client(protocol='{protocol}') is not supported: shoal.Client "
+                             f"speaks gRPC (a Flow serves gRPC and HTTP; post over its gRPC port)")
+        if ':' in host and not host.startswith('[') and host.count(':') == 1:
+            host, port = host.split(':')
+        if port is None:
+            raise ValueError('Client(): port is required')
+        self.host = '127.0.0.1' if host in ('0.0.0.0', '') else host
+        self.port = int(port)
+        self.protocol = protocol
+        options = {'tls': bool(tls), 'connect_timeout_ms': int(connect_timeout * 1000)}
+        for key, value in (('auth_token', auth_token), ('ssl_cafile', ssl_cafile),
+                           ('ssl_certfile', ssl_certfile), ('ssl_keyfile', ssl_keyfile)):
+            if value is not None:
+                options[key] = value
+        self._native = _shoal.Client.connect(f'{self.host}:{self.port}', options)
+
+    def post(self, on, inputs=None, on_done=None, on_error=None, on_always=None, **kwargs):
+        """Sends ``inputs`` (a DocList, a doc, a list of docs, or an iterator/generator of docs,
+        read as requests go out) to endpoint ``on`` in requests of ``request_size`` docs.
+        Keys as Jina's: parameters, target_executor, request_size=100, show_progress=False,
+        continue_on_error=False, return_type=DocList[AnyDoc], max_attempts=1,
+        initial_backoff=0.5, max_backoff=2, backoff_multiplier=1.5, results_in_order=False,
+        stream=True, prefetch=None; plus timeout (seconds per request)."""
+        return post_native(self._native.post, on, inputs, on_done, on_error, on_always,
+                           native_post_iter=self._native.post_iter, **kwargs)
+
+    def index(self, inputs=None, **kwargs):
+        return self.post('/index', inputs, **kwargs)
+
+    def search(self, inputs=None, **kwargs):
+        return self.post('/search', inputs, **kwargs)
+
+    def is_flow_ready(self, timeout=3.0):
+        """True when the server answers its health check within ``timeout`` seconds."""
+        try:
+            self._native.ping(int(timeout * 1000))
+            return True
+        except (ConnectionError, RuntimeError):
+            return False
+
