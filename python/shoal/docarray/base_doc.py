@@ -112,8 +112,14 @@ def _wrap_handle(value):
     return value
 
 
+# Values the native API takes as they are (checked first: setting a text is the common case).
+_PLAIN_TYPES = frozenset((str, int, float, bool, bytes, type(None)))
+
+
 def _native(value):
     """`value` as the native document API takes it (wrappers unwrapped, tensors as numpy)."""
+    if type(value) in _PLAIN_TYPES:
+        return value, None
     from shoal.docarray.doc_list import DocList
     if isinstance(value, BaseDoc):
         return value._doc, None
@@ -212,10 +218,7 @@ def _read(handle, spec):
             value = os.urandom(16).hex()
             handle.id = value
         return value
-    try:
-        value = handle.get(name)
-    except KeyError:
-        value = _REQUIRED
+    value = handle.get(name, _REQUIRED)
     if kind == 'doc_list':
         if isinstance(value, _shoal.DocList):
             return spec.target._wrap(value)
@@ -433,10 +436,10 @@ class AnyDoc(BaseDoc):
     def __getattr__(self, name):
         if name.startswith('_'):
             raise AttributeError(name)
-        try:
-            return _wrap_handle(self._doc.get(name))
-        except KeyError:
-            raise AttributeError(f"AnyDoc has no field '{name}'") from None
+        value = self._doc.get(name, _REQUIRED)
+        if value is _REQUIRED:
+            raise AttributeError(f"AnyDoc has no field '{name}'")
+        return _wrap_handle(value)
 
     def __setattr__(self, name, value):
         if name.startswith('_') or name == 'id':

@@ -94,8 +94,13 @@ class DocList:
     def __iter__(self):
         wrap = self.doc_type._wrap
         if self._view is None:
-            for handle in self._handle:
-                yield wrap(handle)
+            # By index, not through the native iterator, whose end is a C++ exception
+            # (microseconds per loop); appends made while iterating are visited.
+            handle = self._handle
+            i = 0
+            while i < len(handle):
+                yield wrap(handle[i])
+                i += 1
         else:
             parent, positions = self._view
             for position in positions:
