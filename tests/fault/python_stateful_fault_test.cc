@@ -54,10 +54,7 @@ uint64_t Seed() {
 DeploymentOptions Ledger(const std::filesystem::path& workspace) {
   DeploymentOptions options;
   options.name = "ledger";
-  options.uses = (std::filesystem::path(SHOAL_SOURCE_DIR) / "tests" / "python" / "executors" /
-                  "ledger.py")
-                     .string() +
-                 ":Ledger";
+  options.uses = absl::StrCat(SHOAL_SOURCE_DIR, "/tests/python/executors/ledger.py:Ledger");
   options.replicas = 3;
   options.stateful = true;
   options.workspace = workspace.string();
@@ -78,7 +75,9 @@ class Writer {
   Writer(Deployment& dep, std::mt19937_64& random) : dep_(dep), random_(random()) {}
   ~Writer() { Stop(); }
 
-  void Start() { thread_ = std::thread([this] { Run(); }); }
+  void Start() {
+    thread_ = std::thread([this] { Run(); });
+  }
   void Stop() {
     stop_ = true;
     if (thread_.joinable()) thread_.join();
@@ -161,9 +160,8 @@ void ExpectEveryAckedWriteOn(const std::string& address, const Acked& acked) {
   for (const auto& [id, text] : acked) queries.Add().set_id(id);
   auto client = Client::Connect(address);
   ASSERT_TRUE(client.ok()) << client.status();
-  auto result = client->Post("/get", queries,
-                             {.request_size = 1000, .stream = false,
-                              .timeout = milliseconds(30000)});
+  auto result = client->Post(
+      "/get", queries, {.request_size = 1000, .stream = false, .timeout = milliseconds(30000)});
   ASSERT_TRUE(result.ok()) << address << ": " << result.status();
   ASSERT_EQ(result->size(), acked.size());
   int missing = 0;
