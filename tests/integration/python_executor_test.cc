@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -433,6 +434,46 @@ TEST(PythonExecutorTest, AStatefulPythonDeploymentFromYaml) {
     if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_TRUE(seen) << dep.Log();
+}
+
+// `uses: echo.py:Echo` in a Deployment YAML and in a Flow YAML is the file next to the YAML, though
+// the commands run from another working directory.
+TEST(PythonExecutorTest, ARelativeUsesFileIsFoundNextToTheYaml) {
+  const testing::TempDir tmp("py-uses-rel");
+  std::ifstream source(Executors("echo.py"));
+  std::stringstream echo;
+  echo << source.rdbuf();
+  tmp.Write("conf/echo.py", echo.str());
+  ASSERT_NE(std::filesystem::current_path(), tmp.path() / "conf");
+  std::filesystem::path dep_yaml =
+      tmp.Write("conf/dep.yml",
+                "jtype: Deployment\nwith:\n  name: rel\n  uses: echo.py:Echo\n"
+                "  host: 127.0.0.1\n");
+  auto dep = testing::ChildProcess::Start(
+      {testing::ShoalBinary(), "deployment", "--uses", dep_yaml.string(), "--port", "0"}, true,
+      std::chrono::seconds(90));
+  ASSERT_TRUE(dep.ok()) << dep.status();
+  auto client = Client::Connect((*dep)->address());
+  ASSERT_TRUE(client.ok()) << client.status();
+  DocList one;
+  one.Add().set_text("hi");
+  auto docs = client->Post("/x", one, {.stream = false});
+  ASSERT_TRUE(docs.ok()) << docs.status() << (*dep)->Log();
+  ASSERT_EQ(docs->size(), 1u);
+  EXPECT_THAT(Tag((*docs)[0], "served_by"), HasSubstr("rel"));
+
+  std::filesystem::path flow_yaml =
+      tmp.Write("conf/flow.yml", "jtype: Flow\nexecutors:\n  - {name: frel, uses: echo.py:Echo}\n");
+  auto flow = testing::ChildProcess::Start(
+      {testing::ShoalBinary(), "flow", "--uses", flow_yaml.string(), "--port", "0"}, true,
+      std::chrono::seconds(90));
+  ASSERT_TRUE(flow.ok()) << flow.status();
+  auto flow_client = Client::Connect((*flow)->address());
+  ASSERT_TRUE(flow_client.ok()) << flow_client.status();
+  docs = flow_client->Post("/x", one, {.stream = false});
+  ASSERT_TRUE(docs.ok()) << docs.status() << (*flow)->Log();
+  ASSERT_EQ(docs->size(), 1u);
+  EXPECT_THAT(Tag((*docs)[0], "served_by"), HasSubstr("frel"));
 }
 
 }  // namespace
