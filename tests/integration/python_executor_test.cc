@@ -253,6 +253,34 @@ TEST(PythonExecutorTest, ExecutorYamlWithPyModules) {
   EXPECT_EQ(DocsOf(again)[0].text(), "scaler:7");
 }
 
+// The Executor YAML's `requests:` binds endpoints over the class's @requests: /a moves to b(),
+// /c is new; a method the class lacks fails the start naming it.
+TEST(PythonExecutorTest, ExecutorYamlRequestsBindEndpointsToMethods) {
+  const testing::TempDir tmp("py-requests");
+  tmp.Write("mine/pick.py",
+            "from shoal import Executor, requests\n\n"
+            "class Pick(Executor):\n"
+            "    @requests(on='/a')\n"
+            "    def a(self, docs, **kwargs):\n"
+            "        for doc in docs:\n"
+            "            doc.text = 'a'\n\n"
+            "    def b(self, docs, **kwargs):\n"
+            "        for doc in docs:\n"
+            "            doc.text = 'b'\n");
+  std::filesystem::path yaml =
+      tmp.Write("mine/exec.yml", "jtype: Pick\npy_modules: pick.py\nrequests:\n  /a: b\n  /c: a\n");
+  auto replica = StartExecutor({"--uses", yaml.string()});
+  ASSERT_NE(replica, nullptr);
+  jina::DataRequestProto on_a = Send(*replica, Request("/a", 1));
+  EXPECT_EQ(DocsOf(on_a)[0].text(), "b") << replica->Log();
+  jina::DataRequestProto on_c = Send(*replica, Request("/c", 1));
+  EXPECT_EQ(DocsOf(on_c)[0].text(), "a") << replica->Log();
+
+  std::filesystem::path bad =
+      tmp.Write("mine/bad.yml", "jtype: Pick\npy_modules: pick.py\nrequests:\n  /a: nope\n");
+  EXPECT_THAT(FailedStart({"--uses", bad.string()}), HasSubstr("'nope'"));
+}
+
 TEST(PythonExecutorTest, TheEnvironmentAndRuntimeArgsReachTheExecutor) {
   const testing::TempDir tmp("py-env");
   auto replica = StartExecutor({"--uses", Executors("echo.py") + ":Environ", "--name",
