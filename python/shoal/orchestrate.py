@@ -108,13 +108,6 @@ def _peer_ports(value):
     return [list(ports) for ports in value]
 
 
-def _raft_configuration(value):
-    """Keys as Jina passes them to Raft: snake_case becomes PascalCase (election_timeout ->
-    ElectionTimeout); keys without underscores pass unchanged."""
-    return {(''.join(w.capitalize() for w in key.split('_')) if '_' in key else key): v
-            for key, v in (value or {}).items()}
-
-
 def _split(value):
     """A host or port list as Jina reads it: a value or list, each split on commas."""
     items = value if isinstance(value, (list, tuple)) else [value]
@@ -233,8 +226,9 @@ def _deployment_options(where, uses_files, kwargs, in_flow=False):
     native['env'] = env
     native['stateful'] = stateful
     native['peer_ports'] = _peer_ports(take('peer_ports'))
+    # snake_case keys become PascalCase in the replica (config::CanonicalRaftConfiguration).
     native['raft_configuration'] = _json(where, 'raft_configuration',
-                                         _raft_configuration(take('raft_configuration')))
+                                         take('raft_configuration') or {})
     native['timeout_ready_ms'] = _int(where, 'timeout_ready', take('timeout_ready', 600000))
     timeout_send = take('timeout_send')
     if timeout_send is not None:

@@ -579,6 +579,31 @@ std::optional<std::string> CanonicalRaftKey(std::string_view key) {
   return std::nullopt;
 }
 
+StatusOr<google::protobuf::Struct> CanonicalRaftConfiguration(
+    const google::protobuf::Struct& config) {
+  // Sorted, so that the key an error names does not depend on the map's iteration order.
+  std::map<std::string, const Value*> sorted;
+  for (const auto& [name, value] : config.fields()) sorted[name] = &value;
+  google::protobuf::Struct out;
+  std::map<std::string, std::string> canonical_to_written;
+  for (const auto& [name, value] : sorted) {
+    std::optional<std::string> canonical = CanonicalRaftKey(name);
+    if (!canonical) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("raft_configuration: unknown key '%s'; expected one of %s, in "
+                          "PascalCase or snake_case",
+                          name, kRaftKeyList));
+    }
+    auto [it, inserted] = canonical_to_written.emplace(*canonical, name);
+    if (!inserted) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("raft_configuration: '%s' and '%s' are the same key", it->second, name));
+    }
+    (*out.mutable_fields())[*canonical] = *value;
+  }
+  return out;
+}
+
 std::string DidYouMean(std::string_view word, const std::vector<std::string_view>& candidates) {
   size_t best = 3;
   std::string_view best_candidate;

@@ -130,6 +130,13 @@ StatusOr<std::vector<ExternalAddress>> ResolveExternalAddresses(const Deployment
 // passes unchanged. nullopt when the result is not one of the twelve keys Jina accepts.
 std::optional<std::string> CanonicalRaftKey(std::string_view key);
 
+// `config` with every key under its CanonicalRaftKey name, as the replica's Raft member takes it,
+// so snake_case (Jina's CLI and docs) and PascalCase both work from YAML, the CLI and the C++ API.
+// Values pass unchanged. InvalidArgument "raft_configuration: unknown key 'x'; ..." for a key
+// that is not one of the twelve, or naming both keys when two name the same field.
+StatusOr<google::protobuf::Struct> CanonicalRaftConfiguration(
+    const google::protobuf::Struct& config);
+
 // Helpers shared by the config parsers.
 // " (did you mean 'x'?)" for the closest candidate within edit distance 2 of `word`; "" if none.
 std::string DidYouMean(std::string_view word, const std::vector<std::string_view>& candidates);

@@ -4,6 +4,7 @@
 #include "src/config/deployment_yaml.h"
 
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -16,6 +17,7 @@
 #include "shoal/status.h"
 #include "src/common/strings.h"
 #include "src/config/deployment_yaml_internal.h"
+#include "src/config/uses.h"
 #include "src/config/yaml_value.h"
 
 namespace shoal::config {
@@ -340,6 +342,7 @@ absl::Status ReadScalarKey(const Context& ctx, const std::string& key, const Val
     SHOAL_ASSIGN_OR_RETURN(spec.name, ValueToString(value, location, key));
   } else if (key == "uses") {
     SHOAL_ASSIGN_OR_RETURN(spec.uses, ValueToString(value, location, key));
+    spec.uses = ResolveUsesNextTo(spec.uses, std::filesystem::path(ctx.filename).parent_path());
   } else if (key == "replicas") {
     SHOAL_ASSIGN_OR_RETURN(spec.replicas, ValueToInt(value, location, key));
   } else if (key == "shards") {

@@ -18,6 +18,8 @@ namespace shoal::config {
 // known key is close), a key given both at top level and under `with:`, a wrong type, an unset
 // `${{ ENV.X }}`, and everything ValidateDeploymentSpec rejects. `spec.origin` records where
 // each key was written. `uses: jinaai://...` is accepted here; the executor loader rejects it.
+// A relative file in `uses` (`x.py:Class`, `x.yml`, `libx.so`) that exists next to `filename`
+// becomes that file's path (ResolveUsesNextTo); one that does not stays as written.
 absl::StatusOr<DeploymentSpec> ParseDeploymentYaml(std::string_view text,
                                                    std::string_view filename);
 // Reads `path` and parses it; NotFound when it cannot be read.

@@ -46,6 +46,23 @@ absl::Status ReadPyModules(const YAML::Node& node, std::string_view filename,
   return YamlError(filename, MarkOf(node), key, "expected a file name or a list of them");
 }
 
+// `requests`: a map of endpoint to method name (Jina's `{/foo: method_name}`).
+absl::Status ReadRequests(const YAML::Node& node, std::string_view filename, ExecutorYaml& out) {
+  if (node.IsNull()) return absl::OkStatus();
+  if (!node.IsMap()) {
+    return YamlError(filename, MarkOf(node), "requests", "expected a map of endpoint to method");
+  }
+  for (const auto& entry : node) {
+    if (!entry.first.IsScalar() || entry.first.Scalar().empty()) {
+      return YamlError(filename, MarkOf(entry.first), "requests", "endpoints must be strings");
+    }
+    const std::string key = ChildKey("requests", entry.first.Scalar());
+    SHOAL_ASSIGN_OR_RETURN(std::string method, ReadString(entry.second, filename, key, false));
+    out.requests.emplace_back(entry.first.Scalar(), std::move(method));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseMetas(const YAML::Node& node, std::string_view filename, ExecutorYaml& out) {
   if (node.IsNull()) return absl::OkStatus();
   if (!node.IsMap()) return YamlError(filename, MarkOf(node), "metas", "expected a map");
@@ -90,13 +107,12 @@ absl::Status ParseEntry(const YAML::Node& name_node, const YAML::Node& node,
     SHOAL_RETURN_IF_ERROR(ParseMetas(node, filename, out));
   } else if (name == "py_modules") {
     SHOAL_RETURN_IF_ERROR(ReadPyModules(node, filename, name, out));
-  } else if (name == "requests" || name == "dynamic_batching") {
-    // Both bind Python method names; a C++ Executor's endpoints come from its Register().
+  } else if (name == "requests") {
+    SHOAL_RETURN_IF_ERROR(ReadRequests(node, filename, out));
+  } else if (name == "dynamic_batching") {
     SHOAL_RETURN_IF_ERROR(YamlToValue(node, filename, name).status());
-    SHOAL_LOG_WARNING(
-        "%s: '%s' is ignored: endpoints come from the class (its Register() or "
-        "its @requests methods)",
-        YamlLocation(filename, MarkOf(name_node)), name);
+    SHOAL_LOG_WARNING("%s: 'dynamic_batching' is ignored: requests are not batched",
+                      YamlLocation(filename, MarkOf(name_node)));
   } else {
     return YamlError(filename, MarkOf(name_node), name,
                      absl::StrFormat("unknown key; expected one of: %s", kTopLevelKeys));

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -21,12 +22,16 @@ struct ExecutorYaml {
   // Python files to import before the class is looked up (`py_modules:` at the top level or
   // under `metas:`, a string or a list), as written: relative to the YAML's folder.
   std::vector<std::string> py_modules;
+  // `requests:` (endpoint -> method name), in file order: for a Python Executor each entry binds
+  // the endpoint to the method, over the class's own @requests bindings.
+  std::vector<std::pair<std::string, std::string>> requests;
 };
 
 // Parses an Executor YAML. Accepted top-level keys: jtype, with, metas, py_modules, requests and
-// dynamic_batching (the last two are ignored with a warning).
+// dynamic_batching (the last is ignored with a warning).
 // Errors are InvalidArgument naming "file:line:column" and the key: not a map, missing jtype,
-// `with` or `metas` not a map, an unknown top-level key, a duplicate key, an unset `${{ ENV.X }}`.
+// `with` or `metas` not a map, `requests` not a map of endpoint to method name, an unknown
+// top-level key, a duplicate key, an unset `${{ ENV.X }}`.
 absl::StatusOr<ExecutorYaml> ParseExecutorYaml(std::string_view text, std::string_view filename);
 // Reads `path` and parses it; NotFound when it cannot be read.
 absl::StatusOr<ExecutorYaml> LoadExecutorYaml(const std::filesystem::path& path);

@@ -2,8 +2,11 @@
 // also look like paths), then inline YAML (free text), then file suffixes, then class names.
 #include "src/config/uses.h"
 
+#include <system_error>
+
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "src/common/strings.h"
 
@@ -87,6 +90,23 @@ absl::StatusOr<UsesSpec> ParseUses(std::string_view uses) {
       "an Executor YAML (.yml/.yaml), inline YAML starting with 'jtype:', or a Python Executor "
       "(path/x.py[:Class], package.module:Class, x.cloudpickle)",
       uses));
+}
+
+std::string ResolveUsesNextTo(std::string_view uses, const std::filesystem::path& yaml_dir) {
+  absl::StatusOr<UsesSpec> spec = ParseUses(uses);
+  if (!spec.ok() || yaml_dir.empty() || spec->inline_yaml) return std::string(uses);
+  const bool is_file =
+      spec->kind == UsesSpec::Kind::kLibrary || spec->kind == UsesSpec::Kind::kYaml ||
+      (spec->kind == UsesSpec::Kind::kPython &&
+       (spec->path_or_name.ends_with(".py") || spec->path_or_name.ends_with(".cloudpickle")));
+  const std::filesystem::path file(spec->path_or_name);
+  if (!is_file || file.is_absolute()) return std::string(uses);
+  std::error_code error;
+  const std::filesystem::path next_to = yaml_dir / file;
+  if (!std::filesystem::is_regular_file(next_to, error)) return std::string(uses);
+  std::string resolved = next_to.string();
+  if (!spec->class_name.empty()) absl::StrAppend(&resolved, ":", spec->class_name);
+  return resolved;
 }
 
 }  // namespace shoal::config

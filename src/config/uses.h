@@ -1,8 +1,10 @@
 // Classification of a Deployment's `uses:` string (Jina's spellings included) into what the
-// executor loader should do with it. Pure string work: nothing is read or loaded here.
+// executor loader should do with it, and the resolution of a relative file in `uses` against the
+// folder of the YAML that names it. Nothing is read or loaded here.
 #ifndef SHOAL_CONFIG_USES_H_
 #define SHOAL_CONFIG_USES_H_
 
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -34,6 +36,13 @@ struct UsesSpec {
 // Errors: Unimplemented for hub (`jinaai://`, `jinaai+docker://`, `jinahub://`) and `docker://`
 // references; InvalidArgument naming `uses` for anything else.
 absl::StatusOr<UsesSpec> ParseUses(std::string_view uses);
+
+// `uses` with a relative file (`x.py`, `x.py:Class`, `x.cloudpickle`, `x.yml`, `libx.so[:Class]`)
+// rewritten to `yaml_dir / file` when that file exists there, as Jina resolves the files a YAML
+// names against the YAML's folder. Everything else comes back unchanged: class names,
+// `package.module:Class`, inline YAML, absolute paths, files not next to the YAML (they stay
+// relative to the working directory), and text ParseUses rejects.
+std::string ResolveUsesNextTo(std::string_view uses, const std::filesystem::path& yaml_dir);
 
 }  // namespace shoal::config
 

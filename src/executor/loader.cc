@@ -18,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "src/common/log.h"
 #include "src/config/executor_yaml.h"
 #include "src/config/uses.h"
 
@@ -174,6 +175,7 @@ PythonUses PythonFromYaml(const UsesSpec& spec, config::ExecutorYaml& yaml, std:
   python.with = std::move(yaml.with);
   python.metas_name = yaml.name;
   python.metas_workspace = yaml.workspace;
+  python.requests = std::move(yaml.requests);
   return python;
 }
 
@@ -187,6 +189,12 @@ StatusOr<Resolved> ResolveYaml(const UsesSpec& spec) {
     return Resolved{.python = PythonFromYaml(spec, *yaml, source)};
   }
   const std::string context = absl::StrFormat("Executor YAML '%s'", source);
+  if (!yaml->requests.empty()) {
+    SHOAL_LOG_WARNING(
+        "%s: 'requests' is ignored: a C++ Executor's endpoints come from its "
+        "Register()",
+        context);
+  }
   StatusOr<UsesSpec> jtype = config::ParseUses(yaml->jtype);
   if (!jtype.ok()) return WithContext(jtype.status(), context);
   StatusOr<const ExecutorClass*> cls;

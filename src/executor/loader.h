@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "google/protobuf/struct.pb.h"
@@ -38,6 +39,8 @@ struct PythonUses {
   google::protobuf::Struct with;         // keyword arguments: uses_with over the YAML's `with`
   std::string metas_name;                // the YAML's metas.name; empty when absent
   std::string metas_workspace;           // the YAML's metas.workspace; empty when absent
+  // The YAML's `requests:` (endpoint -> method name), over the class's @requests bindings.
+  std::vector<std::pair<std::string, std::string>> requests;
   LoadContext context;
 };
 

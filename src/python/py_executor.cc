@@ -160,6 +160,12 @@ py::list ToList(const std::vector<std::string>& items) {
   return list;
 }
 
+py::dict ToDict(const std::vector<std::pair<std::string, std::string>>& items) {
+  py::dict dict;
+  for (const auto& [key, value] : items) dict[py::str(key)] = value;
+  return dict;
+}
+
 }  // namespace
 
 Status StatusFromPython(py::error_already_set& error) {
@@ -182,10 +188,10 @@ StatusOr<executor::LoadedExecutor> PyExecutor::Load(const executor::PythonUses& 
   std::unique_ptr<PyExecutor> executor(new PyExecutor());
   auto cls = std::make_unique<executor::ExecutorClass>();
   try {
-    py::object hosted =
-        Runtime().attr("load")(uses.uses, ToList(uses.modules), uses.class_name,
-                               ToList(uses.search_path), StructToPython(uses.with), uses.metas_name,
-                               uses.metas_workspace, uses.context.name, uses.context.workspace);
+    py::object hosted = Runtime().attr("load")(
+        uses.uses, ToList(uses.modules), uses.class_name, ToList(uses.search_path),
+        StructToPython(uses.with), uses.metas_name, uses.metas_workspace, uses.context.name,
+        uses.context.workspace, ToDict(uses.requests));
     executor->instance_ = hosted.attr("instance");
     executor->class_name_ = hosted.attr("class_name").cast<std::string>();
     cls->name = executor->class_name_;

@@ -25,6 +25,7 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "src/common/always_called.h"
 #include "src/common/log.h"
+#include "src/config/deployment_spec.h"
 #include "src/replica/raft_snapshot.h"
 #include "src/rpc/leader.h"
 
@@ -122,7 +123,8 @@ StatusOr<std::unique_ptr<StatefulReplica>> StatefulReplica::Start(ReplicaRuntime
   raft.tls_keyfile = options.tls_keyfile;
   raft.tls_cafile = options.tls_cafile;
   raft.on_damaged = options.on_damaged;
-  raft.raft_configuration = options.raft_configuration;
+  SHOAL_ASSIGN_OR_RETURN(raft.raft_configuration,
+                         config::CanonicalRaftConfiguration(options.raft_configuration));
   raft.apply = [self](uint64_t index, std::string_view data) {
     self->HandOver(index, data);
     return std::string();

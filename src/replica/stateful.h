@@ -53,7 +53,7 @@ class StatefulReplica : public ReplicatedLog {
     std::string tls_certfile;
     std::string tls_keyfile;
     std::string tls_cafile;
-    google::protobuf::Struct raft_configuration;
+    google::protobuf::Struct raft_configuration;  // keys in PascalCase or snake_case
     absl::Duration apply_timeout = absl::Seconds(10);
     bool linearizable_reads = false;  // read_consistency: linearizable
     // A member without state waits this long for every peer to say whether it has state

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -252,6 +253,34 @@ TEST(PythonExecutorTest, ExecutorYamlWithPyModules) {
   EXPECT_EQ(DocsOf(again)[0].text(), "scaler:7");
 }
 
+// The Executor YAML's `requests:` binds endpoints over the class's @requests: /a moves to b(),
+// /c is new; a method the class lacks fails the start naming it.
+TEST(PythonExecutorTest, ExecutorYamlRequestsBindEndpointsToMethods) {
+  const testing::TempDir tmp("py-requests");
+  tmp.Write("mine/pick.py",
+            "from shoal import Executor, requests\n\n"
+            "class Pick(Executor):\n"
+            "    @requests(on='/a')\n"
+            "    def a(self, docs, **kwargs):\n"
+            "        for doc in docs:\n"
+            "            doc.text = 'a'\n\n"
+            "    def b(self, docs, **kwargs):\n"
+            "        for doc in docs:\n"
+            "            doc.text = 'b'\n");
+  std::filesystem::path yaml =
+      tmp.Write("mine/exec.yml", "jtype: Pick\npy_modules: pick.py\nrequests:\n  /a: b\n  /c: a\n");
+  auto replica = StartExecutor({"--uses", yaml.string()});
+  ASSERT_NE(replica, nullptr);
+  jina::DataRequestProto on_a = Send(*replica, Request("/a", 1));
+  EXPECT_EQ(DocsOf(on_a)[0].text(), "b") << replica->Log();
+  jina::DataRequestProto on_c = Send(*replica, Request("/c", 1));
+  EXPECT_EQ(DocsOf(on_c)[0].text(), "a") << replica->Log();
+
+  std::filesystem::path bad =
+      tmp.Write("mine/bad.yml", "jtype: Pick\npy_modules: pick.py\nrequests:\n  /a: nope\n");
+  EXPECT_THAT(FailedStart({"--uses", bad.string()}), HasSubstr("'nope'"));
+}
+
 TEST(PythonExecutorTest, TheEnvironmentAndRuntimeArgsReachTheExecutor) {
   const testing::TempDir tmp("py-env");
   auto replica = StartExecutor({"--uses", Executors("echo.py") + ":Environ", "--name",
@@ -433,6 +462,46 @@ TEST(PythonExecutorTest, AStatefulPythonDeploymentFromYaml) {
     if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_TRUE(seen) << dep.Log();
+}
+
+// `uses: echo.py:Echo` in a Deployment YAML and in a Flow YAML is the file next to the YAML, though
+// the commands run from another working directory.
+TEST(PythonExecutorTest, ARelativeUsesFileIsFoundNextToTheYaml) {
+  const testing::TempDir tmp("py-uses-rel");
+  std::ifstream source(Executors("echo.py"));
+  std::stringstream echo;
+  echo << source.rdbuf();
+  tmp.Write("conf/echo.py", echo.str());
+  ASSERT_NE(std::filesystem::current_path(), tmp.path() / "conf");
+  std::filesystem::path dep_yaml =
+      tmp.Write("conf/dep.yml",
+                "jtype: Deployment\nwith:\n  name: rel\n  uses: echo.py:Echo\n"
+                "  host: 127.0.0.1\n");
+  auto dep = testing::ChildProcess::Start(
+      {testing::ShoalBinary(), "deployment", "--uses", dep_yaml.string(), "--port", "0"}, true,
+      std::chrono::seconds(90));
+  ASSERT_TRUE(dep.ok()) << dep.status();
+  auto client = Client::Connect((*dep)->address());
+  ASSERT_TRUE(client.ok()) << client.status();
+  DocList one;
+  one.Add().set_text("hi");
+  auto docs = client->Post("/x", one, {.stream = false});
+  ASSERT_TRUE(docs.ok()) << docs.status() << (*dep)->Log();
+  ASSERT_EQ(docs->size(), 1u);
+  EXPECT_THAT(Tag((*docs)[0], "served_by"), HasSubstr("rel"));
+
+  std::filesystem::path flow_yaml =
+      tmp.Write("conf/flow.yml", "jtype: Flow\nexecutors:\n  - {name: frel, uses: echo.py:Echo}\n");
+  auto flow = testing::ChildProcess::Start(
+      {testing::ShoalBinary(), "flow", "--uses", flow_yaml.string(), "--port", "0"}, true,
+      std::chrono::seconds(90));
+  ASSERT_TRUE(flow.ok()) << flow.status();
+  auto flow_client = Client::Connect((*flow)->address());
+  ASSERT_TRUE(flow_client.ok()) << flow_client.status();
+  docs = flow_client->Post("/x", one, {.stream = false});
+  ASSERT_TRUE(docs.ok()) << docs.status() << (*flow)->Log();
+  ASSERT_EQ(docs->size(), 1u);
+  EXPECT_THAT(Tag((*docs)[0], "served_by"), HasSubstr("frel"));
 }
 
 }  // namespace

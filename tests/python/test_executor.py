@@ -121,6 +121,28 @@ def test_load_builds_the_instance_as_a_replica_does(tmp_path):
     assert handle[0].get('text') == '7:1'
 
 
+def test_yaml_requests_bind_endpoints_over_the_decorators(tmp_path):
+    source = tmp_path / 'pick.py'
+    source.write_text(textwrap.dedent('''
+        from shoal import Executor, requests
+
+        class Pick(Executor):
+            @requests(on='/a')
+            def a(self, docs, **kwargs):
+                pass
+
+            def b(self, docs, **kwargs):
+                pass
+    '''))
+    hosted = runtime.load(str(source), [str(source)], '', [], {}, '', '', 'p/rep-0', '',
+                          {'/a': 'b', '/c': 'a'})
+    methods = {e.name: e.method.__name__ for e in hosted.endpoints}
+    assert methods == {'/a': 'b', '/c': 'a'}
+    with pytest.raises(runtime.LoadError, match=r"requests: /x: Pick has no method 'nope'"):
+        runtime.load(str(source), [str(source)], '', [], {}, '', '', 'p/rep-0', '',
+                     {'/x': 'nope'})
+
+
 def test_load_errors_say_where(tmp_path):
     broken = tmp_path / 'broken.py'
     broken.write_text('x = 1\ndef f(:\n    pass\n')

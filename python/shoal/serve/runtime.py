@@ -17,7 +17,7 @@ import types
 import typing
 
 import _shoal
-from shoal.executor import Executor
+from shoal.executor import _WRITE_ATTR, Executor
 
 
 class LoadError(Exception):
@@ -166,6 +166,18 @@ def _endpoint(instance, endpoint, method_name, write):
                     var_kw or 'docs_matrix' in params or 'docs_map' in params)
 
 
+def _with_requests(cls, table, requests, uses):
+    """`table` with each endpoint of `requests` bound to its method (replaced or added)."""
+    bound = {endpoint: (endpoint, method, write) for endpoint, method, write in table}
+    for endpoint, method_name in requests.items():
+        fn = getattr(cls, method_name, None)
+        if not callable(fn) or method_name.startswith('__'):
+            raise LoadError(f'{uses}: requests: {endpoint}: {cls.__name__} has no method '
+                            f'{method_name!r}')
+        bound[endpoint] = (endpoint, method_name, bool(getattr(fn, _WRITE_ATTR, False)))
+    return list(bound.values())
+
+
 def _ids(name):
     """(replica_id, shard_id) from `dep/rep-i` or `dep/shard-s/rep-i`."""
     replica_id = shard_id = 0
@@ -178,8 +190,12 @@ def _ids(name):
 
 
 def load(uses, modules, class_name, search_path, kwargs, metas_name, metas_workspace, name,
-         workspace):
-    """Imports `modules`, builds `class_name` (or the one Executor they define) with `kwargs`."""
+         workspace, requests=None):
+    """Imports `modules`, builds `class_name` (or the one Executor they define) with `kwargs`.
+
+    `requests` ({endpoint: method name}, an Executor YAML's ``requests:``) binds endpoints over
+    the class's own ``@requests`` bindings, as Jina does.
+    """
     for folder in reversed(search_path):
         folder = os.path.abspath(folder)
         if folder not in sys.path:
@@ -193,7 +209,7 @@ def load(uses, modules, class_name, search_path, kwargs, metas_name, metas_works
         else:
             loaded.append(importlib.import_module(module))
     cls = _find_class(loaded, class_name, uses)
-    table = cls._endpoint_table()
+    table = _with_requests(cls, cls._endpoint_table(), requests or {}, uses)
     workspace = workspace or metas_workspace or None
     if workspace:
         workspace = os.path.abspath(workspace)

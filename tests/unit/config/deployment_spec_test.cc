@@ -151,6 +151,27 @@ TEST(DeploymentSpecTest, CanonicalRaftKey) {
   EXPECT_EQ(CanonicalRaftKey("Heartbeat"), std::nullopt);
 }
 
+TEST(DeploymentSpecTest, CanonicalRaftConfigurationRenamesSnakeCaseKeys) {
+  google::protobuf::Struct config;
+  (*config.mutable_fields())["election_timeout"].set_number_value(300);
+  (*config.mutable_fields())["snapshot_threshold"].set_number_value(5);
+  (*config.mutable_fields())["LogLevel"].set_string_value("INFO");
+  StatusOr<google::protobuf::Struct> canonical = CanonicalRaftConfiguration(config);
+  ASSERT_TRUE(canonical.ok()) << canonical.status();
+  ASSERT_EQ(canonical->fields().size(), 3u);
+  EXPECT_EQ(canonical->fields().at("ElectionTimeout").number_value(), 300);
+  EXPECT_EQ(canonical->fields().at("SnapshotThreshold").number_value(), 5);
+  EXPECT_EQ(canonical->fields().at("LogLevel").string_value(), "INFO");
+
+  (*config.mutable_fields())["electoin_timeout"].set_number_value(1);
+  EXPECT_THAT(Message(CanonicalRaftConfiguration(config).status()),
+              HasSubstr("unknown key 'electoin_timeout'"));
+  config.mutable_fields()->erase("electoin_timeout");
+  (*config.mutable_fields())["ElectionTimeout"].set_number_value(1);
+  EXPECT_THAT(Message(CanonicalRaftConfiguration(config).status()),
+              HasSubstr("'ElectionTimeout' and 'election_timeout' are the same key"));
+}
+
 TEST(DeploymentSpecTest, RaftMaxAppendEntriesLimit) {
   DeploymentSpec spec;
   (*spec.raft_configuration.mutable_fields())["max_append_entries"].set_number_value(2048);

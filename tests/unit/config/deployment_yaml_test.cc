@@ -591,5 +591,31 @@ TEST(DeploymentYamlErrorTest, TlsFiles) {
               HasSubstr("dep.yml:2:15: key 'internal_tls': expected a map"));
 }
 
+// A relative file in `uses` is found next to the YAML, wherever the command runs; other forms,
+// and files that are not there, stay as written.
+TEST(DeploymentYamlTest, RelativeUsesFilesResolveAgainstTheYamlsFolder) {
+  const testing::TempDir tmp("dep-uses-rel");
+  tmp.Write("conf/enc.py", "");
+  tmp.Write("conf/libenc.so", "");
+  tmp.Write("conf/exec.yml", "jtype: Echo\n");
+  const std::filesystem::path dir = tmp.path() / "conf";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"enc.py", (dir / "enc.py").string()},
+      {"enc.py:Encoder", (dir / "enc.py").string() + ":Encoder"},
+      {"libenc.so:Encoder", (dir / "libenc.so").string() + ":Encoder"},
+      {"exec.yml", (dir / "exec.yml").string()},
+      {"missing.py:Encoder", "missing.py:Encoder"},
+      {"enc:Encoder", "enc:Encoder"},
+      {"Echo", "Echo"},
+  };
+  for (const auto& [uses, expected] : cases) {
+    std::filesystem::path yaml =
+        tmp.Write("conf/dep.yml", "jtype: Deployment\nwith:\n  uses: " + uses + "\n");
+    absl::StatusOr<DeploymentSpec> spec = LoadDeploymentYaml(yaml);
+    ASSERT_TRUE(spec.ok()) << uses << ": " << spec.status();
+    EXPECT_EQ(spec->uses, expected) << uses;
+  }
+}
+
 }  // namespace
 }  // namespace shoal::config

@@ -32,6 +32,14 @@ TEST(ExecutorYamlTest, ParsesJinaLayout) {
   EXPECT_EQ(yaml->name, "greeter");
   EXPECT_EQ(yaml->workspace, "/tmp/ws");
   EXPECT_THAT(yaml->py_modules, ::testing::ElementsAre("greeter.py"));
+  EXPECT_THAT(yaml->requests, ::testing::ElementsAre(::testing::Pair("/hello", "greet")));
+}
+
+TEST(ExecutorYamlTest, RequestsMustMapEndpointsToMethodNames) {
+  EXPECT_THAT(Message(ParseExecutorYaml("jtype: A\nrequests: [greet]\n", "a.yml").status()),
+              HasSubstr("a.yml:2:11: key 'requests': expected a map of endpoint to method"));
+  EXPECT_THAT(Message(ParseExecutorYaml("jtype: A\nrequests:\n  /x: {m: 1}\n", "a.yml").status()),
+              HasSubstr("a.yml:3:7: key 'requests./x': expected a non-empty string"));
 }
 
 TEST(ExecutorYamlTest, PyModulesAtTheTopLevelAsAStringOrAList) {

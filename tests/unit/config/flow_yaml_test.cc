@@ -209,6 +209,24 @@ TEST(FlowYamlTest, LoadsPathItemsRelativeToTheFlowFile) {
             (dir.path() / "deps/enc.yml").string() + ":5:13");
 }
 
+// `uses: x.py:Class` in a Flow item is the file next to the Flow YAML; in a Deployment YAML the
+// Flow names, the file next to that YAML.
+TEST(FlowYamlTest, RelativeUsesFilesResolveAgainstTheirYamlsFolder) {
+  TempDir dir("flow-yaml-test");
+  ASSERT_FALSE(dir.path().empty());
+  dir.Write("flows/enc.py", "");
+  dir.Write("flows/deps/idx.py", "");
+  dir.Write("flows/deps/idx.yml", "uses: idx.py:Indexer\n");
+  std::filesystem::path flow = dir.Write(
+      "flows/flow.yml", "executors:\n- {name: enc, uses: enc.py:Encoder}\n- deps/idx.yml\n");
+  absl::StatusOr<FlowSpec> spec = LoadFlowYaml(flow);
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  ASSERT_EQ(spec->executors.size(), 2u);
+  EXPECT_EQ(spec->executors[0].uses, (dir.path() / "flows" / "enc.py").string() + ":Encoder");
+  EXPECT_EQ(spec->executors[1].uses,
+            (dir.path() / "flows" / "deps" / "idx.py").string() + ":Indexer");
+}
+
 TEST(FlowYamlTest, PathItemErrorsKeepTheirOwnFileAndLine) {
   TempDir dir("flow-yaml-test");
   ASSERT_FALSE(dir.path().empty());
