@@ -5,6 +5,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -54,7 +55,7 @@ class Handler {
     absl::MutexLock lock(&mu_);
     return held_.size();
   }
-  // Answers the held message number `index` (in the order they arrived).
+  // Answers the held message number `index` (in request order).
   void Release(size_t index);
   // Answers every held message, and every later one at once.
   void ReleaseAll();
@@ -106,7 +107,12 @@ void Handler::Take(TestStream* stream, uint64_t sequence, grpc::ByteBuffer reque
     absl::MutexLock lock(&mu_);
     ++handled_;
     if (hold_ && absl::StartsWith(id, "hold")) {
-      held_.push_back(Held{stream, sequence, std::move(request)});
+      // In request order: Handle runs after the next read started, so two messages may be
+      // handled on two threads at once, the later one first.
+      auto later = std::find_if(held_.begin(), held_.end(), [&](const std::optional<Held>& h) {
+        return h.has_value() && h->sequence > sequence;
+      });
+      held_.insert(later, Held{stream, sequence, std::move(request)});
       return;
     }
   }
