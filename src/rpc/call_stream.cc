@@ -20,7 +20,7 @@ void CallStream::OnReadDone(bool ok) {
       reads_done_ = true;
       finish = FinishIfDoneLocked();
     }
-    Proceed(std::move(finish), false);
+    if (finish.has_value()) Finish(*finish);  // else another thread may already have ended it
     return;
   }
   grpc::ByteBuffer request = std::move(reading_);
@@ -56,7 +56,9 @@ void CallStream::OnWriteDone(bool ok) {
     resume_read = ResumeReadLocked();
     finish = FinishIfDoneLocked();
   }
-  Proceed(std::move(finish), resume_read);
+  // Only with something to do: otherwise another thread may already have finished the stream,
+  // and gRPC deleted it, once `mu_` was released.
+  if (finish.has_value() || resume_read) Proceed(std::move(finish), resume_read);
 }
 
 void CallStream::Complete(uint64_t sequence, StatusOr<grpc::ByteBuffer> answer) {
@@ -82,7 +84,9 @@ void CallStream::Complete(uint64_t sequence, StatusOr<grpc::ByteBuffer> answer) 
     resume_read = ResumeReadLocked();
     finish = FinishIfDoneLocked();
   }
-  Proceed(std::move(finish), resume_read);
+  // Only with something to do: otherwise another thread may already have finished the stream,
+  // and gRPC deleted it, once `mu_` was released.
+  if (finish.has_value() || resume_read) Proceed(std::move(finish), resume_read);
 }
 
 bool CallStream::CanReadLocked() const {
@@ -106,7 +110,7 @@ void CallStream::ResumeRead() {
     starting_read_ = false;
     finish = FinishIfDoneLocked();
   }
-  Proceed(std::move(finish), false);
+  if (finish.has_value()) Finish(*finish);  // else another thread may already have ended it
 }
 
 void CallStream::UnparkLocked() {
