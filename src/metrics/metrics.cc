@@ -39,6 +39,11 @@ struct Families {
                               .Name("shoal_replica_in_flight")
                               .Help("Requests a replica received and has not answered yet")
                               .Register(registry)),
+        replica_dropped(prometheus::BuildCounter()
+                            .Name("shoal_replica_dropped_total")
+                            .Help("Requests a replica dropped before its Executor ran them: "
+                                  "their deadline passed or their client cancelled while queued")
+                            .Register(registry)),
         replica_restarts(prometheus::BuildCounter()
                              .Name("shoal_replica_restarts_total")
                              .Help("Times the orchestrator restarted a replica that exited")
@@ -68,6 +73,7 @@ struct Families {
   prometheus::Family<prometheus::Counter>& replica_failures;
   prometheus::Family<prometheus::Histogram>& replica_latency;
   prometheus::Family<prometheus::Gauge>& replica_in_flight;
+  prometheus::Family<prometheus::Counter>& replica_dropped;
   prometheus::Family<prometheus::Counter>& replica_restarts;
   prometheus::Family<prometheus::Counter>& router_requests;
   prometheus::Family<prometheus::Counter>& router_failures;
@@ -199,6 +205,10 @@ EndpointMetrics ForReplicaEndpoint(std::string_view deployment, std::string_view
 
 Gauge ReplicaInFlight(std::string_view deployment, std::string_view replica) {
   return Gauge(&GetFamilies().replica_in_flight.Add(ReplicaLabels(deployment, replica)));
+}
+
+Counter ReplicaDropped(std::string_view deployment, std::string_view replica) {
+  return Counter(&GetFamilies().replica_dropped.Add(ReplicaLabels(deployment, replica)));
 }
 
 RouteMetrics ForRoute(std::string_view deployment, std::string_view replica) {

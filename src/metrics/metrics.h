@@ -75,6 +75,9 @@ EndpointMetrics ForReplicaEndpoint(std::string_view deployment, std::string_view
                                    std::string_view endpoint);
 // shoal_replica_in_flight{deployment, replica}: requests received and not yet answered.
 Gauge ReplicaInFlight(std::string_view deployment, std::string_view replica);
+// shoal_replica_dropped_total{deployment, replica}: requests dropped before the Executor ran them
+// (their deadline passed, or their client cancelled, while they waited in the queue).
+Counter ReplicaDropped(std::string_view deployment, std::string_view replica);
 
 // Router side, per replica address of one Deployment: labels deployment, replica (host:port).
 struct RouteMetrics {

@@ -172,6 +172,7 @@ ReplicaRuntime::ReplicaRuntime(executor::LoadedExecutor loaded, Options options)
         metrics::ForReplicaEndpoint(deployment_name_, options_.name, entry.name));
   }
   in_flight_ = metrics::ReplicaInFlight(deployment_name_, options_.name);
+  dropped_metric_ = metrics::ReplicaDropped(deployment_name_, options_.name);
 }
 
 ReplicaRuntime::~ReplicaRuntime() {

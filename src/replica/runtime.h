@@ -79,6 +79,13 @@ class ReplicaRuntime {
   const std::string& class_name() const { return cls_->name; }
   // shoal_replica_in_flight: the server counts each request from its arrival to its answer.
   metrics::Gauge& in_flight() { return in_flight_; }
+  // A request dropped before the Executor ran it (deadline passed or client gone while queued):
+  // counted in shoal_replica_dropped_total and in dropped(). Any thread.
+  void CountDropped() {
+    dropped_metric_.Increment();
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+  }
+  uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
 
  private:
   const internal::EndpointEntry* Find(std::string_view endpoint) const;
@@ -91,6 +98,8 @@ class ReplicaRuntime {
   std::string deployment_name_;                             // options_.name up to the first '/'
   std::vector<metrics::EndpointMetrics> endpoint_metrics_;  // parallel to cls_->endpoints
   metrics::Gauge in_flight_;
+  metrics::Counter dropped_metric_;
+  std::atomic<uint64_t> dropped_{0};
   // Owned by the executor thread.
   std::unique_ptr<Executor> executor_;
   bool closed_ = false;

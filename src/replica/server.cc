@@ -127,6 +127,7 @@ class ReplicaStream : public rpc::CallStream {
                                            in_flight = InFlight(runtime_->in_flight())] {
       std::shared_ptr<StreamMessage> owned(raw);
       if (cancelled()) {
+        runtime_->CountDropped();
         Answer(sequence, std::move(owned), absl::CancelledError("the client cancelled the stream"));
         return;
       }
@@ -169,6 +170,7 @@ void FillInfo(const ReplicaRuntime& runtime, jina::JinaInfoProto& response) {
   info["proto-backend"] = "cpp";
   info["pending_requests"] = std::to_string(runtime.pending());
   info["processed_requests"] = std::to_string(runtime.processed());
+  info["dropped_requests"] = std::to_string(runtime.dropped());
   auto& envs = *response.mutable_envs();
   for (const char* name : {"CUDA_VISIBLE_DEVICES", "JINA_DEPLOYMENT_NAME"}) {
     if (const char* value = std::getenv(name); value != nullptr) envs[name] = value;
@@ -264,7 +266,10 @@ class ReplicaServer::Services {
       Status posted = runtime_->PostRequest([this, context, reactor, request = std::move(request),
                                              response, arrived = ReplicaRuntime::Clock::now(),
                                              in_flight = InFlight(runtime_->in_flight())] {
-        if (context->IsCancelled()) {  // the client gave up, or the drain's grace ran out
+        // The client gave up, its deadline passed, or the drain's grace ran out while the
+        // request waited: the Executor does not run it.
+        if (context->IsCancelled()) {
+          runtime_->CountDropped();
           reactor->Finish(grpc::Status::CANCELLED);
           return;
         }
@@ -315,6 +320,7 @@ class ReplicaServer::Services {
                                              response, arrived = ReplicaRuntime::Clock::now(),
                                              in_flight = InFlight(runtime_->in_flight())] {
         if (context->IsCancelled()) {
+          runtime_->CountDropped();
           reactor->Finish(grpc::Status::CANCELLED);
           return;
         }

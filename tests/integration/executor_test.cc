@@ -16,6 +16,7 @@
 #include "shoal/client.h"
 #include "tests/integration/child_process.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/wait.h"
 
 namespace shoal {
 namespace {
@@ -137,6 +138,35 @@ TEST(ExecutorProcessTest, AFullQueueRefusesRequests) {
   }
   EXPECT_GE(ok, 1);
   EXPECT_GE(refused, 1);
+}
+
+// A request whose deadline passes while it waits behind a long one is dropped before the Executor
+// runs it, and counted (shoal_replica_dropped_total; `dropped_requests` in _status).
+TEST(ExecutorProcessTest, AQueuedRequestWhoseDeadlinePassedIsDroppedUnrun) {
+  auto replica = StartExecutor({"--uses", "Sleep", "--uses-with", R"({"ms": 1500})"});
+  ASSERT_NE(replica, nullptr);
+  auto stub = jina::JinaSingleDataRequestRPC::NewStub(
+      grpc::CreateChannel(replica->address(), grpc::InsecureChannelCredentials()));
+  grpc::Status long_status;
+  std::thread long_sender([&] {
+    jina::DataRequestProto request = MakeRequest("/sleep", 1), response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    long_status = stub->process_single_data(&context, request, &response);
+  });
+  // The long request runs: the next one has to wait for it.
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return testing::ReplicaInfo(replica->address())["processed_requests"] == "1"; }));
+  jina::DataRequestProto request = MakeRequest("/sleep", 1), response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+  EXPECT_EQ(stub->process_single_data(&context, request, &response).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  long_sender.join();
+  EXPECT_TRUE(long_status.ok()) << long_status.error_message();
+  EXPECT_TRUE(testing::WaitFor(
+      [&] { return testing::ReplicaInfo(replica->address())["dropped_requests"] == "1"; }));
+  EXPECT_EQ(testing::ReplicaInfo(replica->address())["processed_requests"], "1");
 }
 
 TEST(ExecutorProcessTest, EndpointDiscoveryListsWriteEndpoints) {
