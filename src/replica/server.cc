@@ -68,13 +68,14 @@ constexpr std::string_view kSingleRpc = "jina.JinaSingleDataRequestRPC/process_s
 constexpr std::string_view kDataRpc = "jina.JinaDataRequestRPC/process_data";
 constexpr std::string_view kCallRpc = "jina.JinaRPC/Call";
 
-// Checks the docs limit, then parses; the first error is the answer.
+// Checks the docs limit, then parses; the first error is the answer. Shared (one allocation with
+// its count): an Executor may keep views of the request past its call (RequestState::memory).
 template <typename Proto>
-StatusOr<std::unique_ptr<ArenaMessage<Proto>>> ReadRequest(const grpc::ByteBuffer& buffer,
+StatusOr<std::shared_ptr<ArenaMessage<Proto>>> ReadRequest(const grpc::ByteBuffer& buffer,
                                                            int64_t max_docs, std::string_view rpc) {
   SHOAL_RETURN_IF_ERROR(
       CheckDocsLimit(buffer, std::is_same_v<Proto, jina::DataRequestListProto>, max_docs, rpc));
-  auto message = std::make_unique<ArenaMessage<Proto>>();
+  auto message = std::make_shared<ArenaMessage<Proto>>();
   SHOAL_RETURN_IF_ERROR(ParseRequest(buffer, *message->proto, rpc));
   return message;
 }
@@ -101,40 +102,40 @@ class ReplicaStream : public rpc::CallStream {
 
  private:
   void Handle(uint64_t sequence, grpc::ByteBuffer bytes) override {
-    StatusOr<std::unique_ptr<StreamMessage>> message = ReadRequest<jina::DataRequestProto>(
+    StatusOr<std::shared_ptr<StreamMessage>> read = ReadRequest<jina::DataRequestProto>(
         bytes, max_docs_, absl::StrCat(AsAbsl(kCallRpc), " message #", sequence));
     bytes.Clear();
-    if (!message.ok()) {
-      Complete(sequence, message.status());
+    if (!read.ok()) {
+      Complete(sequence, read.status());
       return;
     }
-    StreamMessage* raw = message->release();
+    std::shared_ptr<StreamMessage> message = std::move(read).value();
+    const jina::DataRequestProto& proto = *message->proto;
     // A write's answer comes from the Raft log; a follower refuses a write or a linearizable
     // read "not the leader" (that message's answer).
     dispatcher_->Dispatch(
-        *raw->proto, [this, sequence, raw] { Process(sequence, raw); },
-        [this, sequence, raw](StatusOr<jina::DataRequestProto> answer) {
-          std::unique_ptr<StreamMessage> owned(raw);
-          if (answer.ok()) *owned->proto = std::move(answer).value();
-          Answer(sequence, std::move(owned), answer.status());
+        proto, [this, sequence, message]() mutable { Process(sequence, std::move(message)); },
+        [this, sequence, message](StatusOr<jina::DataRequestProto> answer) mutable {
+          if (answer.ok()) *message->proto = std::move(answer).value();
+          Answer(sequence, std::move(message), answer.status());
         });
   }
 
   // Runs the Executor on a streamed message (on the executor thread), then answers it.
-  void Process(uint64_t sequence, StreamMessage* raw) {
-    Status posted = runtime_->PostRequest([this, sequence, raw,
-                                           arrived = ReplicaRuntime::Clock::now(),
-                                           in_flight = InFlight(runtime_->in_flight())] {
-      std::shared_ptr<StreamMessage> owned(raw);
-      if (cancelled()) {
-        runtime_->CountDropped();
-        Answer(sequence, std::move(owned), absl::CancelledError("the client cancelled the stream"));
-        return;
-      }
-      StatusOr<bool> executor_failed = runtime_->Process(*owned->proto, arrived, owned);
-      Answer(sequence, std::move(owned), executor_failed.status());
-    });
-    if (!posted.ok()) Answer(sequence, std::unique_ptr<StreamMessage>(raw), posted);
+  void Process(uint64_t sequence, std::shared_ptr<StreamMessage> message) {
+    Status posted =
+        runtime_->PostRequest([this, sequence, message, arrived = ReplicaRuntime::Clock::now(),
+                               in_flight = InFlight(runtime_->in_flight())]() mutable {
+          if (cancelled()) {
+            runtime_->CountDropped();
+            Answer(sequence, std::move(message),
+                   absl::CancelledError("the client cancelled the stream"));
+            return;
+          }
+          StatusOr<bool> executor_failed = runtime_->Process(*message->proto, arrived, message);
+          Answer(sequence, std::move(message), executor_failed.status());
+        });
+    if (!posted.ok()) Answer(sequence, std::move(message), posted);
   }
 
   // Serializes the answer (the arena goes as soon as it is bytes, unless the Executor still holds
@@ -233,13 +234,13 @@ class ReplicaServer::Services {
                                                   grpc::ByteBuffer* response) override {
       grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
       if (!rpc::Admit(context, reactor, token_)) return reactor;
-      StatusOr<std::unique_ptr<Request>> read =
+      StatusOr<std::shared_ptr<Request>> read =
           ReadRequest<jina::DataRequestProto>(*bytes, max_docs_, kSingleRpc);
       if (!read.ok()) {
         reactor->Finish(rpc::ToGrpc(read.status()));
         return reactor;
       }
-      std::unique_ptr<Request> request = std::move(read).value();
+      std::shared_ptr<Request> request = std::move(read).value();
       const jina::DataRequestProto& proto = *request->proto;
       dispatcher_->Dispatch(
           proto,
@@ -302,7 +303,7 @@ class ReplicaServer::Services {
                                            grpc::ByteBuffer* response) override {
       grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
       if (!rpc::Admit(context, reactor, token_)) return reactor;
-      StatusOr<std::unique_ptr<ArenaMessage<jina::DataRequestListProto>>> read =
+      StatusOr<std::shared_ptr<ArenaMessage<jina::DataRequestListProto>>> read =
           ReadRequest<jina::DataRequestListProto>(*bytes, max_docs_, kDataRpc);
       if (!read.ok()) {
         reactor->Finish(rpc::ToGrpc(read.status()));
