@@ -24,6 +24,7 @@
 #include "gtest/gtest.h"
 #include "shoal/client.h"
 #include "shoal/deployment.h"
+#include "tests/fault/fault_support.h"
 #include "tests/integration/child_process.h"
 #include "tests/testing/leader_probe.h"
 #include "tests/testing/temp_dir.h"
@@ -39,17 +40,6 @@ constexpr char kFastSnapshottingRaft[] =
     R"({"HeartbeatTimeout": 200, "ElectionTimeout": 200, "LeaderLeaseTimeout": 100,
         "CommitTimeout": 5, "SnapshotThreshold": 16, "SnapshotInterval": 1, "TrailingLogs": 4,
         "LogLevel": "WARN"})";
-
-uint64_t Seed() {
-  static const uint64_t seed = [] {
-    const char* env = std::getenv("SHOAL_FAULT_SEED");
-    uint64_t value = env != nullptr ? std::strtoull(env, nullptr, 10) : std::random_device{}();
-    std::cout << "fault test seed=" << value << " (replay with SHOAL_FAULT_SEED=" << value << ")"
-              << std::endl;
-    return value;
-  }();
-  return seed;
-}
 
 DeploymentOptions Ledger(const std::filesystem::path& workspace) {
   DeploymentOptions options;
@@ -172,18 +162,8 @@ void ExpectEveryAckedWriteOn(const std::string& address, const Acked& acked) {
                         << " acknowledged writes";
 }
 
-// Waits (bounded) until replica `r` runs as a process other than `old_pid`.
-bool Restarted(const Deployment& dep, int r, int old_pid) {
-  for (int i = 0; i < 1200; ++i) {
-    int pid = dep.replica_pid(0, r);
-    if (pid > 0 && pid != old_pid) return true;
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  return false;
-}
-
 TEST(PythonStatefulFaultTest, KillingTheLeaderDuringWritesLosesNoAcknowledgedWrite) {
-  std::mt19937_64 random(Seed());
+  std::mt19937_64 random(testing::FaultSeed());
   const testing::TempDir tmp("py-fault-leader-kill");
   Deployment dep(Ledger(tmp.path()));
   Status started = dep.Start();
@@ -200,7 +180,7 @@ TEST(PythonStatefulFaultTest, KillingTheLeaderDuringWritesLosesNoAcknowledgedWri
     ASSERT_EQ(kill(pid, SIGKILL), 0);
     // Writes go on while a new leader is elected and the killed replica restarts.
     ASSERT_TRUE(writer.WaitForAcks(20)) << "round " << round << ": no write after the kill";
-    ASSERT_TRUE(Restarted(dep, leader, pid)) << "round " << round;
+    ASSERT_TRUE(testing::Restarted(dep, leader, pid, absl::Seconds(60))) << "round " << round;
     std::this_thread::sleep_for(milliseconds(std::uniform_int_distribution<int>(0, 300)(random)));
   }
   writer.Stop();

@@ -22,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "jina.grpc.pb.h"
 #include "shoal/deployment.h"
+#include "tests/fault/fault_support.h"
 #include "tests/integration/child_process.h"
 #include "tests/testing/leader_probe.h"
 #include "tests/testing/temp_dir.h"
@@ -35,17 +36,6 @@ constexpr int kDim = 8;
 constexpr char kFastRaft[] =
     R"({"HeartbeatTimeout": 200, "ElectionTimeout": 200, "LeaderLeaseTimeout": 100,
         "CommitTimeout": 5, "LogLevel": "WARN"})";
-
-uint64_t Seed() {
-  static const uint64_t seed = [] {
-    const char* env = std::getenv("SHOAL_FAULT_SEED");
-    uint64_t value = env != nullptr ? std::strtoull(env, nullptr, 10) : std::random_device{}();
-    std::cout << "fault test seed=" << value << " (replay with SHOAL_FAULT_SEED=" << value << ")"
-              << std::endl;
-    return value;
-  }();
-  return seed;
-}
 
 DeploymentOptions Indexer(const std::string& name, const std::filesystem::path& workspace) {
   DeploymentOptions options;
@@ -205,18 +195,8 @@ int FindLeader(const Deployment& dep, int attempt) {
       {.id_prefix = "probe-" + std::to_string(attempt), .pause = absl::Milliseconds(50)});
 }
 
-// Waits (bounded) until replica `r` runs as a process other than `old_pid`.
-bool Restarted(const Deployment& dep, int r, int old_pid) {
-  for (int i = 0; i < 600; ++i) {
-    int pid = dep.replica_pid(0, r);
-    if (pid > 0 && pid != old_pid) return true;
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  return false;
-}
-
 TEST(StatefulFaultTest, KillingTheLeaderFiveTimesDuringWritesLosesNoAcknowledgedWrite) {
-  std::mt19937_64 random(Seed());
+  std::mt19937_64 random(testing::FaultSeed());
   const testing::TempDir tmp("fault-leader-kill");
   std::filesystem::path workspace = tmp.path();
   Deployment dep(Indexer("kill", workspace));
@@ -232,7 +212,7 @@ TEST(StatefulFaultTest, KillingTheLeaderFiveTimesDuringWritesLosesNoAcknowledged
     ASSERT_EQ(kill(pid, SIGKILL), 0);
     // Writes go on while a new leader is elected and the killed replica restarts.
     ASSERT_TRUE(writer.WaitForAcks(20)) << "round " << round << ": no write after the kill";
-    ASSERT_TRUE(Restarted(dep, leader, pid)) << "round " << round;
+    ASSERT_TRUE(testing::Restarted(dep, leader, pid, absl::Seconds(30))) << "round " << round;
     std::this_thread::sleep_for(milliseconds(std::uniform_int_distribution<int>(0, 300)(random)));
   }
   writer.Stop();
@@ -249,7 +229,7 @@ TEST(StatefulFaultTest, KillingTheLeaderFiveTimesDuringWritesLosesNoAcknowledged
 }
 
 TEST(StatefulFaultTest, KillingEveryReplicaAndRestartingKeepsIdenticalState) {
-  std::mt19937_64 random(Seed() + 1);
+  std::mt19937_64 random(testing::FaultSeed() + 1);
   const testing::TempDir tmp("fault-kill-all");
   std::filesystem::path workspace = tmp.path();
   std::optional<ReplicaState> before;
@@ -268,7 +248,8 @@ TEST(StatefulFaultTest, KillingEveryReplicaAndRestartingKeepsIdenticalState) {
     std::vector<int> pids;
     for (int r = 0; r < 3; ++r) pids.push_back(dep.replica_pid(0, r));
     for (int pid : pids) ASSERT_EQ(kill(pid, SIGKILL), 0);
-    for (int r = 0; r < 3; ++r) ASSERT_TRUE(Restarted(dep, r, pids[r])) << "replica " << r;
+    for (int r = 0; r < 3; ++r)
+      ASSERT_TRUE(testing::Restarted(dep, r, pids[r], absl::Seconds(30))) << "replica " << r;
     std::optional<ReplicaState> after = Converged(dep);
     ASSERT_TRUE(after.has_value());
     EXPECT_EQ(*after, *before);
@@ -289,7 +270,7 @@ TEST(StatefulFaultTest, KillingEveryReplicaAndRestartingKeepsIdenticalState) {
 }
 
 TEST(StatefulFaultTest, AFrozenFollowerCatchesUpWhenItResumes) {
-  std::mt19937_64 random(Seed() + 2);
+  std::mt19937_64 random(testing::FaultSeed() + 2);
   const testing::TempDir tmp("fault-stop-follower");
   std::filesystem::path workspace = tmp.path();
   Deployment dep(Indexer("stop", workspace));
@@ -316,7 +297,7 @@ TEST(StatefulFaultTest, AFrozenFollowerCatchesUpWhenItResumes) {
 }
 
 TEST(StatefulFaultTest, WithTwoOfThreeFrozenWritesFailUnavailableAndResumeAfterwards) {
-  std::mt19937_64 random(Seed() + 3);
+  std::mt19937_64 random(testing::FaultSeed() + 3);
   const testing::TempDir tmp("fault-stop-two");
   std::filesystem::path workspace = tmp.path();
   DeploymentOptions options = Indexer("quorum", workspace);
