@@ -5,16 +5,13 @@ replicas) is Python: Jina's Call stream, endpoint discovery as Jina's gateway re
 Jina's error shape."""
 
 import os
-import signal
-import subprocess
 import tempfile
 import unittest
 
 from google.protobuf import empty_pb2, json_format  # noqa: E402
 
-import grpc  # noqa: E402
-from jina_compat_test import (SHOAL, data_request, embedding_of, jina_gateway_view,  # noqa: E402
-                              text_doc, vectors)
+from jina_compat_test import (SHOAL, ShoalProcess, data_request, embedding_of,  # noqa: E402
+                              jina_gateway_view, text_doc, vectors)
 
 import jina_pb2  # noqa: E402
 import jina_pb2_grpc  # noqa: E402
@@ -22,7 +19,7 @@ import jina_pb2_grpc  # noqa: E402
 EXECUTOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "compat_executor.py")
 
 
-class PythonFlow:
+class PythonFlow(ShoalProcess):
     """A `shoal flow` process on 127.0.0.1 serving the Python Executor `Shout` with 2 replicas,
     ended by pid."""
 
@@ -33,26 +30,17 @@ class PythonFlow:
             f.write("jtype: Flow\nversion: '1'\nwith:\n  name: compat\n  host: 127.0.0.1\n"
                     f"executors:\n  - name: shout\n    uses: {EXECUTOR}:Shout\n"
                     "    replicas: 2\n")
-        self.proc = subprocess.Popen([SHOAL, "flow", "--uses", yaml, "--port", "0"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()  # the gateway prints its ready line or exits
-        if not line.startswith("ready port="):
-            self.proc.kill()
-            raise RuntimeError("flow did not start: " + self.proc.stderr.read())
-        self.port = int(line.strip().split("=")[1])
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
+        try:
+            super().__init__([SHOAL, "flow", "--uses", yaml, "--port", "0"], "flow",
+                             stop_timeout=30)
+        except Exception:
+            self.dir.cleanup()
+            raise
 
     def stop(self):
-        self.channel.close()
-        self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(timeout=30)
+            return super().stop()
         finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-            self.proc.stdout.close()
-            self.proc.stderr.close()
             self.dir.cleanup()
 
 

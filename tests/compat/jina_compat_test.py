@@ -29,20 +29,18 @@ SHOAL = os.environ.get("SHOAL_BIN", "shoal")
 DIM = 8
 
 
-class Replica:
-    """One `shoal executor` process on 127.0.0.1, ended by pid."""
+class ShoalProcess:
+    """A `shoal` process (argv) on 127.0.0.1 that prints `ready port=N`, with a channel to it;
+    ended by pid."""
 
-    def __init__(self, uses, name="compat/rep-0", uses_with=None):
-        argv = [SHOAL, "executor", "--uses", uses, "--name", name, "--host", "127.0.0.1",
-                "--port", "0"]
-        if uses_with:
-            argv += ["--uses-with", uses_with]
+    def __init__(self, argv, what, stop_timeout=20):
+        self.stop_timeout = stop_timeout
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True)
         line = self.proc.stdout.readline()  # the child prints its ready line or exits
         if not line.startswith("ready port="):
             self.proc.kill()
-            raise RuntimeError("replica did not start: " + self.proc.stderr.read())
+            raise RuntimeError(what + " did not start: " + self.proc.stderr.read())
         self.port = int(line.strip().split("=")[1])
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
 
@@ -50,13 +48,24 @@ class Replica:
         self.channel.close()
         self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(timeout=20)
+            return self.proc.wait(timeout=self.stop_timeout)
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
             self.proc.stdout.close()
             self.proc.stderr.close()
+
+
+class Replica(ShoalProcess):
+    """One `shoal executor` process on 127.0.0.1, ended by pid."""
+
+    def __init__(self, uses, name="compat/rep-0", uses_with=None):
+        argv = [SHOAL, "executor", "--uses", uses, "--name", name, "--host", "127.0.0.1",
+                "--port", "0"]
+        if uses_with:
+            argv += ["--uses-with", uses_with]
+        super().__init__(argv, "replica")
 
 
 def text_doc(text, embedding):
