@@ -16,9 +16,11 @@
 #define SHOAL_EXECUTOR_H_
 
 #include <concepts>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -85,6 +87,24 @@ class Request {
   internal::RequestState* state_;
 };
 
+// Dynamic batching of one endpoint (Jina's @dynamic_batching, with Triton's extras): requests
+// with the same endpoint and parameters wait in a queue, and the Executor is called once with the
+// documents of several requests concatenated. It must answer one document per input, in order;
+// each caller gets its own documents back. See docs/executors.md, "Dynamic batching".
+struct BatchingOptions {
+  // Flush when this many documents wait (0: only on the delay below). Without flush_all the
+  // Executor gets batches of at most this many documents.
+  int preferred_batch_size = 0;
+  int64_t timeout_ms = 10'000;  // flush this long after the first request was queued
+  bool flush_all = false;       // on a flush, pass the whole queue in one call
+  // Triton's max_queue_delay_microseconds; when > 0 it replaces timeout_ms.
+  int64_t max_queue_delay_us = 0;
+  // Most documents in one call (0: no limit); a larger request is split, not refused.
+  int max_batch_size = 0;
+  // Most requests waiting in one queue (0: no limit); more are refused with RESOURCE_EXHAUSTED.
+  int max_queue_size = 0;
+};
+
 namespace internal {
 
 using EndpointFn = std::function<Status(Executor&, Request&)>;
@@ -93,6 +113,7 @@ struct EndpointEntry {
   std::string name;
   bool write = false;
   EndpointFn fn;
+  std::optional<BatchingOptions> batching;  // set by EndpointOptions::DynamicBatching
 };
 
 // Endpoints of one Executor class, in registration order.
@@ -115,6 +136,13 @@ class EndpointOptions {
   // Marks the endpoint as changing state: with `stateful: true` it goes through the Raft log.
   EndpointOptions& Write() {
     entry_->write = true;
+    return *this;
+  }
+  // Batches the endpoint's requests (`e.On("/embed", &E::Embed).DynamicBatching({.
+  // preferred_batch_size = 32, .timeout_ms = 50})`). An Executor YAML's `dynamic_batching:` and a
+  // Deployment's `uses_dynamic_batching:` replace these options for the endpoints they name.
+  EndpointOptions& DynamicBatching(BatchingOptions options) {
+    entry_->batching = options;
     return *this;
   }
 
@@ -143,7 +171,7 @@ class Endpoints {
 
  private:
   EndpointOptions Add(std::string name, internal::EndpointFn fn) {
-    table_.entries.push_back({std::move(name), false, std::move(fn)});
+    table_.entries.push_back({std::move(name), false, std::move(fn), std::nullopt});
     return EndpointOptions(&table_.entries.back());
   }
   internal::EndpointTable table_;

@@ -44,6 +44,19 @@ struct Families {
                             .Help("Requests a replica dropped before its Executor ran them: "
                                   "their deadline passed or their client cancelled while queued")
                             .Register(registry)),
+        batch_size(prometheus::BuildHistogram()
+                       .Name("shoal_replica_batch_size")
+                       .Help("Documents per Executor call of a dynamically batched endpoint")
+                       .Register(registry)),
+        batch_queue(prometheus::BuildHistogram()
+                        .Name("shoal_replica_batch_queue_seconds")
+                        .Help("Time a batched request waited in its queue before its Executor "
+                              "call started")
+                        .Register(registry)),
+        batch_execution(prometheus::BuildHistogram()
+                            .Name("shoal_replica_batch_execution_seconds")
+                            .Help("Duration of one Executor call over a batch")
+                            .Register(registry)),
         replica_restarts(prometheus::BuildCounter()
                              .Name("shoal_replica_restarts_total")
                              .Help("Times the orchestrator restarted a replica that exited")
@@ -74,6 +87,9 @@ struct Families {
   prometheus::Family<prometheus::Histogram>& replica_latency;
   prometheus::Family<prometheus::Gauge>& replica_in_flight;
   prometheus::Family<prometheus::Counter>& replica_dropped;
+  prometheus::Family<prometheus::Histogram>& batch_size;
+  prometheus::Family<prometheus::Histogram>& batch_queue;
+  prometheus::Family<prometheus::Histogram>& batch_execution;
   prometheus::Family<prometheus::Counter>& replica_restarts;
   prometheus::Family<prometheus::Counter>& router_requests;
   prometheus::Family<prometheus::Counter>& router_failures;
@@ -200,6 +216,22 @@ EndpointMetrics ForReplicaEndpoint(std::string_view deployment, std::string_view
       .requests = Counter(&f.replica_requests.Add(labels)),
       .failures = Counter(&f.replica_failures.Add(labels)),
       .latency = Histogram(&f.replica_latency.Add(labels, kBuckets)),
+  };
+}
+
+BatchingMetrics ForBatchingEndpoint(std::string_view deployment, std::string_view replica,
+                                   std::string_view endpoint) {
+  Families& f = GetFamilies();
+  prometheus::Labels labels = ReplicaLabels(deployment, replica);
+  labels.emplace("endpoint", std::string(endpoint));
+  static const prometheus::Histogram::BucketBoundaries kLatency(std::begin(kLatencyBuckets),
+                                                                std::end(kLatencyBuckets));
+  static const prometheus::Histogram::BucketBoundaries kSizes(std::begin(kBatchSizeBuckets),
+                                                              std::end(kBatchSizeBuckets));
+  return BatchingMetrics{
+      .batch_size = Histogram(&f.batch_size.Add(labels, kSizes)),
+      .queue_time = Histogram(&f.batch_queue.Add(labels, kLatency)),
+      .execution_time = Histogram(&f.batch_execution.Add(labels, kLatency)),
   };
 }
 

@@ -73,6 +73,15 @@ struct EndpointMetrics {
 };
 EndpointMetrics ForReplicaEndpoint(std::string_view deployment, std::string_view replica,
                                    std::string_view endpoint);
+// Dynamically batched endpoints, same labels as EndpointMetrics.
+inline constexpr double kBatchSizeBuckets[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
+struct BatchingMetrics {
+  Histogram batch_size;      // shoal_replica_batch_size: documents per Executor call
+  Histogram queue_time;      // shoal_replica_batch_queue_seconds: per request, queued to called
+  Histogram execution_time;  // shoal_replica_batch_execution_seconds: per Executor call
+};
+BatchingMetrics ForBatchingEndpoint(std::string_view deployment, std::string_view replica,
+                                    std::string_view endpoint);
 // shoal_replica_in_flight{deployment, replica}: requests received and not yet answered.
 Gauge ReplicaInFlight(std::string_view deployment, std::string_view replica);
 // shoal_replica_dropped_total{deployment, replica}: requests dropped before the Executor ran them

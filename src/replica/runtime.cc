@@ -210,6 +210,14 @@ void ReplicaRuntime::FillEndpoints(jina::EndpointsProto& out) const {
 
 bool ReplicaRuntime::Run(const internal::EndpointEntry& entry, internal::RequestState& state,
                          jina::DataRequestProto& response, Clock::time_point arrived) {
+  processed_.fetch_add(1, std::memory_order_relaxed);
+  const bool failed = Call(entry, state, response);
+  RecordAnswered(entry, arrived, failed);
+  return failed;
+}
+
+bool ReplicaRuntime::Call(const internal::EndpointEntry& entry, internal::RequestState& state,
+                          jina::DataRequestProto& response) {
   // `parameters["<deployment name>"]` (a dict) is merged over the parameters for this Executor.
   google::protobuf::Struct merged;
   const google::protobuf::Struct& params = response.parameters();
@@ -230,7 +238,6 @@ bool ReplicaRuntime::Run(const internal::EndpointEntry& entry, internal::Request
   if (!results.has_struct_value()) results.mutable_struct_value();
   state.results = results.mutable_struct_value();
 
-  processed_.fetch_add(1, std::memory_order_relaxed);
   {
     absl::MutexLock lock(&running_mu_);
     running_endpoint_ = response.header().exec_endpoint();  // as asked; `entry` may be /default
@@ -250,11 +257,7 @@ bool ReplicaRuntime::Run(const internal::EndpointEntry& entry, internal::Request
     absl::MutexLock lock(&running_mu_);
     running_since_.reset();
   }
-  metrics::EndpointMetrics& recorded = endpoint_metrics_[&entry - cls_->endpoints.entries.data()];
-  recorded.requests.Increment();
-  recorded.latency.Observe(std::chrono::duration<double>(Clock::now() - arrived).count());
   if (status.ok()) return false;
-  recorded.failures.Increment();
   std::optional<executor::ExceptionInfo> exception = executor::ExceptionOf(status);
   SHOAL_LOG_WARNING("%s failed on %s (request %s): %s", cls_->name, entry.name,
                     response.header().request_id(),
@@ -265,6 +268,46 @@ bool ReplicaRuntime::Run(const internal::EndpointEntry& entry, internal::Request
     SetError(response, ErrorName(status.code()), AsStd(status.message()), cls_->name);
   }
   return true;
+}
+
+void ReplicaRuntime::RecordAnswered(const internal::EndpointEntry& entry,
+                                    Clock::time_point arrived, bool failed) {
+  metrics::EndpointMetrics& recorded = endpoint_metrics_[&entry - cls_->endpoints.entries.data()];
+  recorded.requests.Increment();
+  recorded.latency.Observe(std::chrono::duration<double>(Clock::now() - arrived).count());
+  if (failed) recorded.failures.Increment();
+}
+
+bool ReplicaRuntime::RunBatch(const internal::EndpointEntry& entry, jina::DataRequestProto& batch,
+                              std::shared_ptr<const void> memory) {
+  docarray::DocListProto* docs = batch.mutable_data()->mutable_docs();
+  const int inputs = docs->docs_size();
+  internal::RequestState state;
+  state.docs = DocList(docs);
+  state.memory = std::move(memory);
+  state.parts = {docs};
+  state.part_origins = {std::string_view()};
+  if (Call(entry, state, batch)) return true;
+  if (docs->docs_size() != inputs) {
+    SetError(batch, "ValueError",
+             absl::StrFormat("endpoint '%s' is dynamically batched: it must return one document "
+                             "per input, in order, and returned %d for %d",
+                             entry.name, docs->docs_size(), inputs),
+             cls_->name);
+    return true;
+  }
+  return false;
+}
+
+const internal::EndpointEntry* ReplicaRuntime::Resolve(std::string_view endpoint) const {
+  if (endpoint == kDryRunEndpoint) return nullptr;
+  return Find(endpoint);
+}
+
+Status ReplicaRuntime::Prepare(jina::DataRequestProto& request) {
+  SHOAL_RETURN_IF_ERROR(DecodeDocs(request));
+  AssignMissingDocIds(request);
+  return absl::OkStatus();
 }
 
 Status ReplicaRuntime::PostRequest(absl::AnyInvocable<void()> task) {
@@ -279,8 +322,7 @@ Status ReplicaRuntime::PostRequest(absl::AnyInvocable<void()> task) {
 
 StatusOr<bool> ReplicaRuntime::Process(jina::DataRequestProto& request, Clock::time_point arrived,
                                        std::shared_ptr<const void> memory) {
-  SHOAL_RETURN_IF_ERROR(DecodeDocs(request));
-  AssignMissingDocIds(request);
+  SHOAL_RETURN_IF_ERROR(Prepare(request));
   // A dry run, or no handler and no /default: the request passes through (its docs given ids
   // like every other), as in Jina.
   if (request.header().exec_endpoint() == kDryRunEndpoint) return false;

@@ -58,6 +58,23 @@ class ReplicaRuntime {
                               Clock::time_point arrived = Clock::now(),
                               std::shared_ptr<const void> memory = nullptr);
 
+  // Decodes a request's docs and gives ids to those without one: what Process does first. Any
+  // thread (requests are prepared before they are queued for a batch).
+  static Status Prepare(jina::DataRequestProto& request);
+  // The entry that answers `endpoint` (its own, else /default); null for a dry run or when none
+  // does (the request then passes through). Any thread.
+  const internal::EndpointEntry* Resolve(std::string_view endpoint) const;
+  // Calls `entry` once over `batch`: its docs are those of several prepared requests, its
+  // parameters theirs. True when the Executor failed or did not answer one document per input
+  // (`batch` then carries the ERROR status). Records no per-request metrics: the caller does,
+  // with RecordAnswered, and counts each request with CountProcessed. Executor thread only.
+  bool RunBatch(const internal::EndpointEntry& entry, jina::DataRequestProto& batch,
+                std::shared_ptr<const void> memory);
+  void RecordAnswered(const internal::EndpointEntry& entry, Clock::time_point arrived,
+                      bool failed);
+  void CountProcessed() { processed_.fetch_add(1, std::memory_order_relaxed); }
+  const std::string& deployment_name() const { return deployment_name_; }
+
   void FillEndpoints(jina::EndpointsProto& out) const;
   // Whether `endpoint` is handled by a write endpoint (it goes through the Raft log when the
   // Deployment is stateful). Any thread.
@@ -91,6 +108,9 @@ class ReplicaRuntime {
   const internal::EndpointEntry* Find(std::string_view endpoint) const;
   bool Run(const internal::EndpointEntry& entry, internal::RequestState& state,
            jina::DataRequestProto& response, Clock::time_point arrived);
+  // The Executor call and, when it fails, the error answer in `response`; no metrics.
+  bool Call(const internal::EndpointEntry& entry, internal::RequestState& state,
+            jina::DataRequestProto& response);
 
   // Constant after construction.
   const Options options_;

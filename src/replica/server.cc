@@ -7,7 +7,9 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <optional>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -80,6 +82,42 @@ StatusOr<std::shared_ptr<ArenaMessage<Proto>>> ReadRequest(const grpc::ByteBuffe
   return message;
 }
 
+// The call's deadline on the steady clock; none when the client set none.
+std::optional<ReplicaRuntime::Clock::time_point> DeadlineOf(
+    const grpc::CallbackServerContext& context) {
+  const auto deadline = context.deadline();
+  if (deadline >= std::chrono::system_clock::time_point::max() - std::chrono::hours(24 * 365)) {
+    return std::nullopt;
+  }
+  return ReplicaRuntime::Clock::now() +
+         std::chrono::duration_cast<ReplicaRuntime::Clock::duration>(
+             deadline - std::chrono::system_clock::now());
+}
+
+// Queues a request for its batch when its endpoint is batched and it has documents; `done` then
+// answers it. Returns false when the request is to run alone; otherwise it is queued or `refused`
+// was called with why not.
+template <typename Done, typename Refused>
+bool SubmitToBatch(Batcher* batcher, const grpc::CallbackServerContext& context,
+                   jina::DataRequestProto* request, std::shared_ptr<const void> memory,
+                   absl::AnyInvocable<bool()> cancelled, Done done, Refused refused) {
+  if (batcher == nullptr || !batcher->Batches(request->header().exec_endpoint())) return false;
+  Status prepared = ReplicaRuntime::Prepare(*request);
+  if (!prepared.ok()) {
+    refused(prepared);
+    return true;
+  }
+  if (request->data().docs().docs_size() == 0) return false;
+  Status queued = batcher->Submit({.request = request,
+                                   .memory = std::move(memory),
+                                   .arrived = ReplicaRuntime::Clock::now(),
+                                   .deadline = DeadlineOf(context),
+                                   .cancelled = std::move(cancelled),
+                                   .done = std::move(done)});
+  if (!queued.ok()) refused(queued);
+  return true;
+}
+
 // Answers a unary call with `answer` serialized into `response`.
 void FinishWith(grpc::ServerUnaryReactor* reactor, const jina::DataRequestProto& answer,
                 grpc::ByteBuffer* response) {
@@ -92,10 +130,11 @@ void FinishWith(grpc::ServerUnaryReactor* reactor, const jina::DataRequestProto&
 class ReplicaStream : public rpc::CallStream {
  public:
   ReplicaStream(grpc::CallbackServerContext* context, ReplicaRuntime* runtime,
-                const Dispatcher* dispatcher, int64_t max_docs)
+                const Dispatcher* dispatcher, Batcher* batcher, int64_t max_docs)
       : CallStream(context, {.max_held = kMaxHeld}),
         runtime_(runtime),
         dispatcher_(dispatcher),
+        batcher_(batcher),
         max_docs_(max_docs) {}
 
   static constexpr size_t kMaxHeld = 64;
@@ -123,6 +162,18 @@ class ReplicaStream : public rpc::CallStream {
 
   // Runs the Executor on a streamed message (on the executor thread), then answers it.
   void Process(uint64_t sequence, std::shared_ptr<StreamMessage> message) {
+    jina::DataRequestProto* proto = message->proto;
+    if (SubmitToBatch(
+            batcher_, *context(), proto, message, [this] { return cancelled(); },
+            [this, sequence, message, in_flight = InFlight(runtime_->in_flight())](
+                StatusOr<bool> executor_failed) mutable {
+              Answer(sequence, std::move(message), executor_failed.status());
+            },
+            [this, sequence, message](const Status& refused) mutable {
+              Answer(sequence, std::move(message), refused);
+            })) {
+      return;
+    }
     Status posted =
         runtime_->PostRequest([this, sequence, message, arrived = ReplicaRuntime::Clock::now(),
                                in_flight = InFlight(runtime_->in_flight())]() mutable {
@@ -158,6 +209,7 @@ class ReplicaStream : public rpc::CallStream {
 
   ReplicaRuntime* const runtime_;
   const Dispatcher* const dispatcher_;
+  Batcher* const batcher_;  // null when no endpoint is batched
   const int64_t max_docs_;
 };
 
@@ -184,13 +236,16 @@ void FillInfo(const ReplicaRuntime& runtime, jina::JinaInfoProto& response) {
 class ReplicaServer::Services {
  public:
   Services(ReplicaRuntime* runtime, StatefulReplica* stateful, int64_t max_docs,
-           const std::string& token)
+           const std::string& token, BatchingTable batching)
       : dispatcher_(runtime, stateful),
-        single_(runtime, &dispatcher_, max_docs, token),
+        batcher_(batching.empty() ? nullptr
+                                  : std::make_unique<Batcher>(runtime, std::move(batching))),
+        single_(runtime, &dispatcher_, batcher_.get(), max_docs, token),
         data_(runtime, &dispatcher_, max_docs, token),
         call_(token,
-              [runtime, dispatcher = &dispatcher_, max_docs](grpc::CallbackServerContext* context) {
-                return new ReplicaStream(context, runtime, dispatcher, max_docs);
+              [runtime, dispatcher = &dispatcher_, batcher = batcher_.get(),
+               max_docs](grpc::CallbackServerContext* context) {
+                return new ReplicaStream(context, runtime, dispatcher, batcher, max_docs);
               }),
         discovery_(token,
                    [runtime](rpc::DiscoveryService::Done done) {
@@ -211,6 +266,11 @@ class ReplicaServer::Services {
     if (membership_ != nullptr) builder.RegisterService(membership_.get());
   }
 
+  // Flushes every batch queue: a draining replica answers what it holds without waiting.
+  void Drain() {
+    if (batcher_ != nullptr) batcher_->Drain();
+  }
+
   static std::vector<std::string> Names() {
     return {jina::JinaSingleDataRequestRPC::service_full_name(),
             jina::JinaDataRequestRPC::service_full_name(), jina::JinaRPC::service_full_name(),
@@ -223,10 +283,11 @@ class ReplicaServer::Services {
 
   class Single : public rpc::SingleBase {
    public:
-    Single(ReplicaRuntime* runtime, const Dispatcher* dispatcher, int64_t max_docs,
-           std::string token)
+    Single(ReplicaRuntime* runtime, const Dispatcher* dispatcher, Batcher* batcher,
+           int64_t max_docs, std::string token)
         : runtime_(runtime),
           dispatcher_(dispatcher),
+          batcher_(batcher),
           max_docs_(max_docs),
           token_(std::move(token)) {}
     grpc::ServerUnaryReactor* process_single_data(grpc::CallbackServerContext* context,
@@ -264,6 +325,21 @@ class ReplicaServer::Services {
     // Runs the Executor on the request (on the executor thread) and answers with it.
     void Serve(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
                std::shared_ptr<Request> request, grpc::ByteBuffer* response) {
+      jina::DataRequestProto* proto = request->proto;
+      if (SubmitToBatch(
+              batcher_, *context, proto, request, [context] { return context->IsCancelled(); },
+              [context, reactor, response, proto, in_flight = InFlight(runtime_->in_flight())](
+                  StatusOr<bool> executor_failed) {
+                if (!executor_failed.ok()) {
+                  reactor->Finish(rpc::ToGrpc(executor_failed.status()));
+                  return;
+                }
+                if (*executor_failed) context->AddTrailingMetadata("is-error", "true");
+                FinishWith(reactor, *proto, response);
+              },
+              [reactor](const Status& refused) { reactor->Finish(rpc::ToGrpc(refused)); })) {
+        return;
+      }
       Status posted = runtime_->PostRequest([this, context, reactor, request = std::move(request),
                                              response, arrived = ReplicaRuntime::Clock::now(),
                                              in_flight = InFlight(runtime_->in_flight())] {
@@ -287,10 +363,13 @@ class ReplicaServer::Services {
 
     ReplicaRuntime* const runtime_;
     const Dispatcher* const dispatcher_;
+    Batcher* const batcher_;  // null when no endpoint is batched
     const int64_t max_docs_;
     const std::string token_;
   };
 
+  // process_data: the parts of a join (no_reduce) reach the Executor together, as parts, so a
+  // batched endpoint runs such a request alone, unbatched.
   class Data : public rpc::DataBase {
    public:
     Data(ReplicaRuntime* runtime, const Dispatcher* dispatcher, int64_t max_docs, std::string token)
@@ -348,6 +427,7 @@ class ReplicaServer::Services {
   };
 
   const Dispatcher dispatcher_;  // first: the services below borrow it
+  std::unique_ptr<Batcher> batcher_;  // null when no endpoint is batched
   Single single_;
   Data data_;
   rpc::StreamService call_;
@@ -362,8 +442,9 @@ StatusOr<std::unique_ptr<ReplicaServer>> ReplicaServer::Start(
   std::unique_ptr<ReplicaServer> server(new ReplicaServer());
   server->runtime_ = std::move(runtime);
   server->stateful_ = std::move(stateful);
-  server->services_ = std::make_unique<Services>(server->runtime_.get(), server->stateful_.get(),
-                                                 options.max_docs_per_request, options.auth_token);
+  server->services_ =
+      std::make_unique<Services>(server->runtime_.get(), server->stateful_.get(),
+                                 options.max_docs_per_request, options.auth_token, options.batching);
   StatusOr<std::unique_ptr<grpc::Server>> started = rpc::StartServer(
       {.host = options.host,
        .port = options.port,
@@ -382,6 +463,7 @@ ReplicaServer::~ReplicaServer() { Shutdown(absl::Seconds(5)); }
 
 void ReplicaServer::Shutdown(absl::Duration grace) {
   if (stopped_.exchange(true)) return;
+  if (services_ != nullptr) services_->Drain();
   if (server_ != nullptr) {
     server_->GetHealthCheckService()->Shutdown();
     server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));

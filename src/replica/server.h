@@ -11,6 +11,7 @@
 #include "shoal/status.h"
 #include "src/common/tls_files.h"
 #include "src/config/grpc_server_options.h"
+#include "src/replica/batcher.h"
 #include "src/replica/runtime.h"
 
 namespace grpc {
@@ -42,6 +43,8 @@ class ReplicaServer {
     // (grpc.health stays open for probes).
     std::string auth_token;
     bool reflection = true;  // grpc.reflection.v1alpha
+    // Endpoints whose requests are batched (ResolveBatching); empty: none.
+    BatchingTable batching;
   };
   // `stateful` (optional) must have been started over `runtime`; writes then go through it.
   static StatusOr<std::unique_ptr<ReplicaServer>> Start(
