@@ -22,6 +22,8 @@
 #include "src/common/log.h"
 #include "src/executor/loader.h"
 #include "src/metrics/exposer.h"
+#include "src/config/dynamic_batching.h"
+#include "src/replica/batcher.h"
 #include "src/replica/runtime.h"
 #include "src/replica/server.h"
 #include "src/replica/stateful.h"
@@ -35,6 +37,7 @@ namespace {
 struct ExecutorFlags {
   std::string uses;
   std::string uses_with = "{}";
+  std::string uses_dynamic_batching;  // JSON: endpoint -> options
   std::string name = "executor";
   std::string host = "0.0.0.0";
   int port = 0;
@@ -141,6 +144,21 @@ StatusOr<std::unique_ptr<replica::StatefulReplica>> StartStateful(const Executor
   return replica::StatefulReplica::Start(runtime, std::move(options));
 }
 
+// The batched endpoints: registrations, the Executor YAML's `dynamic_batching`, then
+// --uses-dynamic-batching (a Deployment's `uses_dynamic_batching`).
+StatusOr<replica::BatchingTable> ResolveBatching(const ExecutorFlags& flags,
+                                                 const executor::LoadedExecutor& loaded) {
+  replica::BatchingSources sources{.yaml = loaded.dynamic_batching,
+                                   .yaml_source = loaded.dynamic_batching_source,
+                                   .stateful = flags.stateful};
+  if (!flags.uses_dynamic_batching.empty()) {
+    SHOAL_ASSIGN_OR_RETURN(sources.deployment,
+                           config::ParseDynamicBatchingJson(flags.uses_dynamic_batching,
+                                                            "--uses-dynamic-batching"));
+  }
+  return replica::ResolveBatching(*loaded.cls, sources);
+}
+
 // Drains `server` (Shutdown with `grace`) on its own thread; false when the drain, or the
 // Executor's current request, is still going a moment after `grace`.
 bool Drain(replica::ReplicaServer& server, absl::Duration grace) {
@@ -185,6 +203,11 @@ int RunExecutor(const ExecutorFlags& flags) {
     SHOAL_LOG_ERROR("cannot start Executor '%s': %s", flags.uses, loaded.status().ToString());
     return 1;
   }
+  StatusOr<replica::BatchingTable> batching = ResolveBatching(flags, *loaded);
+  if (!batching.ok()) {
+    SHOAL_LOG_ERROR("cannot start Executor '%s': %s", flags.uses, batching.status().message());
+    return 2;
+  }
   auto runtime = std::make_unique<replica::ReplicaRuntime>(
       std::move(loaded).value(),
       replica::ReplicaRuntime::Options{.name = flags.name,
@@ -227,7 +250,8 @@ int RunExecutor(const ExecutorFlags& flags) {
                                      .max_docs_per_request = flags.max_docs_per_request,
                                      .tls = flags.tls,
                                      .auth_token = *token,
-                                     .reflection = !flags.no_reflection},
+                                     .reflection = !flags.no_reflection,
+                                     .batching = *std::move(batching)},
                                     std::move(stateful));
   if (!server.ok()) {
     SHOAL_LOG_ERROR("cannot serve '%s': %s", flags.uses, server.status().ToString());
@@ -271,6 +295,9 @@ Command AddExecutorCommand(CLI::App& app) {
                   "package.module:Class, or Executor YAML")
       ->required();
   sub->add_option("--uses-with", flags->uses_with, "JSON object passed to the Executor");
+  sub->add_option("--uses-dynamic-batching", flags->uses_dynamic_batching,
+                  "JSON object of endpoint to dynamic batching options, over the Executor's own: "
+                  "'{\"/embed\": {\"preferred_batch_size\": 32, \"timeout\": 50}}'");
   sub->add_option("--name", flags->name, "Replica name, e.g. indexer/rep-0");
   sub->add_option("--host", flags->host, "Address to listen on");
   sub->add_option("--port", flags->port, "Port to listen on (0: any free port)")

@@ -485,6 +485,10 @@ std::vector<std::string> ReplicaLimitFlags(const DeploymentSpec& spec) {
   add("--max-docs-per-request", spec.max_docs_per_request);
   add("--max-message-size", spec.grpc_server_limits.max_receive_message_bytes);
   add("--max-send-message-size", spec.grpc_server_limits.max_send_message_bytes);
+  if (!spec.uses_dynamic_batching.empty()) {
+    flags.insert(flags.end(),
+                 {"--uses-dynamic-batching", DynamicBatchingToJson(spec.uses_dynamic_batching)});
+  }
   return flags;
 }
 

@@ -12,6 +12,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "shoal/status.h"
 #include "src/common/tls_files.h"
+#include "src/config/dynamic_batching.h"
 #include "src/config/grpc_server_options.h"
 
 namespace shoal::config {
@@ -24,6 +25,8 @@ struct DeploymentSpec {
   std::string uses = "Echo";  // class, path/libx.so[:Class], Executor YAML
   google::protobuf::Struct uses_with;
   google::protobuf::Struct uses_metas;  // as written; `workspace` also fills `workspace`
+  // `uses_dynamic_batching`: over the Executor YAML's `dynamic_batching` and the registrations.
+  DynamicBatchingTable uses_dynamic_batching;
   int replicas = 1;
   int shards = 1;
   // Polling: the '*' default and named endpoints, as written ("ANY"/"ALL", any case).

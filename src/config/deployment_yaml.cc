@@ -37,7 +37,7 @@ constexpr std::string_view kSupportedKeys[] = {
     "read_consistency", "load_balancing", "needs", "floating", "no_reduce", "grpc_metadata",
     "gpus", "max_queued_requests", "max_docs_per_request", "grpc_server_options",
     "expose_internal_errors", "auth_token", "ssl_certfile", "ssl_keyfile", "internal_tls",
-    "reflection",
+    "reflection", "uses_dynamic_batching",
 };
 
 // Jina Deployment arguments (reference §8.2) that have no effect in Shoal.
@@ -50,7 +50,7 @@ constexpr std::string_view kIgnoredKeys[] = {
     "protocol", "provider", "provider_endpoint", "py_modules", "quiet", "quiet_error", "reload",
     "runtime_cls", "timeout_ctrl", "title", "traces_exporter_host",
     "traces_exporter_port", "tracing", "uses_after", "uses_after_address", "uses_before",
-    "uses_before_address", "uses_dynamic_batching", "uses_requests", "uvicorn_kwargs", "volumes",
+    "uses_before_address", "uses_requests", "uvicorn_kwargs", "volumes",
     "when",
 };
 // clang-format on
@@ -420,6 +420,11 @@ absl::Status ReadEntry(const Context& ctx, const Entry& entry) {
     return ReadStructWithOrigins(ctx, entry, key, ctx.spec.raft_configuration);
   }
   if (key == "env") return ReadStringMap(ctx, entry, key, ctx.spec.env);
+  if (key == "uses_dynamic_batching") {
+    SHOAL_ASSIGN_OR_RETURN(ctx.spec.uses_dynamic_batching,
+                           ReadDynamicBatching(entry.value, ctx.filename, key));
+    return absl::OkStatus();
+  }
   if (key == "internal_tls") return ReadInternalTls(ctx, entry);
   if (key == "grpc_metadata") return ReadStringMap(ctx, entry, key, ctx.spec.grpc_metadata);
   SHOAL_ASSIGN_OR_RETURN(Value value, YamlToValue(entry.value, ctx.filename, key));

@@ -110,9 +110,7 @@ absl::Status ParseEntry(const YAML::Node& name_node, const YAML::Node& node,
   } else if (name == "requests") {
     SHOAL_RETURN_IF_ERROR(ReadRequests(node, filename, out));
   } else if (name == "dynamic_batching") {
-    SHOAL_RETURN_IF_ERROR(YamlToValue(node, filename, name).status());
-    SHOAL_LOG_WARNING("%s: 'dynamic_batching' is ignored: requests are not batched",
-                      YamlLocation(filename, MarkOf(name_node)));
+    SHOAL_ASSIGN_OR_RETURN(out.dynamic_batching, ReadDynamicBatching(node, filename, name));
   } else {
     return YamlError(filename, MarkOf(name_node), name,
                      absl::StrFormat("unknown key; expected one of: %s", kTopLevelKeys));

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "google/protobuf/struct.pb.h"
+#include "src/config/dynamic_batching.h"
 
 namespace shoal::config {
 
@@ -25,10 +26,12 @@ struct ExecutorYaml {
   // `requests:` (endpoint -> method name), in file order: for a Python Executor each entry binds
   // the endpoint to the method, over the class's own @requests bindings.
   std::vector<std::pair<std::string, std::string>> requests;
+  // `dynamic_batching:` (endpoint -> options), over the endpoints' own registrations.
+  DynamicBatchingTable dynamic_batching;
 };
 
 // Parses an Executor YAML. Accepted top-level keys: jtype, with, metas, py_modules, requests and
-// dynamic_batching (the last is ignored with a warning).
+// dynamic_batching (see dynamic_batching.h).
 // Errors are InvalidArgument naming "file:line:column" and the key: not a map, missing jtype,
 // `with` or `metas` not a map, `requests` not a map of endpoint to method name, an unknown
 // top-level key, a duplicate key, an unset `${{ ENV.X }}`.

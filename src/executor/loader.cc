@@ -130,6 +130,8 @@ struct Resolved {
   const ExecutorClass* cls = nullptr;
   Struct with;
   std::optional<PythonUses> python;
+  config::DynamicBatchingTable dynamic_batching;  // an Executor YAML's
+  std::string dynamic_batching_source;
 };
 
 struct PythonLoaderSlot {
@@ -185,10 +187,12 @@ StatusOr<Resolved> ResolveYaml(const UsesSpec& spec) {
                                             ? config::ParseExecutorYaml(spec.path_or_name, source)
                                             : config::LoadExecutorYaml(spec.path_or_name);
   if (!yaml.ok()) return yaml.status();
-  if (!yaml->py_modules.empty()) {
-    return Resolved{.python = PythonFromYaml(spec, *yaml, source)};
-  }
   const std::string context = absl::StrFormat("Executor YAML '%s'", source);
+  if (!yaml->py_modules.empty()) {
+    return Resolved{.python = PythonFromYaml(spec, *yaml, source),
+                    .dynamic_batching = std::move(yaml->dynamic_batching),
+                    .dynamic_batching_source = context};
+  }
   if (!yaml->requests.empty()) {
     SHOAL_LOG_WARNING(
         "%s: 'requests' is ignored: a C++ Executor's endpoints come from its "
@@ -212,7 +216,10 @@ StatusOr<Resolved> ResolveYaml(const UsesSpec& spec) {
         absl::StrFormat("%s: jtype '%s' must name an Executor class", context, yaml->jtype));
   }
   if (!cls.ok()) return WithContext(cls.status(), context);
-  return Resolved{*cls, std::move(yaml->with)};
+  return Resolved{.cls = *cls,
+                  .with = std::move(yaml->with),
+                  .dynamic_batching = std::move(yaml->dynamic_batching),
+                  .dynamic_batching_source = context};
 }
 
 StatusOr<Resolved> Resolve(std::string_view uses) {
@@ -296,7 +303,13 @@ StatusOr<LoadedExecutor> LoadExecutor(std::string_view uses, const Params& uses_
                                       const LoadContext& load_context) {
   SHOAL_ASSIGN_OR_RETURN(Resolved resolved, Resolve(uses));
   if (resolved.python.has_value()) {
-    return LoadPython(*std::move(resolved.python), uses_with, load_context);
+    StatusOr<LoadedExecutor> loaded =
+        LoadPython(*std::move(resolved.python), uses_with, load_context);
+    if (loaded.ok()) {
+      loaded->dynamic_batching = std::move(resolved.dynamic_batching);
+      loaded->dynamic_batching_source = std::move(resolved.dynamic_batching_source);
+    }
+    return loaded;
   }
   // Jina updates the YAML's `with` by `uses_with`, key by key: uses_with wins.
   for (const auto& [key, value] : uses_with.proto().fields()) {
@@ -307,7 +320,8 @@ StatusOr<LoadedExecutor> LoadExecutor(std::string_view uses, const Params& uses_
   if (!config.ok()) return WithContext(config.status(), context);
   StatusOr<std::unique_ptr<Executor>> instance = Construct(*resolved.cls, *config);
   if (!instance.ok()) return WithContext(instance.status(), context);
-  return LoadedExecutor{*std::move(instance), resolved.cls};
+  return LoadedExecutor{*std::move(instance), resolved.cls, std::move(resolved.dynamic_batching),
+                        std::move(resolved.dynamic_batching_source)};
 }
 
 }  // namespace shoal::executor

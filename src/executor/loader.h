@@ -14,6 +14,7 @@
 #include "shoal/executor.h"
 #include "shoal/params.h"
 #include "shoal/status.h"
+#include "src/config/dynamic_batching.h"
 #include "src/executor/registry.h"
 
 namespace shoal::executor {
@@ -21,6 +22,9 @@ namespace shoal::executor {
 struct LoadedExecutor {
   std::unique_ptr<Executor> instance;
   const ExecutorClass* cls;  // registry entry; valid for the life of the process
+  // An Executor YAML's `dynamic_batching:`, and the YAML's name for messages.
+  config::DynamicBatchingTable dynamic_batching;
+  std::string dynamic_batching_source;
 };
 
 // Where the Executor will serve, for Executors that read it while they are built (Python's

@@ -132,7 +132,7 @@ StatusOr<BatchingTable> ResolveBatching(const executor::ExecutorClass& cls,
     SHOAL_RETURN_IF_ERROR(CheckOptions(entry.name, *entry.batching, cls.name));
     table[entry.name] = *entry.batching;
   }
-  auto apply = [&](const BatchingTable& from, std::string_view source) -> Status {
+  auto apply = [&](const config::DynamicBatchingTable& from, std::string_view source) -> Status {
     for (const auto& [name, options] : from) {
       if (find(name) == nullptr) {
         std::vector<std::string> names;
@@ -144,8 +144,12 @@ StatusOr<BatchingTable> ResolveBatching(const executor::ExecutorClass& cls,
             "%s)",
             source, name, cls.name, absl::StrJoin(names, ", ")));
       }
-      SHOAL_RETURN_IF_ERROR(CheckOptions(name, options, source));
-      table[name] = options;
+      if (!options.has_value()) {
+        table.erase(name);
+        continue;
+      }
+      SHOAL_RETURN_IF_ERROR(CheckOptions(name, *options, source));
+      table[name] = *options;
     }
     return absl::OkStatus();
   };

@@ -20,6 +20,7 @@
 #include "jina.pb.h"
 #include "shoal/executor.h"
 #include "shoal/status.h"
+#include "src/config/dynamic_batching.h"
 #include "src/executor/registry.h"
 #include "src/metrics/metrics.h"
 #include "src/replica/runtime.h"
@@ -34,10 +35,11 @@ using BatchingTable = std::map<std::string, BatchingOptions, std::less<>>;
 // `dynamic_batching:`, the Deployment's `uses_dynamic_batching:`. An entry replaces a lower one
 // for its endpoint. `stateful`: write endpoints go through the Raft log one request at a time, so
 // batching one of them is refused.
+// `use_dynamic_batching: false` (nullopt) switches an endpoint's batching off.
 struct BatchingSources {
-  BatchingTable yaml;
+  config::DynamicBatchingTable yaml;
   std::string yaml_source;  // for messages: "Executor YAML 'x.yml'"
-  BatchingTable deployment;
+  config::DynamicBatchingTable deployment;
   bool stateful = false;
 };
 // The merged table, or InvalidArgument naming the source and the endpoint: an endpoint the

@@ -301,21 +301,31 @@ TEST_F(BatcherTest, DrainFlushesEveryQueueAtOnce) {
 TEST(ResolveBatchingTest, LaterSourcesReplaceEarlierOnesPerEndpoint) {
   const executor::ExecutorClass* cls = executor::FindExecutorClass("BatchProbe");
   ASSERT_NE(cls, nullptr);
-  StatusOr<BatchingTable> table =
-      ResolveBatching(*cls, {.yaml = {{"/embed", {.preferred_batch_size = 4}},
-                                      {"/drop", {.preferred_batch_size = 5}}},
-                             .yaml_source = "e.yml",
-                             .deployment = {{"/embed", {.preferred_batch_size = 9}}}});
+  StatusOr<BatchingTable> table = ResolveBatching(
+      *cls, {.yaml = {{"/embed", BatchingOptions{.preferred_batch_size = 4}},
+                      {"/drop", BatchingOptions{.preferred_batch_size = 5}}},
+             .yaml_source = "e.yml",
+             .deployment = {{"/embed", BatchingOptions{.preferred_batch_size = 9}}}});
   ASSERT_TRUE(table.ok()) << table.status();
   EXPECT_EQ(table->at("/embed").preferred_batch_size, 9);
   EXPECT_EQ(table->at("/drop").preferred_batch_size, 5);
+}
+
+TEST(ResolveBatchingTest, UseDynamicBatchingFalseSwitchesAnEndpointOff) {
+  const executor::ExecutorClass* cls = executor::FindExecutorClass("BatchProbe");
+  ASSERT_NE(cls, nullptr);
+  StatusOr<BatchingTable> table =
+      ResolveBatching(*cls, {.yaml = {{"/embed", BatchingOptions{.preferred_batch_size = 4}}},
+                             .deployment = {{"/embed", std::nullopt}}});
+  ASSERT_TRUE(table.ok()) << table.status();
+  EXPECT_FALSE(table->contains("/embed"));
 }
 
 TEST(ResolveBatchingTest, AnEndpointTheExecutorDoesNotHaveIsAnError) {
   const executor::ExecutorClass* cls = executor::FindExecutorClass("BatchProbe");
   ASSERT_NE(cls, nullptr);
   StatusOr<BatchingTable> table =
-      ResolveBatching(*cls, {.deployment = {{"/nope", {.preferred_batch_size = 4}}}});
+      ResolveBatching(*cls, {.deployment = {{"/nope", BatchingOptions{.preferred_batch_size = 4}}}});
   EXPECT_EQ(table.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(table.status().message(), HasSubstr("uses_dynamic_batching"));
   EXPECT_THAT(table.status().message(), HasSubstr("'/nope'"));
@@ -325,7 +335,8 @@ TEST(ResolveBatchingTest, AnEndpointTheExecutorDoesNotHaveIsAnError) {
 TEST(ResolveBatchingTest, AWriteEndpointOfAStatefulDeploymentIsRefused) {
   const executor::ExecutorClass* cls = executor::FindExecutorClass("BatchProbe");
   ASSERT_NE(cls, nullptr);
-  BatchingSources sources{.deployment = {{"/index", {.preferred_batch_size = 4}}}};
+  BatchingSources sources{
+      .deployment = {{"/index", BatchingOptions{.preferred_batch_size = 4}}}};
   EXPECT_TRUE(ResolveBatching(*cls, sources).ok());
   sources.stateful = true;
   StatusOr<BatchingTable> table = ResolveBatching(*cls, sources);
@@ -337,7 +348,7 @@ TEST(ResolveBatchingTest, NonPositiveValuesAreErrors) {
   const executor::ExecutorClass* cls = executor::FindExecutorClass("BatchProbe");
   ASSERT_NE(cls, nullptr);
   StatusOr<BatchingTable> table =
-      ResolveBatching(*cls, {.deployment = {{"/embed", {.timeout_ms = 0}}}});
+      ResolveBatching(*cls, {.deployment = {{"/embed", BatchingOptions{.timeout_ms = 0}}}});
   EXPECT_EQ(table.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(table.status().message(), HasSubstr("timeout"));
 }
