@@ -34,6 +34,9 @@ struct DeploymentOptions {
   std::string name = "executor";
   std::string uses = "Echo";     // class name, path/libx.so[:Class], Executor YAML
   std::string uses_with = "{}";  // a JSON object for the Executor
+  // Dynamic batching per endpoint, over the Executor's own (JSON, as Jina's
+  // uses_dynamic_batching): {"/embed": {"preferred_batch_size": 32, "timeout": 50}}.
+  std::string uses_dynamic_batching = "{}";
   int replicas = 1;
   int shards = 1;
   std::string polling = "ANY";     // ANY / ALL, or a JSON map {"*": "ANY", "/custom": "ALL"}

@@ -17,6 +17,12 @@ StatusOr<config::DeploymentSpec> ToDeploymentSpec(const DeploymentOptions& o) {
     return absl::InvalidArgumentError(
         absl::StrCat("Deployment '", o.name, "': uses_with is not a JSON object: ", o.uses_with));
   }
+  if (o.uses_dynamic_batching != "{}" && !o.uses_dynamic_batching.empty()) {
+    StatusOr<config::DynamicBatchingTable> batching = config::ParseDynamicBatchingJson(
+        o.uses_dynamic_batching, absl::StrCat("Deployment '", o.name, "': uses_dynamic_batching"));
+    if (!batching.ok()) return batching.status();
+    spec.uses_dynamic_batching = *std::move(batching);
+  }
   spec.replicas = o.replicas;
   spec.shards = o.shards;
   if (!o.polling.empty() && o.polling.front() == '{') {

@@ -75,6 +75,7 @@ const Setters<DeploymentOptions>& DeploymentSetters() {
       Field("name", &O::name),
       Field("uses", &O::uses),
       Field("uses_with", &O::uses_with),
+      Field("uses_dynamic_batching", &O::uses_dynamic_batching),
       Field("replicas", &O::replicas),
       Field("shards", &O::shards),
       Field("polling", &O::polling),
