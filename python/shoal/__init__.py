@@ -15,6 +15,7 @@ __version__ = _shoal.__version__
 _EXPORTS = {
     'Executor': 'shoal.executor',
     'requests': 'shoal.executor',
+    'dynamic_batching': 'shoal.executor',
     'write': 'shoal.executor',
     'Deployment': 'shoal.orchestrate',
     'Flow': 'shoal.orchestrate',

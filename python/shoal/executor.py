@@ -21,13 +21,14 @@ decorators only mark the methods, which stay plain functions.
 import logging
 import types
 
-__all__ = ['Executor', 'requests', 'write']
+__all__ = ['Executor', 'dynamic_batching', 'requests', 'write']
 
 DEFAULT_ENDPOINT = '/default'
 
 # Attributes the decorators set on a method.
 _ENDPOINTS_ATTR = '_shoal_endpoints'
 _WRITE_ATTR = '_shoal_write'
+_BATCHING_ATTR = '_shoal_batching'
 
 
 def requests(func=None, *, on=None, **kwargs):
@@ -65,6 +66,56 @@ def write(func):
         raise TypeError(f'@write decorates a method, not {func!r}')
     setattr(func, _WRITE_ATTR, True)
     return func
+
+
+def _positive_int(name, value, optional=True):
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f'@dynamic_batching: {name} must be a positive int'
+                         f'{" or None" if optional else ""}, got {value!r}')
+    return value
+
+
+def dynamic_batching(func=None, *, preferred_batch_size=None, timeout=10_000, flush_all=False,
+                     custom_metric=None, use_custom_metric=False, use_dynamic_batching=True,
+                     max_queue_delay=None, max_batch_size=None, max_queue_size=None):
+    """Batches the requests of the decorated endpoint method, as Jina's ``@dynamic_batching``:
+    requests with the same endpoint and parameters wait in a queue, flushed when it holds
+    ``preferred_batch_size`` documents or ``timeout`` ms after its first request; the method is
+    then called once with the documents of all of them and must return one document per input,
+    in order (each caller gets its own back). ``flush_all`` passes the whole queue in one call.
+
+    Beyond Jina, as Triton: ``max_queue_delay`` (microseconds, replaces ``timeout``),
+    ``max_batch_size`` (a larger request is split across calls) and ``max_queue_size`` (requests
+    waiting; more are refused with RESOURCE_EXHAUSTED). ``custom_metric`` is not supported:
+    batches are counted in documents. An Executor YAML's ``dynamic_batching:`` and a
+    Deployment's ``uses_dynamic_batching`` replace these options per endpoint.
+    """
+    if custom_metric is not None or use_custom_metric:
+        raise ValueError('@dynamic_batching: custom_metric is not supported by Shoal: batches '
+                         'are counted in documents')
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ValueError(f'@dynamic_batching: timeout must be a positive number of ms, '
+                         f'got {timeout!r}')
+    options = {
+        'preferred_batch_size': _positive_int('preferred_batch_size', preferred_batch_size),
+        'timeout': int(timeout),
+        'flush_all': bool(flush_all),
+        'max_queue_delay': _positive_int('max_queue_delay', max_queue_delay),
+        'max_batch_size': _positive_int('max_batch_size', max_batch_size),
+        'max_queue_size': _positive_int('max_queue_size', max_queue_size),
+    }
+
+    def mark(fn):
+        if not callable(fn):
+            raise TypeError(f'@dynamic_batching decorates a method, not {fn!r}')
+        setattr(fn, _BATCHING_ATTR, options if use_dynamic_batching else None)
+        return fn
+
+    if func is not None:
+        return mark(func)
+    return mark
 
 
 class Executor:

@@ -42,7 +42,7 @@ _IGNORED = {
 _UNSUPPORTED = {
     'uses_before': None, 'uses_after': None, 'uses_before_address': None,
     'uses_after_address': None, 'when': None, 'gpus': None, 'docker_kwargs': None,
-    'volumes': None, 'entrypoint': None, 'uses_requests': None, 'uses_dynamic_batching': None,
+    'volumes': None, 'entrypoint': None, 'uses_requests': None,
     'py_modules': None, 'native': False, 'runtime_cls': None, 'allow_concurrent': False,
     'reload': False, 'connection_list': None, 'grpc_metadata': None,
     'grpc_server_options': None, 'provider': None, 'provider_endpoint': None,
@@ -202,6 +202,8 @@ def _deployment_options(where, uses_files, kwargs, in_flow=False):
         native['workspace'] = os.fspath(workspace)
     native['uses'] = uses_files.resolve(take('uses', 'BaseExecutor'), name, workspace)
     native['uses_with'] = _json(where, 'uses_with', take('uses_with') or {})
+    native['uses_dynamic_batching'] = _json(where, 'uses_dynamic_batching',
+                                            take('uses_dynamic_batching') or {})
     native['replicas'] = _int(where, 'replicas', take('replicas', 1))
     native['shards'] = _int(where, 'shards', take('shards', 1))
     polling = take('polling', 'ANY')

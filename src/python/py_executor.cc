@@ -166,6 +166,29 @@ py::dict ToDict(const std::vector<std::pair<std::string, std::string>>& items) {
   return dict;
 }
 
+// The options @dynamic_batching put on an endpoint's method (a dict; None: not batched).
+std::optional<BatchingOptions> BatchingOf(py::handle options) {
+  if (options.is_none()) return std::nullopt;
+  const auto dict = py::reinterpret_borrow<py::dict>(options);
+  auto get = [&](const char* key) -> py::object {
+    if (!dict.contains(key)) return py::none();
+    return py::reinterpret_borrow<py::object>(dict[key]);
+  };
+  BatchingOptions batching;
+  auto set_int = [&](const char* key, auto& field) {
+    if (py::object value = get(key); !value.is_none()) field = value.cast<int64_t>();
+  };
+  set_int("preferred_batch_size", batching.preferred_batch_size);
+  set_int("timeout", batching.timeout_ms);
+  set_int("max_queue_delay", batching.max_queue_delay_us);
+  set_int("max_batch_size", batching.max_batch_size);
+  set_int("max_queue_size", batching.max_queue_size);
+  if (py::object flush_all = get("flush_all"); !flush_all.is_none()) {
+    batching.flush_all = flush_all.cast<bool>();
+  }
+  return batching;
+}
+
 }  // namespace
 
 Status StatusFromPython(py::error_already_set& error) {
@@ -204,7 +227,8 @@ StatusOr<executor::LoadedExecutor> PyExecutor::Load(const executor::PythonUses& 
                                         endpoint.attr("write").cast<bool>(),
                                         [index](Executor& e, Request& r) {
                                           return static_cast<PyExecutor&>(e).Call(index, r);
-                                        }});
+                                        },
+                                        BatchingOf(endpoint.attr("batching"))});
       ++index;
     }
   } catch (py::error_already_set& error) {

@@ -17,7 +17,7 @@ import types
 import typing
 
 import _shoal
-from shoal.executor import _WRITE_ATTR, Executor
+from shoal.executor import _BATCHING_ATTR, _WRITE_ATTR, Executor
 
 
 class LoadError(Exception):
@@ -31,6 +31,7 @@ class Endpoint(typing.NamedTuple):
     wrap: typing.Callable  # _shoal.DocList -> what the method's `docs` expects
     pass_parameters: bool
     pass_parts: bool  # takes docs_matrix and docs_map (requests of several parts, no_reduce)
+    batching: typing.Optional[dict] = None  # @dynamic_batching's options
 
 
 class Hosted(typing.NamedTuple):
@@ -163,7 +164,8 @@ def _endpoint(instance, endpoint, method_name, write):
                         f'(def {method_name}(self, docs, parameters, **kwargs))')
     call = _run_async(method) if inspect.iscoroutinefunction(method) else method
     return Endpoint(endpoint, write, call, _docs_wrapper(method), var_kw or 'parameters' in params,
-                    var_kw or 'docs_matrix' in params or 'docs_map' in params)
+                    var_kw or 'docs_matrix' in params or 'docs_map' in params,
+                    getattr(method, _BATCHING_ATTR, None))
 
 
 def _with_requests(cls, table, requests, uses):

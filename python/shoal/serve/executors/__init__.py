@@ -1,4 +1,4 @@
 """Executors and their decorators, under Jina's module path (``jina.serve.executors``)."""
-from shoal.executor import Executor, requests, write
+from shoal.executor import Executor, dynamic_batching, requests, write
 
-__all__ = ['Executor', 'requests', 'write']
+__all__ = ['Executor', 'dynamic_batching', 'requests', 'write']

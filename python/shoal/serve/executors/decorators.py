@@ -1,4 +1,5 @@
-"""``from shoal.serve.executors.decorators import write, requests``, as Jina spells it."""
-from shoal.executor import requests, write
+"""``from shoal.serve.executors.decorators import dynamic_batching, requests, write``, as Jina
+spells it."""
+from shoal.executor import dynamic_batching, requests, write
 
-__all__ = ['requests', 'write']
+__all__ = ['dynamic_batching', 'requests', 'write']
