@@ -3,9 +3,9 @@
 
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
 #include "shoal/status.h"
 #include "src/config/yaml_value.h"
 
@@ -89,6 +89,22 @@ absl::StatusOr<std::optional<BatchingOptions>> ReadEndpoint(const YAML::Node& no
   return options;
 }
 
+// `text` as a JSON string literal.
+std::string JsonQuote(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      absl::StrAppendFormat(&out, "\\u%04x", static_cast<int>(c));
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
 }  // namespace
 
 absl::StatusOr<DynamicBatchingTable> ReadDynamicBatching(const YAML::Node& node,
@@ -126,31 +142,32 @@ absl::StatusOr<DynamicBatchingTable> ParseDynamicBatchingJson(std::string_view j
 }
 
 std::string DynamicBatchingToJson(const DynamicBatchingTable& table) {
-  google::protobuf::Struct root;
+  // Written by hand, keys in a fixed order, so that exports are the same from run to run.
+  std::string json = "{";
   for (const auto& [endpoint, options] : table) {
-    auto& fields = *(*root.mutable_fields())[endpoint].mutable_struct_value()->mutable_fields();
+    if (json.size() > 1) json += ",";
+    absl::StrAppend(&json, JsonQuote(endpoint), ":{");
     if (!options.has_value()) {
-      fields["use_dynamic_batching"].set_bool_value(false);
+      json += "\"use_dynamic_batching\":false}";
       continue;
     }
     if (options->preferred_batch_size > 0) {
-      fields["preferred_batch_size"].set_number_value(options->preferred_batch_size);
+      absl::StrAppend(&json, "\"preferred_batch_size\":", options->preferred_batch_size, ",");
     }
-    fields["timeout"].set_number_value(static_cast<double>(options->timeout_ms));
-    if (options->flush_all) fields["flush_all"].set_bool_value(true);
+    absl::StrAppend(&json, "\"timeout\":", options->timeout_ms);
+    if (options->flush_all) json += ",\"flush_all\":true";
     if (options->max_queue_delay_us > 0) {
-      fields["max_queue_delay"].set_number_value(static_cast<double>(options->max_queue_delay_us));
+      absl::StrAppend(&json, ",\"max_queue_delay\":", options->max_queue_delay_us);
     }
     if (options->max_batch_size > 0) {
-      fields["max_batch_size"].set_number_value(options->max_batch_size);
+      absl::StrAppend(&json, ",\"max_batch_size\":", options->max_batch_size);
     }
     if (options->max_queue_size > 0) {
-      fields["max_queue_size"].set_number_value(options->max_queue_size);
+      absl::StrAppend(&json, ",\"max_queue_size\":", options->max_queue_size);
     }
+    json += "}";
   }
-  std::string json;
-  (void)google::protobuf::util::MessageToJsonString(root, &json);
-  return json;
+  return json + "}";
 }
 
 }  // namespace shoal::config

@@ -225,3 +225,19 @@ TEST(DockerComposeTest, CertificatesAreMountedReadOnlyAndTheTokenComesFromTheEnv
 
 }  // namespace
 }  // namespace shoal::exporter
+
+namespace shoal::exporter {
+namespace {
+
+TEST(DockerComposeTest, UsesDynamicBatchingReachesTheReplicaCommand) {
+  YAML::Node compose = Export(R"(
+jtype: Flow
+executors:
+  - {name: enc, uses: Echo, uses_dynamic_batching: {/embed: {preferred_batch_size: 8}}}
+)");
+  EXPECT_EQ(Flag(compose["services"]["enc"]["command"], "--uses-dynamic-batching"),
+            R"({"/embed":{"preferred_batch_size":8,"timeout":10000}})");
+}
+
+}  // namespace
+}  // namespace shoal::exporter
