@@ -366,22 +366,14 @@ bool Batcher::DropGone(Batch& batch) {
     if (!pending.finished) kept.push_back(std::move(slice));
   }
   batch.slices = std::move(kept);
+  batch.docs = 0;
+  for (const Slice& slice : batch.slices) batch.docs += slice.end - slice.begin;
   return batch.slices.empty();
 }
 
 void Batcher::Run(Batch& batch) {
   if (!DropGone(batch)) {
     const Endpoint& endpoint = *batch.endpoint;
-    auto message = std::make_shared<BatchMessage>();
-    jina::DataRequestProto& call = *message->proto;
-    const jina::DataRequestProto& first = *batch.slices.front().pending->item.request;
-    *call.mutable_header() = first.header();
-    *call.mutable_parameters() = first.parameters();
-    docarray::DocListProto* docs = call.mutable_data()->mutable_docs();
-    for (const Slice& slice : batch.slices) {
-      const docarray::DocListProto& own = slice.pending->item.request->data().docs();
-      for (int i = slice.begin; i < slice.end; ++i) *docs->add_docs() = own.docs(i);
-    }
     const Clock::time_point start = Clock::now();
     for (const Slice& slice : batch.slices) {
       if (slice.begin == 0) {
@@ -389,20 +381,45 @@ void Batcher::Run(Batch& batch) {
             std::chrono::duration<double>(start - slice.pending->item.arrived).count());
       }
     }
-    endpoint.metrics.batch_size.Observe(docs->docs_size());
-    const bool failed = runtime_->RunBatch(*endpoint.entry, call, message);
+    endpoint.metrics.batch_size.Observe(batch.docs);
+    const Slice& first = batch.slices.front();
+    if (batch.slices.size() == 1 && first.begin == 0 &&
+        first.end == first.pending->item.request->data().docs().docs_size()) {
+      RunInPlace(*first.pending);
+    } else {
+      RunCopied(batch);
+    }
     const Clock::duration took = Clock::now() - start;
     endpoint.metrics.execution_time.Observe(std::chrono::duration<double>(took).count());
-    {
-      absl::MutexLock lock(&mu_);
-      Clock::duration& estimate = estimates_[endpoint.entry];
-      estimate = estimate == Clock::duration::zero() ? took : (estimate * 7 + took) / 8;
-    }
-    WriteBack(batch, call, failed);
+    absl::MutexLock lock(&mu_);
+    Clock::duration& estimate = estimates_[endpoint.entry];
+    estimate = estimate == Clock::duration::zero() ? took : (estimate * 7 + took) / 8;
   }
   batch.slices.clear();  // the requests' memory goes before the next batch runs
   absl::MutexLock lock(&mu_);
   --posted_;
+}
+
+void Batcher::RunInPlace(Pending& pending) {
+  // A batch of one whole request: the Executor answers the request itself, as unbatched.
+  pending.failed = runtime_->RunBatch(*pending.endpoint->entry, *pending.item.request,
+                                      pending.item.memory);
+  if (--pending.outstanding == 0) Finish(pending);
+}
+
+void Batcher::RunCopied(Batch& batch) {
+  auto message = std::make_shared<BatchMessage>();
+  jina::DataRequestProto& call = *message->proto;
+  const jina::DataRequestProto& first = *batch.slices.front().pending->item.request;
+  *call.mutable_header() = first.header();
+  *call.mutable_parameters() = first.parameters();
+  docarray::DocListProto* docs = call.mutable_data()->mutable_docs();
+  for (const Slice& slice : batch.slices) {
+    const docarray::DocListProto& own = slice.pending->item.request->data().docs();
+    for (int i = slice.begin; i < slice.end; ++i) *docs->add_docs() = own.docs(i);
+  }
+  const bool failed = runtime_->RunBatch(*batch.endpoint->entry, call, message);
+  WriteBack(batch, call, failed);
 }
 
 void Batcher::WriteBack(Batch& batch, const jina::DataRequestProto& answer, bool failed) {

@@ -102,6 +102,8 @@ class Batcher {
   void Post(std::vector<Batch> batches);
   // On the executor thread.
   void Run(Batch& batch);
+  void RunInPlace(Pending& pending);
+  void RunCopied(Batch& batch);
   bool DropGone(Batch& batch);
   void WriteBack(Batch& batch, const jina::DataRequestProto& answer, bool failed);
   void Finish(Pending& pending);

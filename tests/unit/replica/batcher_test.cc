@@ -255,6 +255,21 @@ TEST_F(BatcherTest, AnAnswerWithTheWrongDocumentCountFailsTheBatch) {
   }
 }
 
+TEST_F(BatcherTest, ABatchOfOneWholeRequestIsCheckedForItsDocumentCountToo) {
+  Start({{"/drop", {.preferred_batch_size = 1}}, {"/embed", {.preferred_batch_size = 2}}});
+  std::vector<Outcome> outcomes(2);
+  absl::BlockingCounter done(2);
+  ASSERT_TRUE(Submit(Request("/drop", "a", 1), &outcomes[0], &done).ok());
+  ASSERT_TRUE(Submit(Request("/embed", "b", 2, R"({"tag":"t"})"), &outcomes[1], &done).ok());
+  done.Wait();
+  ASSERT_TRUE(outcomes[0].failed.ok());
+  EXPECT_TRUE(*outcomes[0].failed);
+  EXPECT_THAT(outcomes[0].error, HasSubstr("returned 0 for 1"));
+  ASSERT_TRUE(outcomes[1].failed.ok());
+  EXPECT_FALSE(*outcomes[1].failed);
+  EXPECT_THAT(outcomes[1].texts, ElementsAre("b-0|t", "b-1|t"));
+}
+
 TEST_F(BatcherTest, AFullQueueRefusesWithResourceExhaustedNamingTheEndpoint) {
   Start({{"/embed", {.preferred_batch_size = 100, .timeout_ms = 60'000, .max_queue_size = 2}}});
   std::vector<Outcome> outcomes(3);
