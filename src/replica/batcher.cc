@@ -118,48 +118,56 @@ struct BatchMessage {
 
 }  // namespace
 
+namespace {
+
+const internal::EndpointEntry* FindEntry(const executor::ExecutorClass& cls,
+                                         std::string_view name) {
+  for (const internal::EndpointEntry& entry : cls.endpoints.entries) {
+    if (entry.name == name) return &entry;
+  }
+  return nullptr;
+}
+
+// Puts the entries of `from` into `table`, over what is there.
+Status ApplySource(const executor::ExecutorClass& cls, const config::DynamicBatchingTable& from,
+                   std::string_view source, BatchingTable& table) {
+  for (const auto& [name, options] : from) {
+    if (FindEntry(cls, name) == nullptr) {
+      std::vector<std::string> names;
+      for (const internal::EndpointEntry& entry : cls.endpoints.entries) {
+        names.push_back(entry.name);
+      }
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: dynamic batching of endpoint '%s': Executor %s has no such endpoint (it has: %s)",
+          source, name, cls.name, absl::StrJoin(names, ", ")));
+    }
+    if (!options.has_value()) {
+      table.erase(name);
+      continue;
+    }
+    SHOAL_RETURN_IF_ERROR(CheckOptions(name, *options, source));
+    table[name] = *options;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 StatusOr<BatchingTable> ResolveBatching(const executor::ExecutorClass& cls,
                                         const BatchingSources& sources) {
   BatchingTable table;
-  auto find = [&](std::string_view name) -> const internal::EndpointEntry* {
-    for (const internal::EndpointEntry& entry : cls.endpoints.entries) {
-      if (entry.name == name) return &entry;
-    }
-    return nullptr;
-  };
   for (const internal::EndpointEntry& entry : cls.endpoints.entries) {
     if (!entry.batching.has_value()) continue;
     SHOAL_RETURN_IF_ERROR(CheckOptions(entry.name, *entry.batching, cls.name));
     table[entry.name] = *entry.batching;
   }
-  auto apply = [&](const config::DynamicBatchingTable& from, std::string_view source) -> Status {
-    for (const auto& [name, options] : from) {
-      if (find(name) == nullptr) {
-        std::vector<std::string> names;
-        for (const internal::EndpointEntry& entry : cls.endpoints.entries) {
-          names.push_back(entry.name);
-        }
-        return absl::InvalidArgumentError(absl::StrFormat(
-            "%s: dynamic batching of endpoint '%s': Executor %s has no such endpoint (it has: "
-            "%s)",
-            source, name, cls.name, absl::StrJoin(names, ", ")));
-      }
-      if (!options.has_value()) {
-        table.erase(name);
-        continue;
-      }
-      SHOAL_RETURN_IF_ERROR(CheckOptions(name, *options, source));
-      table[name] = *options;
-    }
-    return absl::OkStatus();
-  };
-  SHOAL_RETURN_IF_ERROR(apply(sources.yaml, sources.yaml_source));
-  SHOAL_RETURN_IF_ERROR(apply(sources.deployment, "uses_dynamic_batching"));
+  SHOAL_RETURN_IF_ERROR(ApplySource(cls, sources.yaml, sources.yaml_source, table));
+  SHOAL_RETURN_IF_ERROR(ApplySource(cls, sources.deployment, "uses_dynamic_batching", table));
   // A stateful Deployment applies each write as one Raft log entry in one Executor call, on
   // every replica alike; a batch would tie the answers of unrelated entries together.
-  // (Streaming endpoints, which answer document by document, are refused here too.)
+  // (Streaming endpoints, which answer document by document, are to be refused here too.)
   for (const auto& [name, options] : table) {
-    if (sources.stateful && find(name)->write) {
+    if (sources.stateful && FindEntry(cls, name)->write) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "dynamic batching of endpoint '%s' is not allowed: it is a write endpoint of a "
           "stateful Deployment, and each write is applied as one Raft log entry by one call",
