@@ -54,6 +54,9 @@ struct Batcher::Queue {
 namespace {
 
 constexpr int kNoLimit = std::numeric_limits<int>::max();
+// A queue flushed for a deadline is flushed this much before the call would have to start: the
+// hop to the executor thread, and room for an estimate that runs short.
+constexpr Batcher::Clock::duration kDeadlineMargin = std::chrono::milliseconds(5);
 
 // The docs one Executor call gets at most.
 int BatchCap(const BatchingOptions& options) {
@@ -297,7 +300,7 @@ Batcher::Clock::time_point Batcher::DueLocked(const Queue& queue) const {
     auto estimate = estimates_.find(queue.endpoint->entry);
     const Clock::duration run =
         estimate == estimates_.end() ? Clock::duration::zero() : estimate->second;
-    due = std::min(due, *queue.deadline - run);
+    due = std::min(due, *queue.deadline - run - kDeadlineMargin);
   }
   return due;
 }

@@ -9,6 +9,7 @@
 
 #include "absl/synchronization/blocking_counter.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/executor/loader.h"
@@ -293,14 +294,37 @@ TEST_F(BatcherTest, ARequestWhoseDeadlinePassedIsDroppedBeforeTheExecutorRuns) {
   Start({{"/embed", {.preferred_batch_size = 100, .timeout_ms = 60'000}}});
   Outcome outcome;
   absl::BlockingCounter done(1);
-  // The deadline passes while it waits: the queue is flushed for it, and it is dropped.
+  // Its deadline passed before the call could start (here, before it was queued).
   ASSERT_TRUE(Submit(Request("/embed", "late", 1), &outcome, &done,
-                     Batcher::Clock::now() + std::chrono::milliseconds(5))
+                     Batcher::Clock::now() - std::chrono::milliseconds(1))
                   .ok());
   done.Wait();
   EXPECT_EQ(outcome.failed.status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_TRUE(Sizes().empty());
   EXPECT_EQ(runtime_->dropped(), 1u);
+}
+
+TEST_F(BatcherTest, AnEarlyDeadlineFlushesTheQueueBeforeItsTimeout) {
+  Start({{"/embed", {.preferred_batch_size = 100, .timeout_ms = 600'000}}});
+  Outcome outcome;
+  absl::Notification answered;
+  std::shared_ptr<jina::DataRequestProto> request = Request("/embed", "soon", 1);
+  ASSERT_TRUE(batcher_
+                  ->Submit({.request = request.get(),
+                            .memory = request,
+                            .deadline = Batcher::Clock::now() + std::chrono::milliseconds(200),
+                            .cancelled = [] { return false; },
+                            .done = [&](StatusOr<bool> failed) {
+                              outcome.failed = failed;
+                              answered.Notify();
+                            }})
+                  .ok());
+  // Answered long before the ten-minute timeout: run just before its deadline, or (on a machine
+  // too busy to start it in time) dropped.
+  ASSERT_TRUE(answered.WaitForNotificationWithTimeout(absl::Seconds(60)));
+  EXPECT_TRUE(outcome.failed.ok() ||
+              outcome.failed.status().code() == absl::StatusCode::kDeadlineExceeded)
+      << outcome.failed.status();
 }
 
 TEST_F(BatcherTest, DrainFlushesEveryQueueAtOnce) {
