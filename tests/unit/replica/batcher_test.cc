@@ -144,6 +144,12 @@ TEST_F(BatcherTest, ConcurrentSingleDocRequestsMakeBatchesOfThePreferredSize) {
     EXPECT_THAT(outcomes[n].texts, ElementsAre("r" + std::to_string(n) + "-0|x"));
   }
   EXPECT_EQ(runtime_->processed(), 64u);
+  const std::string metrics = metrics::RenderText();
+  for (const char* family : {"shoal_replica_batch_size_bucket", "shoal_replica_batch_queue_seconds",
+                             "shoal_replica_batch_execution_seconds"}) {
+    EXPECT_THAT(metrics, HasSubstr(family));
+  }
+  EXPECT_THAT(metrics, HasSubstr("endpoint=\"/embed\""));
 }
 
 TEST_F(BatcherTest, AQueueShortOfThePreferredSizeIsFlushedAfterTheTimeout) {
