@@ -239,6 +239,7 @@ bool ReplicaRuntime::Run(const internal::EndpointEntry& entry, internal::Request
   }
   Status status;
   Request request(&state);
+  internal::CurrentRequestScope current(&state);
   try {
     status = entry.fn(*executor_, request);
   } catch (const std::exception& e) {
@@ -278,7 +279,7 @@ Status ReplicaRuntime::PostRequest(absl::AnyInvocable<void()> task) {
 }
 
 StatusOr<bool> ReplicaRuntime::Process(jina::DataRequestProto& request, Clock::time_point arrived,
-                                       std::shared_ptr<const void> memory) {
+                                       std::shared_ptr<const void> memory, Cancelled cancelled) {
   SHOAL_RETURN_IF_ERROR(DecodeDocs(request));
   AssignMissingDocIds(request);
   // A dry run, or no handler and no /default: the request passes through (its docs given ids
@@ -290,6 +291,7 @@ StatusOr<bool> ReplicaRuntime::Process(jina::DataRequestProto& request, Clock::t
   internal::RequestState state;
   state.docs = DocList(docs);
   state.memory = std::move(memory);
+  state.cancelled = std::move(cancelled);
   state.parts = {docs};
   state.part_origins = {request.routes_size() > 0
                             ? std::string_view(request.routes().rbegin()->executor())
@@ -300,7 +302,8 @@ StatusOr<bool> ReplicaRuntime::Process(jina::DataRequestProto& request, Clock::t
 StatusOr<bool> ReplicaRuntime::ProcessParts(jina::DataRequestListProto& parts,
                                             jina::DataRequestProto& response,
                                             Clock::time_point arrived,
-                                            std::shared_ptr<const void> memory) {
+                                            std::shared_ptr<const void> memory,
+                                            Cancelled cancelled) {
   if (parts.requests_size() == 0) {
     return absl::InvalidArgumentError("process_data got a DataRequestListProto with no requests");
   }
@@ -316,6 +319,7 @@ StatusOr<bool> ReplicaRuntime::ProcessParts(jina::DataRequestListProto& parts,
   internal::RequestState state;
   state.docs = DocList(docs);
   state.memory = std::move(memory);
+  state.cancelled = std::move(cancelled);
   for (jina::DataRequestProto& part : *parts.mutable_requests()) {
     docarray::DocListProto* part_docs = part.mutable_data()->mutable_docs();
     for (const docarray::DocProto& doc : part_docs->docs()) *docs->add_docs() = doc;

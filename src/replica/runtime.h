@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,14 +50,18 @@ class ReplicaRuntime {
   // Answers `request` in place: it becomes the response. Returns true when the Executor failed
   // (the response then carries an ERROR status, as Jina's workers answer). A request whose docs
   // cannot be decoded is an InvalidArgument error, not an Executor error. `memory`, when given,
-  // owns `request` (see internal::RequestState::memory).
+  // owns `request` (see internal::RequestState::memory); `cancelled`, when given, says whether the
+  // caller is gone (Executor::request_cancelled).
+  using Cancelled = std::function<bool()>;
   StatusOr<bool> Process(jina::DataRequestProto& request, Clock::time_point arrived = Clock::now(),
-                         std::shared_ptr<const void> memory = nullptr);
+                         std::shared_ptr<const void> memory = nullptr,
+                         Cancelled cancelled = nullptr);
   // Answers several parts in one call (a join with no_reduce): docs are the parts concatenated,
   // each part stays reachable through shoal::Request. `response` starts from the first part.
   StatusOr<bool> ProcessParts(jina::DataRequestListProto& parts, jina::DataRequestProto& response,
                               Clock::time_point arrived = Clock::now(),
-                              std::shared_ptr<const void> memory = nullptr);
+                              std::shared_ptr<const void> memory = nullptr,
+                              Cancelled cancelled = nullptr);
 
   void FillEndpoints(jina::EndpointsProto& out) const;
   // Whether `endpoint` is handled by a write endpoint (it goes through the Raft log when the

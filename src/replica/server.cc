@@ -7,6 +7,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <string_view>
 #include <type_traits>
@@ -80,6 +81,14 @@ StatusOr<std::shared_ptr<ArenaMessage<Proto>>> ReadRequest(const grpc::ByteBuffe
   return message;
 }
 
+// Whether a unary call's client is gone: it cancelled or disconnected, or its deadline passed
+// (what the Executor reads through request_cancelled()). Any thread while the call lives.
+ReplicaRuntime::Cancelled CallerGone(grpc::CallbackServerContext* context) {
+  return [context] {
+    return context->IsCancelled() || context->deadline() <= std::chrono::system_clock::now();
+  };
+}
+
 // Answers a unary call with `answer` serialized into `response`.
 void FinishWith(grpc::ServerUnaryReactor* reactor, const jina::DataRequestProto& answer,
                 grpc::ByteBuffer* response) {
@@ -132,7 +141,8 @@ class ReplicaStream : public rpc::CallStream {
                    absl::CancelledError("the client cancelled the stream"));
             return;
           }
-          StatusOr<bool> executor_failed = runtime_->Process(*message->proto, arrived, message);
+          StatusOr<bool> executor_failed =
+              runtime_->Process(*message->proto, arrived, message, [this] { return cancelled(); });
           Answer(sequence, std::move(message), executor_failed.status());
         });
     if (!posted.ok()) Answer(sequence, std::move(message), posted);
@@ -274,7 +284,8 @@ class ReplicaServer::Services {
           reactor->Finish(grpc::Status::CANCELLED);
           return;
         }
-        StatusOr<bool> executor_failed = runtime_->Process(*request->proto, arrived, request);
+        StatusOr<bool> executor_failed =
+            runtime_->Process(*request->proto, arrived, request, CallerGone(context));
         if (!executor_failed.ok()) {
           reactor->Finish(rpc::ToGrpc(executor_failed.status()));
           return;
@@ -328,7 +339,7 @@ class ReplicaServer::Services {
         auto* answer =
             google::protobuf::Arena::CreateMessage<jina::DataRequestProto>(&parts->arena);
         StatusOr<bool> executor_failed =
-            runtime_->ProcessParts(*parts->proto, *answer, arrived, parts);
+            runtime_->ProcessParts(*parts->proto, *answer, arrived, parts, CallerGone(context));
         if (!executor_failed.ok()) {
           reactor->Finish(rpc::ToGrpc(executor_failed.status()));
           return;

@@ -90,5 +90,30 @@ TEST_F(RuntimeTest, IdsDependOnTheRequestIdAndThePlaceOnly) {
   }
 }
 
+// The runtime hands the caller's cancellation to the Executor: Sleep asked for a minute stops at
+// once when the caller is gone, and answers the error; with no caller to lose it sleeps.
+TEST(RuntimeCancelTest, TheExecutorSeesItsCallerGone) {
+  StatusOr<executor::LoadedExecutor> loaded = executor::LoadExecutor("Sleep", Params());
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ReplicaRuntime runtime(std::move(loaded).value(), {.name = "sleep/rep-0"});
+  auto run = [&](int ms, ReplicaRuntime::Cancelled cancelled) {
+    jina::DataRequestProto request;
+    request.mutable_header()->set_exec_endpoint("/sleep");
+    (*request.mutable_parameters()->mutable_fields())["ms"].set_number_value(ms);
+    absl::Notification done;
+    StatusOr<bool> failed = false;
+    runtime.Post([&] {
+      failed = runtime.Process(request, ReplicaRuntime::Clock::now(), nullptr, cancelled);
+      done.Notify();
+    });
+    done.WaitForNotification();
+    EXPECT_TRUE(failed.ok()) << failed.status();
+    return request.header().status().exception().name();
+  };
+  EXPECT_EQ(run(60000, [] { return true; }), "CancelledError");
+  EXPECT_EQ(run(1, [] { return false; }), "");
+  EXPECT_EQ(run(1, nullptr), "");
+}
+
 }  // namespace
 }  // namespace shoal::replica
