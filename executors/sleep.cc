@@ -49,8 +49,8 @@ Status Sleep::Default(DocList& docs, const Params& params) {
             absl::StrFormat("Sleep: the caller is gone; stopped %.1f ms early",
                             std::chrono::duration<double, std::milli>(end - now).count()));
       }
-      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
-          end - now, std::chrono::milliseconds(1)));
+      std::this_thread::sleep_for(
+          std::min<std::chrono::steady_clock::duration>(end - now, std::chrono::milliseconds(1)));
     }
   }
   SetServedBy(docs, runtime_name());
