@@ -171,6 +171,7 @@ ReplicaRuntime::ReplicaRuntime(executor::LoadedExecutor loaded, Options options)
     endpoint_metrics_.push_back(
         metrics::ForReplicaEndpoint(deployment_name_, options_.name, entry.name));
   }
+  typical_run_.assign(cls_->endpoints.entries.size(), Clock::duration::zero());
   in_flight_ = metrics::ReplicaInFlight(deployment_name_, options_.name);
   dropped_metric_ = metrics::ReplicaDropped(deployment_name_, options_.name);
 }
@@ -240,6 +241,7 @@ bool ReplicaRuntime::Run(const internal::EndpointEntry& entry, internal::Request
   Status status;
   Request request(&state);
   internal::CurrentRequestScope current(&state);
+  const Clock::time_point started = Clock::now();
   try {
     status = entry.fn(*executor_, request);
   } catch (const std::exception& e) {
@@ -251,7 +253,13 @@ bool ReplicaRuntime::Run(const internal::EndpointEntry& entry, internal::Request
     absl::MutexLock lock(&running_mu_);
     running_since_.reset();
   }
-  metrics::EndpointMetrics& recorded = endpoint_metrics_[&entry - cls_->endpoints.entries.data()];
+  const size_t index = &entry - cls_->endpoints.entries.data();
+  // A call cut short because its caller left says nothing about how long the endpoint takes.
+  if (!state.cancelled || !state.cancelled()) {
+    Clock::duration& typical = typical_run_[index];
+    typical += (Clock::now() - started - typical) / 8;
+  }
+  metrics::EndpointMetrics& recorded = endpoint_metrics_[index];
   recorded.requests.Increment();
   recorded.latency.Observe(std::chrono::duration<double>(Clock::now() - arrived).count());
   if (status.ok()) return false;
@@ -266,6 +274,25 @@ bool ReplicaRuntime::Run(const internal::EndpointEntry& entry, internal::Request
     SetError(response, ErrorName(status.code()), AsStd(status.message()), cls_->name);
   }
   return true;
+}
+
+Status ReplicaRuntime::CheckDeadline(std::string_view endpoint,
+                                     std::chrono::system_clock::time_point deadline) const {
+  if (deadline == std::chrono::system_clock::time_point::max()) return absl::OkStatus();
+  const internal::EndpointEntry* entry = Find(endpoint);
+  const Clock::duration typical = entry == nullptr
+                                      ? Clock::duration::zero()
+                                      : typical_run_[entry - cls_->endpoints.entries.data()];
+  const auto left = deadline - std::chrono::system_clock::now();
+  if (left > typical) return absl::OkStatus();
+  if (left <= decltype(left)::zero()) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "replica '", options_.name, "': the deadline passed while the request waited"));
+  }
+  return absl::DeadlineExceededError(absl::StrFormat(
+      "replica '%s': the request had %.1f ms left and '%s' takes about %.1f ms; not started",
+      options_.name, std::chrono::duration<double, std::milli>(left).count(), std::string(endpoint),
+      std::chrono::duration<double, std::milli>(typical).count()));
 }
 
 Status ReplicaRuntime::PostRequest(absl::AnyInvocable<void()> task) {

@@ -91,6 +91,12 @@ class ReplicaRuntime {
     dropped_.fetch_add(1, std::memory_order_relaxed);
   }
   uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+  // DEADLINE_EXCEEDED when a request for `endpoint` should not start: its caller's `deadline`
+  // has passed, or is nearer than the endpoint usually takes to run (a running average of its
+  // recent calls that were not cut short). Under overload this keeps the Executor on requests
+  // that can still make it, instead of starting each one just as it expires. Executor thread.
+  Status CheckDeadline(std::string_view endpoint,
+                       std::chrono::system_clock::time_point deadline) const;
 
  private:
   const internal::EndpointEntry* Find(std::string_view endpoint) const;
@@ -102,6 +108,9 @@ class ReplicaRuntime {
   const executor::ExecutorClass* cls_;
   std::string deployment_name_;                             // options_.name up to the first '/'
   std::vector<metrics::EndpointMetrics> endpoint_metrics_;  // parallel to cls_->endpoints
+  // Running average of each endpoint's execution time; parallel to cls_->endpoints. Owned by
+  // the executor thread.
+  std::vector<Clock::duration> typical_run_;
   metrics::Gauge in_flight_;
   metrics::Counter dropped_metric_;
   std::atomic<uint64_t> dropped_{0};

@@ -89,6 +89,17 @@ ReplicaRuntime::Cancelled CallerGone(grpc::CallbackServerContext* context) {
   };
 }
 
+// Why a queued request must not run: its caller is gone, or its deadline leaves less time than
+// the endpoint usually takes (counted as dropped then); OK to run it. Executor thread.
+Status BeforeRunning(ReplicaRuntime& runtime, bool caller_gone,
+                     const jina::DataRequestProto& request,
+                     std::chrono::system_clock::time_point deadline) {
+  Status verdict = caller_gone ? absl::CancelledError("the client cancelled the call")
+                               : runtime.CheckDeadline(request.header().exec_endpoint(), deadline);
+  if (!verdict.ok()) runtime.CountDropped();
+  return verdict;
+}
+
 // Answers a unary call with `answer` serialized into `response`.
 void FinishWith(grpc::ServerUnaryReactor* reactor, const jina::DataRequestProto& answer,
                 grpc::ByteBuffer* response) {
@@ -135,10 +146,10 @@ class ReplicaStream : public rpc::CallStream {
     Status posted =
         runtime_->PostRequest([this, sequence, message, arrived = ReplicaRuntime::Clock::now(),
                                in_flight = InFlight(runtime_->in_flight())]() mutable {
-          if (cancelled()) {
-            runtime_->CountDropped();
-            Answer(sequence, std::move(message),
-                   absl::CancelledError("the client cancelled the stream"));
+          if (Status run =
+                  BeforeRunning(*runtime_, cancelled(), *message->proto, context()->deadline());
+              !run.ok()) {
+            Answer(sequence, std::move(message), run);
             return;
           }
           StatusOr<bool> executor_failed =
@@ -279,9 +290,10 @@ class ReplicaServer::Services {
                                              in_flight = InFlight(runtime_->in_flight())] {
         // The client gave up, its deadline passed, or the drain's grace ran out while the
         // request waited: the Executor does not run it.
-        if (context->IsCancelled()) {
-          runtime_->CountDropped();
-          reactor->Finish(grpc::Status::CANCELLED);
+        if (Status run = BeforeRunning(*runtime_, context->IsCancelled(), *request->proto,
+                                       context->deadline());
+            !run.ok()) {
+          reactor->Finish(rpc::ToGrpc(run));
           return;
         }
         StatusOr<bool> executor_failed =
@@ -331,9 +343,13 @@ class ReplicaServer::Services {
       Status posted = runtime_->PostRequest([this, context, reactor, parts = std::move(parts),
                                              response, arrived = ReplicaRuntime::Clock::now(),
                                              in_flight = InFlight(runtime_->in_flight())] {
-        if (context->IsCancelled()) {
-          runtime_->CountDropped();
-          reactor->Finish(grpc::Status::CANCELLED);
+        if (Status run = BeforeRunning(*runtime_, context->IsCancelled(),
+                                       parts->proto->requests_size() > 0
+                                           ? parts->proto->requests(0)
+                                           : jina::DataRequestProto::default_instance(),
+                                       context->deadline());
+            !run.ok()) {
+          reactor->Finish(rpc::ToGrpc(run));
           return;
         }
         auto* answer =
