@@ -1,7 +1,9 @@
 // The Sleep built-in Executor (DESIGN.md §5): sleeps `ms` milliseconds, taken from the request's
-// parameters or else from uses_with, then answers as Echo.
+// parameters or else from uses_with, then answers as Echo. It stops early (an error nobody reads)
+// once the caller is gone.
 #include "executors/sleep.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <optional>
@@ -35,7 +37,21 @@ Status Sleep::Default(DocList& docs, const Params& params) {
     SHOAL_ASSIGN_OR_RETURN(ms, ReadMs(with_, "uses_with"));
   }
   if (ms.has_value() && *ms > 0) {
-    std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(*ms));
+    // In slices, so that a caller that is gone (cancelled, deadline passed) frees the replica
+    // within a slice.
+    const auto end = std::chrono::steady_clock::now() +
+                     std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                         std::chrono::duration<double, std::milli>(*ms));
+    for (auto now = std::chrono::steady_clock::now(); now < end;
+         now = std::chrono::steady_clock::now()) {
+      if (request_cancelled()) {
+        return absl::CancelledError(
+            absl::StrFormat("Sleep: the caller is gone; stopped %.1f ms early",
+                            std::chrono::duration<double, std::milli>(end - now).count()));
+      }
+      std::this_thread::sleep_for(
+          std::min<std::chrono::steady_clock::duration>(end - now, std::chrono::milliseconds(1)));
+    }
   }
   SetServedBy(docs, runtime_name());
   return absl::OkStatus();

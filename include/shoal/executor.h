@@ -57,6 +57,12 @@ class Executor {
   // A folder this replica may write to (empty when the Deployment has no workspace).
   const std::filesystem::path& workspace() const { return workspace_; }
 
+  // Whether the call being served has lost its caller: the client cancelled or disconnected, or
+  // its deadline passed. Cheap; a long-running endpoint polls it and returns early (its answer
+  // is read by nobody). False outside an endpoint call and for writes applied from the Raft log,
+  // which must run to the end.
+  bool request_cancelled() const;
+
  private:
   friend class internal::RuntimeAccess;
   std::string runtime_name_;
@@ -78,6 +84,8 @@ class Request {
   size_t num_parts() const;
   DocList part(size_t i) const;
   std::string_view part_origin(size_t i) const;
+  // Whether this call has lost its caller (see Executor::request_cancelled).
+  bool cancelled() const;
   // A value under `parameters['__results__'][<replica name>][key]` of the response.
   void SetResult(std::string_view key, std::string_view value);
   void SetResult(std::string_view key, double value);

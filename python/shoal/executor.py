@@ -140,6 +140,16 @@ class Executor:
     def close(self):
         """Called once before the replica exits."""
 
+    def request_cancelled(self):
+        """Whether the call being served has lost its caller: the client cancelled or
+        disconnected, or its deadline passed. A long-running endpoint polls it and returns early
+        (nobody reads its answer). False outside a replica, outside an endpoint call, and for
+        writes applied from the Raft log, which must run to the end."""
+        import _shoal
+
+        check = getattr(_shoal, '_request_cancelled', None)
+        return bool(check is not None and check())
+
     @classmethod
     def _endpoint_table(cls):
         """``[(endpoint, method name, write)]`` of the decorated methods, subclasses first."""

@@ -1,6 +1,8 @@
 // The Executor base class's defaults and shoal::Request over the runtime's RequestState.
 #include "shoal/executor.h"
 
+#include <utility>
+
 #include "src/executor/request_state.h"
 
 namespace shoal {
@@ -12,6 +14,27 @@ Status Executor::Snapshot(const std::filesystem::path& file) const {
 Status Executor::Restore(const std::filesystem::path& file) {
   return absl::UnimplementedError("this Executor does not implement Restore()");
 }
+
+namespace internal {
+namespace {
+thread_local const RequestState* current_request = nullptr;
+}  // namespace
+
+const RequestState* CurrentRequest() { return current_request; }
+
+CurrentRequestScope::CurrentRequestScope(const RequestState* state)
+    : previous_(std::exchange(current_request, state)) {}
+
+CurrentRequestScope::~CurrentRequestScope() { current_request = previous_; }
+
+}  // namespace internal
+
+bool Executor::request_cancelled() const {
+  const internal::RequestState* state = internal::CurrentRequest();
+  return state != nullptr && state->cancelled && state->cancelled();
+}
+
+bool Request::cancelled() const { return state_->cancelled && state_->cancelled(); }
 
 DocList& Request::docs() { return state_->docs; }
 const Params& Request::params() const { return state_->params; }

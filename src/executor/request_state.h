@@ -4,6 +4,7 @@
 #define SHOAL_EXECUTOR_REQUEST_STATE_H_
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -29,6 +30,22 @@ struct RequestState {
   // the docs which may outlive the call (Python) takes a copy. Null when the caller cannot share
   // it; such an Executor then copies what it hands out.
   std::shared_ptr<const void> memory;
+  // Whether the caller is gone (cancelled, disconnected, deadline passed); empty: never.
+  std::function<bool()> cancelled;
+};
+
+// The request the calling thread's Executor is serving: set by the runtime around each endpoint
+// call, so that Executor::request_cancelled() (and Executors in other languages) can reach it.
+const RequestState* CurrentRequest();
+class CurrentRequestScope {
+ public:
+  explicit CurrentRequestScope(const RequestState* state);
+  ~CurrentRequestScope();
+  CurrentRequestScope(const CurrentRequestScope&) = delete;
+  CurrentRequestScope& operator=(const CurrentRequestScope&) = delete;
+
+ private:
+  const RequestState* previous_;
 };
 
 // Lets the runtime set what an Executor may read about itself.

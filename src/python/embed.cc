@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "src/common/log.h"
 #include "src/executor/loader.h"
+#include "src/executor/request_state.h"
 #include "src/python/module.h"
 #include "src/python/py_executor.h"
 
@@ -30,6 +31,11 @@ PYBIND11_EMBEDDED_MODULE(_shoal, module) {
         if (shoal::LogEnabled(shoal_level)) shoal::LogLine(shoal_level, message);
       },
       py::arg("level"), py::arg("message"));
+  // Executor.request_cancelled(): whether the call the Executor serves has lost its caller.
+  module.def("_request_cancelled", [] {
+    const shoal::internal::RequestState* state = shoal::internal::CurrentRequest();
+    return state != nullptr && state->cancelled && state->cancelled();
+  });
 }
 
 namespace shoal::python {

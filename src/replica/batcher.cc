@@ -413,8 +413,10 @@ void Batcher::Run(Batch& batch) {
 
 void Batcher::RunInPlace(Pending& pending) {
   // A batch of one whole request: the Executor answers the request itself, as unbatched.
-  pending.failed = runtime_->RunBatch(*pending.endpoint->entry, *pending.item.request,
-                                      pending.item.memory);
+  Item& item = pending.item;
+  pending.failed =
+      runtime_->RunBatch(*pending.endpoint->entry, *item.request, item.memory,
+                         [&item] { return item.cancelled && item.cancelled(); });
   if (--pending.outstanding == 0) Finish(pending);
 }
 
@@ -429,7 +431,15 @@ void Batcher::RunCopied(Batch& batch) {
     const docarray::DocListProto& own = slice.pending->item.request->data().docs();
     for (int i = slice.begin; i < slice.end; ++i) *docs->add_docs() = own.docs(i);
   }
-  const bool failed = runtime_->RunBatch(*batch.endpoint->entry, call, message);
+  // The Executor may stop early (request_cancelled()) once nobody waits for any of the answers.
+  auto everyone_gone = [&batch] {
+    for (Slice& slice : batch.slices) {
+      Item& item = slice.pending->item;
+      if (!item.cancelled || !item.cancelled()) return false;
+    }
+    return true;
+  };
+  const bool failed = runtime_->RunBatch(*batch.endpoint->entry, call, message, everyone_gone);
   WriteBack(batch, call, failed);
 }
 

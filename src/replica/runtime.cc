@@ -171,6 +171,7 @@ ReplicaRuntime::ReplicaRuntime(executor::LoadedExecutor loaded, Options options)
     endpoint_metrics_.push_back(
         metrics::ForReplicaEndpoint(deployment_name_, options_.name, entry.name));
   }
+  typical_run_.assign(cls_->endpoints.entries.size(), Clock::duration::zero());
   in_flight_ = metrics::ReplicaInFlight(deployment_name_, options_.name);
   dropped_metric_ = metrics::ReplicaDropped(deployment_name_, options_.name);
 }
@@ -246,6 +247,8 @@ bool ReplicaRuntime::Call(const internal::EndpointEntry& entry, internal::Reques
   }
   Status status;
   Request request(&state);
+  internal::CurrentRequestScope current(&state);
+  const Clock::time_point started = Clock::now();
   try {
     status = entry.fn(*executor_, request);
   } catch (const std::exception& e) {
@@ -256,6 +259,12 @@ bool ReplicaRuntime::Call(const internal::EndpointEntry& entry, internal::Reques
   {
     absl::MutexLock lock(&running_mu_);
     running_since_.reset();
+  }
+  const size_t index = &entry - cls_->endpoints.entries.data();
+  // A call cut short because its caller left says nothing about how long the endpoint takes.
+  if (!state.cancelled || !state.cancelled()) {
+    Clock::duration& typical = typical_run_[index];
+    typical += (Clock::now() - started - typical) / 8;
   }
   if (status.ok()) return false;
   std::optional<executor::ExceptionInfo> exception = executor::ExceptionOf(status);
@@ -279,7 +288,7 @@ void ReplicaRuntime::RecordAnswered(const internal::EndpointEntry& entry,
 }
 
 bool ReplicaRuntime::RunBatch(const internal::EndpointEntry& entry, jina::DataRequestProto& batch,
-                              std::shared_ptr<const void> memory) {
+                              std::shared_ptr<const void> memory, Cancelled cancelled) {
   docarray::DocListProto* docs = batch.mutable_data()->mutable_docs();
   const int inputs = docs->docs_size();
   internal::RequestState state;
@@ -287,6 +296,7 @@ bool ReplicaRuntime::RunBatch(const internal::EndpointEntry& entry, jina::DataRe
   state.memory = std::move(memory);
   state.parts = {docs};
   state.part_origins = {std::string_view()};
+  state.cancelled = std::move(cancelled);
   if (Call(entry, state, batch)) return true;
   if (docs->docs_size() != inputs) {
     SetError(batch, "ValueError",
@@ -310,6 +320,25 @@ Status ReplicaRuntime::Prepare(jina::DataRequestProto& request) {
   return absl::OkStatus();
 }
 
+Status ReplicaRuntime::CheckDeadline(std::string_view endpoint,
+                                     std::chrono::system_clock::time_point deadline) const {
+  if (deadline == std::chrono::system_clock::time_point::max()) return absl::OkStatus();
+  const internal::EndpointEntry* entry = Find(endpoint);
+  const Clock::duration typical = entry == nullptr
+                                      ? Clock::duration::zero()
+                                      : typical_run_[entry - cls_->endpoints.entries.data()];
+  const auto left = deadline - std::chrono::system_clock::now();
+  if (left > typical) return absl::OkStatus();
+  if (left <= decltype(left)::zero()) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "replica '", options_.name, "': the deadline passed while the request waited"));
+  }
+  return absl::DeadlineExceededError(absl::StrFormat(
+      "replica '%s': the request had %.1f ms left and '%s' takes about %.1f ms; not started",
+      options_.name, std::chrono::duration<double, std::milli>(left).count(), std::string(endpoint),
+      std::chrono::duration<double, std::milli>(typical).count()));
+}
+
 Status ReplicaRuntime::PostRequest(absl::AnyInvocable<void()> task) {
   if (options_.max_queued > 0 && thread_.pending() >= options_.max_queued) {
     return absl::ResourceExhaustedError(absl::StrCat("replica '", options_.name, "' has ",
@@ -321,7 +350,7 @@ Status ReplicaRuntime::PostRequest(absl::AnyInvocable<void()> task) {
 }
 
 StatusOr<bool> ReplicaRuntime::Process(jina::DataRequestProto& request, Clock::time_point arrived,
-                                       std::shared_ptr<const void> memory) {
+                                       std::shared_ptr<const void> memory, Cancelled cancelled) {
   SHOAL_RETURN_IF_ERROR(Prepare(request));
   // A dry run, or no handler and no /default: the request passes through (its docs given ids
   // like every other), as in Jina.
@@ -332,6 +361,7 @@ StatusOr<bool> ReplicaRuntime::Process(jina::DataRequestProto& request, Clock::t
   internal::RequestState state;
   state.docs = DocList(docs);
   state.memory = std::move(memory);
+  state.cancelled = std::move(cancelled);
   state.parts = {docs};
   state.part_origins = {request.routes_size() > 0
                             ? std::string_view(request.routes().rbegin()->executor())
@@ -342,7 +372,8 @@ StatusOr<bool> ReplicaRuntime::Process(jina::DataRequestProto& request, Clock::t
 StatusOr<bool> ReplicaRuntime::ProcessParts(jina::DataRequestListProto& parts,
                                             jina::DataRequestProto& response,
                                             Clock::time_point arrived,
-                                            std::shared_ptr<const void> memory) {
+                                            std::shared_ptr<const void> memory,
+                                            Cancelled cancelled) {
   if (parts.requests_size() == 0) {
     return absl::InvalidArgumentError("process_data got a DataRequestListProto with no requests");
   }
@@ -358,6 +389,7 @@ StatusOr<bool> ReplicaRuntime::ProcessParts(jina::DataRequestListProto& parts,
   internal::RequestState state;
   state.docs = DocList(docs);
   state.memory = std::move(memory);
+  state.cancelled = std::move(cancelled);
   for (jina::DataRequestProto& part : *parts.mutable_requests()) {
     docarray::DocListProto* part_docs = part.mutable_data()->mutable_docs();
     for (const docarray::DocProto& doc : part_docs->docs()) *docs->add_docs() = doc;

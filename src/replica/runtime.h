@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,14 +50,18 @@ class ReplicaRuntime {
   // Answers `request` in place: it becomes the response. Returns true when the Executor failed
   // (the response then carries an ERROR status, as Jina's workers answer). A request whose docs
   // cannot be decoded is an InvalidArgument error, not an Executor error. `memory`, when given,
-  // owns `request` (see internal::RequestState::memory).
+  // owns `request` (see internal::RequestState::memory); `cancelled`, when given, says whether the
+  // caller is gone (Executor::request_cancelled).
+  using Cancelled = std::function<bool()>;
   StatusOr<bool> Process(jina::DataRequestProto& request, Clock::time_point arrived = Clock::now(),
-                         std::shared_ptr<const void> memory = nullptr);
+                         std::shared_ptr<const void> memory = nullptr,
+                         Cancelled cancelled = nullptr);
   // Answers several parts in one call (a join with no_reduce): docs are the parts concatenated,
   // each part stays reachable through shoal::Request. `response` starts from the first part.
   StatusOr<bool> ProcessParts(jina::DataRequestListProto& parts, jina::DataRequestProto& response,
                               Clock::time_point arrived = Clock::now(),
-                              std::shared_ptr<const void> memory = nullptr);
+                              std::shared_ptr<const void> memory = nullptr,
+                              Cancelled cancelled = nullptr);
 
   // Decodes a request's docs and gives ids to those without one: what Process does first. Any
   // thread (requests are prepared before they are queued for a batch).
@@ -66,10 +71,11 @@ class ReplicaRuntime {
   const internal::EndpointEntry* Resolve(std::string_view endpoint) const;
   // Calls `entry` once over `batch`: its docs are those of several prepared requests, its
   // parameters theirs. True when the Executor failed or did not answer one document per input
-  // (`batch` then carries the ERROR status). Records no per-request metrics: the caller does,
-  // with RecordAnswered, and counts each request with CountProcessed. Executor thread only.
+  // (`batch` then carries the ERROR status). `cancelled`: whether every caller of the batch is
+  // gone (Executor::request_cancelled). Records no per-request metrics: the caller does, with
+  // RecordAnswered, and counts each request with CountProcessed. Executor thread only.
   bool RunBatch(const internal::EndpointEntry& entry, jina::DataRequestProto& batch,
-                std::shared_ptr<const void> memory);
+                std::shared_ptr<const void> memory, Cancelled cancelled = nullptr);
   void RecordAnswered(const internal::EndpointEntry& entry, Clock::time_point arrived,
                       bool failed);
   void CountProcessed() { processed_.fetch_add(1, std::memory_order_relaxed); }
@@ -103,6 +109,12 @@ class ReplicaRuntime {
     dropped_.fetch_add(1, std::memory_order_relaxed);
   }
   uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+  // DEADLINE_EXCEEDED when a request for `endpoint` should not start: its caller's `deadline`
+  // has passed, or is nearer than the endpoint usually takes to run (a running average of its
+  // recent calls that were not cut short). Under overload this keeps the Executor on requests
+  // that can still make it, instead of starting each one just as it expires. Executor thread.
+  Status CheckDeadline(std::string_view endpoint,
+                       std::chrono::system_clock::time_point deadline) const;
 
  private:
   const internal::EndpointEntry* Find(std::string_view endpoint) const;
@@ -117,6 +129,9 @@ class ReplicaRuntime {
   const executor::ExecutorClass* cls_;
   std::string deployment_name_;                             // options_.name up to the first '/'
   std::vector<metrics::EndpointMetrics> endpoint_metrics_;  // parallel to cls_->endpoints
+  // Running average of each endpoint's execution time; parallel to cls_->endpoints. Owned by
+  // the executor thread.
+  std::vector<Clock::duration> typical_run_;
   metrics::Gauge in_flight_;
   metrics::Counter dropped_metric_;
   std::atomic<uint64_t> dropped_{0};

@@ -82,6 +82,25 @@ StatusOr<std::shared_ptr<ArenaMessage<Proto>>> ReadRequest(const grpc::ByteBuffe
   return message;
 }
 
+// Whether a unary call's client is gone: it cancelled or disconnected, or its deadline passed
+// (what the Executor reads through request_cancelled()). Any thread while the call lives.
+ReplicaRuntime::Cancelled CallerGone(grpc::CallbackServerContext* context) {
+  return [context] {
+    return context->IsCancelled() || context->deadline() <= std::chrono::system_clock::now();
+  };
+}
+
+// Why a queued request must not run: its caller is gone, or its deadline leaves less time than
+// the endpoint usually takes (counted as dropped then); OK to run it. Executor thread.
+Status BeforeRunning(ReplicaRuntime& runtime, bool caller_gone,
+                     const jina::DataRequestProto& request,
+                     std::chrono::system_clock::time_point deadline) {
+  Status verdict = caller_gone ? absl::CancelledError("the client cancelled the call")
+                               : runtime.CheckDeadline(request.header().exec_endpoint(), deadline);
+  if (!verdict.ok()) runtime.CountDropped();
+  return verdict;
+}
+
 // The call's deadline on the steady clock; none when the client set none.
 std::optional<ReplicaRuntime::Clock::time_point> DeadlineOf(
     const grpc::CallbackServerContext& context) {
@@ -177,13 +196,14 @@ class ReplicaStream : public rpc::CallStream {
     Status posted =
         runtime_->PostRequest([this, sequence, message, arrived = ReplicaRuntime::Clock::now(),
                                in_flight = InFlight(runtime_->in_flight())]() mutable {
-          if (cancelled()) {
-            runtime_->CountDropped();
-            Answer(sequence, std::move(message),
-                   absl::CancelledError("the client cancelled the stream"));
+          if (Status run =
+                  BeforeRunning(*runtime_, cancelled(), *message->proto, context()->deadline());
+              !run.ok()) {
+            Answer(sequence, std::move(message), run);
             return;
           }
-          StatusOr<bool> executor_failed = runtime_->Process(*message->proto, arrived, message);
+          StatusOr<bool> executor_failed =
+              runtime_->Process(*message->proto, arrived, message, [this] { return cancelled(); });
           Answer(sequence, std::move(message), executor_failed.status());
         });
     if (!posted.ok()) Answer(sequence, std::move(message), posted);
@@ -327,7 +347,7 @@ class ReplicaServer::Services {
                std::shared_ptr<Request> request, grpc::ByteBuffer* response) {
       jina::DataRequestProto* proto = request->proto;
       if (SubmitToBatch(
-              batcher_, *context, proto, request, [context] { return context->IsCancelled(); },
+              batcher_, *context, proto, request, CallerGone(context),
               [context, reactor, response, proto, in_flight = InFlight(runtime_->in_flight())](
                   StatusOr<bool> executor_failed) {
                 if (!executor_failed.ok()) {
@@ -345,12 +365,14 @@ class ReplicaServer::Services {
                                              in_flight = InFlight(runtime_->in_flight())] {
         // The client gave up, its deadline passed, or the drain's grace ran out while the
         // request waited: the Executor does not run it.
-        if (context->IsCancelled()) {
-          runtime_->CountDropped();
-          reactor->Finish(grpc::Status::CANCELLED);
+        if (Status run = BeforeRunning(*runtime_, context->IsCancelled(), *request->proto,
+                                       context->deadline());
+            !run.ok()) {
+          reactor->Finish(rpc::ToGrpc(run));
           return;
         }
-        StatusOr<bool> executor_failed = runtime_->Process(*request->proto, arrived, request);
+        StatusOr<bool> executor_failed =
+            runtime_->Process(*request->proto, arrived, request, CallerGone(context));
         if (!executor_failed.ok()) {
           reactor->Finish(rpc::ToGrpc(executor_failed.status()));
           return;
@@ -399,15 +421,19 @@ class ReplicaServer::Services {
       Status posted = runtime_->PostRequest([this, context, reactor, parts = std::move(parts),
                                              response, arrived = ReplicaRuntime::Clock::now(),
                                              in_flight = InFlight(runtime_->in_flight())] {
-        if (context->IsCancelled()) {
-          runtime_->CountDropped();
-          reactor->Finish(grpc::Status::CANCELLED);
+        if (Status run = BeforeRunning(*runtime_, context->IsCancelled(),
+                                       parts->proto->requests_size() > 0
+                                           ? parts->proto->requests(0)
+                                           : jina::DataRequestProto::default_instance(),
+                                       context->deadline());
+            !run.ok()) {
+          reactor->Finish(rpc::ToGrpc(run));
           return;
         }
         auto* answer =
             google::protobuf::Arena::CreateMessage<jina::DataRequestProto>(&parts->arena);
         StatusOr<bool> executor_failed =
-            runtime_->ProcessParts(*parts->proto, *answer, arrived, parts);
+            runtime_->ProcessParts(*parts->proto, *answer, arrived, parts, CallerGone(context));
         if (!executor_failed.ok()) {
           reactor->Finish(rpc::ToGrpc(executor_failed.status()));
           return;

@@ -169,6 +169,58 @@ TEST(ExecutorProcessTest, AQueuedRequestWhoseDeadlinePassedIsDroppedUnrun) {
   EXPECT_EQ(testing::ReplicaInfo(replica->address())["processed_requests"], "1");
 }
 
+// A request that Sleep runs for a minute, and whose caller goes away, frees the replica: the
+// Executor sees request_cancelled() and stops, so the next request is answered at once. Before,
+// the next one waited behind the whole minute (its deadline, 20 s, passed).
+class CancelledWhileRunningTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CancelledWhileRunningTest, TheExecutorStopsAndTheNextRequestIsServed) {
+  auto replica = StartExecutor({"--uses", "Sleep", "--uses-with", R"({"ms": 60000})"});
+  ASSERT_NE(replica, nullptr);
+  auto channel = grpc::CreateChannel(replica->address(), grpc::InsecureChannelCredentials());
+  auto stub = jina::JinaSingleDataRequestRPC::NewStub(channel);
+  grpc::ClientContext long_context;
+  grpc::Status long_status;
+  std::thread long_sender;
+  const std::string how = GetParam();
+  if (how == "deadline") {
+    long_context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+  }
+  if (how == "stream") {
+    long_sender = std::thread([&] {
+      auto stream = jina::JinaRPC::NewStub(channel)->Call(&long_context);
+      stream->Write(MakeRequest("/sleep", 1));
+      jina::DataRequestProto answer;
+      while (stream->Read(&answer)) {
+      }
+      long_status = stream->Finish();
+    });
+  } else {
+    long_sender = std::thread([&] {
+      jina::DataRequestProto request = MakeRequest("/sleep", 1), response;
+      long_status = stub->process_single_data(&long_context, request, &response);
+    });
+  }
+  // The long request runs; then its caller goes (cancel, or its deadline passes).
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return testing::ReplicaInfo(replica->address())["processed_requests"] == "1"; }));
+  if (how != "deadline") long_context.TryCancel();
+  long_sender.join();
+  EXPECT_FALSE(long_status.ok());
+
+  jina::DataRequestProto request = MakeRequest("/sleep", 1), response;
+  auto* ms = request.mutable_parameters()->mutable_fields();
+  (*ms)["ms"].set_number_value(0);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  grpc::Status status = stub->process_single_data(&context, request, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(testing::ReplicaInfo(replica->address())["processed_requests"], "2");
+}
+
+INSTANTIATE_TEST_SUITE_P(Callers, CancelledWhileRunningTest,
+                         ::testing::Values("unary", "deadline", "stream"));
+
 TEST(ExecutorProcessTest, EndpointDiscoveryListsWriteEndpoints) {
   auto replica = StartExecutor({"--uses", "Counter"});
   ASSERT_NE(replica, nullptr);

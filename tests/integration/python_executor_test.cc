@@ -22,6 +22,7 @@
 #include "shoal/deployment.h"
 #include "tests/integration/child_process.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/wait.h"
 
 namespace shoal {
 namespace {
@@ -203,6 +204,28 @@ std::string FailedStart(std::vector<std::string> args) {
       testing::ChildProcess::Start(ExecutorArgv(std::move(args)), true, std::chrono::seconds(60));
   EXPECT_FALSE(child.ok());
   return child.ok() ? "" : std::string(child.status().message());
+}
+
+// A Python endpoint that polls request_cancelled() sees its caller go, and the replica serves the
+// next request at once.
+TEST(PythonExecutorTest, AnEndpointSeesItsCallerCancel) {
+  auto replica = StartExecutor({"--uses", Executors("echo.py") + ":Patient"});
+  ASSERT_NE(replica, nullptr);
+  auto stub = jina::JinaSingleDataRequestRPC::NewStub(
+      grpc::CreateChannel(replica->address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext waiting;
+  std::thread waiter([&] {
+    jina::DataRequestProto request = Request("/wait", 1), response;
+    EXPECT_EQ(stub->process_single_data(&waiting, request, &response).error_code(),
+              grpc::StatusCode::CANCELLED);
+  });
+  ASSERT_TRUE(testing::WaitFor(
+      [&] { return testing::ReplicaInfo(replica->address())["processed_requests"] == "1"; }));
+  waiting.TryCancel();
+  waiter.join();
+  jina::DataRequestProto report = Send(*replica, Request("/report", 1));
+  ASSERT_EQ(report.data().docs().docs_size(), 1);
+  EXPECT_EQ(DocList(report.mutable_data()->mutable_docs())[0].text(), "cancelled");
 }
 
 TEST(PythonExecutorTest, ASyntaxErrorFailsTheStartNamingTheFileAndLine) {

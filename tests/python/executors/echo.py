@@ -2,6 +2,7 @@
 import asyncio
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -91,3 +92,27 @@ class Environ(Executor):
                 'workspace': self.workspace or '',
                 'builtin_shoal': '_shoal' in sys.builtin_module_names,
             }
+
+
+class Patient(Executor):
+    """`/wait` waits (at most a minute) until its caller is gone; `/report` tells how the last
+    wait ended."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.last = 'none'
+
+    @requests(on='/wait')
+    def wait(self, docs, **kwargs):
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            if self.request_cancelled():
+                self.last = 'cancelled'
+                return
+            time.sleep(0.001)
+        self.last = 'timed out'
+
+    @requests(on='/report')
+    def report(self, docs, **kwargs):
+        for doc in docs:
+            doc.text = self.last

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/executor/loader.h"
 
@@ -88,6 +89,78 @@ TEST_F(RuntimeTest, IdsDependOnTheRequestIdAndThePlaceOnly) {
     EXPECT_NE(first.data().docs().docs(i).data().at("id").text(),
               other.data().docs().docs(i).data().at("id").text());
   }
+}
+
+// The runtime hands the caller's cancellation to the Executor: Sleep asked for a minute stops at
+// once when the caller is gone, and answers the error; with no caller to lose it sleeps.
+TEST(RuntimeCancelTest, TheExecutorSeesItsCallerGone) {
+  StatusOr<executor::LoadedExecutor> loaded = executor::LoadExecutor("Sleep", Params());
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ReplicaRuntime runtime(std::move(loaded).value(), {.name = "sleep/rep-0"});
+  auto run = [&](int ms, ReplicaRuntime::Cancelled cancelled) {
+    jina::DataRequestProto request;
+    request.mutable_header()->set_exec_endpoint("/sleep");
+    (*request.mutable_parameters()->mutable_fields())["ms"].set_number_value(ms);
+    absl::Notification done;
+    StatusOr<bool> failed = false;
+    runtime.Post([&] {
+      failed = runtime.Process(request, ReplicaRuntime::Clock::now(), nullptr, cancelled);
+      done.Notify();
+    });
+    done.WaitForNotification();
+    EXPECT_TRUE(failed.ok()) << failed.status();
+    return request.header().status().exception().name();
+  };
+  EXPECT_EQ(run(60000, [] { return true; }), "CancelledError");
+  EXPECT_EQ(run(1, [] { return false; }), "");
+  EXPECT_EQ(run(1, nullptr), "");
+}
+
+// A request whose deadline is nearer than the endpoint usually takes is not started: under
+// overload the Executor then spends its time on requests that can still make it.
+TEST(RuntimeCancelTest, ARequestThatCannotMakeItsDeadlineIsNotStarted) {
+  StatusOr<executor::LoadedExecutor> loaded = executor::LoadExecutor("Sleep", Params());
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ReplicaRuntime runtime(std::move(loaded).value(), {.name = "sleep/rep-0"});
+  auto on_thread = [&](auto fn) {
+    absl::Notification done;
+    runtime.Post([&] {
+      fn();
+      done.Notify();
+    });
+    done.WaitForNotification();
+  };
+  auto sleep = [&](int ms, ReplicaRuntime::Cancelled cancelled) {
+    jina::DataRequestProto request;
+    request.mutable_header()->set_exec_endpoint("/sleep");
+    (*request.mutable_parameters()->mutable_fields())["ms"].set_number_value(ms);
+    on_thread([&] {
+      (void)runtime.Process(request, ReplicaRuntime::Clock::now(), nullptr, std::move(cancelled));
+    });
+  };
+  auto check = [&](std::chrono::milliseconds left) {
+    Status verdict;
+    on_thread([&] {
+      verdict = runtime.CheckDeadline("/sleep", std::chrono::system_clock::now() + left);
+    });
+    return verdict;
+  };
+  // Nothing measured yet: only a deadline already past stops a request.
+  EXPECT_TRUE(check(std::chrono::milliseconds(1)).ok());
+  EXPECT_EQ(check(std::chrono::milliseconds(-1)).code(), absl::StatusCode::kDeadlineExceeded);
+  // Calls cut short by a caller that left do not count.
+  for (int i = 0; i < 20; ++i) sleep(60000, [] { return true; });
+  EXPECT_TRUE(check(std::chrono::milliseconds(1)).ok());
+  for (int i = 0; i < 20; ++i) sleep(40, nullptr);
+  Status refused = check(std::chrono::milliseconds(5));
+  EXPECT_EQ(refused.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(std::string(refused.message()), ::testing::HasSubstr("'/sleep' takes about"));
+  EXPECT_TRUE(check(std::chrono::seconds(60)).ok());
+  Status no_deadline;
+  on_thread([&] {
+    no_deadline = runtime.CheckDeadline("/sleep", std::chrono::system_clock::time_point::max());
+  });
+  EXPECT_TRUE(no_deadline.ok());
 }
 
 }  // namespace
