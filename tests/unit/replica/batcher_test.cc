@@ -3,6 +3,7 @@
 // the bounded queue, deadlines, and which configurations are refused.
 #include "src/replica/batcher.h"
 
+#include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +22,9 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 absl::Mutex calls_mu;
+// Set by /watch during its call: the callers of the test's requests leave then.
+std::atomic<bool> gone_during_call{false};
+std::atomic<bool> saw_cancelled{false};
 std::vector<int>& RecordedSizes() {
   static auto* sizes = new std::vector<int>();
   return *sizes;
@@ -34,6 +38,12 @@ class BatchProbe : public Executor {
     e.On("/embed", &BatchProbe::Embed);
     e.On("/drop", &BatchProbe::Drop);
     e.On("/index", &BatchProbe::Embed).Write();
+    e.On("/watch", &BatchProbe::Watch);
+  }
+  Status Watch(DocList& docs, const Params& params) {
+    gone_during_call.store(true);
+    saw_cancelled.store(request_cancelled());
+    return absl::OkStatus();
   }
   Status Embed(DocList& docs, const Params& params) {
     {
@@ -331,6 +341,28 @@ TEST_F(BatcherTest, AnEarlyDeadlineFlushesTheQueueBeforeItsTimeout) {
   EXPECT_TRUE(outcome.failed.ok() ||
               outcome.failed.status().code() == absl::StatusCode::kDeadlineExceeded)
       << outcome.failed.status();
+}
+
+TEST_F(BatcherTest, TheExecutorSeesABatchCancelledOnceEveryCallerIsGone) {
+  Start({{"/watch", {.preferred_batch_size = 2, .timeout_ms = 60'000}}});
+  for (bool both_leave : {false, true}) {
+    gone_during_call.store(false);
+    saw_cancelled.store(!both_leave);
+    absl::BlockingCounter done(2);
+    std::vector<std::shared_ptr<jina::DataRequestProto>> requests;
+    for (int n = 0; n < 2; ++n) {
+      requests.push_back(Request("/watch", "w" + std::to_string(n), 1));
+      const bool leaves = both_leave || n == 0;
+      ASSERT_TRUE(batcher_
+                      ->Submit({.request = requests.back().get(),
+                                .memory = requests.back(),
+                                .cancelled = [leaves] { return leaves && gone_during_call.load(); },
+                                .done = [&](StatusOr<bool>) { done.DecrementCount(); }})
+                      .ok());
+    }
+    done.Wait();
+    EXPECT_EQ(saw_cancelled.load(), both_leave);
+  }
 }
 
 TEST_F(BatcherTest, DrainFlushesEveryQueueAtOnce) {
