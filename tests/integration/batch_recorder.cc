@@ -1,5 +1,7 @@
 // A shared-library Executor for the dynamic batching tests: it records the size of every call it
-// gets, so that a test can read back (from `/sizes`) the batches the replica formed.
+// gets, so that a test can read back (from `/sizes`) the batches the replica formed. Its sleep
+// never looks at request_cancelled(): the shutdown tests use it as an Executor that cannot be
+// stopped.
 #include <chrono>
 #include <string>
 #include <thread>

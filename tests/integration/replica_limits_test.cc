@@ -22,7 +22,11 @@
 namespace shoal {
 namespace {
 
+// A shared-library Executor whose /embed sleeps `parameters.ms` without looking at cancellation.
+constexpr char kBatchRecorder[] = BATCH_RECORDER_PATH;
+
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::unique_ptr<testing::ChildProcess> StartExecutor(std::vector<std::string> args) {
   std::vector<std::string> argv = {
@@ -264,28 +268,42 @@ TEST(ReplicaLimitsTest, ADeploymentsMaxDocsPerRequestIsAnErrorNotARetry) {
   EXPECT_TRUE(Send(gateway, Request(5)).ok());
 }
 
+// SIGTERM while a request runs for ten minutes: after the shutdown timeout the call is cancelled.
+// An Executor that polls request_cancelled() (Sleep) stops and the replica exits cleanly; one
+// that never looks (BatchRecorder's /embed sleeps regardless) is abandoned, and the replica exits
+// 1 naming the request it abandoned.
 TEST(ReplicaLimitsTest, SigtermDuringAVeryLongRequestExitsAfterTheShutdownTimeout) {
-  auto replica =
-      StartExecutor({"--uses", "Sleep", "--name", "sleep/rep-0", "--shutdown-timeout", "300"});
-  ASSERT_NE(replica, nullptr);
-  jina::DataRequestProto request = Request(1);
-  request.mutable_header()->set_request_id("the-long-one");
-  request.mutable_header()->set_exec_endpoint("/slow");
-  (*request.mutable_parameters()->mutable_fields())["ms"].set_number_value(600000);
-  grpc::Status status;
-  std::thread post([&] { status = Send(replica->address(), request); });
-  bool pending = false;
-  for (int i = 0; i < 500 && !pending; ++i) {
-    pending = testing::ReplicaInfo(replica->address())["pending_requests"] == "1";
+  for (const bool polls : {true, false}) {
+    SCOPED_TRACE(polls ? "Sleep" : "BatchRecorder");
+    auto replica =
+        StartExecutor({"--uses", polls ? "Sleep" : std::string(kBatchRecorder) + ":BatchRecorder",
+                       "--name", "sleep/rep-0", "--shutdown-timeout", "300"});
+    ASSERT_NE(replica, nullptr);
+    jina::DataRequestProto request = Request(1);
+    request.mutable_header()->set_request_id("the-long-one");
+    request.mutable_header()->set_exec_endpoint(polls ? "/slow" : "/embed");
+    (*request.mutable_parameters()->mutable_fields())["ms"].set_number_value(600000);
+    grpc::Status status;
+    std::thread post([&] { status = Send(replica->address(), request); });
+    bool pending = false;
+    for (int i = 0; i < 500 && !pending; ++i) {
+      pending = testing::ReplicaInfo(replica->address())["pending_requests"] == "1";
+    }
+    ASSERT_TRUE(pending);
+    replica->Signal(SIGTERM);
+    std::optional<int> exit_code = replica->Wait(std::chrono::seconds(30));
+    ASSERT_TRUE(exit_code.has_value()) << "still running 30 s after SIGTERM\n" << replica->Log();
+    if (polls) {
+      EXPECT_EQ(*exit_code, 0) << replica->Log();
+      EXPECT_THAT(replica->Log(), Not(HasSubstr("abandoning")));
+    } else {
+      EXPECT_EQ(*exit_code, 1);
+      EXPECT_THAT(replica->Log(),
+                  HasSubstr("abandoning endpoint '/embed', request 'the-long-one'"));
+    }
+    post.join();
+    EXPECT_FALSE(status.ok());
   }
-  ASSERT_TRUE(pending);
-  replica->Signal(SIGTERM);
-  std::optional<int> exit_code = replica->Wait(std::chrono::seconds(30));
-  ASSERT_TRUE(exit_code.has_value()) << "still running 30 s after SIGTERM\n" << replica->Log();
-  EXPECT_EQ(*exit_code, 1);
-  EXPECT_THAT(replica->Log(), HasSubstr("abandoning endpoint '/slow', request 'the-long-one'"));
-  post.join();
-  EXPECT_FALSE(status.ok());
 }
 
 }  // namespace
