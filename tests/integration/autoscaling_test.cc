@@ -1,5 +1,5 @@
 // Autoscaling with real replica processes: a Sleep Deployment under a load step from 1 to 16
-// requests in flight scales up to its bound, and back down once the load is gone, without a
+// requests in flight scales up to its bound, and back down once the load drops to 1, without a
 // failed request.
 #include <algorithm>
 #include <atomic>
@@ -17,10 +17,11 @@
 namespace shoal {
 namespace {
 
-// Senders that each keep one request in flight until stopped (or a bound on their count).
+// Senders that each keep one request in flight until stopped (after at least `least` requests
+// each, at most 5000).
 class Load {
  public:
-  Load(Deployment& dep, int senders) : dep_(dep) {
+  Load(Deployment& dep, int senders, int least = 1) : dep_(dep), least_(least) {
     for (int s = 0; s < senders; ++s) threads_.emplace_back([this] { Send(); });
   }
   ~Load() { Stop(); }
@@ -39,7 +40,7 @@ class Load {
 
  private:
   void Send() {
-    for (int i = 0; i < 5000 && !stop_; ++i) {
+    for (int i = 0; i < 5000 && (i < least_ || !stop_); ++i) {
       DocList docs;
       docs.Add().set_text("x");
       auto answer = dep_.Post("/work", docs, {.stream = false});
@@ -54,6 +55,7 @@ class Load {
   }
 
   Deployment& dep_;
+  const int least_;
   std::atomic<bool> stop_{false};
   std::atomic<int> done_{0};
   std::atomic<int> failed_{0};
@@ -92,6 +94,15 @@ TEST(AutoscalingTest, ALoadStepScalesUpToMaxAndBackDownWithoutFailedRequests) {
         absl::Seconds(90));
   };
 
+  {
+    // One request in flight (20 of them, about two look-back periods) wants one replica.
+    Load one(dep, 1, /*least=*/20);
+    EXPECT_TRUE(testing::WaitFor([&] { return one.done() >= 20; }));
+    one.Stop();
+    EXPECT_EQ(one.failed(), 0);
+    EXPECT_EQ(Replicas(dep), 1);
+  }
+
   Load step(dep, 16);
   EXPECT_TRUE(replicas_are(3)) << "replicas: " << Replicas(dep);
   // The new replicas take requests.
@@ -101,7 +112,7 @@ TEST(AutoscalingTest, ALoadStepScalesUpToMaxAndBackDownWithoutFailedRequests) {
   EXPECT_EQ(step.failed(), 0);
 
   // One request in flight wants one replica: the others drain and stop while it runs.
-  Load trickle(dep, 1);
+  Load trickle(dep, 1, /*least=*/5);
   EXPECT_TRUE(replicas_are(1)) << "replicas: " << Replicas(dep);
   trickle.Stop();
   EXPECT_GT(trickle.done(), 0);
