@@ -6,6 +6,7 @@
 #include "gtest/gtest.h"
 #include "src/config/deployment_spec.h"
 #include "src/config/deployment_yaml.h"
+#include "src/config/flow_yaml.h"
 #include "tests/testing/status_matchers.h"
 
 namespace shoal::config {
@@ -140,6 +141,30 @@ TEST(AutoscalingTest, MaxReplicasCountsAgainstTheReplicaLimit) {
   Status over = CheckReplicaLimit(*spec, 9);
   EXPECT_THAT(Message(over), HasSubstr("autoscaling.max_replicas: Deployment 'executor': 5 "
                                        "replicas x 2 shards = 10 replica processes at the most"));
+}
+
+TEST(AutoscalingTest, AFlowExecutorTakesItWithItsLocation) {
+  absl::StatusOr<FlowSpec> flow = ParseFlowYaml(R"(jtype: Flow
+executors:
+  - name: enc
+    uses: Sleep
+    autoscaling: {min_replicas: 2, max_replicas: 4}
+  - name: idx
+    uses: Echo
+)",
+                                                "flow.yml");
+  ASSERT_TRUE(flow.ok()) << flow.status();
+  ASSERT_TRUE(flow->executors[0].autoscaling.has_value());
+  EXPECT_EQ(flow->executors[0].autoscaling->max_replicas, 4);
+  EXPECT_EQ(flow->executors[0].replicas, 2);
+  EXPECT_FALSE(flow->executors[1].autoscaling.has_value());
+  absl::StatusOr<FlowSpec> bad = ParseFlowYaml(R"(jtype: Flow
+executors:
+  - name: enc
+    autoscaling: {max_replicas: 0}
+)",
+                                               "flow.yml");
+  EXPECT_THAT(Message(bad.status()), HasSubstr("flow.yml:4:33: autoscaling.max_replicas"));
 }
 
 TEST(AutoscalingTest, ApiMapsHaveNoLocation) {
