@@ -66,7 +66,8 @@ class AutoscalingPolicy {
 // further decision starts), joined by Join() or the destructor.
 class Autoscaler {
  public:
-  // What the autoscaler reads and changes of its Deployment; called on its thread only.
+  // What the autoscaler reads and changes of its Deployment; called on its thread (and
+  // `replicas` once by the constructor).
   struct Target {
     std::string deployment;
     std::function<std::vector<int>()> ongoing_per_shard;
