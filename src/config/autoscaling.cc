@@ -25,8 +25,9 @@ constexpr std::pair<std::string_view, std::string_view> kUnsupported[] = {
     {"policy", "custom autoscaling policies are not supported"},
 };
 
-// Older names Ray Serve still accepts for the factors.
+// Older names Ray Serve still accepts.
 constexpr std::pair<std::string_view, std::string_view> kAliases[] = {
+    {"target_num_ongoing_requests_per_replica", "target_ongoing_requests"},
     {"upscale_smoothing_factor", "upscaling_factor"},
     {"downscale_smoothing_factor", "downscaling_factor"},
 };
@@ -120,7 +121,8 @@ Status UnknownKey(const Origin& origin, const std::string& written) {
   return Error(origin, written, absl::StrFormat("unknown key%s", hint));
 }
 
-// Each value against its own range (the combinations are checked once all are read).
+// Each value against its own range (the combinations are checked once all are read). `key` as
+// written, so that the error names it.
 Status CheckRange(const Origin& origin, std::string_view key, double value) {
   if (key == "min_replicas" && value < 1) {
     return Error(origin, key, "must be at least 1 (Shoal does not scale to zero)");
@@ -128,7 +130,7 @@ Status CheckRange(const Origin& origin, std::string_view key, double value) {
   if ((key == "max_replicas" || key == "initial_replicas") && value < 1) {
     return Error(origin, key, "must be at least 1");
   }
-  const bool may_be_zero = key.ends_with("delay_s");
+  const bool may_be_zero = key.find("delay") != std::string_view::npos;
   if (may_be_zero ? value < 0 : value <= 0) {
     return Error(
         origin, key,
@@ -169,7 +171,7 @@ Status Assign(AutoscalingConfig& config, const Origin& origin, std::string_view 
       return absl::OkStatus();
     }
     SHOAL_ASSIGN_OR_RETURN(double number, ToNumber(value, origin, written));
-    SHOAL_RETURN_IF_ERROR(CheckRange(origin, name, number));
+    SHOAL_RETURN_IF_ERROR(CheckRange(origin, written, number));
     config.*key.number = number;
   }
   return absl::OkStatus();

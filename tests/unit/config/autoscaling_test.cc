@@ -80,6 +80,16 @@ autoscaling:
   EXPECT_EQ(spec->replicas, 2);
 }
 
+TEST(AutoscalingTest, ReadsRaysOlderNames) {
+  absl::StatusOr<DeploymentSpec> spec = Parse(
+      "autoscaling: {target_num_ongoing_requests_per_replica: 3, "
+      "upscale_smoothing_factor: 0.5, downscale_smoothing_factor: 0.25}\n");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->autoscaling->target_ongoing_requests, 3);
+  EXPECT_EQ(spec->autoscaling->upscaling_factor, 0.5);
+  EXPECT_EQ(spec->autoscaling->downscaling_factor, 0.25);
+}
+
 TEST(AutoscalingTest, StartsWithInitialReplicasElseReplicasClamped) {
   absl::StatusOr<DeploymentSpec> initial =
       Parse("replicas: 5\nautoscaling: {max_replicas: 4, initial_replicas: 3}\n");
@@ -102,6 +112,8 @@ TEST(AutoscalingTest, ErrorsNameTheLocationAndTheKey) {
               HasSubstr("dep.yml:3:28: autoscaling.target_ongoing_requests: must be positive"));
   EXPECT_THAT(ErrorOf("autoscaling:\n  upscale_delay_s: -1\n"),
               HasSubstr("autoscaling.upscale_delay_s: must be 0 or more"));
+  EXPECT_THAT(ErrorOf("autoscaling:\n  downscale_delay: -2\n"),
+              HasSubstr("dep.yml:2:20: autoscaling.downscale_delay: must be 0 or more"));
   EXPECT_THAT(ErrorOf("autoscaling:\n  metrics_interval_s: 0\n"),
               HasSubstr("autoscaling.metrics_interval_s: must be positive"));
   EXPECT_THAT(ErrorOf("autoscaling:\n  max_replicas: two\n"),
