@@ -68,6 +68,11 @@ struct DeploymentOptions {
   // error before anything starts, as is more than the machine can hold. In a Flow, the Flow's
   // max_replicas applies instead.
   int max_replicas = 256;
+  // Autoscaling (docs/deployments.md, "Autoscaling"): a JSON object with Ray Serve's keys,
+  // e.g. {"min_replicas": 1, "max_replicas": 8, "target_ongoing_requests": 2,
+  // "upscale_delay_s": 30, "downscale_delay_s": 600}; empty: a fixed `replicas`. The
+  // Deployment then starts with initial_replicas, else `replicas` clamped to [min, max].
+  std::string autoscaling;
   // In a Flow only: the nodes this one waits for (empty: the previous non-floating node, or
   // "gateway"), whether nobody waits for it, and whether a join hands it all parts at once.
   std::vector<std::string> needs;

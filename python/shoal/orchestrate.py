@@ -231,6 +231,12 @@ def _deployment_options(where, uses_files, kwargs, in_flow=False):
     # snake_case keys become PascalCase in the replica (config::CanonicalRaftConfiguration).
     native['raft_configuration'] = _json(where, 'raft_configuration',
                                          take('raft_configuration') or {})
+    autoscaling = take('autoscaling')
+    if autoscaling is not None:
+        if not isinstance(autoscaling, dict):
+            raise TypeError(f'{where}: autoscaling: expected a dict such as '
+                            f"{{'min_replicas': 1, 'max_replicas': 4}}, got {autoscaling!r}")
+        native['autoscaling'] = _json(where, 'autoscaling', autoscaling)
     native['timeout_ready_ms'] = _int(where, 'timeout_ready', take('timeout_ready', 600000))
     timeout_send = take('timeout_send')
     if timeout_send is not None:
@@ -337,7 +343,8 @@ class Deployment(_Orchestration):
     gRPC port. Keys and defaults are Jina's (name='executor', uses='BaseExecutor', replicas=1,
     shards=1, polling='ANY', host='0.0.0.0', protocol='grpc', stateful=False, peer_ports,
     workspace, env, uses_with, uses_metas, raft_configuration, external, timeout_send,
-    timeout_ready, ...)."""
+    timeout_ready, ...), and ``autoscaling``: a dict with Ray Serve's keys (min_replicas,
+    max_replicas, target_ongoing_requests, upscale_delay_s, downscale_delay_s, ...)."""
 
     def __init__(self, **kwargs):
         uses_files = _Uses()

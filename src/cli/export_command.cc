@@ -67,6 +67,21 @@ void PrintAllWarnings(const Spec& spec) {
   }
 }
 
+// docker-compose has no autoscaler: autoscaled Deployments get their starting replicas, fixed.
+void WarnAboutAutoscaling(const Spec& spec) {
+  auto warn = [](const config::DeploymentSpec& node) {
+    if (!node.autoscaling) return;
+    std::cerr << "shoal export: warning: Deployment '" << node.name
+              << "': docker-compose does not autoscale; it runs " << node.replicas
+              << " replica(s) per shard, fixed (initial_replicas, else replicas)\n";
+  };
+  if (const auto* flow = std::get_if<config::FlowSpec>(&spec)) {
+    for (const config::DeploymentSpec& node : flow->executors) warn(node);
+  } else {
+    warn(std::get<config::DeploymentSpec>(spec));
+  }
+}
+
 Status WriteFile(const std::filesystem::path& path, const std::string& text) {
   std::ofstream file(path, std::ios::binary | std::ios::trunc);
   file << text;
@@ -105,6 +120,7 @@ int RunCompose(const ExportFlags& flags) {
   StatusOr<Spec> spec = LoadSpec(flags.input);
   if (!spec.ok()) return Fail(spec.status(), 2);
   PrintAllWarnings(*spec);
+  WarnAboutAutoscaling(*spec);
   StatusOr<std::string> compose =
       std::visit([&](const auto& s) { return exporter::ToDockerCompose(s, flags.compose); }, *spec);
   if (!compose.ok()) return Fail(compose.status(), 2);

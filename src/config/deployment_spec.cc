@@ -498,13 +498,22 @@ Status ValidateDeploymentSpec(const DeploymentSpec& spec) {
   SHOAL_RETURN_IF_ERROR(ValidateMaps(spec));
   SHOAL_RETURN_IF_ERROR(ValidateAddresses(spec));
   SHOAL_RETURN_IF_ERROR(ValidateLoadBalancing(spec));
+  SHOAL_RETURN_IF_ERROR(ValidateAutoscaling(spec));
   return ValidateStateful(spec);
 }
 
 Status CheckReplicaLimit(const DeploymentSpec& spec, int max_replicas) {
   if (spec.external) return absl::OkStatus();
-  const int64_t processes = int64_t{spec.replicas} * spec.shards;
+  const int64_t processes = int64_t{PeakReplicas(spec)} * spec.shards;
   if (processes <= max_replicas) return absl::OkStatus();
+  if (spec.autoscaling && spec.autoscaling->max_replicas > spec.replicas) {
+    return KeyError(spec, "autoscaling.max_replicas",
+                    absl::StrFormat("Deployment '%s': %d replicas x %d shards = %d replica "
+                                    "processes at the most, more than max_replicas (%d per "
+                                    "Deployment; --max-replicas raises it)",
+                                    spec.name, spec.autoscaling->max_replicas, spec.shards,
+                                    processes, max_replicas));
+  }
   // The key to point at: the one that alone passes the limit, else the larger factor.
   const bool shards =
       spec.shards > max_replicas || (spec.replicas <= max_replicas && spec.shards > spec.replicas);

@@ -13,6 +13,7 @@
 #include "shoal/status.h"
 #include "src/common/tls_files.h"
 #include "src/config/dynamic_batching.h"
+#include "src/config/autoscaling.h"
 #include "src/config/grpc_server_options.h"
 
 namespace shoal::config {
@@ -67,6 +68,8 @@ struct DeploymentSpec {
   std::vector<std::vector<int>> peer_ports;     // per shard, one per replica
   google::protobuf::Struct raft_configuration;  // keys as written (see CanonicalRaftKey)
   std::string read_consistency = "eventual";    // or "linearizable"
+  // `autoscaling:`: the replicas per shard follow the load between its bounds; unset: fixed.
+  std::optional<AutoscalingConfig> autoscaling;
   // Flow graph keys (used when the Deployment is a Flow node).
   std::vector<std::string> needs;
   bool floating = false;

@@ -27,8 +27,8 @@ using google::protobuf::Struct;
 using google::protobuf::Value;
 
 // Keys that fill the spec. `read_consistency`, `load_balancing`, `tls_ca_file`,
-// `max_queued_requests` (Ray Serve's name), `auth_token`, `internal_tls` and `reflection` are
-// Shoal's own.
+// `max_queued_requests` and `autoscaling` (Ray Serve's names), `auth_token`, `internal_tls` and
+// `reflection` are Shoal's own.
 // clang-format off
 constexpr std::string_view kSupportedKeys[] = {
     "name", "uses", "uses_with", "uses_metas", "replicas", "shards", "polling", "port", "host",
@@ -37,7 +37,7 @@ constexpr std::string_view kSupportedKeys[] = {
     "read_consistency", "load_balancing", "needs", "floating", "no_reduce", "grpc_metadata",
     "gpus", "max_queued_requests", "max_docs_per_request", "grpc_server_options",
     "expose_internal_errors", "auth_token", "ssl_certfile", "ssl_keyfile", "internal_tls",
-    "reflection", "uses_dynamic_batching",
+    "reflection", "uses_dynamic_batching", "autoscaling",
 };
 
 // Jina Deployment arguments (reference §8.2) that have no effect in Shoal.
@@ -335,6 +335,16 @@ absl::Status ReadInternalTls(const Context& ctx, const Entry& entry) {
   return absl::OkStatus();
 }
 
+// `autoscaling: {min_replicas, max_replicas, ...}`; null: none.
+absl::Status ReadAutoscaling(const Context& ctx, const Entry& entry) {
+  ctx.spec.autoscaling.reset();
+  if (entry.value.IsNull()) return absl::OkStatus();
+  Struct fields;
+  SHOAL_RETURN_IF_ERROR(ReadStructWithOrigins(ctx, entry, "autoscaling", fields));
+  SHOAL_ASSIGN_OR_RETURN(ctx.spec.autoscaling, ParseAutoscaling(fields, ctx.spec.origin));
+  return absl::OkStatus();
+}
+
 absl::Status ReadScalarKey(const Context& ctx, const std::string& key, const Value& value,
                            const std::string& location) {
   DeploymentSpec& spec = ctx.spec;
@@ -426,6 +436,7 @@ absl::Status ReadEntry(const Context& ctx, const Entry& entry) {
     return absl::OkStatus();
   }
   if (key == "internal_tls") return ReadInternalTls(ctx, entry);
+  if (key == "autoscaling") return ReadAutoscaling(ctx, entry);
   if (key == "grpc_metadata") return ReadStringMap(ctx, entry, key, ctx.spec.grpc_metadata);
   SHOAL_ASSIGN_OR_RETURN(Value value, YamlToValue(entry.value, ctx.filename, key));
   if (key == "gpus") {
@@ -561,6 +572,7 @@ absl::StatusOr<DeploymentSpec> ParseMap(const YAML::Node& root, std::string_view
   }
   AddCombinationWarnings(spec);
   SHOAL_RETURN_IF_ERROR(ValidateDeploymentSpec(spec));
+  spec.replicas = InitialReplicas(spec);
   if (spec.external) {
     // As Jina does: each external address is one replica.
     SHOAL_ASSIGN_OR_RETURN(std::vector<ExternalAddress> addresses, ResolveExternalAddresses(spec));

@@ -3,6 +3,8 @@
 #include "src/export/kubernetes.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -26,6 +28,9 @@ constexpr int kProbePeriodSeconds = 5;
 constexpr int kProbeTimeoutSeconds = 5;  // `shoal ping` gives up after 3 s
 // A startup probe with timeout_ready: -1 ("forever") waits a day.
 constexpr int kForeverFailureThreshold = 24 * 3600 / kProbePeriodSeconds;
+// The gauge an autoscaled shard's HPA averages over its pods (src/metrics/metrics.h).
+constexpr char kInFlightMetric[] = "shoal_replica_in_flight";
+constexpr int kMaxStabilizationSeconds = 3600;
 
 class Writer {
  public:
@@ -267,9 +272,8 @@ YamlNode Writer::ExecutorContainer(const NodePlan& node, int shard,
     replica.raft_peers = absl::StrJoin(peers, ",");
     ports.Add(ContainerPort("raft", raft_port));
   }
-  if (spec.port_monitoring.has_value()) {
-    ports.Add(ContainerPort(
-        "metrics", *spec.port_monitoring != 0 ? *spec.port_monitoring : kDefaultMonitoringPort));
+  if (std::optional<int> port = ReplicaMonitoringPort(spec)) {
+    ports.Add(ContainerPort("metrics", *port));
   }
   YamlNode container = Container("executor", ExecutorArgs(node, replica));
   YamlNode env = YamlNode::EmptyList();
@@ -343,6 +347,55 @@ YamlNode VolumeClaimTemplate(const KubernetesOptions& options) {
 }
 
 // What a pod cannot express although a compose file can.
+// A Kubernetes quantity for `value`: "2", or in thousandths ("1500m").
+std::string Quantity(double value) {
+  const int64_t milli = static_cast<int64_t>(std::llround(value * 1000));
+  return milli % 1000 == 0 ? absl::StrCat(milli / 1000) : absl::StrCat(milli, "m");
+}
+
+// A delay as an HPA stabilization window: whole seconds, at most the hour Kubernetes allows.
+int StabilizationSeconds(double seconds) {
+  return static_cast<int>(std::min(std::ceil(seconds), double{kMaxStabilizationSeconds}));
+}
+
+// The autoscaling policy of one shard's Deployment `object` as an autoscaling/v2 HPA on the
+// replicas' own in-flight gauge (a Pods metric: needs a metrics adapter, see docs/export.md).
+YamlNode Autoscaler(const config::AutoscalingConfig& policy, std::string_view object,
+                    YamlNode metadata) {
+  YamlNode target_ref;
+  target_ref.Set("apiVersion", "apps/v1");
+  target_ref.Set("kind", "Deployment");
+  target_ref.Set("name", object);
+  YamlNode metric_name;
+  metric_name.Set("name", kInFlightMetric);
+  YamlNode target;
+  target.Set("type", "AverageValue");
+  target.Set("averageValue", Quantity(policy.target_ongoing_requests));
+  YamlNode pods;
+  pods.Set("metric", std::move(metric_name));
+  pods.Set("target", std::move(target));
+  YamlNode metric;
+  metric.Set("type", "Pods");
+  metric.Set("pods", std::move(pods));
+  YamlNode metrics = YamlNode::EmptyList();
+  metrics.Add(std::move(metric));
+  YamlNode up, down;
+  up.Set("stabilizationWindowSeconds", StabilizationSeconds(policy.upscale_delay_s));
+  down.Set("stabilizationWindowSeconds", StabilizationSeconds(policy.downscale_delay_s));
+  YamlNode behavior;
+  behavior.Set("scaleUp", std::move(up));
+  behavior.Set("scaleDown", std::move(down));
+  YamlNode spec;
+  spec.Set("scaleTargetRef", std::move(target_ref));
+  spec.Set("minReplicas", policy.min_replicas);
+  spec.Set("maxReplicas", policy.max_replicas);
+  spec.Set("metrics", std::move(metrics));
+  spec.Set("behavior", std::move(behavior));
+  YamlNode hpa = Object("autoscaling/v2", "HorizontalPodAutoscaler", std::move(metadata));
+  hpa.Set("spec", std::move(spec));
+  return hpa;
+}
+
 Status CheckForKubernetes(const NodePlan& node) {
   const config::DeploymentSpec& spec = *node.spec;
   if (node.gpus.all) {
@@ -410,6 +463,10 @@ StatusOr<std::string> Writer::NodeManifest(const NodePlan& node) {
                                Metadata(object, ExecutorLabels(node, shard)));
     workload.Set("spec", std::move(workload_spec));
     documents.push_back(Document(workload));
+    if (spec.autoscaling && !spec.stateful) {
+      documents.push_back(Document(
+          Autoscaler(*spec.autoscaling, object, Metadata(object, ExecutorLabels(node, shard)))));
+    }
   }
   return absl::StrJoin(documents, "---\n");
 }

@@ -204,6 +204,14 @@ std::string GatewayNameOfDeployment(std::string_view label) {
   return absl::StrCat(AsAbsl(label), "-gateway");
 }
 
+std::optional<int> ReplicaMonitoringPort(const config::DeploymentSpec& spec) {
+  if (spec.port_monitoring.has_value()) {
+    return *spec.port_monitoring != 0 ? *spec.port_monitoring : kDefaultMonitoringPort;
+  }
+  if (spec.autoscaling && !spec.stateful) return kDefaultMonitoringPort;
+  return std::nullopt;
+}
+
 std::vector<std::string> ExecutorArgs(const NodePlan& node, const ReplicaArgs& replica) {
   const config::DeploymentSpec& spec = *node.spec;
   std::vector<std::string> args = {"executor", "--uses", spec.uses};
@@ -217,9 +225,8 @@ std::vector<std::string> ExecutorArgs(const NodePlan& node, const ReplicaArgs& r
     args.insert(args.end(), {"--max-queued-requests", std::to_string(spec.max_queued_requests)});
   }
   for (std::string& flag : config::ReplicaLimitFlags(spec)) args.push_back(std::move(flag));
-  if (spec.port_monitoring.has_value()) {
-    const int port = *spec.port_monitoring != 0 ? *spec.port_monitoring : kDefaultMonitoringPort;
-    args.insert(args.end(), {"--port-monitoring", std::to_string(port)});
+  if (std::optional<int> port = ReplicaMonitoringPort(spec)) {
+    args.insert(args.end(), {"--port-monitoring", std::to_string(*port)});
   }
   if (NodeServesTls(node)) {
     args.insert(args.end(), {"--ssl-certfile", SecretPath(node.label + ".crt"), "--ssl-keyfile",

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,9 @@ struct ReplicaArgs {
   std::string raft_join;       // gRPC host:port of the first members, for members added later
 };
 std::vector<std::string> ExecutorArgs(const NodePlan& node, const ReplicaArgs& replica);
+// The port a replica serves its metrics on: port_monitoring (0: the default), else the
+// default for an autoscaled Deployment (its HPA reads shoal_replica_in_flight); else none.
+std::optional<int> ReplicaMonitoringPort(const config::DeploymentSpec& spec);
 
 // The gateway's `shoal gateway` arguments (after the program name).
 std::vector<std::string> GatewayArgs(const ExportPlan& plan, std::string_view flow_file,

@@ -61,6 +61,10 @@ struct Families {
                              .Name("shoal_replica_restarts_total")
                              .Help("Times the orchestrator restarted a replica that exited")
                              .Register(registry)),
+        autoscaler_decisions(prometheus::BuildCounter()
+                                 .Name("shoal_autoscaler_decisions_total")
+                                 .Help("Times the autoscaler scaled a Deployment, by direction")
+                                 .Register(registry)),
         router_requests(prometheus::BuildCounter()
                             .Name("shoal_router_requests_total")
                             .Help("Attempts a Deployment's router sent to a replica")
@@ -91,6 +95,7 @@ struct Families {
   prometheus::Family<prometheus::Histogram>& batch_queue;
   prometheus::Family<prometheus::Histogram>& batch_execution;
   prometheus::Family<prometheus::Counter>& replica_restarts;
+  prometheus::Family<prometheus::Counter>& autoscaler_decisions;
   prometheus::Family<prometheus::Counter>& router_requests;
   prometheus::Family<prometheus::Counter>& router_failures;
   prometheus::Family<prometheus::Gauge>& router_in_flight;
@@ -257,6 +262,11 @@ RouteMetrics ForRoute(std::string_view deployment, std::string_view replica) {
 
 Counter ReplicaRestarts(std::string_view deployment, std::string_view replica) {
   return Counter(&GetFamilies().replica_restarts.Add(ReplicaLabels(deployment, replica)));
+}
+
+Counter AutoscalerDecisions(std::string_view deployment, std::string_view direction) {
+  return Counter(&GetFamilies().autoscaler_decisions.Add(
+      {{"deployment", std::string(deployment)}, {"direction", std::string(direction)}}));
 }
 
 const std::shared_ptr<prometheus::Registry>& Registry() {

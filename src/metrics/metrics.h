@@ -100,6 +100,9 @@ RouteMetrics ForRoute(std::string_view deployment, std::string_view replica);
 
 // Orchestrator: shoal_replica_restarts_total{deployment, replica} (replica: its name).
 Counter ReplicaRestarts(std::string_view deployment, std::string_view replica);
+// shoal_autoscaler_decisions_total{deployment, direction}: scalings the autoscaler applied
+// (direction "up" or "down").
+Counter AutoscalerDecisions(std::string_view deployment, std::string_view direction);
 
 // Gauges read when the metrics are scraped, for state kept elsewhere (a Raft member's term and
 // indexes). A sampler returns the current value of each of its series; it runs on the scraping

@@ -62,6 +62,20 @@ StatusOr<config::DeploymentSpec> ToDeploymentSpec(const DeploymentOptions& o) {
         absl::StrCat("Deployment '", o.name,
                      "': raft_configuration is not a JSON object: ", o.raft_configuration));
   }
+  if (!o.autoscaling.empty()) {
+    google::protobuf::Struct fields;
+    if (!google::protobuf::util::JsonStringToMessage(o.autoscaling, &fields).ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Deployment '", o.name, "': autoscaling is not a JSON object: ", o.autoscaling));
+    }
+    StatusOr<config::AutoscalingConfig> autoscaling = config::ParseAutoscaling(fields, {});
+    if (!autoscaling.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Deployment '", o.name, "': ", autoscaling.status().message()));
+    }
+    spec.autoscaling = *std::move(autoscaling);
+    spec.replicas = config::InitialReplicas(spec);
+  }
   spec.needs = o.needs;
   spec.floating = o.floating;
   spec.no_reduce = o.no_reduce;

@@ -116,7 +116,29 @@ StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
   SHOAL_ASSIGN_OR_RETURN(deployment->router_, BuildRouter(spec, replicas));
   deployment->live_router_.store(deployment->router_.get());
   if (deployment->supervisor_ != nullptr) deployment->CatchUpRouter();
+  deployment->StartAutoscaler();
   return deployment;
+}
+
+void LocalDeployment::StartAutoscaler() {
+  if (!spec_.autoscaling || supervisor_ == nullptr) return;
+  routing::DeploymentRouter* router = router_.get();
+  Autoscaler::Target target{
+      .deployment = spec_.name,
+      .ongoing_per_shard =
+          [router] {
+            std::vector<int> ongoing;
+            for (size_t s = 0; s < router->num_shards(); ++s) {
+              int sum = 0;
+              for (const routing::ReplicaStats& r : router->shard(s).Stats()) sum += r.outstanding;
+              ongoing.push_back(sum);
+            }
+            return ongoing;
+          },
+      .replicas = [router] { return static_cast<int>(router->shard(0).size()); },
+      .scale = [this](int replicas) { return Scale(replicas); },
+  };
+  autoscaler_ = std::make_unique<Autoscaler>(*spec_.autoscaling, std::move(target));
 }
 
 StatusOr<std::vector<std::vector<routing::Address>>> LocalDeployment::StartLocalReplicas(
@@ -557,7 +579,10 @@ int LocalDeployment::ReplicaPid(int shard, int replica) const {
 }
 
 void LocalDeployment::Stop() {
+  // No scaling starts once stopping; one under way ends when the supervisor stops.
+  if (autoscaler_ != nullptr) autoscaler_->RequestStop();
   if (supervisor_ != nullptr) supervisor_->Stop();
+  if (autoscaler_ != nullptr) autoscaler_->Join();
 }
 
 LocalDeployment::~LocalDeployment() { Stop(); }

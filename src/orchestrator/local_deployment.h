@@ -17,6 +17,7 @@
 #include "shoal/status.h"
 #include "src/config/deployment_spec.h"
 #include "src/metrics/exposer.h"
+#include "src/orchestrator/autoscaler.h"
 #include "src/orchestrator/supervisor.h"
 #include "src/routing/deployment_router.h"
 
@@ -76,6 +77,8 @@ class LocalDeployment {
   // Per shard, the Raft transport port of each replica: peer_ports, else those recorded in the
   // workspace by an earlier run, else new ones (recorded; raft_ports_picked_ set).
   StatusOr<std::vector<std::vector<int>>> RaftPorts(const std::string& host);
+  // With spec.autoscaling: starts the autoscaler on the router's in-flight counts.
+  void StartAutoscaler();
   void OnReady(size_t index, int port);
   void OnExit(size_t index);
   // Replica `r` of `shard` as a process: bootstrapping with `members` members, or joining
@@ -112,6 +115,8 @@ class LocalDeployment {
   std::atomic<routing::DeploymentRouter*> live_router_{nullptr};
   std::unique_ptr<Supervisor> supervisor_;     // null for external Deployments
   std::unique_ptr<metrics::Exposer> metrics_;  // with spec.port_monitoring
+  // With spec.autoscaling (local replicas only); last, so it stops before the rest goes.
+  std::unique_ptr<Autoscaler> autoscaler_;
 };
 
 // `spec` is valid and this machine can run its replicas (at most `max_replicas`); warns about

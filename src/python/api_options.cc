@@ -96,6 +96,7 @@ const Setters<DeploymentOptions>& DeploymentSetters() {
       Field("raft_configuration", &O::raft_configuration),
       Field("peer_ports", &O::peer_ports),
       Field("read_consistency", &O::read_consistency),
+      Field("autoscaling", &O::autoscaling),
       Field("shoal_binary", &O::shoal_binary),
       Field("max_replicas", &O::max_replicas),
       Field("needs", &O::needs),
