@@ -284,6 +284,20 @@ StatusOr<LoadedExecutor> LoadPython(PythonUses python, const Params& uses_with,
   return loaded;
 }
 
+// A write endpoint changes state once per request (a stateful Deployment replays it from the Raft
+// log on every replica); a stream is a read that answers as it goes, so an endpoint is not both.
+Status CheckEndpoints(const ExecutorClass& cls) {
+  for (const internal::EndpointEntry& entry : cls.endpoints.entries) {
+    if (entry.write && entry.is_generator()) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "Executor '%s': endpoint '%s' is both a write endpoint and a streaming (generator) "
+          "endpoint; streaming endpoints are reads",
+          cls.name, entry.name));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 void SetPythonLoader(PythonLoader loader) {
@@ -296,8 +310,12 @@ StatusOr<LoadedExecutor> LoadExecutor(std::string_view uses, const Params& uses_
                                       const LoadContext& load_context) {
   SHOAL_ASSIGN_OR_RETURN(Resolved resolved, Resolve(uses));
   if (resolved.python.has_value()) {
-    return LoadPython(*std::move(resolved.python), uses_with, load_context);
+    StatusOr<LoadedExecutor> loaded =
+        LoadPython(*std::move(resolved.python), uses_with, load_context);
+    if (loaded.ok()) SHOAL_RETURN_IF_ERROR(CheckEndpoints(*loaded->cls));
+    return loaded;
   }
+  SHOAL_RETURN_IF_ERROR(CheckEndpoints(*resolved.cls));
   // Jina updates the YAML's `with` by `uses_with`, key by key: uses_with wins.
   for (const auto& [key, value] : uses_with.proto().fields()) {
     (*resolved.with.mutable_fields())[key] = value;

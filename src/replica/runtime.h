@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -58,6 +59,14 @@ class ReplicaRuntime {
                               Clock::time_point arrived = Clock::now(),
                               std::shared_ptr<const void> memory = nullptr);
 
+  // Answers a stream_doc call: `request` holds the one document. A streaming endpoint writes its
+  // documents to `out` as it makes them; any other endpoint answers the request, whose documents
+  // are then written one by one (a request without a handler writes its document back). Returns
+  // true when the Executor failed: `request`'s header then carries the ERROR status.
+  StatusOr<bool> ProcessStream(jina::DataRequestProto& request, DocWriter& out,
+                               Clock::time_point arrived = Clock::now(),
+                               std::shared_ptr<const void> memory = nullptr);
+
   void FillEndpoints(jina::EndpointsProto& out) const;
   // Whether `endpoint` is handled by a write endpoint (it goes through the Raft log when the
   // Deployment is stateful). Any thread.
@@ -89,8 +98,12 @@ class ReplicaRuntime {
 
  private:
   const internal::EndpointEntry* Find(std::string_view endpoint) const;
+  // Calls the endpoint; a streaming one writes to `out`, or, without `out`, once per document
+  // with what it writes collected as the answer.
   bool Run(const internal::EndpointEntry& entry, internal::RequestState& state,
-           jina::DataRequestProto& response, Clock::time_point arrived);
+           jina::DataRequestProto& response, Clock::time_point arrived, DocWriter* out = nullptr);
+  Status Call(const internal::EndpointEntry& entry, Request& request, DocWriter* out);
+  Status CollectStream(const internal::EndpointEntry& entry, internal::RequestState& state);
 
   // Constant after construction.
   const Options options_;
@@ -110,6 +123,21 @@ class ReplicaRuntime {
   std::string running_request_ ABSL_GUARDED_BY(running_mu_);
   std::optional<Clock::time_point> running_since_ ABSL_GUARDED_BY(running_mu_);
   TaskThread thread_;  // last: destroyed (joined) first
+};
+
+// Counts one request in shoal_replica_in_flight for as long as it lives: it travels inside the
+// task posted to the executor thread, so a task that runs, or one dropped at shutdown, ends it.
+class InFlight {
+ public:
+  explicit InFlight(metrics::Gauge& gauge) : gauge_(&gauge) { gauge_->Increment(); }
+  InFlight(InFlight&& other) noexcept : gauge_(std::exchange(other.gauge_, nullptr)) {}
+  InFlight& operator=(InFlight&&) = delete;
+  ~InFlight() {
+    if (gauge_ != nullptr) gauge_->Decrement();
+  }
+
+ private:
+  metrics::Gauge* gauge_;
 };
 
 }  // namespace shoal::replica
