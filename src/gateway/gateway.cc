@@ -229,6 +229,37 @@ bool Gateway::Handles(size_t node, const std::string& endpoint) const {
   return false;
 }
 
+bool Gateway::Streams(size_t node, const std::string& endpoint) const {
+  absl::MutexLock lock(&mu_);
+  const std::optional<jina::EndpointsProto>& known = endpoints_[node];
+  if (!known.has_value()) return false;
+  const auto& schemas = known->schemas().fields();
+  auto schema = schemas.find(endpoint);
+  if (schema == schemas.end()) schema = schemas.find("/default");
+  if (schema == schemas.end()) return false;
+  auto flag = schema->second.struct_value().fields().find("is_generator");
+  return flag != schema->second.struct_value().fields().end() && flag->second.bool_value();
+}
+
+std::unique_ptr<Gateway> Gateway::Part(const std::vector<size_t>& keep, size_t end) const {
+  std::vector<std::optional<size_t>> index(nodes_.size());
+  for (size_t i = 0; i < keep.size(); ++i) index[keep[i]] = i;
+  std::vector<GraphNode> nodes;
+  for (size_t n : keep) {
+    GraphNode node = nodes_[n];
+    node.needs.clear();
+    for (size_t need : nodes_[n].needs) {
+      if (index[need].has_value()) node.needs.push_back(*index[need]);
+    }
+    nodes.push_back(std::move(node));
+  }
+  auto part = std::make_unique<Gateway>(std::move(nodes), index[end]);
+  absl::MutexLock mine(&mu_);
+  absl::MutexLock theirs(&part->mu_);
+  for (size_t i = 0; i < keep.size(); ++i) part->endpoints_[i] = endpoints_[keep[i]];
+  return part;
+}
+
 void Gateway::Discover(std::chrono::milliseconds timeout) {
   for (size_t n = 0; n < nodes_.size(); ++n) {
     routing::ReplicaSet& set = nodes_[n].router->shard(0);

@@ -1,0 +1,140 @@
+// stream_doc through a gateway, as Jina's client calls it (a SingleDocumentRequestProto to
+// jina.JinaSingleDocumentRequestRPC/stream_doc, reading SingleDocumentRequestProto answers):
+// a Flow whose first Deployment streams and whose second answers each streamed document, a
+// Deployment with replicas, an Executor error, a client that cancels, a Flow without a
+// streaming Deployment, and a graph a stream cannot go through.
+#include <set>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "jina.pb.h"
+#include "shoal/doc.h"
+#include "tests/integration/child_process.h"
+#include "tests/integration/stream_support.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/wait.h"
+
+namespace shoal {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::unique_ptr<testing::ChildProcess> StartFlow(const testing::TempDir& dir,
+                                                 const std::string& executors) {
+  const std::filesystem::path yaml =
+      dir.Write("flow.yml", "jtype: Flow\nwith:\n  host: 127.0.0.1\nexecutors:\n" + executors);
+  auto flow =
+      testing::ChildProcess::Start({testing::ShoalBinary(), "flow", "--uses", yaml.string(),
+                                    "--port", "0"});
+  EXPECT_TRUE(flow.ok()) << flow.status();
+  return flow.ok() ? std::move(flow).value() : nullptr;
+}
+
+std::string DocText(const jina::SingleDocumentRequestProto& message, const char* field) {
+  Doc doc(&const_cast<docarray::DocProto&>(message.document()));
+  return std::string(doc.GetText(field).value_or(""));
+}
+
+std::string DocId(const jina::SingleDocumentRequestProto& message) {
+  Doc doc(&const_cast<docarray::DocProto&>(message.document()));
+  return std::string(doc.id());
+}
+
+TEST(StreamFlowTest, EachStreamedDocGoesThroughTheNextDeploymentInOrder) {
+  const testing::TempDir dir("stream-flow");
+  auto flow = StartFlow(dir,
+                        "  - name: gen\n    uses: Stream\n"
+                        "  - name: post\n    uses: Echo\n");
+  ASSERT_NE(flow, nullptr);
+  EXPECT_TRUE(testing::HealthServing(flow->address(), "jina.JinaSingleDocumentRequestRPC"));
+  testing::StreamResult result = testing::StreamDoc(
+      flow->address(), testing::StreamRequest("/generate", "q", "hello", R"({"n": 6})"));
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message() << flow->Log();
+  ASSERT_EQ(result.messages.size(), 6u);
+  for (size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(DocId(result.messages[i]), "q-" + std::to_string(i));
+    EXPECT_EQ(DocText(result.messages[i], "text"), "hello " + std::to_string(i));
+    // Echo, the second Deployment, marked it: it went through both.
+    EXPECT_EQ(DocText(result.messages[i], "served_by"), "post/rep-0");
+    EXPECT_EQ(result.messages[i].header().request_id(), "stream-req");
+  }
+}
+
+TEST(StreamFlowTest, AnExecutorErrorMidStreamIsTheLastMessage) {
+  const testing::TempDir dir("stream-flow-error");
+  auto flow = StartFlow(dir,
+                        "  - name: gen\n    uses: Stream\n"
+                        "  - name: post\n    uses: Echo\n");
+  ASSERT_NE(flow, nullptr);
+  testing::StreamResult result = testing::StreamDoc(
+      flow->address(),
+      testing::StreamRequest("/generate", "q", "x", R"({"n": 5, "fail_after": 3})"));
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  ASSERT_EQ(result.messages.size(), 4u);
+  EXPECT_EQ(DocText(result.messages[2], "served_by"), "post/rep-0");
+  EXPECT_EQ(result.messages[3].header().status().code(), jina::StatusProto::ERROR);
+  EXPECT_THAT(result.messages[3].header().status().description(),
+              HasSubstr("failed on purpose after 3 documents"));
+}
+
+TEST(StreamFlowTest, AClientThatCancelsStopsTheStreamingExecutor) {
+  const testing::TempDir dir("stream-flow-cancel");
+  auto flow = StartFlow(dir,
+                        "  - name: gen\n    uses: Stream\n"
+                        "  - name: post\n    uses: Echo\n");
+  ASSERT_NE(flow, nullptr);
+  testing::StreamResult result = testing::StreamDoc(
+      flow->address(), testing::StreamRequest("/g", "q", "x", R"({"n": 100000, "ms": 2})"),
+      /*cancel_after=*/3);
+  EXPECT_EQ(result.messages.size(), 3u);
+  EXPECT_TRUE(testing::WaitFor([&] {
+    return flow->Log().find("the caller went away after") != std::string::npos;
+  })) << flow->Log();
+}
+
+TEST(StreamFlowTest, ADeploymentWithReplicasStreamsFromEach) {
+  const testing::TempDir dir("stream-deployment");
+  const std::filesystem::path yaml = dir.Write(
+      "d.yml", "jtype: Deployment\nwith:\n  name: gen\n  uses: Stream\n  replicas: 2\n"
+               "  host: 127.0.0.1\n");
+  auto deployment = testing::ChildProcess::Start(
+      {testing::ShoalBinary(), "deployment", "--uses", yaml.string(), "--port", "0"});
+  ASSERT_TRUE(deployment.ok()) << deployment.status();
+  std::set<std::string> served_by;
+  for (int call = 0; call < 8; ++call) {
+    testing::StreamResult result = testing::StreamDoc(
+        (*deployment)->address(), testing::StreamRequest("/g", "q", "x", R"({"n": 3})"));
+    ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+    ASSERT_EQ(result.messages.size(), 3u);
+    for (const auto& message : result.messages) served_by.insert(DocText(message, "served_by"));
+  }
+  EXPECT_EQ(served_by, (std::set<std::string>{"gen/rep-0", "gen/rep-1"}));
+}
+
+TEST(StreamFlowTest, WithoutAStreamingDeploymentTheAnswerComesDocByDoc) {
+  const testing::TempDir dir("stream-flow-plain");
+  auto flow = StartFlow(dir, "  - name: a\n    uses: Echo\n  - name: b\n    uses: Echo\n");
+  ASSERT_NE(flow, nullptr);
+  testing::StreamResult result =
+      testing::StreamDoc(flow->address(), testing::StreamRequest("/x", "d", "t"));
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  ASSERT_EQ(result.messages.size(), 1u);
+  EXPECT_EQ(DocText(result.messages[0], "served_by"), "b/rep-0");
+}
+
+TEST(StreamFlowTest, AStreamCannotBeJoinedWithABranchThatDoesNotFollowIt) {
+  const testing::TempDir dir("stream-flow-join");
+  auto flow = StartFlow(dir,
+                        "  - name: gen\n    uses: Stream\n    needs: gateway\n"
+                        "  - name: side\n    uses: Echo\n    needs: gateway\n"
+                        "  - name: join\n    uses: Echo\n    needs: [gen, side]\n");
+  ASSERT_NE(flow, nullptr);
+  testing::StreamResult result =
+      testing::StreamDoc(flow->address(), testing::StreamRequest("/x", "d", "t"));
+  EXPECT_EQ(result.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(result.status.error_message(), HasSubstr("'join' joins the stream of 'gen'"));
+}
+
+}  // namespace
+}  // namespace shoal
