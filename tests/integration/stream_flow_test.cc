@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "jina.pb.h"
+#include "shoal/client.h"
 #include "shoal/doc.h"
 #include "tests/integration/child_process.h"
 #include "tests/integration/stream_support.h"
@@ -59,6 +60,50 @@ TEST(StreamFlowTest, EachStreamedDocGoesThroughTheNextDeploymentInOrder) {
     EXPECT_EQ(DocText(result.messages[i], "served_by"), "post/rep-0");
     EXPECT_EQ(result.messages[i].header().request_id(), "stream-req");
   }
+}
+
+TEST(StreamFlowTest, TheClientGetsEachDocAsItComesAndMayStop) {
+  const testing::TempDir dir("stream-flow-client");
+  auto flow = StartFlow(dir,
+                        "  - name: gen\n    uses: Stream\n"
+                        "  - name: post\n    uses: Echo\n");
+  ASSERT_NE(flow, nullptr);
+  auto client = Client::Connect(flow->address());
+  ASSERT_TRUE(client.ok()) << client.status();
+  DocList input;
+  Doc doc = input.Add();
+  doc.set_id("q");
+  doc.set_text("hi");
+  std::vector<std::string> texts;
+  Status status = client->StreamDoc(
+      "/generate", doc,
+      [&](const Doc& d) {
+        texts.push_back(std::string(d.text()));
+        return true;
+      },
+      {.parameters = *Params::FromJson(R"({"n": 3})")});
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(texts, (std::vector<std::string>{"hi 0", "hi 1", "hi 2"}));
+
+  // The callback stops a long stream: the call is cancelled, the Executor stops.
+  int seen = 0;
+  status = client->StreamDoc(
+      "/generate", doc, [&](const Doc&) { return ++seen < 2; },
+      {.parameters = *Params::FromJson(R"({"n": 100000, "ms": 2})")});
+  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_EQ(seen, 2);
+  EXPECT_TRUE(testing::WaitFor([&] {
+    return flow->Log().find("the caller went away after") != std::string::npos;
+  })) << flow->Log();
+
+  // An Executor error is the call's error, after the docs before it.
+  seen = 0;
+  status = client->StreamDoc(
+      "/generate", doc, [&](const Doc&) { return ++seen > 0; },
+      {.parameters = *Params::FromJson(R"({"n": 5, "fail_after": 1})")});
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnknown);
+  EXPECT_THAT(status.message(), HasSubstr("failed on purpose after 1 documents"));
+  EXPECT_EQ(seen, 1);
 }
 
 TEST(StreamFlowTest, AnExecutorErrorMidStreamIsTheLastMessage) {
