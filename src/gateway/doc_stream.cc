@@ -141,6 +141,7 @@ class Run final : public DocStreamRun {
       : plan_(std::move(plan)),
         plan_error_(std::move(plan_error)),
         gateway_(gateway),
+        hold_(gateway->Hold()),
         request_(std::move(request)),
         deadline_(deadline),
         sink_(std::move(sink)) {}
@@ -393,6 +394,7 @@ class Run final : public DocStreamRun {
   const std::shared_ptr<const DocStreamer::Plan> plan_;
   const Status plan_error_;
   Gateway* const gateway_;
+  const std::shared_ptr<void> hold_;  // the gateway drains only once this stream is over
   jina::DataRequestProto request_;  // the client's, as a one-document request
   const Deadline deadline_;
   const std::shared_ptr<DocStreamSink> sink_;

@@ -213,6 +213,18 @@ Gateway::Gateway(std::vector<routing::DeploymentRouter*> chain)
     : Gateway(Chain(chain),
               chain.empty() ? std::nullopt : std::optional<size_t>(chain.size() - 1)) {}
 
+std::shared_ptr<void> Gateway::Hold() {
+  {
+    absl::MutexLock lock(&runs_mu_);
+    ++live_runs_;
+  }
+  return std::shared_ptr<void>(static_cast<void*>(this), [](void* gateway) {
+    Gateway* self = static_cast<Gateway*>(gateway);
+    absl::MutexLock lock(&self->runs_mu_);
+    --self->live_runs_;
+  });
+}
+
 bool Gateway::Drain(absl::Duration timeout) {
   absl::MutexLock lock(&runs_mu_);
   auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(runs_mu_) { return live_runs_ == 0; };

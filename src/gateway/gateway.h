@@ -68,6 +68,10 @@ class Gateway {
   // are kept. The routers are shared.
   std::unique_ptr<Gateway> Part(const std::vector<size_t>& keep, size_t end) const;
 
+  // Counts as a request being routed until the token is destroyed, so that Drain waits for it:
+  // for work that uses the routers outside Process (a stream).
+  std::shared_ptr<void> Hold();
+
   // Waits up to `timeout` until no request is being routed (floating branches included): call
   // after the servers stopped and before the Deployments go away. True when none is left.
   bool Drain(absl::Duration timeout);

@@ -13,7 +13,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <deque>
 #include <functional>
 #include <optional>
@@ -40,6 +39,7 @@
 #include "src/common/log.h"
 #include "src/common/strings.h"
 #include "src/gateway/doc_stream.h"
+#include "src/gateway/http_events.h"
 #include "src/gateway/http_json.h"
 #include "src/gateway/http_stream.h"
 #include "src/rpc/auth.h"
@@ -96,46 +96,6 @@ std::chrono::steady_clock::duration Chrono(absl::Duration d) {
 }
 
 }  // namespace
-
-// `a=1&b=x%20y` as a JSON object of strings (Jina's GET form of a streaming endpoint's document),
-// percent-decoded, `+` a space.
-std::string QueryAsJson(std::string_view query) {
-  auto decode = [](std::string_view in) {
-    std::string out;
-    for (size_t i = 0; i < in.size(); ++i) {
-      if (in[i] == '+') {
-        out += ' ';
-      } else if (in[i] == '%' && i + 2 < in.size() + 0 && std::isxdigit(in[i + 1]) &&
-                 std::isxdigit(in[i + 2])) {
-        out += static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16));
-        i += 2;
-      } else {
-        out += in[i];
-      }
-    }
-    return out;
-  };
-  std::string json = "{";
-  for (std::string_view rest = query; !rest.empty();) {
-    std::string_view pair = rest.substr(0, rest.find('&'));
-    rest = pair.size() < rest.size() ? rest.substr(pair.size() + 1) : std::string_view();
-    if (pair.empty()) continue;
-    const size_t eq = pair.find('=');
-    std::string key = decode(pair.substr(0, eq));
-    std::string value = eq == std::string_view::npos ? "" : decode(pair.substr(eq + 1));
-    if (json.size() > 1) json += ',';
-    json += absl::StrCat(JsonString(key), ":", JsonString(value));
-  }
-  return json + "}";
-}
-
-// Whether a Deployment of the graph streams `endpoint` (GET /<endpoint> then streams).
-bool Streamed(const Gateway& gateway, std::string_view endpoint) {
-  for (size_t n = 0; n < gateway.size(); ++n) {
-    if (gateway.Streams(n, std::string(endpoint))) return true;
-  }
-  return false;
-}
 
 template <typename Request>
 bool AcceptsEvents(const Request& request) {
@@ -214,7 +174,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(HttpServer::Impl* server, tcp::socket socket)
       : server_(server), stream_(std::move(socket), server->tls()) {}
-  ~HttpSession() { ReleaseBody(); }
+  ~HttpSession() {
+    ReleaseBody();
+    if (run_ != nullptr) run_->Cancel();  // the server stopped with the stream running
+  }
 
   void Start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
@@ -269,45 +232,6 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::pair<std::string, bool> event_;               // being written
   bool writing_ = false;
   bool ending_ = false;  // the last event is queued
-};
-
-// A stream's messages, turned into events off the strand and handed to the session on it.
-class SseSink : public DocStreamSink {
- public:
-  // `counted`: a document's event, counted in Unsent until written.
-  using Post = std::function<void(std::string event, bool last, bool counted)>;
-  SseSink(std::shared_ptr<std::atomic<size_t>> unsent, Post post)
-      : unsent_(std::move(unsent)), post_(std::move(post)) {}
-
-  void Send(grpc::ByteBuffer message) override {
-    jina::SingleDocumentRequestProto parsed;
-    grpc::Slice slice;
-    StatusOr<std::string> event =
-        message.DumpToSingleSlice(&slice).ok() &&
-                parsed.ParseFromArray(slice.begin(), static_cast<int>(slice.size()))
-            ? StreamEvent(parsed)
-            : StatusOr<std::string>(absl::InternalError("a stream message is unreadable"));
-    if (!event.ok()) {
-      Error(AsStd(event.status().message()));
-      return;
-    }
-    unsent_->fetch_add(1);
-    post_(*std::move(event), false, true);
-  }
-  size_t Unsent() const override { return unsent_->load(); }
-  void Finish(grpc::Status status) override {
-    if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
-      Error(status.error_message());
-    }
-    post_("event: end\ndata: {}\n\n", true, false);
-  }
-
- private:
-  void Error(std::string_view message) {
-    post_(absl::StrCat("event: error\ndata: ", ErrorJson(message), "\n\n"), false, false);
-  }
-  const std::shared_ptr<std::atomic<size_t>> unsent_;
-  const Post post_;
 };
 
 void HttpSession::ReleaseBody() {
