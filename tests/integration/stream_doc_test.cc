@@ -4,6 +4,8 @@
 // read.
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -131,6 +133,21 @@ TEST(StreamDocTest, AClientThatDoesNotReadBoundsTheStream) {
   const size_t at = log.find("the caller went away after ") + 27;
   const int written = std::stoi(log.substr(at));
   EXPECT_LT(written, 64) << log;  // the queue, gRPC's windows and the read one, not 100000
+}
+
+TEST(StreamDocTest, ShoalPostStreamDocPrintsEachDoc) {
+  auto replica = testing::StartExecutor({"--uses", "Stream"});
+  ASSERT_NE(replica, nullptr);
+  auto post = testing::ChildProcess::Start(
+      {testing::ShoalBinary(), "post", replica->address(), "--on", "/g", "--stream-doc",
+       "--parameters", R"({"n": 3})"},
+      /*wait_ready=*/false);
+  ASSERT_TRUE(post.ok()) << post.status();
+  EXPECT_EQ((*post)->Wait(std::chrono::seconds(20)), 0) << (*post)->Log();
+  const std::string out = (*post)->Stdout();
+  EXPECT_THAT(out, HasSubstr(R"("text":" 0")"));
+  EXPECT_THAT(out, HasSubstr(R"("text":" 2")"));
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 3) << out;
 }
 
 }  // namespace
