@@ -138,6 +138,29 @@ TEST(StreamFlowTest, AClientThatCancelsStopsTheStreamingExecutor) {
   })) << flow->Log();
 }
 
+// A client that stops reading holds the streaming Executor after a bounded number of documents:
+// every hop (gateway -> client, replica -> gateway) reads only as fast as the next one.
+TEST(StreamFlowTest, AClientThatDoesNotReadBoundsTheWholeFlow) {
+  const testing::TempDir dir("stream-flow-slow");
+  auto flow = StartFlow(dir,
+                        "  - name: gen\n    uses: Stream\n"
+                        "  - name: post\n    uses: Echo\n");
+  ASSERT_NE(flow, nullptr);
+  const std::string big(256 << 10, 'x');
+  testing::StreamResult result = testing::StreamDoc(
+      flow->address(), testing::StreamRequest("/g", "q", big, R"({"n": 100000})"),
+      /*cancel_after=*/1, /*stall=*/absl::Milliseconds(500));
+  EXPECT_EQ(result.messages.size(), 1u);
+  std::string log;
+  ASSERT_TRUE(testing::WaitFor([&] {
+    log = flow->Log();
+    return log.find("the caller went away after") != std::string::npos;
+  })) << log;
+  const size_t at = log.find("the caller went away after ") + 27;
+  // Seen: about 45 of 256 KiB each (HTTP/2 windows hold most); unbounded would be 100000.
+  EXPECT_LT(std::stoi(log.substr(at)), 200) << log;
+}
+
 TEST(StreamFlowTest, ADeploymentWithReplicasStreamsFromEach) {
   const testing::TempDir dir("stream-deployment");
   const std::filesystem::path yaml = dir.Write(
