@@ -40,8 +40,7 @@ int Run(const Options& options) {
       grpc::CreateChannel(options.target, grpc::InsecureChannelCredentials()));
   jina::SingleDocumentRequestProto request;
   request.mutable_header()->set_exec_endpoint(options.endpoint);
-  if (!google::protobuf::util::JsonStringToMessage(options.parameters,
-                                                   request.mutable_parameters())
+  if (!google::protobuf::util::JsonStringToMessage(options.parameters, request.mutable_parameters())
            .ok()) {
     std::fprintf(stderr, "shoal_stream_ttfd: --parameters is not a JSON object\n");
     return 3;
@@ -91,11 +90,13 @@ int Run(const Options& options) {
 
 int main(int argc, char** argv) {
   shoal::bench::Options options;
-  CLI::App app{"Time to the first document of stream_doc calls, one call at a time. Prints one "
-               "JSON line."};
+  CLI::App app{
+      "Time to the first document of stream_doc calls, one call at a time. Prints one "
+      "JSON line."};
   app.add_option("--target", options.target, "host:port")->required();
   app.add_option("--calls", options.calls, "Measured calls")->check(CLI::Range(1, 1000000));
-  app.add_option("--warmup", options.warmup, "Calls before measuring")->check(CLI::Range(0, 100000));
+  app.add_option("--warmup", options.warmup, "Calls before measuring")
+      ->check(CLI::Range(0, 100000));
   app.add_option("--endpoint", options.endpoint, "The streaming endpoint");
   app.add_option("--parameters", options.parameters, "JSON object: the request's parameters");
   app.add_option("--label", options.label, "Free text copied into the JSON line");

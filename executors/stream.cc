@@ -17,9 +17,8 @@ namespace {
 // Waits `ms`, waking early when the caller goes away.
 void Wait(double ms, const DocWriter& out) {
   using Clock = std::chrono::steady_clock;
-  const Clock::time_point until =
-      Clock::now() +
-      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::milli>(ms));
+  const Clock::time_point until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                     std::chrono::duration<double, std::milli>(ms));
   while (!out.cancelled() && Clock::now() < until) {
     Clock::duration left = until - Clock::now();
     std::this_thread::sleep_for(std::min<Clock::duration>(std::chrono::milliseconds(2), left));
@@ -37,8 +36,8 @@ Status Stream::Generate(const Doc& in, const Params& params, DocWriter& out) {
   }
   for (int64_t i = 0; i < n; ++i) {
     if (i == fail_after) {
-      return absl::InternalError(absl::StrCat("Stream failed on purpose after ", i,
-                                              " documents (parameters.fail_after)"));
+      return absl::InternalError(
+          absl::StrCat("Stream failed on purpose after ", i, " documents (parameters.fail_after)"));
     }
     if (ms > 0) Wait(ms, out);
     DocList one;

@@ -10,11 +10,11 @@
 namespace shoal::client {
 
 Status StreamDoc(jina::JinaSingleDocumentRequestRPC::Stub& stub, std::string_view on,
-                 const Doc& input, const StreamDocCallback& on_doc,
-                 const StreamDocOptions& options, const std::string& where) {
+                 const Doc& input, const StreamDocCallback& on_doc, const StreamDocOptions& options,
+                 const std::string& where) {
   jina::SingleDocumentRequestProto request;
   request.mutable_header()->set_request_id(options.request_id.empty() ? RandomHexId()
-                                                                       : options.request_id);
+                                                                      : options.request_id);
   request.mutable_header()->set_exec_endpoint(std::string(on));
   *request.mutable_parameters() = options.parameters.proto();
   (*request.mutable_parameters()->mutable_fields())["__results__"].mutable_struct_value();
@@ -31,9 +31,8 @@ Status StreamDoc(jina::JinaSingleDocumentRequestRPC::Stub& stub, std::string_vie
   while (reader->Read(&message)) {
     const jina::StatusProto& status = message.header().status();
     if (status.code() == jina::StatusProto::ERROR) {
-      failed = absl::UnknownError(absl::StrCat(where, ": the Executor failed: ",
-                                               status.exception().name(), ": ",
-                                               status.description()));
+      failed = absl::UnknownError(absl::StrCat(
+          where, ": the Executor failed: ", status.exception().name(), ": ", status.description()));
       break;
     }
     if (!on_doc(Doc(message.mutable_document()))) {

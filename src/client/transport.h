@@ -43,8 +43,8 @@ Status PostUnary(jina::JinaSingleDataRequestRPC::Stub& stub, Batcher& batcher,
 
 // Calls stream_doc and hands each document to `on_doc` as it arrives (stream_doc.cc).
 Status StreamDoc(jina::JinaSingleDocumentRequestRPC::Stub& stub, std::string_view on,
-                 const Doc& input, const StreamDocCallback& on_doc,
-                 const StreamDocOptions& options, const std::string& where);
+                 const Doc& input, const StreamDocCallback& on_doc, const StreamDocOptions& options,
+                 const std::string& where);
 
 }  // namespace shoal::client
 

@@ -93,9 +93,9 @@ StatusOr<std::shared_ptr<const DocStreamer::Plan>> MakePlan(const Gateway& gatew
   const size_t s = *found;
   const GraphNode& node = nodes[s];
   if (node.needs.size() > 1) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "Deployment '", node.name, "' streams '", endpoint,
-        "' and joins several branches; a streaming Deployment takes one predecessor"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("Deployment '", node.name, "' streams '", endpoint,
+                     "' and joins several branches; a streaming Deployment takes one predecessor"));
   }
   const size_t end = *gateway.end();
   std::vector<size_t> before, after;
@@ -104,9 +104,9 @@ StatusOr<std::shared_ptr<const DocStreamer::Plan>> MakePlan(const Gateway& gatew
     if (ancestors[i][s]) after.push_back(i);
   }
   if (end != s && !ancestors[end][s]) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the Flow's answer comes from '", nodes[end].name, "', which does not follow '",
-                     node.name, "', the Deployment that streams '", endpoint, "'"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the Flow's answer comes from '", nodes[end].name, "', which does not follow '", node.name,
+        "', the Deployment that streams '", endpoint, "'"));
   }
   for (size_t i : after) {
     for (size_t need : nodes[i].needs) {
@@ -275,9 +275,9 @@ class Run final : public DocStreamRun {
   void OnAfter(uint64_t sequence, routing::SendResult result) {
     jina::DataRequestProto answer;
     if (!result.status.ok() || !Parse(result.response, answer)) {
-      End(result.status.ok() ? grpc::Status(grpc::StatusCode::INTERNAL,
-                                            "an answer is not a DataRequestProto")
-                             : result.status);
+      End(result.status.ok()
+              ? grpc::Status(grpc::StatusCode::INTERNAL, "an answer is not a DataRequestProto")
+              : result.status);
       return;
     }
     const std::string head = rpc::MessageHead(answer);
@@ -395,7 +395,7 @@ class Run final : public DocStreamRun {
   const Status plan_error_;
   Gateway* const gateway_;
   const std::shared_ptr<void> hold_;  // the gateway drains only once this stream is over
-  jina::DataRequestProto request_;  // the client's, as a one-document request
+  jina::DataRequestProto request_;    // the client's, as a one-document request
   const Deadline deadline_;
   const std::shared_ptr<DocStreamSink> sink_;
   RequestHead head_;  // set by Start
@@ -468,16 +468,16 @@ std::shared_ptr<DocStreamRun> DocStreamer::Prepare(jina::SingleDocumentRequestPr
 grpc::ServerWriteReactor<grpc::ByteBuffer>* StreamDocService::stream_doc(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* bytes) {
   auto ref = std::make_shared<RunRef>();
-  std::shared_ptr<rpc::ServerStream> stream = rpc::ServerStream::Make(
-      {.max_queued = Run::kWindow,
-       .on_sent =
-           [ref] {
-             if (auto run = ref->Get()) run->Resume();
-           },
-       .on_cancel =
-           [ref] {
-             if (auto run = ref->Get()) run->Cancel();
-           }});
+  std::shared_ptr<rpc::ServerStream> stream =
+      rpc::ServerStream::Make({.max_queued = Run::kWindow,
+                               .on_sent =
+                                   [ref] {
+                                     if (auto run = ref->Get()) run->Resume();
+                                   },
+                               .on_cancel =
+                                   [ref] {
+                                     if (auto run = ref->Get()) run->Cancel();
+                                   }});
   grpc::ServerWriteReactor<grpc::ByteBuffer>* reactor = stream->reactor();
   if (grpc::Status auth = rpc::CheckAuth(*context, token_); !auth.ok()) {
     stream->Finish(auth);

@@ -47,8 +47,8 @@ class DocStreamer {
 
   // A stream of `request` to `sink`; nothing runs before Start(). The sink calls Resume() when
   // messages went out, and Cancel() when the client is gone.
-  std::shared_ptr<DocStreamRun> Prepare(jina::SingleDocumentRequestProto request,
-                                        Deadline deadline, std::shared_ptr<DocStreamSink> sink);
+  std::shared_ptr<DocStreamRun> Prepare(jina::SingleDocumentRequestProto request, Deadline deadline,
+                                        std::shared_ptr<DocStreamSink> sink);
 
   struct Plan;
 

@@ -113,12 +113,13 @@ class GatewayServer::Services {
                      gateway->DiscoverEndpoints(std::move(done));
                    }),
         dry_run_(gateway, options.auth_token),
-        info_(options.auth_token, [name = options.name](jina::JinaInfoProto& response) {
-          auto& info = *response.mutable_jina();
-          info["shoal"] = SHOAL_VERSION;
-          info["name"] = name;
-          info["grpc"] = grpc::Version();
-        }),
+        info_(options.auth_token,
+              [name = options.name](jina::JinaInfoProto& response) {
+                auto& info = *response.mutable_jina();
+                info["shoal"] = SHOAL_VERSION;
+                info["name"] = name;
+                info["grpc"] = grpc::Version();
+              }),
         stream_doc_(gateway, options.auth_token) {}
 
   void Register(grpc::ServerBuilder& builder, bool with_process_data) {
@@ -133,11 +134,12 @@ class GatewayServer::Services {
 
   // The full names of the services Register adds.
   static std::vector<std::string> Names(bool with_process_data) {
-    std::vector<std::string> names = {
-        jina::JinaSingleDataRequestRPC::service_full_name(), jina::JinaRPC::service_full_name(),
-        jina::JinaDiscoverEndpointsRPC::service_full_name(),
-        jina::JinaGatewayDryRunRPC::service_full_name(), jina::JinaInfoRPC::service_full_name(),
-        jina::JinaSingleDocumentRequestRPC::service_full_name()};
+    std::vector<std::string> names = {jina::JinaSingleDataRequestRPC::service_full_name(),
+                                      jina::JinaRPC::service_full_name(),
+                                      jina::JinaDiscoverEndpointsRPC::service_full_name(),
+                                      jina::JinaGatewayDryRunRPC::service_full_name(),
+                                      jina::JinaInfoRPC::service_full_name(),
+                                      jina::JinaSingleDocumentRequestRPC::service_full_name()};
     if (with_process_data) names.push_back(jina::JinaDataRequestRPC::service_full_name());
     return names;
   }

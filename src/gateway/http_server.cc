@@ -13,9 +13,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <deque>
-#include <functional>
-#include <optional>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -27,7 +24,10 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <exception>
+#include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -396,9 +396,10 @@ void HttpSession::Handle() {
 
 void HttpSession::HandleStream(std::string_view endpoint, std::string body) {
   const HttpServer::Options& options = server_->options();
-  StatusOr<jina::SingleDocumentRequestProto> request = StreamRequestFromJson(
-      body, endpoint,
-      {.max_docs = options.max_docs_per_request, .max_memory_bytes = options.max_json_memory_bytes});
+  StatusOr<jina::SingleDocumentRequestProto> request =
+      StreamRequestFromJson(body, endpoint,
+                            {.max_docs = options.max_docs_per_request,
+                             .max_memory_bytes = options.max_json_memory_bytes});
   parser_.reset();
   ReleaseBody();
   if (!request.ok()) {
@@ -410,7 +411,8 @@ void HttpSession::HandleStream(std::string_view endpoint, std::string body) {
   }
   Deadline deadline;
   if (options.request_timeout.has_value()) {
-    deadline = std::chrono::system_clock::now() + absl::ToChronoMilliseconds(*options.request_timeout);
+    deadline =
+        std::chrono::system_clock::now() + absl::ToChronoMilliseconds(*options.request_timeout);
   }
   // Runs on gRPC threads: only hands each event to this connection's strand, while the
   // io_context still exists.
@@ -421,10 +423,8 @@ void HttpSession::HandleStream(std::string_view endpoint, std::string body) {
     std::shared_ptr<HttpSession> self = weak.lock();
     if (self == nullptr) return;
     auto executor = self->stream_.get_executor();
-    net::post(executor,
-              [self = std::move(self), event = std::move(event), last, counted]() mutable {
-                self->QueueEvent(std::move(event), last, counted);
-              });
+    net::post(executor, [self = std::move(self), event = std::move(event), last,
+                         counted]() mutable { self->QueueEvent(std::move(event), last, counted); });
   };
   run_ = server_->streamer().Prepare(*std::move(request), deadline,
                                      std::make_shared<SseSink>(unsent_, std::move(post)));

@@ -314,9 +314,9 @@ Status PyExecutor::CallStream(size_t index, Request& request, DocWriter& out) {
       }
       const docarray::DocProto* yielded = YieldedDoc(item);
       if (yielded == nullptr) {
-        status = TypeErrorStatus(absl::StrCat(
-            class_name_, " yielded a '", Py_TYPE(item.ptr())->tp_name,
-            "'; a streaming endpoint yields documents (a BaseDoc)"));
+        status =
+            TypeErrorStatus(absl::StrCat(class_name_, " yielded a '", Py_TYPE(item.ptr())->tp_name,
+                                         "'; a streaming endpoint yields documents (a BaseDoc)"));
         break;
       }
       docarray::DocProto copy = *yielded;

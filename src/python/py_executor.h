@@ -41,7 +41,7 @@ class __attribute__((visibility("hidden"))) PyExecutor final : public Executor {
     pybind11::object method;  // bound to the instance
     pybind11::object wrap;    // _shoal.DocList -> the method's DocList[T]
     bool pass_parameters = false;
-    bool pass_parts = false;  // docs_matrix and docs_map, for requests of several parts
+    bool pass_parts = false;    // docs_matrix and docs_map, for requests of several parts
     bool is_generator = false;  // takes `doc`, yields documents; `wrap` makes the doc's class
   };
 

@@ -242,7 +242,7 @@ void ReplicaRuntime::FillEndpoints(jina::EndpointsProto& out) const {
 }
 
 Status ReplicaRuntime::Call(const internal::EndpointEntry& entry, Request& request,
-                           DocWriter* out) {
+                            DocWriter* out) {
   try {
     if (!entry.is_generator()) return entry.fn(*executor_, request);
     if (out != nullptr) return entry.stream(*executor_, request, *out);

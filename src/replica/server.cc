@@ -201,7 +201,8 @@ class ReplicaServer::Services {
 
   static std::vector<std::string> Names() {
     return {jina::JinaSingleDataRequestRPC::service_full_name(),
-            jina::JinaDataRequestRPC::service_full_name(), jina::JinaRPC::service_full_name(),
+            jina::JinaDataRequestRPC::service_full_name(),
+            jina::JinaRPC::service_full_name(),
             jina::JinaDiscoverEndpointsRPC::service_full_name(),
             jina::JinaInfoRPC::service_full_name(),
             jina::JinaSingleDocumentRequestRPC::service_full_name()};

@@ -101,9 +101,9 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* StreamDocService::stream_doc(
       },
       [call, context](StatusOr<jina::DataRequestProto> answer) {
         // Only a linearizable read that could not confirm the leadership ends here.
-        call->stream->Finish(answer.ok() ? grpc::Status(grpc::StatusCode::INTERNAL,
-                                                        "a stream got a write's answer")
-                                         : rpc::ToGrpc(answer.status(), *context));
+        call->stream->Finish(
+            answer.ok() ? grpc::Status(grpc::StatusCode::INTERNAL, "a stream got a write's answer")
+                        : rpc::ToGrpc(answer.status(), *context));
       });
   return reactor;
 }

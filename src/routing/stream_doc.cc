@@ -15,7 +15,9 @@ namespace shoal::routing {
 class DocStream::Attempt : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   Attempt(DocStream* owner, ReplicaSet::Lease lease)
-      : owner_(owner), lease_(std::move(lease)), context_(std::make_shared<grpc::ClientContext>()) {}
+      : owner_(owner),
+        lease_(std::move(lease)),
+        context_(std::make_shared<grpc::ClientContext>()) {}
 
   void Start(const grpc::ByteBuffer& request,
              std::optional<std::chrono::system_clock::time_point> deadline,
@@ -83,17 +85,18 @@ void DocStream::StartAttempt() {
   {
     absl::MutexLock lock(&mu_);
     std::optional<ReplicaSet::Lease> lease;
-    if (!cancelled_ && attempts_ < options_.attempts) lease = set_.Acquire(tried_, options_.endpoint);
+    if (!cancelled_ && attempts_ < options_.attempts)
+      lease = set_.Acquire(tried_, options_.endpoint);
     if (lease.has_value()) {
       ++attempts_;
       if (lease->index < 64) tried_ |= uint64_t{1} << lease->index;
       attempt = attempt_ = new Attempt(this, std::move(*lease));
     } else {
       failure = cancelled_ ? grpc::Status::CANCELLED
-                           : grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                          absl::StrCat("no replica of ", set_.name(),
-                                                       " could take the stream (", attempts_,
-                                                       " attempts)"));
+                           : grpc::Status(
+                                 grpc::StatusCode::UNAVAILABLE,
+                                 absl::StrCat("no replica of ", set_.name(),
+                                              " could take the stream (", attempts_, " attempts)"));
     }
   }
   if (attempt != nullptr) {
@@ -158,9 +161,8 @@ void DocStream::AttemptDone(Attempt* attempt, grpc::Status status) {
     return;
   }
   if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
-    status = grpc::Status(status.error_code(),
-                          absl::StrCat(attempt->lease().endpoint->label, ": ",
-                                       status.error_message()));
+    status = grpc::Status(status.error_code(), absl::StrCat(attempt->lease().endpoint->label, ": ",
+                                                            status.error_message()));
   }
   callbacks_.on_done(status);
   std::shared_ptr<DocStream> self;

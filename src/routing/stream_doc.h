@@ -61,8 +61,8 @@ class DocStream : public std::enable_shared_from_this<DocStream> {
   const Callbacks callbacks_;
   absl::Mutex mu_;
   Attempt* attempt_ ABSL_GUARDED_BY(mu_) = nullptr;  // the call running now
-  bool paused_ ABSL_GUARDED_BY(mu_) = false;          // a message delivered, no read pending
-  bool received_ ABSL_GUARDED_BY(mu_) = false;        // some message arrived (no more retries)
+  bool paused_ ABSL_GUARDED_BY(mu_) = false;         // a message delivered, no read pending
+  bool received_ ABSL_GUARDED_BY(mu_) = false;       // some message arrived (no more retries)
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   int attempts_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t tried_ ABSL_GUARDED_BY(mu_) = 0;

@@ -36,9 +36,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* ServerStream::reactor() {
 
 bool ServerStream::Write(grpc::ByteBuffer message) { return Enqueue(std::move(message), true); }
 
-bool ServerStream::TryWrite(grpc::ByteBuffer message) {
-  return Enqueue(std::move(message), false);
-}
+bool ServerStream::TryWrite(grpc::ByteBuffer message) { return Enqueue(std::move(message), false); }
 
 bool ServerStream::Enqueue(grpc::ByteBuffer message, bool wait) {
   {

@@ -36,9 +36,7 @@ jina::DataRequestProto ToDataRequest(jina::SingleDocumentRequestProto& single) {
   return request;
 }
 
-std::string MessageHead(const jina::SingleDocumentRequestProto& request) {
-  return HeadOf(request);
-}
+std::string MessageHead(const jina::SingleDocumentRequestProto& request) { return HeadOf(request); }
 
 std::string MessageHead(const jina::DataRequestProto& request) { return HeadOf(request); }
 

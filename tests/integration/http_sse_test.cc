@@ -62,10 +62,10 @@ TEST(HttpSseTest, GetAnswersEachDocAsAnUpdateEventThenEnd) {
 TEST(HttpSseTest, PostWithAcceptEventStreamTakesParametersAndReportsAnError) {
   auto stack = StartStreaming();
   ASSERT_NE(stack, nullptr);
-  testing::Reply reply = testing::Curl(
-      "POST", stack->Url("/generate"),
-      R"({"data": [{"text": "x"}], "parameters": {"n": 4, "fail_after": 2}})",
-      "-N -H 'Accept: text/event-stream'");
+  testing::Reply reply =
+      testing::Curl("POST", stack->Url("/generate"),
+                    R"({"data": [{"text": "x"}], "parameters": {"n": 4, "fail_after": 2}})",
+                    "-N -H 'Accept: text/event-stream'");
   std::vector<Event> events = Events(reply.body);
   std::vector<std::string> names;
   for (const Event& e : events) names.push_back(e.name);
@@ -83,8 +83,8 @@ TEST(HttpSseTest, PostWithAcceptEventStreamTakesParametersAndReportsAnError) {
 TEST(HttpSseTest, ABadBodyIsA400NamingTheProblem) {
   auto stack = StartStreaming();
   ASSERT_NE(stack, nullptr);
-  testing::Reply reply = testing::Curl("POST", stack->Url("/generate"), "{not json",
-                                       "-H 'Accept: text/event-stream'");
+  testing::Reply reply =
+      testing::Curl("POST", stack->Url("/generate"), "{not json", "-H 'Accept: text/event-stream'");
   EXPECT_EQ(reply.code, 400) << reply.body;
   EXPECT_THAT(reply.body, HasSubstr("invalid JSON"));
 }

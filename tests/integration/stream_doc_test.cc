@@ -85,8 +85,7 @@ TEST(StreamDocTest, DiscoveryMarksStreamingEndpointsAsGenerators) {
     ASSERT_TRUE(stub->endpoint_discovery(&context, empty, &endpoints).ok());
     const auto& schema = endpoints.schemas().fields().at("/default").struct_value().fields();
     EXPECT_EQ(schema.at("is_generator").bool_value(), generator) << uses;
-    const auto& dry_run =
-        endpoints.schemas().fields().at("_jina_dry_run_").struct_value().fields();
+    const auto& dry_run = endpoints.schemas().fields().at("_jina_dry_run_").struct_value().fields();
     EXPECT_FALSE(dry_run.at("is_generator").bool_value());
   }
 }
@@ -109,8 +108,8 @@ TEST(StreamDocTest, AClientThatCancelsStopsTheExecutor) {
     return replica->Log().find("the caller went away after") != std::string::npos;
   })) << replica->Log();
   // The replica serves the next call: its executor thread is free again.
-  testing::StreamResult next = testing::StreamDoc(
-      replica->address(), testing::StreamRequest("/g", "q", "x", R"({"n": 2})"));
+  testing::StreamResult next =
+      testing::StreamDoc(replica->address(), testing::StreamRequest("/g", "q", "x", R"({"n": 2})"));
   EXPECT_TRUE(next.status.ok()) << next.status.error_message();
   EXPECT_EQ(next.messages.size(), 2u);
 }
@@ -138,10 +137,10 @@ TEST(StreamDocTest, AClientThatDoesNotReadBoundsTheStream) {
 TEST(StreamDocTest, ShoalPostStreamDocPrintsEachDoc) {
   auto replica = testing::StartExecutor({"--uses", "Stream"});
   ASSERT_NE(replica, nullptr);
-  auto post = testing::ChildProcess::Start(
-      {testing::ShoalBinary(), "post", replica->address(), "--on", "/g", "--stream-doc",
-       "--parameters", R"({"n": 3})"},
-      /*wait_ready=*/false);
+  auto post =
+      testing::ChildProcess::Start({testing::ShoalBinary(), "post", replica->address(), "--on",
+                                    "/g", "--stream-doc", "--parameters", R"({"n": 3})"},
+                                   /*wait_ready=*/false);
   ASSERT_TRUE(post.ok()) << post.status();
   EXPECT_EQ((*post)->Wait(std::chrono::seconds(20)), 0) << (*post)->Log();
   const std::string out = (*post)->Stdout();

@@ -25,9 +25,8 @@ std::unique_ptr<testing::ChildProcess> StartFlow(const testing::TempDir& dir,
                                                  const std::string& executors) {
   const std::filesystem::path yaml =
       dir.Write("flow.yml", "jtype: Flow\nwith:\n  host: 127.0.0.1\nexecutors:\n" + executors);
-  auto flow =
-      testing::ChildProcess::Start({testing::ShoalBinary(), "flow", "--uses", yaml.string(),
-                                    "--port", "0"});
+  auto flow = testing::ChildProcess::Start(
+      {testing::ShoalBinary(), "flow", "--uses", yaml.string(), "--port", "0"});
   EXPECT_TRUE(flow.ok()) << flow.status();
   return flow.ok() ? std::move(flow).value() : nullptr;
 }
@@ -75,21 +74,19 @@ TEST(StreamFlowTest, TheClientGetsEachDocAsItComesAndMayStop) {
   doc.set_id("q");
   doc.set_text("hi");
   std::vector<std::string> texts;
-  Status status = client->StreamDoc(
-      "/generate", doc,
-      [&](const Doc& d) {
-        texts.push_back(std::string(d.text()));
-        return true;
-      },
-      {.parameters = *Params::FromJson(R"({"n": 3})")});
+  Status status = client->StreamDoc("/generate", doc,
+                                    [&](const Doc& d) {
+                                      texts.push_back(std::string(d.text()));
+                                      return true;
+                                    },
+                                    {.parameters = *Params::FromJson(R"({"n": 3})")});
   ASSERT_TRUE(status.ok()) << status;
   EXPECT_EQ(texts, (std::vector<std::string>{"hi 0", "hi 1", "hi 2"}));
 
   // The callback stops a long stream: the call is cancelled, the Executor stops.
   int seen = 0;
-  status = client->StreamDoc(
-      "/generate", doc, [&](const Doc&) { return ++seen < 2; },
-      {.parameters = *Params::FromJson(R"({"n": 100000, "ms": 2})")});
+  status = client->StreamDoc("/generate", doc, [&](const Doc&) { return ++seen < 2; },
+                             {.parameters = *Params::FromJson(R"({"n": 100000, "ms": 2})")});
   EXPECT_TRUE(status.ok()) << status;
   EXPECT_EQ(seen, 2);
   EXPECT_TRUE(testing::WaitFor([&] {
@@ -98,9 +95,8 @@ TEST(StreamFlowTest, TheClientGetsEachDocAsItComesAndMayStop) {
 
   // An Executor error is the call's error, after the docs before it.
   seen = 0;
-  status = client->StreamDoc(
-      "/generate", doc, [&](const Doc&) { return ++seen > 0; },
-      {.parameters = *Params::FromJson(R"({"n": 5, "fail_after": 1})")});
+  status = client->StreamDoc("/generate", doc, [&](const Doc&) { return ++seen > 0; },
+                             {.parameters = *Params::FromJson(R"({"n": 5, "fail_after": 1})")});
   EXPECT_EQ(status.code(), absl::StatusCode::kUnknown);
   EXPECT_THAT(status.message(), HasSubstr("failed on purpose after 1 documents"));
   EXPECT_EQ(seen, 1);
@@ -163,9 +159,10 @@ TEST(StreamFlowTest, AClientThatDoesNotReadBoundsTheWholeFlow) {
 
 TEST(StreamFlowTest, ADeploymentWithReplicasStreamsFromEach) {
   const testing::TempDir dir("stream-deployment");
-  const std::filesystem::path yaml = dir.Write(
-      "d.yml", "jtype: Deployment\nwith:\n  name: gen\n  uses: Stream\n  replicas: 2\n"
-               "  host: 127.0.0.1\n");
+  const std::filesystem::path yaml =
+      dir.Write("d.yml",
+                "jtype: Deployment\nwith:\n  name: gen\n  uses: Stream\n  replicas: 2\n"
+                "  host: 127.0.0.1\n");
   auto deployment = testing::ChildProcess::Start(
       {testing::ShoalBinary(), "deployment", "--uses", yaml.string(), "--port", "0"});
   ASSERT_TRUE(deployment.ok()) << deployment.status();

@@ -2,10 +2,10 @@
 
 #include "absl/time/clock.h"
 #include "google/protobuf/util/json_util.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "jina.grpc.pb.h"
 #include "shoal/doc.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 
 namespace shoal::testing {
 

@@ -173,8 +173,13 @@ TEST_F(StreamRuntimeTest, ANonStreamingCallCollectsWhatEachDocWrote) {
 TEST_F(StreamRuntimeTest, DiscoveryMarksTheEndpointAsAGenerator) {
   jina::EndpointsProto endpoints;
   runtime_->FillEndpoints(endpoints);
-  EXPECT_TRUE(endpoints.schemas().fields().at("/default").struct_value().fields().at(
-      "is_generator").bool_value());
+  EXPECT_TRUE(endpoints.schemas()
+                  .fields()
+                  .at("/default")
+                  .struct_value()
+                  .fields()
+                  .at("is_generator")
+                  .bool_value());
 }
 
 }  // namespace
