@@ -13,9 +13,11 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "jina.grpc.pb.h"
+#include "shoal/deployment.h"
 #include "shoal/doc.h"
 #include "tests/integration/child_process.h"
 #include "tests/integration/stream_support.h"
+#include "tests/testing/temp_dir.h"
 #include "tests/testing/wait.h"
 
 namespace shoal {
@@ -132,6 +134,34 @@ TEST(StreamDocTest, AClientThatDoesNotReadBoundsTheStream) {
   const size_t at = log.find("the caller went away after ") + 27;
   const int written = std::stoi(log.substr(at));
   EXPECT_LT(written, 64) << log;  // the queue, gRPC's windows and the read one, not 100000
+}
+
+// Streams are reads: a stateful replica refuses stream_doc for a write endpoint (it would change
+// state outside the Raft log) and answers its reads.
+TEST(StreamDocTest, AStatefulReplicaRefusesToStreamAWriteEndpoint) {
+  const testing::TempDir tmp("stream-stateful");
+  DeploymentOptions options;
+  options.name = "counter";
+  options.uses = "Counter";
+  options.replicas = 1;
+  options.stateful = true;
+  options.workspace = tmp.str();
+  options.raft_configuration = R"({"HeartbeatTimeout": 200, "ElectionTimeout": 200,
+      "LeaderLeaseTimeout": 100, "CommitTimeout": 5, "LogLevel": "WARN"})";
+  options.shoal_binary = testing::ShoalBinary();
+  options.timeout_ready_ms = 60000;
+  Deployment dep(options);
+  Status started = dep.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  const std::string replica = dep.replica_addresses()[0][0];
+  testing::StreamResult write =
+      testing::StreamDoc(replica, testing::StreamRequest("/index", "d", "t"));
+  EXPECT_EQ(write.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(write.status.error_message(), HasSubstr("'/index' is a write endpoint"));
+  testing::StreamResult read =
+      testing::StreamDoc(replica, testing::StreamRequest("/count", "c", ""));
+  ASSERT_TRUE(read.status.ok()) << read.status.error_message();
+  ASSERT_EQ(read.messages.size(), 1u);
 }
 
 TEST(StreamDocTest, ShoalPostStreamDocPrintsEachDoc) {
