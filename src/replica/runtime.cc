@@ -368,8 +368,9 @@ StatusOr<bool> ReplicaRuntime::Process(jina::DataRequestProto& request, Clock::t
 StatusOr<bool> ReplicaRuntime::ProcessStream(jina::DataRequestProto& request, DocWriter& out,
                                              Clock::time_point arrived,
                                              std::shared_ptr<const void> memory) {
-  AssignMissingDocIds(request);
   docarray::DocListProto* docs = request.mutable_data()->mutable_docs();
+  if (docs->docs_size() == 0) docs->add_docs();  // a request without its document: an empty one
+  AssignMissingDocIds(request);
   const internal::EndpointEntry* entry = request.header().exec_endpoint() == kDryRunEndpoint
                                              ? nullptr
                                              : Find(request.header().exec_endpoint());

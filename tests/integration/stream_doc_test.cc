@@ -74,6 +74,16 @@ TEST(StreamDocTest, ANonStreamingEndpointAnswersItsDocsOneByOne) {
   EXPECT_EQ(doc.GetText("served_by"), "echo/rep-0");
 }
 
+TEST(StreamDocTest, ARequestWithoutItsDocumentStreamsFromAnEmptyOne) {
+  auto replica = testing::StartExecutor({"--uses", "Stream"});
+  ASSERT_NE(replica, nullptr);
+  jina::SingleDocumentRequestProto request = testing::StreamRequest("/g", "q", "x");
+  request.clear_document();
+  testing::StreamResult result = testing::StreamDoc(replica->address(), request);
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  EXPECT_EQ(result.messages.size(), 3u);
+}
+
 TEST(StreamDocTest, DiscoveryMarksStreamingEndpointsAsGenerators) {
   for (const auto& [uses, generator] :
        std::vector<std::pair<std::string, bool>>{{"Stream", true}, {"Echo", false}}) {
