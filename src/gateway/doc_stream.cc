@@ -234,10 +234,13 @@ class Run final : public DocStreamRun {
         *plan_->router, head_.endpoint, std::move(request), deadline_,
         {.on_message = [self](grpc::ByteBuffer message) { self->OnMessage(std::move(message)); },
          .on_done = [self](grpc::Status status) { self->OnStreamDone(std::move(status)); }});
+    bool cancelled;
     {
       absl::MutexLock lock(&mu_);
       upstream_ = upstream;
+      cancelled = stopped_;  // ended meanwhile, before End could see the call
     }
+    if (cancelled) upstream->Cancel();  // it then ends at once, CANCELLED
     upstream->Begin();
   }
 
