@@ -3,11 +3,16 @@
 // a Flow whose first Deployment streams and whose second answers each streamed document, a
 // Deployment with replicas, an Executor error, a client that cancels, a Flow without a
 // streaming Deployment, and a graph a stream cannot go through.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include <chrono>
 #include <set>
 #include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "jina.grpc.pb.h"
 #include "jina.pb.h"
 #include "shoal/client.h"
 #include "shoal/doc.h"
@@ -155,6 +160,32 @@ TEST(StreamFlowTest, AClientThatDoesNotReadBoundsTheWholeFlow) {
   const size_t at = log.find("the caller went away after ") + 27;
   // Seen: about 45 of 256 KiB each (HTTP/2 windows hold most); unbounded would be 100000.
   EXPECT_LT(std::stoi(log.substr(at)), 200) << log;
+}
+
+// A streaming replica that dies mid-stream ends the call with its transport error, naming the
+// Deployment, after the documents it sent.
+TEST(StreamFlowTest, AReplicaThatDiesMidStreamIsAnErrorNamingTheDeployment) {
+  auto replica = testing::StartExecutor({"--uses", "Stream", "--name", "gen/rep-0"});
+  ASSERT_NE(replica, nullptr);
+  const testing::TempDir dir("stream-flow-dies");
+  auto flow = StartFlow(dir, "  - name: gen\n    external: true\n    host: [" + replica->address() +
+                                 "]\n  - name: post\n    uses: Echo\n");
+  ASSERT_NE(flow, nullptr);
+  auto stub = jina::JinaSingleDocumentRequestRPC::NewStub(
+      grpc::CreateChannel(flow->address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  auto reader = stub->stream_doc(
+      &context, testing::StreamRequest("/g", "q", "x", R"({"n": 100000, "ms": 5})"));
+  jina::SingleDocumentRequestProto message;
+  int read = 0;
+  while (read < 2 && reader->Read(&message)) ++read;
+  ASSERT_EQ(read, 2);
+  replica->Signal(SIGKILL);
+  while (reader->Read(&message)) ++read;
+  grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("Deployment 'gen'"));
 }
 
 TEST(StreamFlowTest, ADeploymentWithReplicasStreamsFromEach) {
