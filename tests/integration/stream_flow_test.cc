@@ -9,6 +9,7 @@
 #include <chrono>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -230,6 +231,36 @@ TEST(StreamFlowTest, AStreamCannotBeJoinedWithABranchThatDoesNotFollowIt) {
       testing::StreamDoc(flow->address(), testing::StreamRequest("/x", "d", "t"));
   EXPECT_EQ(result.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(result.status.error_message(), HasSubstr("'join' joins the stream of 'gen'"));
+}
+
+TEST(StreamFlowTest, TwoStreamingDeploymentsOnParallelBranchesAreRefused) {
+  const testing::TempDir dir("stream-flow-parallel");
+  auto flow = StartFlow(dir,
+                        "  - name: one\n    uses: Stream\n    needs: gateway\n"
+                        "  - name: two\n    uses: Stream\n    needs: gateway\n"
+                        "  - name: join\n    uses: Echo\n    needs: [one, two]\n");
+  ASSERT_NE(flow, nullptr);
+  testing::StreamResult result =
+      testing::StreamDoc(flow->address(), testing::StreamRequest("/x", "d", "t"));
+  EXPECT_EQ(result.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(result.status.error_message(),
+              HasSubstr("Deployments 'one' and 'two' both stream '/x' on parallel branches"));
+}
+
+// A second streaming Deployment after the first answers each streamed document whole: what it
+// writes for it, in order.
+TEST(StreamFlowTest, ALaterStreamingDeploymentAnswersEachDocWhole) {
+  const testing::TempDir dir("stream-flow-two");
+  auto flow = StartFlow(dir,
+                        "  - name: one\n    uses: Stream\n"
+                        "  - name: two\n    uses: Stream\n");
+  ASSERT_NE(flow, nullptr);
+  testing::StreamResult result =
+      testing::StreamDoc(flow->address(), testing::StreamRequest("/x", "q", "t", R"({"n": 2})"));
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  std::vector<std::string> texts;
+  for (const auto& message : result.messages) texts.push_back(DocText(message, "text"));
+  EXPECT_EQ(texts, (std::vector<std::string>{"t 0 0", "t 0 1", "t 1 0", "t 1 1"}));
 }
 
 }  // namespace
