@@ -15,13 +15,10 @@ class Token(BaseDoc):
 
 
 class Generator(Executor):
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.stopped = []
-
     @requests(on='/tokens')
     def tokens(self, doc: Prompt, parameters=None, **kwargs):
         n = int((parameters or {}).get('n', 3))
+        i = 0
         try:
             for i in range(n):
                 if i == (parameters or {}).get('fail_at'):
