@@ -174,6 +174,18 @@ TEST(StreamDocTest, AStatefulReplicaRefusesToStreamAWriteEndpoint) {
   ASSERT_EQ(read.messages.size(), 1u);
 }
 
+TEST(StreamDocTest, AReplicaWithATokenRefusesAStreamWithoutIt) {
+  auto replica =
+      testing::ChildProcess::Start({testing::ShoalBinary(), "executor", "--uses", "Stream",
+                                    "--host", "127.0.0.1", "--port", "0"},
+                                   true, std::chrono::seconds(30), {"SHOAL_AUTH_TOKEN=s3cret"});
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  testing::StreamResult refused =
+      testing::StreamDoc((*replica)->address(), testing::StreamRequest("/g", "q", "x"));
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(refused.messages.empty());
+}
+
 TEST(StreamDocTest, ShoalPostStreamDocPrintsEachDoc) {
   auto replica = testing::StartExecutor({"--uses", "Stream"});
   ASSERT_NE(replica, nullptr);
