@@ -67,6 +67,17 @@ struct PostOptions {
   bool continue_on_error = false;
 };
 
+// A call of a streaming endpoint (Jina's stream_doc).
+struct StreamDocOptions {
+  Params parameters;
+  std::chrono::milliseconds timeout{0};  // the whole stream; 0: none
+  std::string request_id;                // empty: a fresh random id
+};
+
+// Receives each document of a stream as it arrives (a view valid during the call). Return false
+// to stop: the call is cancelled, and the Executor sees it (DocWriter::cancelled).
+using StreamDocCallback = std::function<bool(const Doc& doc)>;
+
 struct ClientOptions {
   // How long Connect waits for the server to accept a connection; 0: do not wait (connect on
   // first use).
@@ -100,6 +111,14 @@ class Client {
   StatusOr<DocList> Post(std::string_view on, const DocList& inputs,
                          const PostOptions& options = {});
   StatusOr<DocList> Post(std::string_view on, DocGenerator inputs, const PostOptions& options = {});
+
+  // Sends `input` to streaming endpoint `on` over jina.JinaSingleDocumentRequestRPC/stream_doc
+  // and calls `on_doc` on this thread with each document as the server sends it. OK when the
+  // stream ended (or on_doc stopped it); UNKNOWN for an Executor error (its exception name and
+  // description in the message; the documents before it were delivered); the gRPC code of a
+  // failed call, with the address.
+  Status StreamDoc(std::string_view on, const Doc& input, const StreamDocCallback& on_doc,
+                   const StreamDocOptions& options = {});
 
   // grpc.health.v1 Check with service "": OK when SERVING.
   Status Ping(std::chrono::milliseconds timeout = std::chrono::milliseconds(3000));

@@ -12,6 +12,13 @@
 //     shoal::Status Search(shoal::DocList& docs, const shoal::Params& params);
 //   };
 //   SHOAL_EXECUTOR(Indexer);
+//
+// A streaming endpoint takes one document and sends documents back one at a time, each as soon
+// as it is written (Jina's generator endpoints, served over stream_doc and server-sent events):
+//
+//     e.OnStream("/generate", &Llm::Generate);
+//     shoal::Status Generate(const shoal::Doc& prompt, const shoal::Params& params,
+//                            shoal::DocWriter& out);   // out.Write(doc) per token
 #ifndef SHOAL_EXECUTOR_H_
 #define SHOAL_EXECUTOR_H_
 
@@ -113,15 +120,36 @@ struct BatchingOptions {
   int max_queue_size = 0;
 };
 
+// Where a streaming endpoint sends its documents. Each Write goes to the caller at once; a few
+// documents (or a few MiB) wait in a buffer while the caller has not read them, and Write then
+// blocks until it does, so a slow reader slows the endpoint down instead of filling memory.
+// Used by the endpoint's thread only, during its call.
+class DocWriter {
+ public:
+  virtual ~DocWriter() = default;
+  // Sends a copy of `doc`. False once the caller is gone (it cancelled or disconnected, its
+  // deadline passed, the replica is stopping): the endpoint should return then, and what it
+  // writes later is dropped.
+  virtual bool Write(const Doc& doc) = 0;
+  // Whether the caller is gone; for an endpoint that works a while between two writes.
+  virtual bool cancelled() const = 0;
+};
+
 namespace internal {
 
 using EndpointFn = std::function<Status(Executor&, Request&)>;
+// A streaming endpoint: the request holds the one input document.
+using StreamFn = std::function<Status(Executor&, Request&, DocWriter&)>;
 
 struct EndpointEntry {
   std::string name;
   bool write = false;
-  EndpointFn fn;
+  EndpointFn fn;  // unset for a streaming endpoint
   std::optional<BatchingOptions> batching;  // set by EndpointOptions::DynamicBatching
+  // Set for a streaming (generator) endpoint: it answers stream_doc one document at a time and
+  // cannot be a write endpoint nor batch requests.
+  StreamFn stream;
+  bool is_generator() const { return stream != nullptr; }
 };
 
 // Endpoints of one Executor class, in registration order.
@@ -164,6 +192,7 @@ class Endpoints {
  public:
   using DocsMethod = Status (E::*)(DocList& docs, const Params& params);
   using RequestMethod = Status (E::*)(Request& request);
+  using StreamMethod = Status (E::*)(const Doc& in, const Params& params, DocWriter& out);
 
   EndpointOptions On(std::string name, DocsMethod method) {
     return Add(std::move(name), [method](Executor& e, Request& r) {
@@ -175,11 +204,28 @@ class Endpoints {
                [method](Executor& e, Request& r) { return (static_cast<E&>(e).*method)(r); });
   }
 
+  // A streaming endpoint: called with the one document of a stream_doc request, it writes the
+  // documents to send back to `out`, one at a time. Called through a non-streaming RPC
+  // (process_single_data, Call), it runs once per document and the request's answer holds
+  // everything written. Cannot be marked Write().
+  EndpointOptions OnStream(std::string name, StreamMethod method) {
+    internal::EndpointEntry entry;
+    entry.name = std::move(name);
+    entry.stream = [method](Executor& e, Request& r, DocWriter& out) {
+      return (static_cast<E&>(e).*method)(r.docs()[0], r.params(), out);
+    };
+    table_.entries.push_back(std::move(entry));
+    return EndpointOptions(&table_.entries.back());
+  }
+
   internal::EndpointTable Take() { return std::move(table_); }
 
  private:
   EndpointOptions Add(std::string name, internal::EndpointFn fn) {
-    table_.entries.push_back({std::move(name), false, std::move(fn), std::nullopt});
+    internal::EndpointEntry entry;
+    entry.name = std::move(name);
+    entry.fn = std::move(fn);
+    table_.entries.push_back(std::move(entry));
     return EndpointOptions(&table_.entries.back());
   }
   internal::EndpointTable table_;

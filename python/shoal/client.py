@@ -5,12 +5,15 @@ answered by Shoal's C++ client; the documents come back as ``DocList[return_type
 concatenated in the order received), or ``None`` when ``on_done``/``on_always`` are given.
 """
 
+import asyncio
 import json
+import queue
+import threading
 import types
 
 import _shoal
 
-__all__ = ['Client', 'Response', 'BadServer']
+__all__ = ['Client', 'DocStream', 'Response', 'BadServer']
 
 BadServer = _shoal.BadServer
 
@@ -252,6 +255,99 @@ def _callbacks(on_done, on_error, on_always, progress, return_type):
     return result
 
 
+_END = object()
+
+
+def _doc_class(return_type):
+    """The document class streamed docs are wrapped in: T for T or DocList[T], else AnyDoc."""
+    docarray = _docarray()
+    if isinstance(return_type, type) and issubclass(return_type, docarray.BaseDoc):
+        return return_type
+    doc_type = getattr(return_type, 'doc_type', None)
+    if isinstance(doc_type, type) and issubclass(doc_type, docarray.BaseDoc):
+        return doc_type
+    return docarray.AnyDoc
+
+
+class DocStream:
+    """The documents of one stream_doc call, as they arrive: ``async for doc in stream`` (Jina's
+    form) or ``for doc in stream``. The call runs on a thread of its own and is read a few
+    documents ahead; a consumer that stops early (``break``, ``close()``) cancels it, and the
+    Executor sees it. An Executor error is raised (BadServer) after the documents before it."""
+
+    _AHEAD = 4
+
+    def __init__(self, native, on, doc, parameters, timeout, return_type):
+        self._wrap = _doc_class(return_type)._wrap
+        self._queue = queue.Queue(self._AHEAD)
+        self._stop = threading.Event()
+        self._done = False
+        args = (native, on, _doc_handle(doc), json.dumps(parameters or {}),
+                int((timeout or 0) * 1000))
+        self._thread = threading.Thread(target=self._run, args=args, daemon=True,
+                                        name='shoal-stream-doc')
+        self._thread.start()
+
+    def _put(self, item):
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def _run(self, native, on, doc, parameters_json, timeout_ms):
+        failure = None
+        try:
+            native.stream_doc(on, doc, parameters_json, timeout_ms, self._put)
+        except BaseException as e:  # handed to the consumer
+            failure = e
+        self._put((_END, failure))
+
+    def _take(self, item):
+        if isinstance(item, tuple) and item and item[0] is _END:
+            self._done = True
+            if item[1] is not None:
+                raise item[1]
+            return _END
+        return self._wrap(item)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._done:
+            raise StopIteration
+        doc = self._take(self._queue.get())
+        if doc is _END:
+            raise StopIteration
+        return doc
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        if self._done:
+            raise StopAsyncIteration
+        item = await asyncio.get_running_loop().run_in_executor(None, self._queue.get)
+        doc = self._take(item)
+        if doc is _END:
+            raise StopAsyncIteration
+        return doc
+
+    def close(self):
+        """Stops reading: the call is cancelled."""
+        self._stop.set()
+        self._done = True
+
+    async def aclose(self):
+        self.close()
+
+    def __del__(self):
+        self._stop.set()
+
+
 class Client:
     """Jina's Client over gRPC: ``Client(host='0.0.0.0', port=12345, protocol='grpc')``.
 
@@ -300,6 +396,17 @@ class Client:
         stream=True, prefetch=None; plus timeout (seconds per request)."""
         return post_native(self._native.post, on, inputs, on_done, on_error, on_always,
                            native_post_iter=self._native.post_iter, **kwargs)
+
+    def stream_doc(self, on, inputs, parameters=None, return_type=None, timeout=None, **kwargs):
+        """Calls streaming endpoint ``on`` with one document (Jina's stream_doc) and returns the
+        documents it sends, as they arrive: ``async for doc in client.stream_doc(...)`` as in
+        Jina, or ``for doc in ...``. ``return_type`` is the documents' class (or DocList[T]);
+        ``timeout`` (seconds) bounds the whole stream."""
+        unknown = set(kwargs) - {'target_executor', 'request_size', 'results_in_order'}
+        if unknown:
+            raise TypeError(f'stream_doc() got unexpected keyword argument(s): '
+                            f'{", ".join(sorted(unknown))}')
+        return DocStream(self._native, on, inputs, parameters, timeout, return_type)
 
     def index(self, inputs=None, **kwargs):
         return self.post('/index', inputs, **kwargs)

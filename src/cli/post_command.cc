@@ -47,6 +47,7 @@ struct PostFlags {
   int max_attempts = 1;
   bool continue_on_error = false;
   std::string output;
+  bool stream_doc = false;
   TlsFiles tls;
   std::string auth_token_file;
 };
@@ -240,6 +241,30 @@ int Fail(const Status& status) {
   return 1;
 }
 
+// --stream-doc: the first input doc (else an empty one) to a streaming endpoint; each document
+// it sends is printed (or written to --output) as a JSON line as it arrives.
+int StreamDoc(const PostFlags& flags, Client& client, const Params& parameters,
+              const DocList& inputs) {
+  DocList empty;
+  Doc input = inputs.empty() ? empty.Add() : inputs[0];
+  std::ofstream file;
+  if (!flags.output.empty()) file.open(flags.output);
+  std::ostream& out = flags.output.empty() ? std::cout : file;
+  if (!out) return Fail(absl::InvalidArgumentError(absl::StrCat("cannot write ", flags.output)));
+  size_t received = 0;
+  Status status = client.StreamDoc(
+      flags.on, input,
+      [&](const Doc& doc) {
+        out << DocJson(doc) << "\n" << std::flush;
+        ++received;
+        return true;
+      },
+      {.parameters = parameters, .timeout = std::chrono::milliseconds(flags.timeout_ms)});
+  std::cerr << absl::StrFormat("shoal post: %d docs streamed from %s at %s\n", received, flags.on,
+                               flags.address);
+  return status.ok() ? 0 : Fail(status);
+}
+
 int RunPost(const PostFlags& flags) {
   std::string error;
   std::optional<Params> parameters = Params::FromJson(flags.parameters, &error);
@@ -259,6 +284,7 @@ int RunPost(const PostFlags& flags) {
                                                             .ssl_certfile = flags.tls.certfile,
                                                             .ssl_keyfile = flags.tls.keyfile});
   if (!client.ok()) return Fail(client.status());
+  if (flags.stream_doc) return StreamDoc(flags, *client, *parameters, *inputs);
   PostOptions options;
   options.request_size = static_cast<size_t>(flags.request_size);
   options.parameters = *parameters;
@@ -333,6 +359,9 @@ Command AddPostCommand(CLI::App& app) {
   sub->add_flag("--continue-on-error", flags->continue_on_error,
                 "Report Executor errors and keep going");
   sub->add_option("--output", flags->output, "Write the returned docs here as JSON Lines");
+  sub->add_flag("--stream-doc", flags->stream_doc,
+                "Call the streaming endpoint --on with the first input doc (jina stream_doc) and "
+                "print each doc as a JSON line as it arrives");
   return {sub, [flags] { return RunPost(*flags); }};
 }
 

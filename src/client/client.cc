@@ -39,7 +39,14 @@ class Client::Impl {
         channel_(std::move(channel)),
         stream_stub_(jina::JinaRPC::NewStub(channel_)),
         unary_stub_(jina::JinaSingleDataRequestRPC::NewStub(channel_)),
+        stream_doc_stub_(jina::JinaSingleDocumentRequestRPC::NewStub(channel_)),
         health_stub_(grpc::health::v1::Health::NewStub(channel_)) {}
+
+  Status StreamDoc(std::string_view on, const Doc& input, const StreamDocCallback& on_doc,
+                   const StreamDocOptions& options) {
+    return client::StreamDoc(*stream_doc_stub_, on, input, on_doc, options,
+                             absl::StrCat("streaming ", std::string(on), " at ", address_));
+  }
 
   template <typename Inputs>
   StatusOr<DocList> Post(std::string_view on, Inputs&& inputs, const PostOptions& options) {
@@ -83,6 +90,7 @@ class Client::Impl {
   const std::shared_ptr<grpc::Channel> channel_;
   const std::unique_ptr<jina::JinaRPC::Stub> stream_stub_;
   const std::unique_ptr<jina::JinaSingleDataRequestRPC::Stub> unary_stub_;
+  const std::unique_ptr<jina::JinaSingleDocumentRequestRPC::Stub> stream_doc_stub_;
   const std::unique_ptr<grpc::health::v1::Health::Stub> health_stub_;
 };
 
@@ -172,6 +180,11 @@ StatusOr<DocList> Client::Post(std::string_view on, const DocList& inputs,
 StatusOr<DocList> Client::Post(std::string_view on, DocGenerator inputs,
                                const PostOptions& options) {
   return impl_->Post(on, std::move(inputs), options);
+}
+
+Status Client::StreamDoc(std::string_view on, const Doc& input, const StreamDocCallback& on_doc,
+                         const StreamDocOptions& options) {
+  return impl_->StreamDoc(on, input, on_doc, options);
 }
 
 Status Client::Ping(std::chrono::milliseconds timeout) { return impl_->Ping(timeout); }

@@ -41,6 +41,11 @@ Status PostOverStream(jina::JinaRPC::Stub& stub, Batcher& batcher, const PostOpt
 Status PostUnary(jina::JinaSingleDataRequestRPC::Stub& stub, Batcher& batcher,
                  const PostOptions& options, Collector& collector, const std::string& where);
 
+// Calls stream_doc and hands each document to `on_doc` as it arrives (stream_doc.cc).
+Status StreamDoc(jina::JinaSingleDocumentRequestRPC::Stub& stub, std::string_view on,
+                 const Doc& input, const StreamDocCallback& on_doc, const StreamDocOptions& options,
+                 const std::string& where);
+
 }  // namespace shoal::client
 
 #endif  // SHOAL_CLIENT_TRANSPORT_H_

@@ -291,6 +291,20 @@ StatusOr<LoadedExecutor> LoadPython(PythonUses python, const Params& uses_with,
   return loaded;
 }
 
+// A write endpoint changes state once per request (a stateful Deployment replays it from the Raft
+// log on every replica); a stream is a read that answers as it goes, so an endpoint is not both.
+Status CheckEndpoints(const ExecutorClass& cls) {
+  for (const internal::EndpointEntry& entry : cls.endpoints.entries) {
+    if (entry.write && entry.is_generator()) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "Executor '%s': endpoint '%s' is both a write endpoint and a streaming (generator) "
+          "endpoint; streaming endpoints are reads",
+          cls.name, entry.name));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 void SetPythonLoader(PythonLoader loader) {
@@ -306,11 +320,13 @@ StatusOr<LoadedExecutor> LoadExecutor(std::string_view uses, const Params& uses_
     StatusOr<LoadedExecutor> loaded =
         LoadPython(*std::move(resolved.python), uses_with, load_context);
     if (loaded.ok()) {
+      SHOAL_RETURN_IF_ERROR(CheckEndpoints(*loaded->cls));
       loaded->dynamic_batching = std::move(resolved.dynamic_batching);
       loaded->dynamic_batching_source = std::move(resolved.dynamic_batching_source);
     }
     return loaded;
   }
+  SHOAL_RETURN_IF_ERROR(CheckEndpoints(*resolved.cls));
   // Jina updates the YAML's `with` by `uses_with`, key by key: uses_with wins.
   for (const auto& [key, value] : uses_with.proto().fields()) {
     (*resolved.with.mutable_fields())[key] = value;

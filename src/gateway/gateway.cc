@@ -213,6 +213,18 @@ Gateway::Gateway(std::vector<routing::DeploymentRouter*> chain)
     : Gateway(Chain(chain),
               chain.empty() ? std::nullopt : std::optional<size_t>(chain.size() - 1)) {}
 
+std::shared_ptr<void> Gateway::Hold() {
+  {
+    absl::MutexLock lock(&runs_mu_);
+    ++live_runs_;
+  }
+  return std::shared_ptr<void>(static_cast<void*>(this), [](void* gateway) {
+    Gateway* self = static_cast<Gateway*>(gateway);
+    absl::MutexLock lock(&self->runs_mu_);
+    --self->live_runs_;
+  });
+}
+
 bool Gateway::Drain(absl::Duration timeout) {
   absl::MutexLock lock(&runs_mu_);
   auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(runs_mu_) { return live_runs_ == 0; };
@@ -227,6 +239,37 @@ bool Gateway::Handles(size_t node, const std::string& endpoint) const {
     if (e == endpoint || e == "/default") return true;
   }
   return false;
+}
+
+bool Gateway::Streams(size_t node, const std::string& endpoint) const {
+  absl::MutexLock lock(&mu_);
+  const std::optional<jina::EndpointsProto>& known = endpoints_[node];
+  if (!known.has_value()) return false;
+  const auto& schemas = known->schemas().fields();
+  auto schema = schemas.find(endpoint);
+  if (schema == schemas.end()) schema = schemas.find("/default");
+  if (schema == schemas.end()) return false;
+  auto flag = schema->second.struct_value().fields().find("is_generator");
+  return flag != schema->second.struct_value().fields().end() && flag->second.bool_value();
+}
+
+std::unique_ptr<Gateway> Gateway::Part(const std::vector<size_t>& keep, size_t end) const {
+  std::vector<std::optional<size_t>> index(nodes_.size());
+  for (size_t i = 0; i < keep.size(); ++i) index[keep[i]] = i;
+  std::vector<GraphNode> nodes;
+  for (size_t n : keep) {
+    GraphNode node = nodes_[n];
+    node.needs.clear();
+    for (size_t need : nodes_[n].needs) {
+      if (index[need].has_value()) node.needs.push_back(*index[need]);
+    }
+    nodes.push_back(std::move(node));
+  }
+  auto part = std::make_unique<Gateway>(std::move(nodes), index[end]);
+  absl::MutexLock mine(&mu_);
+  absl::MutexLock theirs(&part->mu_);
+  for (size_t i = 0; i < keep.size(); ++i) part->endpoints_[i] = endpoints_[keep[i]];
+  return part;
 }
 
 void Gateway::Discover(std::chrono::milliseconds timeout) {

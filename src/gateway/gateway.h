@@ -58,6 +58,19 @@ class Gateway {
   Status Ready() const;
 
   size_t size() const { return nodes_.size(); }
+  const std::vector<GraphNode>& nodes() const { return nodes_; }
+  std::optional<size_t> end() const { return end_; }
+  // Whether `node` serves `endpoint` with a streaming (generator) endpoint, as its discovery
+  // said (false while unknown).
+  bool Streams(size_t node, const std::string& endpoint) const;
+  // A gateway over the nodes `keep` only (a part of this graph, for streams): needs on nodes
+  // left out are dropped, `end` is the node whose answer is the response; discovered endpoints
+  // are kept. The routers are shared.
+  std::unique_ptr<Gateway> Part(const std::vector<size_t>& keep, size_t end) const;
+
+  // Counts as a request being routed until the token is destroyed, so that Drain waits for it:
+  // for work that uses the routers outside Process (a stream).
+  std::shared_ptr<void> Hold();
 
   // Waits up to `timeout` until no request is being routed (floating branches included): call
   // after the servers stopped and before the Deployments go away. True when none is left.

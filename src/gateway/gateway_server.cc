@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "jina.grpc.pb.h"
 #include "src/common/log.h"
+#include "src/gateway/doc_stream.h"
 #include "src/rpc/auth.h"
 #include "src/rpc/call_stream.h"
 #include "src/rpc/jina_services.h"
@@ -112,12 +113,14 @@ class GatewayServer::Services {
                      gateway->DiscoverEndpoints(std::move(done));
                    }),
         dry_run_(gateway, options.auth_token),
-        info_(options.auth_token, [name = options.name](jina::JinaInfoProto& response) {
-          auto& info = *response.mutable_jina();
-          info["shoal"] = SHOAL_VERSION;
-          info["name"] = name;
-          info["grpc"] = grpc::Version();
-        }) {}
+        info_(options.auth_token,
+              [name = options.name](jina::JinaInfoProto& response) {
+                auto& info = *response.mutable_jina();
+                info["shoal"] = SHOAL_VERSION;
+                info["name"] = name;
+                info["grpc"] = grpc::Version();
+              }),
+        stream_doc_(gateway, options.auth_token) {}
 
   void Register(grpc::ServerBuilder& builder, bool with_process_data) {
     builder.RegisterService(&single_);
@@ -126,14 +129,17 @@ class GatewayServer::Services {
     builder.RegisterService(&discovery_);
     builder.RegisterService(&dry_run_);
     builder.RegisterService(&info_);
+    builder.RegisterService(&stream_doc_);
   }
 
   // The full names of the services Register adds.
   static std::vector<std::string> Names(bool with_process_data) {
-    std::vector<std::string> names = {
-        jina::JinaSingleDataRequestRPC::service_full_name(), jina::JinaRPC::service_full_name(),
-        jina::JinaDiscoverEndpointsRPC::service_full_name(),
-        jina::JinaGatewayDryRunRPC::service_full_name(), jina::JinaInfoRPC::service_full_name()};
+    std::vector<std::string> names = {jina::JinaSingleDataRequestRPC::service_full_name(),
+                                      jina::JinaRPC::service_full_name(),
+                                      jina::JinaDiscoverEndpointsRPC::service_full_name(),
+                                      jina::JinaGatewayDryRunRPC::service_full_name(),
+                                      jina::JinaInfoRPC::service_full_name(),
+                                      jina::JinaSingleDocumentRequestRPC::service_full_name()};
     if (with_process_data) names.push_back(jina::JinaDataRequestRPC::service_full_name());
     return names;
   }
@@ -215,6 +221,7 @@ class GatewayServer::Services {
   rpc::DiscoveryService discovery_;
   DryRun dry_run_;
   rpc::InfoService info_;
+  StreamDocService stream_doc_;
 };
 
 StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(Gateway* gateway,

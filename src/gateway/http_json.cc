@@ -478,27 +478,72 @@ std::string Dump(const Json& json) {
 
 }  // namespace
 
+namespace {
+
+// The body as JSON, counted against `limits` while it is parsed.
+StatusOr<Json> ParseBody(std::string_view body, const JsonLimits& limits) {
+  try {
+    internal::JsonLimitCounter counter(limits);
+    return Json::parse(body.begin(), body.end(), std::ref(counter));
+  } catch (const internal::OverJsonLimit& e) {
+    return e.status;
+  } catch (const Json::parse_error& e) {
+    std::string what = e.what();
+    size_t bracket = what.find("] ");
+    if (bracket != std::string::npos) what = what.substr(bracket + 2);
+    return absl::InvalidArgumentError(absl::StrCat("invalid JSON: ", what));
+  }
+}
+
+}  // namespace
+
 StatusOr<jina::DataRequestProto> DataRequestFromJson(std::string_view body,
                                                      std::string_view path_endpoint,
                                                      const JsonLimits& limits) {
   try {
-    Json json;
-    try {
-      internal::JsonLimitCounter counter(limits);
-      json = Json::parse(body.begin(), body.end(), std::ref(counter));
-    } catch (const internal::OverJsonLimit& e) {
-      return e.status;
-    } catch (const Json::parse_error& e) {
-      std::string what = e.what();
-      size_t bracket = what.find("] ");
-      if (bracket != std::string::npos) what = what.substr(bracket + 2);
-      return absl::InvalidArgumentError(absl::StrCat("invalid JSON: ", what));
-    }
+    SHOAL_ASSIGN_OR_RETURN(Json json, ParseBody(body, limits));
     jina::DataRequestProto request;
     SHOAL_RETURN_IF_ERROR(ReadRequest(json, path_endpoint, &request));
     return request;
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("request body: ", e.what()));
+  }
+}
+
+StatusOr<jina::SingleDocumentRequestProto> StreamRequestFromJson(std::string_view body,
+                                                                 std::string_view path_endpoint,
+                                                                 const JsonLimits& limits) {
+  try {
+    const bool empty = body.find_first_not_of(" \t\r\n") == std::string_view::npos;
+    SHOAL_ASSIGN_OR_RETURN(Json json, ParseBody(empty ? "{}" : body, limits));
+    if (json.is_object() && !json.contains("data") && !json.contains("parameters")) {
+      json = Json{{"data", Json::array({std::move(json)})}};  // the document itself
+    }
+    jina::DataRequestProto request;
+    SHOAL_RETURN_IF_ERROR(ReadRequest(json, path_endpoint, &request));
+    jina::SingleDocumentRequestProto single;
+    single.mutable_header()->Swap(request.mutable_header());
+    single.mutable_parameters()->Swap(request.mutable_parameters());
+    docarray::DocListProto* docs = request.mutable_data()->mutable_docs();
+    if (docs->docs_size() > 0) single.mutable_document()->Swap(docs->mutable_docs(0));
+    return single;
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("request body: ", e.what()));
+  }
+}
+
+StatusOr<std::string> StreamEvent(const jina::SingleDocumentRequestProto& message) {
+  try {
+    if (message.header().status().code() == jina::StatusProto::ERROR) {
+      jina::DataRequestProto head;
+      *head.mutable_header() = message.header();
+      SHOAL_ASSIGN_OR_RETURN(Json json, FromRequest(head));
+      return absl::StrCat("event: error\ndata: ", Dump(json["header"]), "\n\n");
+    }
+    SHOAL_ASSIGN_OR_RETURN(Json doc, FromDoc(message.document(), "document", 0));
+    return absl::StrCat("event: update\ndata: ", Dump(doc), "\n\n");
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("writing an event: ", e.what()));
   }
 }
 
@@ -510,6 +555,8 @@ StatusOr<std::string> DataRequestToJson(const jina::DataRequestProto& request) {
     return absl::InternalError(absl::StrCat("writing the response: ", e.what()));
   }
 }
+
+std::string JsonString(std::string_view text) { return Dump(Json(std::string(text))); }
 
 std::string ErrorJson(std::string_view message) {
   try {

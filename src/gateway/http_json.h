@@ -48,6 +48,21 @@ StatusOr<jina::DataRequestProto> DataRequestFromJson(std::string_view body,
 // lists of docs. Internal when an ndarray cannot be read (unknown dtype, wrong size).
 StatusOr<std::string> DataRequestToJson(const jina::DataRequestProto& request);
 
+// The request of a stream answered as server-sent events (`GET|POST /<endpoint>`, as Jina's HTTP
+// gateway serves streaming endpoints): `body` is the document itself as a JSON object (its
+// fields; empty means no fields), or a request body as above whose first doc is the one. Errors
+// as DataRequestFromJson's.
+StatusOr<jina::SingleDocumentRequestProto> StreamRequestFromJson(std::string_view body,
+                                                                 std::string_view path_endpoint,
+                                                                 const JsonLimits& limits = {});
+
+// One server-sent event for a stream's message (a serialized SingleDocumentRequestProto):
+// "event: update" with the document as JSON, or "event: error" with its header's error status.
+StatusOr<std::string> StreamEvent(const jina::SingleDocumentRequestProto& message);
+
+// `text` as a JSON string (quoted, escaped).
+std::string JsonString(std::string_view text);
+
 // {"detail": message}: the body of an HTTP error (FastAPI's shape, as Jina answers).
 std::string ErrorJson(std::string_view message);
 

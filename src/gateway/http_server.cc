@@ -24,7 +24,10 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <exception>
+#include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -35,6 +38,8 @@
 #include "absl/synchronization/mutex.h"
 #include "src/common/log.h"
 #include "src/common/strings.h"
+#include "src/gateway/doc_stream.h"
+#include "src/gateway/http_events.h"
 #include "src/gateway/http_json.h"
 #include "src/gateway/http_stream.h"
 #include "src/rpc/auth.h"
@@ -92,12 +97,20 @@ std::chrono::steady_clock::duration Chrono(absl::Duration d) {
 
 }  // namespace
 
+template <typename Request>
+bool AcceptsEvents(const Request& request) {
+  auto accept = request.find(http::field::accept);
+  return accept != request.end() &&
+         accept->value().find("text/event-stream") != beast::string_view::npos;
+}
+
 class HttpSession;
 
 class HttpServer::Impl {
  public:
   Impl(Gateway* gateway, Options options)
       : gateway_(gateway),
+        streamer_(gateway),
         options_(std::move(options)),
         acceptor_(ioc_),
         accept_retry_(ioc_),
@@ -123,6 +136,7 @@ class HttpServer::Impl {
   void ReleaseBody(size_t bytes) { body_bytes_.fetch_sub(bytes, std::memory_order_relaxed); }
 
   Gateway* gateway() const { return gateway_; }
+  DocStreamer& streamer() { return streamer_; }
   const Options& options() const { return options_; }
   const std::shared_ptr<Gate>& gate() const { return gate_; }
   net::ssl::context* tls() const { return tls_.get(); }
@@ -134,6 +148,7 @@ class HttpServer::Impl {
 
   // Constant after construction.
   Gateway* const gateway_;
+  DocStreamer streamer_;  // thread-safe
   const Options options_;
   int port_ = 0;
   std::shared_ptr<net::ssl::context> tls_;  // null: plain HTTP
@@ -159,7 +174,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(HttpServer::Impl* server, tcp::socket socket)
       : server_(server), stream_(std::move(socket), server->tls()) {}
-  ~HttpSession() { ReleaseBody(); }
+  ~HttpSession() {
+    ReleaseBody();
+    if (run_ != nullptr) run_->Cancel();  // the server stopped with the stream running
+  }
 
   void Start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
@@ -187,6 +205,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void OnRead(beast::error_code ec, size_t bytes);
   void Handle();
   void HandleData(std::string_view endpoint);
+  // Server-sent events: the stream's messages as `update` (or `error`) events, then `end`.
+  void HandleStream(std::string_view endpoint, std::string body);
+  void QueueEvent(std::string event, bool last, bool counted);
+  void WriteEvent();
   void OnGatewayDone(routing::SendResult result);
   void Reply(http::status status, std::string body, std::string_view allow = {});
   void OnWrite(beast::error_code ec, size_t bytes);
@@ -200,6 +222,16 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   size_t reserved_ = 0;  // body bytes accounted for the current request
   unsigned version_ = 11;
   bool keep_alive_ = false;
+  bool closed_ = false;
+  // A stream answered as server-sent events (the connection closes after it).
+  std::shared_ptr<DocStreamRun> run_;
+  std::shared_ptr<std::atomic<size_t>> unsent_ = std::make_shared<std::atomic<size_t>>(0);
+  http::response<http::empty_body> sse_head_;
+  std::optional<http::response_serializer<http::empty_body>> sse_serializer_;
+  std::deque<std::pair<std::string, bool>> events_;  // (event, counted in unsent_)
+  std::pair<std::string, bool> event_;               // being written
+  bool writing_ = false;
+  bool ending_ = false;  // the last event is queued
 };
 
 void HttpSession::ReleaseBody() {
@@ -328,8 +360,16 @@ void HttpSession::Handle() {
       }
     } else if (path == "/post") {
       Reply(http::status::method_not_allowed, ErrorJson("POST /post, not GET"), "POST");
-    } else {
+    } else if (!Streamed(*server_->gateway(), path) && !AcceptsEvents(request)) {
       Reply(http::status::not_found, ErrorJson(absl::StrCat("no route GET ", AsAbsl(path))));
+    } else {
+      // Jina's GET /<endpoint> of a streaming endpoint: the doc's fields as a JSON body or as
+      // query parameters, answered as server-sent events.
+      std::string body = parser_->get().body();
+      if (body.empty() && path.size() < target.size()) {
+        body = QueryAsJson(target.substr(path.size() + 1));
+      }
+      HandleStream(path, std::move(body));
     }
     return;
   }
@@ -347,7 +387,99 @@ void HttpSession::Handle() {
           ErrorJson(absl::StrCat("GET ", AsAbsl(path), ", not POST")), "GET");
     return;
   }
+  if (path != "/post" && AcceptsEvents(request)) {
+    HandleStream(path, parser_->get().body());
+    return;
+  }
   HandleData(path == "/post" ? std::string_view() : path);
+}
+
+void HttpSession::HandleStream(std::string_view endpoint, std::string body) {
+  const HttpServer::Options& options = server_->options();
+  StatusOr<jina::SingleDocumentRequestProto> request =
+      StreamRequestFromJson(body, endpoint,
+                            {.max_docs = options.max_docs_per_request,
+                             .max_memory_bytes = options.max_json_memory_bytes});
+  parser_.reset();
+  ReleaseBody();
+  if (!request.ok()) {
+    Reply(request.status().code() == absl::StatusCode::kResourceExhausted
+              ? http::status::payload_too_large
+              : http::status::bad_request,
+          ErrorJson(AsStd(request.status().message())));
+    return;
+  }
+  Deadline deadline;
+  if (options.request_timeout.has_value()) {
+    deadline =
+        std::chrono::system_clock::now() + absl::ToChronoMilliseconds(*options.request_timeout);
+  }
+  // Runs on gRPC threads: only hands each event to this connection's strand, while the
+  // io_context still exists.
+  auto post = [gate = server_->gate(), weak = weak_from_this()](std::string event, bool last,
+                                                                bool counted) {
+    absl::MutexLock lock(&gate->mu);
+    if (!gate->open) return;
+    std::shared_ptr<HttpSession> self = weak.lock();
+    if (self == nullptr) return;
+    auto executor = self->stream_.get_executor();
+    net::post(executor, [self = std::move(self), event = std::move(event), last,
+                         counted]() mutable { self->QueueEvent(std::move(event), last, counted); });
+  };
+  run_ = server_->streamer().Prepare(*std::move(request), deadline,
+                                     std::make_shared<SseSink>(unsent_, std::move(post)));
+  keep_alive_ = false;
+  sse_head_ = {};
+  sse_head_.version(version_);
+  sse_head_.result(http::status::ok);
+  sse_head_.set(http::field::server, "shoal");
+  sse_head_.set(http::field::content_type, "text/event-stream");
+  sse_head_.set(http::field::cache_control, "no-cache");
+  sse_head_.keep_alive(false);
+  sse_serializer_.emplace(sse_head_);
+  writing_ = true;
+  stream_.tcp().expires_after(Chrono(options.idle_timeout));
+  http::async_write_header(stream_, *sse_serializer_,
+                           [self = shared_from_this()](beast::error_code ec, size_t) {
+                             self->writing_ = false;
+                             if (ec) {
+                               self->Close();
+                               return;
+                             }
+                             self->WriteEvent();
+                           });
+  run_->Start();
+}
+
+void HttpSession::QueueEvent(std::string event, bool last, bool counted) {
+  if (closed_ || ending_) return;
+  events_.emplace_back(std::move(event), counted);
+  ending_ = last;
+  if (!writing_) WriteEvent();
+}
+
+void HttpSession::WriteEvent() {
+  if (closed_) return;
+  if (events_.empty()) {
+    if (ending_) Close();
+    return;
+  }
+  writing_ = true;
+  event_ = std::move(events_.front());
+  events_.pop_front();
+  // A client that does not read within idle_timeout is closed (and its stream cancelled).
+  stream_.tcp().expires_after(Chrono(server_->options().idle_timeout));
+  net::async_write(stream_, net::buffer(event_.first),
+                   [self = shared_from_this()](beast::error_code ec, size_t) {
+                     self->writing_ = false;
+                     if (ec) {
+                       self->Close();
+                       return;
+                     }
+                     if (self->event_.second) self->unsent_->fetch_sub(1);
+                     if (self->run_ != nullptr) self->run_->Resume();
+                     self->WriteEvent();
+                   });
 }
 
 void HttpSession::HandleData(std::string_view endpoint) {
@@ -441,6 +573,9 @@ void HttpSession::OnWrite(beast::error_code ec, size_t bytes) {
 }
 
 void HttpSession::Close() {
+  if (closed_) return;
+  closed_ = true;
+  if (run_ != nullptr) run_->Cancel();  // a stream whose client went away
   beast::error_code ignored;
   stream_.tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
   stream_.tcp().socket().close(ignored);

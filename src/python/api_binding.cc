@@ -13,6 +13,7 @@
 #include "shoal/flow.h"
 #include "src/python/api_docs.h"
 #include "src/python/api_options.h"
+#include "src/python/doc_views.h"
 #include "src/python/module.h"
 
 namespace py = pybind11;
@@ -125,6 +126,40 @@ py::object PostIterator(Client& client, const std::string& on, py::handle inputs
   return ToPythonDocList(std::move(result).value());
 }
 
+// Client.stream_doc: calls `callback` with an owned `_shoal.Doc` per document as it arrives
+// (the GIL released in between); a callback that returns False stops the stream, one that
+// raises stops it and the exception is raised here.
+void StreamDoc(Client& client, const std::string& on, py::handle doc,
+               const std::string& parameters_json, int timeout_ms, py::function callback) {
+  DocList storage;
+  Doc input = storage.Add();
+  CopyDocArgument(doc, input);
+  std::string error;
+  std::optional<Params> parameters = Params::FromJson(parameters_json, &error);
+  if (!parameters.has_value()) throw py::value_error("parameters: " + error);
+  std::optional<py::error_already_set> raised;
+  StreamDocOptions options{.parameters = *std::move(parameters),
+                           .timeout = std::chrono::milliseconds(timeout_ms)};
+  Status status;
+  {
+    py::gil_scoped_release release;
+    status = client.StreamDoc(
+        on, input,
+        [&](const Doc& received) {
+          py::gil_scoped_acquire gil;
+          try {
+            return py::cast<bool>(callback(py::cast(DocView::Owned(received.proto()))));
+          } catch (py::error_already_set& e) {
+            raised.emplace(std::move(e));
+          }
+          return false;
+        },
+        options);
+  }
+  if (raised.has_value()) throw std::move(*raised);
+  if (!status.ok()) Raise(status);
+}
+
 void DefineResponse(py::module_& module) {
   py::class_<ResponseSnapshot>(module, "Response",
                                "One answer, as on_done/on_error/on_always callbacks get it")
@@ -228,6 +263,9 @@ void DefineClient(py::module_& module) {
       .def("post_iter", &PostIterator, py::arg("on"), py::arg("inputs"),
            py::arg("options") = py::dict(),
            "Posts the `_shoal.Doc` handles an iterator yields, read as requests are sent")
+      .def("stream_doc", &StreamDoc, py::arg("on"), py::arg("doc"),
+           py::arg("parameters_json") = "{}", py::arg("timeout_ms") = 0, py::arg("callback"),
+           "Calls a streaming endpoint; callback(_shoal.Doc) per document, False stops")
       .def(
           "ping",
           [](Client& c, int timeout_ms) {

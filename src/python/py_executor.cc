@@ -220,15 +220,24 @@ StatusOr<executor::LoadedExecutor> PyExecutor::Load(const executor::PythonUses& 
     cls->name = executor->class_name_;
     size_t index = 0;
     for (py::handle endpoint : hosted.attr("endpoints")) {
+      const bool is_generator = endpoint.attr("is_generator").cast<bool>();
       executor->endpoints_.push_back({endpoint.attr("method"), endpoint.attr("wrap"),
                                       endpoint.attr("pass_parameters").cast<bool>(),
-                                      endpoint.attr("pass_parts").cast<bool>()});
-      cls->endpoints.entries.push_back({endpoint.attr("name").cast<std::string>(),
-                                        endpoint.attr("write").cast<bool>(),
-                                        [index](Executor& e, Request& r) {
-                                          return static_cast<PyExecutor&>(e).Call(index, r);
-                                        },
-                                        BatchingOf(endpoint.attr("batching"))});
+                                      endpoint.attr("pass_parts").cast<bool>(), is_generator});
+      internal::EndpointEntry entry;
+      entry.name = endpoint.attr("name").cast<std::string>();
+      entry.write = endpoint.attr("write").cast<bool>();
+      if (is_generator) {
+        entry.stream = [index](Executor& e, Request& r, DocWriter& out) {
+          return static_cast<PyExecutor&>(e).CallStream(index, r, out);
+        };
+      } else {
+        entry.fn = [index](Executor& e, Request& r) {
+          return static_cast<PyExecutor&>(e).Call(index, r);
+        };
+      }
+      entry.batching = BatchingOf(endpoint.attr("batching"));
+      cls->endpoints.entries.push_back(std::move(entry));
       ++index;
     }
   } catch (py::error_already_set& error) {
@@ -283,6 +292,74 @@ Status PyExecutor::Call(size_t index, Request& request) {
   }
   handle = py::object();
   // What Python kept of the request (a stored doc) gets its own copy now.
+  if (request_root != nullptr) request_root->DetachViews();
+  return status;
+}
+
+namespace {
+
+// The message of a yielded document (a shoal.docarray document or a _shoal.Doc), or nullptr.
+const docarray::DocProto* YieldedDoc(py::handle item) {
+  py::object inner;
+  py::handle handle = item;
+  if (!py::isinstance<DocView>(handle) && py::hasattr(item, "_doc")) {
+    inner = item.attr("_doc");
+    handle = inner;
+  }
+  if (!py::isinstance<DocView>(handle)) return nullptr;
+  return handle.cast<const DocView&>().proto();
+}
+
+}  // namespace
+
+Status PyExecutor::CallStream(size_t index, Request& request, DocWriter& out) {
+  internal::RequestState& state = internal::RuntimeAccess::State(request);
+  docarray::DocListProto* docs = &state.docs.proto();
+  KeepThreadState();
+  py::gil_scoped_acquire gil;
+  const Endpoint& endpoint = endpoints_[index];
+  std::shared_ptr<Root> request_root;
+  py::object list = state.memory != nullptr ? RequestDocList(docs, state.memory, &request_root)
+                                            : py::cast(DocListView::Owned(*docs));
+  Status status;
+  py::object iterator;
+  try {
+    py::dict kwargs;
+    kwargs["doc"] = endpoint.wrap(list[py::int_(0)]);
+    if (endpoint.pass_parameters) {
+      kwargs["parameters"] = StructToPython(state.params.proto(), kResultsKey);
+    }
+    iterator = py::iter(endpoint.method(**kwargs));
+    for (;;) {
+      py::object item = py::reinterpret_steal<py::object>(PyIter_Next(iterator.ptr()));
+      if (!item) {
+        if (PyErr_Occurred()) throw py::error_already_set();
+        break;
+      }
+      const docarray::DocProto* yielded = YieldedDoc(item);
+      if (yielded == nullptr) {
+        status =
+            TypeErrorStatus(absl::StrCat(class_name_, " yielded a '", Py_TYPE(item.ptr())->tp_name,
+                                         "'; a streaming endpoint yields documents (a BaseDoc)"));
+        break;
+      }
+      docarray::DocProto copy = *yielded;
+      item = py::object();
+      bool written;
+      {
+        py::gil_scoped_release unlocked;  // Write waits while the client does not read
+        written = out.Write(Doc(&copy));
+      }
+      if (!written) break;
+    }
+    if (py::hasattr(iterator, "close")) iterator.attr("close")();  // runs its finally blocks
+  } catch (py::error_already_set& error) {
+    status = StatusFromPython(error);
+  } catch (const std::exception& error) {
+    status = TypeErrorStatus(error.what());
+  }
+  iterator = py::object();
+  list = py::object();
   if (request_root != nullptr) request_root->DetachViews();
   return status;
 }

@@ -29,6 +29,9 @@ class __attribute__((visibility("hidden"))) PyExecutor final : public Executor {
 
   // Calls the method of endpoint `index` (its position in the class's endpoint table).
   Status Call(size_t index, Request& request);
+  // Calls the generator of streaming endpoint `index` on the request's one document and writes
+  // each document it yields to `out` at once (without the GIL while Write waits).
+  Status CallStream(size_t index, Request& request, DocWriter& out);
   Status Snapshot(const std::filesystem::path& file) const override;
   Status Restore(const std::filesystem::path& file) override;
   void Close() override;
@@ -38,7 +41,8 @@ class __attribute__((visibility("hidden"))) PyExecutor final : public Executor {
     pybind11::object method;  // bound to the instance
     pybind11::object wrap;    // _shoal.DocList -> the method's DocList[T]
     bool pass_parameters = false;
-    bool pass_parts = false;  // docs_matrix and docs_map, for requests of several parts
+    bool pass_parts = false;    // docs_matrix and docs_map, for requests of several parts
+    bool is_generator = false;  // takes `doc`, yields documents; `wrap` makes the doc's class
   };
 
   PyExecutor() = default;

@@ -167,9 +167,15 @@ StatusOr<BatchingTable> ResolveBatching(const executor::ExecutorClass& cls,
   SHOAL_RETURN_IF_ERROR(ApplySource(cls, sources.yaml, sources.yaml_source, table));
   SHOAL_RETURN_IF_ERROR(ApplySource(cls, sources.deployment, "uses_dynamic_batching", table));
   // A stateful Deployment applies each write as one Raft log entry in one Executor call, on
-  // every replica alike; a batch would tie the answers of unrelated entries together.
-  // (Streaming endpoints, which answer document by document, are to be refused here too.)
+  // every replica alike; a batch would tie the answers of unrelated entries together. A streaming
+  // endpoint answers one document at a time, as it writes them, not one per input.
   for (const auto& [name, options] : table) {
+    if (FindEntry(cls, name)->is_generator()) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "dynamic batching of endpoint '%s' is not allowed: it is a streaming endpoint, which "
+          "answers document by document as it writes them",
+          name));
+    }
     if (sources.stateful && FindEntry(cls, name)->write) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "dynamic batching of endpoint '%s' is not allowed: it is a write endpoint of a "

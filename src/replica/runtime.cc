@@ -98,7 +98,15 @@ google::protobuf::Value Property(const char* title, const char* type, const char
 // parameters model, neither generator nor singleton. Shoal's Executors take any document, so every
 // endpoint gets docarray's LegacyDocument shape: its fields (scores as Shoal's matches carry
 // them), open to more.
-const google::protobuf::Struct& AnyDocumentEndpointSchema() {
+const google::protobuf::Struct& AnyDocumentEndpointSchema(bool is_generator = false) {
+  if (is_generator) {
+    static const google::protobuf::Struct* const kGenerator = [] {
+      auto* schema = new google::protobuf::Struct(AnyDocumentEndpointSchema());
+      (*schema->mutable_fields())["is_generator"].set_bool_value(true);
+      return schema;
+    }();
+    return *kGenerator;
+  }
   static const google::protobuf::Struct* const kSchema = [] {
     google::protobuf::Struct model;
     auto& m = *model.mutable_fields();
@@ -158,6 +166,31 @@ void AssignMissingDocIds(jina::DataRequestProto& request) {
   });
 }
 
+// What a streaming endpoint writes when it is called through a non-streaming RPC: the answer's
+// documents, up to the size of the largest message a replica sends by default.
+class CollectingWriter : public DocWriter {
+ public:
+  explicit CollectingWriter(docarray::DocListProto* out) : out_(out) {}
+  static constexpr size_t kMaxBytes = 64 << 20;
+
+  bool Write(const Doc& doc) override {
+    bytes_ += doc.proto().ByteSizeLong();
+    if (bytes_ > kMaxBytes) {
+      full_ = true;
+      return false;
+    }
+    *out_->add_docs() = doc.proto();
+    return true;
+  }
+  bool cancelled() const override { return full_; }
+  bool full() const { return full_; }
+
+ private:
+  docarray::DocListProto* out_;
+  size_t bytes_ = 0;
+  bool full_ = false;
+};
+
 }  // namespace
 
 ReplicaRuntime::ReplicaRuntime(executor::LoadedExecutor loaded, Options options)
@@ -201,7 +234,7 @@ void ReplicaRuntime::FillEndpoints(jina::EndpointsProto& out) const {
   for (const internal::EndpointEntry& entry : cls_->endpoints.entries) {
     out.add_endpoints(entry.name);
     if (entry.write) out.add_write_endpoints(entry.name);
-    *schemas[entry.name].mutable_struct_value() = AnyDocumentEndpointSchema();
+    *schemas[entry.name].mutable_struct_value() = AnyDocumentEndpointSchema(entry.is_generator());
   }
   // Jina's gateway looks every listed endpoint up in the schemas and will not start when one
   // is missing; Jina's workers give the dry run any-document models too.
@@ -209,16 +242,60 @@ void ReplicaRuntime::FillEndpoints(jina::EndpointsProto& out) const {
   *schemas[std::string(kDryRunEndpoint)].mutable_struct_value() = AnyDocumentEndpointSchema();
 }
 
+Status ReplicaRuntime::Invoke(const internal::EndpointEntry& entry, Request& request,
+                              DocWriter* out) {
+  try {
+    if (!entry.is_generator()) return entry.fn(*executor_, request);
+    if (out != nullptr) return entry.stream(*executor_, request, *out);
+    return CollectStream(entry, internal::RuntimeAccess::State(request));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("uncaught exception: ", e.what()));
+  } catch (...) {
+    return absl::InternalError("uncaught exception of unknown type");
+  }
+}
+
+Status ReplicaRuntime::CollectStream(const internal::EndpointEntry& entry,
+                                     internal::RequestState& state) {
+  docarray::DocListProto& docs = state.docs.proto();
+  docarray::DocListProto inputs;
+  inputs.mutable_docs()->Swap(docs.mutable_docs());
+  CollectingWriter out(&docs);
+  for (docarray::DocProto& input : *inputs.mutable_docs()) {
+    docarray::DocListProto one;
+    one.add_docs()->Swap(&input);
+    internal::RequestState single;
+    single.docs = DocList(&one);
+    single.params = state.params;
+    single.endpoint = state.endpoint;
+    single.parts = {&one};
+    single.part_origins = state.part_origins;
+    single.runtime_name = state.runtime_name;
+    single.results = state.results;
+    single.memory = state.memory;
+    single.cancelled = state.cancelled;
+    Request request(&single);
+    SHOAL_RETURN_IF_ERROR(entry.stream(*executor_, request, out));
+    if (out.full()) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "streaming endpoint '", entry.name, "' wrote more than ", CollectingWriter::kMaxBytes,
+          " bytes for one request; call it through stream_doc to receive them as they come"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 bool ReplicaRuntime::Run(const internal::EndpointEntry& entry, internal::RequestState& state,
-                         jina::DataRequestProto& response, Clock::time_point arrived) {
+                         jina::DataRequestProto& response, Clock::time_point arrived,
+                         DocWriter* out) {
   processed_.fetch_add(1, std::memory_order_relaxed);
-  const bool failed = Call(entry, state, response);
+  const bool failed = Call(entry, state, response, out);
   RecordAnswered(entry, arrived, failed);
   return failed;
 }
 
 bool ReplicaRuntime::Call(const internal::EndpointEntry& entry, internal::RequestState& state,
-                          jina::DataRequestProto& response) {
+                          jina::DataRequestProto& response, DocWriter* out) {
   // `parameters["<deployment name>"]` (a dict) is merged over the parameters for this Executor.
   google::protobuf::Struct merged;
   const google::protobuf::Struct& params = response.parameters();
@@ -245,17 +322,10 @@ bool ReplicaRuntime::Call(const internal::EndpointEntry& entry, internal::Reques
     running_request_ = response.header().request_id();
     running_since_ = Clock::now();
   }
-  Status status;
   Request request(&state);
   internal::CurrentRequestScope current(&state);
   const Clock::time_point started = Clock::now();
-  try {
-    status = entry.fn(*executor_, request);
-  } catch (const std::exception& e) {
-    status = absl::InternalError(absl::StrCat("uncaught exception: ", e.what()));
-  } catch (...) {
-    status = absl::InternalError("uncaught exception of unknown type");
-  }
+  Status status = Invoke(entry, request, out);
   {
     absl::MutexLock lock(&running_mu_);
     running_since_.reset();
@@ -367,6 +437,28 @@ StatusOr<bool> ReplicaRuntime::Process(jina::DataRequestProto& request, Clock::t
                             ? std::string_view(request.routes().rbegin()->executor())
                             : std::string_view()};
   return Run(*entry, state, request, arrived);
+}
+
+StatusOr<bool> ReplicaRuntime::ProcessStream(jina::DataRequestProto& request, DocWriter& out,
+                                             Clock::time_point arrived,
+                                             std::shared_ptr<const void> memory) {
+  docarray::DocListProto* docs = request.mutable_data()->mutable_docs();
+  if (docs->docs_size() == 0) docs->add_docs();  // a request without its document: an empty one
+  AssignMissingDocIds(request);
+  const internal::EndpointEntry* entry = request.header().exec_endpoint() == kDryRunEndpoint
+                                             ? nullptr
+                                             : Find(request.header().exec_endpoint());
+  internal::RequestState state;
+  state.docs = DocList(docs);
+  state.memory = std::move(memory);
+  state.parts = {docs};
+  state.part_origins = {std::string_view()};
+  if (entry != nullptr && entry->is_generator()) return Run(*entry, state, request, arrived, &out);
+  if (entry != nullptr && Run(*entry, state, request, arrived)) return true;
+  for (docarray::DocProto& doc : *docs->mutable_docs()) {
+    if (!out.Write(Doc(&doc))) break;
+  }
+  return false;
 }
 
 StatusOr<bool> ReplicaRuntime::ProcessParts(jina::DataRequestListProto& parts,

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -81,6 +82,14 @@ class ReplicaRuntime {
   void CountProcessed() { processed_.fetch_add(1, std::memory_order_relaxed); }
   const std::string& deployment_name() const { return deployment_name_; }
 
+  // Answers a stream_doc call: `request` holds the one document. A streaming endpoint writes its
+  // documents to `out` as it makes them; any other endpoint answers the request, whose documents
+  // are then written one by one (a request without a handler writes its document back). Returns
+  // true when the Executor failed: `request`'s header then carries the ERROR status.
+  StatusOr<bool> ProcessStream(jina::DataRequestProto& request, DocWriter& out,
+                               Clock::time_point arrived = Clock::now(),
+                               std::shared_ptr<const void> memory = nullptr);
+
   void FillEndpoints(jina::EndpointsProto& out) const;
   // Whether `endpoint` is handled by a write endpoint (it goes through the Raft log when the
   // Deployment is stateful). Any thread.
@@ -118,11 +127,17 @@ class ReplicaRuntime {
 
  private:
   const internal::EndpointEntry* Find(std::string_view endpoint) const;
+  // Calls the endpoint; a streaming one writes to `out`, or, without `out`, once per document
+  // with what it writes collected as the answer.
   bool Run(const internal::EndpointEntry& entry, internal::RequestState& state,
-           jina::DataRequestProto& response, Clock::time_point arrived);
-  // The Executor call and, when it fails, the error answer in `response`; no metrics.
+           jina::DataRequestProto& response, Clock::time_point arrived, DocWriter* out = nullptr);
+  // The Executor call and, when it fails, the error answer in `response`; no metrics. `out`:
+  // where a streaming endpoint writes (null: what it writes is collected into the answer).
   bool Call(const internal::EndpointEntry& entry, internal::RequestState& state,
-            jina::DataRequestProto& response);
+            jina::DataRequestProto& response, DocWriter* out = nullptr);
+  // The endpoint itself, with exceptions turned into errors.
+  Status Invoke(const internal::EndpointEntry& entry, Request& request, DocWriter* out);
+  Status CollectStream(const internal::EndpointEntry& entry, internal::RequestState& state);
 
   // Constant after construction.
   const Options options_;
@@ -145,6 +160,21 @@ class ReplicaRuntime {
   std::string running_request_ ABSL_GUARDED_BY(running_mu_);
   std::optional<Clock::time_point> running_since_ ABSL_GUARDED_BY(running_mu_);
   TaskThread thread_;  // last: destroyed (joined) first
+};
+
+// Counts one request in shoal_replica_in_flight for as long as it lives: it travels inside the
+// task posted to the executor thread, so a task that runs, or one dropped at shutdown, ends it.
+class InFlight {
+ public:
+  explicit InFlight(metrics::Gauge& gauge) : gauge_(&gauge) { gauge_->Increment(); }
+  InFlight(InFlight&& other) noexcept : gauge_(std::exchange(other.gauge_, nullptr)) {}
+  InFlight& operator=(InFlight&&) = delete;
+  ~InFlight() {
+    if (gauge_ != nullptr) gauge_->Decrement();
+  }
+
+ private:
+  metrics::Gauge* gauge_;
 };
 
 }  // namespace shoal::replica

@@ -22,6 +22,7 @@
 #include "src/replica/dispatcher.h"
 #include "src/replica/membership.h"
 #include "src/replica/stateful.h"
+#include "src/replica/stream_service.h"
 #include "src/replica/wire.h"
 #include "src/rpc/auth.h"
 #include "src/rpc/call_stream.h"
@@ -31,21 +32,6 @@
 
 namespace shoal::replica {
 namespace {
-
-// Counts one request in shoal_replica_in_flight for as long as it lives: it travels inside the
-// task posted to the executor thread, so a task that runs, or one dropped at shutdown, ends it.
-class InFlight {
- public:
-  explicit InFlight(metrics::Gauge& gauge) : gauge_(&gauge) { gauge_->Increment(); }
-  InFlight(InFlight&& other) noexcept : gauge_(std::exchange(other.gauge_, nullptr)) {}
-  InFlight& operator=(InFlight&&) = delete;
-  ~InFlight() {
-    if (gauge_ != nullptr) gauge_->Decrement();
-  }
-
- private:
-  metrics::Gauge* gauge_;
-};
 
 // Arenas start with room for a typical batch (100 docs x 128-d is about 66 KB on the wire) so
 // that parsing one request takes a few block allocations, not dozens.
@@ -273,7 +259,8 @@ class ReplicaServer::Services {
                      runtime->FillEndpoints(endpoints);
                      done(std::move(endpoints));
                    }),
-        info_(token, [runtime](jina::JinaInfoProto& info) { FillInfo(*runtime, info); }) {
+        info_(token, [runtime](jina::JinaInfoProto& info) { FillInfo(*runtime, info); }),
+        stream_doc_(runtime, &dispatcher_, token) {
     if (stateful != nullptr) membership_ = std::make_unique<MembershipService>(stateful, token);
   }
 
@@ -283,6 +270,7 @@ class ReplicaServer::Services {
     builder.RegisterService(&call_);
     builder.RegisterService(&discovery_);
     builder.RegisterService(&info_);
+    builder.RegisterService(&stream_doc_);
     if (membership_ != nullptr) builder.RegisterService(membership_.get());
   }
 
@@ -293,9 +281,11 @@ class ReplicaServer::Services {
 
   static std::vector<std::string> Names() {
     return {jina::JinaSingleDataRequestRPC::service_full_name(),
-            jina::JinaDataRequestRPC::service_full_name(), jina::JinaRPC::service_full_name(),
+            jina::JinaDataRequestRPC::service_full_name(),
+            jina::JinaRPC::service_full_name(),
             jina::JinaDiscoverEndpointsRPC::service_full_name(),
-            jina::JinaInfoRPC::service_full_name()};
+            jina::JinaInfoRPC::service_full_name(),
+            jina::JinaSingleDocumentRequestRPC::service_full_name()};
   }
 
  private:
@@ -459,6 +449,7 @@ class ReplicaServer::Services {
   rpc::StreamService call_;
   rpc::DiscoveryService discovery_;
   rpc::InfoService info_;
+  StreamDocService stream_doc_;
   std::unique_ptr<MembershipService> membership_;  // stateful replicas only
 };
 

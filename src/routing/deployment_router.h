@@ -39,11 +39,16 @@ class DeploymentRouter {
   const std::string& name() const { return options_.name; }
   size_t num_shards() const { return shards_.size(); }
   ReplicaSet& shard(size_t i) { return *shards_[i]; }
-
- private:
+  // The shard an ANY request goes to next (shards in turn).
+  ReplicaSet& NextShard() {
+    return *shards_[next_shard_.fetch_add(1, std::memory_order_relaxed) % shards_.size()];
+  }
+  // How the router sends a call of `endpoint` to `set`: attempts, timeout_send, deadline.
   SendOptions OptionsFor(const ReplicaSet& set,
                          std::optional<std::chrono::system_clock::time_point> deadline,
                          const char* method, std::string_view endpoint) const;
+
+ private:
   void RouteAll(std::string_view endpoint, grpc::ByteBuffer request,
                 std::optional<std::chrono::system_clock::time_point> deadline,
                 absl::AnyInvocable<void(SendResult)> done, const char* method);

@@ -22,6 +22,8 @@ using SingleBase = jina::JinaSingleDataRequestRPC::WithRawCallbackMethod_process
 using DataBase =
     jina::JinaDataRequestRPC::WithRawCallbackMethod_process_data<jina::JinaDataRequestRPC::Service>;
 using CallBase = jina::JinaRPC::WithRawCallbackMethod_Call<jina::JinaRPC::Service>;
+using StreamDocBase = jina::JinaSingleDocumentRequestRPC::WithRawCallbackMethod_stream_doc<
+    jina::JinaSingleDocumentRequestRPC::Service>;
 
 // jina.JinaDiscoverEndpointsRPC: `discover` answers through `done`, at once or later, on any
 // thread; an error is answered UNAVAILABLE with its message.

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 import uuid
@@ -295,6 +296,60 @@ class ReplicaCompatTest(unittest.TestCase):
             self.assertEqual(response.data.docs.docs[0].data["text"].text, "bytes")
         finally:
             replica.stop()
+
+
+class StreamingCompatTest(unittest.TestCase):
+    """Streaming endpoints as Jina's client and gateway see them: reflection lists
+    JinaSingleDocumentRequestRPC, discovery marks the endpoint is_generator, and the client's
+    stream_doc (a SingleDocumentRequestProto in, one per yielded doc out) works through a Shoal
+    gateway in front of two Executors, the streaming one first."""
+
+    def test_replica_lists_the_service_and_marks_generators(self):
+        replica = Replica("Stream")
+        try:
+            stub = reflection_pb2_grpc.ServerReflectionStub(replica.channel)
+            request = reflection_pb2.ServerReflectionRequest(list_services="")
+            responses = list(stub.ServerReflectionInfo(iter([request]), timeout=10))
+            names = {s.name for s in responses[0].list_services_response.service}
+            self.assertIn("jina.JinaSingleDocumentRequestRPC", names)
+            discovery = jina_pb2_grpc.JinaDiscoverEndpointsRPCStub(replica.channel)
+            endpoints = discovery.endpoint_discovery(empty_pb2.Empty(), timeout=10)
+            schemas = json_format.MessageToDict(endpoints.schemas)
+            self.assertTrue(schemas["/default"]["is_generator"])
+            self.assertFalse(schemas["_jina_dry_run_"]["is_generator"])
+        finally:
+            replica.stop()
+
+    def test_jina_client_streams_through_a_flow(self):
+        folder = tempfile.mkdtemp(prefix="shoal-compat-stream-")
+        yaml = os.path.join(folder, "flow.yml")
+        with open(yaml, "w") as f:
+            f.write("jtype: Flow\nwith:\n  host: 127.0.0.1\nexecutors:\n"
+                    "  - name: gen\n    uses: Stream\n  - name: post\n    uses: Echo\n")
+        flow = ShoalProcess([SHOAL, "flow", "--uses", yaml, "--port", "0"], "flow")
+        try:
+            stub = reflection_pb2_grpc.ServerReflectionStub(flow.channel)
+            request = reflection_pb2.ServerReflectionRequest(list_services="")
+            responses = list(stub.ServerReflectionInfo(iter([request]), timeout=10))
+            names = {s.name for s in responses[0].list_services_response.service}
+            self.assertIn("jina.JinaSingleDocumentRequestRPC", names)
+
+            single = jina_pb2.SingleDocumentRequestProto()
+            single.header.request_id = uuid.uuid4().hex
+            single.header.exec_endpoint = "/generate"
+            single.parameters.update({"__results__": {}, "n": 3})
+            single.document.CopyFrom(text_doc("hello", vectors(1)[0]))
+            streamer = jina_pb2_grpc.JinaSingleDocumentRequestRPCStub(flow.channel)
+            answers = list(streamer.stream_doc(single, timeout=30))
+            self.assertEqual([a.document.data["text"].text for a in answers],
+                             ["hello 0", "hello 1", "hello 2"])
+            for answer in answers:
+                self.assertEqual(answer.header.request_id, single.header.request_id)
+                self.assertEqual(answer.document.data["served_by"].text, "post/rep-0")
+                self.assertEqual(embedding_of(answer.document)[0],
+                                 list(array.array("f", vectors(1)[0])))
+        finally:
+            flow.stop()
 
 
 if __name__ == "__main__":

@@ -32,6 +32,9 @@ class Endpoint(typing.NamedTuple):
     pass_parameters: bool
     pass_parts: bool  # takes docs_matrix and docs_map (requests of several parts, no_reduce)
     batching: typing.Optional[dict] = None  # @dynamic_batching's options
+    # A generator (sync or async) taking one `doc`: `method` returns an iterator of the
+    # documents it yields, and `wrap` makes the doc's class from a _shoal.Doc.
+    is_generator: bool = False
 
 
 class Hosted(typing.NamedTuple):
@@ -143,20 +146,78 @@ def _docs_wrapper(fn):
 _loop = None
 
 
+def _event_loop():
+    global _loop
+    if _loop is None:
+        _loop = asyncio.new_event_loop()
+    return _loop
+
+
 def _run_async(method):
     """`async def` endpoints run to completion on one event loop of this replica."""
 
     def call(**kwargs):
-        global _loop
-        if _loop is None:
-            _loop = asyncio.new_event_loop()
-        return _loop.run_until_complete(method(**kwargs))
+        return _event_loop().run_until_complete(method(**kwargs))
 
     return call
 
 
+def _iterate_async(method):
+    """An `async def ... yield` endpoint as a plain iterator: each item awaited on the replica's
+    event loop, the generator closed when the iteration stops early."""
+
+    def call(**kwargs):
+        agen = method(**kwargs)
+        loop = _event_loop()
+        try:
+            while True:
+                try:
+                    yield loop.run_until_complete(agen.__anext__())
+                except StopAsyncIteration:
+                    return
+        finally:
+            loop.run_until_complete(agen.aclose())
+
+    return call
+
+
+def _doc_wrapper(fn):
+    """`T._wrap` for a streaming method's `doc: T` annotation (AnyDoc else)."""
+    from shoal.docarray import BaseDoc
+    from shoal.docarray.base_doc import AnyDoc
+
+    try:
+        hint = typing.get_type_hints(fn).get('doc')
+    except Exception:  # an annotation that does not resolve: a document of any schema
+        hint = None
+    if isinstance(hint, type) and issubclass(hint, BaseDoc):
+        return hint._wrap
+    return AnyDoc._wrap
+
+
+def _generator_endpoint(instance, endpoint, method_name, method, write):
+    """A streaming endpoint: ``def gen(self, doc, parameters, **kwargs): yield doc``."""
+    name = type(instance).__name__
+    if write:
+        raise LoadError(f'{name}.{method_name}() is a generator and @write: streaming endpoints '
+                        f'are reads')
+    params = inspect.signature(method).parameters
+    var_kw = any(p.kind == inspect.Parameter.VAR_KEYWORD for p in params.values())
+    if 'doc' not in params and not var_kw:
+        raise LoadError(f'{name}.{method_name}() is a generator, so it streams one document: it '
+                        f'must take `doc` (def {method_name}(self, doc, **kwargs): yield ...)')
+    if getattr(method, _BATCHING_ATTR, None) is not None:
+        raise LoadError(f'{name}.{method_name}() is a generator and @dynamic_batching: streaming '
+                        f'endpoints answer one document at a time and cannot batch requests')
+    call = _iterate_async(method) if inspect.isasyncgenfunction(method) else method
+    return Endpoint(endpoint, False, call, _doc_wrapper(method), var_kw or 'parameters' in params,
+                    False, is_generator=True)
+
+
 def _endpoint(instance, endpoint, method_name, write):
     method = getattr(instance, method_name)
+    if inspect.isgeneratorfunction(method) or inspect.isasyncgenfunction(method):
+        return _generator_endpoint(instance, endpoint, method_name, method, write)
     params = inspect.signature(method).parameters
     var_kw = any(p.kind == inspect.Parameter.VAR_KEYWORD for p in params.values())
     if not var_kw and 'docs' not in params:

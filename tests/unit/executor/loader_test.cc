@@ -46,6 +46,16 @@ class RefusesToStart : public Executor {
 };
 SHOAL_EXECUTOR(RefusesToStart);
 
+// A streaming endpoint marked as a write, which cannot be.
+class WritingStream : public Executor {
+ public:
+  static void Register(Endpoints<WritingStream>& e) {
+    e.OnStream("/gen", &WritingStream::Gen).Write();
+  }
+  Status Gen(const Doc& in, const Params& params, DocWriter& out) { return Status(); }
+};
+SHOAL_EXECUTOR(WritingStream);
+
 using ::shoal::testing::Message;
 
 using ::shoal::testing::ParamsJson;
@@ -121,6 +131,14 @@ TEST(LoaderTest, FactoryErrorKeepsItsCodeWithContext) {
   absl::Status status = executor::LoadExecutor("RefusesToStart", Params()).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Message(status), "constructing Executor 'RefusesToStart': model file missing");
+}
+
+TEST(LoaderTest, AStreamingEndpointCannotBeAWriteEndpoint) {
+  absl::Status status = executor::LoadExecutor("WritingStream", Params()).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Message(status),
+            "Executor 'WritingStream': endpoint '/gen' is both a write endpoint and a streaming "
+            "(generator) endpoint; streaming endpoints are reads");
 }
 
 TEST(LoaderTest, LibraryWithOneClass) {

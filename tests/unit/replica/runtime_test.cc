@@ -163,5 +163,97 @@ TEST(RuntimeCancelTest, ARequestThatCannotMakeItsDeadlineIsNotStarted) {
   EXPECT_TRUE(no_deadline.ok());
 }
 
+// What a streaming endpoint writes, kept; `limit` writes succeed, then the caller is gone.
+class CollectedWriter : public DocWriter {
+ public:
+  explicit CollectedWriter(size_t limit = 1000) : limit_(limit) {}
+  bool Write(const Doc& doc) override {
+    if (texts.size() >= limit_) return false;
+    texts.push_back(std::string(doc.text()));
+    return true;
+  }
+  bool cancelled() const override { return texts.size() >= limit_; }
+  std::vector<std::string> texts;
+
+ private:
+  size_t limit_;
+};
+
+class StreamRuntimeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    StatusOr<executor::LoadedExecutor> loaded =
+        executor::LoadExecutor("Stream", *Params::FromJson(R"({"n": 3})"));
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    runtime_ = std::make_unique<ReplicaRuntime>(std::move(loaded).value(),
+                                                ReplicaRuntime::Options{.name = "gen/rep-0"});
+  }
+  template <typename Fn>
+  void OnExecutorThread(Fn fn) {
+    absl::Notification done;
+    runtime_->Post([&] {
+      fn();
+      done.Notify();
+    });
+    done.WaitForNotification();
+  }
+  static jina::DataRequestProto Request(const std::string& params, std::vector<std::string> texts) {
+    jina::DataRequestProto request;
+    request.mutable_header()->set_exec_endpoint("/g");
+    *request.mutable_parameters() = Params::FromJson(params)->proto();
+    DocList list(request.mutable_data()->mutable_docs());
+    for (const std::string& text : texts) list.Add().set_text(text);
+    return request;
+  }
+  std::unique_ptr<ReplicaRuntime> runtime_;
+};
+
+TEST_F(StreamRuntimeTest, AStreamWritesEachDocAndStopsWhenTheCallerIsGone) {
+  jina::DataRequestProto request = Request(R"({"n": 5})", {"a"});
+  CollectedWriter out;
+  OnExecutorThread([&] { EXPECT_FALSE(*runtime_->ProcessStream(request, out)); });
+  EXPECT_EQ(out.texts, (std::vector<std::string>{"a 0", "a 1", "a 2", "a 3", "a 4"}));
+
+  jina::DataRequestProto again = Request(R"({"n": 1000000})", {"b"});
+  CollectedWriter two(2);
+  OnExecutorThread([&] { EXPECT_FALSE(*runtime_->ProcessStream(again, two)); });
+  EXPECT_EQ(two.texts.size(), 2u);
+}
+
+TEST_F(StreamRuntimeTest, AnErrorIsInTheRequestsHeader) {
+  jina::DataRequestProto request = Request(R"({"n": 5, "fail_after": 1})", {"a"});
+  CollectedWriter out;
+  OnExecutorThread([&] { EXPECT_TRUE(*runtime_->ProcessStream(request, out)); });
+  EXPECT_EQ(out.texts.size(), 1u);
+  EXPECT_EQ(request.header().status().code(), jina::StatusProto::ERROR);
+}
+
+// Through process_single_data or Call, a stream runs once per document and the answer holds
+// everything written, in order.
+TEST_F(StreamRuntimeTest, ANonStreamingCallCollectsWhatEachDocWrote) {
+  jina::DataRequestProto request = Request(R"({"n": 2})", {"a", "b"});
+  StatusOr<bool> failed = false;
+  OnExecutorThread([&] { failed = runtime_->Process(request); });
+  ASSERT_TRUE(failed.ok());
+  EXPECT_FALSE(*failed);
+  std::vector<std::string> texts;
+  for (Doc doc : DocList(request.mutable_data()->mutable_docs())) {
+    texts.push_back(std::string(doc.text()));
+  }
+  EXPECT_EQ(texts, (std::vector<std::string>{"a 0", "a 1", "b 0", "b 1"}));
+}
+
+TEST_F(StreamRuntimeTest, DiscoveryMarksTheEndpointAsAGenerator) {
+  jina::EndpointsProto endpoints;
+  runtime_->FillEndpoints(endpoints);
+  EXPECT_TRUE(endpoints.schemas()
+                  .fields()
+                  .at("/default")
+                  .struct_value()
+                  .fields()
+                  .at("is_generator")
+                  .bool_value());
+}
+
 }  // namespace
 }  // namespace shoal::replica
