@@ -281,6 +281,19 @@ TEST_F(CallScopeTest, CancellingTheScopeCancelsItsStreams) {
   EXPECT_EQ(fakes_[0]->requests().size(), 2u);
 }
 
+TEST_F(CallScopeTest, AStreamEndsAtTheClientCallsDeadline) {
+  ASSERT_NO_FATAL_FAILURE(StartFakes(1));
+  MakeSet();
+  fakes_[0]->SetHoldUntil(1000);  // nothing is answered
+  scope_ = std::make_shared<CallScope>(CallScope::Options{
+      .streams = true,
+      .deadline = std::chrono::system_clock::now() + std::chrono::milliseconds(200)});
+  Results results;
+  Send(*set_, Request("r0"), Options(), results.Slot("r0"));  // no deadline of its own
+  EXPECT_THAT(results.Wait(1)["r0"].status,
+              StatusIs(absl::StatusCode::kDeadlineExceeded, ::testing::_));
+}
+
 TEST_F(CallScopeTest, CancellingAUnaryScopeCancelsItsCalls) {
   ASSERT_NO_FATAL_FAILURE(StartFakes(1));
   MakeSet();
