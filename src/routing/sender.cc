@@ -135,10 +135,11 @@ class Call {
   }
 
   void StreamAnswered(DownstreamStream::Answer answer) {
-    const bool passed = options_.deadline.has_value() &&
-                        std::chrono::system_clock::now() >= *options_.deadline;
-    if (answer.unanswered && !answer.not_leader && !Retryable(answer.status) &&
-        answer.status.error_code() != grpc::StatusCode::CANCELLED && !passed) {
+    // Cancelled, or past the client's deadline (the stream's): final for every message.
+    const grpc::StatusCode code = answer.status.error_code();
+    const bool final = code == grpc::StatusCode::CANCELLED ||
+                       code == grpc::StatusCode::DEADLINE_EXCEEDED;
+    if (answer.unanswered && !answer.not_leader && !final && !Retryable(answer.status)) {
       // The stream's status may be another message's: this one goes again, alone, as a unary
       // call to the same choice of replicas, and does not count as an attempt.
       replicas_.Release(lease_, grpc::Status::OK);

@@ -75,14 +75,16 @@ class Results {
   std::map<std::string, SendResult> results_ ABSL_GUARDED_BY(mu_);
 };
 
-// A replica whose Call stream reads `reads` messages, answers the first (an echo), then ends
-// the stream UNAVAILABLE, as a replica that dies midway.
+// A replica whose Call stream reads `reads` messages, answers the first (an echo), then ends the
+// stream with `end`, as a replica that dies midway (UNAVAILABLE) or refuses one of them. Its
+// unary process_single_data echoes, but refuses the request "bad" INVALID_ARGUMENT.
 class BreakingReplica final : public jina::JinaRPC::CallbackService {
  public:
-  explicit BreakingReplica(int reads) : reads_(reads) {
+  BreakingReplica(int reads, grpc::Status end) : reads_(reads), end_(std::move(end)) {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(this);
+    builder.RegisterService(&unary_);
     server_ = builder.BuildAndStart();
   }
   ~BreakingReplica() override { server_->Shutdown(); }
@@ -91,6 +93,7 @@ class BreakingReplica final : public jina::JinaRPC::CallbackService {
     absl::MutexLock lock(&mu_);
     return seen_;
   }
+  int unary_calls() const { return unary_.calls.load(); }
 
   grpc::ServerBidiReactor<jina::DataRequestProto, jina::DataRequestProto>* Call(
       grpc::CallbackServerContext*) override {
@@ -98,7 +101,8 @@ class BreakingReplica final : public jina::JinaRPC::CallbackService {
   }
 
  private:
-  class Stream final : public grpc::ServerBidiReactor<jina::DataRequestProto, jina::DataRequestProto> {
+  class Stream final
+      : public grpc::ServerBidiReactor<jina::DataRequestProto, jina::DataRequestProto> {
    public:
     explicit Stream(BreakingReplica* replica) : replica_(replica) { StartRead(&incoming_); }
     void OnReadDone(bool ok) override {
@@ -114,9 +118,7 @@ class BreakingReplica final : public jina::JinaRPC::CallbackService {
       }
       StartWrite(&first_);
     }
-    void OnWriteDone(bool) override {
-      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "replica went away"));
-    }
+    void OnWriteDone(bool) override { Finish(replica_->end_); }
     void OnDone() override { delete this; }
 
    private:
@@ -126,7 +128,26 @@ class BreakingReplica final : public jina::JinaRPC::CallbackService {
     int read_ = 0;
   };
 
+  struct Unary final : public jina::JinaSingleDataRequestRPC::CallbackService {
+    grpc::ServerUnaryReactor* process_single_data(grpc::CallbackServerContext* context,
+                                                  const jina::DataRequestProto* request,
+                                                  jina::DataRequestProto* response) override {
+      calls.fetch_add(1);
+      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      if (request->header().request_id() == "bad") {
+        reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad request"));
+      } else {
+        *response = *request;
+        reactor->Finish(grpc::Status::OK);
+      }
+      return reactor;
+    }
+    std::atomic<int> calls{0};
+  };
+
   const int reads_;
+  const grpc::Status end_;
+  Unary unary_;
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
   mutable absl::Mutex mu_;
@@ -222,7 +243,7 @@ TEST_F(CallScopeTest, AnExecutorErrorIsThatMessagesAnswer) {
 }
 
 TEST_F(CallScopeTest, AStreamThatFailsMidwayHasWhatItHadNotAnsweredResentElsewhere) {
-  BreakingReplica breaking(3);
+  BreakingReplica breaking(3, grpc::Status(grpc::StatusCode::UNAVAILABLE, "replica went away"));
   ASSERT_NO_FATAL_FAILURE(StartFakes(1));
   addresses_.insert(addresses_.begin(),
                     Address{.host = "127.0.0.1", .port = breaking.port(), .name = "breaking"});
@@ -244,6 +265,32 @@ TEST_F(CallScopeTest, AStreamThatFailsMidwayHasWhatItHadNotAnsweredResentElsewhe
   EXPECT_EQ(resent.size(), 2u);
   EXPECT_EQ(answers[breaking.seen()[0]].replica, "breaking");
   for (const std::string& id : resent) EXPECT_EQ(answers[id].replica, "rep-0") << id;
+  EXPECT_EQ(breaking.unary_calls(), 0);
+}
+
+TEST_F(CallScopeTest, AStreamEndingWithAnErrorOfNoKnownMessageHasTheRestSentOneByOne) {
+  // The stream's INVALID_ARGUMENT may be any unanswered message's: each goes again as a unary
+  // call, to the same replica, which answers it for itself.
+  BreakingReplica breaking(3, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad request"));
+  addresses_.push_back(Address{.host = "127.0.0.1", .port = breaking.port(), .name = "breaking"});
+  MakeSet();
+  Results results;
+  for (const std::string id : {"good-0", "bad", "good-2"}) {
+    Send(*set_, Request(id), Options(), results.Slot(id));
+  }
+  std::map<std::string, SendResult> answers = results.Wait(3);
+  ASSERT_EQ(breaking.seen().size(), 3u);
+  const std::string answered = breaking.seen()[0];
+  for (auto& [id, result] : answers) {
+    if (id == "bad" && answered != "bad") {
+      EXPECT_THAT(result.status, StatusIs(absl::StatusCode::kInvalidArgument, ::testing::_));
+    } else {
+      ASSERT_TRUE(result.status.ok()) << id << ": " << result.status.error_message();
+      EXPECT_EQ(RequestId(result.response), id);
+    }
+    EXPECT_EQ(result.attempts, 1) << id;
+  }
+  EXPECT_EQ(breaking.unary_calls(), 2);
 }
 
 TEST_F(CallScopeTest, AMessagePastTimeoutSendGoesToAnotherReplica) {
