@@ -222,6 +222,11 @@ bool DownstreamStream::TakeLocked(const std::string& request_id, Waiting& taken)
   taken = std::move(entry->second);
   waiting_.erase(entry);
   if (taken.done) --live_;
+  // Expiries of answered messages go as soon as they reach the front (answers mostly come in
+  // order), so that they do not pile up for a long timeout_send.
+  while (!expiries_.empty() && waiting_.find(expiries_.front().second) == waiting_.end()) {
+    expiries_.pop_front();
+  }
   return true;
 }
 
