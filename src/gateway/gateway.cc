@@ -178,8 +178,8 @@ class Gateway::Run {
   const Deadline deadline_;
   absl::AnyInvocable<void(routing::SendResult)> done_;
   const std::shared_ptr<routing::CallScope> scope_;  // null: none
-  std::unique_ptr<TargetPattern> target_;  // null: every node
-  Status bad_target_;                      // a target_executor that cannot be compiled
+  std::unique_ptr<TargetPattern> target_;            // null: every node
+  Status bad_target_;                                // a target_executor that cannot be compiled
   absl::Mutex mu_;
   std::vector<Inputs> inputs_ ABSL_GUARDED_BY(mu_);
   size_t unfinished_ ABSL_GUARDED_BY(mu_);  // nodes not completed, plus Start's own hold

@@ -98,13 +98,16 @@ class GatewayStream : public rpc::CallStream {
       return;
     }
     RequestHead h = *head;
-    gateway_->Process(std::move(request), h, deadline_, [this, sequence, h](SendResult result) {
-      if (result.status.ok()) {
-        Complete(sequence, std::move(result.response));
-      } else {
-        Complete(sequence, ErrorResponse(h, result.status.error_message()));
-      }
-    }, scope_);
+    gateway_->Process(
+        std::move(request), h, deadline_,
+        [this, sequence, h](SendResult result) {
+          if (result.status.ok()) {
+            Complete(sequence, std::move(result.response));
+          } else {
+            Complete(sequence, ErrorResponse(h, result.status.error_message()));
+          }
+        },
+        scope_);
   }
 
   Gateway* const gateway_;

@@ -72,8 +72,7 @@ void DownstreamStream::Start(const std::vector<std::pair<std::string, std::strin
   StartCall();
 }
 
-bool DownstreamStream::Send(grpc::ByteBuffer request, std::optional<TimePoint> expiry,
-                            Done done) {
+bool DownstreamStream::Send(grpc::ByteBuffer request, std::optional<TimePoint> expiry, Done done) {
   std::optional<jina::HeaderProto> header = ReadHeader(request);
   std::string request_id = header.has_value() ? header->request_id() : "";
   Action next;
@@ -196,8 +195,7 @@ void DownstreamStream::OnReadDone(bool ok) {
   } else if (taken.done) {
     Answer result;
     result.response = std::move(answer);
-    result.is_error =
-        header.has_value() && header->status().code() == jina::StatusProto::ERROR;
+    result.is_error = header.has_value() && header->status().code() == jina::StatusProto::ERROR;
     taken.done(std::move(result));
   }
   if (cancel) Cancel();
@@ -289,10 +287,9 @@ void DownstreamStream::OnDone(const grpc::Status& status) {
     alarm = std::move(alarm_);
   }
   alarm.reset();
-  const grpc::Status ended =
-      status.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                 "the Call stream ended before answering")
-                  : status;
+  const grpc::Status ended = status.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                                        "the Call stream ended before answering")
+                                         : status;
   for (Done& done : orphans) {
     Answer answer;
     answer.status = ended;

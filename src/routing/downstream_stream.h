@@ -106,7 +106,7 @@ class DownstreamStream : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::
   grpc::ByteBuffer reading_;  // the read path's (one read at a time)
   mutable absl::Mutex mu_;
   std::shared_ptr<DownstreamStream> self_ ABSL_GUARDED_BY(mu_);  // until OnDone
-  std::deque<grpc::ByteBuffer> writes_ ABSL_GUARDED_BY(mu_);      // front: being written
+  std::deque<grpc::ByteBuffer> writes_ ABSL_GUARDED_BY(mu_);     // front: being written
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;      // Close() called
   bool ended_ ABSL_GUARDED_BY(mu_) = false;        // the call is over (read or write failed)

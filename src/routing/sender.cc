@@ -108,18 +108,17 @@ class Call {
     if (auto deadline = AttemptDeadline(); deadline.has_value()) context_->set_deadline(*deadline);
     if (options_.scope != nullptr) options_.scope->Register(context_);
     response_.Clear();
-    lease_.endpoint->stub->UnaryCall(context_.get(), options_.method, grpc::StubOptions(),
-                                     &request_, &response_, [this](grpc::Status status) {
-                                       std::multimap<std::string, std::string> trailing;
-                                       for (const auto& [key, value] :
-                                            context_->GetServerTrailingMetadata()) {
-                                         trailing.emplace(std::string(key.data(), key.size()),
-                                                          std::string(value.data(), value.size()));
-                                       }
-                                       Completed(std::move(status),
-                                                 rpc::RefusedAsNotLeader(*context_),
-                                                 std::move(response_), std::move(trailing));
-                                     });
+    lease_.endpoint->stub->UnaryCall(
+        context_.get(), options_.method, grpc::StubOptions(), &request_, &response_,
+        [this](grpc::Status status) {
+          std::multimap<std::string, std::string> trailing;
+          for (const auto& [key, value] : context_->GetServerTrailingMetadata()) {
+            trailing.emplace(std::string(key.data(), key.size()),
+                             std::string(value.data(), value.size()));
+          }
+          Completed(std::move(status), rpc::RefusedAsNotLeader(*context_), std::move(response_),
+                    std::move(trailing));
+        });
   }
 
   // The request as a message of the client's stream to the leased replica; its wait for the
@@ -137,8 +136,8 @@ class Call {
   void StreamAnswered(DownstreamStream::Answer answer) {
     // Cancelled, or past the client's deadline (the stream's): final for every message.
     const grpc::StatusCode code = answer.status.error_code();
-    const bool final = code == grpc::StatusCode::CANCELLED ||
-                       code == grpc::StatusCode::DEADLINE_EXCEEDED;
+    const bool final =
+        code == grpc::StatusCode::CANCELLED || code == grpc::StatusCode::DEADLINE_EXCEEDED;
     if (answer.unanswered && !answer.not_leader && !final && !Retryable(answer.status)) {
       // The stream's status may be another message's: this one goes again, alone, as a unary
       // call to the same choice of replicas, and does not count as an attempt.

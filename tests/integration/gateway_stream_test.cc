@@ -123,7 +123,8 @@ TEST_F(CancelTest, ACancelledCallStreamIsCancelledOnTheReplica) {
   auto stub = jina::JinaRPC::NewStub(channel_);
   grpc::ClientContext context;
   auto stream = stub->Call(&context);
-  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(stream->Write(SleepRequest("r" + std::to_string(i), 3000)));
+  for (int i = 1; i <= 3; ++i)
+    ASSERT_TRUE(stream->Write(SleepRequest("r" + std::to_string(i), 3000)));
   ASSERT_TRUE(TwoWaiting());
   context.TryCancel();
   jina::DataRequestProto answer;
