@@ -20,6 +20,7 @@
 #include "jina.grpc.pb.h"
 #include "src/routing/replica_set.h"
 #include "src/routing/sender.h"
+#include "src/rpc/leader.h"
 #include "tests/testing/fake_jina_server.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/wait.h"
@@ -80,7 +81,10 @@ class Results {
 // unary process_single_data echoes, but refuses the request "bad" INVALID_ARGUMENT.
 class BreakingReplica final : public jina::JinaRPC::CallbackService {
  public:
-  BreakingReplica(int reads, grpc::Status end) : reads_(reads), end_(std::move(end)) {
+  // `not_leader`: the end carries the "not the leader" mark (rpc/leader.h), as a stateful
+  // shard's follower refuses a write.
+  BreakingReplica(int reads, grpc::Status end, bool not_leader = false)
+      : reads_(reads), end_(std::move(end)), not_leader_(not_leader) {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(this);
@@ -96,7 +100,8 @@ class BreakingReplica final : public jina::JinaRPC::CallbackService {
   int unary_calls() const { return unary_.calls.load(); }
 
   grpc::ServerBidiReactor<jina::DataRequestProto, jina::DataRequestProto>* Call(
-      grpc::CallbackServerContext*) override {
+      grpc::CallbackServerContext* context) override {
+    if (not_leader_) context->AddTrailingMetadata(rpc::kLeaderKey, "");
     return new Stream(this);
   }
 
@@ -147,6 +152,7 @@ class BreakingReplica final : public jina::JinaRPC::CallbackService {
 
   const int reads_;
   const grpc::Status end_;
+  const bool not_leader_;
   Unary unary_;
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
@@ -266,6 +272,31 @@ TEST_F(CallScopeTest, AStreamThatFailsMidwayHasWhatItHadNotAnsweredResentElsewhe
   EXPECT_EQ(answers[breaking.seen()[0]].replica, "breaking");
   for (const std::string& id : resent) EXPECT_EQ(answers[id].replica, "rep-0") << id;
   EXPECT_EQ(breaking.unary_calls(), 0);
+}
+
+TEST_F(CallScopeTest, AFollowerThatRefusesEndsItsStreamAndTheRestGoesToTheLeader) {
+  BreakingReplica follower(2, grpc::Status(grpc::StatusCode::UNAVAILABLE, "not the leader"),
+                           /*not_leader=*/true);
+  ASSERT_NO_FATAL_FAILURE(StartFakes(1));  // rep-0: the leader
+  addresses_.insert(addresses_.begin(),
+                    Address{.host = "127.0.0.1", .port = follower.port(), .name = "follower"});
+  MakeSet();
+  set_->SetHealthy(1, false);  // the follower is tried first
+  Results results;
+  for (const std::string id : {"w0", "w1"}) {
+    SendOptions options = Options();
+    options.endpoint = "/index";
+    Send(*set_, Request(id), std::move(options), results.Slot(id));
+  }
+  std::map<std::string, SendResult> answers = results.Wait(2);
+  for (auto& [id, result] : answers) {
+    ASSERT_TRUE(result.status.ok()) << id << ": " << result.status.error_message();
+    EXPECT_EQ(RequestId(result.response), id);
+  }
+  // The one the follower had not answered went to the leader; the follower was not ejected.
+  EXPECT_EQ(fakes_[0]->requests().size(), 1u);
+  EXPECT_TRUE(set_->Stats()[0].healthy);
+  EXPECT_EQ(set_->Stats()[0].ejections, 0u);
 }
 
 TEST_F(CallScopeTest, AStreamEndingWithAnErrorOfNoKnownMessageHasTheRestSentOneByOne) {
