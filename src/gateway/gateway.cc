@@ -28,11 +28,12 @@ routing::SendResult Failure(grpc::StatusCode code, std::string message) {
 class Gateway::Run {
  public:
   Run(Gateway* gateway, RequestHead head, Deadline deadline,
-      absl::AnyInvocable<void(routing::SendResult)> done)
+      absl::AnyInvocable<void(routing::SendResult)> done, std::shared_ptr<routing::CallScope> scope)
       : gateway_(gateway),
         head_(std::move(head)),
         deadline_(deadline),
         done_(std::move(done)),
+        scope_(std::move(scope)),
         inputs_(gateway->nodes_.size()),
         unfinished_(gateway->nodes_.size() + 1) {
     {
@@ -152,7 +153,7 @@ class Gateway::Run {
           }
           Complete(node, std::move(result));
         },
-        method);
+        method, scope_);
   }
 
   void Complete(size_t node, routing::SendResult result) {
@@ -176,8 +177,9 @@ class Gateway::Run {
   const RequestHead head_;
   const Deadline deadline_;
   absl::AnyInvocable<void(routing::SendResult)> done_;
-  std::unique_ptr<TargetPattern> target_;  // null: every node
-  Status bad_target_;                      // a target_executor that cannot be compiled
+  const std::shared_ptr<routing::CallScope> scope_;  // null: none
+  std::unique_ptr<TargetPattern> target_;            // null: every node
+  Status bad_target_;                                // a target_executor that cannot be compiled
   absl::Mutex mu_;
   std::vector<Inputs> inputs_ ABSL_GUARDED_BY(mu_);
   size_t unfinished_ ABSL_GUARDED_BY(mu_);  // nodes not completed, plus Start's own hold
@@ -301,24 +303,27 @@ void Gateway::Discover(std::chrono::milliseconds timeout) {
 }
 
 void Gateway::Process(grpc::ByteBuffer request, const RequestHead& head, Deadline deadline,
-                      absl::AnyInvocable<void(routing::SendResult)> done) {
+                      absl::AnyInvocable<void(routing::SendResult)> done,
+                      std::shared_ptr<routing::CallScope> scope) {
   if (!end_.has_value()) {  // no Executors: the request is echoed back, as in Jina
     routing::SendResult echo;
     echo.response = std::move(request);
     done(std::move(echo));
     return;
   }
-  (new Run(this, head, deadline, std::move(done)))->Start(std::move(request));
+  (new Run(this, head, deadline, std::move(done), std::move(scope)))->Start(std::move(request));
 }
 
 void Gateway::ProcessParts(grpc::ByteBuffer parts, Deadline deadline,
-                           absl::AnyInvocable<void(routing::SendResult)> done) {
+                           absl::AnyInvocable<void(routing::SendResult)> done,
+                           const std::shared_ptr<routing::CallScope>& scope) {
   if (nodes_.size() != 1) {
     done(Failure(grpc::StatusCode::UNIMPLEMENTED,
                  "process_data is served by a single-Deployment gateway only"));
     return;
   }
-  nodes_[0].router->Route("", std::move(parts), deadline, std::move(done), routing::kProcessData);
+  nodes_[0].router->Route("", std::move(parts), deadline, std::move(done), routing::kProcessData,
+                          scope);
 }
 
 void Gateway::DiscoverEndpoints(absl::AnyInvocable<void(StatusOr<jina::EndpointsProto>)> done) {

@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "jina.pb.h"
 #include "src/gateway/request_head.h"
+#include "src/routing/call_scope.h"
 #include "src/routing/deployment_router.h"
 
 namespace shoal::gateway {
@@ -45,12 +46,16 @@ class Gateway {
   void Discover(std::chrono::milliseconds timeout);
 
   // Routes one serialized DataRequestProto; `done` runs once, on a gRPC thread, with the end
-  // node's answer, or the first transport failure (naming the Deployment).
+  // node's answer, or the first transport failure (naming the Deployment). `scope`: the client
+  // call it came in (routing/call_scope.h), which every downstream call is made for; the request
+  // travels over its streams when it has them.
   void Process(grpc::ByteBuffer request, const RequestHead& head, Deadline deadline,
-               absl::AnyInvocable<void(routing::SendResult)> done);
+               absl::AnyInvocable<void(routing::SendResult)> done,
+               std::shared_ptr<routing::CallScope> scope = nullptr);
   // Several parts in one process_data call; only for a single-Deployment gateway.
   void ProcessParts(grpc::ByteBuffer parts, Deadline deadline,
-                    absl::AnyInvocable<void(routing::SendResult)> done);
+                    absl::AnyInvocable<void(routing::SendResult)> done,
+                    const std::shared_ptr<routing::CallScope>& scope = nullptr);
 
   // The union of every node's endpoints (asks one replica of each).
   void DiscoverEndpoints(absl::AnyInvocable<void(StatusOr<jina::EndpointsProto>)> done);

@@ -49,15 +49,28 @@ void Answer(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reac
   reactor->Finish(grpc::Status::OK);
 }
 
+// A unary call's reactor, and the scope of the calls made for it: cancelled when the client
+// cancels or goes away.
+std::pair<grpc::ServerUnaryReactor*, std::shared_ptr<routing::CallScope>> ScopedReactor(
+    const grpc::CallbackServerContext* context) {
+  auto scope = std::make_shared<routing::CallScope>(
+      routing::CallScope::Options{.streams = false, .deadline = DeadlineOf(context)});
+  return {new rpc::CancellableUnary([scope] { scope->Cancel(); }), scope};
+}
+
 // One JinaRPC/Call stream. Requests are read while fewer than `prefetch` are in flight or
 // answered but not yet sent, and fewer than kMaxHeldBytes of answers wait. A request the graph
-// fails is answered with an error response; only an unreadable one ends the stream.
+// fails is answered with an error response; only an unreadable one ends the stream. Requests
+// reach replicas over Call streams of this stream's scope, with its deadline, and a client that
+// cancels (or goes away, or whose deadline passes) cancels them all.
 class GatewayStream : public rpc::CallStream {
  public:
   GatewayStream(Gateway* gateway, grpc::CallbackServerContext* context, int default_prefetch)
       : CallStream(context, StreamOptions(context, default_prefetch)),
         gateway_(gateway),
-        deadline_(DeadlineOf(context)) {}
+        deadline_(DeadlineOf(context)),
+        scope_(std::make_shared<routing::CallScope>(
+            routing::CallScope::Options{.streams = true, .deadline = deadline_})) {}
 
   // Answers one stream may hold unsent, in bytes (besides `prefetch` in count).
   static constexpr size_t kMaxHeldBytes = 64 << 20;
@@ -75,6 +88,8 @@ class GatewayStream : public rpc::CallStream {
             .in_order = Metadata(context, "__results_in_order__") == "true"};
   }
 
+  void Cancelled() override { scope_->Cancel(); }
+
   void Handle(uint64_t sequence, grpc::ByteBuffer request) override {
     StatusOr<RequestHead> head = ReadRequestHead(request);
     if (!head.ok()) {
@@ -84,17 +99,21 @@ class GatewayStream : public rpc::CallStream {
       return;
     }
     RequestHead h = *head;
-    gateway_->Process(std::move(request), h, deadline_, [this, sequence, h](SendResult result) {
-      if (result.status.ok()) {
-        Complete(sequence, std::move(result.response));
-      } else {
-        Complete(sequence, ErrorResponse(h, result.status.error_message()));
-      }
-    });
+    gateway_->Process(
+        std::move(request), h, deadline_,
+        [this, sequence, h](SendResult result) {
+          if (result.status.ok()) {
+            Complete(sequence, std::move(result.response));
+          } else {
+            Complete(sequence, ErrorResponse(h, result.status.error_message()));
+          }
+        },
+        scope_);
   }
 
   Gateway* const gateway_;
   const Deadline deadline_;
+  const std::shared_ptr<routing::CallScope> scope_;
 };
 
 }  // namespace
@@ -151,7 +170,7 @@ class GatewayServer::Services {
     grpc::ServerUnaryReactor* process_single_data(grpc::CallbackServerContext* context,
                                                   const grpc::ByteBuffer* request,
                                                   grpc::ByteBuffer* response) override {
-      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      auto [reactor, scope] = ScopedReactor(context);
       if (!rpc::Admit(context, reactor, token_)) return reactor;
       StatusOr<RequestHead> head = ReadRequestHead(*request);
       if (!head.ok()) {
@@ -161,10 +180,12 @@ class GatewayServer::Services {
                                       head.status().message())));
         return reactor;
       }
-      gateway_->Process(*request, *head, DeadlineOf(context),
-                        [context, reactor, response](SendResult result) {
-                          Answer(context, reactor, response, std::move(result));
-                        });
+      gateway_->Process(
+          *request, *head, DeadlineOf(context),
+          [context, reactor = reactor, response](SendResult result) {
+            Answer(context, reactor, response, std::move(result));
+          },
+          std::move(scope));
       return reactor;
     }
 
@@ -179,12 +200,14 @@ class GatewayServer::Services {
     grpc::ServerUnaryReactor* process_data(grpc::CallbackServerContext* context,
                                            const grpc::ByteBuffer* request,
                                            grpc::ByteBuffer* response) override {
-      grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+      auto [reactor, scope] = ScopedReactor(context);
       if (!rpc::Admit(context, reactor, token_)) return reactor;
-      gateway_->ProcessParts(*request, DeadlineOf(context),
-                             [context, reactor, response](SendResult result) {
-                               Answer(context, reactor, response, std::move(result));
-                             });
+      gateway_->ProcessParts(
+          *request, DeadlineOf(context),
+          [context, reactor = reactor, response](SendResult result) {
+            Answer(context, reactor, response, std::move(result));
+          },
+          scope);
       return reactor;
     }
 

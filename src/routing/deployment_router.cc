@@ -42,33 +42,37 @@ DeploymentRouter::DeploymentRouter(Options options, std::vector<std::unique_ptr<
 
 SendOptions DeploymentRouter::OptionsFor(
     const ReplicaSet& set, std::optional<std::chrono::system_clock::time_point> deadline,
-    const char* method, std::string_view endpoint) const {
+    const char* method, std::string_view endpoint, const std::shared_ptr<CallScope>& scope) const {
   SendOptions send;
   send.method = method;
   send.endpoint = std::string(endpoint);
   send.attempts = AttemptsFor(options_.retries, set.size());
   send.timeout = options_.timeout_send;
   send.deadline = deadline;
+  send.scope = scope;
   return send;
 }
 
 void DeploymentRouter::Route(std::string_view endpoint, grpc::ByteBuffer request,
                              std::optional<std::chrono::system_clock::time_point> deadline,
-                             absl::AnyInvocable<void(SendResult)> done, const char* method) {
+                             absl::AnyInvocable<void(SendResult)> done, const char* method,
+                             const std::shared_ptr<CallScope>& scope) {
   if (shards_.size() > 1 && options_.polling.For(endpoint) == Polling::kAll) {
-    RouteAll(endpoint, std::move(request), deadline, std::move(done), method);
+    RouteAll(endpoint, std::move(request), deadline, std::move(done), method, scope);
     return;
   }
   ReplicaSet& set = *shards_[next_shard_.fetch_add(1, std::memory_order_relaxed) % shards_.size()];
-  Send(set, std::move(request), OptionsFor(set, deadline, method, endpoint), std::move(done));
+  Send(set, std::move(request), OptionsFor(set, deadline, method, endpoint, scope),
+       std::move(done));
 }
 
 void DeploymentRouter::RouteAll(std::string_view endpoint, grpc::ByteBuffer request,
                                 std::optional<std::chrono::system_clock::time_point> deadline,
-                                absl::AnyInvocable<void(SendResult)> done, const char* method) {
+                                absl::AnyInvocable<void(SendResult)> done, const char* method,
+                                const std::shared_ptr<CallScope>& scope) {
   auto* fan = new FanOut(shards_.size(), std::move(done));
   for (size_t s = 0; s < shards_.size(); ++s) {
-    Send(*shards_[s], request, OptionsFor(*shards_[s], deadline, method, endpoint),
+    Send(*shards_[s], request, OptionsFor(*shards_[s], deadline, method, endpoint, scope),
          [this, fan, s](SendResult result) {
            fan->results[s] = std::move(result);
            {

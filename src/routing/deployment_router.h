@@ -32,9 +32,11 @@ class DeploymentRouter {
   // With ALL polling, failed shards are dropped with a warning unless all fail; the trailing
   // metadata then carries `total_shards` and `failed_shards`.
   // `method` is process_single_data, or process_data for the parts of a no_reduce join.
+  // `scope`: the client call the request is routed for (cancellation, streams), if any.
   void Route(std::string_view endpoint, grpc::ByteBuffer request,
              std::optional<std::chrono::system_clock::time_point> deadline,
-             absl::AnyInvocable<void(SendResult)> done, const char* method = kProcessSingleData);
+             absl::AnyInvocable<void(SendResult)> done, const char* method = kProcessSingleData,
+             const std::shared_ptr<CallScope>& scope = nullptr);
 
   const std::string& name() const { return options_.name; }
   size_t num_shards() const { return shards_.size(); }
@@ -46,12 +48,14 @@ class DeploymentRouter {
   // How the router sends a call of `endpoint` to `set`: attempts, timeout_send, deadline.
   SendOptions OptionsFor(const ReplicaSet& set,
                          std::optional<std::chrono::system_clock::time_point> deadline,
-                         const char* method, std::string_view endpoint) const;
+                         const char* method, std::string_view endpoint,
+                         const std::shared_ptr<CallScope>& scope = nullptr) const;
 
  private:
   void RouteAll(std::string_view endpoint, grpc::ByteBuffer request,
                 std::optional<std::chrono::system_clock::time_point> deadline,
-                absl::AnyInvocable<void(SendResult)> done, const char* method);
+                absl::AnyInvocable<void(SendResult)> done, const char* method,
+                const std::shared_ptr<CallScope>& scope);
 
   const Options options_;
   std::vector<std::unique_ptr<ReplicaSet>> shards_;

@@ -32,6 +32,11 @@ class Call {
 
   // Starts the next attempt, or finishes with the last error.
   void Attempt() {
+    if (options_.scope != nullptr && options_.scope->cancelled()) {
+      result_.status = grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled the call");
+      Finish();
+      return;
+    }
     std::optional<ReplicaSet::Lease> lease;
     if (result_.attempts < options_.attempts) {
       lease = replicas_.Acquire(tried_, options_.endpoint);
@@ -45,19 +50,12 @@ class Call {
     if (result_.attempts > 1) lease->endpoint->metrics.retries.Increment();
     if (lease->index < 64) tried_ |= uint64_t{1} << lease->index;
     tried_endpoints_.push_back(lease->endpoint);
-    context_ = std::make_unique<grpc::ClientContext>();
-    for (const auto& [key, value] : options_.metadata) context_->AddMetadata(key, value);
-    std::optional<std::chrono::system_clock::time_point> deadline = options_.deadline;
-    if (options_.timeout.has_value()) {
-      auto attempt_deadline = std::chrono::system_clock::now() + *options_.timeout;
-      deadline = deadline.has_value() ? std::min(*deadline, attempt_deadline) : attempt_deadline;
-    }
-    if (deadline.has_value()) context_->set_deadline(*deadline);
-    response_.Clear();
     lease_ = std::move(*lease);
-    lease_.endpoint->stub->UnaryCall(context_.get(), options_.method, grpc::StubOptions(),
-                                     &request_, &response_,
-                                     [this](grpc::Status status) { Completed(std::move(status)); });
+    if (options_.scope != nullptr && options_.scope->streams() && !unary_only_ &&
+        options_.method == kProcessSingleData && SendOnStream()) {
+      return;
+    }
+    SendUnary();
   }
 
  private:
@@ -94,9 +92,72 @@ class Call {
             std::chrono::system_clock::now() < *options_.deadline);
   }
 
-  void Completed(grpc::Status status) {
+  // The attempt's deadline: the caller's, or sooner the attempt's own timeout.
+  std::optional<std::chrono::system_clock::time_point> AttemptDeadline() const {
+    std::optional<std::chrono::system_clock::time_point> deadline = options_.deadline;
+    if (options_.timeout.has_value()) {
+      auto attempt_deadline = std::chrono::system_clock::now() + *options_.timeout;
+      deadline = deadline.has_value() ? std::min(*deadline, attempt_deadline) : attempt_deadline;
+    }
+    return deadline;
+  }
+
+  void SendUnary() {
+    context_ = std::make_shared<grpc::ClientContext>();
+    for (const auto& [key, value] : options_.metadata) context_->AddMetadata(key, value);
+    if (auto deadline = AttemptDeadline(); deadline.has_value()) context_->set_deadline(*deadline);
+    if (options_.scope != nullptr) options_.scope->Register(context_);
+    response_.Clear();
+    lease_.endpoint->stub->UnaryCall(
+        context_.get(), options_.method, grpc::StubOptions(), &request_, &response_,
+        [this](grpc::Status status) {
+          std::multimap<std::string, std::string> trailing;
+          for (const auto& [key, value] : context_->GetServerTrailingMetadata()) {
+            trailing.emplace(std::string(key.data(), key.size()),
+                             std::string(value.data(), value.size()));
+          }
+          Completed(std::move(status), rpc::RefusedAsNotLeader(*context_), std::move(response_),
+                    std::move(trailing));
+        });
+  }
+
+  // The request as a message of the client's stream to the leased replica; its wait for the
+  // answer is bounded by the attempt's timeout. False when it must go as a unary call.
+  bool SendOnStream() {
+    std::optional<std::chrono::system_clock::time_point> expiry;
+    if (options_.timeout.has_value()) expiry = std::chrono::system_clock::now() + *options_.timeout;
+    std::shared_ptr<DownstreamStream> stream =
+        options_.scope->StreamTo(lease_.endpoint, options_.metadata);
+    return stream->Send(request_, expiry, [this](DownstreamStream::Answer answer) {
+      StreamAnswered(std::move(answer));
+    });
+  }
+
+  void StreamAnswered(DownstreamStream::Answer answer) {
+    // Cancelled, or past the client's deadline (the stream's): final for every message.
+    const grpc::StatusCode code = answer.status.error_code();
+    const bool final =
+        code == grpc::StatusCode::CANCELLED || code == grpc::StatusCode::DEADLINE_EXCEEDED;
+    if (answer.unanswered && !answer.not_leader && !final && !Retryable(answer.status)) {
+      // The stream's status may be another message's: this one goes again, alone, as a unary
+      // call to the same choice of replicas, and does not count as an attempt.
+      replicas_.Release(lease_, grpc::Status::OK);
+      if (lease_.index < 64) tried_ &= ~(uint64_t{1} << lease_.index);
+      tried_endpoints_.pop_back();
+      --result_.attempts;
+      unary_only_ = true;
+      Attempt();
+      return;
+    }
+    std::multimap<std::string, std::string> trailing;
+    if (answer.is_error) trailing.emplace("is-error", "true");
+    Completed(std::move(answer.status), answer.not_leader, std::move(answer.response),
+              std::move(trailing));
+  }
+
+  void Completed(grpc::Status status, bool not_leader, grpc::ByteBuffer response,
+                 std::multimap<std::string, std::string> trailing) {
     // A stateful replica's follower refused the call (rpc/leader.h): the leader is elsewhere.
-    const bool not_leader = rpc::RefusedAsNotLeader(*context_);
     replicas_.Release(lease_, status, not_leader);
     if (not_leader) {
       refused_ = true;
@@ -110,11 +171,8 @@ class Call {
       Attempt();  // another replica, or Finish() when the budget or the replicas are spent
       return;
     }
-    for (const auto& [key, value] : context_->GetServerTrailingMetadata()) {
-      result_.trailing.emplace(std::string(key.data(), key.size()),
-                               std::string(value.data(), value.size()));
-    }
-    result_.response = std::move(response_);
+    result_.trailing.merge(trailing);
+    result_.response = std::move(response);
     Finish();
   }
 
@@ -132,8 +190,10 @@ class Call {
 
   void Finish() {
     if (result_.attempts == 0) {
-      result_.status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                    absl::StrCat(replicas_.name(), ": no replica to send to"));
+      if (result_.status.ok()) {  // else cancelled before any attempt
+        result_.status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                      absl::StrCat(replicas_.name(), ": no replica to send to"));
+      }
     } else if (Retryable(result_.status)) {
       result_.status = grpc::Status(
           grpc::StatusCode::UNAVAILABLE,
@@ -164,7 +224,8 @@ class Call {
   std::unique_ptr<grpc::Alarm> alarm_;                      // the pause before trying them again
   std::vector<std::shared_ptr<Endpoint>> tried_endpoints_;  // in attempt order, for errors
   ReplicaSet::Lease lease_;
-  std::unique_ptr<grpc::ClientContext> context_;
+  bool unary_only_ = false;  // a stream's ambiguous end: the rest goes as unary calls
+  std::shared_ptr<grpc::ClientContext> context_;
   grpc::ByteBuffer response_;
   SendResult result_;
 };

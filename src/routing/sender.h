@@ -2,6 +2,13 @@
 // leader it learned for the endpoint) and, on a transport failure (UNAVAILABLE, or an attempt
 // past its timeout), retries on a different replica within the attempt budget.
 // Executor errors (an answer with is-error) are answers, never retried.
+//
+// With a CallScope whose client call is a Call stream, a data request travels as a message of
+// the scope's Call stream to the chosen replica (call_scope.h); the answer's header says whether
+// it is an Executor error. A stream that ends with a retryable status (UNAVAILABLE, a full
+// queue, "not the leader") resends what it had not answered, each message on its own replica
+// choice; one that ends with another error (a status that may be any waiting message's) sends
+// each unanswered message again as a unary call, whose answer is that message's own.
 #ifndef SHOAL_ROUTING_SENDER_H_
 #define SHOAL_ROUTING_SENDER_H_
 
@@ -9,12 +16,14 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
+#include "src/routing/call_scope.h"
 #include "src/routing/replica_set.h"
 
 namespace shoal::routing {
@@ -35,6 +44,8 @@ struct SendOptions {
   // The Executor endpoint: once a replica refused it as "not the leader" (a stateful shard's
   // follower) and another took it, later calls to it go to that one first.
   std::string endpoint;
+  // The client call this is for: cancelled with it, and over its streams when it has them.
+  std::shared_ptr<CallScope> scope;
 };
 
 struct SendResult {

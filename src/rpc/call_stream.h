@@ -54,7 +54,10 @@ class CallStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
 
   void OnReadDone(bool ok) final;
   void OnWriteDone(bool ok) final;
-  void OnCancel() final { cancelled_.store(true); }
+  void OnCancel() final {
+    cancelled_.store(true);
+    Cancelled();
+  }
   void OnDone() final { delete this; }
 
  protected:
@@ -71,6 +74,9 @@ class CallStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
 
   // Whether the client cancelled the stream (or the server's shutdown did).
   bool cancelled() const { return cancelled_.load(); }
+  // Runs once when the client cancels the stream, goes away or its deadline passes (the stream
+  // is still alive): the place to cancel work started for it. On a gRPC thread.
+  virtual void Cancelled() {}
 
   grpc::CallbackServerContext* context() const { return context_; }
 

@@ -25,6 +25,20 @@ using CallBase = jina::JinaRPC::WithRawCallbackMethod_Call<jina::JinaRPC::Servic
 using StreamDocBase = jina::JinaSingleDocumentRequestRPC::WithRawCallbackMethod_stream_doc<
     jina::JinaSingleDocumentRequestRPC::Service>;
 
+// A unary call's reactor that runs `on_cancel` when the client cancels the call, goes away or its
+// deadline passes, so that the work started for the call stops with it. Create with `new` before
+// starting that work and return it from the method; it deletes itself when the call is done.
+class CancellableUnary : public grpc::ServerUnaryReactor {
+ public:
+  explicit CancellableUnary(absl::AnyInvocable<void()> on_cancel)
+      : on_cancel_(std::move(on_cancel)) {}
+  void OnCancel() override { on_cancel_(); }  // at most once
+  void OnDone() override { delete this; }
+
+ private:
+  absl::AnyInvocable<void()> on_cancel_;
+};
+
 // jina.JinaDiscoverEndpointsRPC: `discover` answers through `done`, at once or later, on any
 // thread; an error is answered UNAVAILABLE with its message.
 class DiscoveryService : public jina::JinaDiscoverEndpointsRPC::CallbackService {

@@ -175,6 +175,21 @@ TEST_F(GatewayServerTest, AClientThatDoesNotReadIsNotReadFrom) {
   Stream(3, "0");            // other streams are served
 }
 
+TEST_F(GatewayServerTest, AReplicaThatHoldsItsAnswersGetsNoMoreThanThePrefetch) {
+  StartWithFake({.prefetch = 10});
+  fake_->SetHoldUntil(1000);  // answers nothing while the stream lasts
+  jina::DataRequestProto request = Request(0);
+  (*request.mutable_parameters()->mutable_fields())["pad"].set_string_value(
+      std::string(1 << 20, 'x'));
+  const int accepted =
+      WritesAcceptedWithoutReading(server_->port(), request.SerializeAsString(), 200);
+  EXPECT_GE(accepted, 10);
+  EXPECT_LT(accepted, 120);  // the client's writes stopped
+  // The requests reached the replica as messages of one Call stream, no more than the prefetch.
+  EXPECT_LE(fake_->requests().size(), 10u);
+  EXPECT_EQ(fake_->calls(), 1);
+}
+
 TEST_F(GatewayServerTest, AClientThatReadsGetsEveryAnswerPastTheHeldBytes) {
   StartWithFake({.prefetch = 10});
   jina::DataRequestProto request = Request(0);
