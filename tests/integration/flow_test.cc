@@ -104,6 +104,33 @@ TEST(FlowTest, ScalingAnExecutorWhileTheFlowRuns) {
   EXPECT_EQ(flow.Scale("enc", 0).code(), absl::StatusCode::kInvalidArgument);
 }
 
+// A client's deadline (unary calls) or its cancel (a Call stream that the client gives up on)
+// reaches the replica that runs the request: the Sleep asked for a minute stops, and the next
+// request through the Flow is served at once. Before, the gateway's calls to the replica ran on.
+class FlowDeadlineTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(FlowDeadlineTest, TheClientsDeadlineReachesTheReplica) {
+  const bool stream = GetParam();
+  Flow flow(Options());
+  flow.Add(Node("first", "Echo"));
+  DeploymentOptions slow = Node("slow", "Sleep");
+  slow.uses_with = R"({"ms": 60000})";
+  flow.Add(slow);
+  ASSERT_TRUE(flow.Start().ok());
+  auto late =
+      flow.Post("/x", Docs(1), {.stream = stream, .timeout = std::chrono::milliseconds(300)});
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kDeadlineExceeded) << late.status();
+  auto next = flow.Post("/x", Docs(1),
+                        {.parameters = *Params::FromJson(R"({"ms": 0})"),
+                         .stream = stream,
+                         .timeout = std::chrono::seconds(20)});
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(Processed(flow, "slow"), 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Calls, FlowDeadlineTest, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "Stream" : "Unary"; });
+
 TEST(FlowTest, FloatingBranchRunsButTheAnswerDoesNotWaitForIt) {
   Flow flow(Options());
   DeploymentOptions floating = Node("audit", "Sleep", {"gateway"});
