@@ -144,7 +144,7 @@ using StreamFn = std::function<Status(Executor&, Request&, DocWriter&)>;
 struct EndpointEntry {
   std::string name;
   bool write = false;
-  EndpointFn fn;  // unset for a streaming endpoint
+  EndpointFn fn;                            // unset for a streaming endpoint
   std::optional<BatchingOptions> batching;  // set by EndpointOptions::DynamicBatching
   // Set for a streaming (generator) endpoint: it answers stream_doc one document at a time and
   // cannot be a write endpoint nor batch requests.

@@ -20,9 +20,9 @@
 #include "src/cli/signals.h"
 #include "src/common/exit_codes.h"
 #include "src/common/log.h"
+#include "src/config/dynamic_batching.h"
 #include "src/executor/loader.h"
 #include "src/metrics/exposer.h"
-#include "src/config/dynamic_batching.h"
 #include "src/replica/batcher.h"
 #include "src/replica/runtime.h"
 #include "src/replica/server.h"
@@ -152,9 +152,9 @@ StatusOr<replica::BatchingTable> ResolveBatching(const ExecutorFlags& flags,
                                    .yaml_source = loaded.dynamic_batching_source,
                                    .stateful = flags.stateful};
   if (!flags.uses_dynamic_batching.empty()) {
-    SHOAL_ASSIGN_OR_RETURN(sources.deployment,
-                           config::ParseDynamicBatchingJson(flags.uses_dynamic_batching,
-                                                            "--uses-dynamic-batching"));
+    SHOAL_ASSIGN_OR_RETURN(
+        sources.deployment,
+        config::ParseDynamicBatchingJson(flags.uses_dynamic_batching, "--uses-dynamic-batching"));
   }
   return replica::ResolveBatching(*loaded.cls, sources);
 }

@@ -12,8 +12,8 @@
 #include "google/protobuf/struct.pb.h"
 #include "shoal/status.h"
 #include "src/common/tls_files.h"
-#include "src/config/dynamic_batching.h"
 #include "src/config/autoscaling.h"
+#include "src/config/dynamic_batching.h"
 #include "src/config/grpc_server_options.h"
 
 namespace shoal::config {

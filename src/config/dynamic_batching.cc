@@ -15,9 +15,9 @@ namespace {
 using google::protobuf::Value;
 
 constexpr std::string_view kKeys[] = {
-    "preferred_batch_size", "timeout",        "flush_all",      "use_dynamic_batching",
-    "max_queue_delay",      "max_batch_size", "max_queue_size", "custom_metric",
-    "use_custom_metric"};
+    "preferred_batch_size", "timeout",         "flush_all",
+    "use_dynamic_batching", "max_queue_delay", "max_batch_size",
+    "max_queue_size",       "custom_metric",   "use_custom_metric"};
 
 absl::StatusOr<int> PositiveInt(const Value& value, std::string_view location,
                                 std::string_view key) {
@@ -82,8 +82,8 @@ absl::StatusOr<std::optional<BatchingOptions>> ReadEndpoint(const YAML::Node& no
                        absl::StrFormat("unknown key; expected one of: %s", kDynamicBatchingKeys));
     }
     SHOAL_ASSIGN_OR_RETURN(Value value, YamlToValue(entry.second, filename, child));
-    SHOAL_RETURN_IF_ERROR(ReadOption(name, value, EntryLocation(filename, entry.first, entry.second),
-                                     child, options, enabled));
+    SHOAL_RETURN_IF_ERROR(ReadOption(
+        name, value, EntryLocation(filename, entry.first, entry.second), child, options, enabled));
   }
   if (!enabled) return std::optional<BatchingOptions>();
   return options;
@@ -121,9 +121,9 @@ absl::StatusOr<DynamicBatchingTable> ReadDynamicBatching(const YAML::Node& node,
     for (const auto& entry : node) {
       const std::string endpoint = entry.first.IsScalar() ? entry.first.Scalar() : "";
       if (endpoint.empty() || endpoint[0] != '/') {
-        return YamlError(filename, MarkOf(entry.first), key,
-                         absl::StrFormat("'%s' is not an endpoint; endpoints start with '/'",
-                                         endpoint));
+        return YamlError(
+            filename, MarkOf(entry.first), key,
+            absl::StrFormat("'%s' is not an endpoint; endpoints start with '/'", endpoint));
       }
       const std::string child = ChildKey(key, endpoint);
       if (table.contains(endpoint)) {

@@ -225,7 +225,7 @@ EndpointMetrics ForReplicaEndpoint(std::string_view deployment, std::string_view
 }
 
 BatchingMetrics ForBatchingEndpoint(std::string_view deployment, std::string_view replica,
-                                   std::string_view endpoint) {
+                                    std::string_view endpoint) {
   Families& f = GetFamilies();
   prometheus::Labels labels = ReplicaLabels(deployment, replica);
   labels.emplace("endpoint", std::string(endpoint));

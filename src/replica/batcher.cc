@@ -100,9 +100,9 @@ std::string ParametersJson(const jina::DataRequestProto& request) {
 
 Status CheckOptions(std::string_view endpoint, const BatchingOptions& o, std::string_view source) {
   auto bad = [&](std::string_view key, int64_t value, std::string_view want) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: dynamic batching of endpoint '%s': %s is %d; expected %s", source, endpoint, key,
-        value, want));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: dynamic batching of endpoint '%s': %s is %d; expected %s", source,
+                        endpoint, key, value, want));
   };
   if (o.preferred_batch_size < 0) return bad("preferred_batch_size", o.preferred_batch_size, "> 0");
   if (o.timeout_ms <= 0) return bad("timeout", o.timeout_ms, "> 0 (milliseconds)");
@@ -115,8 +115,8 @@ Status CheckOptions(std::string_view endpoint, const BatchingOptions& o, std::st
 // A batch's call: one message in its own arena, shared with the Executor (RequestState::memory).
 struct BatchMessage {
   google::protobuf::Arena arena;
-  jina::DataRequestProto* proto = google::protobuf::Arena::CreateMessage<jina::DataRequestProto>(
-      &arena);
+  jina::DataRequestProto* proto =
+      google::protobuf::Arena::CreateMessage<jina::DataRequestProto>(&arena);
 };
 
 }  // namespace
@@ -420,9 +420,8 @@ void Batcher::Run(Batch& batch) {
 void Batcher::RunInPlace(Pending& pending) {
   // A batch of one whole request: the Executor answers the request itself, as unbatched.
   Item& item = pending.item;
-  pending.failed =
-      runtime_->RunBatch(*pending.endpoint->entry, *item.request, item.memory,
-                         [&item] { return item.cancelled && item.cancelled(); });
+  pending.failed = runtime_->RunBatch(*pending.endpoint->entry, *item.request, item.memory,
+                                      [&item] { return item.cancelled && item.cancelled(); });
   if (--pending.outstanding == 0) Finish(pending);
 }
 

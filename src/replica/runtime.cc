@@ -349,8 +349,8 @@ bool ReplicaRuntime::Call(const internal::EndpointEntry& entry, internal::Reques
   return true;
 }
 
-void ReplicaRuntime::RecordAnswered(const internal::EndpointEntry& entry,
-                                    Clock::time_point arrived, bool failed) {
+void ReplicaRuntime::RecordAnswered(const internal::EndpointEntry& entry, Clock::time_point arrived,
+                                    bool failed) {
   metrics::EndpointMetrics& recorded = endpoint_metrics_[&entry - cls_->endpoints.entries.data()];
   recorded.requests.Increment();
   recorded.latency.Observe(std::chrono::duration<double>(Clock::now() - arrived).count());

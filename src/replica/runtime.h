@@ -77,8 +77,7 @@ class ReplicaRuntime {
   // RecordAnswered, and counts each request with CountProcessed. Executor thread only.
   bool RunBatch(const internal::EndpointEntry& entry, jina::DataRequestProto& batch,
                 std::shared_ptr<const void> memory, Cancelled cancelled = nullptr);
-  void RecordAnswered(const internal::EndpointEntry& entry, Clock::time_point arrived,
-                      bool failed);
+  void RecordAnswered(const internal::EndpointEntry& entry, Clock::time_point arrived, bool failed);
   void CountProcessed() { processed_.fetch_add(1, std::memory_order_relaxed); }
   const std::string& deployment_name() const { return deployment_name_; }
 

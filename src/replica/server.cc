@@ -94,9 +94,8 @@ std::optional<ReplicaRuntime::Clock::time_point> DeadlineOf(
   if (deadline >= std::chrono::system_clock::time_point::max() - std::chrono::hours(24 * 365)) {
     return std::nullopt;
   }
-  return ReplicaRuntime::Clock::now() +
-         std::chrono::duration_cast<ReplicaRuntime::Clock::duration>(
-             deadline - std::chrono::system_clock::now());
+  return ReplicaRuntime::Clock::now() + std::chrono::duration_cast<ReplicaRuntime::Clock::duration>(
+                                            deadline - std::chrono::system_clock::now());
 }
 
 // Queues a request for its batch when its endpoint is batched and it has documents; `done` then
@@ -170,8 +169,8 @@ class ReplicaStream : public rpc::CallStream {
     jina::DataRequestProto* proto = message->proto;
     if (SubmitToBatch(
             batcher_, *context(), proto, message, [this] { return cancelled(); },
-            [this, sequence, message, in_flight = InFlight(runtime_->in_flight())](
-                StatusOr<bool> executor_failed) mutable {
+            [this, sequence, message,
+             in_flight = InFlight(runtime_->in_flight())](StatusOr<bool> executor_failed) mutable {
               Answer(sequence, std::move(message), executor_failed.status());
             },
             [this, sequence, message](const Status& refused) mutable {
@@ -338,8 +337,8 @@ class ReplicaServer::Services {
       jina::DataRequestProto* proto = request->proto;
       if (SubmitToBatch(
               batcher_, *context, proto, request, CallerGone(context),
-              [context, reactor, response, proto, in_flight = InFlight(runtime_->in_flight())](
-                  StatusOr<bool> executor_failed) {
+              [context, reactor, response, proto,
+               in_flight = InFlight(runtime_->in_flight())](StatusOr<bool> executor_failed) {
                 if (!executor_failed.ok()) {
                   reactor->Finish(rpc::ToGrpc(executor_failed.status()));
                   return;
@@ -442,7 +441,7 @@ class ReplicaServer::Services {
     const std::string token_;
   };
 
-  const Dispatcher dispatcher_;  // first: the services below borrow it
+  const Dispatcher dispatcher_;       // first: the services below borrow it
   std::unique_ptr<Batcher> batcher_;  // null when no endpoint is batched
   Single single_;
   Data data_;
@@ -459,9 +458,9 @@ StatusOr<std::unique_ptr<ReplicaServer>> ReplicaServer::Start(
   std::unique_ptr<ReplicaServer> server(new ReplicaServer());
   server->runtime_ = std::move(runtime);
   server->stateful_ = std::move(stateful);
-  server->services_ =
-      std::make_unique<Services>(server->runtime_.get(), server->stateful_.get(),
-                                 options.max_docs_per_request, options.auth_token, options.batching);
+  server->services_ = std::make_unique<Services>(server->runtime_.get(), server->stateful_.get(),
+                                                 options.max_docs_per_request, options.auth_token,
+                                                 options.batching);
   StatusOr<std::unique_ptr<grpc::Server>> started = rpc::StartServer(
       {.host = options.host,
        .port = options.port,

@@ -25,8 +25,14 @@ using ::testing::HasSubstr;
 constexpr char kRecorder[] = BATCH_RECORDER_PATH;
 
 std::unique_ptr<testing::ChildProcess> StartRecorder(std::vector<std::string> args) {
-  std::vector<std::string> argv = {testing::ShoalBinary(), "executor", "--host", "127.0.0.1",
-                                   "--port", "0", "--name", "rec/rep-0"};
+  std::vector<std::string> argv = {testing::ShoalBinary(),
+                                   "executor",
+                                   "--host",
+                                   "127.0.0.1",
+                                   "--port",
+                                   "0",
+                                   "--name",
+                                   "rec/rep-0"};
   argv.insert(argv.end(), args.begin(), args.end());
   auto child = testing::ChildProcess::Start(argv);
   EXPECT_TRUE(child.ok()) << child.status();
@@ -87,9 +93,8 @@ std::string Sizes(const std::string& address) {
 }
 
 TEST(BatchingProcessTest, SixtyFourConcurrentRequestsMakeBatchesOfThePreferredSize) {
-  auto replica = StartRecorder(
-      {"--uses", kRecorder, "--uses-dynamic-batching",
-       R"({"/embed": {"preferred_batch_size": 8, "timeout": 60000}})"});
+  auto replica = StartRecorder({"--uses", kRecorder, "--uses-dynamic-batching",
+                                R"({"/embed": {"preferred_batch_size": 8, "timeout": 60000}})"});
   ASSERT_NE(replica, nullptr);
   std::vector<jina::DataRequestProto> requests;
   for (int i = 0; i < 64; ++i) {
@@ -105,9 +110,8 @@ TEST(BatchingProcessTest, SixtyFourConcurrentRequestsMakeBatchesOfThePreferredSi
 }
 
 TEST(BatchingProcessTest, CallStreamMessagesAreBatchedAndAnsweredInOrder) {
-  auto replica = StartRecorder(
-      {"--uses", kRecorder, "--uses-dynamic-batching",
-       R"({"/embed": {"preferred_batch_size": 4, "timeout": 60000}})"});
+  auto replica = StartRecorder({"--uses", kRecorder, "--uses-dynamic-batching",
+                                R"({"/embed": {"preferred_batch_size": 4, "timeout": 60000}})"});
   ASSERT_NE(replica, nullptr);
   auto stub = jina::JinaRPC::NewStub(
       grpc::CreateChannel(replica->address(), grpc::InsecureChannelCredentials()));
@@ -127,8 +131,7 @@ TEST(BatchingProcessTest, CallStreamMessagesAreBatchedAndAnsweredInOrder) {
     EXPECT_EQ(docs[0].text(), response.header().request_id() + "-0|");
   }
   ASSERT_TRUE(stream->Finish().ok()) << replica->Log();
-  EXPECT_THAT(ids, ::testing::UnorderedElementsAre("s0", "s1", "s2", "s3", "s4", "s5", "s6",
-                                                   "s7"));
+  EXPECT_THAT(ids, ::testing::UnorderedElementsAre("s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7"));
   EXPECT_EQ(Sizes(replica->address()), "4,4");
 }
 
@@ -156,8 +159,8 @@ TEST(BatchingProcessTest, ARequestOverMaxBatchSizeIsSplitAndReassembled) {
       {"--uses", kRecorder, "--uses-dynamic-batching",
        R"({"/embed": {"preferred_batch_size": 4, "max_batch_size": 4, "timeout": 100}})"});
   ASSERT_NE(replica, nullptr);
-  std::vector<Answer> answers = SendConcurrently(replica->address(), {MakeRequest("/embed", "big",
-                                                                                  10)});
+  std::vector<Answer> answers =
+      SendConcurrently(replica->address(), {MakeRequest("/embed", "big", 10)});
   ASSERT_TRUE(answers[0].status.ok()) << answers[0].status.error_message() << replica->Log();
   std::vector<std::string> texts = answers[0].Texts();
   ASSERT_EQ(texts.size(), 10u);
@@ -166,9 +169,8 @@ TEST(BatchingProcessTest, ARequestOverMaxBatchSizeIsSplitAndReassembled) {
 }
 
 TEST(BatchingProcessTest, ParametersAreNeverMixedAndAnErrorFailsOnlyItsBatch) {
-  auto replica = StartRecorder(
-      {"--uses", kRecorder, "--uses-dynamic-batching",
-       R"({"/embed": {"preferred_batch_size": 2, "timeout": 60000}})"});
+  auto replica = StartRecorder({"--uses", kRecorder, "--uses-dynamic-batching",
+                                R"({"/embed": {"preferred_batch_size": 2, "timeout": 60000}})"});
   ASSERT_NE(replica, nullptr);
   std::vector<jina::DataRequestProto> requests;
   for (int i = 0; i < 6; ++i) {
@@ -187,8 +189,8 @@ TEST(BatchingProcessTest, ParametersAreNeverMixedAndAnErrorFailsOnlyItsBatch) {
       continue;
     }
     EXPECT_EQ(status.code(), jina::StatusProto::SUCCESS) << status.description();
-    EXPECT_THAT(answers[i].Texts(), ::testing::ElementsAre("p" + std::to_string(i) + "-0|" +
-                                                           (i % 3 == 0 ? "a" : "b")));
+    EXPECT_THAT(answers[i].Texts(),
+                ::testing::ElementsAre("p" + std::to_string(i) + "-0|" + (i % 3 == 0 ? "a" : "b")));
   }
   EXPECT_EQ(Sizes(replica->address()), "2,2,2");
 }
@@ -198,10 +200,9 @@ TEST(BatchingProcessTest, AFullQueueRefusesWithResourceExhaustedNamingTheEndpoin
       {"--uses", kRecorder, "--uses-dynamic-batching",
        R"({"/embed": {"preferred_batch_size": 100, "timeout": 2000, "max_queue_size": 2}})"});
   ASSERT_NE(replica, nullptr);
-  std::vector<Answer> answers =
-      SendConcurrently(replica->address(), {MakeRequest("/embed", "q0", 1),
-                                            MakeRequest("/embed", "q1", 1),
-                                            MakeRequest("/embed", "q2", 1)});
+  std::vector<Answer> answers = SendConcurrently(
+      replica->address(), {MakeRequest("/embed", "q0", 1), MakeRequest("/embed", "q1", 1),
+                           MakeRequest("/embed", "q2", 1)});
   int ok = 0;
   for (Answer& answer : answers) {
     if (answer.status.ok()) {
@@ -216,15 +217,15 @@ TEST(BatchingProcessTest, AFullQueueRefusesWithResourceExhaustedNamingTheEndpoin
 }
 
 TEST(BatchingProcessTest, ConfigurationErrorsStopTheReplicaNamingTheEndpoint) {
-  auto unknown = testing::ChildProcess::Start(
-      {testing::ShoalBinary(), "executor", "--port", "0", "--uses", kRecorder,
-       "--uses-dynamic-batching", R"({"/nope": {"preferred_batch_size": 2}})"});
+  auto unknown = testing::ChildProcess::Start({testing::ShoalBinary(), "executor", "--port", "0",
+                                               "--uses", kRecorder, "--uses-dynamic-batching",
+                                               R"({"/nope": {"preferred_batch_size": 2}})"});
   ASSERT_FALSE(unknown.ok());
   EXPECT_THAT(unknown.status().message(), HasSubstr("'/nope'"));
   EXPECT_THAT(unknown.status().message(), HasSubstr("uses_dynamic_batching"));
-  auto bad_key = testing::ChildProcess::Start(
-      {testing::ShoalBinary(), "executor", "--port", "0", "--uses", kRecorder,
-       "--uses-dynamic-batching", R"({"/embed": {"preferred_batch_size": 0}})"});
+  auto bad_key = testing::ChildProcess::Start({testing::ShoalBinary(), "executor", "--port", "0",
+                                               "--uses", kRecorder, "--uses-dynamic-batching",
+                                               R"({"/embed": {"preferred_batch_size": 0}})"});
   ASSERT_FALSE(bad_key.ok());
   EXPECT_THAT(bad_key.status().message(),
               HasSubstr("--uses-dynamic-batching:1:37: /embed.preferred_batch_size: must be > 0"));

@@ -41,8 +41,7 @@ TEST(DynamicBatchingTest, ExecutorYamlReadsEveryKey) {
 
 TEST(DynamicBatchingTest, ErrorsNameTheFileLineAndKey) {
   auto error = [](const std::string& body) {
-    return Message(ParseExecutorYaml("jtype: E\ndynamic_batching:\n" + body, "e.yml")
-                       .status());
+    return Message(ParseExecutorYaml("jtype: E\ndynamic_batching:\n" + body, "e.yml").status());
   };
   EXPECT_THAT(error("  /embed: {preferred_batch_sise: 3}\n"),
               HasSubstr("e.yml:3:12: key 'dynamic_batching./embed.preferred_batch_sise': "
@@ -79,8 +78,11 @@ TEST(DynamicBatchingTest, DeploymentYamlReadsUsesDynamicBatching) {
 
 TEST(DynamicBatchingTest, JsonRoundTrips) {
   DynamicBatchingTable table;
-  table["/embed"] = BatchingOptions{.preferred_batch_size = 4, .timeout_ms = 7, .flush_all = true,
-                                    .max_queue_delay_us = 9, .max_batch_size = 5,
+  table["/embed"] = BatchingOptions{.preferred_batch_size = 4,
+                                    .timeout_ms = 7,
+                                    .flush_all = true,
+                                    .max_queue_delay_us = 9,
+                                    .max_batch_size = 5,
                                     .max_queue_size = 6};
   table["/off"] = std::nullopt;
   absl::StatusOr<DynamicBatchingTable> back =
@@ -94,9 +96,9 @@ TEST(DynamicBatchingTest, JsonRoundTrips) {
   EXPECT_EQ(embed.max_batch_size, 5);
   EXPECT_EQ(embed.max_queue_size, 6);
   EXPECT_FALSE(back->at("/off").has_value());
-  EXPECT_THAT(Message(ParseDynamicBatchingJson(R"({"/e": {"timeout": "soon"}})", "--flag")
-                          .status()),
-              HasSubstr("--flag"));
+  EXPECT_THAT(
+      Message(ParseDynamicBatchingJson(R"({"/e": {"timeout": "soon"}})", "--flag").status()),
+      HasSubstr("--flag"));
 }
 
 }  // namespace

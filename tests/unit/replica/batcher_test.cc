@@ -105,19 +105,19 @@ class BatcherTest : public ::testing::Test {
                 absl::BlockingCounter* done,
                 std::optional<Batcher::Clock::time_point> deadline = std::nullopt) {
     jina::DataRequestProto* proto = request.get();
-    return batcher_->Submit(
-        {.request = proto,
-         .memory = request,
-         .deadline = deadline,
-         .cancelled = [] { return false; },
-         .done = [proto, out, done](StatusOr<bool> failed) {
-           out->failed = failed;
-           for (Doc doc : DocList(proto->mutable_data()->mutable_docs())) {
-             out->texts.emplace_back(doc.text());
-           }
-           out->error = proto->header().status().description();
-           done->DecrementCount();
-         }});
+    return batcher_->Submit({.request = proto,
+                             .memory = request,
+                             .deadline = deadline,
+                             .cancelled = [] { return false; },
+                             .done =
+                                 [proto, out, done](StatusOr<bool> failed) {
+                                   out->failed = failed;
+                                   for (Doc doc : DocList(proto->mutable_data()->mutable_docs())) {
+                                     out->texts.emplace_back(doc.text());
+                                   }
+                                   out->error = proto->header().status().description();
+                                   done->DecrementCount();
+                                 }});
   }
 
   static std::vector<int> Sizes() {
@@ -175,8 +175,8 @@ TEST_F(BatcherTest, AQueueShortOfThePreferredSizeIsFlushedAfterTheTimeout) {
 }
 
 TEST_F(BatcherTest, MaxQueueDelayInMicrosecondsWinsOverTimeout) {
-  Start({{"/embed", {.preferred_batch_size = 100, .timeout_ms = 600'000,
-                     .max_queue_delay_us = 1000}}});
+  Start({{"/embed",
+          {.preferred_batch_size = 100, .timeout_ms = 600'000, .max_queue_delay_us = 1000}}});
   Outcome outcome;
   absl::BlockingCounter done(1);
   ASSERT_TRUE(Submit(Request("/embed", "r", 1), &outcome, &done).ok());
@@ -330,10 +330,11 @@ TEST_F(BatcherTest, AnEarlyDeadlineFlushesTheQueueBeforeItsTimeout) {
                             .memory = request,
                             .deadline = Batcher::Clock::now() + std::chrono::milliseconds(200),
                             .cancelled = [] { return false; },
-                            .done = [&](StatusOr<bool> failed) {
-                              outcome.failed = failed;
-                              answered.Notify();
-                            }})
+                            .done =
+                                [&](StatusOr<bool> failed) {
+                                  outcome.failed = failed;
+                                  answered.Notify();
+                                }})
                   .ok());
   // Answered long before the ten-minute timeout: run just before its deadline, or (on a machine
   // too busy to start it in time) dropped.
@@ -401,8 +402,8 @@ TEST(ResolveBatchingTest, UseDynamicBatchingFalseSwitchesAnEndpointOff) {
 TEST(ResolveBatchingTest, AnEndpointTheExecutorDoesNotHaveIsAnError) {
   const executor::ExecutorClass* cls = executor::FindExecutorClass("BatchProbe");
   ASSERT_NE(cls, nullptr);
-  StatusOr<BatchingTable> table =
-      ResolveBatching(*cls, {.deployment = {{"/nope", BatchingOptions{.preferred_batch_size = 4}}}});
+  StatusOr<BatchingTable> table = ResolveBatching(
+      *cls, {.deployment = {{"/nope", BatchingOptions{.preferred_batch_size = 4}}}});
   EXPECT_EQ(table.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(table.status().message(), HasSubstr("uses_dynamic_batching"));
   EXPECT_THAT(table.status().message(), HasSubstr("'/nope'"));
@@ -412,8 +413,7 @@ TEST(ResolveBatchingTest, AnEndpointTheExecutorDoesNotHaveIsAnError) {
 TEST(ResolveBatchingTest, AWriteEndpointOfAStatefulDeploymentIsRefused) {
   const executor::ExecutorClass* cls = executor::FindExecutorClass("BatchProbe");
   ASSERT_NE(cls, nullptr);
-  BatchingSources sources{
-      .deployment = {{"/index", BatchingOptions{.preferred_batch_size = 4}}}};
+  BatchingSources sources{.deployment = {{"/index", BatchingOptions{.preferred_batch_size = 4}}}};
   EXPECT_TRUE(ResolveBatching(*cls, sources).ok());
   sources.stateful = true;
   StatusOr<BatchingTable> table = ResolveBatching(*cls, sources);
