@@ -34,6 +34,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "src/common/log.h"
@@ -170,6 +171,9 @@ class HttpServer::Impl {
 };
 
 // One connection. Runs on its strand only; owned by the server's map until it closes.
+// What a Watch read takes in at most (more waits in the kernel for the next Read).
+constexpr size_t kWatchBytes = 4096;
+
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   HttpSession(HttpServer::Impl* server, tcp::socket socket)
@@ -209,6 +213,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void HandleStream(std::string_view endpoint, std::string body);
   void QueueEvent(std::string event, bool last, bool counted);
   void WriteEvent();
+  // While the Gateway works on a request, a read watches the connection: a client that closes
+  // it (or resets it) is gone, and `gone` runs. Bytes that arrive instead (a pipelined next
+  // request) stay in the buffer for the next Read, and the watch ends.
+  void Watch(absl::AnyInvocable<void()> gone);
+  void Answered(routing::SendResult result);
   void OnGatewayDone(routing::SendResult result);
   void Reply(http::status status, std::string body, std::string_view allow = {});
   void OnWrite(beast::error_code ec, size_t bytes);
@@ -223,6 +232,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   unsigned version_ = 11;
   bool keep_alive_ = false;
   bool closed_ = false;
+  // The calls made for the request being answered; cancelled when its client goes away.
+  std::shared_ptr<routing::CallScope> scope_;
+  bool watching_ = false;                    // a Watch read is pending
+  std::optional<routing::SendResult> held_;  // an answer waiting for the Watch read to end
   // A stream answered as server-sent events (the connection closes after it).
   std::shared_ptr<DocStreamRun> run_;
   std::shared_ptr<std::atomic<size_t>> unsent_ = std::make_shared<std::atomic<size_t>>(0);
@@ -509,6 +522,8 @@ void HttpSession::HandleData(std::string_view endpoint) {
     deadline = std::chrono::system_clock::now() +
                absl::ToChronoMilliseconds(*server_->options().request_timeout);
   }
+  scope_ = std::make_shared<routing::CallScope>(
+      routing::CallScope::Options{.streams = false, .deadline = deadline});
   // Runs on a gRPC thread: only hands the result to this connection's strand, and only while
   // the io_context still exists.
   server_->gateway()->Process(
@@ -520,9 +535,42 @@ void HttpSession::HandleData(std::string_view endpoint) {
         if (self == nullptr) return;
         auto executor = self->stream_.get_executor();
         net::post(executor, [self = std::move(self), result = std::move(result)]() mutable {
-          self->OnGatewayDone(std::move(result));
+          self->Answered(std::move(result));
         });
-      });
+      },
+      scope_);
+  // A TLS read cannot be cancelled safely (the connection goes on after the answer): only plain
+  // connections are watched.
+  if (!stream_.is_tls()) Watch([scope = scope_] { scope->Cancel(); });
+}
+
+void HttpSession::Watch(absl::AnyInvocable<void()> gone) {
+  watching_ = true;
+  stream_.async_read_some(buffer_.prepare(kWatchBytes),
+                          [self = shared_from_this(), gone = std::move(gone)](
+                              beast::error_code ec, size_t bytes) mutable {
+                            self->watching_ = false;
+                            self->buffer_.commit(bytes);
+                            if (self->held_.has_value()) {  // cancelled by Answered: answer now
+                              routing::SendResult result = *std::move(self->held_);
+                              self->held_.reset();
+                              self->OnGatewayDone(std::move(result));
+                              return;
+                            }
+                            if (ec && ec != net::error::operation_aborted) gone();
+                          });
+}
+
+void HttpSession::Answered(routing::SendResult result) {
+  scope_.reset();
+  if (!watching_) {
+    OnGatewayDone(std::move(result));
+    return;
+  }
+  // One read at a time: the Watch read ends first, then the answer goes out (and Read follows).
+  held_ = std::move(result);
+  beast::error_code ignored;
+  stream_.tcp().socket().cancel(ignored);
 }
 
 void HttpSession::OnGatewayDone(routing::SendResult result) {

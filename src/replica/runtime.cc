@@ -390,6 +390,9 @@ Status ReplicaRuntime::Prepare(jina::DataRequestProto& request) {
   return absl::OkStatus();
 }
 
+// What a request's deadline must leave beyond the endpoint's usual call for the answer to travel.
+constexpr std::chrono::milliseconds kAnswerMargin{1};
+
 Status ReplicaRuntime::CheckDeadline(std::string_view endpoint,
                                      std::chrono::system_clock::time_point deadline) const {
   if (deadline == std::chrono::system_clock::time_point::max()) return absl::OkStatus();
@@ -398,7 +401,13 @@ Status ReplicaRuntime::CheckDeadline(std::string_view endpoint,
                                       ? Clock::duration::zero()
                                       : typical_run_[entry - cls_->endpoints.entries.data()];
   const auto left = deadline - std::chrono::system_clock::now();
-  if (left > typical) return absl::OkStatus();
+  // Room for a call somewhat slower than usual, and for the answer's way back (through a
+  // gateway, to the client), so that what starts also arrives in time.
+  const Clock::duration needed =
+      typical == Clock::duration::zero()
+          ? typical
+          : typical + typical / 8 + std::chrono::duration_cast<Clock::duration>(kAnswerMargin);
+  if (left > needed) return absl::OkStatus();
   if (left <= decltype(left)::zero()) {
     return absl::DeadlineExceededError(absl::StrCat(
         "replica '", options_.name, "': the deadline passed while the request waited"));

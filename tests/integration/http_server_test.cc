@@ -154,6 +154,20 @@ TEST(HttpServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
   EXPECT_THAT(out, HasSubstr("Content-Type: application/json"));
 }
 
+// A client that gives up on a request (curl's --max-time closes the connection) has the calls
+// made for it cancelled: the Sleep asked for a minute stops, and the next request is answered at
+// once. Before, the replica slept on and the next request waited behind it.
+TEST(HttpServerTest, AClientThatLeavesCancelsItsRequest) {
+  auto stack = StartStack("Sleep");
+  ASSERT_NE(stack, nullptr);
+  Reply left = Curl("POST", stack->Url("/post"),
+                    R"({"data": [{"text": "a"}], "parameters": {"ms": 60000}})", "--max-time 0.5");
+  EXPECT_NE(left.code, 200);
+  Reply next = Curl("POST", stack->Url("/post"),
+                    R"({"data": [{"text": "b"}], "parameters": {"ms": 0}})", "--max-time 20");
+  EXPECT_EQ(next.code, 200) << next.body;
+}
+
 TEST(HttpServerTest, ContinueAndBodyLimit) {
   auto stack = StartStack("Echo");
   ASSERT_NE(stack, nullptr);
