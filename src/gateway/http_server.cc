@@ -217,6 +217,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // it (or resets it) is gone, and `gone` runs. Bytes that arrive instead (a pipelined next
   // request) stay in the buffer for the next Read, and the watch ends.
   void Watch(absl::AnyInvocable<void()> gone);
+  // A body that cannot be turned into a request: 413 when it is over a limit, else 400.
+  void ReplyUnreadable(const Status& status);
+  // The Gateway's deadline for a request starting now (request_timeout), if any.
+  Deadline RequestDeadline() const;
   void Answered(routing::SendResult result);
   void OnGatewayDone(routing::SendResult result);
   void Reply(http::status status, std::string body, std::string_view allow = {});
@@ -416,17 +420,10 @@ void HttpSession::HandleStream(std::string_view endpoint, std::string body) {
   parser_.reset();
   ReleaseBody();
   if (!request.ok()) {
-    Reply(request.status().code() == absl::StatusCode::kResourceExhausted
-              ? http::status::payload_too_large
-              : http::status::bad_request,
-          ErrorJson(AsStd(request.status().message())));
+    ReplyUnreadable(request.status());
     return;
   }
-  Deadline deadline;
-  if (options.request_timeout.has_value()) {
-    deadline =
-        std::chrono::system_clock::now() + absl::ToChronoMilliseconds(*options.request_timeout);
-  }
+  const Deadline deadline = RequestDeadline();
   // Runs on gRPC threads: only hands each event to this connection's strand, while the
   // io_context still exists.
   auto post = [gate = server_->gate(), weak = weak_from_this()](std::string event, bool last,
@@ -504,10 +501,7 @@ void HttpSession::HandleData(std::string_view endpoint) {
   parser_.reset();  // the body is no longer needed while the Gateway works
   ReleaseBody();
   if (!request.ok()) {
-    Reply(request.status().code() == absl::StatusCode::kResourceExhausted
-              ? http::status::payload_too_large
-              : http::status::bad_request,
-          ErrorJson(AsStd(request.status().message())));
+    ReplyUnreadable(request.status());
     return;
   }
   grpc::ByteBuffer bytes = ToByteBuffer(*request);
@@ -517,11 +511,7 @@ void HttpSession::HandleData(std::string_view endpoint) {
     Reply(http::status::internal_server_error, ErrorJson(AsStd(head.status().message())));
     return;
   }
-  Deadline deadline;
-  if (server_->options().request_timeout.has_value()) {
-    deadline = std::chrono::system_clock::now() +
-               absl::ToChronoMilliseconds(*server_->options().request_timeout);
-  }
+  const Deadline deadline = RequestDeadline();
   scope_ = std::make_shared<routing::CallScope>(
       routing::CallScope::Options{.streams = false, .deadline = deadline});
   // Runs on a gRPC thread: only hands the result to this connection's strand, and only while
@@ -542,6 +532,18 @@ void HttpSession::HandleData(std::string_view endpoint) {
   // A TLS read cannot be cancelled safely (the connection goes on after the answer): only plain
   // connections are watched.
   if (!stream_.is_tls()) Watch([scope = scope_] { scope->Cancel(); });
+}
+
+void HttpSession::ReplyUnreadable(const Status& status) {
+  Reply(status.code() == absl::StatusCode::kResourceExhausted ? http::status::payload_too_large
+                                                              : http::status::bad_request,
+        ErrorJson(AsStd(status.message())));
+}
+
+Deadline HttpSession::RequestDeadline() const {
+  const std::optional<absl::Duration>& timeout = server_->options().request_timeout;
+  if (!timeout.has_value()) return std::nullopt;
+  return std::chrono::system_clock::now() + absl::ToChronoMilliseconds(*timeout);
 }
 
 void HttpSession::Watch(absl::AnyInvocable<void()> gone) {
