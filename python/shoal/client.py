@@ -13,7 +13,7 @@ import types
 
 import _shoal
 
-__all__ = ['Client', 'DocStream', 'Response', 'BadServer']
+__all__ = ['AsyncClient', 'Client', 'DocStream', 'Response', 'BadServer']
 
 BadServer = _shoal.BadServer
 
@@ -357,14 +357,16 @@ class Client:
     Shoal's own keys: auth_token, ssl_cafile, ssl_certfile, ssl_keyfile.
     """
 
+    def __new__(cls, *args, asyncio=False, **kwargs):
+        # Jina's Client(asyncio=True) is its AsyncClient.
+        return super().__new__(AsyncClient if asyncio and cls is Client else cls)
+
     def __init__(self, host='0.0.0.0', port=None, protocol='grpc', tls=False, asyncio=False,
                  auth_token=None, ssl_cafile=None, ssl_certfile=None, ssl_keyfile=None,
                  connect_timeout=0, **kwargs):
         if kwargs:
             raise TypeError(f'Client() got unexpected keyword argument(s): '
                             f'{", ".join(sorted(kwargs))}')
-        if asyncio:
-            raise TypeError("Client(asyncio=True) is not supported by Shoal")
         protocol = str(protocol[0] if isinstance(protocol, (list, tuple)) else protocol).lower()
         if '://' in host:
             scheme, host = host.split('://', 1)
@@ -422,3 +424,59 @@ class Client:
         except (ConnectionError, RuntimeError):
             return False
 
+
+
+class AsyncClient(Client):
+    """``Client(asyncio=True)``, as Jina's: ``post`` is an async generator that yields each
+    response's documents as it arrives (the ``Response`` itself with ``return_responses=True``)::
+
+        async for docs in Client(port=12345, asyncio=True).post('/', inputs):
+            ...
+
+    The requests run on a worker thread; the callbacks (on_done, on_error, on_always) run in the
+    event loop. ``stream_doc`` is the same as Client's (``async for``).
+    """
+
+    async def post(self, on, inputs=None, on_done=None, on_error=None, on_always=None,
+                   return_responses=False, return_type=None, **kwargs):
+        loop = asyncio.get_running_loop()
+        queue = asyncio.Queue()
+        if on_error is not None:  # an Executor error goes to on_error instead of raising
+            kwargs['continue_on_error'] = True
+
+        def deliver(response):  # on the posting thread
+            loop.call_soon_threadsafe(queue.put_nowait, (response, None))
+
+        def run():
+            try:
+                post_native(self._native.post, on, inputs, on_always=deliver,
+                            return_type=return_type, native_post_iter=self._native.post_iter,
+                            **kwargs)
+                loop.call_soon_threadsafe(queue.put_nowait, (_END, None))
+            except BaseException as error:  # raised in the event loop, after the answers before it
+                loop.call_soon_threadsafe(queue.put_nowait, (_END, error))
+
+        worker = loop.run_in_executor(None, run)
+        try:
+            while True:
+                response, error = await queue.get()
+                if response is _END:
+                    if error is not None:
+                        raise error
+                    return
+                if on_always is not None:
+                    on_always(response)
+                callback = on_error if response.status.code != 0 else on_done
+                if callback is not None:
+                    callback(response)
+                yield response if return_responses else response.docs
+        finally:
+            await worker
+
+    async def index(self, inputs=None, **kwargs):
+        async for item in self.post('/index', inputs, **kwargs):
+            yield item
+
+    async def search(self, inputs=None, **kwargs):
+        async for item in self.post('/search', inputs, **kwargs):
+            yield item

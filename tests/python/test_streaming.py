@@ -107,3 +107,24 @@ def test_generator_endpoints_are_marked_and_checked_at_load(tmp_path):
                      '        yield docs\n')
     with pytest.raises(runtime.LoadError, match='must take `doc`'):
         runtime.load(str(nodoc), [str(nodoc)], 'NoDoc', [], {}, '', '', 'nd/rep-0', '')
+
+
+def test_an_asyncio_client_posts_as_jinas_async_client_does(dep):
+    client = Client(port=dep.port, asyncio=True)
+    docs = [TextDoc(text=f'd{i}') for i in range(5)]
+    seen = []
+
+    async def read():
+        answers = []
+        async for answer in client.post('/echo', inputs=docs, request_size=2,
+                                        results_in_order=True, return_type=TextDoc,
+                                        on_done=lambda r: seen.append(r.request_id)):
+            answers.append([d.text for d in answer])
+        streamed = [d.text async for d in client.stream_doc(on='/tokens', inputs=TextDoc(text='y'),
+                                                            return_type=TextDoc)]
+        return answers, streamed
+
+    answers, streamed = asyncio.run(read())
+    assert answers == [['d0 echoed', 'd1 echoed'], ['d2 echoed', 'd3 echoed'], ['d4 echoed']]
+    assert len(seen) == 3
+    assert streamed == ['y 0', 'y 1', 'y 2']
