@@ -163,6 +163,13 @@ def test_replicas_flow():
         assert sorted(d.text for d in docs) == [str(i) for i in range(9)]
 
 
+def test_streaming_flow():
+    run = subprocess.run([sys.executable, example('streaming_flow.py')], env=program_env(),
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ['HELLO', 'FROM', 'A', 'STREAMING', 'FLOW']
+
+
 def gpu_count():
     try:
         listing = subprocess.run(['nvidia-smi', '-L'], capture_output=True, text=True,
