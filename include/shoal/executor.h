@@ -116,13 +116,15 @@ struct BatchingOptions {
   int64_t max_queue_delay_us = 0;
   // Most documents in one call (0: no limit); a larger request is split, not refused.
   int max_batch_size = 0;
-  // Most requests waiting in one queue (0: no limit); more are refused with RESOURCE_EXHAUSTED.
+  // Most requests of the endpoint waiting to run (queued, or batched and not yet run; 0: no
+  // limit); more are refused with RESOURCE_EXHAUSTED (the router tries another replica).
   int max_queue_size = 0;
 };
 
 // Where a streaming endpoint sends its documents. Each Write goes to the caller at once; a few
 // documents (or a few MiB) wait in a buffer while the caller has not read them, and Write then
-// blocks until it does, so a slow reader slows the endpoint down instead of filling memory.
+// blocks until it does, so a slow reader slows the endpoint down instead of filling memory. A
+// caller that reads nothing for 60 s is cut off (its call cancelled; Write returns false).
 // Used by the endpoint's thread only, during its call.
 class DocWriter {
  public:

@@ -351,7 +351,9 @@ class Run final : public DocStreamRun {
     bool more;
     {
       absl::MutexLock lock(&mu_);
-      if (!upstream_done_ || in_flight_ > 0 || stopped_) return;
+      // While a thread sends (Deliver), what it took off in_flight_ is not out yet: it calls
+      // this again once done.
+      if (!upstream_done_ || in_flight_ > 0 || sending_ || stopped_) return;
       upstream_done_ = false;  // taken: one caller goes on
       status = upstream_status_;
       more = !inputs_.empty();
@@ -454,6 +456,9 @@ StatusOr<std::shared_ptr<const DocStreamer::Plan>> DocStreamer::PlanFor(
   }
   StatusOr<std::shared_ptr<const Plan>> plan = MakePlan(*gateway_, endpoint);
   if (!plan.ok()) return plan.status();
+  // Only plans of endpoints the Executors list, made once discovery is complete, are kept: a
+  // name a client makes up must not grow the map, and a plan made without discovery may change.
+  if (!gateway_->KnownEndpoint(endpoint)) return plan;
   absl::MutexLock lock(&mu_);
   return plans_.emplace(endpoint, *std::move(plan)).first->second;
 }
@@ -480,7 +485,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* StreamDocService::stream_doc(
                                .on_cancel =
                                    [ref] {
                                      if (auto run = ref->Get()) run->Cancel();
-                                   }});
+                                   },
+                               .context = context});
   grpc::ServerWriteReactor<grpc::ByteBuffer>* reactor = stream->reactor();
   if (grpc::Status auth = rpc::CheckAuth(*context, token_); !auth.ok()) {
     stream->Finish(auth);

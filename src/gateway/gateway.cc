@@ -255,6 +255,16 @@ bool Gateway::Streams(size_t node, const std::string& endpoint) const {
   return flag != schema->second.struct_value().fields().end() && flag->second.bool_value();
 }
 
+bool Gateway::KnownEndpoint(const std::string& endpoint) const {
+  absl::MutexLock lock(&mu_);
+  bool listed = false;
+  for (const std::optional<jina::EndpointsProto>& known : endpoints_) {
+    if (!known.has_value()) return false;
+    for (const std::string& name : known->endpoints()) listed = listed || name == endpoint;
+  }
+  return listed;
+}
+
 std::unique_ptr<Gateway> Gateway::Part(const std::vector<size_t>& keep, size_t end) const {
   std::vector<std::optional<size_t>> index(nodes_.size());
   for (size_t i = 0; i < keep.size(); ++i) index[keep[i]] = i;

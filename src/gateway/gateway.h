@@ -68,6 +68,9 @@ class Gateway {
   // Whether `node` serves `endpoint` with a streaming (generator) endpoint, as its discovery
   // said (false while unknown).
   bool Streams(size_t node, const std::string& endpoint) const;
+  // Whether every node's endpoints are known, and one of them lists `endpoint` by name (what
+  // may be remembered about it: other names are a client's choice).
+  bool KnownEndpoint(const std::string& endpoint) const;
   // A gateway over the nodes `keep` only (a part of this graph, for streams): needs on nodes
   // left out are dropped, `end` is the node whose answer is the response; discovered endpoints
   // are kept. The routers are shared.

@@ -234,12 +234,16 @@ Status Batcher::Submit(Item item) {
     absl::MutexLock lock(&mu_);
     std::unique_ptr<Queue>& queue = queues_[key];
     if (queue == nullptr) queue = std::make_unique<Queue>(Queue{.endpoint = &endpoint->second});
-    if (options.max_queue_size > 0 && queue->requests >= options.max_queue_size) {
+    int& waiting = waiting_[endpoint->second.entry];
+    if (options.max_queue_size > 0 && waiting >= options.max_queue_size) {
       return absl::ResourceExhaustedError(absl::StrFormat(
-          "endpoint '%s': the dynamic batching queue for parameters %s holds %d requests "
-          "(max_queue_size)",
-          request.header().exec_endpoint(), ParametersJson(request), options.max_queue_size));
+          "endpoint '%s': dynamic batching holds %d requests not yet run (max_queue_size); "
+          "this one has parameters %s",
+          request.header().exec_endpoint(), options.max_queue_size, ParametersJson(request)));
     }
+    SHOAL_RETURN_IF_ERROR(runtime_->CheckRoom(waiting_total_));
+    ++waiting;
+    ++waiting_total_;
     const bool first = queue->requests == 0;
     if (first) queue->first = Clock::now();
     ++queue->requests;
@@ -356,6 +360,7 @@ void Batcher::Post(std::vector<Batch> batches) {
       Pending& pending = *slice.pending;
       if (pending.finished) continue;
       pending.finished = true;
+      Left(pending.endpoint->entry);
       pending.item.done(absl::UnavailableError("replica is shutting down"));
     }
     absl::MutexLock lock(&mu_);
@@ -374,6 +379,7 @@ bool Batcher::DropGone(Batch& batch) {
       const bool cancelled = !expired && pending.item.cancelled && pending.item.cancelled();
       if (expired || cancelled) {
         pending.finished = true;
+        Left(pending.endpoint->entry);
         runtime_->CountDropped();
         pending.item.done(expired ? absl::DeadlineExceededError(
                                         "the deadline passed while the request was queued")
@@ -472,9 +478,16 @@ void Batcher::WriteBack(Batch& batch, const jina::DataRequestProto& answer, bool
   }
 }
 
+void Batcher::Left(const internal::EndpointEntry* entry) {
+  absl::MutexLock lock(&mu_);
+  --waiting_[entry];
+  --waiting_total_;
+}
+
 void Batcher::Finish(Pending& pending) {
   if (pending.finished) return;
   pending.finished = true;
+  Left(pending.endpoint->entry);
   runtime_->CountProcessed();
   runtime_->RecordAnswered(*pending.endpoint->entry, pending.item.arrived, pending.failed);
   pending.item.done(pending.failed);

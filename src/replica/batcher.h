@@ -77,7 +77,8 @@ class Batcher {
   // request once prepared, when it has documents (one without any runs alone).
   bool Batches(std::string_view exec_endpoint) const;
   // Queues `item`. RESOURCE_EXHAUSTED naming the endpoint and the parameters when that queue
-  // holds max_queue_size requests (then `done` is not called).
+  // holds max_queue_size requests not yet run, or the replica max_queued_requests (then `done` is
+  // not called).
   Status Submit(Item item);
   // Flushes every queue now; later requests are flushed as they come. Idempotent.
   void Drain();
@@ -107,6 +108,8 @@ class Batcher {
   bool DropGone(Batch& batch);
   void WriteBack(Batch& batch, const jina::DataRequestProto& answer, bool failed);
   void Finish(Pending& pending);
+  // A request of `entry` left the batcher: answered, dropped, or refused at shutdown.
+  void Left(const internal::EndpointEntry* entry);
 
   // Constant after construction.
   ReplicaRuntime* const runtime_;
@@ -119,6 +122,10 @@ class Batcher {
       ABSL_GUARDED_BY(mu_);
   absl::CondVar wake_;  // the timer's: a queue was created or got an earlier deadline; stop
   int posted_ ABSL_GUARDED_BY(mu_) = 0;  // batches posted to the executor thread, not yet run
+  // Requests submitted and not yet answered or dropped (queued, or in a batch not yet run), per
+  // endpoint and in all: max_queue_size and the replica's max_queued_requests bound them.
+  absl::flat_hash_map<const internal::EndpointEntry*, int> waiting_ ABSL_GUARDED_BY(mu_);
+  size_t waiting_total_ ABSL_GUARDED_BY(mu_) = 0;
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread timer_;  // last: starts after the members above exist

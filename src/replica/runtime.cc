@@ -418,12 +418,17 @@ Status ReplicaRuntime::CheckDeadline(std::string_view endpoint,
       std::chrono::duration<double, std::milli>(typical).count()));
 }
 
-Status ReplicaRuntime::PostRequest(absl::AnyInvocable<void()> task) {
-  if (options_.max_queued > 0 && thread_.pending() >= options_.max_queued) {
+Status ReplicaRuntime::CheckRoom(size_t waiting) const {
+  if (options_.max_queued > 0 && thread_.pending() + waiting >= options_.max_queued) {
     return absl::ResourceExhaustedError(absl::StrCat("replica '", options_.name, "' has ",
                                                      options_.max_queued,
                                                      " requests queued (max_queued_requests)"));
   }
+  return absl::OkStatus();
+}
+
+Status ReplicaRuntime::PostRequest(absl::AnyInvocable<void()> task) {
+  SHOAL_RETURN_IF_ERROR(CheckRoom());
   if (!thread_.Post(std::move(task))) return absl::UnavailableError("replica is shutting down");
   return absl::OkStatus();
 }

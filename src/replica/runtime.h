@@ -47,6 +47,9 @@ class ReplicaRuntime {
   // Posts a request's work, unless max_queued requests already wait: RESOURCE_EXHAUSTED naming
   // the replica then (the router tries another replica), UNAVAILABLE while shutting down.
   Status PostRequest(absl::AnyInvocable<void()> task);
+  // PostRequest's limit: RESOURCE_EXHAUSTED naming max_queued_requests when the queued tasks
+  // and `waiting` more requests (held elsewhere, e.g. for a batch) reach it. Any thread.
+  Status CheckRoom(size_t waiting = 0) const;
 
   // Answers `request` in place: it becomes the response. Returns true when the Executor failed
   // (the response then carries an ERROR status, as Jina's workers answer). A request whose docs

@@ -10,6 +10,7 @@
 #include "src/common/strings.h"
 #include "src/replica/wire.h"
 #include "src/rpc/auth.h"
+#include "src/rpc/leader.h"
 #include "src/rpc/server_stream.h"
 #include "src/rpc/single_doc.h"
 #include "src/rpc/status.h"
@@ -66,7 +67,7 @@ void Serve(ReplicaRuntime& runtime, Call& call, ReplicaRuntime::Clock::time_poin
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* StreamDocService::stream_doc(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* bytes) {
-  std::shared_ptr<rpc::ServerStream> stream = rpc::ServerStream::Make({});
+  std::shared_ptr<rpc::ServerStream> stream = rpc::ServerStream::Make({.context = context});
   grpc::ServerWriteReactor<grpc::ByteBuffer>* reactor = stream->reactor();
   if (grpc::Status auth = rpc::CheckAuth(*context, token_); !auth.ok()) {
     stream->Finish(auth);
@@ -99,11 +100,16 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* StreamDocService::stream_doc(
              in_flight = InFlight(runtime->in_flight())] { Serve(*runtime, *call, arrived); });
         if (!posted.ok()) call->stream->Finish(rpc::ToGrpc(posted));
       },
-      [call, context](StatusOr<jina::DataRequestProto> answer) {
-        // Only a linearizable read that could not confirm the leadership ends here.
-        call->stream->Finish(
-            answer.ok() ? grpc::Status(grpc::StatusCode::INTERNAL, "a stream got a write's answer")
-                        : rpc::ToGrpc(answer.status(), *context));
+      [call](StatusOr<jina::DataRequestProto> answer) {
+        // Only a linearizable read that could not confirm the leadership ends here, maybe after
+        // the client left: the stream adds the leader hint while the call still lives.
+        if (answer.ok()) {
+          call->stream->Finish(
+              grpc::Status(grpc::StatusCode::INTERNAL, "a stream got a write's answer"));
+          return;
+        }
+        call->stream->Finish(rpc::ToGrpc(answer.status()),
+                             rpc::TrailingMetadataFor(answer.status()));
       });
   return reactor;
 }

@@ -29,6 +29,10 @@ void CallScope::Cancel() {
     }
     contexts_.clear();
     for (const auto& [endpoint, stream] : streams_) streams.push_back(stream);
+    for (const std::weak_ptr<DownstreamStream>& weak : replaced_) {
+      if (std::shared_ptr<DownstreamStream> stream = weak.lock()) streams.push_back(stream);
+    }
+    replaced_.clear();
   }
   // Outside `mu_`: gRPC may run a call's completion on this thread, which routes on.
   for (const auto& context : contexts) context->TryCancel();
@@ -66,6 +70,14 @@ std::shared_ptr<DownstreamStream> CallScope::StreamTo(
     std::shared_ptr<DownstreamStream>& slot = streams_[endpoint.get()];
     if (slot != nullptr && slot->open()) return slot;
     replaced = std::move(slot);
+    if (replaced != nullptr) {
+      // It takes no new messages but may still wait for answers: a cancel must reach it too.
+      replaced_.erase(
+          std::remove_if(replaced_.begin(), replaced_.end(),
+                         [](const std::weak_ptr<DownstreamStream>& s) { return s.expired(); }),
+          replaced_.end());
+      replaced_.push_back(replaced);
+    }
     slot = DownstreamStream::Open(endpoint, metadata, options_.deadline);
     opened = slot;
     cancelled = cancelled_;

@@ -68,6 +68,8 @@ class CallScope {
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::weak_ptr<grpc::ClientContext>> contexts_ ABSL_GUARDED_BY(mu_);
   std::map<const Endpoint*, std::shared_ptr<DownstreamStream>> streams_ ABSL_GUARDED_BY(mu_);
+  // Streams replaced in `streams_` (they took no more messages) that may still wait for answers.
+  std::vector<std::weak_ptr<DownstreamStream>> replaced_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace shoal::routing

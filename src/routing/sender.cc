@@ -81,10 +81,13 @@ class Call {
   // attempt failed so, the answer is UNAVAILABLE naming the replicas tried.
   bool Retryable(const grpc::Status& status) const {
     if (status.error_code() == grpc::StatusCode::UNAVAILABLE) return true;
-    // A replica whose queue is full (max_queued_requests): another one may have room. A request
+    // A replica whose queue is full (max_queued_requests, or a batching endpoint's
+    // max_queue_size): another one may have room. A request
     // over a limit (max_docs_per_request, the message size) is over it on every replica.
     if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
-      return status.error_message().find("(max_queued_requests)") != std::string::npos;
+      const std::string& message = status.error_message();
+      return message.find("(max_queued_requests)") != std::string::npos ||
+             message.find("(max_queue_size)") != std::string::npos;
     }
     return status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED &&
            options_.timeout.has_value() &&

@@ -1,5 +1,9 @@
 #include "src/rpc/leader.h"
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "absl/strings/cord.h"
 #include "src/rpc/status.h"
 
@@ -26,11 +30,16 @@ bool RefusedAsNotLeader(const grpc::ClientContext& context) {
   return context.GetServerTrailingMetadata().count(kLeaderKey) > 0;
 }
 
+std::vector<std::pair<std::string, std::string>> TrailingMetadataFor(const Status& status) {
+  if (status.code() != absl::StatusCode::kUnavailable) return {};
+  auto leader = status.GetPayload(kLeaderPayload);
+  if (!leader.has_value()) return {};
+  return {{kLeaderKey, std::string(*leader)}};
+}
+
 grpc::Status ToGrpc(const Status& status, grpc::ServerContextBase& context) {
-  if (status.code() == absl::StatusCode::kUnavailable) {
-    if (auto leader = status.GetPayload(kLeaderPayload); leader.has_value()) {
-      context.AddTrailingMetadata(kLeaderKey, std::string(*leader));
-    }
+  for (const auto& [key, value] : TrailingMetadataFor(status)) {
+    context.AddTrailingMetadata(key, value);
   }
   return ToGrpc(status);
 }

@@ -9,6 +9,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "shoal/status.h"
 
@@ -21,6 +23,10 @@ Status NotLeaderError(const std::string& message, const std::string& leader_addr
 
 // Whether `status` was made by NotLeaderError.
 bool IsNotLeader(const Status& status);
+
+// The trailing metadata ToGrpc(status, context) adds for `status` (the leader hint of a
+// NotLeaderError), for a server that finishes its call later.
+std::vector<std::pair<std::string, std::string>> TrailingMetadataFor(const Status& status);
 
 // After a call finished: whether the server refused it as "not the leader".
 bool RefusedAsNotLeader(const grpc::ClientContext& context);

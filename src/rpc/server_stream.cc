@@ -2,7 +2,9 @@
 // holds the stream until gRPC is done with the call, producers hold it for as long as they write.
 #include "src/rpc/server_stream.h"
 
+#include <string>
 #include <utility>
+#include <vector>
 
 namespace shoal::rpc {
 
@@ -39,30 +41,48 @@ bool ServerStream::Write(grpc::ByteBuffer message) { return Enqueue(std::move(me
 bool ServerStream::TryWrite(grpc::ByteBuffer message) { return Enqueue(std::move(message), false); }
 
 bool ServerStream::Enqueue(grpc::ByteBuffer message, bool wait) {
+  bool queued = false;
   {
     absl::MutexLock lock(&mu_);
-    if (wait) {
-      auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return cancelled_ || finish_asked_ || reactor_ == nullptr ||
-               (queue_.size() + (write_started_ ? 1 : 0) < options_.max_queued &&
-                queued_bytes_ < options_.max_queued_bytes);
-      };
-      mu_.Await(absl::Condition(&room));
+    auto room = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return cancelled_ || finish_asked_ || reactor_ == nullptr ||
+             (queue_.size() + (write_started_ ? 1 : 0) < options_.max_queued &&
+              queued_bytes_ < options_.max_queued_bytes);
+    };
+    if (wait && !mu_.AwaitWithTimeout(absl::Condition(&room), options_.max_write_wait)) {
+      StallCancelLocked();
     }
-    if (cancelled_ || finish_asked_ || reactor_ == nullptr) return false;
-    queued_bytes_ += message.Length();
-    queue_.push_back(std::move(message));
+    if (!cancelled_ && !finish_asked_ && reactor_ != nullptr) {
+      queued_bytes_ += message.Length();
+      queue_.push_back(std::move(message));
+      queued = true;
+    }
   }
   Pump();
-  return true;
+  return queued;
 }
 
-void ServerStream::Finish(grpc::Status status) {
+void ServerStream::StallCancelLocked() {
+  // The client read nothing for max_write_wait: its call ends. TryCancel may run OnCancel on
+  // this thread, so it is called without the lock; `cancelling_` keeps Pump from finishing the
+  // call (which would let gRPC free the context) until it returned.
+  cancelled_ = true;
+  if (options_.context == nullptr || reactor_ == nullptr || finished_) return;
+  cancelling_ = true;
+  mu_.Unlock();
+  options_.context->TryCancel();
+  mu_.Lock();
+  cancelling_ = false;
+}
+
+void ServerStream::Finish(grpc::Status status,
+                          std::vector<std::pair<std::string, std::string>> trailing) {
   {
     absl::MutexLock lock(&mu_);
     if (finish_asked_) return;
     finish_asked_ = true;
     status_ = std::move(status);
+    trailing_ = std::move(trailing);
   }
   Pump();
 }
@@ -85,7 +105,7 @@ void ServerStream::Pump() {
     absl::MutexLock lock(&mu_);
     // gRPC may delete the reactor once it is finished and no write is in flight, so neither is
     // started while another one may still be.
-    if (reactor_ == nullptr || finished_ || write_started_) return;
+    if (reactor_ == nullptr || finished_ || write_started_ || cancelling_) return;
     if (cancelled_) {
       finished_ = true;
       finish = grpc::Status::CANCELLED;
@@ -97,6 +117,11 @@ void ServerStream::Pump() {
     } else if (finish_asked_) {
       finished_ = true;
       finish = status_;
+      // The call is alive until its Finish (below): its context takes the metadata now.
+      if (options_.context != nullptr) {
+        for (const auto& [key, value] : trailing_)
+          options_.context->AddTrailingMetadata(key, value);
+      }
     } else {
       return;
     }

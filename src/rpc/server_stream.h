@@ -23,9 +23,13 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 namespace shoal::rpc {
 
@@ -40,6 +44,12 @@ class ServerStream : public std::enable_shared_from_this<ServerStream> {
     std::function<void()> on_sent;
     // Called once (outside any lock) when the call is cancelled.
     std::function<void()> on_cancel;
+    // The call's context: trailing metadata of Finish goes there, and a writer that waited
+    // `max_write_wait` for room cancels the call through it. Outlives the stream's reactor.
+    grpc::CallbackServerContext* context = nullptr;
+    // How long Write waits for the client to read; past it the call is cancelled (a client that
+    // keeps its connection open and reads nothing must not hold the producer forever).
+    absl::Duration max_write_wait = absl::Seconds(60);
   };
 
   // A stream for one call; return reactor() from the handler. A call refused at once (bad
@@ -55,8 +65,9 @@ class ServerStream : public std::enable_shared_from_this<ServerStream> {
   bool Write(grpc::ByteBuffer message);
   // Queues `message` without waiting; false once the call is cancelled or finished.
   bool TryWrite(grpc::ByteBuffer message);
-  // Ends the call with `status` once the queued messages are out. Once; later calls do nothing.
-  void Finish(grpc::Status status);
+  // Ends the call with `status` once the queued messages are out, with `trailing` metadata (added
+  // to Options::context just before). Once; later calls do nothing.
+  void Finish(grpc::Status status, std::vector<std::pair<std::string, std::string>> trailing = {});
   // Whether the call was cancelled (or ended): what is written now is dropped.
   bool cancelled() const;
   // Messages queued and not yet sent (the one being written included).
@@ -68,6 +79,7 @@ class ServerStream : public std::enable_shared_from_this<ServerStream> {
   friend class Reactor;
   explicit ServerStream(Options options) : options_(std::move(options)) {}
   bool Enqueue(grpc::ByteBuffer message, bool wait);
+  void StallCancelLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts writing the next message or finishes the call, if either is due. Called without the
   // lock held, after a change.
   void Pump();
@@ -84,8 +96,10 @@ class ServerStream : public std::enable_shared_from_this<ServerStream> {
   bool write_started_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool finish_asked_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;  // Finish called on the reactor
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;    // Finish called on the reactor
+  bool cancelling_ ABSL_GUARDED_BY(mu_) = false;  // StallCancelLocked is in TryCancel
   grpc::Status status_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<std::string, std::string>> trailing_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace shoal::rpc

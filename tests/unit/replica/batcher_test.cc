@@ -297,13 +297,38 @@ TEST_F(BatcherTest, AFullQueueRefusesWithResourceExhaustedNamingTheEndpoint) {
   EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(refused.message(), HasSubstr("/embed"));
   EXPECT_THAT(refused.message(), HasSubstr(R"({"tag":"t"})"));
-  // Another queue (other parameters) still takes requests.
+  // The bound is the endpoint's, whatever the parameters: memory stays bounded however many
+  // queues a client's parameters open.
   Outcome other;
-  absl::BlockingCounter other_done(1);
-  EXPECT_TRUE(Submit(Request("/embed", "d", 1, R"({"tag":"u"})"), &other, &other_done).ok());
+  EXPECT_EQ(Submit(Request("/embed", "d", 1, R"({"tag":"u"})"), &other, &done).code(),
+            absl::StatusCode::kResourceExhausted);
   batcher_->Drain();
   done.Wait();
-  other_done.Wait();
+  // Once they ran, there is room again.
+  Outcome later;
+  absl::BlockingCounter later_done(1);
+  EXPECT_TRUE(Submit(Request("/embed", "e", 1, R"({"tag":"u"})"), &later, &later_done).ok());
+  later_done.Wait();
+  EXPECT_TRUE(later.failed.ok());
+}
+
+// Requests already cut into batches but not yet run still count: with the executor busy, a
+// stream of requests that each fill a batch cannot pile up past max_queue_size. Before, the
+// count started again at every flush and the posted batches grew without bound.
+TEST_F(BatcherTest, BatchesWaitingForTheExecutorCountAgainstTheQueueSize) {
+  Start({{"/embed", {.preferred_batch_size = 1, .max_queue_size = 2}}});
+  absl::Notification release;
+  runtime_->Post([&] { release.WaitForNotification(); });  // the executor is busy
+  std::vector<Outcome> outcomes(3);
+  absl::BlockingCounter done(2);
+  ASSERT_TRUE(Submit(Request("/embed", "a", 1), &outcomes[0], &done).ok());
+  ASSERT_TRUE(Submit(Request("/embed", "b", 1), &outcomes[1], &done).ok());
+  Status refused = Submit(Request("/embed", "c", 1), &outcomes[2], &done);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted) << refused;
+  EXPECT_THAT(refused.message(), HasSubstr("(max_queue_size)"));
+  release.Notify();
+  done.Wait();
+  EXPECT_THAT(Sizes(), ElementsAre(1, 1));
 }
 
 TEST_F(BatcherTest, ARequestWhoseDeadlinePassedIsDroppedBeforeTheExecutorRuns) {
