@@ -420,7 +420,7 @@ TEST(PythonExecutorTest, AStatefulPythonExecutorSnapshotsAndRestores) {
   }
   ASSERT_GT(snapshots(0) * snapshots(1) * snapshots(2), 0u);
   const int pid = dep.replica_pid(0, 2);
-  std::filesystem::remove_all(tmp.path() / "kv" / "rep-2");
+  ASSERT_TRUE(testing::RemoveTree(tmp.path() / "kv" / "rep-2"));
   ASSERT_EQ(kill(pid, SIGKILL), 0);
   ASSERT_TRUE(dep.Post("/index", IdDocs(40, 3), {.request_size = 1, .stream = false}).ok());
   EXPECT_TRUE(Converge(addresses, "43"));
@@ -474,7 +474,7 @@ TEST(PythonExecutorTest, AStatefulPythonDeploymentFromYaml) {
   std::smatch pid;
   const std::string log = dep.Log();
   ASSERT_TRUE(std::regex_search(log, pid, std::regex("kvy/rep-2@([0-9]+)"))) << log;
-  std::filesystem::remove_all(tmp.path() / "kvy" / "rep-2");
+  ASSERT_TRUE(testing::RemoveTree(tmp.path() / "kvy" / "rep-2"));
   ASSERT_EQ(kill(std::stoi(pid[1]), SIGKILL), 0);
   ASSERT_TRUE(client->Post("/index", IdDocs(40, 3), {.request_size = 1}).ok()) << dep.Log();
   // The restarted replica's restore() ran on the snapshot of the first writes.

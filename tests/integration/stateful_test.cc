@@ -427,7 +427,7 @@ TEST(StatefulDeploymentTest, AWipedReplicaRejoinsThroughTheLeadersSnapshot) {
   // empty, and it rejoins.
   const int wiped = 2;
   const int pid = dep.replica_pid(0, wiped);
-  std::filesystem::remove_all(workspace / "wiped" / "rep-2");
+  ASSERT_TRUE(testing::RemoveTree(workspace / "wiped" / "rep-2"));
   ASSERT_EQ(kill(pid, SIGKILL), 0);
   ASSERT_TRUE(dep.Post("/index", Docs(5), {.request_size = 1, .stream = false}).ok());
   EXPECT_TRUE(Converge(dep, "66")) << ::testing::PrintToString(Counts(dep));

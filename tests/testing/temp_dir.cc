@@ -3,10 +3,13 @@
 
 #include <stdlib.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <system_error>
+#include <thread>
 
 namespace shoal::testing {
 
@@ -40,6 +43,17 @@ std::filesystem::path TempDir::Write(std::string_view name, std::string_view tex
   std::filesystem::create_directories(file.parent_path(), ignored);
   std::ofstream(file) << text;
   return file;
+}
+
+bool RemoveTree(const std::filesystem::path& dir) {
+  std::error_code error;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::filesystem::remove_all(dir, error);
+    if (!error && !std::filesystem::exists(dir)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::cerr << "cannot remove " << dir << ": " << error.message() << "\n";
+  return false;
 }
 
 }  // namespace shoal::testing

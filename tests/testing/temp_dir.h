@@ -31,6 +31,11 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// Removes the folder `dir` and everything in it while a live process may still write there (a
+// replica renaming a snapshot): an entry that vanishes or appears mid-way makes it try again,
+// up to a second. False (with the last error on stderr) when it could not.
+bool RemoveTree(const std::filesystem::path& dir);
+
 }  // namespace shoal::testing
 
 #endif  // SHOAL_TESTS_TESTING_TEMP_DIR_H_
