@@ -115,6 +115,11 @@ class Deployment {
   // `scale`). New replicas serve once ready (a stateful one has joined its shard's Raft group
   // and caught up); removed ones, the highest-numbered, leave the Raft group, then stop.
   Status Scale(int replicas);
+  // Moves the running Deployment to `options` without downtime (docs/deployments.md,
+  // "Updates"): a new `uses`, `uses_with` or `env` replaces the replicas one at a time (start
+  // the new one, wait until ready, move traffic, drain and stop the old one), rolled back
+  // when a new replica fails to become ready; keys that need no restart are applied in place.
+  Status Update(const DeploymentOptions& options);
 
   class Impl;
 

@@ -75,6 +75,8 @@ class Flow {
   // Changes the replicas of Executor `name` while the Flow runs (Jina's `Flow.scale`); the
   // gateway follows. See Deployment::Scale.
   Status Scale(const std::string& name, int replicas);
+  // Moves Executor `name` to `executor` while the Flow runs. See Deployment::Update.
+  Status Update(const std::string& name, const DeploymentOptions& executor);
   // host:port of every replica of Executor `name`, per shard (empty when unknown).
   std::vector<std::vector<std::string>> replica_addresses(const std::string& name) const;
 

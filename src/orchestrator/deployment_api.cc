@@ -171,6 +171,14 @@ Status Deployment::Scale(int replicas) {
   return impl_->running->deployment().Scale(replicas);
 }
 
+Status Deployment::Update(const DeploymentOptions& options) {
+  if (!impl_->running) {
+    return absl::FailedPreconditionError("Update() needs a started Deployment");
+  }
+  SHOAL_ASSIGN_OR_RETURN(config::DeploymentSpec spec, orchestrator::ToDeploymentSpec(options));
+  return impl_->running->deployment().Update(spec);
+}
+
 int Deployment::replica_pid(int shard, int replica) const {
   if (!impl_->running) return -1;
   return impl_->running->deployment().ReplicaPid(shard, replica);

@@ -145,6 +145,16 @@ Status Flow::Scale(const std::string& name, int replicas) {
   return deployment->Scale(replicas);
 }
 
+Status Flow::Update(const std::string& name, const DeploymentOptions& executor) {
+  if (!impl_->running) return absl::FailedPreconditionError("Update() needs a started Flow");
+  orchestrator::LocalDeployment* deployment = impl_->running->deployment(name);
+  if (deployment == nullptr) {
+    return absl::NotFoundError(absl::StrCat("the Flow has no Executor '", name, "'"));
+  }
+  SHOAL_ASSIGN_OR_RETURN(config::DeploymentSpec spec, orchestrator::ToDeploymentSpec(executor));
+  return deployment->Update(spec);
+}
+
 std::vector<std::vector<std::string>> Flow::replica_addresses(const std::string& name) const {
   if (!impl_->running) return {};
   orchestrator::LocalDeployment* deployment = impl_->running->deployment(name);

@@ -488,6 +488,28 @@ Status LocalDeployment::Scale(int replicas) {
   return absl::OkStatus();
 }
 
+Status LocalDeployment::Update(const config::DeploymentSpec& spec) {
+  SHOAL_ASSIGN_OR_RETURN(config::SpecChange change, config::DiffDeploymentSpecs(spec_, spec));
+  if (change.empty()) return absl::OkStatus();
+  if (supervisor_ == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("Deployment '", spec_.name, "' is external: its replicas run elsewhere"));
+  }
+  absl::MutexLock scale_lock(&scale_mu_);
+  if (!change.restart.empty()) SHOAL_RETURN_IF_ERROR(RollReplicasLocked(spec));
+  return ApplyInPlaceLocked(spec, change);
+}
+
+Status LocalDeployment::RollReplicasLocked(const config::DeploymentSpec& spec) {
+  return absl::UnimplementedError(absl::StrCat("Deployment '", spec.name, "': rolling updates"));
+}
+
+Status LocalDeployment::ApplyInPlaceLocked(const config::DeploymentSpec& spec,
+                                           const config::SpecChange& change) {
+  if (change.in_place.empty()) return absl::OkStatus();
+  return absl::UnimplementedError(absl::StrCat("Deployment '", spec.name, "': in-place changes"));
+}
+
 Status LocalDeployment::Grow(int shard, int from, int to, absl::Duration timeout) {
   for (int r = from; r < to; ++r) {
     std::vector<std::string> join;

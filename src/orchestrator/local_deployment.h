@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "shoal/status.h"
 #include "src/config/deployment_spec.h"
+#include "src/config/spec_change.h"
 #include "src/metrics/exposer.h"
 #include "src/orchestrator/autoscaler.h"
 #include "src/orchestrator/supervisor.h"
@@ -57,6 +58,11 @@ class LocalDeployment {
   // the highest-numbered ones leave (a stateful one leaves the Raft group first, then the
   // router), then stop. One Scale() at a time.
   Status Scale(int replicas);
+  // Moves the running Deployment to `spec` (docs/deployments.md, "Updates"): keys that need no
+  // restart are applied in place; a change of the replicas' command line or environment
+  // (`uses`, `uses_with`, `env`, ...) replaces the replicas one at a time, rolled back when a
+  // new one fails to become ready. One Update() or Scale() at a time.
+  Status Update(const config::DeploymentSpec& spec);
   // The port serving the router's metrics (spec.port_monitoring); 0 when it sets none.
   int metrics_port() const { return metrics_ == nullptr ? 0 : metrics_->port(); }
   void Stop();
@@ -92,6 +98,12 @@ class LocalDeployment {
   std::optional<std::pair<size_t, size_t>> SlotOf(size_t index) const;
   // Gives the router the shard's members as they are now.
   void SyncRouterLocked(size_t shard) ABSL_EXCLUSIVE_LOCKS_REQUIRED(members_mu_);
+  // Replaces every replica by one started from `spec`, one at a time (Update()).
+  Status RollReplicasLocked(const config::DeploymentSpec& spec)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);
+  // Applies the keys of `change.in_place` (Update()).
+  Status ApplyInPlaceLocked(const config::DeploymentSpec& spec, const config::SpecChange& change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);
   Status Grow(int shard, int from, int to, absl::Duration timeout);
   Status Shrink(int shard, int from, int to, absl::Duration timeout);
 
