@@ -2,12 +2,14 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/synchronization/mutex.h"
 #include "src/cli/commands.h"
 #if SHOAL_WITH_PYTHON
 #include "src/python/embed.h"
 #endif
 
 int main(int argc, char** argv) {
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 #if SHOAL_WITH_PYTHON
   shoal::python::InstallPythonExecutors();
 #endif
