@@ -9,6 +9,8 @@
 #endif
 
 int main(int argc, char** argv) {
+  // absl's deadlock detection (on in Debian's build of absl) takes a global lock on every mutex
+  // acquisition, which serializes the gateway's and the replica's threads. Tests keep it.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 #if SHOAL_WITH_PYTHON
   shoal::python::InstallPythonExecutors();
