@@ -18,6 +18,24 @@ bool TaskThread::Post(absl::AnyInvocable<void()> task) {
   return true;
 }
 
+bool TaskThread::RunOrPost(absl::AnyInvocable<void()> task) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return false;
+    if (!tasks_.empty() || running_ > 0) {
+      tasks_.push_back(std::move(task));
+      return true;
+    }
+    ++running_;
+    running_elsewhere_ = true;
+  }
+  task();
+  absl::MutexLock lock(&mu_);
+  --running_;
+  running_elsewhere_ = false;
+  return true;
+}
+
 size_t TaskThread::pending() const {
   absl::MutexLock lock(&mu_);
   return tasks_.size() + running_;
@@ -31,7 +49,9 @@ void TaskThread::Stop() {
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
 }
 
-bool TaskThread::HasWorkOrStopping() const { return !tasks_.empty() || stopping_; }
+bool TaskThread::HasWorkOrStopping() const {
+  return !running_elsewhere_ && (!tasks_.empty() || stopping_);
+}
 
 void TaskThread::Run() {
   pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());

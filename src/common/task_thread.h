@@ -12,7 +12,8 @@
 namespace shoal {
 
 // Thread-safe. Owned by whoever constructs it; Stop() (or the destructor) runs the tasks already
-// posted, then joins. Tasks posted after Stop() are dropped and Post returns false.
+// posted, then joins. Tasks posted after Stop() are dropped and Post returns false. Tasks never
+// overlap, including those RunOrPost runs on the caller's thread.
 class TaskThread {
  public:
   explicit TaskThread(std::string name);
@@ -21,6 +22,9 @@ class TaskThread {
   TaskThread& operator=(const TaskThread&) = delete;
 
   bool Post(absl::AnyInvocable<void()> task);
+  // Runs `task` at once on the calling thread when nothing is queued or running (the thread
+  // waits meanwhile), else posts it. Saves the two thread switches of a post to an idle thread.
+  bool RunOrPost(absl::AnyInvocable<void()> task);
   // Number of tasks posted and not yet finished.
   size_t pending() const;
   void Stop();
@@ -33,6 +37,7 @@ class TaskThread {
   mutable absl::Mutex mu_;
   std::deque<absl::AnyInvocable<void()>> tasks_ ABSL_GUARDED_BY(mu_);
   size_t running_ ABSL_GUARDED_BY(mu_) = 0;
+  bool running_elsewhere_ ABSL_GUARDED_BY(mu_) = false;  // RunOrPost runs a task
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;  // last: starts after the members above exist
 };

@@ -16,6 +16,10 @@ struct ExecutorClass {
   std::string name;
   internal::Factory factory;
   internal::EndpointTable endpoints;
+  // Whether a cheap call may run on the thread that received its request, when the replica has
+  // nothing else to run (ReplicaRuntime::PostRequest); calls never overlap either way. False
+  // for Python Executors: the interpreter's state stays on the executor thread.
+  bool inline_calls = true;
 };
 
 // Looks up a registered class; nullptr when unknown. The pointer stays valid for the life of the

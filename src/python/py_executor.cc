@@ -210,6 +210,7 @@ StatusOr<executor::LoadedExecutor> PyExecutor::Load(const executor::PythonUses& 
   py::gil_scoped_acquire gil;
   std::unique_ptr<PyExecutor> executor(new PyExecutor());
   auto cls = std::make_unique<executor::ExecutorClass>();
+  cls->inline_calls = false;
   try {
     py::object hosted = Runtime().attr("load")(
         uses.uses, ToList(uses.modules), uses.class_name, ToList(uses.search_path),

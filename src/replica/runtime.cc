@@ -204,7 +204,7 @@ ReplicaRuntime::ReplicaRuntime(executor::LoadedExecutor loaded, Options options)
     endpoint_metrics_.push_back(
         metrics::ForReplicaEndpoint(deployment_name_, options_.name, entry.name));
   }
-  typical_run_.assign(cls_->endpoints.entries.size(), Clock::duration::zero());
+  typical_run_ = std::make_unique<std::atomic<int64_t>[]>(cls_->endpoints.entries.size());
   in_flight_ = metrics::ReplicaInFlight(deployment_name_, options_.name);
   dropped_metric_ = metrics::ReplicaDropped(deployment_name_, options_.name);
 }
@@ -333,8 +333,12 @@ bool ReplicaRuntime::Call(const internal::EndpointEntry& entry, internal::Reques
   const size_t index = &entry - cls_->endpoints.entries.data();
   // A call cut short because its caller left says nothing about how long the endpoint takes.
   if (!state.cancelled || !state.cancelled()) {
-    Clock::duration& typical = typical_run_[index];
-    typical += (Clock::now() - started - typical) / 8;
+    // The first call sets the average; later ones move it by an eighth of the difference.
+    const Clock::duration took = Clock::now() - started;
+    const Clock::duration typical(typical_run_[index].load(std::memory_order_relaxed));
+    const Clock::duration next =
+        typical == Clock::duration::zero() ? took : typical + (took - typical) / 8;
+    typical_run_[index].store(std::max<int64_t>(next.count(), 1), std::memory_order_relaxed);
   }
   if (status.ok()) return false;
   std::optional<executor::ExceptionInfo> exception = executor::ExceptionOf(status);
@@ -397,9 +401,10 @@ Status ReplicaRuntime::CheckDeadline(std::string_view endpoint,
                                      std::chrono::system_clock::time_point deadline) const {
   if (deadline == std::chrono::system_clock::time_point::max()) return absl::OkStatus();
   const internal::EndpointEntry* entry = Find(endpoint);
-  const Clock::duration typical = entry == nullptr
-                                      ? Clock::duration::zero()
-                                      : typical_run_[entry - cls_->endpoints.entries.data()];
+  const Clock::duration typical(
+      entry == nullptr
+          ? 0
+          : typical_run_[entry - cls_->endpoints.entries.data()].load(std::memory_order_relaxed));
   const auto left = deadline - std::chrono::system_clock::now();
   // Room for a call somewhat slower than usual, and for the answer's way back (through a
   // gateway, to the client), so that what starts also arrives in time.
@@ -427,10 +432,22 @@ Status ReplicaRuntime::CheckRoom(size_t waiting) const {
   return absl::OkStatus();
 }
 
-Status ReplicaRuntime::PostRequest(absl::AnyInvocable<void()> task) {
+Status ReplicaRuntime::PostRequest(absl::AnyInvocable<void()> task, std::string_view endpoint) {
   SHOAL_RETURN_IF_ERROR(CheckRoom());
-  if (!thread_.Post(std::move(task))) return absl::UnavailableError("replica is shutting down");
+  const bool posted =
+      CheapCall(endpoint) ? thread_.RunOrPost(std::move(task)) : thread_.Post(std::move(task));
+  if (!posted) return absl::UnavailableError("replica is shutting down");
   return absl::OkStatus();
+}
+
+bool ReplicaRuntime::CheapCall(std::string_view endpoint) const {
+  if (endpoint.empty() || !cls_->inline_calls) return false;
+  const internal::EndpointEntry* entry = Find(endpoint);
+  if (entry == nullptr) return false;
+  const Clock::duration typical(
+      typical_run_[entry - cls_->endpoints.entries.data()].load(std::memory_order_relaxed));
+  // 0: never called yet, so not known to be cheap.
+  return typical > Clock::duration::zero() && typical < kInlineBelow;
 }
 
 StatusOr<bool> ReplicaRuntime::Process(jina::DataRequestProto& request, Clock::time_point arrived,

@@ -45,8 +45,13 @@ class ReplicaRuntime {
   bool Post(absl::AnyInvocable<void()> task) { return thread_.Post(std::move(task)); }
   size_t pending() const { return thread_.pending(); }
   // Posts a request's work, unless max_queued requests already wait: RESOURCE_EXHAUSTED naming
-  // the replica then (the router tries another replica), UNAVAILABLE while shutting down.
-  Status PostRequest(absl::AnyInvocable<void()> task);
+  // the replica then (the router tries another replica), UNAVAILABLE while shutting down. With
+  // `endpoint` (the request's), when the Executor allows it (ExecutorClass::inline_calls) and the
+  // endpoint's calls usually take under kInlineBelow, the work runs at once on the calling thread
+  // if the executor thread has nothing to do: a cheap call then costs no thread switch. Only
+  // for work that does not block on a client (not a stream_doc).
+  Status PostRequest(absl::AnyInvocable<void()> task, std::string_view endpoint = {});
+  static constexpr std::chrono::microseconds kInlineBelow{200};
   // PostRequest's limit: RESOURCE_EXHAUSTED naming max_queued_requests when the queued tasks
   // and `waiting` more requests (held elsewhere, e.g. for a batch) reach it. Any thread.
   Status CheckRoom(size_t waiting = 0) const;
@@ -130,6 +135,8 @@ class ReplicaRuntime {
 
  private:
   const internal::EndpointEntry* Find(std::string_view endpoint) const;
+  // Whether work for `endpoint` may run on the posting thread (PostRequest).
+  bool CheapCall(std::string_view endpoint) const;
   // Calls the endpoint; a streaming one writes to `out`, or, without `out`, once per document
   // with what it writes collected as the answer.
   bool Run(const internal::EndpointEntry& entry, internal::RequestState& state,
@@ -147,9 +154,9 @@ class ReplicaRuntime {
   const executor::ExecutorClass* cls_;
   std::string deployment_name_;                             // options_.name up to the first '/'
   std::vector<metrics::EndpointMetrics> endpoint_metrics_;  // parallel to cls_->endpoints
-  // Running average of each endpoint's execution time; parallel to cls_->endpoints. Owned by
-  // the executor thread.
-  std::vector<Clock::duration> typical_run_;
+  // Running average of each endpoint's execution time (Clock ticks; 0 until the first call);
+  // parallel to cls_->endpoints. Written by the calls, read from any thread.
+  std::unique_ptr<std::atomic<int64_t>[]> typical_run_;
   metrics::Gauge in_flight_;
   metrics::Counter dropped_metric_;
   std::atomic<uint64_t> dropped_{0};

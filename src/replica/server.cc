@@ -178,9 +178,11 @@ class ReplicaStream : public rpc::CallStream {
             })) {
       return;
     }
-    Status posted =
-        runtime_->PostRequest([this, sequence, message, arrived = ReplicaRuntime::Clock::now(),
-                               in_flight = InFlight(runtime_->in_flight())]() mutable {
+    // A view into the message, which the task below co-owns: PostRequest reads it first.
+    const std::string_view endpoint = proto->header().exec_endpoint();
+    Status posted = runtime_->PostRequest(
+        [this, sequence, message, arrived = ReplicaRuntime::Clock::now(),
+         in_flight = InFlight(runtime_->in_flight())]() mutable {
           if (Status run =
                   BeforeRunning(*runtime_, cancelled(), *message->proto, context()->deadline());
               !run.ok()) {
@@ -190,7 +192,8 @@ class ReplicaStream : public rpc::CallStream {
           StatusOr<bool> executor_failed =
               runtime_->Process(*message->proto, arrived, message, [this] { return cancelled(); });
           Answer(sequence, std::move(message), executor_failed.status());
-        });
+        },
+        endpoint);
     if (!posted.ok()) Answer(sequence, std::move(message), posted);
   }
 
@@ -358,26 +361,29 @@ class ReplicaServer::Services {
               [reactor](const Status& refused) { reactor->Finish(rpc::ToGrpc(refused)); })) {
         return;
       }
-      Status posted = runtime_->PostRequest([this, context, reactor, request = std::move(request),
-                                             response, arrived = ReplicaRuntime::Clock::now(),
-                                             in_flight = InFlight(runtime_->in_flight())] {
-        // The client gave up, its deadline passed, or the drain's grace ran out while the
-        // request waited: the Executor does not run it.
-        if (Status run = BeforeRunning(*runtime_, context->IsCancelled(), *request->proto,
-                                       context->deadline());
-            !run.ok()) {
-          reactor->Finish(rpc::ToGrpc(run));
-          return;
-        }
-        StatusOr<bool> executor_failed =
-            runtime_->Process(*request->proto, arrived, request, CallerGone(context));
-        if (!executor_failed.ok()) {
-          reactor->Finish(rpc::ToGrpc(executor_failed.status()));
-          return;
-        }
-        if (*executor_failed) context->AddTrailingMetadata("is-error", "true");
-        FinishWith(reactor, *request->proto, response);
-      });
+      // A view into the request, which the task below owns: PostRequest reads it first.
+      const std::string_view endpoint = request->proto->header().exec_endpoint();
+      Status posted = runtime_->PostRequest(
+          [this, context, reactor, request = std::move(request), response,
+           arrived = ReplicaRuntime::Clock::now(), in_flight = InFlight(runtime_->in_flight())] {
+            // The client gave up, its deadline passed, or the drain's grace ran out while the
+            // request waited: the Executor does not run it.
+            if (Status run = BeforeRunning(*runtime_, context->IsCancelled(), *request->proto,
+                                           context->deadline());
+                !run.ok()) {
+              reactor->Finish(rpc::ToGrpc(run));
+              return;
+            }
+            StatusOr<bool> executor_failed =
+                runtime_->Process(*request->proto, arrived, request, CallerGone(context));
+            if (!executor_failed.ok()) {
+              reactor->Finish(rpc::ToGrpc(executor_failed.status()));
+              return;
+            }
+            if (*executor_failed) context->AddTrailingMetadata("is-error", "true");
+            FinishWith(reactor, *request->proto, response);
+          },
+          endpoint);
       if (!posted.ok()) reactor->Finish(rpc::ToGrpc(posted));
     }
 

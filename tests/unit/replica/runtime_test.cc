@@ -4,6 +4,7 @@
 
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/synchronization/notification.h"
@@ -178,6 +179,62 @@ class CollectedWriter : public DocWriter {
  private:
   size_t limit_;
 };
+
+// Where PostRequest runs a request's work for `uses`: true on the posting thread. The work
+// processes the request, as the server's does, so that the runtime learns the endpoint's cost.
+bool RunsOnThePostingThread(ReplicaRuntime& runtime, const jina::DataRequestProto& request) {
+  absl::Notification done;
+  std::thread::id ran_on;
+  jina::DataRequestProto copy = request;
+  Status posted = runtime.PostRequest(
+      [&] {
+        ran_on = std::this_thread::get_id();
+        (void)runtime.Process(copy);
+        done.Notify();
+      },
+      request.header().exec_endpoint());
+  EXPECT_TRUE(posted.ok()) << posted;
+  done.WaitForNotification();
+  return ran_on == std::this_thread::get_id();
+}
+
+jina::DataRequestProto OneDoc(const std::string& endpoint) {
+  jina::DataRequestProto request;
+  request.mutable_header()->set_exec_endpoint(endpoint);
+  DocList(request.mutable_data()->mutable_docs()).Add();
+  return request;
+}
+
+std::unique_ptr<ReplicaRuntime> RuntimeOf(const std::string& uses, const Params& with) {
+  StatusOr<executor::LoadedExecutor> loaded = executor::LoadExecutor(uses, with);
+  EXPECT_TRUE(loaded.ok()) << loaded.status();
+  return std::make_unique<ReplicaRuntime>(std::move(loaded).value(),
+                                          ReplicaRuntime::Options{.name = "x/rep-0"});
+}
+
+TEST(InlineCallsTest, ACheapEndpointRunsOnThePostingThreadOnceItsCostIsKnown) {
+  std::unique_ptr<ReplicaRuntime> runtime = RuntimeOf("Echo", Params());
+  // Never called: its cost is unknown, so it goes to the executor thread.
+  EXPECT_FALSE(RunsOnThePostingThread(*runtime, OneDoc("/")));
+  EXPECT_TRUE(RunsOnThePostingThread(*runtime, OneDoc("/")));
+  // Without an endpoint (work that may block on a client), always the executor thread.
+  absl::Notification done;
+  std::thread::id ran_on;
+  ASSERT_TRUE(runtime
+                  ->PostRequest([&] {
+                    ran_on = std::this_thread::get_id();
+                    done.Notify();
+                  })
+                  .ok());
+  done.WaitForNotification();
+  EXPECT_NE(ran_on, std::this_thread::get_id());
+}
+
+TEST(InlineCallsTest, AnEndpointThatTakesLongerStaysOnTheExecutorThread) {
+  // 2 ms per call: ten times kInlineBelow.
+  std::unique_ptr<ReplicaRuntime> runtime = RuntimeOf("Sleep", *Params::FromJson(R"({"ms": 2})"));
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(RunsOnThePostingThread(*runtime, OneDoc("/")));
+}
 
 class StreamRuntimeTest : public ::testing::Test {
  protected:
