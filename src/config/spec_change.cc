@@ -33,6 +33,10 @@ Key Proto(const char* name, Kind kind, google::protobuf::Struct DeploymentSpec::
              }};
 }
 
+bool SamePolling(const DeploymentSpec& a, const DeploymentSpec& b) {
+  return a.polling_default == b.polling_default && a.polling == b.polling;
+}
+
 const std::vector<Key>& Keys() {
   using S = DeploymentSpec;
   static const std::vector<Key>* keys = new std::vector<Key>{
@@ -78,10 +82,7 @@ const std::vector<Key>& Keys() {
       Plain("timeout_send", Kind::kInPlace, &S::timeout_send_ms),
       Plain("timeout_ready", Kind::kInPlace, &S::timeout_ready_ms),
       Plain("retries", Kind::kInPlace, &S::retries),
-      Key{"polling", Kind::kInPlace,
-          [](const S& a, const S& b) {
-            return a.polling_default == b.polling_default && a.polling == b.polling;
-          }},
+      Key{"polling", Kind::kInPlace, &SamePolling},
       Plain("load_balancing", Kind::kInPlace, &S::load_balancing),
       Plain("autoscaling", Kind::kInPlace, &S::autoscaling),
   };
@@ -106,8 +107,8 @@ StatusOr<SpecChange> DiffDeploymentSpecs(const DeploymentSpec& from, const Deplo
       case Kind::kRefused: {
         auto where = to.origin.find(key.name);
         return absl::InvalidArgumentError(absl::StrCat(
-            where == to.origin.end() ? "" : where->second + ": ", "Deployment '", from.name,
-            "': '", key.name,
+            where == to.origin.end() ? "" : where->second + ": ", "Deployment '", from.name, "': '",
+            key.name,
             "' cannot change while the Deployment runs (stop it and start it again with the new "
             "value)"));
       }
