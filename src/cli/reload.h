@@ -51,6 +51,7 @@ class Reloader {
 
  private:
   void Run();
+  bool Woken() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return pending_ || stopping_; }
 
   const std::string status_file_;
   const std::function<Status()> reload_;

@@ -15,13 +15,16 @@ namespace shoal::orchestrator {
 Status LocalDeployment::Update(const config::DeploymentSpec& spec) {
   absl::MutexLock update_lock(&update_mu_);
   config::DeploymentSpec target = spec;
-  if (target.autoscaling.has_value()) {
-    // The autoscaler owns the count: the running one stays, within the new bounds.
-    absl::MutexLock scale_lock(&scale_mu_);
-    target.replicas = std::clamp(spec_.replicas, target.autoscaling->min_replicas,
-                                 target.autoscaling->max_replicas);
+  config::SpecChange change;
+  {
+    absl::MutexLock scale_lock(&scale_mu_);  // the autoscaler's Scale() changes spec_.replicas
+    if (target.autoscaling.has_value()) {
+      // The autoscaler owns the count: the running one stays, within the new bounds.
+      target.replicas = std::clamp(spec_.replicas, target.autoscaling->min_replicas,
+                                   target.autoscaling->max_replicas);
+    }
+    SHOAL_ASSIGN_OR_RETURN(change, config::DiffDeploymentSpecs(spec_, target));
   }
-  SHOAL_ASSIGN_OR_RETURN(config::SpecChange change, config::DiffDeploymentSpecs(spec_, target));
   if (change.empty()) return absl::OkStatus();
   if (supervisor_ == nullptr) {
     return absl::FailedPreconditionError(
