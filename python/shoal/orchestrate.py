@@ -354,6 +354,7 @@ class Deployment(_Orchestration):
             _cleanup(None, uses_files)
             raise
         self.name = options['name']
+        self._kwargs = dict(kwargs)
         self._adopt(_shoal.Deployment(options), uses_files)
 
     @classmethod
@@ -361,6 +362,7 @@ class Deployment(_Orchestration):
         """A Deployment from a Deployment YAML (Jina's ``jtype: Deployment`` + ``with:``)."""
         deployment = cls.__new__(cls)
         deployment.name = None
+        deployment._kwargs = None
         deployment._adopt(_shoal.Deployment.load_config(os.fspath(path)), _Uses())
         return deployment
 
@@ -375,6 +377,20 @@ class Deployment(_Orchestration):
 
     def scale(self, replicas):
         self._native.scale(int(replicas))
+
+    def update(self, **kwargs):
+        """Moves the running Deployment to its keys with `kwargs` changed, without downtime:
+        keys such as replicas, timeout_send, retries, polling or autoscaling apply in place; a
+        new uses, uses_with or env replaces the replicas one at a time. Keys that cannot change
+        while it runs (name, shards, port, ...) raise ValueError naming the key."""
+        if self._kwargs is None:
+            raise TypeError('Deployment.update(): only for a Deployment made with '
+                            'Deployment(...); for one from load_config, edit the YAML and '
+                            'run `shoal rollout`')
+        merged = {**self._kwargs, **kwargs}
+        options = _deployment_options('Deployment.update()', self._uses_files, merged)
+        self._native.update(options)
+        self._kwargs = merged
 
 
 # Flow keys every Executor inherits unless it sets its own (as Jina's Flow `with:`).
@@ -401,13 +417,14 @@ class Flow(_Orchestration):
                 options[key] = kwargs.pop(key)
         _check_extra_keys('Flow()', kwargs)
         self._names = []
+        self._kwargs = {}
         self._adopt(_shoal.Flow(options), _Uses())
 
     @classmethod
     def load_config(cls, path):
         """A Flow from a Flow YAML (``jtype: Flow``, ``with:``, ``executors:``)."""
         flow = cls.__new__(cls)
-        flow._defaults, flow._names = {}, []
+        flow._defaults, flow._names, flow._kwargs = {}, [], {}
         flow._adopt(_shoal.Flow.load_config(os.fspath(path)), _Uses())
         return flow
 
@@ -423,6 +440,7 @@ class Flow(_Orchestration):
                                       merged, in_flow=True)
         self._native.add(options)
         self._names.append(options['name'])
+        self._kwargs[options['name']] = merged
         return self
 
     def needs(self, needs, name='joiner', **kwargs):
@@ -450,3 +468,14 @@ class Flow(_Orchestration):
 
     def scale(self, name, replicas):
         self._native.scale(name, int(replicas))
+
+    def update(self, name, **kwargs):
+        """Moves Executor `name` of the running Flow to its keys with `kwargs` changed; see
+        Deployment.update. Only for Executors added with add()."""
+        if name not in self._kwargs:
+            raise KeyError(f'Flow.update(): no Executor {name!r} added with add()')
+        merged = {**self._kwargs[name], **kwargs}
+        options = _deployment_options(f'Flow.update(name={name!r})', self._uses_files, merged,
+                                      in_flow=True)
+        self._native.update(name, options)
+        self._kwargs[name] = merged

@@ -24,6 +24,7 @@ Command AddPingCommand(CLI::App& app);        // shoal ping host:port
 Command AddRaftCommand(CLI::App& app);        // shoal raft add|remove --id X --via a,b,c
 Command AddPostCommand(CLI::App& app);        // shoal post host:port --on /x ...
 Command AddExportCommand(CLI::App& app);      // shoal export kubernetes|docker-compose f.yml out
+Command AddRolloutCommand(CLI::App& app);     // shoal rollout d.yml --pid PID
 
 // The server-side security flags of `shoal executor` and `shoal gateway`: --ssl-certfile,
 // --ssl-keyfile, --ssl-cafile (mTLS), --auth-token-file, --no-reflection.

@@ -2,6 +2,8 @@
 // `shoal gateway --uses f.yml --deployments-addresses JSON`: runs only the gateway, for
 // Deployments that run elsewhere (what a Kubernetes gateway pod runs). Both print
 // `ready port=<n>` (the first protocol's port) once they serve.
+#include <unistd.h>
+
 #include <climits>
 #include <csignal>
 #include <iostream>
@@ -9,6 +11,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "src/cli/commands.h"
+#include "src/cli/reload.h"
 #include "src/cli/signals.h"
 #include "src/common/log.h"
 #include "src/config/flow_yaml.h"
@@ -29,6 +32,7 @@ struct FlowFlags {
   TlsFiles tls;  // the gateway's client-facing TLS (overrides ssl_certfile/keyfile)
   std::string auth_token_file;
   bool no_reflection = false;
+  std::string status_file;  // flow only: SIGHUP reload outcomes
 };
 
 // The command line's security flags over the YAML's: TLS files, and the token from
@@ -109,45 +113,69 @@ int Serve(StatusOr<std::unique_ptr<RunningFlow>> running, int stop_signals) {
   return 0;
 }
 
+// The Flow's YAML with the command line over it, at the start and at each reload.
+StatusOr<config::FlowSpec> LoadSpec(const FlowFlags& flags, bool gateway_only) {
+  SHOAL_ASSIGN_OR_RETURN(config::FlowSpec spec, config::LoadFlowYaml(flags.uses));
+  for (const std::string& warning : spec.warnings) SHOAL_LOG_WARNING("%s", warning);
+  for (const config::DeploymentSpec& executor : spec.executors) {
+    for (const std::string& warning : executor.warnings) SHOAL_LOG_WARNING("%s", warning);
+  }
+  if (gateway_only) SHOAL_RETURN_IF_ERROR(UseAddresses(spec, flags.addresses));
+  if (flags.port.has_value()) {
+    if (spec.ports.empty()) spec.ports.resize(spec.protocols.size(), 0);
+    spec.ports[0] = *flags.port;
+  }
+  if (flags.host.has_value()) spec.host = *flags.host;
+  if (flags.max_message_size.has_value()) {
+    spec.grpc_server_limits.max_receive_message_bytes = *flags.max_message_size;
+  }
+  SHOAL_RETURN_IF_ERROR(ApplySecurityFlags(flags, spec));
+  return spec;
+}
+
+// Serves a Flow of local Deployments; SIGHUP reloads the YAML and updates the Executors that
+// changed, one at a time.
+int ServeLocal(const FlowFlags& flags, const config::FlowSpec& spec, int stop_signals) {
+  orchestrator::LocalFlow::Options options;
+  options.local.max_replicas = flags.max_replicas;
+  StatusOr<std::unique_ptr<orchestrator::LocalFlow>> running =
+      orchestrator::LocalFlow::Start(spec, options);
+  if (!running.ok()) {
+    SHOAL_LOG_ERROR("%s", running.status().message());
+    return 1;
+  }
+  orchestrator::LocalFlow& flow = **running;
+  Reloader reloader(flags.status_file.empty() ? DefaultStatusFile(getpid()) : flags.status_file,
+                    [&flags, &flow]() -> Status {
+                      SHOAL_ASSIGN_OR_RETURN(config::FlowSpec reloaded,
+                                             LoadSpec(flags, /*gateway_only=*/false));
+                      return flow.UpdateExecutors(reloaded);
+                    });
+  std::cout << "ready port=" << flow.ports().front() << std::endl;
+  int signal = WaitForStopSignal(stop_signals);
+  for (; signal == SIGHUP; signal = WaitForStopSignal(stop_signals)) reloader.Request();
+  SHOAL_LOG_INFO("got %s: draining", signal == SIGINT ? "SIGINT" : "SIGTERM");
+  reloader.RequestStop();
+  flow.Stop();
+  reloader.Join();
+  SHOAL_LOG_INFO("stopped");
+  return 0;
+}
+
 int RunFlow(const FlowFlags& flags, bool gateway_only) {
-  const int stop_signals = InstallStopSignals();
-  StatusOr<config::FlowSpec> spec = config::LoadFlowYaml(flags.uses);
+  const int stop_signals = InstallStopSignals(/*reload=*/!gateway_only);
+  StatusOr<config::FlowSpec> spec = LoadSpec(flags, gateway_only);
   if (!spec.ok()) {
     SHOAL_LOG_ERROR("%s", spec.status().message());
     return 2;
   }
   SetLogName(spec->name);
-  for (const std::string& warning : spec->warnings) SHOAL_LOG_WARNING("%s", warning);
-  for (const config::DeploymentSpec& executor : spec->executors) {
-    for (const std::string& warning : executor.warnings) SHOAL_LOG_WARNING("%s", warning);
-  }
-  if (gateway_only) {
-    Status used = UseAddresses(*spec, flags.addresses);
-    if (!used.ok()) {
-      SHOAL_LOG_ERROR("%s", used.message());
-      return 2;
-    }
-  }
-  if (flags.port.has_value()) {
-    if (spec->ports.empty()) spec->ports.resize(spec->protocols.size(), 0);
-    spec->ports[0] = *flags.port;
-  }
-  if (flags.host.has_value()) spec->host = *flags.host;
-  if (flags.max_message_size.has_value()) {
-    spec->grpc_server_limits.max_receive_message_bytes = *flags.max_message_size;
-  }
-  if (Status secured = ApplySecurityFlags(flags, *spec); !secured.ok()) {
-    SHOAL_LOG_ERROR("%s", secured.message());
-    return 2;
-  }
   if (gateway_only) {
     return Serve(orchestrator::RemoteFlow::Start(
                      *spec, orchestrator::RemoteFlow::Options{.max_replicas = flags.max_replicas}),
                  stop_signals);
   }
-  orchestrator::LocalFlow::Options options;
-  options.local.max_replicas = flags.max_replicas;
-  return Serve(orchestrator::LocalFlow::Start(*spec, options), stop_signals);
+  return ServeLocal(flags, *spec, stop_signals);
 }
 
 void AddCommonFlags(CLI::App* sub, FlowFlags& flags) {
@@ -173,6 +201,9 @@ Command AddFlowCommand(CLI::App& app) {
                   "Most replica processes (replicas x shards) each Executor may start")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  sub->add_option("--status-file", flags->status_file,
+                  "Where the outcome of each SIGHUP reload is written, for `shoal rollout` "
+                  "(default: $XDG_RUNTIME_DIR or /tmp, shoal-<pid>.status)");
   return {sub, [flags] { return RunFlow(*flags, /*gateway_only=*/false); }};
 }
 

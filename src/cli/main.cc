@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
       shoal::cli::AddFlowCommand(app),     shoal::cli::AddGatewayCommand(app),
       shoal::cli::AddPingCommand(app),     shoal::cli::AddRaftCommand(app),
       shoal::cli::AddPostCommand(app),     shoal::cli::AddExportCommand(app),
+      shoal::cli::AddRolloutCommand(app),
   };
   CLI11_PARSE(app, argc, argv);
   for (const shoal::cli::Command& command : commands) {

@@ -27,8 +27,9 @@ inline void OnStopSignal(int signal) {
 }  // namespace signals_internal
 
 // Call once, early in main's command. Returns the pipe's read end for WaitForStopSignal, or -1
-// when the pipe cannot be made (the signals then keep their default action).
-inline int InstallStopSignals() {
+// when the pipe cannot be made (the signals then keep their default action). With `reload`,
+// SIGHUP comes through the pipe too.
+inline int InstallStopSignals(bool reload = false) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return -1;
   signals_internal::write_end = fds[1];
@@ -38,10 +39,12 @@ inline int InstallStopSignals() {
   action.sa_flags = SA_RESTART;
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+  if (reload) sigaction(SIGHUP, &action, nullptr);
   return fds[0];
 }
 
-// Blocks until SIGINT or SIGTERM arrived; returns which (SIGTERM when it cannot tell).
+// Blocks until SIGINT, SIGTERM (or SIGHUP, see InstallStopSignals) arrived; returns which
+// (SIGTERM when it cannot tell).
 inline int WaitForStopSignal(int read_end) {
   if (read_end < 0) {
     pause();

@@ -31,6 +31,7 @@ struct AutoscalingConfig {
   // both.
   double upscaling_factor = 1;
   double downscaling_factor = 1;
+  bool operator==(const AutoscalingConfig&) const = default;
 };
 
 // Reads `autoscaling` written as a map. Keys are Ray Serve's (`upscale_delay_s`), and also

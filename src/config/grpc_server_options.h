@@ -23,6 +23,7 @@ inline constexpr int kDefaultMaxDocsPerRequest = 10000;
 struct GrpcServerLimits {
   std::optional<int> max_receive_message_bytes;  // grpc.max_receive_message_length
   std::optional<int> max_send_message_bytes;     // grpc.max_send_message_length
+  bool operator==(const GrpcServerLimits&) const = default;
 };
 
 // Reads `{grpc.max_receive_message_length: N, grpc.max_send_message_length: N}` (null: none).

@@ -152,6 +152,12 @@ Status Flow::Update(const std::string& name, const DeploymentOptions& executor) 
     return absl::NotFoundError(absl::StrCat("the Flow has no Executor '", name, "'"));
   }
   SHOAL_ASSIGN_OR_RETURN(config::DeploymentSpec spec, orchestrator::ToDeploymentSpec(executor));
+  // As Add() gave it: the Flow's security settings unless it has its own, and its place in the
+  // graph unless it names one.
+  if (spec.auth_token.empty()) spec.auth_token = impl_->spec.auth_token;
+  if (!spec.internal_tls.enabled()) spec.internal_tls = impl_->internal_tls;
+  if (!impl_->spec.reflection) spec.reflection = false;
+  if (spec.needs.empty()) spec.needs = deployment->spec().needs;
   return deployment->Update(spec);
 }
 

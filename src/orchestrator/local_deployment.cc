@@ -124,7 +124,8 @@ StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
 }
 
 void LocalDeployment::StartAutoscaler() {
-  if (!spec_.autoscaling || supervisor_ == nullptr) return;
+  absl::MutexLock lock(&autoscaler_mu_);
+  if (!spec_.autoscaling || supervisor_ == nullptr || stopped_ || autoscaler_ != nullptr) return;
   routing::DeploymentRouter* router = router_.get();
   Autoscaler::Target target{
       .deployment = spec_.name,
@@ -451,6 +452,11 @@ void LocalDeployment::SyncRouterLocked(size_t shard) {
 }
 
 Status LocalDeployment::Scale(int replicas) {
+  absl::MutexLock scale_lock(&scale_mu_);
+  return ScaleLocked(replicas);
+}
+
+Status LocalDeployment::ScaleLocked(int replicas) {
   if (replicas < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("Deployment '", spec_.name, "': replicas must be at least 1, got ", replicas));
@@ -459,7 +465,6 @@ Status LocalDeployment::Scale(int replicas) {
     return absl::FailedPreconditionError(
         absl::StrCat("Deployment '", spec_.name, "' is external: its replicas run elsewhere"));
   }
-  absl::MutexLock scale_lock(&scale_mu_);
   const int current = spec_.replicas;
   if (replicas == current) return absl::OkStatus();
   if (replicas > current) {
@@ -491,26 +496,8 @@ Status LocalDeployment::Scale(int replicas) {
   return absl::OkStatus();
 }
 
-Status LocalDeployment::Update(const config::DeploymentSpec& spec) {
-  SHOAL_ASSIGN_OR_RETURN(config::SpecChange change, config::DiffDeploymentSpecs(spec_, spec));
-  if (change.empty()) return absl::OkStatus();
-  if (supervisor_ == nullptr) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("Deployment '", spec_.name, "' is external: its replicas run elsewhere"));
-  }
-  absl::MutexLock scale_lock(&scale_mu_);
-  if (!change.restart.empty()) SHOAL_RETURN_IF_ERROR(RollReplicasLocked(spec));
-  return ApplyInPlaceLocked(spec, change);
-}
-
 Status LocalDeployment::RollReplicasLocked(const config::DeploymentSpec& spec) {
   return absl::UnimplementedError(absl::StrCat("Deployment '", spec.name, "': rolling updates"));
-}
-
-Status LocalDeployment::ApplyInPlaceLocked(const config::DeploymentSpec& spec,
-                                           const config::SpecChange& change) {
-  if (change.in_place.empty()) return absl::OkStatus();
-  return absl::UnimplementedError(absl::StrCat("Deployment '", spec.name, "': in-place changes"));
 }
 
 Status LocalDeployment::Grow(int shard, int from, int to, absl::Duration timeout) {
@@ -605,9 +592,15 @@ int LocalDeployment::ReplicaPid(int shard, int replica) const {
 
 void LocalDeployment::Stop() {
   // No scaling starts once stopping; one under way ends when the supervisor stops.
-  if (autoscaler_ != nullptr) autoscaler_->RequestStop();
+  std::unique_ptr<Autoscaler> autoscaler;
+  {
+    absl::MutexLock lock(&autoscaler_mu_);
+    stopped_ = true;
+    autoscaler = std::move(autoscaler_);
+  }
+  if (autoscaler != nullptr) autoscaler->RequestStop();
   if (supervisor_ != nullptr) supervisor_->Stop();
-  if (autoscaler_ != nullptr) autoscaler_->Join();
+  if (autoscaler != nullptr) autoscaler->Join();
 }
 
 LocalDeployment::~LocalDeployment() { Stop(); }

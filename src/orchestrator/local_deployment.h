@@ -83,8 +83,12 @@ class LocalDeployment {
   // Per shard, the Raft transport port of each replica: peer_ports, else those recorded in the
   // workspace by an earlier run, else new ones (recorded; raft_ports_picked_ set).
   StatusOr<std::vector<std::vector<int>>> RaftPorts(const std::string& host);
-  // With spec.autoscaling: starts the autoscaler on the router's in-flight counts.
-  void StartAutoscaler();
+  // With spec.autoscaling: starts the autoscaler on the router's in-flight counts (unless
+  // stopping, or one runs).
+  void StartAutoscaler() ABSL_LOCKS_EXCLUDED(autoscaler_mu_);
+  // The running autoscaler, stopped and joined (null when none runs). Never called with
+  // scale_mu_ held: the autoscaler's thread may be waiting for it in Scale().
+  void StopAutoscaler() ABSL_LOCKS_EXCLUDED(autoscaler_mu_, scale_mu_);
   void OnReady(size_t index, int port);
   void OnExit(size_t index);
   // Replica `r` of `shard` as a process: bootstrapping with `members` members, or joining
@@ -104,6 +108,7 @@ class LocalDeployment {
   // Applies the keys of `change.in_place` (Update()).
   Status ApplyInPlaceLocked(const config::DeploymentSpec& spec, const config::SpecChange& change)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);
+  Status ScaleLocked(int replicas) ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);
   Status Grow(int shard, int from, int to, absl::Duration timeout);
   Status Shrink(int shard, int from, int to, absl::Duration timeout);
 
@@ -118,7 +123,8 @@ class LocalDeployment {
   std::string raft_configuration_json_;
   std::vector<std::string> devices_;          // CUDA_VISIBLE_DEVICES round robin, or empty
   std::vector<std::vector<int>> raft_ports_;  // per shard, per replica
-  absl::Mutex scale_mu_;                      // one Scale() at a time
+  absl::Mutex update_mu_ ABSL_ACQUIRED_BEFORE(scale_mu_);  // one Update() at a time
+  absl::Mutex scale_mu_;                                   // one Scale() at a time
   mutable absl::Mutex members_mu_;
   // Per shard, the supervisor index of each replica, in the router's order.
   std::vector<std::vector<size_t>> members_ ABSL_GUARDED_BY(members_mu_);
@@ -128,7 +134,10 @@ class LocalDeployment {
   std::unique_ptr<Supervisor> supervisor_;     // null for external Deployments
   std::unique_ptr<metrics::Exposer> metrics_;  // with spec.port_monitoring
   // With spec.autoscaling (local replicas only); last, so it stops before the rest goes.
-  std::unique_ptr<Autoscaler> autoscaler_;
+  // Replaced by Update() when `autoscaling` changes.
+  absl::Mutex autoscaler_mu_;
+  bool stopped_ ABSL_GUARDED_BY(autoscaler_mu_) = false;
+  std::unique_ptr<Autoscaler> autoscaler_ ABSL_GUARDED_BY(autoscaler_mu_);
 };
 
 // `spec` is valid and this machine can run its replicas (at most `max_replicas`); warns about

@@ -4,6 +4,8 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "src/common/log.h"
 #include "src/orchestrator/capacity.h"
 
 namespace shoal::orchestrator {
@@ -55,6 +57,38 @@ LocalDeployment* LocalFlow::deployment(const std::string& name) {
     if (d->spec().name == name) return d.get();
   }
   return nullptr;
+}
+
+Status LocalFlow::UpdateExecutors(const config::FlowSpec& spec) {
+  std::vector<std::string> running;
+  std::vector<std::string> wanted;
+  for (const auto& d : deployments_) running.push_back(d->spec().name);
+  for (const config::DeploymentSpec& executor : spec.executors) wanted.push_back(executor.name);
+  if (running != wanted) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "Flow '", spec_.name, "': the Executors changed (running: ", absl::StrJoin(running, ", "),
+        "; in the file: ", absl::StrJoin(wanted, ", "),
+        "); adding, removing or renaming Executors needs a restart of the Flow"));
+  }
+  // Every change is checked before the first one starts.
+  std::vector<size_t> changed;
+  for (size_t i = 0; i < deployments_.size(); ++i) {
+    SHOAL_ASSIGN_OR_RETURN(config::SpecChange change,
+                           config::DiffDeploymentSpecs(deployments_[i]->spec(), spec.executors[i]));
+    if (!change.empty()) changed.push_back(i);
+  }
+  if (changed.empty()) {
+    SHOAL_LOG_INFO("Flow '%s': no Executor changed", spec_.name);
+    return absl::OkStatus();
+  }
+  for (size_t i : changed) {
+    Status updated = deployments_[i]->Update(spec.executors[i]);
+    if (!updated.ok()) {
+      return absl::Status(updated.code(), absl::StrCat("Flow '", spec_.name, "': Executor '",
+                                                       wanted[i], "': ", updated.message()));
+    }
+  }
+  return absl::OkStatus();
 }
 
 void LocalFlow::Stop(absl::Duration grace) {

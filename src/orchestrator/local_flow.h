@@ -29,6 +29,12 @@ class LocalFlow {
   int grpc_port() const { return gateway_->grpc_port(); }  // 0 when the Flow serves no gRPC
   int http_port() const { return gateway_->http_port(); }  // 0 when the Flow serves no HTTP
   LocalDeployment* deployment(const std::string& name);
+  // Moves the running Flow's Executors to those of `spec` (a reloaded YAML): each Executor
+  // whose keys changed is updated (LocalDeployment::Update), one at a time, in the Flow's
+  // order. Refused before any change when Executors were added, removed or renamed, when the
+  // graph (needs, floating, no_reduce) changed, or when some Executor's change is refused.
+  // Flow-level keys (the gateway's) are not reloaded. Stops at the first failed update.
+  Status UpdateExecutors(const config::FlowSpec& spec);
   void Stop(absl::Duration grace = absl::Seconds(10));
 
  private:

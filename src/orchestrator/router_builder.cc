@@ -102,6 +102,17 @@ StatusOr<std::unique_ptr<routing::DeploymentRouter>> BuildRouter(
   return std::make_unique<routing::DeploymentRouter>(std::move(options), std::move(shards));
 }
 
+Status ApplyRouterSettings(const config::DeploymentSpec& spec, routing::DeploymentRouter& router) {
+  SHOAL_ASSIGN_OR_RETURN(routing::DeploymentRouter::Options options, RouterOptions(spec));
+  router.SetPolling(std::move(options.polling));
+  router.SetRetries(options.retries);
+  router.SetTimeoutSend(options.timeout_send);
+  for (size_t s = 0; s < router.num_shards(); ++s) {
+    router.shard(s).SetRoundRobin(spec.load_balancing == "round_robin");
+  }
+  return absl::OkStatus();
+}
+
 StatusOr<std::unique_ptr<metrics::Exposer>> StartDeploymentMetrics(
     const config::DeploymentSpec& spec, const std::string& host) {
   if (!spec.port_monitoring.has_value()) return std::unique_ptr<metrics::Exposer>();

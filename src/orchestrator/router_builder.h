@@ -30,6 +30,10 @@ StatusOr<std::vector<std::vector<routing::Address>>> ExternalReplicas(
 StatusOr<std::unique_ptr<routing::DeploymentRouter>> BuildRouter(
     const config::DeploymentSpec& spec, const std::vector<std::vector<routing::Address>>& replicas);
 
+// Gives the running `router` the settings of `spec` it changes in place: retries,
+// timeout_send, polling and load_balancing.
+Status ApplyRouterSettings(const config::DeploymentSpec& spec, routing::DeploymentRouter& router);
+
 // The Deployment's metrics (spec.port_monitoring) on `host`; null when it asks for none.
 StatusOr<std::unique_ptr<metrics::Exposer>> StartDeploymentMetrics(
     const config::DeploymentSpec& spec, const std::string& host);

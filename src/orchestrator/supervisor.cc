@@ -37,6 +37,7 @@ Supervisor::Supervisor(std::vector<ReplicaProcessSpec> replicas, Options options
     : options_(std::move(options)), callbacks_(std::move(callbacks)) {
   {
     absl::MutexLock lock(&mu_);
+    ready_timeout_ = options_.ready_timeout;
     replicas_.resize(replicas.size());
     for (size_t i = 0; i < replicas.size(); ++i) {
       replicas_[i].spec = std::move(replicas[i]);
@@ -99,7 +100,7 @@ absl::StatusOr<size_t> Supervisor::Add(ReplicaProcessSpec replica) {
       return stopping_ || r.state == State::kFailed || r.state == State::kDamaged ||
              (r.state == State::kReady && ready_callbacks_running_ == 0);
     };
-    mu_.AwaitWithTimeout(absl::Condition(&settled), options_.ready_timeout);
+    mu_.AwaitWithTimeout(absl::Condition(&settled), ready_timeout_);
     if (stopping_) {
       status = absl::CancelledError("stopped while adding a replica");
     } else if (r.state != State::kReady) {
@@ -191,8 +192,13 @@ bool Supervisor::StartSettled() const {
   return all_ready && ready_callbacks_running_ == 0;
 }
 
+void Supervisor::SetReadyTimeout(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  ready_timeout_ = timeout;
+}
+
 absl::Status Supervisor::AwaitReady() {
-  mu_.AwaitWithTimeout(absl::Condition(this, &Supervisor::StartSettled), options_.ready_timeout);
+  mu_.AwaitWithTimeout(absl::Condition(this, &Supervisor::StartSettled), ready_timeout_);
   if (stopping_) return absl::CancelledError("stopped while starting the replicas");
   for (Replica& r : replicas_) {
     if (r.state == State::kFailed) return NotReadyLocked(r);
@@ -213,7 +219,7 @@ absl::Status Supervisor::NotReadyLocked(Replica& r) {
   }
   return absl::DeadlineExceededError(
       absl::StrCat("replica '", r.spec.name, "' (pid ", r.pid, ") printed no ready line within ",
-                   absl::FormatDuration(options_.ready_timeout), "; ", OutputTailLocked(r)));
+                   absl::FormatDuration(ready_timeout_), "; ", OutputTailLocked(r)));
 }
 
 std::string Supervisor::OutputTailLocked(const Replica& replica) const {

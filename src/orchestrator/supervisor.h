@@ -88,6 +88,9 @@ class Supervisor {
   // Stops replica `index` for good (SIGTERM, SIGKILL after stop_timeout) and waits until it is
   // reaped; it is not restarted. Its index stays, stopped.
   void Remove(size_t index);
+  // How long replicas added or restarted from now on may take to print their ready line
+  // (Options::ready_timeout at first).
+  void SetReadyTimeout(absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_);
 
   // OK, or why replica `index` was left stopped for damaged state (its exit and last output).
   absl::Status Damaged(size_t index) const;
@@ -157,6 +160,7 @@ class Supervisor {
   std::map<uint64_t, size_t> child_index_ ABSL_GUARDED_BY(mu_);  // LogPump id -> replica index
   uint64_t next_child_id_ ABSL_GUARDED_BY(mu_) = 1;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Duration ready_timeout_ ABSL_GUARDED_BY(mu_);
   bool start_phase_ ABSL_GUARDED_BY(mu_) = false;  // Start() is waiting for ready lines
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;

@@ -197,6 +197,13 @@ void DefineDeployment(py::module_& module) {
           py::arg("on"), py::arg("inputs"), py::arg("options") = py::dict())
       .def("scale",
            [](Deployment& d, int replicas) { CheckWithoutGil([&] { return d.Scale(replicas); }); })
+      .def(
+          "update",
+          [](Deployment& d, const py::dict& options) {
+            const DeploymentOptions o = ToDeploymentOptions(options);
+            CheckWithoutGil([&] { return d.Update(o); });
+          },
+          py::arg("options"))
       .def_property_readonly("port", &Deployment::port)
       .def("replica_addresses", &Deployment::replica_addresses)
       .def("replica_pid", &Deployment::replica_pid, py::arg("shard"), py::arg("replica"));
@@ -232,6 +239,13 @@ void DefineFlow(py::module_& module) {
           py::arg("on"), py::arg("inputs"), py::arg("options") = py::dict())
       .def("scale", [](Flow& f, const std::string& name,
                        int replicas) { CheckWithoutGil([&] { return f.Scale(name, replicas); }); })
+      .def(
+          "update",
+          [](Flow& f, const std::string& name, const py::dict& options) {
+            const DeploymentOptions o = ToDeploymentOptions(options);
+            CheckWithoutGil([&] { return f.Update(name, o); });
+          },
+          py::arg("name"), py::arg("options"))
       .def_property_readonly("port", &Flow::port)
       .def_property_readonly("http_port", &Flow::http_port)
       .def("replica_addresses", &Flow::replica_addresses, py::arg("name"));

@@ -38,7 +38,31 @@ struct FanOut {
 }  // namespace
 
 DeploymentRouter::DeploymentRouter(Options options, std::vector<std::unique_ptr<ReplicaSet>> shards)
-    : options_(std::move(options)), shards_(std::move(shards)) {}
+    : name_(std::move(options.name)),
+      retries_(options.retries),
+      timeout_send_ms_(options.timeout_send.has_value() ? options.timeout_send->count() : 0),
+      polling_(std::move(options.polling)),
+      shards_(std::move(shards)) {}
+
+void DeploymentRouter::SetTimeoutSend(std::optional<std::chrono::milliseconds> timeout) {
+  timeout_send_ms_.store(timeout.has_value() ? timeout->count() : 0, std::memory_order_relaxed);
+}
+
+std::optional<std::chrono::milliseconds> DeploymentRouter::timeout_send() const {
+  const int64_t ms = timeout_send_ms_.load(std::memory_order_relaxed);
+  if (ms <= 0) return std::nullopt;
+  return std::chrono::milliseconds(ms);
+}
+
+void DeploymentRouter::SetPolling(PollingTable polling) {
+  absl::MutexLock lock(&polling_mu_);
+  polling_ = std::move(polling);
+}
+
+Polling DeploymentRouter::PollingFor(std::string_view endpoint) const {
+  absl::ReaderMutexLock lock(&polling_mu_);
+  return polling_.For(endpoint);
+}
 
 SendOptions DeploymentRouter::OptionsFor(
     const ReplicaSet& set, std::optional<std::chrono::system_clock::time_point> deadline,
@@ -46,8 +70,8 @@ SendOptions DeploymentRouter::OptionsFor(
   SendOptions send;
   send.method = method;
   send.endpoint = std::string(endpoint);
-  send.attempts = AttemptsFor(options_.retries, set.size());
-  send.timeout = options_.timeout_send;
+  send.attempts = AttemptsFor(retries(), set.size());
+  send.timeout = timeout_send();
   send.deadline = deadline;
   send.scope = scope;
   return send;
@@ -57,7 +81,7 @@ void DeploymentRouter::Route(std::string_view endpoint, grpc::ByteBuffer request
                              std::optional<std::chrono::system_clock::time_point> deadline,
                              absl::AnyInvocable<void(SendResult)> done, const char* method,
                              const std::shared_ptr<CallScope>& scope) {
-  if (shards_.size() > 1 && options_.polling.For(endpoint) == Polling::kAll) {
+  if (shards_.size() > 1 && PollingFor(endpoint) == Polling::kAll) {
     RouteAll(endpoint, std::move(request), deadline, std::move(done), method, scope);
     return;
   }
@@ -86,7 +110,7 @@ void DeploymentRouter::RouteAll(std::string_view endpoint, grpc::ByteBuffer requ
              SendResult& part = fan->results[i];
              if (!part.status.ok()) {
                ++failed;
-               SHOAL_LOG_WARNING("%s: shard %d failed and is left out: %s", options_.name,
+               SHOAL_LOG_WARNING("%s: shard %d failed and is left out: %s", name_,
                                  static_cast<int>(i), part.status.error_message());
                if (merged.status.ok() && answers.empty()) merged.status = part.status;
                continue;

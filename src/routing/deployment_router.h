@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "src/routing/polling.h"
 #include "src/routing/replica_set.h"
 #include "src/routing/sender.h"
@@ -38,7 +39,15 @@ class DeploymentRouter {
              absl::AnyInvocable<void(SendResult)> done, const char* method = kProcessSingleData,
              const std::shared_ptr<CallScope>& scope = nullptr);
 
-  const std::string& name() const { return options_.name; }
+  const std::string& name() const { return name_; }
+  // The settings a running Deployment changes in place; each applies to the calls routed
+  // after it (calls in flight keep theirs).
+  void SetRetries(int retries) { retries_.store(retries, std::memory_order_relaxed); }
+  int retries() const { return retries_.load(std::memory_order_relaxed); }
+  // nullopt: no timeout per call.
+  void SetTimeoutSend(std::optional<std::chrono::milliseconds> timeout);
+  std::optional<std::chrono::milliseconds> timeout_send() const;
+  void SetPolling(PollingTable polling) ABSL_LOCKS_EXCLUDED(polling_mu_);
   size_t num_shards() const { return shards_.size(); }
   ReplicaSet& shard(size_t i) { return *shards_[i]; }
   // The shard an ANY request goes to next (shards in turn).
@@ -57,7 +66,13 @@ class DeploymentRouter {
                 absl::AnyInvocable<void(SendResult)> done, const char* method,
                 const std::shared_ptr<CallScope>& scope);
 
-  const Options options_;
+  Polling PollingFor(std::string_view endpoint) const ABSL_LOCKS_EXCLUDED(polling_mu_);
+
+  const std::string name_;
+  std::atomic<int> retries_;
+  std::atomic<int64_t> timeout_send_ms_;  // <= 0: none
+  mutable absl::Mutex polling_mu_;
+  PollingTable polling_ ABSL_GUARDED_BY(polling_mu_);
   std::vector<std::unique_ptr<ReplicaSet>> shards_;
   std::atomic<uint64_t> next_shard_{0};
 };

@@ -47,6 +47,7 @@ ReplicaSet::ReplicaSet(std::vector<Address> addresses, Options options)
     absl::MutexLock lock(&mu_);
     sources_ = addresses;
     dynamic_ = HasDnsName(addresses);
+    round_robin_ = options_.round_robin;
     for (const Address& address : expanded) {
       replicas_.push_back(Replica{.id = ++last_id_, .endpoint = Connect(address)});
     }
@@ -132,7 +133,7 @@ std::optional<ReplicaSet::Lease> ReplicaSet::Acquire(uint64_t tried, std::string
                               .tried = i < 64 && (tried >> i & 1) != 0};
   }
   random_state_ = random_state_ * 6364136223846793005ULL + 1442695040888963407ULL;
-  std::optional<size_t> pick = options_.round_robin
+  std::optional<size_t> pick = round_robin_
                                    ? PickRoundRobin(candidates, rotation_++)
                                    : PickReplica(candidates, rotation_++, random_state_ >> 17);
   if (!pick.has_value()) return std::nullopt;
@@ -301,6 +302,16 @@ void ReplicaSet::SetHealthy(size_t index, bool healthy) {
     replica.endpoint->metrics.ejections.Increment();
   }
   replica.healthy = healthy;
+}
+
+void ReplicaSet::SetRoundRobin(bool round_robin) {
+  absl::MutexLock lock(&mu_);
+  round_robin_ = round_robin;
+}
+
+bool ReplicaSet::round_robin() const {
+  absl::MutexLock lock(&mu_);
+  return round_robin_;
 }
 
 size_t ReplicaSet::size() const {

@@ -94,6 +94,9 @@ class ReplicaSet {
   void SetAddresses(const std::vector<Address>& addresses);
   // Ejects or re-admits a replica at once (the supervisor saw it die or become ready).
   void SetHealthy(size_t index, bool healthy);
+  // Jina's round robin instead of least loaded, from the next Acquire on (load_balancing).
+  void SetRoundRobin(bool round_robin) ABSL_LOCKS_EXCLUDED(mu_);
+  bool round_robin() const ABSL_LOCKS_EXCLUDED(mu_);
 
   size_t size() const;
   const std::string& name() const { return options_.name; }
@@ -133,6 +136,7 @@ class ReplicaSet {
   std::vector<Replica> replicas_ ABSL_GUARDED_BY(mu_);
   std::vector<Address> sources_ ABSL_GUARDED_BY(mu_);  // as given, dns:/// names included
   bool dynamic_ ABSL_GUARDED_BY(mu_) = false;          // some source is a dns:/// name
+  bool round_robin_ ABSL_GUARDED_BY(mu_) = false;      // options_.round_robin, or as set since
   absl::Mutex resolved_mu_ ABSL_ACQUIRED_AFTER(mu_);
   // The last addresses each dns:/// source resolved to, and the sources warned about.
   std::map<std::string, std::vector<Address>> resolved_ ABSL_GUARDED_BY(resolved_mu_);
