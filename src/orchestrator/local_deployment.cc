@@ -17,7 +17,6 @@
 #include "src/common/log.h"
 #include "src/orchestrator/capacity.h"
 #include "src/orchestrator/free_port.h"
-#include "src/orchestrator/gpu_assignment.h"
 #include "src/orchestrator/router_builder.h"
 #include "src/routing/address.h"
 #include "src/rpc/auth.h"
@@ -25,30 +24,6 @@
 
 namespace shoal::orchestrator {
 namespace {
-
-// CUDA_VISIBLE_DEVICES per replica when the Deployment's env (or ours) asks for RR.
-StatusOr<std::vector<std::string>> CudaDevices(const config::DeploymentSpec& spec) {
-  std::string value;
-  std::string key = "env.CUDA_VISIBLE_DEVICES";
-  auto it = spec.env.find("CUDA_VISIBLE_DEVICES");
-  if (it != spec.env.end()) {
-    value = it->second;
-  } else if (const char* env = std::getenv("CUDA_VISIBLE_DEVICES"); env != nullptr) {
-    value = env;
-    key = "";
-  }
-  if (value.rfind("RR", 0) != 0) return std::vector<std::string>();
-  StatusOr<int> count = DetectCudaDeviceCount();
-  if (!count.ok()) return count.status();
-  auto devices = AssignCudaDevices(value, spec.replicas, *count);
-  if (!devices.ok()) {
-    std::string where =
-        key.empty() ? "environment CUDA_VISIBLE_DEVICES: " : WhereWritten(spec, key);
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, "Deployment '", spec.name, "': ", devices.status().message()));
-  }
-  return devices->value_or(std::vector<std::string>());
-}
 
 // A replica this Deployment started: TLS when internal_tls is on.
 routing::Address LocalReplica(const config::DeploymentSpec& spec, const std::string& host, int port,
@@ -239,12 +214,10 @@ StatusOr<std::vector<std::vector<int>>> LocalDeployment::RaftPorts(const std::st
 }
 
 Status LocalDeployment::StartReplicas(const Options& options) {
-  SHOAL_ASSIGN_OR_RETURN(devices_, CudaDevices(spec_));
+  SHOAL_ASSIGN_OR_RETURN(ReplicaBuild build, BuildFor(spec_));
+  devices_ = std::move(build.devices);
+  uses_with_json_ = std::move(build.uses_with_json);
   binary_ = options.shoal_binary.empty() ? FindShoalBinary() : options.shoal_binary;
-  if (!google::protobuf::util::MessageToJsonString(spec_.uses_with, &uses_with_json_).ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(WhereWritten(spec_, "uses_with"), "Deployment '",
-                                                   spec_.name, "': uses_with is not JSON-able"));
-  }
   if (spec_.stateful && !google::protobuf::util::MessageToJsonString(spec_.raft_configuration,
                                                                      &raft_configuration_json_)
                              .ok()) {
@@ -341,68 +314,6 @@ std::string LocalDeployment::RaftAddress(int shard, int replica) const {
   return absl::StrCat(replica_host_, ":", raft_ports_[shard][replica]);
 }
 
-ReplicaProcessSpec LocalDeployment::ReplicaSpec(int shard, int r, int members,
-                                                const std::vector<std::string>& join) const {
-  ReplicaProcessSpec replica;
-  replica.name = ReplicaName(spec_.name, spec_.shards, shard, r);
-  // A pinned port stays the same across restarts; otherwise the supervisor fills in `{port}`.
-  const std::string port =
-      shard == 0 && r == 0 && replica_port_ > 0 ? std::to_string(replica_port_) : "{port}";
-  replica.argv = {binary_,  "executor",   "--uses", spec_.uses,    "--uses-with", uses_with_json_,
-                  "--name", replica.name, "--host", replica_host_, "--port",      port};
-  // Each replica serves its own metrics, on a port of its choosing (logged by the replica).
-  if (spec_.port_monitoring.has_value()) {
-    replica.argv.insert(replica.argv.end(), {"--port-monitoring", "0"});
-  }
-  if (spec_.max_queued_requests > 0) {
-    replica.argv.insert(replica.argv.end(),
-                        {"--max-queued-requests", std::to_string(spec_.max_queued_requests)});
-  }
-  for (std::string& flag : config::ReplicaLimitFlags(spec_))
-    replica.argv.push_back(std::move(flag));
-  if (!spec_.workspace.empty()) {
-    replica.argv.push_back("--workspace");
-    replica.argv.push_back((std::filesystem::path(spec_.workspace) / replica.name).string());
-  }
-  if (spec_.stateful) {
-    // Each shard is one Raft group. The first members bootstrap it together; a member added
-    // later joins through the running ones.
-    replica.argv.insert(
-        replica.argv.end(),
-        {"--stateful", "--raft-id", absl::StrCat("rep-", r), "--raft-address",
-         RaftAddress(shard, r), "--raft-configuration", raft_configuration_json_,
-         "--read-consistency", spec_.read_consistency, "--timeout-ready",
-         std::to_string(spec_.timeout_ready_ms < 0 ? 3600000 : spec_.timeout_ready_ms)});
-    if (join.empty()) {
-      std::string peers;
-      for (int m = 0; m < members; ++m) {
-        absl::StrAppend(&peers, peers.empty() ? "" : ",", "rep-", m, "=", RaftAddress(shard, m));
-      }
-      replica.argv.insert(replica.argv.end(), {"--raft-peers", peers});
-    } else {
-      replica.argv.insert(replica.argv.end(), {"--raft-join", absl::StrJoin(join, ",")});
-    }
-  }
-  const TlsFiles& tls = spec_.internal_tls;
-  if (tls.enabled()) {
-    replica.argv.insert(replica.argv.end(), {"--ssl-certfile", tls.certfile, "--ssl-keyfile",
-                                             tls.keyfile, "--ssl-cafile", tls.cafile});
-    if (spec_.stateful) {  // the Raft members' own connections: mutual TLS with the same files
-      replica.argv.insert(replica.argv.end(),
-                          {"--raft-tls-certfile", tls.certfile, "--raft-tls-keyfile", tls.keyfile,
-                           "--raft-tls-cafile", tls.cafile});
-    }
-  }
-  if (!spec_.reflection) replica.argv.push_back("--no-reflection");
-  replica.env = spec_.env;
-  replica.env["JINA_DEPLOYMENT_NAME"] = replica.name;
-  // The token goes by environment, never argv (which `ps` shows to every user); set even when
-  // empty, so that a token in the orchestrator's own environment is not inherited by mistake.
-  replica.env[rpc::kAuthTokenEnv] = spec_.auth_token;
-  if (!devices_.empty()) replica.env["CUDA_VISIBLE_DEVICES"] = devices_[r % devices_.size()];
-  return replica;
-}
-
 std::optional<std::pair<size_t, size_t>> LocalDeployment::SlotOf(size_t index) const {
   absl::MutexLock lock(&members_mu_);
   for (size_t s = 0; s < members_.size(); ++s) {
@@ -416,13 +327,17 @@ void LocalDeployment::OnReady(size_t index, int port) {
   routing::DeploymentRouter* router = live_router_.load();
   if (router == nullptr) return;  // the first start; the router is built with these ports
   std::optional<std::pair<size_t, size_t>> slot = SlotOf(index);
-  if (!slot.has_value()) return;  // being added: Scale() gives it to the router
+  if (!slot.has_value()) return;  // being added: Scale() or Update() gives it to the router
   const auto [shard, replica] = *slot;
+  routing::Address address;
+  {
+    absl::MutexLock lock(&members_mu_);  // spec_ may be replaced by Update()
+    address = LocalReplica(
+        StartedFromLocked(index), replica_host_, port,
+        ReplicaName(spec_.name, spec_.shards, static_cast<int>(shard), static_cast<int>(replica)));
+  }
   routing::ReplicaSet& set = router->shard(shard);
   std::vector<routing::ReplicaStats> stats = set.Stats();
-  routing::Address address = LocalReplica(
-      spec_, replica_host_, port,
-      ReplicaName(spec_.name, spec_.shards, static_cast<int>(shard), static_cast<int>(replica)));
   if (replica < stats.size() && stats[replica].address != address.ToString()) {
     set.SetAddress(replica, address);
   }
@@ -440,7 +355,8 @@ void LocalDeployment::OnExit(size_t index) {
 void LocalDeployment::SyncRouterLocked(size_t shard) {
   std::vector<routing::Address> addresses;
   for (size_t index : members_[shard]) {
-    addresses.push_back(LocalReplica(spec_, replica_host_, supervisor_->port(index),
+    addresses.push_back(LocalReplica(StartedFromLocked(index), replica_host_,
+                                     supervisor_->port(index),
                                      ReplicaName(spec_.name, spec_.shards, static_cast<int>(shard),
                                                  static_cast<int>(addresses.size()))));
   }
@@ -448,6 +364,7 @@ void LocalDeployment::SyncRouterLocked(size_t shard) {
 }
 
 Status LocalDeployment::Scale(int replicas) {
+  absl::MutexLock scale_lock(&scale_mu_);  // spec_ changes only under it
   if (replicas < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("Deployment '", spec_.name, "': replicas must be at least 1, got ", replicas));
@@ -456,7 +373,6 @@ Status LocalDeployment::Scale(int replicas) {
     return absl::FailedPreconditionError(
         absl::StrCat("Deployment '", spec_.name, "' is external: its replicas run elsewhere"));
   }
-  absl::MutexLock scale_lock(&scale_mu_);
   const int current = spec_.replicas;
   if (replicas == current) return absl::OkStatus();
   if (replicas > current) {
@@ -482,26 +398,25 @@ Status LocalDeployment::Scale(int replicas) {
       SHOAL_RETURN_IF_ERROR(Shrink(s, current, replicas, timeout));
     }
   }
-  spec_.replicas = replicas;
+  {
+    absl::MutexLock lock(&members_mu_);
+    spec_.replicas = replicas;
+  }
   SHOAL_LOG_INFO("Deployment '%s': scaled from %d to %d replica(s) per shard", spec_.name, current,
                  replicas);
   return absl::OkStatus();
 }
 
 Status LocalDeployment::Update(const config::DeploymentSpec& spec) {
+  absl::MutexLock scale_lock(&scale_mu_);  // spec_ changes only under it
   SHOAL_ASSIGN_OR_RETURN(config::SpecChange change, config::DiffDeploymentSpecs(spec_, spec));
   if (change.empty()) return absl::OkStatus();
   if (supervisor_ == nullptr) {
     return absl::FailedPreconditionError(
         absl::StrCat("Deployment '", spec_.name, "' is external: its replicas run elsewhere"));
   }
-  absl::MutexLock scale_lock(&scale_mu_);
   if (!change.restart.empty()) SHOAL_RETURN_IF_ERROR(RollReplicasLocked(spec));
   return ApplyInPlaceLocked(spec, change);
-}
-
-Status LocalDeployment::RollReplicasLocked(const config::DeploymentSpec& spec) {
-  return absl::UnimplementedError(absl::StrCat("Deployment '", spec.name, "': rolling updates"));
 }
 
 Status LocalDeployment::ApplyInPlaceLocked(const config::DeploymentSpec& spec,

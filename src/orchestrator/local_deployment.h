@@ -48,7 +48,11 @@ class LocalDeployment {
   ~LocalDeployment();
 
   routing::DeploymentRouter& router() { return *router_; }
-  const config::DeploymentSpec& spec() const { return spec_; }
+  // The spec it runs now (a copy: Update() may replace it meanwhile).
+  config::DeploymentSpec spec() const {
+    absl::MutexLock lock(&members_mu_);
+    return spec_;
+  }
   // Replica addresses per shard (host:port).
   std::vector<std::vector<std::string>> ReplicaAddresses() const;
   // The pid of replica `replica` of shard `shard` (-1 when not running or external).
@@ -91,6 +95,16 @@ class LocalDeployment {
   // through the gRPC addresses in `join`.
   ReplicaProcessSpec ReplicaSpec(int shard, int r, int members,
                                  const std::vector<std::string>& join) const;
+  // What a replica's command line takes from one spec besides the spec itself.
+  struct ReplicaBuild {
+    std::string uses_with_json;
+    std::vector<std::string> devices;  // CUDA_VISIBLE_DEVICES round robin, or empty
+  };
+  static StatusOr<ReplicaBuild> BuildFor(const config::DeploymentSpec& spec);
+  // Replica `r` of `shard` as `spec` and `build` start it.
+  ReplicaProcessSpec ReplicaSpec(const config::DeploymentSpec& spec, const ReplicaBuild& build,
+                                 int shard, int r, int members,
+                                 const std::vector<std::string>& join) const;
   std::string RaftAddress(int shard, int replica) const;
   // Keeps `ports` in the workspace for the next start (unless peer_ports are given).
   Status RecordRaftPorts(const std::vector<std::vector<int>>& ports) const;
@@ -104,9 +118,23 @@ class LocalDeployment {
   // Applies the keys of `change.in_place` (Update()).
   Status ApplyInPlaceLocked(const config::DeploymentSpec& spec, const config::SpecChange& change)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);
+  // One step of a rolling update (rollout.cc): starts replica `r` of `shard` from `spec`, gives
+  // it the old one's place in the router, lets the old one's calls finish and stops it.
+  Status ReplaceReplicaLocked(int shard, int r,
+                              const std::shared_ptr<const config::DeploymentSpec>& spec,
+                              const ReplicaBuild& build) ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);
+  // Puts back the replicas `replaced` (shard, replica) from the old spec, last first.
+  Status RollBackLocked(const std::vector<std::pair<int, int>>& replaced)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);
+  // Waits (at most the stop timeout) until no call runs on `address`, out of the router.
+  void AwaitDrained(size_t shard, const routing::Address& address) const;
+  // The spec supervisor replica `index` was started from.
+  const config::DeploymentSpec& StartedFromLocked(size_t index) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(members_mu_);
   Status Grow(int shard, int from, int to, absl::Duration timeout);
   Status Shrink(int shard, int from, int to, absl::Duration timeout);
 
+  // Written under scale_mu_ and members_mu_ together (Scale, Update); read under either.
   config::DeploymentSpec spec_;
   std::string replica_host_;
   int max_replicas_ = config::kDefaultMaxReplicas;
@@ -122,6 +150,9 @@ class LocalDeployment {
   mutable absl::Mutex members_mu_;
   // Per shard, the supervisor index of each replica, in the router's order.
   std::vector<std::vector<size_t>> members_ ABSL_GUARDED_BY(members_mu_);
+  // Per supervisor index, the spec a rolling update started that replica from (null: spec_).
+  std::vector<std::shared_ptr<const config::DeploymentSpec>> started_from_
+      ABSL_GUARDED_BY(members_mu_);
   std::unique_ptr<routing::DeploymentRouter> router_;
   // router_ once it exists, for the supervisor's callbacks (they start before it does).
   std::atomic<routing::DeploymentRouter*> live_router_{nullptr};

@@ -1,0 +1,174 @@
+// Rolling updates of a running LocalDeployment (docs/deployments.md, "Updates"): every replica
+// is replaced by one started from the new spec, one at a time, and put back from the old spec
+// when a new one fails to become ready.
+//
+// Threads: spec_ is read by the supervisor's callbacks (OnReady) and SyncRouterLocked under
+// members_mu_, and by Scale()/Update() under scale_mu_; it is replaced here holding both. Each
+// replica's router address is made from the spec it was started from (started_from_), so that
+// old and new replicas side by side are each reached as they serve.
+#include <algorithm>
+#include <memory>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "src/common/log.h"
+#include "src/metrics/metrics.h"
+#include "src/orchestrator/capacity.h"
+#include "src/orchestrator/local_deployment.h"
+
+namespace shoal::orchestrator {
+namespace {
+
+// How long a replica taken out of the router may take to finish its calls: the supervisor's
+// stop timeout (SIGTERM then lets the replica drain what is left, up to the same bound).
+absl::Duration DrainTimeout() { return Supervisor::Options().stop_timeout; }
+
+std::string Position(const config::DeploymentSpec& spec, int shard, int r) {
+  return spec.shards > 1 ? absl::StrCat("shard-", shard, "/rep-", r) : absl::StrCat("rep-", r);
+}
+
+}  // namespace
+
+const config::DeploymentSpec& LocalDeployment::StartedFromLocked(size_t index) const {
+  if (index < started_from_.size() && started_from_[index] != nullptr) {
+    return *started_from_[index];
+  }
+  return spec_;
+}
+
+void LocalDeployment::AwaitDrained(size_t shard, const routing::Address& address) const {
+  const routing::ReplicaSet& set = router_->shard(shard);
+  const absl::Time deadline = absl::Now() + DrainTimeout();
+  while (set.LeftInFlight(address) > 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+}
+
+Status LocalDeployment::ReplaceReplicaLocked(
+    int shard, int r, const std::shared_ptr<const config::DeploymentSpec>& spec,
+    const ReplicaBuild& build) {
+  const std::string name = ReplicaName(spec->name, spec->shards, shard, r);
+  routing::ReplicaSet& set = router_->shard(shard);
+  size_t old = 0;
+  routing::Address old_address;
+  {
+    absl::MutexLock lock(&members_mu_);
+    old = members_[shard][r];
+    old_address = routing::Address{.host = replica_host_,
+                                   .port = supervisor_->port(old),
+                                   .tls = StartedFromLocked(old).internal_tls.enabled(),
+                                   .name = name};
+  }
+  // A pinned port (a Flow Executor's `port`) cannot be taken by the new replica while the old
+  // one holds it: the old one leaves the rotation and stops first.
+  const bool pinned = shard == 0 && r == 0 && replica_port_ > 0;
+  if (pinned) {
+    set.SetHealthy(r, false);
+    const absl::Time deadline = absl::Now() + DrainTimeout();
+    while (absl::Now() < deadline && set.Stats()[r].outstanding > 0) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    supervisor_->Remove(old);
+  }
+  StatusOr<size_t> added =
+      supervisor_->Add(ReplicaSpec(*spec, build, shard, r, spec->replicas, /*join=*/{}));
+  if (!added.ok()) return added.status();
+  {
+    absl::MutexLock lock(&members_mu_);
+    if (started_from_.size() <= *added) started_from_.resize(*added + 1);
+    started_from_[*added] = spec;
+    // In one step: the new replica takes the old one's place (and name); the old one leaves,
+    // and the calls it has in flight finish.
+    members_[shard][r] = *added;
+    SyncRouterLocked(shard);
+  }
+  if (pinned) {
+    set.SetHealthy(r, true);
+    return absl::OkStatus();
+  }
+  AwaitDrained(shard, old_address);
+  supervisor_->Remove(old);
+  return absl::OkStatus();
+}
+
+Status LocalDeployment::RollBackLocked(const std::vector<std::pair<int, int>>& replaced) {
+  auto old = std::make_shared<const config::DeploymentSpec>(spec_);
+  const ReplicaBuild build{uses_with_json_, devices_};
+  std::vector<std::string> errors;
+  for (auto it = replaced.rbegin(); it != replaced.rend(); ++it) {
+    Status back = ReplaceReplicaLocked(it->first, it->second, old, build);
+    if (back.ok()) {
+      SHOAL_LOG_WARNING("Deployment '%s': rolling back: %s is the old version again", spec_.name,
+                        Position(spec_, it->first, it->second));
+    } else {
+      errors.push_back(std::string(back.message()));
+    }
+  }
+  if (errors.empty()) return absl::OkStatus();
+  return absl::InternalError(
+      absl::StrCat("putting back the old version failed too: ", absl::StrJoin(errors, "; ")));
+}
+
+Status LocalDeployment::RollReplicasLocked(const config::DeploymentSpec& spec) {
+  if (spec.stateful) {
+    return absl::UnimplementedError(absl::StrCat(
+        "Deployment '", spec.name, "': rolling updates of stateful Deployments are not supported"));
+  }
+  auto target = std::make_shared<config::DeploymentSpec>(spec);
+  target->replicas = spec_.replicas;  // a new replica count is applied afterwards, in place
+  SHOAL_RETURN_IF_ERROR(config::ValidateDeploymentSpec(*target));
+  SHOAL_ASSIGN_OR_RETURN(ReplicaBuild build, BuildFor(*target));
+  RaiseOpenFileLimit(kFdsPerReplica);
+  SHOAL_RETURN_IF_ERROR(CheckMachineCapacity(
+      1, absl::StrCat("rolling update of Deployment '", spec_.name, "' (one extra replica)"),
+      ReadMachineLimits()));
+  const int total = spec_.shards * spec_.replicas;
+  const absl::Time start = absl::Now();
+  metrics::Gauge in_progress = metrics::DeploymentRolloutInProgress(spec_.name);
+  in_progress.Increment();
+  SHOAL_LOG_INFO("Deployment '%s': rolling update of %d replica(s) started", spec_.name, total);
+  std::vector<std::pair<int, int>> replaced;
+  for (int s = 0; s < spec_.shards; ++s) {
+    for (int r = 0; r < spec_.replicas; ++r) {
+      Status step = ReplaceReplicaLocked(s, r, target, build);
+      if (!step.ok()) {
+        Status failed = absl::Status(
+            step.code(),
+            absl::StrCat("rolling update of Deployment '", spec_.name, "': new replica '",
+                         ReplicaName(spec_.name, spec_.shards, s, r),
+                         "' did not become ready, so the update is rolled back: ", step.message()));
+        SHOAL_LOG_WARNING("%s", failed.message());
+        // A pinned-port replica was stopped before its replacement started: it comes back too.
+        if (s == 0 && r == 0 && replica_port_ > 0) replaced.emplace_back(s, r);
+        Status back = RollBackLocked(replaced);
+        const bool rolled_back = back.ok();
+        metrics::DeploymentRollouts(spec_.name, rolled_back ? "rolled_back" : "failed").Increment();
+        in_progress.Decrement();
+        if (!rolled_back) {
+          SHOAL_LOG_ERROR("Deployment '%s': %s", spec_.name, back.message());
+          return absl::Status(failed.code(), absl::StrCat(failed.message(), "\n", back.message()));
+        }
+        return failed;
+      }
+      replaced.emplace_back(s, r);
+      SHOAL_LOG_INFO("Deployment '%s': rolling update %d/%d: %s replaced", spec_.name,
+                     static_cast<int>(replaced.size()), total, Position(spec_, s, r));
+    }
+  }
+  {
+    absl::MutexLock lock(&members_mu_);
+    spec_ = *target;
+  }
+  uses_with_json_ = std::move(build.uses_with_json);
+  devices_ = std::move(build.devices);
+  metrics::DeploymentRollouts(spec_.name, "done").Increment();
+  in_progress.Decrement();
+  SHOAL_LOG_INFO("Deployment '%s': rolling update of %d replica(s) done in %s", spec_.name, total,
+                 absl::StrFormat("%.1f s", absl::ToDoubleSeconds(absl::Now() - start)));
+  return absl::OkStatus();
+}
+
+}  // namespace shoal::orchestrator
