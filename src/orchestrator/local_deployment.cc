@@ -148,11 +148,13 @@ void LocalDeployment::ForgetRaftState() {
                           ignored);
   for (int s = 0; s < spec_.shards; ++s) {
     for (int r = 0; r < spec_.replicas; ++r) {
-      std::filesystem::remove_all(std::filesystem::path(spec_.workspace) /
-                                      ReplicaName(spec_.name, spec_.shards, s, r) / "raft",
+      std::filesystem::remove_all(std::filesystem::path(ReplicaWorkspace(spec_, s, r)) / "raft",
                                   ignored);
     }
   }
+  std::filesystem::remove(std::filesystem::path(spec_.workspace) / spec_.name / "raft-generations",
+                          ignored);
+  generations_.clear();
 }
 
 void LocalDeployment::CatchUpRouter() {
@@ -193,6 +195,7 @@ StatusOr<std::vector<std::vector<int>>> LocalDeployment::RaftPorts(const std::st
     }
     if (fits) {
       SHOAL_LOG_INFO("Deployment '%s': Raft ports from %s", spec_.name, file.string());
+      SHOAL_ASSIGN_OR_RETURN(generations_, ReadRaftGenerations());
       return ports;
     }
     SHOAL_LOG_WARNING("Deployment '%s': %s does not fit %d shard(s) x %d replicas; new ports",
@@ -208,6 +211,9 @@ StatusOr<std::vector<std::vector<int>>> LocalDeployment::RaftPorts(const std::st
   }
   std::error_code error;
   std::filesystem::create_directories(file.parent_path(), error);
+  // New ports: the members start over as their first generation.
+  std::filesystem::remove(file.parent_path() / "raft-generations", error);
+  generations_.clear();
   SHOAL_RETURN_IF_ERROR(RecordRaftPorts(ports));
   raft_ports_picked_ = true;
   return ports;
@@ -289,7 +295,7 @@ Status LocalDeployment::CheckDamaged() {
       damaged.push_back(absl::StrCat(
           status.message(), "\nTo recover '", name,
           "': stop the Deployment, run `shoal raft reset-state --workspace ",
-          (std::filesystem::path(spec_.workspace) / name).string(),
+          ReplicaWorkspace(spec_, static_cast<int>(s), static_cast<int>(r)),
           "` (it moves the damaged state aside, deleting nothing) and start the Deployment "
           "again: the replica takes the group's state from the others"));
     }
@@ -434,10 +440,14 @@ Status LocalDeployment::Grow(int shard, int from, int to, absl::Duration timeout
         raft_ports_[shard].push_back(port);
       }
       SHOAL_RETURN_IF_ERROR(RecordRaftPorts(raft_ports_));
-      // A member that was removed earlier starts over.
+      // A member that was removed earlier starts over, as its first generation.
+      if (static_cast<size_t>(shard) < generations_.size() &&
+          static_cast<size_t>(r) < generations_[shard].size()) {
+        generations_[shard][r] = 0;
+        SHOAL_RETURN_IF_ERROR(RecordRaftGenerations());
+      }
       std::error_code ignored;
-      std::filesystem::remove_all(std::filesystem::path(spec_.workspace) /
-                                      ReplicaName(spec_.name, spec_.shards, shard, r) / "raft",
+      std::filesystem::remove_all(std::filesystem::path(ReplicaWorkspace(spec_, shard, r)) / "raft",
                                   ignored);
       join = ReplicaAddresses()[shard];
     }
@@ -459,7 +469,7 @@ Status LocalDeployment::Shrink(int shard, int from, int to, absl::Duration timeo
       // Out of the Raft group first, so that the majority is counted without it.
       // Scaling down is the operator's decision: forced, even below a quorum of the current
       // configuration (down to one replica), which `shoal raft remove` refuses without --force.
-      Status removed = rpc::RemoveServerVia(ReplicaAddresses()[shard], absl::StrCat("rep-", r),
+      Status removed = rpc::RemoveServerVia(ReplicaAddresses()[shard], RaftId(shard, r),
                                             timeout, ReplicaSecurity(spec_), /*force=*/true);
       if (!removed.ok()) {
         return absl::Status(removed.code(), absl::StrCat("scaling Deployment '", spec_.name,

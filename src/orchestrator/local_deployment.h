@@ -106,6 +106,15 @@ class LocalDeployment {
                                  int shard, int r, int members,
                                  const std::vector<std::string>& join) const;
   std::string RaftAddress(int shard, int replica) const;
+  // Stateful: how many times a rolling update replaced replica `r` of `shard` (0: never). A
+  // replacement is a new Raft member: its Raft ID (`rep-<r>.g<n>`) and workspace
+  // (`<workspace>/<replica name>.g<n>`) carry the generation; generation 0 keeps `rep-<r>` and
+  // the replica's name. Kept in `<workspace>/<name>/raft-generations` for the next start.
+  int Generation(int shard, int r) const;
+  std::string RaftId(int shard, int r) const;
+  std::string ReplicaWorkspace(const config::DeploymentSpec& spec, int shard, int r) const;
+  StatusOr<std::vector<std::vector<int>>> ReadRaftGenerations() const;
+  Status RecordRaftGenerations() const;
   // Keeps `ports` in the workspace for the next start (unless peer_ports are given).
   Status RecordRaftPorts(const std::vector<std::vector<int>>& ports) const;
   // (shard, position) of supervisor replica `index`, while it is a member.
@@ -123,6 +132,11 @@ class LocalDeployment {
   Status ReplaceReplicaLocked(int shard, int r,
                               const std::shared_ptr<const config::DeploymentSpec>& spec,
                               const ReplicaBuild& build) ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);
+  // The same for a stateful replica: the new one joins the Raft group as a voter and catches
+  // up, then the old one leaves the group (never below a quorum), the router, and stops.
+  Status ReplaceVoterLocked(int shard, int r,
+                            const std::shared_ptr<const config::DeploymentSpec>& spec,
+                            const ReplicaBuild& build) ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);
   // Puts back the replicas `replaced` (shard, replica) from the old spec, last first.
   Status RollBackLocked(const std::vector<std::pair<int, int>>& replaced)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);
@@ -146,6 +160,7 @@ class LocalDeployment {
   std::string raft_configuration_json_;
   std::vector<std::string> devices_;          // CUDA_VISIBLE_DEVICES round robin, or empty
   std::vector<std::vector<int>> raft_ports_;  // per shard, per replica
+  std::vector<std::vector<int>> generations_;  // per shard, per replica; missing: 0
   absl::Mutex scale_mu_;                      // one Scale() at a time
   mutable absl::Mutex members_mu_;
   // Per shard, the supervisor index of each replica, in the router's order.

@@ -2,9 +2,12 @@
 // (GPU round robin included).
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "google/protobuf/util/json_util.h"
 #include "src/orchestrator/gpu_assignment.h"
 #include "src/orchestrator/local_deployment.h"
@@ -79,21 +82,22 @@ ReplicaProcessSpec LocalDeployment::ReplicaSpec(const config::DeploymentSpec& sp
   for (std::string& flag : config::ReplicaLimitFlags(spec)) replica.argv.push_back(std::move(flag));
   if (!spec.workspace.empty()) {
     replica.argv.push_back("--workspace");
-    replica.argv.push_back((std::filesystem::path(spec.workspace) / replica.name).string());
+    replica.argv.push_back(ReplicaWorkspace(spec, shard, r));
   }
   if (spec.stateful) {
     // Each shard is one Raft group. The first members bootstrap it together; a member added
     // later joins through the running ones.
     replica.argv.insert(
         replica.argv.end(),
-        {"--stateful", "--raft-id", absl::StrCat("rep-", r), "--raft-address",
-         RaftAddress(shard, r), "--raft-configuration", raft_configuration_json_,
-         "--read-consistency", spec.read_consistency, "--timeout-ready",
+        {"--stateful", "--raft-id", RaftId(shard, r), "--raft-address", RaftAddress(shard, r),
+         "--raft-configuration", raft_configuration_json_, "--read-consistency",
+         spec.read_consistency, "--timeout-ready",
          std::to_string(spec.timeout_ready_ms < 0 ? 3600000 : spec.timeout_ready_ms)});
     if (join.empty()) {
       std::string peers;
       for (int m = 0; m < members; ++m) {
-        absl::StrAppend(&peers, peers.empty() ? "" : ",", "rep-", m, "=", RaftAddress(shard, m));
+        absl::StrAppend(&peers, peers.empty() ? "" : ",", RaftId(shard, m), "=",
+                        RaftAddress(shard, m));
       }
       replica.argv.insert(replica.argv.end(), {"--raft-peers", peers});
     } else {
@@ -120,6 +124,56 @@ ReplicaProcessSpec LocalDeployment::ReplicaSpec(const config::DeploymentSpec& sp
     replica.env["CUDA_VISIBLE_DEVICES"] = build.devices[r % build.devices.size()];
   }
   return replica;
+}
+
+int LocalDeployment::Generation(int shard, int r) const {
+  if (static_cast<size_t>(shard) >= generations_.size()) return 0;
+  const std::vector<int>& shard_generations = generations_[shard];
+  return static_cast<size_t>(r) < shard_generations.size() ? shard_generations[r] : 0;
+}
+
+std::string LocalDeployment::RaftId(int shard, int r) const {
+  const int generation = Generation(shard, r);
+  return generation == 0 ? absl::StrCat("rep-", r) : absl::StrCat("rep-", r, ".g", generation);
+}
+
+std::string LocalDeployment::ReplicaWorkspace(const config::DeploymentSpec& spec, int shard,
+                                              int r) const {
+  std::string name = ReplicaName(spec.name, spec.shards, shard, r);
+  const int generation = Generation(shard, r);
+  if (generation > 0) absl::StrAppend(&name, ".g", generation);
+  return (std::filesystem::path(spec.workspace) / name).string();
+}
+
+StatusOr<std::vector<std::vector<int>>> LocalDeployment::ReadRaftGenerations() const {
+  std::filesystem::path file =
+      std::filesystem::path(spec_.workspace) / spec_.name / "raft-generations";
+  std::vector<std::vector<int>> generations;
+  std::ifstream in(file);
+  std::string line;
+  while (in && std::getline(in, line)) {
+    generations.emplace_back();
+    for (absl::string_view text : absl::StrSplit(line, ',', absl::SkipEmpty())) {
+      int value = 0;
+      if (!absl::SimpleAtoi(text, &value) || value < 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            file.string(), ": '", text,
+            "' is not a generation (a number >= 0); it must match the replicas' workspaces"));
+      }
+      generations.back().push_back(value);
+    }
+  }
+  return generations;
+}
+
+Status LocalDeployment::RecordRaftGenerations() const {
+  std::filesystem::path file =
+      std::filesystem::path(spec_.workspace) / spec_.name / "raft-generations";
+  std::ofstream out(file, std::ios::trunc);
+  for (const std::vector<int>& shard : generations_) out << absl::StrJoin(shard, ",") << "\n";
+  out.flush();
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", file.string()));
+  return absl::OkStatus();
 }
 
 }  // namespace shoal::orchestrator

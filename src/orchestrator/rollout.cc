@@ -7,6 +7,7 @@
 // replica's router address is made from the spec it was started from (started_from_), so that
 // old and new replicas side by side are each reached as they serve.
 #include <algorithm>
+#include <filesystem>
 #include <memory>
 #include <thread>
 #include <utility>
@@ -17,7 +18,9 @@
 #include "src/common/log.h"
 #include "src/metrics/metrics.h"
 #include "src/orchestrator/capacity.h"
+#include "src/orchestrator/free_port.h"
 #include "src/orchestrator/local_deployment.h"
+#include "src/rpc/membership_client.h"
 
 namespace shoal::orchestrator {
 namespace {
@@ -25,6 +28,13 @@ namespace {
 // How long a replica taken out of the router may take to finish its calls: the supervisor's
 // stop timeout (SIGTERM then lets the replica drain what is left, up to the same bound).
 absl::Duration DrainTimeout() { return Supervisor::Options().stop_timeout; }
+
+// How the orchestrator calls its replicas (membership changes).
+rpc::ChannelSecurity ReplicaSecurity(const config::DeploymentSpec& spec) {
+  return rpc::ChannelSecurity{.tls = spec.internal_tls.enabled(),
+                              .files = spec.internal_tls,
+                              .auth_token = spec.auth_token};
+}
 
 std::string Position(const config::DeploymentSpec& spec, int shard, int r) {
   return spec.shards > 1 ? absl::StrCat("shard-", shard, "/rep-", r) : absl::StrCat("rep-", r);
@@ -50,6 +60,7 @@ void LocalDeployment::AwaitDrained(size_t shard, const routing::Address& address
 Status LocalDeployment::ReplaceReplicaLocked(
     int shard, int r, const std::shared_ptr<const config::DeploymentSpec>& spec,
     const ReplicaBuild& build) {
+  if (spec->stateful) return ReplaceVoterLocked(shard, r, spec, build);
   const std::string name = ReplicaName(spec->name, spec->shards, shard, r);
   routing::ReplicaSet& set = router_->shard(shard);
   size_t old = 0;
@@ -94,6 +105,72 @@ Status LocalDeployment::ReplaceReplicaLocked(
   return absl::OkStatus();
 }
 
+Status LocalDeployment::ReplaceVoterLocked(
+    int shard, int r, const std::shared_ptr<const config::DeploymentSpec>& spec,
+    const ReplicaBuild& build) {
+  const absl::Duration timeout =
+      spec->timeout_ready_ms < 0 ? absl::Hours(1) : absl::Milliseconds(spec->timeout_ready_ms);
+  // Forgetting a member that may never have joined: quick when it did not.
+  const absl::Duration cleanup = std::min(timeout, absl::Seconds(10));
+  const rpc::ChannelSecurity security = ReplicaSecurity(*spec);
+  const std::string old_id = RaftId(shard, r);
+  const std::string old_raft_dir = ReplicaWorkspace(spec_, shard, r) + "/raft";
+  const int old_port = raft_ports_[shard][r];
+  const int old_generation = Generation(shard, r);
+  SHOAL_ASSIGN_OR_RETURN(int port, PickFreePort(replica_host_));
+  // The new member: a Raft ID, port and workspace of its own, next to the old one's.
+  if (generations_.size() <= static_cast<size_t>(shard)) generations_.resize(shard + 1);
+  if (generations_[shard].size() <= static_cast<size_t>(r)) generations_[shard].resize(r + 1, 0);
+  generations_[shard][r] = old_generation + 1;
+  raft_ports_[shard][r] = port;
+  const std::string new_id = RaftId(shard, r);
+  auto restore = [&] {
+    generations_[shard][r] = old_generation;
+    raft_ports_[shard][r] = old_port;
+  };
+  std::error_code ignored;
+  std::filesystem::remove_all(std::filesystem::path(ReplicaWorkspace(*spec, shard, r)) / "raft",
+                              ignored);
+  // It joins through the running members as a voter, and is ready once caught up.
+  const std::vector<std::string> members = ReplicaAddresses()[shard];
+  StatusOr<size_t> added =
+      supervisor_->Add(ReplicaSpec(*spec, build, shard, r, spec->replicas, members));
+  if (!added.ok()) {
+    rpc::RemoveServerVia(members, new_id, cleanup, security).IgnoreError();
+    restore();
+    return added.status();
+  }
+  // The old member leaves the group while the new one counts: never below a quorum (not forced).
+  Status left = rpc::RemoveServerVia(members, old_id, timeout, security, /*force=*/false);
+  if (!left.ok()) {
+    rpc::RemoveServerVia(members, new_id, cleanup, security).IgnoreError();
+    supervisor_->Remove(*added);
+    restore();
+    return absl::Status(left.code(), absl::StrCat("taking Raft member '", old_id,
+                                                  "' out of its group: ", left.message()));
+  }
+  size_t old = 0;
+  routing::Address old_address;
+  {
+    absl::MutexLock lock(&members_mu_);
+    old = members_[shard][r];
+    old_address = routing::Address{.host = replica_host_,
+                                   .port = supervisor_->port(old),
+                                   .tls = StartedFromLocked(old).internal_tls.enabled(),
+                                   .name = ReplicaName(spec->name, spec->shards, shard, r)};
+    if (started_from_.size() <= *added) started_from_.resize(*added + 1);
+    started_from_[*added] = spec;
+    members_[shard][r] = *added;
+    SyncRouterLocked(shard);
+  }
+  AwaitDrained(shard, old_address);
+  supervisor_->Remove(old);
+  // Its state lives on in the group; the next start uses the new member's.
+  std::filesystem::remove_all(old_raft_dir, ignored);
+  SHOAL_RETURN_IF_ERROR(RecordRaftPorts(raft_ports_));
+  return RecordRaftGenerations();
+}
+
 Status LocalDeployment::RollBackLocked(const std::vector<std::pair<int, int>>& replaced) {
   auto old = std::make_shared<const config::DeploymentSpec>(spec_);
   const ReplicaBuild build{uses_with_json_, devices_};
@@ -113,9 +190,11 @@ Status LocalDeployment::RollBackLocked(const std::vector<std::pair<int, int>>& r
 }
 
 Status LocalDeployment::RollReplicasLocked(const config::DeploymentSpec& spec) {
-  if (spec.stateful) {
-    return absl::UnimplementedError(absl::StrCat(
-        "Deployment '", spec.name, "': rolling updates of stateful Deployments are not supported"));
+  if (spec.stateful && (!spec_.peer_ports.empty() || replica_port_ > 0)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "Deployment '", spec.name,
+        "': a rolling update of a stateful Deployment needs new Raft and gRPC ports for the new "
+        "members; not with fixed ports (peer_ports, or a Flow Executor's port)"));
   }
   auto target = std::make_shared<config::DeploymentSpec>(spec);
   target->replicas = spec_.replicas;  // a new replica count is applied afterwards, in place

@@ -1,8 +1,16 @@
 // Rolling updates of a running Deployment of real replica processes, under steady load from 8
 // senders: the update completes without a failed request and the new version answers every
 // request sent after Update() returned; an update whose new replicas cannot start is rolled back,
-// again without a failed request, and the old version keeps answering.
+// again without a failed request, and the old version keeps answering. A stateful Deployment
+// under writes replaces its Raft voters one at a time without losing an acknowledged write.
+#include <signal.h>
+
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <mutex>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -11,9 +19,11 @@
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "shoal/client.h"
 #include "shoal/deployment.h"
 #include "src/metrics/metrics.h"
 #include "tests/integration/child_process.h"
+#include "tests/testing/temp_dir.h"
 #include "tests/testing/wait.h"
 
 namespace shoal {
@@ -175,6 +185,181 @@ TEST(RollingUpdateTest, ANewVersionThatCannotStartIsRolledBackWithoutAFailedRequ
   }());
   ASSERT_TRUE(answer.ok()) << answer.status();
   EXPECT_EQ((*answer)[0].GetText("version").value_or(""), "v3");
+}
+
+// --- Stateful: one Raft voter at a time. ---
+
+using std::chrono::milliseconds;
+
+constexpr int kDim = 8;
+
+DeploymentOptions Indexer(const std::string& name, const std::filesystem::path& workspace) {
+  DeploymentOptions options;
+  options.name = name;
+  options.uses = "ExactNNIndexer";
+  options.uses_with = R"({"metric": "l2"})";
+  options.replicas = 3;
+  options.stateful = true;
+  options.workspace = workspace.string();
+  options.raft_configuration =
+      R"({"HeartbeatTimeout": 200, "ElectionTimeout": 200, "LeaderLeaseTimeout": 100,
+          "CommitTimeout": 5, "LogLevel": "WARN"})";
+  options.retries = 30;  // rounds over the replicas, with pauses, while a new leader is elected
+  options.timeout_send_ms = 2000;
+  options.shoal_binary = testing::ShoalBinary();
+  options.timeout_ready_ms = 60000;
+  return options;
+}
+
+// Writes one doc per request (ids w-0, w-1, ...) until stopped (at most 5000), and remembers the
+// embedding of every acknowledged write.
+class Writer {
+ public:
+  explicit Writer(Deployment& dep) : dep_(dep), thread_([this] { Run(); }) {}
+  ~Writer() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  // Waits (bounded) until `n` more writes were acknowledged.
+  bool WaitForAcks(size_t n) {
+    const size_t target = acked().size() + n;
+    return testing::WaitFor([&] { return acked().size() >= target; }, absl::Seconds(60));
+  }
+  std::vector<std::pair<std::string, std::vector<float>>> acked() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return acked_;
+  }
+  int failed() const { return failed_; }
+  std::string first_error() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return first_error_;
+  }
+
+ private:
+  void Run() {
+    std::mt19937_64 random(14);
+    std::normal_distribution<float> normal;
+    for (int k = 0; k < 5000 && !stop_; ++k) {
+      std::string id = "w-" + std::to_string(k);
+      std::vector<float> v(kDim);
+      for (float& x : v) x = normal(random);
+      DocList docs;
+      Doc doc = docs.Add();
+      doc.set_id(id);
+      doc.set_embedding(v);
+      auto written = dep_.Post("/index", docs, {.stream = false, .timeout = milliseconds(30000)});
+      std::lock_guard<std::mutex> lock(mu_);
+      if (written.ok()) {
+        acked_.emplace_back(id, std::move(v));
+      } else {
+        ++failed_;
+        if (first_error_.empty()) first_error_ = written.status().ToString();
+      }
+    }
+  }
+
+  Deployment& dep_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> failed_{0};
+  mutable std::mutex mu_;
+  std::vector<std::pair<std::string, std::vector<float>>> acked_;
+  std::string first_error_;
+  std::thread thread_;
+};
+
+// `/count` of the replica at `address`: "<count>/<checksum>", or "down".
+std::string StateOf(const std::string& address) {
+  auto client = Client::Connect(address, {.connect_timeout = milliseconds(2000)});
+  if (!client.ok()) return "down";
+  auto answer = client->Post("/count", DocList(), {.stream = false, .timeout = milliseconds(3000)});
+  if (!answer.ok() || answer->size() != 1) return "down";
+  return std::string((*answer)[0].text()) + "/" +
+         std::string((*answer)[0].GetText("checksum").value_or(""));
+}
+
+// Waits (bounded) until every replica, asked directly, holds the same state; returns it.
+std::string Converged(const Deployment& dep) {
+  std::vector<std::string> states;
+  for (int i = 0; i < 600; ++i) {
+    states.clear();
+    const std::vector<std::string> addresses = dep.replica_addresses()[0];
+    for (const std::string& address : addresses) states.push_back(StateOf(address));
+    if (states[0] != "down" && std::all_of(states.begin(), states.end(),
+                                           [&](const std::string& s) { return s == states[0]; })) {
+      return states[0];
+    }
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  ADD_FAILURE() << "replicas did not converge: " << ::testing::PrintToString(states);
+  return "";
+}
+
+// Every acknowledged write is on the replica at `address`: each acked vector's nearest
+// neighbour there is the doc written with it.
+void ExpectEveryAckedWriteOn(const std::string& address,
+                             const std::vector<std::pair<std::string, std::vector<float>>>& acked) {
+  DocList queries;
+  for (const auto& [id, vector] : acked) queries.Add().set_embedding(vector);
+  auto client = Client::Connect(address);
+  ASSERT_TRUE(client.ok()) << client.status();
+  auto result = client->Post("/search", queries,
+                             {.request_size = 1000,
+                              .parameters = *Params::FromJson(R"({"limit": 1})"),
+                              .stream = false,
+                              .timeout = milliseconds(30000)});
+  ASSERT_TRUE(result.ok()) << address << ": " << result.status();
+  ASSERT_EQ(result->size(), acked.size());
+  int missing = 0;
+  for (size_t i = 0; i < acked.size(); ++i) {
+    auto matches = (*result)[i].matches();
+    if (matches.size() != 1 || matches[0].id() != acked[i].first) ++missing;
+  }
+  EXPECT_EQ(missing, 0) << address << " lost " << missing << " of " << acked.size()
+                        << " acknowledged writes";
+}
+
+TEST(RollingUpdateTest, StatefulReplicasAreReplacedOneVoterAtATimeUnderWrites) {
+  const testing::TempDir tmp("rolling-stateful");
+  Deployment dep(Indexer("idx", tmp.path()));
+  Status started = dep.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  const std::vector<int> before = Pids(dep);
+  Writer writer(dep);
+  ASSERT_TRUE(writer.WaitForAcks(20));
+
+  DeploymentOptions updated_options = Indexer("idx", tmp.path());
+  updated_options.env = {{"INDEX_BUILD", "2"}};  // new replica processes
+  Status updated = dep.Update(updated_options);
+  ASSERT_TRUE(updated.ok()) << updated;
+  EXPECT_TRUE(writer.WaitForAcks(20));
+  writer.Stop();
+  EXPECT_EQ(writer.failed(), 0) << writer.first_error();
+  const std::vector<int> after = Pids(dep);
+  for (int r = 0; r < 3; ++r) EXPECT_NE(after[r], before[r]) << "rep-" << r;
+
+  // Every replica holds every acknowledged write, and the same state.
+  const std::string state = Converged(dep);
+  const std::vector<std::string> addresses = dep.replica_addresses()[0];
+  for (const std::string& address : addresses) ExpectEveryAckedWriteOn(address, writer.acked());
+  // Three voters, the old members gone: with one replica frozen the other two still commit
+  // (a group that still counted an old member would need three of four).
+  ASSERT_EQ(kill(after[2], SIGSTOP), 0);
+  DocList one;
+  one.Add().set_id("after-update");
+  one[0].set_embedding(std::vector<float>(kDim, 1.0f));
+  auto written = dep.Post("/index", one, {.stream = false, .timeout = milliseconds(30000)});
+  kill(after[2], SIGCONT);
+  EXPECT_TRUE(written.ok()) << "2 of 3 voters did not commit: " << written.status();
+  const std::string final_state = Converged(dep);
+
+  // The next start from the same workspace finds the new members and their state.
+  dep.Stop();
+  Deployment again(updated_options);
+  started = again.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  EXPECT_EQ(Converged(again), final_state);
+  EXPECT_NE(final_state, state);
 }
 
 }  // namespace
