@@ -137,6 +137,11 @@ class LocalDeployment {
   Status ReplaceVoterLocked(int shard, int r,
                             const std::shared_ptr<const config::DeploymentSpec>& spec,
                             const ReplicaBuild& build) ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);
+  // After step (shard, r) of a rolling update failed with `step`: rolls back, counts the
+  // outcome, and returns the error Update() reports.
+  Status AbandonRolloutLocked(const Status& step, int shard, int r,
+                              std::vector<std::pair<int, int>> replaced)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);
   // Puts back the replicas `replaced` (shard, replica) from the old spec, last first.
   Status RollBackLocked(const std::vector<std::pair<int, int>>& replaced)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);

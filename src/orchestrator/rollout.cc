@@ -189,6 +189,33 @@ Status LocalDeployment::RollBackLocked(const std::vector<std::pair<int, int>>& r
       absl::StrCat("putting back the old version failed too: ", absl::StrJoin(errors, "; ")));
 }
 
+Status LocalDeployment::AbandonRolloutLocked(const Status& step, int shard, int r,
+                                             std::vector<std::pair<int, int>> replaced) {
+  const std::string why =
+      absl::StrCat("replacing replica '", ReplicaName(spec_.name, spec_.shards, shard, r),
+                   "' failed: ", step.message());
+  SHOAL_LOG_WARNING(
+      "Deployment '%s': rolling update stopped, %s; rolling back %d replaced "
+      "replica(s)",
+      spec_.name, why, static_cast<int>(replaced.size()));
+  // A pinned-port replica was stopped before its replacement started: it comes back too.
+  if (shard == 0 && r == 0 && replica_port_ > 0) replaced.emplace_back(shard, r);
+  Status back = RollBackLocked(replaced);
+  if (!back.ok()) {
+    metrics::DeploymentRollouts(spec_.name, "failed").Increment();
+    SHOAL_LOG_ERROR("Deployment '%s': rolling update failed and %s", spec_.name, back.message());
+    return absl::Status(step.code(), absl::StrCat("rolling update of Deployment '", spec_.name,
+                                                  "' failed: ", why, "\nand ", back.message()));
+  }
+  metrics::DeploymentRollouts(spec_.name, "rolled_back").Increment();
+  SHOAL_LOG_WARNING(
+      "Deployment '%s': rolling update rolled back; every replica runs the old "
+      "version",
+      spec_.name);
+  return absl::Status(step.code(), absl::StrCat("rolling update of Deployment '", spec_.name,
+                                                "' rolled back: ", why));
+}
+
 Status LocalDeployment::RollReplicasLocked(const config::DeploymentSpec& spec) {
   if (spec.stateful && (!spec_.peer_ports.empty() || replica_port_ > 0)) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -214,23 +241,8 @@ Status LocalDeployment::RollReplicasLocked(const config::DeploymentSpec& spec) {
     for (int r = 0; r < spec_.replicas; ++r) {
       Status step = ReplaceReplicaLocked(s, r, target, build);
       if (!step.ok()) {
-        Status failed = absl::Status(
-            step.code(),
-            absl::StrCat("rolling update of Deployment '", spec_.name, "': new replica '",
-                         ReplicaName(spec_.name, spec_.shards, s, r),
-                         "' did not become ready, so the update is rolled back: ", step.message()));
-        SHOAL_LOG_WARNING("%s", failed.message());
-        // A pinned-port replica was stopped before its replacement started: it comes back too.
-        if (s == 0 && r == 0 && replica_port_ > 0) replaced.emplace_back(s, r);
-        Status back = RollBackLocked(replaced);
-        const bool rolled_back = back.ok();
-        metrics::DeploymentRollouts(spec_.name, rolled_back ? "rolled_back" : "failed").Increment();
         in_progress.Decrement();
-        if (!rolled_back) {
-          SHOAL_LOG_ERROR("Deployment '%s': %s", spec_.name, back.message());
-          return absl::Status(failed.code(), absl::StrCat(failed.message(), "\n", back.message()));
-        }
-        return failed;
+        return AbandonRolloutLocked(step, s, r, std::move(replaced));
       }
       replaced.emplace_back(s, r);
       SHOAL_LOG_INFO("Deployment '%s': rolling update %d/%d: %s replaced", spec_.name,

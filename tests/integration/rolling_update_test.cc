@@ -362,5 +362,39 @@ TEST(RollingUpdateTest, StatefulReplicasAreReplacedOneVoterAtATimeUnderWrites) {
   EXPECT_NE(final_state, state);
 }
 
+TEST(RollingUpdateTest, AStatefulUpdateThatCannotStartKeepsTheGroupAndEveryWrite) {
+  const testing::TempDir tmp("rolling-stateful-back");
+  DeploymentOptions options = Indexer("idx", tmp.path());
+  Deployment dep(options);
+  Status started = dep.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  const std::vector<int> before = Pids(dep);
+  Writer writer(dep);
+  ASSERT_TRUE(writer.WaitForAcks(20));
+
+  DeploymentOptions broken = options;
+  broken.uses = (tmp.path() / "missing" / "libindexer.so").string();
+  Status updated = dep.Update(broken);
+  EXPECT_FALSE(updated.ok());
+  EXPECT_THAT(updated.message(), HasSubstr("'idx/rep-0'"));
+  EXPECT_THAT(updated.message(), HasSubstr("cannot open shared object file"));
+  EXPECT_TRUE(writer.WaitForAcks(20));
+  writer.Stop();
+  EXPECT_EQ(writer.failed(), 0) << writer.first_error();
+  EXPECT_EQ(Pids(dep), before);  // the first new replica failed: nothing was replaced
+
+  Converged(dep);
+  const std::vector<std::string> addresses = dep.replica_addresses()[0];
+  for (const std::string& address : addresses) ExpectEveryAckedWriteOn(address, writer.acked());
+  // The failed member is not counted: one frozen replica of three does not stop writes.
+  ASSERT_EQ(kill(before[1], SIGSTOP), 0);
+  DocList one;
+  one.Add().set_id("after-rollback");
+  one[0].set_embedding(std::vector<float>(kDim, 1.0f));
+  auto written = dep.Post("/index", one, {.stream = false, .timeout = milliseconds(30000)});
+  kill(before[1], SIGCONT);
+  EXPECT_TRUE(written.ok()) << "2 of 3 voters did not commit: " << written.status();
+}
+
 }  // namespace
 }  // namespace shoal
