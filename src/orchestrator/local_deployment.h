@@ -140,7 +140,16 @@ class LocalDeployment {
   // After step (shard, r) of a rolling update failed with `step`: rolls back, counts the
   // outcome, and returns the error Update() reports.
   Status AbandonRolloutLocked(const Status& step, int shard, int r,
-                              std::vector<std::pair<int, int>> replaced)
+                              std::vector<std::pair<int, int>> replaced,
+                              const config::DeploymentSpec* target)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);
+  // Starts `process` (from `spec`) and has it take over from replica `r` of `shard`.
+  Status SwapInLocked(int shard, int r, const std::shared_ptr<const config::DeploymentSpec>& spec,
+                      ReplicaProcessSpec process) ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);
+  // Supervisor replica `added` (ready, from `spec`) takes the place of replica `r` of `shard`
+  // in the router; the old one drains and stops.
+  void TakeOverLocked(int shard, int r, size_t added,
+                      const std::shared_ptr<const config::DeploymentSpec>& spec)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);
   // Puts back the replicas `replaced` (shard, replica) from the old spec, last first.
   Status RollBackLocked(const std::vector<std::pair<int, int>>& replaced)

@@ -57,12 +57,8 @@ void LocalDeployment::AwaitDrained(size_t shard, const routing::Address& address
   }
 }
 
-Status LocalDeployment::ReplaceReplicaLocked(
-    int shard, int r, const std::shared_ptr<const config::DeploymentSpec>& spec,
-    const ReplicaBuild& build) {
-  if (spec->stateful) return ReplaceVoterLocked(shard, r, spec, build);
-  const std::string name = ReplicaName(spec->name, spec->shards, shard, r);
-  routing::ReplicaSet& set = router_->shard(shard);
+void LocalDeployment::TakeOverLocked(int shard, int r, size_t added,
+                                     const std::shared_ptr<const config::DeploymentSpec>& spec) {
   size_t old = 0;
   routing::Address old_address;
   {
@@ -71,38 +67,42 @@ Status LocalDeployment::ReplaceReplicaLocked(
     old_address = routing::Address{.host = replica_host_,
                                    .port = supervisor_->port(old),
                                    .tls = StartedFromLocked(old).internal_tls.enabled(),
-                                   .name = name};
-  }
-  // A pinned port (a Flow Executor's `port`) cannot be taken by the new replica while the old
-  // one holds it: the old one leaves the rotation and stops first.
-  const bool pinned = shard == 0 && r == 0 && replica_port_ > 0;
-  if (pinned) {
-    set.SetHealthy(r, false);
-    const absl::Time deadline = absl::Now() + DrainTimeout();
-    while (absl::Now() < deadline && set.Stats()[r].outstanding > 0) {
-      absl::SleepFor(absl::Milliseconds(5));
-    }
-    supervisor_->Remove(old);
-  }
-  StatusOr<size_t> added =
-      supervisor_->Add(ReplicaSpec(*spec, build, shard, r, spec->replicas, /*join=*/{}));
-  if (!added.ok()) return added.status();
-  {
-    absl::MutexLock lock(&members_mu_);
-    if (started_from_.size() <= *added) started_from_.resize(*added + 1);
-    started_from_[*added] = spec;
-    // In one step: the new replica takes the old one's place (and name); the old one leaves,
-    // and the calls it has in flight finish.
-    members_[shard][r] = *added;
+                                   .name = ReplicaName(spec_.name, spec_.shards, shard, r)};
+    if (started_from_.size() <= added) started_from_.resize(added + 1);
+    started_from_[added] = spec;
+    // In one step: the new replica takes the old one's place (and name) in the router; the old
+    // one leaves it, and the calls it has in flight finish.
+    members_[shard][r] = added;
     SyncRouterLocked(shard);
-  }
-  if (pinned) {
-    set.SetHealthy(r, true);
-    return absl::OkStatus();
   }
   AwaitDrained(shard, old_address);
   supervisor_->Remove(old);
+}
+
+Status LocalDeployment::SwapInLocked(int shard, int r,
+                                     const std::shared_ptr<const config::DeploymentSpec>& spec,
+                                     ReplicaProcessSpec process) {
+  StatusOr<size_t> added = supervisor_->Add(std::move(process));
+  if (!added.ok()) return added.status();
+  TakeOverLocked(shard, r, *added, spec);
   return absl::OkStatus();
+}
+
+Status LocalDeployment::ReplaceReplicaLocked(
+    int shard, int r, const std::shared_ptr<const config::DeploymentSpec>& spec,
+    const ReplicaBuild& build) {
+  if (spec->stateful) return ReplaceVoterLocked(shard, r, spec, build);
+  ReplicaProcessSpec process = ReplicaSpec(*spec, build, shard, r, spec->replicas, /*join=*/{});
+  if (shard == 0 && r == 0 && replica_port_ > 0) {
+    // A pinned port (a Flow Executor's `port`) is the old replica's until it stops: a new
+    // replica on a port of its choosing stands in meanwhile, then one on the pinned port
+    // replaces it.
+    ReplicaProcessSpec stand_in = process;
+    auto port = std::find(stand_in.argv.begin(), stand_in.argv.end(), "--port");
+    if (port != stand_in.argv.end() && port + 1 != stand_in.argv.end()) *(port + 1) = "{port}";
+    SHOAL_RETURN_IF_ERROR(SwapInLocked(shard, r, spec, std::move(stand_in)));
+  }
+  return SwapInLocked(shard, r, spec, std::move(process));
 }
 
 Status LocalDeployment::ReplaceVoterLocked(
@@ -149,22 +149,7 @@ Status LocalDeployment::ReplaceVoterLocked(
     return absl::Status(left.code(), absl::StrCat("taking Raft member '", old_id,
                                                   "' out of its group: ", left.message()));
   }
-  size_t old = 0;
-  routing::Address old_address;
-  {
-    absl::MutexLock lock(&members_mu_);
-    old = members_[shard][r];
-    old_address = routing::Address{.host = replica_host_,
-                                   .port = supervisor_->port(old),
-                                   .tls = StartedFromLocked(old).internal_tls.enabled(),
-                                   .name = ReplicaName(spec->name, spec->shards, shard, r)};
-    if (started_from_.size() <= *added) started_from_.resize(*added + 1);
-    started_from_[*added] = spec;
-    members_[shard][r] = *added;
-    SyncRouterLocked(shard);
-  }
-  AwaitDrained(shard, old_address);
-  supervisor_->Remove(old);
+  TakeOverLocked(shard, r, *added, spec);
   // Its state lives on in the group; the next start uses the new member's.
   std::filesystem::remove_all(old_raft_dir, ignored);
   SHOAL_RETURN_IF_ERROR(RecordRaftPorts(raft_ports_));
@@ -190,7 +175,8 @@ Status LocalDeployment::RollBackLocked(const std::vector<std::pair<int, int>>& r
 }
 
 Status LocalDeployment::AbandonRolloutLocked(const Status& step, int shard, int r,
-                                             std::vector<std::pair<int, int>> replaced) {
+                                             std::vector<std::pair<int, int>> replaced,
+                                             const config::DeploymentSpec* target) {
   const std::string why =
       absl::StrCat("replacing replica '", ReplicaName(spec_.name, spec_.shards, shard, r),
                    "' failed: ", step.message());
@@ -198,8 +184,11 @@ Status LocalDeployment::AbandonRolloutLocked(const Status& step, int shard, int 
       "Deployment '%s': rolling update stopped, %s; rolling back %d replaced "
       "replica(s)",
       spec_.name, why, static_cast<int>(replaced.size()));
-  // A pinned-port replica was stopped before its replacement started: it comes back too.
-  if (shard == 0 && r == 0 && replica_port_ > 0) replaced.emplace_back(shard, r);
+  {
+    // A pinned-port replica may have failed after its stand-in (of the new version) took over.
+    absl::MutexLock lock(&members_mu_);
+    if (&StartedFromLocked(members_[shard][r]) == target) replaced.emplace_back(shard, r);
+  }
   Status back = RollBackLocked(replaced);
   if (!back.ok()) {
     metrics::DeploymentRollouts(spec_.name, "failed").Increment();
@@ -242,7 +231,7 @@ Status LocalDeployment::RollReplicasLocked(const config::DeploymentSpec& spec) {
       Status step = ReplaceReplicaLocked(s, r, target, build);
       if (!step.ok()) {
         in_progress.Decrement();
-        return AbandonRolloutLocked(step, s, r, std::move(replaced));
+        return AbandonRolloutLocked(step, s, r, std::move(replaced), target.get());
       }
       replaced.emplace_back(s, r);
       SHOAL_LOG_INFO("Deployment '%s': rolling update %d/%d: %s replaced", spec_.name,

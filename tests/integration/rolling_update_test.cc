@@ -3,12 +3,16 @@
 // request sent after Update() returned; an update whose new replicas cannot start is rolled back,
 // again without a failed request, and the old version keeps answering. A stateful Deployment
 // under writes replaces its Raft voters one at a time without losing an acknowledged write.
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <set>
@@ -21,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "shoal/client.h"
 #include "shoal/deployment.h"
+#include "shoal/flow.h"
 #include "src/metrics/metrics.h"
 #include "tests/integration/child_process.h"
 #include "tests/testing/temp_dir.h"
@@ -49,7 +54,11 @@ DeploymentOptions Versioned(std::string name, std::string version, std::string f
 // expected once Expect() was called.
 class Load {
  public:
-  Load(Deployment& dep, int senders, int least) : dep_(dep), least_(least) {
+  using Post = std::function<StatusOr<DocList>(const DocList&)>;
+  Load(Deployment& dep, int senders, int least)
+      : Load([&dep](const DocList& docs) { return dep.Post("/", docs, {.stream = false}); },
+             senders, least) {}
+  Load(Post post, int senders, int least) : post_(std::move(post)), least_(least) {
     for (int s = 0; s < senders; ++s) threads_.emplace_back([this] { Send(); });
   }
   ~Load() { Stop(); }
@@ -88,7 +97,7 @@ class Load {
       }
       DocList docs;
       docs.Add().set_text("x");
-      auto answer = dep_.Post("/", docs, {.stream = false});
+      auto answer = post_(docs);
       ++done_;
       if (!answer.ok() || answer->size() != 1) {
         ++failed_;
@@ -105,7 +114,7 @@ class Load {
     }
   }
 
-  Deployment& dep_;
+  const Post post_;
   const int least_;
   std::atomic<bool> stop_{false};
   std::atomic<int> done_{0};
@@ -394,6 +403,64 @@ TEST(RollingUpdateTest, AStatefulUpdateThatCannotStartKeepsTheGroupAndEveryWrite
   auto written = dep.Post("/index", one, {.stream = false, .timeout = milliseconds(30000)});
   kill(before[1], SIGCONT);
   EXPECT_TRUE(written.ok()) << "2 of 3 voters did not commit: " << written.status();
+}
+
+// A port nothing listens on now (bound, then released).
+int UnusedPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof(address);
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&address), size) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
+    if (fd >= 0) close(fd);
+    return 0;
+  }
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+// A Flow Executor's pinned `port` (one replica): a stand-in serves while the old replica frees
+// the port, and the new version ends up on it.
+TEST(RollingUpdateTest, AFlowExecutorKeepsItsPinnedPortWithoutAFailedRequest) {
+  const int pinned = UnusedPort();
+  ASSERT_GT(pinned, 0);
+  FlowOptions flow_options;
+  flow_options.shoal_binary = testing::ShoalBinary();
+  Flow flow(flow_options);
+  DeploymentOptions executor = Versioned("pin", "v1");
+  executor.replicas = 1;
+  executor.port = pinned;
+  flow.Add(executor);
+  Status started = flow.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  const std::string at_pinned = "127.0.0.1:" + std::to_string(pinned);
+  ASSERT_EQ(flow.replica_addresses("pin"), (std::vector<std::vector<std::string>>{{at_pinned}}));
+  Load load([&flow](const DocList& docs) { return flow.Post("/", docs, {.stream = false}); }, 4,
+            /*least=*/100);
+  ASSERT_TRUE(testing::WaitFor([&] { return load.done() >= 100; }, absl::Seconds(60)));
+
+  DeploymentOptions updated = Versioned("pin", "v2");
+  updated.replicas = 1;
+  updated.port = pinned;
+  Status status = flow.Update("pin", updated);
+  ASSERT_TRUE(status.ok()) << status;
+  load.Expect("v2");
+  const int at_update = load.done();
+  EXPECT_TRUE(testing::WaitFor([&] { return load.done() >= at_update + 200; }, absl::Seconds(60)));
+  load.Stop();
+
+  EXPECT_EQ(load.failed(), 0) << load.first_error();
+  EXPECT_EQ(load.stale(), 0);
+  EXPECT_EQ(flow.replica_addresses("pin"), (std::vector<std::vector<std::string>>{{at_pinned}}));
+  auto direct = Client::Connect(at_pinned);
+  ASSERT_TRUE(direct.ok()) << direct.status();
+  DocList one;
+  one.Add().set_text("x");
+  auto answer = direct->Post("/", one, {.stream = false});
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_EQ((*answer)[0].GetText("version").value_or(""), "v2");
 }
 
 }  // namespace
