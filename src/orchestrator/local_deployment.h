@@ -151,6 +151,11 @@ class LocalDeployment {
   void TakeOverLocked(int shard, int r, size_t added,
                       const std::shared_ptr<const config::DeploymentSpec>& spec)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);
+  // Whether this machine and the Deployment allow a rolling update to `target`.
+  Status CheckCanRollLocked(const config::DeploymentSpec& target)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);
+  // Gives replica `r` of `shard` Raft generation `generation` and Raft port `port`.
+  void SetRaftMember(int shard, int r, int generation, int port);
   // Puts back the replicas `replaced` (shard, replica) from the old spec, last first.
   Status RollBackLocked(const std::vector<std::pair<int, int>>& replaced)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);
@@ -172,10 +177,10 @@ class LocalDeployment {
   std::string binary_;
   std::string uses_with_json_;
   std::string raft_configuration_json_;
-  std::vector<std::string> devices_;          // CUDA_VISIBLE_DEVICES round robin, or empty
-  std::vector<std::vector<int>> raft_ports_;  // per shard, per replica
+  std::vector<std::string> devices_;           // CUDA_VISIBLE_DEVICES round robin, or empty
+  std::vector<std::vector<int>> raft_ports_;   // per shard, per replica
   std::vector<std::vector<int>> generations_;  // per shard, per replica; missing: 0
-  absl::Mutex scale_mu_;                      // one Scale() at a time
+  absl::Mutex scale_mu_;                       // one Scale() at a time
   mutable absl::Mutex members_mu_;
   // Per shard, the supervisor index of each replica, in the router's order.
   std::vector<std::vector<size_t>> members_ ABSL_GUARDED_BY(members_mu_);

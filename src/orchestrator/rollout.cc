@@ -105,6 +105,13 @@ Status LocalDeployment::ReplaceReplicaLocked(
   return SwapInLocked(shard, r, spec, std::move(process));
 }
 
+void LocalDeployment::SetRaftMember(int shard, int r, int generation, int port) {
+  if (generations_.size() <= static_cast<size_t>(shard)) generations_.resize(shard + 1);
+  if (generations_[shard].size() <= static_cast<size_t>(r)) generations_[shard].resize(r + 1, 0);
+  generations_[shard][r] = generation;
+  raft_ports_[shard][r] = port;
+}
+
 Status LocalDeployment::ReplaceVoterLocked(
     int shard, int r, const std::shared_ptr<const config::DeploymentSpec>& spec,
     const ReplicaBuild& build) {
@@ -119,15 +126,9 @@ Status LocalDeployment::ReplaceVoterLocked(
   const int old_generation = Generation(shard, r);
   SHOAL_ASSIGN_OR_RETURN(int port, PickFreePort(replica_host_));
   // The new member: a Raft ID, port and workspace of its own, next to the old one's.
-  if (generations_.size() <= static_cast<size_t>(shard)) generations_.resize(shard + 1);
-  if (generations_[shard].size() <= static_cast<size_t>(r)) generations_[shard].resize(r + 1, 0);
-  generations_[shard][r] = old_generation + 1;
-  raft_ports_[shard][r] = port;
+  SetRaftMember(shard, r, old_generation + 1, port);
   const std::string new_id = RaftId(shard, r);
-  auto restore = [&] {
-    generations_[shard][r] = old_generation;
-    raft_ports_[shard][r] = old_port;
-  };
+  auto restore = [&] { SetRaftMember(shard, r, old_generation, old_port); };
   std::error_code ignored;
   std::filesystem::remove_all(std::filesystem::path(ReplicaWorkspace(*spec, shard, r)) / "raft",
                               ignored);
@@ -205,26 +206,33 @@ Status LocalDeployment::AbandonRolloutLocked(const Status& step, int shard, int 
                                                 "' rolled back: ", why));
 }
 
-Status LocalDeployment::RollReplicasLocked(const config::DeploymentSpec& spec) {
-  if (spec.stateful && (!spec_.peer_ports.empty() || replica_port_ > 0)) {
+Status LocalDeployment::CheckCanRollLocked(const config::DeploymentSpec& target) {
+  if (target.stateful && (!spec_.peer_ports.empty() || replica_port_ > 0)) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "Deployment '", spec.name,
+        "Deployment '", target.name,
         "': a rolling update of a stateful Deployment needs new Raft and gRPC ports for the new "
         "members; not with fixed ports (peer_ports, or a Flow Executor's port)"));
   }
+  SHOAL_RETURN_IF_ERROR(config::ValidateDeploymentSpec(target));
+  RaiseOpenFileLimit(kFdsPerReplica);
+  return CheckMachineCapacity(
+      1, absl::StrCat("rolling update of Deployment '", spec_.name, "' (one extra replica)"),
+      ReadMachineLimits());
+}
+
+Status LocalDeployment::RollReplicasLocked(const config::DeploymentSpec& spec) {
   auto target = std::make_shared<config::DeploymentSpec>(spec);
   target->replicas = spec_.replicas;  // a new replica count is applied afterwards, in place
-  SHOAL_RETURN_IF_ERROR(config::ValidateDeploymentSpec(*target));
+  SHOAL_RETURN_IF_ERROR(CheckCanRollLocked(*target));
   SHOAL_ASSIGN_OR_RETURN(ReplicaBuild build, BuildFor(*target));
-  RaiseOpenFileLimit(kFdsPerReplica);
-  SHOAL_RETURN_IF_ERROR(CheckMachineCapacity(
-      1, absl::StrCat("rolling update of Deployment '", spec_.name, "' (one extra replica)"),
-      ReadMachineLimits()));
   const int total = spec_.shards * spec_.replicas;
   const absl::Time start = absl::Now();
   metrics::Gauge in_progress = metrics::DeploymentRolloutInProgress(spec_.name);
   in_progress.Increment();
-  SHOAL_LOG_INFO("Deployment '%s': rolling update of %d replica(s) started", spec_.name, total);
+  StatusOr<config::SpecChange> change = config::DiffDeploymentSpecs(spec_, *target);
+  SHOAL_LOG_INFO("Deployment '%s': rolling update of %d replica(s) started (%s changed)",
+                 spec_.name, total,
+                 change.ok() ? absl::StrJoin(change->restart, ", ") : std::string("spec"));
   std::vector<std::pair<int, int>> replaced;
   for (int s = 0; s < spec_.shards; ++s) {
     for (int r = 0; r < spec_.replicas; ++r) {
