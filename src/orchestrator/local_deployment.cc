@@ -28,8 +28,11 @@ namespace {
 // A replica this Deployment started: TLS when internal_tls is on.
 routing::Address LocalReplica(const config::DeploymentSpec& spec, const std::string& host, int port,
                               std::string name) {
-  return routing::Address{
-      .host = host, .port = port, .tls = spec.internal_tls.enabled(), .name = std::move(name)};
+  return routing::Address{.host = host,
+                          .port = port,
+                          .tls = spec.internal_tls.enabled(),
+                          .name = std::move(name),
+                          .batch_streams = true};
 }
 
 // How the orchestrator calls its replicas (membership changes).

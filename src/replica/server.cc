@@ -134,8 +134,8 @@ void FinishWith(grpc::ServerUnaryReactor* reactor, const jina::DataRequestProto&
 class ReplicaStream : public rpc::CallStream {
  public:
   ReplicaStream(grpc::CallbackServerContext* context, ReplicaRuntime* runtime,
-                const Dispatcher* dispatcher, Batcher* batcher, int64_t max_docs)
-      : CallStream(context, {.max_held = kMaxHeld}),
+                const Dispatcher* dispatcher, Batcher* batcher, int64_t max_docs, bool batched)
+      : CallStream(context, {.max_held = kMaxHeld, .batched = batched}),
         runtime_(runtime),
         dispatcher_(dispatcher),
         batcher_(batcher),
@@ -250,8 +250,15 @@ class ReplicaServer::Services {
         call_(token,
               [runtime, dispatcher = &dispatcher_, batcher = batcher_.get(),
                max_docs](grpc::CallbackServerContext* context) {
-                return new ReplicaStream(context, runtime, dispatcher, batcher, max_docs);
+                return new ReplicaStream(context, runtime, dispatcher, batcher, max_docs,
+                                         /*batched=*/false);
               }),
+        batch_call_(token,
+                    [runtime, dispatcher = &dispatcher_, batcher = batcher_.get(),
+                     max_docs](grpc::CallbackServerContext* context) {
+                      return new ReplicaStream(context, runtime, dispatcher, batcher, max_docs,
+                                               /*batched=*/true);
+                    }),
         discovery_(token,
                    [runtime](rpc::DiscoveryService::Done done) {
                      jina::EndpointsProto endpoints;
@@ -267,6 +274,7 @@ class ReplicaServer::Services {
     builder.RegisterService(&single_);
     builder.RegisterService(&data_);
     builder.RegisterService(&call_);
+    builder.RegisterService(&batch_call_);
     builder.RegisterService(&discovery_);
     builder.RegisterService(&info_);
     builder.RegisterService(&stream_doc_);
@@ -282,6 +290,7 @@ class ReplicaServer::Services {
     return {jina::JinaSingleDataRequestRPC::service_full_name(),
             jina::JinaDataRequestRPC::service_full_name(),
             jina::JinaRPC::service_full_name(),
+            shoal::v1::DataBatchRPC::service_full_name(),
             jina::JinaDiscoverEndpointsRPC::service_full_name(),
             jina::JinaInfoRPC::service_full_name(),
             jina::JinaSingleDocumentRequestRPC::service_full_name()};
@@ -446,6 +455,7 @@ class ReplicaServer::Services {
   Single single_;
   Data data_;
   rpc::StreamService call_;
+  rpc::BatchStreamService batch_call_;  // from a Shoal gateway or Deployment
   rpc::DiscoveryService discovery_;
   rpc::InfoService info_;
   StreamDocService stream_doc_;

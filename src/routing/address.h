@@ -18,6 +18,9 @@ struct Address {
   bool dns = false;  // dns:///: stands for the addresses `host` resolves to
   // The replica's name in errors to clients ("indexer/rep-1"); empty: not known.
   std::string name;
+  // A replica that a Shoal orchestrator started: Call streams to it carry batches
+  // (shoal.v1.DataBatchRPC, rpc/batch_frames.h) rather than one request per message.
+  bool batch_streams = false;
   std::string target() const;    // host:port, as gRPC dials it
   std::string ToString() const;  // with the scheme, as the user wrote it
   bool operator==(const Address&) const = default;

@@ -4,11 +4,13 @@
 #include <grpcpp/support/proto_buffer_reader.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "jina.pb.h"
 #include "src/common/log.h"
+#include "src/rpc/batch_frames.h"
 #include "src/rpc/leader.h"
 
 namespace shoal::routing {
@@ -65,8 +67,10 @@ void DownstreamStream::Start(const std::vector<std::pair<std::string, std::strin
     absl::MutexLock lock(&mu_);
     self_ = shared_from_this();
   }
-  static const std::string* const method = new std::string(kCall);
-  endpoint_->stub->PrepareBidiStreamingCall(&context_, *method, grpc::StubOptions(), this);
+  static const std::string* const call = new std::string(kCall);
+  static const std::string* const batch_call = new std::string(rpc::kDataBatchCall);
+  endpoint_->stub->PrepareBidiStreamingCall(
+      &context_, endpoint_->address.batch_streams ? *batch_call : *call, grpc::StubOptions(), this);
   AddHold();  // the write side: released once no more writes can start (NextWriteLocked)
   StartRead(&reading_);
   StartCall();
@@ -127,6 +131,17 @@ DownstreamStream::Action DownstreamStream::NextWriteLocked() {
   }
   if (!writes_.empty()) {
     writing_ = true;
+    if (endpoint_->address.batch_streams) {
+      std::vector<grpc::ByteBuffer> batch;
+      size_t bytes = 0;
+      while (!writes_.empty() && batch.size() < rpc::kMaxBatchMessages &&
+             (batch.empty() || bytes + writes_.front().Length() <= rpc::kMaxBatchBytes)) {
+        bytes += writes_.front().Length();
+        batch.push_back(std::move(writes_.front()));
+        writes_.pop_front();
+      }
+      writes_.push_front(rpc::PackBatch(batch));
+    }
     return {.kind = Next::kWrite, .write = &writes_.front()};
   }
   if (closing_) {
@@ -176,29 +191,53 @@ void DownstreamStream::OnReadDone(bool ok) {
     Proceed(next);
     return;
   }
-  grpc::ByteBuffer answer = std::move(reading_);
+  grpc::ByteBuffer read = std::move(reading_);
   reading_.Clear();
-  std::optional<jina::HeaderProto> header = ReadHeader(answer);
-  Waiting taken;
-  bool found = false;
-  bool cancel = false;
-  {
-    absl::MutexLock lock(&mu_);
-    found = TakeLocked(header.has_value() ? header->request_id() : "", taken);
-    cancel = stale_ && live_ == 0;
+  std::vector<grpc::ByteBuffer> answers;
+  bool malformed = false;
+  if (endpoint_->address.batch_streams) {
+    StatusOr<std::vector<grpc::ByteBuffer>> unpacked =
+        rpc::UnpackBatch(read, std::numeric_limits<size_t>::max());
+    if (unpacked.ok()) {
+      answers = std::move(unpacked).value();
+    } else {
+      SHOAL_LOG_WARNING("%s: %s: the stream ends", endpoint_->label, unpacked.status().message());
+      malformed = true;
+    }
+  } else {
+    answers.push_back(std::move(read));
   }
   StartRead(&reading_);
-  if (!found) {
-    SHOAL_LOG_WARNING("%s: an answer on a Call stream to no request sent on it: the stream ends",
-                      endpoint_->label);
-    cancel = true;
-  } else if (taken.done) {
+  bool cancel = malformed;
+  for (grpc::ByteBuffer& answer : answers) {
+    if (!Deliver(std::move(answer))) {
+      SHOAL_LOG_WARNING("%s: an answer on a Call stream to no request sent on it: the stream ends",
+                        endpoint_->label);
+      cancel = true;
+      break;
+    }
+  }
+  if (!cancel) {
+    absl::MutexLock lock(&mu_);
+    cancel = stale_ && live_ == 0;
+  }
+  if (cancel) Cancel();
+}
+
+bool DownstreamStream::Deliver(grpc::ByteBuffer answer) {
+  std::optional<jina::HeaderProto> header = ReadHeader(answer);
+  Waiting taken;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!TakeLocked(header.has_value() ? header->request_id() : "", taken)) return false;
+  }
+  if (taken.done) {
     Answer result;
     result.response = std::move(answer);
     result.is_error = header.has_value() && header->status().code() == jina::StatusProto::ERROR;
     taken.done(std::move(result));
   }
-  if (cancel) Cancel();
+  return true;
 }
 
 bool DownstreamStream::TakeLocked(const std::string& request_id, Waiting& taken) {

@@ -5,6 +5,10 @@
 // answer in any order. Writes queue behind gRPC's flow control: what waits here is bounded by
 // what the caller has in flight (a client stream's prefetch).
 //
+// To a replica that a Shoal orchestrator started (Address::batch_streams), the stream is a
+// shoal.v1.DataBatchRPC/Call: what waits to be written goes out as one message, and answers come
+// back in batches.
+//
 // When the stream ends (the replica failed, refused, or the call was cancelled), every message
 // still waiting gets the stream's status, marked `unanswered`: a Call stream ends with a single
 // status, which may belong to any of them. A message past its `expiry` (timeout_send) gets
@@ -98,6 +102,8 @@ class DownstreamStream : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::
   bool OpenLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ArmLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Expire(bool fired);
+  // Matches one answer to its message and runs its `done`; false when it matches none.
+  bool Deliver(grpc::ByteBuffer answer);
   // Takes the waiting message with `request_id` (the oldest), or returns false.
   bool TakeLocked(const std::string& request_id, Waiting& taken) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

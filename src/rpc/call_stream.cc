@@ -3,6 +3,7 @@
 
 #include <utility>
 
+#include "src/rpc/batch_frames.h"
 #include "src/rpc/status.h"
 
 namespace shoal::rpc {
@@ -23,19 +24,35 @@ void CallStream::OnReadDone(bool ok) {
     if (finish.has_value()) Finish(*finish);  // else another thread may already have ended it
     return;
   }
-  grpc::ByteBuffer request = std::move(reading_);
-  uint64_t sequence;
+  StatusOr<std::vector<grpc::ByteBuffer>> requests = Requests(std::move(reading_));
+  const size_t count = requests.ok() ? requests->size() : 1;
+  uint64_t first;
   bool read_more;
   {
     absl::MutexLock lock(&mu_);
     if (finished_ || !error_.ok() || write_failed_) return;  // the stream is ending
-    sequence = ++received_;
-    ++in_flight_;  // keeps the stream alive until Complete
-    read_more = CanReadLocked();
+    first = received_ + 1;
+    received_ += count;
+    in_flight_ += static_cast<int>(count);  // keeps the stream alive until Complete
+    read_more = requests.ok() && CanReadLocked();
     read_paused_ = !read_more;
   }
   if (read_more) StartRead(&reading_);
-  Handle(sequence, std::move(request));
+  if (!requests.ok()) {
+    Complete(first, requests.status());  // ends the stream once the earlier answers are out
+    return;
+  }
+  // An empty batch holds nothing in flight: reading goes on (or the stream ends) as it would.
+  for (size_t i = 0; i < count; ++i) Handle(first + i, std::move((*requests)[i]));
+}
+
+StatusOr<std::vector<grpc::ByteBuffer>> CallStream::Requests(grpc::ByteBuffer read) const {
+  if (!options_.batched) {
+    std::vector<grpc::ByteBuffer> one;
+    one.push_back(std::move(read));
+    return one;
+  }
+  return UnpackBatch(read, kMaxBatchMessages);
 }
 
 void CallStream::OnWriteDone(bool ok) {
@@ -45,13 +62,14 @@ void CallStream::OnWriteDone(bool ok) {
     absl::MutexLock lock(&mu_);
     held_bytes_ -= writes_.front().Length();
     writes_.pop_front();
+    writing_answers_ = 1;
     if (!ok) {
       write_failed_ = true;  // the client is gone: drop what is queued
       writes_.clear();
       parked_.clear();
       held_bytes_ = 0;
     } else if (!writes_.empty()) {
-      StartWrite(&writes_.front());
+      StartWriteLocked();
     }
     resume_read = ResumeReadLocked();
     finish = FinishIfDoneLocked();
@@ -80,7 +98,7 @@ void CallStream::Complete(uint64_t sequence, StatusOr<grpc::ByteBuffer> answer) 
       }
     }
     if (options_.in_order && !write_failed_) UnparkLocked();
-    if (!writing && !writes_.empty()) StartWrite(&writes_.front());
+    if (!writing && !writes_.empty()) StartWriteLocked();
     resume_read = ResumeReadLocked();
     finish = FinishIfDoneLocked();
   }
@@ -89,8 +107,28 @@ void CallStream::Complete(uint64_t sequence, StatusOr<grpc::ByteBuffer> answer) 
   if (finish.has_value() || resume_read) Proceed(std::move(finish), resume_read);
 }
 
+void CallStream::StartWriteLocked() {
+  if (options_.batched) {
+    std::vector<grpc::ByteBuffer> answers;
+    size_t bytes = 0;
+    while (!writes_.empty() && answers.size() < kMaxBatchMessages &&
+           (answers.empty() || bytes + writes_.front().Length() <= kMaxBatchBytes)) {
+      bytes += writes_.front().Length();
+      held_bytes_ -= writes_.front().Length();
+      answers.push_back(std::move(writes_.front()));
+      writes_.pop_front();
+    }
+    writing_answers_ = answers.size();
+    writes_.push_front(PackBatch(answers));
+    held_bytes_ += writes_.front().Length();
+  }
+  StartWrite(&writes_.front());
+}
+
 bool CallStream::CanReadLocked() const {
-  const size_t held = static_cast<size_t>(in_flight_) + writes_.size() + parked_.size();
+  // Batched, the answers being written count one each.
+  const size_t held = static_cast<size_t>(in_flight_) + writes_.size() - (writes_.empty() ? 0 : 1) +
+                      (writes_.empty() ? 0 : writing_answers_) + parked_.size();
   return held < options_.max_held && held_bytes_ < options_.max_held_bytes && error_.ok() &&
          !write_failed_;
 }

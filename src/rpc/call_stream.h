@@ -26,6 +26,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -42,6 +43,9 @@ class CallStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
     size_t max_held_bytes = 64 << 20;
     // Write answers in request order (else as they complete).
     bool in_order = false;
+    // Messages are shoal.v1.DataRequestBatch (batch_frames.h): each read carries requests, each
+    // write the answers that wait (the one-at-a-time write of a stream becomes a batch).
+    bool batched = false;
   };
 
   // `context` is the call's; it outlives the stream.
@@ -92,6 +96,10 @@ class CallStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
   std::optional<grpc::Status> FinishIfDoneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After a change under `mu_`: finishes the stream, or resumes reading, as `mu_` decided.
   void Proceed(std::optional<grpc::Status> finish, bool resume_read);
+  // Starts writing what waits in `writes_` (batched: all of it, packed up to the batch bounds).
+  void StartWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The requests a read carries: one, or a batch's.
+  StatusOr<std::vector<grpc::ByteBuffer>> Requests(grpc::ByteBuffer read) const;
 
   grpc::CallbackServerContext* const context_;
   const Options options_;
@@ -99,6 +107,8 @@ class CallStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
   std::atomic<bool> cancelled_{false};
   absl::Mutex mu_;
   std::deque<grpc::ByteBuffer> writes_ ABSL_GUARDED_BY(mu_);  // front: being written
+  // Batched: the answers packed in writes_.front() while it is written (else 1).
+  size_t writing_answers_ ABSL_GUARDED_BY(mu_) = 1;
   // In request order: answers that wait for an earlier one, by sequence.
   std::map<uint64_t, grpc::ByteBuffer> parked_ ABSL_GUARDED_BY(mu_);
   size_t held_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // of writes_ and parked_

@@ -33,12 +33,12 @@ grpc::ServerUnaryReactor* InfoService::_status(grpc::CallbackServerContext* cont
   return reactor;
 }
 
-grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StreamService::Call(
-    grpc::CallbackServerContext* context) {
-  if (grpc::Status auth = CheckAuth(*context, token_); !auth.ok()) {
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* OpenStream(
+    grpc::CallbackServerContext* context, const std::string& token, const MakeStream& make) {
+  if (grpc::Status auth = CheckAuth(*context, token); !auth.ok()) {
     return new RefusedStream<grpc::ByteBuffer, grpc::ByteBuffer>(auth);
   }
-  CallStream* stream = make_(context);
+  CallStream* stream = make(context);
   stream->Start();
   return stream;
 }

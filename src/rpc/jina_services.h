@@ -12,6 +12,7 @@
 #include "absl/functional/any_invocable.h"
 #include "jina.grpc.pb.h"
 #include "shoal/status.h"
+#include "shoal/v1/batch.grpc.pb.h"
 #include "src/rpc/call_stream.h"
 
 namespace shoal::rpc {
@@ -22,6 +23,8 @@ using SingleBase = jina::JinaSingleDataRequestRPC::WithRawCallbackMethod_process
 using DataBase =
     jina::JinaDataRequestRPC::WithRawCallbackMethod_process_data<jina::JinaDataRequestRPC::Service>;
 using CallBase = jina::JinaRPC::WithRawCallbackMethod_Call<jina::JinaRPC::Service>;
+using BatchCallBase =
+    shoal::v1::DataBatchRPC::WithRawCallbackMethod_Call<shoal::v1::DataBatchRPC::Service>;
 using StreamDocBase = jina::JinaSingleDocumentRequestRPC::WithRawCallbackMethod_stream_doc<
     jina::JinaSingleDocumentRequestRPC::Service>;
 
@@ -74,21 +77,33 @@ class InfoService : public jina::JinaInfoRPC::CallbackService {
   const Fill fill_;
 };
 
-// jina.JinaRPC/Call: a call that carries the token gets the stream `make` builds (and starts);
-// one without is refused UNAUTHENTICATED before anything is read.
-class StreamService : public CallBase {
- public:
-  using Make = std::function<CallStream*(grpc::CallbackServerContext*)>;
+// A Call stream (jina.JinaRPC/Call, or shoal.v1.DataBatchRPC/Call with `make` building a
+// batched CallStream): a call that carries the token gets the stream `make` builds (and
+// starts); one without is refused UNAUTHENTICATED before anything is read.
+using MakeStream = std::function<CallStream*(grpc::CallbackServerContext*)>;
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* OpenStream(
+    grpc::CallbackServerContext* context, const std::string& token, const MakeStream& make);
 
-  StreamService(std::string token, Make make) : token_(std::move(token)), make_(std::move(make)) {}
+template <typename Base>
+class StreamServiceOf : public Base {
+ public:
+  using Make = MakeStream;
+
+  StreamServiceOf(std::string token, Make make)
+      : token_(std::move(token)), make_(std::move(make)) {}
 
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Call(
-      grpc::CallbackServerContext* context) override;
+      grpc::CallbackServerContext* context) override {
+    return OpenStream(context, token_, make_);
+  }
 
  private:
   const std::string token_;
   const Make make_;
 };
+
+using StreamService = StreamServiceOf<CallBase>;
+using BatchStreamService = StreamServiceOf<BatchCallBase>;
 
 }  // namespace shoal::rpc
 

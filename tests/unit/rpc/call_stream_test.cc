@@ -20,6 +20,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "jina.grpc.pb.h"
+#include "shoal/v1/batch.grpc.pb.h"
 #include "src/rpc/auth.h"
 #include "src/rpc/jina_services.h"
 #include "tests/testing/wait.h"
@@ -167,16 +168,25 @@ class CallStreamTest : public ::testing::Test {
  protected:
   void Start(CallStream::Options options, std::string token = "") {
     service_ = std::make_unique<StreamService>(
-        std::move(token), [this, options](grpc::CallbackServerContext* context) {
+        token, [this, options](grpc::CallbackServerContext* context) {
           return new TestStream(context, options, &handler_);
+        });
+    CallStream::Options batched = options;
+    batched.batched = true;
+    batch_service_ = std::make_unique<BatchStreamService>(
+        std::move(token), [this, batched](grpc::CallbackServerContext* context) {
+          return new TestStream(context, batched, &handler_);
         });
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     builder.RegisterService(service_.get());
+    builder.RegisterService(batch_service_.get());
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
-    stub_ = jina::JinaRPC::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port_),
-                                                       grpc::InsecureChannelCredentials()));
+    auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port_),
+                                       grpc::InsecureChannelCredentials());
+    stub_ = jina::JinaRPC::NewStub(channel);
+    batch_stub_ = shoal::v1::DataBatchRPC::NewStub(channel);
   }
 
   void TearDown() override {
@@ -196,8 +206,27 @@ class CallStreamTest : public ::testing::Test {
     return ids;
   }
 
+  // Reads every answer of every batch: their request ids, then the stream's status.
+  static std::vector<std::string> ReadAllBatches(
+      grpc::ClientReaderWriter<shoal::v1::DataRequestBatch, shoal::v1::DataRequestBatch>& stream,
+      grpc::Status* status) {
+    std::vector<std::string> ids;
+    shoal::v1::DataRequestBatch batch;
+    while (stream.Read(&batch)) {
+      for (const std::string& message : batch.messages()) {
+        jina::DataRequestProto answer;
+        EXPECT_TRUE(answer.ParseFromString(message));
+        ids.push_back(answer.header().request_id());
+      }
+    }
+    *status = stream.Finish();
+    return ids;
+  }
+
   Handler handler_;
   std::unique_ptr<StreamService> service_;
+  std::unique_ptr<BatchStreamService> batch_service_;
+  std::unique_ptr<shoal::v1::DataBatchRPC::Stub> batch_stub_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<jina::JinaRPC::Stub> stub_;
   int port_ = 0;
@@ -371,6 +400,82 @@ TEST_F(CallStreamTest, AStreamWithoutTheTokenIsRefusedBeforeAnyRead) {
   grpc::Status status;
   EXPECT_THAT(ReadAll(*stream, &status), ElementsAre("r"));
   EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+TEST_F(CallStreamTest, ABatchedStreamAnswersEveryRequestOfEveryBatch) {
+  Start({});
+  grpc::ClientContext context;
+  auto stream = batch_stub_->Call(&context);
+  std::vector<std::string> sent;
+  for (int b = 0; b < 10; ++b) {
+    shoal::v1::DataRequestBatch batch;
+    for (int i = 0; i < b; ++i) {  // 0 to 9 requests per batch
+      sent.push_back(absl::StrCat("r", b, "-", i));
+      batch.add_messages(Request(sent.back()).SerializeAsString());
+    }
+    ASSERT_TRUE(stream->Write(batch));
+  }
+  stream->WritesDone();
+  grpc::Status status;
+  std::vector<std::string> ids = ReadAllBatches(*stream, &status);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  std::sort(ids.begin(), ids.end());
+  std::sort(sent.begin(), sent.end());
+  EXPECT_EQ(ids, sent);
+  EXPECT_EQ(handler_.handled(), 45);
+}
+
+TEST_F(CallStreamTest, ABatchedStreamWritesTheAnswersThatWaitAsOneMessage) {
+  Start({});
+  grpc::ClientContext context;
+  auto stream = batch_stub_->Call(&context);
+  shoal::v1::DataRequestBatch batch;
+  for (const char* id : {"hold1", "hold2", "hold3", "hold4"}) {
+    batch.add_messages(Request(id).SerializeAsString());
+  }
+  ASSERT_TRUE(stream->Write(batch));
+  stream->WritesDone();
+  ASSERT_TRUE(WaitFor([&] { return handler_.held() == 4; }));
+  // Each answer completes while the previous write may still be under way: however gRPC
+  // schedules them, all four arrive, in at most four messages.
+  handler_.ReleaseAll();
+  grpc::Status status;
+  std::vector<std::string> ids = ReadAllBatches(*stream, &status);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  std::sort(ids.begin(), ids.end());
+  EXPECT_THAT(ids, ElementsAre("hold1", "hold2", "hold3", "hold4"));
+}
+
+TEST_F(CallStreamTest, AMalformedBatchEndsTheStreamAfterTheEarlierAnswers) {
+  Start({});
+  grpc::ClientContext context;
+  auto stream = batch_stub_->Call(&context);
+  shoal::v1::DataRequestBatch good;
+  good.add_messages(Request("r1").SerializeAsString());
+  ASSERT_TRUE(stream->Write(good));
+  shoal::v1::DataRequestBatch bad;
+  ASSERT_TRUE(bad.ParseFromString(std::string("\x12\x01x", 3)));  // field 2: not a batch's
+  ASSERT_TRUE(stream->Write(bad));
+  stream->WritesDone();
+  grpc::Status status;
+  EXPECT_THAT(ReadAllBatches(*stream, &status), ElementsAre("r1"));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("expected field 1"));
+  EXPECT_EQ(handler_.handled(), 1);
+}
+
+TEST_F(CallStreamTest, ABatchedStreamWithoutTheTokenIsRefusedBeforeAnyRead) {
+  Start({}, "secret");
+  grpc::ClientContext context;
+  auto stream = batch_stub_->Call(&context);
+  shoal::v1::DataRequestBatch batch;
+  batch.add_messages(Request("r").SerializeAsString());
+  stream->Write(batch);
+  stream->WritesDone();
+  grpc::Status status;
+  EXPECT_TRUE(ReadAllBatches(*stream, &status).empty());
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(handler_.handled(), 0);
 }
 
 }  // namespace

@@ -1,0 +1,34 @@
+// Packing and unpacking shoal.v1.DataRequestBatch messages (proto/shoal/v1/batch.proto) as
+// gRPC byte buffers, without copying the messages they carry: a packed batch refers to the
+// messages' slices, and an unpacked message to slices of the batch.
+#ifndef SHOAL_RPC_BATCH_FRAMES_H_
+#define SHOAL_RPC_BATCH_FRAMES_H_
+
+#include <grpcpp/support/byte_buffer.h>
+
+#include <cstddef>
+#include <vector>
+
+#include "shoal/status.h"
+
+namespace shoal::rpc {
+
+// The gRPC method of a stream of batches.
+inline constexpr char kDataBatchCall[] = "/shoal.v1.DataBatchRPC/Call";
+
+// What one stream message packs at most: the messages waiting to be written go out together
+// up to these bounds (a single larger message still goes, alone).
+inline constexpr size_t kMaxBatchMessages = 256;
+inline constexpr size_t kMaxBatchBytes = 1 << 20;
+
+// One DataRequestBatch carrying `messages`, in order (consumed: their slices move over).
+grpc::ByteBuffer PackBatch(std::vector<grpc::ByteBuffer>& messages);
+
+// The messages of a DataRequestBatch, in order. INVALID_ARGUMENT when it is not one (a field
+// other than `messages`, a length past the end) or carries more than `max_messages`.
+StatusOr<std::vector<grpc::ByteBuffer>> UnpackBatch(const grpc::ByteBuffer& batch,
+                                                    size_t max_messages);
+
+}  // namespace shoal::rpc
+
+#endif  // SHOAL_RPC_BATCH_FRAMES_H_
