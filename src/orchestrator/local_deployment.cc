@@ -361,13 +361,17 @@ void LocalDeployment::OnExit(size_t index) {
   router->shard(slot->first).SetHealthy(slot->second, false);
 }
 
+routing::Address LocalDeployment::MemberAddressLocked(size_t index, size_t shard,
+                                                     size_t position) const {
+  return LocalReplica(StartedFromLocked(index), replica_host_, supervisor_->port(index),
+                      ReplicaName(spec_.name, spec_.shards, static_cast<int>(shard),
+                                  static_cast<int>(position)));
+}
+
 void LocalDeployment::SyncRouterLocked(size_t shard) {
   std::vector<routing::Address> addresses;
   for (size_t index : members_[shard]) {
-    addresses.push_back(LocalReplica(StartedFromLocked(index), replica_host_,
-                                     supervisor_->port(index),
-                                     ReplicaName(spec_.name, spec_.shards, static_cast<int>(shard),
-                                                 static_cast<int>(addresses.size()))));
+    addresses.push_back(MemberAddressLocked(index, shard, addresses.size()));
   }
   router_->shard(shard).SetAddresses(addresses);
 }

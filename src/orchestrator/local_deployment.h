@@ -119,6 +119,9 @@ class LocalDeployment {
   Status RecordRaftPorts(const std::vector<std::vector<int>>& ports) const;
   // (shard, position) of supervisor replica `index`, while it is a member.
   std::optional<std::pair<size_t, size_t>> SlotOf(size_t index) const;
+  // How the router reaches supervisor replica `index`, at `position` of `shard`.
+  routing::Address MemberAddressLocked(size_t index, size_t shard, size_t position) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(members_mu_);
   // Gives the router the shard's members as they are now.
   void SyncRouterLocked(size_t shard) ABSL_EXCLUSIVE_LOCKS_REQUIRED(members_mu_);
   // Replaces every replica by one started from `spec`, one at a time (Update()).

@@ -64,10 +64,7 @@ void LocalDeployment::TakeOverLocked(int shard, int r, size_t added,
   {
     absl::MutexLock lock(&members_mu_);
     old = members_[shard][r];
-    old_address = routing::Address{.host = replica_host_,
-                                   .port = supervisor_->port(old),
-                                   .tls = StartedFromLocked(old).internal_tls.enabled(),
-                                   .name = ReplicaName(spec_.name, spec_.shards, shard, r)};
+    old_address = MemberAddressLocked(old, shard, r);
     if (started_from_.size() <= added) started_from_.resize(added + 1);
     started_from_[added] = spec;
     // In one step: the new replica takes the old one's place (and name) in the router; the old

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -54,12 +55,15 @@ DeploymentOptions Versioned(std::string name, std::string version, std::string f
 // expected once Expect() was called.
 class Load {
  public:
-  using Post = std::function<StatusOr<DocList>(const DocList&)>;
+  // Posts `docs` for sender number `sender`.
+  using Post = std::function<StatusOr<DocList>(const DocList& docs, int sender)>;
+  // Half the senders post unary calls, half over a stream (the replicas see both).
   Load(Deployment& dep, int senders, int least)
-      : Load([&dep](const DocList& docs) { return dep.Post("/", docs, {.stream = false}); },
+      : Load([&dep](const DocList& docs,
+                    int sender) { return dep.Post("/", docs, {.stream = sender % 2 == 0}); },
              senders, least) {}
   Load(Post post, int senders, int least) : post_(std::move(post)), least_(least) {
-    for (int s = 0; s < senders; ++s) threads_.emplace_back([this] { Send(); });
+    for (int s = 0; s < senders; ++s) threads_.emplace_back([this, s] { Send(s); });
   }
   ~Load() { Stop(); }
   void Stop() {
@@ -88,7 +92,7 @@ class Load {
   }
 
  private:
-  void Send() {
+  void Send(int sender) {
     for (int i = 0; i < 20000 && (i < least_ || !stop_); ++i) {
       std::string expected;
       {
@@ -97,7 +101,7 @@ class Load {
       }
       DocList docs;
       docs.Add().set_text("x");
-      auto answer = post_(docs);
+      auto answer = post_(docs, sender);
       ++done_;
       if (!answer.ok() || answer->size() != 1) {
         ++failed_;
@@ -158,6 +162,26 @@ TEST(RollingUpdateTest, UnderLoadNoRequestFailsAndTheNewVersionAnswersAfterUpdat
   }
   EXPECT_THAT(metrics::RenderText(),
               HasSubstr("shoal_deployment_rollouts_total{deployment=\"roll\",result=\"done\"} 1"));
+}
+
+// A client stream open across the update (one Post of many requests): the replicas that leave
+// finish the requests they were sent on it, and the rest go to the new ones.
+TEST(RollingUpdateTest, AClientStreamOpenAcrossTheUpdateLosesNoRequest) {
+  Deployment dep(Versioned("long", "v1"));
+  Status started = dep.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  DocList docs;
+  for (int i = 0; i < 3000; ++i) docs.Add().set_text(absl::StrCat("d", i));
+  StatusOr<DocList> answer = absl::UnknownError("not posted");
+  std::thread poster([&] { answer = dep.Post("/", docs, {.request_size = 1, .stream = true}); });
+  Status updated = dep.Update(Versioned("long", "v2"));
+  poster.join();
+  ASSERT_TRUE(updated.ok()) << updated;
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  ASSERT_EQ(answer->size(), docs.size());
+  int unversioned = 0;
+  for (const Doc& doc : *answer) unversioned += doc.GetText("version").value_or("").empty();
+  EXPECT_EQ(unversioned, 0);
 }
 
 TEST(RollingUpdateTest, ANewVersionThatCannotStartIsRolledBackWithoutAFailedRequest) {
@@ -437,7 +461,9 @@ TEST(RollingUpdateTest, AFlowExecutorKeepsItsPinnedPortWithoutAFailedRequest) {
   ASSERT_TRUE(started.ok()) << started;
   const std::string at_pinned = "127.0.0.1:" + std::to_string(pinned);
   ASSERT_EQ(flow.replica_addresses("pin"), (std::vector<std::vector<std::string>>{{at_pinned}}));
-  Load load([&flow](const DocList& docs) { return flow.Post("/", docs, {.stream = false}); }, 4,
+  Load load([&flow](const DocList& docs,
+                    int sender) { return flow.Post("/", docs, {.stream = sender % 2 == 0}); },
+            4,
             /*least=*/100);
   ASSERT_TRUE(testing::WaitFor([&] { return load.done() >= 100; }, absl::Seconds(60)));
 
