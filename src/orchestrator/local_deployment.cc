@@ -484,12 +484,16 @@ Status LocalDeployment::Shrink(int shard, int from, int to, absl::Duration timeo
       }
     }
     size_t index = 0;
+    routing::Address address;
     {
       absl::MutexLock lock(&members_mu_);
       index = members_[shard].back();
+      address = MemberAddressLocked(index, shard, members_[shard].size() - 1);
       members_[shard].pop_back();
       SyncRouterLocked(shard);
     }
+    // Out of the router: the calls it was sent finish before it stops.
+    AwaitDrained(shard, address);
     supervisor_->Remove(index);
   }
   return absl::OkStatus();

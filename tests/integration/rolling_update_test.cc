@@ -3,6 +3,7 @@
 // request sent after Update() returned; an update whose new replicas cannot start is rolled back,
 // again without a failed request, and the old version keeps answering. A stateful Deployment
 // under writes replaces its Raft voters one at a time without losing an acknowledged write.
+// Scaling down drains the replicas that leave in the same way.
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -182,6 +183,27 @@ TEST(RollingUpdateTest, AClientStreamOpenAcrossTheUpdateLosesNoRequest) {
   int unversioned = 0;
   for (const Doc& doc : *answer) unversioned += doc.GetText("version").value_or("").empty();
   EXPECT_EQ(unversioned, 0);
+}
+
+// Scaling down under the same load: the replicas that leave finish the requests they were sent
+// before they stop, as a replaced replica does.
+TEST(ScaleDownTest, UnderLoadNoRequestFails) {
+  DeploymentOptions options = Versioned("shrink", "v1");
+  options.replicas = 4;
+  Deployment dep(options);
+  Status started = dep.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  Load load(dep, 8, /*least=*/300);
+  ASSERT_TRUE(testing::WaitFor([&] { return load.done() >= 400; }, absl::Seconds(60)));
+  for (int replicas : {3, 1}) {
+    Status scaled = dep.Scale(replicas);
+    ASSERT_TRUE(scaled.ok()) << scaled;
+    const int at_scale = load.done();
+    EXPECT_TRUE(testing::WaitFor([&] { return load.done() >= at_scale + 300; }, absl::Seconds(60)));
+  }
+  load.Stop();
+  EXPECT_EQ(load.failed(), 0) << load.first_error();
+  EXPECT_EQ(dep.replica_addresses()[0].size(), 1u);
 }
 
 TEST(RollingUpdateTest, ANewVersionThatCannotStartIsRolledBackWithoutAFailedRequest) {
