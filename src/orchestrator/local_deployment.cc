@@ -323,8 +323,7 @@ std::string LocalDeployment::RaftAddress(int shard, int replica) const {
   return absl::StrCat(replica_host_, ":", raft_ports_[shard][replica]);
 }
 
-std::optional<std::pair<size_t, size_t>> LocalDeployment::SlotOf(size_t index) const {
-  absl::MutexLock lock(&members_mu_);
+std::optional<std::pair<size_t, size_t>> LocalDeployment::SlotOfLocked(size_t index) const {
   for (size_t s = 0; s < members_.size(); ++s) {
     auto it = std::find(members_[s].begin(), members_[s].end(), index);
     if (it != members_[s].end()) return std::make_pair(s, size_t(it - members_[s].begin()));
@@ -335,16 +334,15 @@ std::optional<std::pair<size_t, size_t>> LocalDeployment::SlotOf(size_t index) c
 void LocalDeployment::OnReady(size_t index, int port) {
   routing::DeploymentRouter* router = live_router_.load();
   if (router == nullptr) return;  // the first start; the router is built with these ports
-  std::optional<std::pair<size_t, size_t>> slot = SlotOf(index);
+  // Held while the router changes, so that a replica replaced meanwhile (Update(), Scale())
+  // cannot put its address back in its successor's place.
+  absl::MutexLock lock(&members_mu_);
+  std::optional<std::pair<size_t, size_t>> slot = SlotOfLocked(index);
   if (!slot.has_value()) return;  // being added: Scale() or Update() gives it to the router
   const auto [shard, replica] = *slot;
-  routing::Address address;
-  {
-    absl::MutexLock lock(&members_mu_);  // spec_ may be replaced by Update()
-    address = LocalReplica(
-        StartedFromLocked(index), replica_host_, port,
-        ReplicaName(spec_.name, spec_.shards, static_cast<int>(shard), static_cast<int>(replica)));
-  }
+  routing::Address address = LocalReplica(
+      StartedFromLocked(index), replica_host_, port,
+      ReplicaName(spec_.name, spec_.shards, static_cast<int>(shard), static_cast<int>(replica)));
   routing::ReplicaSet& set = router->shard(shard);
   std::vector<routing::ReplicaStats> stats = set.Stats();
   if (replica < stats.size() && stats[replica].address != address.ToString()) {
@@ -356,7 +354,8 @@ void LocalDeployment::OnReady(size_t index, int port) {
 void LocalDeployment::OnExit(size_t index) {
   routing::DeploymentRouter* router = live_router_.load();
   if (router == nullptr) return;
-  std::optional<std::pair<size_t, size_t>> slot = SlotOf(index);
+  absl::MutexLock lock(&members_mu_);  // as in OnReady
+  std::optional<std::pair<size_t, size_t>> slot = SlotOfLocked(index);
   if (!slot.has_value()) return;
   router->shard(slot->first).SetHealthy(slot->second, false);
 }

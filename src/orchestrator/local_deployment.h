@@ -118,7 +118,8 @@ class LocalDeployment {
   // Keeps `ports` in the workspace for the next start (unless peer_ports are given).
   Status RecordRaftPorts(const std::vector<std::vector<int>>& ports) const;
   // (shard, position) of supervisor replica `index`, while it is a member.
-  std::optional<std::pair<size_t, size_t>> SlotOf(size_t index) const;
+  std::optional<std::pair<size_t, size_t>> SlotOfLocked(size_t index) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(members_mu_);
   // How the router reaches supervisor replica `index`, at `position` of `shard`.
   routing::Address MemberAddressLocked(size_t index, size_t shard, size_t position) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(members_mu_);
