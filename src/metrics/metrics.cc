@@ -65,6 +65,14 @@ struct Families {
                                  .Name("shoal_autoscaler_decisions_total")
                                  .Help("Times the autoscaler scaled a Deployment, by direction")
                                  .Register(registry)),
+        rollouts(prometheus::BuildCounter()
+                     .Name("shoal_deployment_rollouts_total")
+                     .Help("Rolling updates of a Deployment, by how they ended")
+                     .Register(registry)),
+        rollout_in_progress(prometheus::BuildGauge()
+                                .Name("shoal_deployment_rollout_in_progress")
+                                .Help("1 while a rolling update of the Deployment runs")
+                                .Register(registry)),
         router_requests(prometheus::BuildCounter()
                             .Name("shoal_router_requests_total")
                             .Help("Attempts a Deployment's router sent to a replica")
@@ -96,6 +104,8 @@ struct Families {
   prometheus::Family<prometheus::Histogram>& batch_execution;
   prometheus::Family<prometheus::Counter>& replica_restarts;
   prometheus::Family<prometheus::Counter>& autoscaler_decisions;
+  prometheus::Family<prometheus::Counter>& rollouts;
+  prometheus::Family<prometheus::Gauge>& rollout_in_progress;
   prometheus::Family<prometheus::Counter>& router_requests;
   prometheus::Family<prometheus::Counter>& router_failures;
   prometheus::Family<prometheus::Gauge>& router_in_flight;
@@ -267,6 +277,15 @@ Counter ReplicaRestarts(std::string_view deployment, std::string_view replica) {
 Counter AutoscalerDecisions(std::string_view deployment, std::string_view direction) {
   return Counter(&GetFamilies().autoscaler_decisions.Add(
       {{"deployment", std::string(deployment)}, {"direction", std::string(direction)}}));
+}
+
+Counter DeploymentRollouts(std::string_view deployment, std::string_view result) {
+  return Counter(&GetFamilies().rollouts.Add(
+      {{"deployment", std::string(deployment)}, {"result", std::string(result)}}));
+}
+
+Gauge DeploymentRolloutInProgress(std::string_view deployment) {
+  return Gauge(&GetFamilies().rollout_in_progress.Add({{"deployment", std::string(deployment)}}));
 }
 
 const std::shared_ptr<prometheus::Registry>& Registry() {

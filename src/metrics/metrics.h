@@ -103,6 +103,11 @@ Counter ReplicaRestarts(std::string_view deployment, std::string_view replica);
 // shoal_autoscaler_decisions_total{deployment, direction}: scalings the autoscaler applied
 // (direction "up" or "down").
 Counter AutoscalerDecisions(std::string_view deployment, std::string_view direction);
+// shoal_deployment_rollouts_total{deployment, result}: rolling updates that ended, by result
+// ("done", "rolled_back" or "failed").
+Counter DeploymentRollouts(std::string_view deployment, std::string_view result);
+// shoal_deployment_rollout_in_progress{deployment}: 1 while a rolling update runs.
+Gauge DeploymentRolloutInProgress(std::string_view deployment);
 
 // Gauges read when the metrics are scraped, for state kept elsewhere (a Raft member's term and
 // indexes). A sampler returns the current value of each of its series; it runs on the scraping

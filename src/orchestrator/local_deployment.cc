@@ -17,7 +17,6 @@
 #include "src/common/log.h"
 #include "src/orchestrator/capacity.h"
 #include "src/orchestrator/free_port.h"
-#include "src/orchestrator/gpu_assignment.h"
 #include "src/orchestrator/router_builder.h"
 #include "src/routing/address.h"
 #include "src/rpc/auth.h"
@@ -25,30 +24,6 @@
 
 namespace shoal::orchestrator {
 namespace {
-
-// CUDA_VISIBLE_DEVICES per replica when the Deployment's env (or ours) asks for RR.
-StatusOr<std::vector<std::string>> CudaDevices(const config::DeploymentSpec& spec) {
-  std::string value;
-  std::string key = "env.CUDA_VISIBLE_DEVICES";
-  auto it = spec.env.find("CUDA_VISIBLE_DEVICES");
-  if (it != spec.env.end()) {
-    value = it->second;
-  } else if (const char* env = std::getenv("CUDA_VISIBLE_DEVICES"); env != nullptr) {
-    value = env;
-    key = "";
-  }
-  if (value.rfind("RR", 0) != 0) return std::vector<std::string>();
-  StatusOr<int> count = DetectCudaDeviceCount();
-  if (!count.ok()) return count.status();
-  auto devices = AssignCudaDevices(value, spec.replicas, *count);
-  if (!devices.ok()) {
-    std::string where =
-        key.empty() ? "environment CUDA_VISIBLE_DEVICES: " : WhereWritten(spec, key);
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, "Deployment '", spec.name, "': ", devices.status().message()));
-  }
-  return devices->value_or(std::vector<std::string>());
-}
 
 // A replica this Deployment started: TLS when internal_tls is on.
 routing::Address LocalReplica(const config::DeploymentSpec& spec, const std::string& host, int port,
@@ -177,11 +152,13 @@ void LocalDeployment::ForgetRaftState() {
                           ignored);
   for (int s = 0; s < spec_.shards; ++s) {
     for (int r = 0; r < spec_.replicas; ++r) {
-      std::filesystem::remove_all(std::filesystem::path(spec_.workspace) /
-                                      ReplicaName(spec_.name, spec_.shards, s, r) / "raft",
+      std::filesystem::remove_all(std::filesystem::path(ReplicaWorkspace(spec_, s, r)) / "raft",
                                   ignored);
     }
   }
+  std::filesystem::remove(std::filesystem::path(spec_.workspace) / spec_.name / "raft-generations",
+                          ignored);
+  generations_.clear();
 }
 
 void LocalDeployment::CatchUpRouter() {
@@ -222,6 +199,7 @@ StatusOr<std::vector<std::vector<int>>> LocalDeployment::RaftPorts(const std::st
     }
     if (fits) {
       SHOAL_LOG_INFO("Deployment '%s': Raft ports from %s", spec_.name, file.string());
+      SHOAL_ASSIGN_OR_RETURN(generations_, ReadRaftGenerations());
       return ports;
     }
     SHOAL_LOG_WARNING("Deployment '%s': %s does not fit %d shard(s) x %d replicas; new ports",
@@ -237,18 +215,19 @@ StatusOr<std::vector<std::vector<int>>> LocalDeployment::RaftPorts(const std::st
   }
   std::error_code error;
   std::filesystem::create_directories(file.parent_path(), error);
+  // New ports: the members start over as their first generation.
+  std::filesystem::remove(file.parent_path() / "raft-generations", error);
+  generations_.clear();
   SHOAL_RETURN_IF_ERROR(RecordRaftPorts(ports));
   raft_ports_picked_ = true;
   return ports;
 }
 
 Status LocalDeployment::StartReplicas(const Options& options) {
-  SHOAL_ASSIGN_OR_RETURN(devices_, CudaDevices(spec_));
+  SHOAL_ASSIGN_OR_RETURN(ReplicaBuild build, BuildFor(spec_));
+  devices_ = std::move(build.devices);
+  uses_with_json_ = std::move(build.uses_with_json);
   binary_ = options.shoal_binary.empty() ? FindShoalBinary() : options.shoal_binary;
-  if (!google::protobuf::util::MessageToJsonString(spec_.uses_with, &uses_with_json_).ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(WhereWritten(spec_, "uses_with"), "Deployment '",
-                                                   spec_.name, "': uses_with is not JSON-able"));
-  }
   if (spec_.stateful && !google::protobuf::util::MessageToJsonString(spec_.raft_configuration,
                                                                      &raft_configuration_json_)
                              .ok()) {
@@ -320,7 +299,7 @@ Status LocalDeployment::CheckDamaged() {
       damaged.push_back(absl::StrCat(
           status.message(), "\nTo recover '", name,
           "': stop the Deployment, run `shoal raft reset-state --workspace ",
-          (std::filesystem::path(spec_.workspace) / name).string(),
+          ReplicaWorkspace(spec_, static_cast<int>(s), static_cast<int>(r)),
           "` (it moves the damaged state aside, deleting nothing) and start the Deployment "
           "again: the replica takes the group's state from the others"));
     }
@@ -345,70 +324,7 @@ std::string LocalDeployment::RaftAddress(int shard, int replica) const {
   return absl::StrCat(replica_host_, ":", raft_ports_[shard][replica]);
 }
 
-ReplicaProcessSpec LocalDeployment::ReplicaSpec(int shard, int r, int members,
-                                                const std::vector<std::string>& join) const {
-  ReplicaProcessSpec replica;
-  replica.name = ReplicaName(spec_.name, spec_.shards, shard, r);
-  // A pinned port stays the same across restarts; otherwise the supervisor fills in `{port}`.
-  const std::string port =
-      shard == 0 && r == 0 && replica_port_ > 0 ? std::to_string(replica_port_) : "{port}";
-  replica.argv = {binary_,  "executor",   "--uses", spec_.uses,    "--uses-with", uses_with_json_,
-                  "--name", replica.name, "--host", replica_host_, "--port",      port};
-  // Each replica serves its own metrics, on a port of its choosing (logged by the replica).
-  if (spec_.port_monitoring.has_value()) {
-    replica.argv.insert(replica.argv.end(), {"--port-monitoring", "0"});
-  }
-  if (spec_.max_queued_requests > 0) {
-    replica.argv.insert(replica.argv.end(),
-                        {"--max-queued-requests", std::to_string(spec_.max_queued_requests)});
-  }
-  for (std::string& flag : config::ReplicaLimitFlags(spec_))
-    replica.argv.push_back(std::move(flag));
-  if (!spec_.workspace.empty()) {
-    replica.argv.push_back("--workspace");
-    replica.argv.push_back((std::filesystem::path(spec_.workspace) / replica.name).string());
-  }
-  if (spec_.stateful) {
-    // Each shard is one Raft group. The first members bootstrap it together; a member added
-    // later joins through the running ones.
-    replica.argv.insert(
-        replica.argv.end(),
-        {"--stateful", "--raft-id", absl::StrCat("rep-", r), "--raft-address",
-         RaftAddress(shard, r), "--raft-configuration", raft_configuration_json_,
-         "--read-consistency", spec_.read_consistency, "--timeout-ready",
-         std::to_string(spec_.timeout_ready_ms < 0 ? 3600000 : spec_.timeout_ready_ms)});
-    if (join.empty()) {
-      std::string peers;
-      for (int m = 0; m < members; ++m) {
-        absl::StrAppend(&peers, peers.empty() ? "" : ",", "rep-", m, "=", RaftAddress(shard, m));
-      }
-      replica.argv.insert(replica.argv.end(), {"--raft-peers", peers});
-    } else {
-      replica.argv.insert(replica.argv.end(), {"--raft-join", absl::StrJoin(join, ",")});
-    }
-  }
-  const TlsFiles& tls = spec_.internal_tls;
-  if (tls.enabled()) {
-    replica.argv.insert(replica.argv.end(), {"--ssl-certfile", tls.certfile, "--ssl-keyfile",
-                                             tls.keyfile, "--ssl-cafile", tls.cafile});
-    if (spec_.stateful) {  // the Raft members' own connections: mutual TLS with the same files
-      replica.argv.insert(replica.argv.end(),
-                          {"--raft-tls-certfile", tls.certfile, "--raft-tls-keyfile", tls.keyfile,
-                           "--raft-tls-cafile", tls.cafile});
-    }
-  }
-  if (!spec_.reflection) replica.argv.push_back("--no-reflection");
-  replica.env = spec_.env;
-  replica.env["JINA_DEPLOYMENT_NAME"] = replica.name;
-  // The token goes by environment, never argv (which `ps` shows to every user); set even when
-  // empty, so that a token in the orchestrator's own environment is not inherited by mistake.
-  replica.env[rpc::kAuthTokenEnv] = spec_.auth_token;
-  if (!devices_.empty()) replica.env["CUDA_VISIBLE_DEVICES"] = devices_[r % devices_.size()];
-  return replica;
-}
-
-std::optional<std::pair<size_t, size_t>> LocalDeployment::SlotOf(size_t index) const {
-  absl::MutexLock lock(&members_mu_);
+std::optional<std::pair<size_t, size_t>> LocalDeployment::SlotOfLocked(size_t index) const {
   for (size_t s = 0; s < members_.size(); ++s) {
     auto it = std::find(members_[s].begin(), members_[s].end(), index);
     if (it != members_[s].end()) return std::make_pair(s, size_t(it - members_[s].begin()));
@@ -419,14 +335,17 @@ std::optional<std::pair<size_t, size_t>> LocalDeployment::SlotOf(size_t index) c
 void LocalDeployment::OnReady(size_t index, int port) {
   routing::DeploymentRouter* router = live_router_.load();
   if (router == nullptr) return;  // the first start; the router is built with these ports
-  std::optional<std::pair<size_t, size_t>> slot = SlotOf(index);
-  if (!slot.has_value()) return;  // being added: Scale() gives it to the router
+  // Held while the router changes, so that a replica replaced meanwhile (Update(), Scale())
+  // cannot put its address back in its successor's place.
+  absl::MutexLock lock(&members_mu_);
+  std::optional<std::pair<size_t, size_t>> slot = SlotOfLocked(index);
+  if (!slot.has_value()) return;  // being added: Scale() or Update() gives it to the router
   const auto [shard, replica] = *slot;
+  routing::Address address = LocalReplica(
+      StartedFromLocked(index), replica_host_, port,
+      ReplicaName(spec_.name, spec_.shards, static_cast<int>(shard), static_cast<int>(replica)));
   routing::ReplicaSet& set = router->shard(shard);
   std::vector<routing::ReplicaStats> stats = set.Stats();
-  routing::Address address = LocalReplica(
-      spec_, replica_host_, port,
-      ReplicaName(spec_.name, spec_.shards, static_cast<int>(shard), static_cast<int>(replica)));
   if (replica < stats.size() && stats[replica].address != address.ToString()) {
     set.SetAddress(replica, address);
   }
@@ -436,17 +355,23 @@ void LocalDeployment::OnReady(size_t index, int port) {
 void LocalDeployment::OnExit(size_t index) {
   routing::DeploymentRouter* router = live_router_.load();
   if (router == nullptr) return;
-  std::optional<std::pair<size_t, size_t>> slot = SlotOf(index);
+  absl::MutexLock lock(&members_mu_);  // as in OnReady
+  std::optional<std::pair<size_t, size_t>> slot = SlotOfLocked(index);
   if (!slot.has_value()) return;
   router->shard(slot->first).SetHealthy(slot->second, false);
+}
+
+routing::Address LocalDeployment::MemberAddressLocked(size_t index, size_t shard,
+                                                     size_t position) const {
+  return LocalReplica(StartedFromLocked(index), replica_host_, supervisor_->port(index),
+                      ReplicaName(spec_.name, spec_.shards, static_cast<int>(shard),
+                                  static_cast<int>(position)));
 }
 
 void LocalDeployment::SyncRouterLocked(size_t shard) {
   std::vector<routing::Address> addresses;
   for (size_t index : members_[shard]) {
-    addresses.push_back(LocalReplica(spec_, replica_host_, supervisor_->port(index),
-                                     ReplicaName(spec_.name, spec_.shards, static_cast<int>(shard),
-                                                 static_cast<int>(addresses.size()))));
+    addresses.push_back(MemberAddressLocked(index, shard, addresses.size()));
   }
   router_->shard(shard).SetAddresses(addresses);
 }
@@ -490,14 +415,13 @@ Status LocalDeployment::ScaleLocked(int replicas) {
       SHOAL_RETURN_IF_ERROR(Shrink(s, current, replicas, timeout));
     }
   }
-  spec_.replicas = replicas;
+  {
+    absl::MutexLock lock(&members_mu_);
+    spec_.replicas = replicas;
+  }
   SHOAL_LOG_INFO("Deployment '%s': scaled from %d to %d replica(s) per shard", spec_.name, current,
                  replicas);
   return absl::OkStatus();
-}
-
-Status LocalDeployment::RollReplicasLocked(const config::DeploymentSpec& spec) {
-  return absl::UnimplementedError(absl::StrCat("Deployment '", spec.name, "': rolling updates"));
 }
 
 Status LocalDeployment::Grow(int shard, int from, int to, absl::Duration timeout) {
@@ -509,10 +433,14 @@ Status LocalDeployment::Grow(int shard, int from, int to, absl::Duration timeout
         raft_ports_[shard].push_back(port);
       }
       SHOAL_RETURN_IF_ERROR(RecordRaftPorts(raft_ports_));
-      // A member that was removed earlier starts over.
+      // A member that was removed earlier starts over, as its first generation.
+      if (static_cast<size_t>(shard) < generations_.size() &&
+          static_cast<size_t>(r) < generations_[shard].size()) {
+        generations_[shard][r] = 0;
+        SHOAL_RETURN_IF_ERROR(RecordRaftGenerations());
+      }
       std::error_code ignored;
-      std::filesystem::remove_all(std::filesystem::path(spec_.workspace) /
-                                      ReplicaName(spec_.name, spec_.shards, shard, r) / "raft",
+      std::filesystem::remove_all(std::filesystem::path(ReplicaWorkspace(spec_, shard, r)) / "raft",
                                   ignored);
       join = ReplicaAddresses()[shard];
     }
@@ -534,7 +462,7 @@ Status LocalDeployment::Shrink(int shard, int from, int to, absl::Duration timeo
       // Out of the Raft group first, so that the majority is counted without it.
       // Scaling down is the operator's decision: forced, even below a quorum of the current
       // configuration (down to one replica), which `shoal raft remove` refuses without --force.
-      Status removed = rpc::RemoveServerVia(ReplicaAddresses()[shard], absl::StrCat("rep-", r),
+      Status removed = rpc::RemoveServerVia(ReplicaAddresses()[shard], RaftId(shard, r),
                                             timeout, ReplicaSecurity(spec_), /*force=*/true);
       if (!removed.ok()) {
         return absl::Status(removed.code(), absl::StrCat("scaling Deployment '", spec_.name,
@@ -542,12 +470,16 @@ Status LocalDeployment::Shrink(int shard, int from, int to, absl::Duration timeo
       }
     }
     size_t index = 0;
+    routing::Address address;
     {
       absl::MutexLock lock(&members_mu_);
       index = members_[shard].back();
+      address = MemberAddressLocked(index, shard, members_[shard].size() - 1);
       members_[shard].pop_back();
       SyncRouterLocked(shard);
     }
+    // Out of the router: the calls it was sent finish before it stops.
+    AwaitDrained(shard, address);
     supervisor_->Remove(index);
   }
   return absl::OkStatus();

@@ -48,7 +48,11 @@ class LocalDeployment {
   ~LocalDeployment();
 
   routing::DeploymentRouter& router() { return *router_; }
-  const config::DeploymentSpec& spec() const { return spec_; }
+  // The spec it runs now (a copy: Update() may replace it meanwhile).
+  config::DeploymentSpec spec() const {
+    absl::MutexLock lock(&members_mu_);
+    return spec_;
+  }
   // Replica addresses per shard (host:port).
   std::vector<std::vector<std::string>> ReplicaAddresses() const;
   // The pid of replica `replica` of shard `shard` (-1 when not running or external).
@@ -95,11 +99,34 @@ class LocalDeployment {
   // through the gRPC addresses in `join`.
   ReplicaProcessSpec ReplicaSpec(int shard, int r, int members,
                                  const std::vector<std::string>& join) const;
+  // What a replica's command line takes from one spec besides the spec itself.
+  struct ReplicaBuild {
+    std::string uses_with_json;
+    std::vector<std::string> devices;  // CUDA_VISIBLE_DEVICES round robin, or empty
+  };
+  static StatusOr<ReplicaBuild> BuildFor(const config::DeploymentSpec& spec);
+  // Replica `r` of `shard` as `spec` and `build` start it.
+  ReplicaProcessSpec ReplicaSpec(const config::DeploymentSpec& spec, const ReplicaBuild& build,
+                                 int shard, int r, int members,
+                                 const std::vector<std::string>& join) const;
   std::string RaftAddress(int shard, int replica) const;
+  // Stateful: how many times a rolling update replaced replica `r` of `shard` (0: never). A
+  // replacement is a new Raft member: its Raft ID (`rep-<r>.g<n>`) and workspace
+  // (`<workspace>/<replica name>.g<n>`) carry the generation; generation 0 keeps `rep-<r>` and
+  // the replica's name. Kept in `<workspace>/<name>/raft-generations` for the next start.
+  int Generation(int shard, int r) const;
+  std::string RaftId(int shard, int r) const;
+  std::string ReplicaWorkspace(const config::DeploymentSpec& spec, int shard, int r) const;
+  StatusOr<std::vector<std::vector<int>>> ReadRaftGenerations() const;
+  Status RecordRaftGenerations() const;
   // Keeps `ports` in the workspace for the next start (unless peer_ports are given).
   Status RecordRaftPorts(const std::vector<std::vector<int>>& ports) const;
   // (shard, position) of supervisor replica `index`, while it is a member.
-  std::optional<std::pair<size_t, size_t>> SlotOf(size_t index) const;
+  std::optional<std::pair<size_t, size_t>> SlotOfLocked(size_t index) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(members_mu_);
+  // How the router reaches supervisor replica `index`, at `position` of `shard`.
+  routing::Address MemberAddressLocked(size_t index, size_t shard, size_t position) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(members_mu_);
   // Gives the router the shard's members as they are now.
   void SyncRouterLocked(size_t shard) ABSL_EXCLUSIVE_LOCKS_REQUIRED(members_mu_);
   // Replaces every replica by one started from `spec`, one at a time (Update()).
@@ -109,9 +136,47 @@ class LocalDeployment {
   Status ApplyInPlaceLocked(const config::DeploymentSpec& spec, const config::SpecChange& change)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);
   Status ScaleLocked(int replicas) ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);
+  // One step of a rolling update (rollout.cc): starts replica `r` of `shard` from `spec`, gives
+  // it the old one's place in the router, lets the old one's calls finish and stops it.
+  Status ReplaceReplicaLocked(int shard, int r,
+                              const std::shared_ptr<const config::DeploymentSpec>& spec,
+                              const ReplicaBuild& build) ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);
+  // The same for a stateful replica: the new one joins the Raft group as a voter and catches
+  // up, then the old one leaves the group (never below a quorum), the router, and stops.
+  Status ReplaceVoterLocked(int shard, int r,
+                            const std::shared_ptr<const config::DeploymentSpec>& spec,
+                            const ReplicaBuild& build) ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);
+  // After step (shard, r) of a rolling update failed with `step`: rolls back, counts the
+  // outcome, and returns the error Update() reports.
+  Status AbandonRolloutLocked(const Status& step, int shard, int r,
+                              std::vector<std::pair<int, int>> replaced,
+                              const config::DeploymentSpec* target)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);
+  // Starts `process` (from `spec`) and has it take over from replica `r` of `shard`.
+  Status SwapInLocked(int shard, int r, const std::shared_ptr<const config::DeploymentSpec>& spec,
+                      ReplicaProcessSpec process) ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);
+  // Supervisor replica `added` (ready, from `spec`) takes the place of replica `r` of `shard`
+  // in the router; the old one drains and stops.
+  void TakeOverLocked(int shard, int r, size_t added,
+                      const std::shared_ptr<const config::DeploymentSpec>& spec)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);
+  // Whether this machine and the Deployment allow a rolling update to `target`.
+  Status CheckCanRollLocked(const config::DeploymentSpec& target)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);
+  // Gives replica `r` of `shard` Raft generation `generation` and Raft port `port`.
+  void SetRaftMember(int shard, int r, int generation, int port);
+  // Puts back the replicas `replaced` (shard, replica) from the old spec, last first.
+  Status RollBackLocked(const std::vector<std::pair<int, int>>& replaced)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);
+  // Waits (at most the stop timeout) until no call runs on `address`, out of the router.
+  void AwaitDrained(size_t shard, const routing::Address& address) const;
+  // The spec supervisor replica `index` was started from.
+  const config::DeploymentSpec& StartedFromLocked(size_t index) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(members_mu_);
   Status Grow(int shard, int from, int to, absl::Duration timeout);
   Status Shrink(int shard, int from, int to, absl::Duration timeout);
 
+  // Written under scale_mu_ and members_mu_ together (Scale, Update); read under either.
   config::DeploymentSpec spec_;
   std::string replica_host_;
   int max_replicas_ = config::kDefaultMaxReplicas;
@@ -121,13 +186,17 @@ class LocalDeployment {
   std::string binary_;
   std::string uses_with_json_;
   std::string raft_configuration_json_;
-  std::vector<std::string> devices_;          // CUDA_VISIBLE_DEVICES round robin, or empty
-  std::vector<std::vector<int>> raft_ports_;  // per shard, per replica
+  std::vector<std::string> devices_;           // CUDA_VISIBLE_DEVICES round robin, or empty
+  std::vector<std::vector<int>> raft_ports_;   // per shard, per replica
+  std::vector<std::vector<int>> generations_;  // per shard, per replica; missing: 0
   absl::Mutex update_mu_ ABSL_ACQUIRED_BEFORE(scale_mu_);  // one Update() at a time
   absl::Mutex scale_mu_;                                   // one Scale() at a time
   mutable absl::Mutex members_mu_;
   // Per shard, the supervisor index of each replica, in the router's order.
   std::vector<std::vector<size_t>> members_ ABSL_GUARDED_BY(members_mu_);
+  // Per supervisor index, the spec a rolling update started that replica from (null: spec_).
+  std::vector<std::shared_ptr<const config::DeploymentSpec>> started_from_
+      ABSL_GUARDED_BY(members_mu_);
   std::unique_ptr<routing::DeploymentRouter> router_;
   // router_ once it exists, for the supervisor's callbacks (they start before it does).
   std::atomic<routing::DeploymentRouter*> live_router_{nullptr};

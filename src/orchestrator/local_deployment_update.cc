@@ -68,7 +68,10 @@ Status LocalDeployment::ApplyInPlaceLocked(const config::DeploymentSpec& spec,
   if (change.in_place.empty()) return absl::OkStatus();
   // The replica count first: the only step that can fail, and it leaves the rest as it was.
   const int old_timeout_ready_ms = spec_.timeout_ready_ms;
-  spec_.timeout_ready_ms = spec.timeout_ready_ms;
+  {
+    absl::MutexLock lock(&members_mu_);  // spec_ is written under both locks
+    spec_.timeout_ready_ms = spec.timeout_ready_ms;
+  }
   supervisor_->SetReadyTimeout(spec.timeout_ready_ms < 0
                                    ? absl::InfiniteDuration()
                                    : absl::Milliseconds(spec.timeout_ready_ms));
@@ -78,13 +81,17 @@ Status LocalDeployment::ApplyInPlaceLocked(const config::DeploymentSpec& spec,
         std::clamp(spec_.replicas, spec.autoscaling->min_replicas, spec.autoscaling->max_replicas);
   }
   if (Status scaled = ScaleLocked(replicas); !scaled.ok()) {
-    spec_.timeout_ready_ms = old_timeout_ready_ms;
+    {
+      absl::MutexLock lock(&members_mu_);
+      spec_.timeout_ready_ms = old_timeout_ready_ms;
+    }
     supervisor_->SetReadyTimeout(old_timeout_ready_ms < 0
                                      ? absl::InfiniteDuration()
                                      : absl::Milliseconds(old_timeout_ready_ms));
     return scaled;
   }
   SHOAL_RETURN_IF_ERROR(ApplyRouterSettings(spec, *router_));
+  absl::MutexLock lock(&members_mu_);
   spec_.retries = spec.retries;
   spec_.timeout_send_ms = spec.timeout_send_ms;
   spec_.polling_default = spec.polling_default;

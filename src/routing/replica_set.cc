@@ -334,6 +334,16 @@ size_t ReplicaSet::retired_size() const {
   return retired_.size();
 }
 
+int ReplicaSet::LeftInFlight(const Address& address) const {
+  absl::MutexLock lock(&mu_);
+  long calls = 0;
+  for (const std::shared_ptr<Endpoint>& endpoint : retired_) {
+    // Every lease holds a reference; retired_ holds one more.
+    if (endpoint->address == address) calls += endpoint.use_count() - 1;
+  }
+  return static_cast<int>(calls);
+}
+
 std::string ReplicaSet::Describe() const {
   absl::MutexLock lock(&mu_);
   std::vector<std::string> addresses;

@@ -105,6 +105,9 @@ class ReplicaSet {
   std::string Describe() const;
   // Endpoints that left the set but may still be in use by a call (for tests: stays small).
   size_t retired_size() const;
+  // Calls still running on a replica at `address` that left the set (SetAddresses): what a
+  // replica taken out of service has left to finish before it may stop.
+  int LeftInFlight(const Address& address) const;
 
  private:
   struct Replica {

@@ -99,6 +99,26 @@ TEST(ReplicaSetTest, AnEndpointsLeaderIsPreferredUntilItRefuses) {
   EXPECT_NE(after->endpoint->address, At(2));
 }
 
+// A replica taken out of the set (a rolling update, scaling down) keeps the calls it has: the
+// orchestrator waits for them before stopping it.
+TEST(ReplicaSetTest, LeftInFlightCountsTheCallsOfAReplicaThatLeft) {
+  ReplicaSet set({At(1), At(2)}, Quiet());
+  std::optional<ReplicaSet::Lease> first = set.Acquire(/*tried=*/0b10);
+  std::optional<ReplicaSet::Lease> second = set.Acquire(/*tried=*/0b10);
+  ASSERT_TRUE(first.has_value() && second.has_value());
+  ASSERT_EQ(first->endpoint->address, At(1));
+  EXPECT_EQ(set.LeftInFlight(At(1)), 0);  // still in the set
+  set.SetAddresses({At(3), At(2)});
+  EXPECT_EQ(set.LeftInFlight(At(1)), 2);
+  EXPECT_EQ(set.LeftInFlight(At(2)), 0);
+  set.Release(*first, grpc::Status::OK);
+  first.reset();
+  EXPECT_EQ(set.LeftInFlight(At(1)), 1);
+  set.Release(*second, grpc::Status::OK);
+  second.reset();
+  EXPECT_EQ(set.LeftInFlight(At(1)), 0);
+}
+
 TEST(ReplicaSetTest, ReplacedEndpointsAreDroppedOnceNoCallHoldsThem) {
   ReplicaSet set({At(1), At(2)}, Quiet());
   // A call in flight keeps the endpoint it was sent on, however often the address changes.
