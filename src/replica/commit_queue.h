@@ -33,7 +33,10 @@ class CommitQueue {
   // Commits a batch on a committer thread; must see that every done is called.
   using CommitFn = std::function<void(Batch batch)>;
   struct Options {
-    size_t committers = 4;
+    // One: the writes that arrive during a commit all go into the next entry. More committers
+    // mean smaller entries, each costing its own disk sync on every member (measured: 8 writes
+    // in flight commit ~30% faster, with ~30% less CPU per write, with one than with four).
+    size_t committers = 1;
     size_t max_requests = 256;
     size_t max_bytes = 4 << 20;
   };

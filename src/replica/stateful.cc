@@ -229,22 +229,24 @@ void StatefulReplica::Keep(uint64_t index, std::vector<Applied> applied) {
 
 void StatefulReplica::Await(uint64_t index, std::vector<CommitQueue::Done> dones) {
   std::vector<Applied> applied;
+  bool kept = false;
   {
     absl::MutexLock lock(&kept_mu_);
     auto found = std::find_if(kept_.begin(), kept_.end(),
-                              [index](const auto& kept) { return kept.first == index; });
+                              [index](const auto& entry) { return entry.first == index; });
     if (found == kept_.end()) {
       if (applied_through_ < index && !closing_) {
         waiting_.emplace(index, std::move(dones));  // Keep answers them
         return;
       }
     } else {
+      kept = true;
       applied = std::move(found->second);
       for (const Applied& one : applied) kept_bytes_ -= one.answer.bytes.size();
       kept_.erase(found);
     }
   }
-  if (applied.empty()) {
+  if (!kept) {
     const Status lost = absl::UnavailableError(
         "the write was applied but its answer was not kept (many writes at once, or the replica "
         "is shutting down); send it again with the same request id for its answer");
