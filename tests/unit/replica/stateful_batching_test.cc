@@ -115,7 +115,8 @@ class StatefulBatchingTest : public ::testing::Test {
 };
 
 // A log written before group commit (each entry one request's bytes) applies after an upgrade,
-// next to a batch entry; a request repeated in a batch is applied once.
+// next to a batch entry; a request repeated in a batch is applied once; a damaged batch is not
+// applied at all.
 TEST_F(StatefulBatchingTest, EntriesOfTheOldAndTheNewFormatApplyAfterAnUpgrade) {
   {
     consensus::RaftNode::Options raft{
@@ -140,11 +141,18 @@ TEST_F(StatefulBatchingTest, EntriesOfTheOldAndTheNewFormatApplyAfterAnUpgrade) 
     // The new format: two requests, the second a retry of the first.
     const std::string twice = WriteRequest("new", 2);
     ASSERT_TRUE((*node)->Apply(EncodeLogEntry({twice, twice}), absl::Seconds(10)).ok());
+    // A batch entry cut short (its checksum is right: written so) is skipped, as an entry that
+    // is no request was before; the entries after it apply.
+    const std::string batch = EncodeLogEntry({WriteRequest("cut", 5), WriteRequest("cut2", 5)});
+    ASSERT_TRUE((*node)->Apply(batch.substr(0, batch.size() - 3), absl::Seconds(10)).ok());
+    ASSERT_TRUE((*node)->Apply(WriteRequest("after", 6), absl::Seconds(10)).ok());
     ASSERT_TRUE((*node)->Shutdown().ok());
   }
   ASSERT_NO_FATAL_FAILURE(StartReplica());
   EXPECT_EQ(Applied(1), 1);
   EXPECT_EQ(Applied(2), 1);
+  EXPECT_EQ(Applied(5), 0);
+  EXPECT_EQ(Applied(6), 1);
   // The retried id is remembered: the same request again is answered, not applied.
   absl::Notification done;
   StatusOr<WriteAnswer> answer = absl::UnknownError("no answer");
