@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 
@@ -28,7 +29,7 @@ TEST(CommitQueueTest, WritesArrivingDuringACommitGoIntoTheNextOneEachWithItsAnsw
       release.WaitForNotification();
     }
     for (size_t i = 0; i < batch.requests.size(); ++i) {
-      batch.dones[i](WriteAnswer{.bytes = "answer to " + batch.requests[i]});
+      batch.dones[i](WriteAnswer{.bytes = absl::StrCat("answer to ", batch.requests[i])});
     }
   });
   constexpr int kWrites = 9;
@@ -36,7 +37,7 @@ TEST(CommitQueueTest, WritesArrivingDuringACommitGoIntoTheNextOneEachWithItsAnsw
   std::vector<std::string> answers(kWrites);
   int answered = 0;
   auto add = [&](int i) {
-    queue.Add("w" + std::to_string(i), [&, i](StatusOr<WriteAnswer> answer) {
+    queue.Add(absl::StrCat("w", i), [&, i](StatusOr<WriteAnswer> answer) {
       absl::MutexLock lock(&answers_mu);
       answers[i] = answer.ok() ? answer->bytes : answer.status().ToString();
       ++answered;
@@ -51,7 +52,7 @@ TEST(CommitQueueTest, WritesArrivingDuringACommitGoIntoTheNextOneEachWithItsAnsw
     ASSERT_TRUE(answers_mu.AwaitWithTimeout(
         absl::Condition(+[](int* n) { return *n == kWrites; }, &answered), kWait));
   }
-  for (int i = 0; i < kWrites; ++i) EXPECT_EQ(answers[i], "answer to w" + std::to_string(i));
+  for (int i = 0; i < kWrites; ++i) EXPECT_EQ(answers[i], absl::StrCat("answer to w", i));
   absl::MutexLock lock(&mu);
   EXPECT_EQ(batch_sizes, (std::vector<size_t>{1, kWrites - 1}));
   EXPECT_EQ(queue.batches(), 2u);
