@@ -24,16 +24,19 @@ class Dispatcher {
 
   // Dispatches `request`. Either `serve()` is called (at once, or once the leadership is
   // confirmed), and the handler runs the Executor on the request; or `answered(answer)` is
-  // called with a write's answer from the log or the error that ends the call (then `serve` is
-  // dropped). `answered` must convert to absl::AnyInvocable<void(StatusOr<DataRequestProto>)>.
-  template <typename Serve, typename Answered>
-  void Dispatch(const jina::DataRequestProto& request, Serve serve, Answered answered) const {
+  // called with a write's answer from the log (serialized) or the error that ends the call (then
+  // `serve` is dropped). `raw()` returns the request as the bytes it arrived as (a std::string):
+  // called once, at once, for a write only. `answered` must convert to
+  // absl::AnyInvocable<void(StatusOr<WriteAnswer>)>.
+  template <typename Raw, typename Serve, typename Answered>
+  void Dispatch(const jina::DataRequestProto& request, Raw raw, Serve serve,
+                Answered answered) const {
     if (log_ == nullptr) {
       serve();
       return;
     }
     if (runtime_->IsWrite(request.header().exec_endpoint())) {
-      log_->Write(request.SerializeAsString(), std::move(answered));
+      log_->Write(raw(), std::move(answered));
       return;
     }
     if (!log_->linearizable_reads()) {
@@ -43,11 +46,18 @@ class Dispatcher {
     log_->ConfirmLeader(
         [serve = std::move(serve), answered = std::move(answered)](Status confirmed) mutable {
           if (!confirmed.ok()) {
-            answered(StatusOr<jina::DataRequestProto>(std::move(confirmed)));
+            answered(StatusOr<WriteAnswer>(std::move(confirmed)));
             return;
           }
           serve();
         });
+  }
+  // The same for a request whose bytes are gone: a write is serialized again.
+  template <typename Serve, typename Answered>
+  void Dispatch(const jina::DataRequestProto& request, Serve serve, Answered answered) const {
+    Dispatch(
+        request, [&request] { return request.SerializeAsString(); }, std::move(serve),
+        std::move(answered));
   }
 
   // Whether a request for `endpoint` would go through the log.

@@ -5,18 +5,24 @@
 #include <string>
 
 #include "absl/functional/any_invocable.h"
-#include "jina.pb.h"
 #include "shoal/status.h"
 
 namespace shoal::replica {
+
+// A replicated write's answer, serialized once where it was applied.
+struct WriteAnswer {
+  std::string bytes;            // the answered jina.DataRequestProto
+  bool executor_failed = false;  // its header.status says ERROR (the caller gets is-error)
+};
 
 // What a replica's Dispatcher needs of the stateful side. Every `done` is called exactly once.
 class ReplicatedLog {
  public:
   virtual ~ReplicatedLog() = default;
-  // Replicates a serialized write request; `done` gets the leader's answer or the error.
+  // Replicates a write request, as the bytes it arrived as (a serialized DataRequestProto);
+  // `done` gets the leader's answer or the error.
   virtual void Write(std::string request,
-                     absl::AnyInvocable<void(StatusOr<jina::DataRequestProto>)> done) = 0;
+                     absl::AnyInvocable<void(StatusOr<WriteAnswer>)> done) = 0;
   virtual bool linearizable_reads() const = 0;
   // OK once this replica confirmed it is the leader; UNAVAILABLE "not the leader" elsewhere.
   virtual void ConfirmLeader(absl::AnyInvocable<void(Status)> done) = 0;

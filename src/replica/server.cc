@@ -147,7 +147,6 @@ class ReplicaStream : public rpc::CallStream {
   void Handle(uint64_t sequence, grpc::ByteBuffer bytes) override {
     StatusOr<std::shared_ptr<StreamMessage>> read = ReadRequest<jina::DataRequestProto>(
         bytes, max_docs_, absl::StrCat(AsAbsl(kCallRpc), " message #", sequence));
-    bytes.Clear();
     if (!read.ok()) {
       Complete(sequence, read.status());
       return;
@@ -157,10 +156,14 @@ class ReplicaStream : public rpc::CallStream {
     // A write's answer comes from the Raft log; a follower refuses a write or a linearizable
     // read "not the leader" (that message's answer).
     dispatcher_->Dispatch(
-        proto, [this, sequence, message]() mutable { Process(sequence, std::move(message)); },
-        [this, sequence, message](StatusOr<jina::DataRequestProto> answer) mutable {
-          if (answer.ok()) *message->proto = std::move(answer).value();
-          Answer(sequence, std::move(message), answer.status());
+        proto, [&bytes] { return BufferBytes(bytes); },
+        [this, sequence, message]() mutable { Process(sequence, std::move(message)); },
+        [this, sequence](StatusOr<WriteAnswer> answer) {
+          if (!answer.ok()) {
+            Complete(sequence, answer.status());
+            return;
+          }
+          Complete(sequence, BufferOf(std::move(answer->bytes)));
         });
   }
 
@@ -325,19 +328,18 @@ class ReplicaServer::Services {
       std::shared_ptr<Request> request = std::move(read).value();
       const jina::DataRequestProto& proto = *request->proto;
       dispatcher_->Dispatch(
-          proto,
+          proto, [bytes] { return BufferBytes(*bytes); },
           [this, context, reactor, request = std::move(request), response]() mutable {
             Serve(context, reactor, std::move(request), response);
           },
-          [context, reactor, response](StatusOr<jina::DataRequestProto> answer) {
+          [context, reactor, response](StatusOr<WriteAnswer> answer) {
             if (!answer.ok()) {
               reactor->Finish(rpc::ToGrpc(answer.status(), *context));
               return;
             }
-            if (answer->header().status().code() == jina::StatusProto::ERROR) {
-              context->AddTrailingMetadata("is-error", "true");
-            }
-            FinishWith(reactor, *answer, response);
+            if (answer->executor_failed) context->AddTrailingMetadata("is-error", "true");
+            *response = BufferOf(std::move(answer->bytes));
+            reactor->Finish(grpc::Status::OK);
           });
       return reactor;
     }

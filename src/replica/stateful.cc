@@ -26,6 +26,7 @@
 #include "src/common/always_called.h"
 #include "src/common/log.h"
 #include "src/config/deployment_spec.h"
+#include "src/replica/log_entry.h"
 #include "src/replica/raft_snapshot.h"
 #include "src/rpc/leader.h"
 
@@ -36,13 +37,8 @@ constexpr size_t kRemembered = 10000;
 // Answers kept for repeated writes, in bytes; older ids are remembered without their answer.
 constexpr size_t kAnswerBudget = 64 << 20;
 
-// Apply's answer to a request id reused for another request: a leading zero byte (no protobuf
-// message starts with one: field number 0 does not exist) before the error message.
-constexpr char kRefusedMarker = '\0';
-
 // What a caller's `done` gets when its task was dropped: the replica is shutting down.
 Status ShuttingDown() { return absl::UnavailableError("the replica is shutting down"); }
-StatusOr<jina::DataRequestProto> WriteShuttingDown() { return ShuttingDown(); }
 
 // SHA-256 of what makes two requests the same write: the endpoint, the parameters and the
 // documents, each serialized deterministically and length-prefixed.
@@ -101,17 +97,31 @@ std::vector<metrics::Sample> RaftSamples(const consensus::RaftStats& stats) {
   return samples;
 }
 
+// The metrics of the batching in front of the log.
+void AddBatchingSamples(uint64_t write_batches, uint64_t leader_checks,
+                        std::vector<metrics::Sample>& samples) {
+  samples.push_back({.name = "shoal_raft_write_batches",
+                     .help = "Log entries of writes this replica appended as the leader, each "
+                             "holding the writes that arrived together",
+                     .value = static_cast<double>(write_batches)});
+  samples.push_back({.name = "shoal_raft_leader_checks",
+                     .help = "Leadership confirmations for linearizable reads, each shared by "
+                             "the reads that waited for it",
+                     .value = static_cast<double>(leader_checks)});
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<StatefulReplica>> StatefulReplica::Start(ReplicaRuntime* runtime,
                                                                   Options options) {
   std::unique_ptr<StatefulReplica> replica(new StatefulReplica(runtime));
-  for (size_t i = 0; i < kSubmitThreads; ++i) {
-    replica->submit_.push_back(std::make_unique<TaskThread>("raft-submit"));
-  }
+  StatefulReplica* self = replica.get();
+  replica->submit_ = std::make_unique<TaskThread>("raft-submit");
+  replica->commits_ = std::make_unique<CommitQueue>(
+      CommitQueue::Options{}, [self](CommitQueue::Batch batch) { self->Commit(std::move(batch)); });
+  replica->leader_checks_ = std::make_unique<LeaderChecks>([self] { return self->CheckLeader(); });
   replica->apply_timeout_ = options.apply_timeout;
   replica->linearizable_reads_ = options.linearizable_reads;
-  StatefulReplica* self = replica.get();
   consensus::RaftNode::Options raft;
   raft.id = options.id;
   raft.bind_address = options.address;
@@ -142,16 +152,25 @@ StatusOr<std::unique_ptr<StatefulReplica>> StatefulReplica::Start(ReplicaRuntime
   const std::string& name = runtime->name();
   replica->metrics_ = metrics::AddSampler(
       {{"deployment", std::string(metrics::DeploymentOf(name))}, {"replica", name}},
-      [self] { return RaftSamples(self->raft_->Stats()); });
+      [self] {
+        std::vector<metrics::Sample> samples = RaftSamples(self->raft_->Stats());
+        AddBatchingSamples(self->write_batches(), self->leader_checks(), samples);
+        return samples;
+      });
   return replica;
 }
 
 StatefulReplica::~StatefulReplica() {
   metrics_ = metrics::SamplerRegistration();
-  for (auto& thread : submit_) thread->Stop();
+  // The writes and reads queued are committed or checked first, while Raft runs.
+  if (commits_ != nullptr) commits_->Close();
+  if (leader_checks_ != nullptr) leader_checks_->Close();
+  if (submit_ != nullptr) submit_->Stop();
   if (raft_ != nullptr) raft_->Shutdown().IgnoreError();
-  // Entries handed to the executor thread hold `this`: they run before it goes.
+  // Entries handed to the executor thread hold `this`: they run before it goes, answering
+  // their writers; the writers of entries never applied here are answered UNAVAILABLE.
   OnExecutorThread([] { return absl::OkStatus(); }).IgnoreError();
+  AbandonWaiting(ShuttingDown());
 }
 
 Status StatefulReplica::OnExecutorThread(absl::AnyInvocable<Status()> work) {
@@ -174,37 +193,104 @@ void StatefulReplica::HandOver(uint64_t index, std::string_view data) {
   }
 }
 
-void StatefulReplica::Keep(uint64_t index, std::string answer) {
-  kept_bytes_ += answer.size();
-  kept_.emplace_back(index, std::move(answer));
-  while (kept_.size() > 1 && (kept_.size() > kKept || kept_bytes_ > kKeptBytes)) {
-    kept_bytes_ -= kept_.front().second.size();
-    kept_.pop_front();
+void StatefulReplica::Answer(std::vector<Applied> applied, std::vector<CommitQueue::Done> dones) {
+  for (size_t i = 0; i < dones.size(); ++i) {
+    if (applied.size() != dones.size()) {
+      dones[i](absl::InternalError("the replicated write's log entry could not be applied"));
+    } else if (!applied[i].status.ok()) {
+      dones[i](std::move(applied[i].status));
+    } else {
+      dones[i](std::move(applied[i].answer));
+    }
   }
 }
 
-StatusOr<std::string> StatefulReplica::TakeAnswer(uint64_t index) {
-  auto found = std::find_if(kept_.begin(), kept_.end(),
-                            [index](const auto& kept) { return kept.first == index; });
-  if (found == kept_.end()) {
-    return absl::UnavailableError(
-        "the write was applied but its answer was not kept (many writes at once); send it again "
-        "with the same request id for its answer");
+void StatefulReplica::Keep(uint64_t index, std::vector<Applied> applied) {
+  std::vector<CommitQueue::Done> dones;
+  {
+    absl::MutexLock lock(&kept_mu_);
+    applied_through_ = std::max(applied_through_, index);
+    auto waiting = waiting_.find(index);
+    if (waiting != waiting_.end()) {
+      dones = std::move(waiting->second);
+      waiting_.erase(waiting);
+    } else {
+      for (const Applied& one : applied) kept_bytes_ += one.answer.bytes.size();
+      kept_.emplace_back(index, std::move(applied));
+      while (kept_.size() > 1 && (kept_.size() > kKept || kept_bytes_ > kKeptBytes)) {
+        for (const Applied& one : kept_.front().second) kept_bytes_ -= one.answer.bytes.size();
+        kept_.pop_front();
+      }
+      return;
+    }
   }
-  std::string answer = std::move(found->second);
-  kept_bytes_ -= answer.size();
-  kept_.erase(found);
-  return answer;
+  Answer(std::move(applied), std::move(dones));
 }
 
-std::string StatefulReplica::Apply(std::string_view data) {
+void StatefulReplica::Await(uint64_t index, std::vector<CommitQueue::Done> dones) {
+  std::vector<Applied> applied;
+  bool kept = false;
+  {
+    absl::MutexLock lock(&kept_mu_);
+    auto found = std::find_if(kept_.begin(), kept_.end(),
+                              [index](const auto& entry) { return entry.first == index; });
+    if (found == kept_.end()) {
+      if (applied_through_ < index && !closing_) {
+        waiting_.emplace(index, std::move(dones));  // Keep answers them
+        return;
+      }
+    } else {
+      kept = true;
+      applied = std::move(found->second);
+      for (const Applied& one : applied) kept_bytes_ -= one.answer.bytes.size();
+      kept_.erase(found);
+    }
+  }
+  if (!kept) {
+    const Status lost = absl::UnavailableError(
+        "the write was applied but its answer was not kept (many writes at once, or the replica "
+        "is shutting down); send it again with the same request id for its answer");
+    for (auto& done : dones) done(lost);
+    return;
+  }
+  Answer(std::move(applied), std::move(dones));
+}
+
+void StatefulReplica::AbandonWaiting(const Status& status) {
+  std::map<uint64_t, std::vector<CommitQueue::Done>> waiting;
+  {
+    absl::MutexLock lock(&kept_mu_);
+    closing_ = true;
+    waiting.swap(waiting_);
+  }
+  for (auto& [index, dones] : waiting) {
+    for (auto& done : dones) done(status);
+  }
+}
+
+std::vector<StatefulReplica::Applied> StatefulReplica::Apply(std::string_view data) {
+  StatusOr<std::vector<std::string_view>> requests = DecodeLogEntry(data);
+  if (!requests.ok()) {
+    SHOAL_LOG_ERROR("a Raft log entry was skipped: %s", requests.status().ToString());
+    return {};
+  }
+  std::vector<Applied> applied;
+  applied.reserve(requests->size());
+  for (std::string_view request : *requests) applied.push_back(ApplyRequest(request));
+  return applied;
+}
+
+StatefulReplica::Applied StatefulReplica::ApplyRequest(std::string_view bytes) {
   // Shared: an Executor may keep views of the request past the call (runtime.h).
   auto owner = std::make_shared<jina::DataRequestProto>();
   jina::DataRequestProto& request = *owner;
-  if (!request.ParseFromArray(data.data(), static_cast<int>(data.size()))) {
-    SHOAL_LOG_ERROR("a Raft log entry is not a DataRequestProto (%d bytes); skipped",
-                    static_cast<int>(data.size()));
-    return "";
+  Applied applied;
+  if (!request.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    SHOAL_LOG_ERROR("a request in a Raft log entry is not a DataRequestProto (%d bytes); skipped",
+                    static_cast<int>(bytes.size()));
+    applied.status = absl::InvalidArgumentError(absl::StrCat(
+        "the replicated write (", bytes.size(), " bytes) is not a jina.DataRequestProto"));
+    return applied;
   }
   const std::string id = request.header().request_id();
   const std::string digest = id.empty() ? std::string() : RequestDigest(request);
@@ -213,13 +299,19 @@ std::string StatefulReplica::Apply(std::string_view data) {
     auto seen = answered_.find(id);
     if (!id.empty() && seen != answered_.end()) {
       if (!seen->second.digest.empty() && seen->second.digest != digest) {
-        return absl::StrCat(std::string(1, kRefusedMarker), "request id '", id,
-                            "' was already used for another request (other endpoint, documents "
-                            "or parameters); a retry must send the same request, a new request "
-                            "needs a new id");
+        applied.status = absl::AlreadyExistsError(absl::StrCat(
+            "request id '", id,
+            "' was already used for another request (other endpoint, documents or parameters); "
+            "a retry must send the same request, a new request needs a new id"));
+        return applied;
       }
       // Applied before: its first answer, or, when that was let go, the request itself.
-      return seen->second.answer.empty() ? std::string(data) : seen->second.answer;
+      if (seen->second.answer.empty()) {
+        applied.answer.bytes.assign(bytes.data(), bytes.size());
+      } else {
+        applied.answer = {seen->second.answer, seen->second.executor_failed};
+      }
+      return applied;
     }
   }
   Status processed = runtime_->Process(request, ReplicaRuntime::Clock::now(), owner).status();
@@ -229,17 +321,19 @@ std::string StatefulReplica::Apply(std::string_view data) {
     status->set_code(jina::StatusProto::ERROR);
     status->set_description(std::string(processed.message()));
   }
-  std::string answer = request.SerializeAsString();
+  applied.answer.executor_failed = request.header().status().code() == jina::StatusProto::ERROR;
+  request.SerializeToString(&applied.answer.bytes);
   if (!id.empty()) {
     absl::MutexLock lock(&mu_);
-    Remember(id, digest, answer);
+    Remember(id, digest, applied.answer);
   }
-  return answer;
+  return applied;
 }
 
-void StatefulReplica::Remember(const std::string& id, std::string digest, std::string answer) {
-  answer_bytes_ += answer.size();
-  answered_.emplace(id, Answered{std::move(digest), std::move(answer)});
+void StatefulReplica::Remember(const std::string& id, std::string digest,
+                               const WriteAnswer& answer) {
+  answer_bytes_ += answer.bytes.size();
+  answered_.emplace(id, Answered{std::move(digest), answer.bytes, answer.executor_failed});
   answered_order_.push_back(id);
   if (answered_order_.size() > kRemembered) {
     auto oldest = answered_.find(answered_order_.front());
@@ -301,66 +395,39 @@ Status StatefulReplica::ReadSnapshot(const std::string& path) {
 }
 
 bool StatefulReplica::Submit(absl::AnyInvocable<void()> task) {
-  return submit_[next_submit_.fetch_add(1, std::memory_order_relaxed) % submit_.size()]->Post(
-      std::move(task));
+  return submit_->Post(std::move(task));
 }
 
 void StatefulReplica::Write(std::string request,
-                            absl::AnyInvocable<void(StatusOr<jina::DataRequestProto>)> done) {
-  auto task = [this, request = std::move(request),
-               done = AlwaysCalled<StatusOr<jina::DataRequestProto>>(
-                   std::move(done), &WriteShuttingDown)]() mutable {
-    StatusOr<consensus::ApplyResult> applied = raft_->Apply(request, apply_timeout_);
-    if (!applied.ok()) {
-      done(LeaderHint(applied.status()));
-      return;
-    }
-    // The Raft thread handed the entry to the executor thread before Apply returned: a task
-    // posted now runs after the entry's.
-    StatusOr<std::string> response = absl::UnavailableError("the replica is shutting down");
-    Status fetched = OnExecutorThread([&] {
-      response = TakeAnswer(applied->index);
-      return response.status();
-    });
-    if (!fetched.ok()) {
-      done(fetched);
-      return;
-    }
-    if (!response->empty() && (*response)[0] == kRefusedMarker) {
-      done(absl::AlreadyExistsError(response->substr(1)));
-      return;
-    }
-    jina::DataRequestProto answer;
-    if (!answer.ParseFromString(*response)) {
-      done(absl::InternalError("the replicated write produced no answer"));
-      return;
-    }
-    done(std::move(answer));
-  };
-  if (!Submit(std::move(task))) {
-    // Only while shutting down; `done` got UNAVAILABLE as the task was dropped.
-    SHOAL_LOG_WARNING("a write arrived while the replica was shutting down");
+                            absl::AnyInvocable<void(StatusOr<WriteAnswer>)> done) {
+  commits_->Add(std::move(request), std::move(done));
+}
+
+void StatefulReplica::Commit(CommitQueue::Batch batch) {
+  StatusOr<consensus::ApplyResult> appended =
+      raft_->Apply(EncodeLogEntry(batch.requests), apply_timeout_);
+  if (!appended.ok()) {
+    const Status status = LeaderHint(appended.status());
+    for (auto& done : batch.dones) done(status);
+    return;
   }
+  Await(appended->index, std::move(batch.dones));
 }
 
 void StatefulReplica::ConfirmLeader(absl::AnyInvocable<void(Status)> done) {
-  auto task = [this, done = AlwaysCalled<Status>(std::move(done), &ShuttingDown)]() mutable {
-    if (!raft_->IsLeader()) {
-      done(NotLeader());
-      return;
-    }
-    Status verified = raft_->VerifyLeader(apply_timeout_);
-    uint64_t term = raft_->Stats().term;
-    if (verified.ok() && term != barrier_term_) {
-      // Everything committed in earlier terms is applied here before the first read of a term.
-      verified = raft_->Barrier(apply_timeout_);
-      if (verified.ok()) barrier_term_ = term;
-    }
-    done(verified);
-  };
-  if (!Submit(std::move(task))) {
-    SHOAL_LOG_WARNING("a read arrived while the replica was shutting down");
+  leader_checks_->Confirm(std::move(done));
+}
+
+Status StatefulReplica::CheckLeader() {
+  if (!raft_->IsLeader()) return NotLeader();
+  Status verified = raft_->VerifyLeader(apply_timeout_);
+  uint64_t term = raft_->Stats().term;
+  if (verified.ok() && term != barrier_term_) {
+    // Everything committed in earlier terms is applied here before the first read of a term.
+    verified = raft_->Barrier(apply_timeout_);
+    if (verified.ok()) barrier_term_ = term;
   }
+  return LeaderHint(std::move(verified));
 }
 
 Status CheckRemoval(const std::vector<consensus::Peer>& voters, std::string_view id, bool force) {

@@ -26,6 +26,7 @@
 #include "src/common/task_thread.h"
 #include "src/consensus/raft_node.h"
 #include "src/metrics/metrics.h"
+#include "src/replica/commit_queue.h"
 #include "src/replica/replicated_log.h"
 #include "src/replica/runtime.h"
 
@@ -36,10 +37,11 @@ namespace shoal::replica {
 // naming the voters and the quorum otherwise; OK when `force` or `id` is not a voter.
 Status CheckRemoval(const std::vector<consensus::Peer>& voters, std::string_view id, bool force);
 
-// Thread-safe. Borrows the runtime, which outlives it. Writes are submitted on their own threads
-// (never the executor thread, which applies the log's entries). The Raft thread hands each
-// committed entry to the executor thread and returns; the writer then takes its entry's answer
-// there.
+// Thread-safe. Borrows the runtime, which outlives it. Writes are committed on their own threads
+// (never the executor thread, which applies the log's entries), several per log entry when they
+// arrive together (group commit, log_entry.h). The Raft thread hands each committed entry to the
+// executor thread and returns; the executor thread answers the entry's writers once it applied
+// it (or the committer does, when the entry was applied before it asked).
 class StatefulReplica : public ReplicatedLog {
  public:
   struct Options {
@@ -65,21 +67,24 @@ class StatefulReplica : public ReplicatedLog {
   static StatusOr<std::unique_ptr<StatefulReplica>> Start(ReplicaRuntime* runtime, Options options);
   ~StatefulReplica();
 
-  // Replicates a write request and calls `done` (on the submit thread) with the leader's
-  // answer: the answered request, or UNAVAILABLE "not the leader" on a follower, so that the
-  // router tries another replica. `done` is always called, with UNAVAILABLE (on the calling
-  // thread) once the replica is shutting down; so is every `done` below.
-  void Write(std::string request,
-             absl::AnyInvocable<void(StatusOr<jina::DataRequestProto>)> done) override;
+  // Replicates a write request (the bytes it arrived as) and calls `done` (on a committer or the
+  // executor thread) with the leader's answer: the answered request, or UNAVAILABLE "not the
+  // leader" on a follower, so that the router tries another replica. `done` is always called,
+  // with UNAVAILABLE (on the calling thread) once the replica is shutting down; so is every
+  // `done` below.
+  void Write(std::string request, absl::AnyInvocable<void(StatusOr<WriteAnswer>)> done) override;
   // Waits until this replica has a leader and has applied everything it knows is committed
   // (a restarted replica must not serve stale state). DEADLINE_EXCEEDED after `timeout`.
   Status WaitCaughtUp(absl::Duration timeout);
-  // With linearizable reads: confirms on the submit thread that this replica is the leader (a
+  // With linearizable reads: confirms on its own thread that this replica is the leader (a
   // quorum round, plus a barrier once per term) before `done(OK)`; UNAVAILABLE "not the
-  // leader" on a follower.
+  // leader" on a follower. Reads that arrive while a round runs share the next round.
   bool linearizable_reads() const override { return linearizable_reads_; }
   void ConfirmLeader(absl::AnyInvocable<void(Status)> done) override;
   consensus::RaftStats Stats() const { return raft_->Stats(); }
+  // Leadership rounds run for linearizable reads, and write batches committed, so far.
+  uint64_t leader_checks() const { return leader_checks_->rounds(); }
+  uint64_t write_batches() const { return commits_->batches(); }
   const std::string& id() const { return raft_->id(); }
   // The address peers dial to reach this member.
   const std::string& raft_address() const { return raft_->address(); }
@@ -93,10 +98,19 @@ class StatefulReplica : public ReplicatedLog {
 
  private:
   explicit StatefulReplica(ReplicaRuntime* runtime) : runtime_(runtime) {}
-  // On the executor thread: applies one committed entry (once, exactly-once by request id).
-  std::string Apply(std::string_view data);
+  // One request's outcome in an applied entry.
+  struct Applied {
+    WriteAnswer answer;
+    // Not OK: the writer gets this instead (ALREADY_EXISTS: the request id was used for another
+    // request; INVALID_ARGUMENT: the bytes are not a request).
+    Status status;
+  };
+  // On the executor thread: applies one committed entry (once per request, exactly-once by
+  // request id); one outcome per request, none when the entry is not one.
+  std::vector<Applied> Apply(std::string_view data);
+  Applied ApplyRequest(std::string_view bytes);
   // Remembers the answer to request `id`, letting go of the oldest beyond the budgets.
-  void Remember(const std::string& id, std::string digest, std::string answer)
+  void Remember(const std::string& id, std::string digest, const WriteAnswer& answer)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Raft snapshots: the remembered request ids and the Executor's Snapshot()/Restore() file.
   Status WriteSnapshot(const std::string& path);
@@ -105,10 +119,19 @@ class StatefulReplica : public ReplicatedLog {
   // The Raft apply callback: hands the committed entry to the executor thread and returns at
   // once (the Raft thread must not wait for an Executor). Entries are applied there in log order.
   void HandOver(uint64_t index, std::string_view data);
-  // On the executor thread: keeps entry `index`'s answer for the writer waiting on it, and
-  // takes it for that writer.
-  void Keep(uint64_t index, std::string answer);
-  StatusOr<std::string> TakeAnswer(uint64_t index);
+  // On a committer thread: appends a batch of writes as one entry; its writers are answered
+  // once the entry is applied here.
+  void Commit(CommitQueue::Batch batch);
+  // On the executor thread: answers entry `index`'s writers, or keeps its answers until they
+  // ask (Await).
+  void Keep(uint64_t index, std::vector<Applied> applied);
+  // Answers the writers of entry `index` from its kept answers, or has Keep answer them.
+  void Await(uint64_t index, std::vector<CommitQueue::Done> dones);
+  static void Answer(std::vector<Applied> applied, std::vector<CommitQueue::Done> dones);
+  // Answers every writer still waiting with `status` (shutting down).
+  void AbandonWaiting(const Status& status);
+  // A linearizable read's round: VerifyLeader, plus a barrier once per term.
+  Status CheckLeader();
   // "Not the leader" (rpc/leader.h), naming the leader when known.
   Status NotLeader() const;
   // NotLeader() for a refusal from the Raft node, else `status`.
@@ -126,24 +149,29 @@ class StatefulReplica : public ReplicatedLog {
   struct Answered {
     std::string digest;
     std::string answer;
+    bool executor_failed = false;
   };
   std::map<std::string, Answered> answered_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> answered_order_ ABSL_GUARDED_BY(mu_);
   size_t answer_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   size_t trimmed_ ABSL_GUARDED_BY(mu_) = 0;  // answered_order_[0, trimmed_) have no answer
-  // Answers of the last applied entries, until their writers take them (executor thread only):
-  // at most kKept of them and kKeptBytes bytes (the newest is always kept).
+  // Answers of the last applied entries that no writer waits for yet: at most kKept entries and
+  // kKeptBytes bytes (the newest is always kept). Followers keep theirs too, unasked.
   static constexpr size_t kKept = 256;
   static constexpr size_t kKeptBytes = 16 << 20;
-  std::deque<std::pair<uint64_t, std::string>> kept_;
-  size_t kept_bytes_ = 0;
-  // Writes wait on these threads for their entry to commit; several at once, so that the log
-  // takes them in batches (Raft pipelines appends). Requests in flight together have no order
-  // among them, as with Jina.
+  absl::Mutex kept_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  std::deque<std::pair<uint64_t, std::vector<Applied>>> kept_ ABSL_GUARDED_BY(kept_mu_);
+  size_t kept_bytes_ ABSL_GUARDED_BY(kept_mu_) = 0;
+  uint64_t applied_through_ ABSL_GUARDED_BY(kept_mu_) = 0;  // the last entry applied
+  // Writers of entries appended but not applied yet, by index.
+  std::map<uint64_t, std::vector<CommitQueue::Done>> waiting_ ABSL_GUARDED_BY(kept_mu_);
+  bool closing_ ABSL_GUARDED_BY(kept_mu_) = false;
+  // Membership changes run on this thread.
   bool Submit(absl::AnyInvocable<void()> task);
-  static constexpr size_t kSubmitThreads = 8;
-  std::vector<std::unique_ptr<TaskThread>> submit_;
-  std::atomic<size_t> next_submit_{0};
+  std::unique_ptr<TaskThread> submit_;
+  // Group commit and batched leadership checks (closed first in the destructor).
+  std::unique_ptr<CommitQueue> commits_;
+  std::unique_ptr<LeaderChecks> leader_checks_;
   // shoal_raft_* gauges, sampled at each scrape. Last: removed first.
   metrics::SamplerRegistration metrics_;
 };

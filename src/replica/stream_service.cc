@@ -100,7 +100,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* StreamDocService::stream_doc(
              in_flight = InFlight(runtime->in_flight())] { Serve(*runtime, *call, arrived); });
         if (!posted.ok()) call->stream->Finish(rpc::ToGrpc(posted));
       },
-      [call](StatusOr<jina::DataRequestProto> answer) {
+      [call](StatusOr<WriteAnswer> answer) {
         // Only a linearizable read that could not confirm the leadership ends here, maybe after
         // the client left: the stream adds the leader hint while the call still lives.
         if (answer.ok()) {

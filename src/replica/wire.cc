@@ -6,6 +6,8 @@
 #include <grpcpp/support/proto_buffer_reader.h>
 
 #include <climits>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -134,6 +136,25 @@ Status SerializeAnswer(const google::protobuf::Message& message, grpc::ByteBuffe
         absl::StrCat("cannot serialize the answer: ", status.error_message()));
   }
   return absl::OkStatus();
+}
+
+std::string BufferBytes(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (!buffer.Dump(&slices).ok()) return out;
+  out.reserve(buffer.Length());
+  for (const grpc::Slice& slice : slices) {
+    out.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  }
+  return out;
+}
+
+grpc::ByteBuffer BufferOf(std::string bytes) {
+  auto* owned = new std::string(std::move(bytes));
+  grpc::Slice slice(
+      owned->data(), owned->size(), [](void* string) { delete static_cast<std::string*>(string); },
+      owned);
+  return grpc::ByteBuffer(&slice, 1);
 }
 
 }  // namespace shoal::replica

@@ -7,6 +7,7 @@
 #include <grpcpp/support/byte_buffer.h>
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "google/protobuf/message.h"
@@ -31,6 +32,12 @@ Status ParseRequest(const grpc::ByteBuffer& buffer, google::protobuf::Message& m
 
 // Serializes an answer for a raw (ByteBuffer) method.
 Status SerializeAnswer(const google::protobuf::Message& message, grpc::ByteBuffer& out);
+
+// The bytes of `buffer` in one string (a write goes into the Raft log as the bytes it arrived as).
+std::string BufferBytes(const grpc::ByteBuffer& buffer);
+
+// A ByteBuffer that takes `bytes` over without copying them (a replicated write's answer).
+grpc::ByteBuffer BufferOf(std::string bytes);
 
 }  // namespace shoal::replica
 

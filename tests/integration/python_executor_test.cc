@@ -408,7 +408,10 @@ TEST(PythonExecutorTest, AStatefulPythonExecutorSnapshotsAndRestores) {
   Deployment dep(options);
   ASSERT_TRUE(dep.Start().ok());
   const std::vector<std::string> addresses = dep.replica_addresses()[0];
-  ASSERT_TRUE(dep.Post("/index", IdDocs(0, 40), {.request_size = 1, .stream = false}).ok());
+  // One at a time: writes in flight together share log entries, and the snapshot needs 16.
+  ASSERT_TRUE(
+      dep.Post("/index", IdDocs(0, 40), {.request_size = 1, .prefetch = 1, .stream = false})
+          .ok());
   ASSERT_TRUE(Converge(addresses, "40"));
   // Every replica has snapshotted (SnapshotInterval is checked every 1 to 2 s), so the log
   // no longer starts at the first write and the wiped replica needs a snapshot.
@@ -456,7 +459,9 @@ TEST(PythonExecutorTest, AStatefulPythonDeploymentFromYaml) {
   testing::ChildProcess& dep = **orchestrator;
   auto client = Client::Connect(dep.address());
   ASSERT_TRUE(client.ok());
-  ASSERT_TRUE(client->Post("/index", IdDocs(0, 40), {.request_size = 1}).ok()) << dep.Log();
+  // One at a time: writes in flight together share log entries, and the snapshot needs 16.
+  ASSERT_TRUE(client->Post("/index", IdDocs(0, 40), {.request_size = 1, .prefetch = 1}).ok())
+      << dep.Log();
   // Reads go to any replica: six answers in a row (each replica twice) all say 40.
   int agreeing = 0;
   for (int i = 0; i < 500 && agreeing < 6; ++i) {

@@ -241,7 +241,9 @@ TEST(StatefulDeploymentTest, ARequestIdRestoredFromASnapshotStillRefusesOtherDoc
     jina::DataRequestProto answer;
     grpc::Status written = WriteOnceALeaderIsKnown(dep, first, &answer);
     ASSERT_TRUE(written.ok()) << written.error_message();
-    ASSERT_TRUE(dep.Post("/index", Docs(40), {.request_size = 1, .stream = false}).ok());
+    // One at a time: writes in flight together share log entries, and the snapshot needs 16.
+    ASSERT_TRUE(
+        dep.Post("/index", Docs(40), {.request_size = 1, .prefetch = 1, .stream = false}).ok());
     ASSERT_TRUE(Converge(dep, "41")) << ::testing::PrintToString(Counts(dep));
     auto snapshots = [&](int r) {
       std::error_code error;
@@ -405,7 +407,9 @@ TEST(StatefulDeploymentTest, AWipedReplicaRejoinsThroughTheLeadersSnapshot) {
   ASSERT_TRUE(dep.Start().ok());
   const std::vector<std::string> addresses = dep.replica_addresses()[0];
   ASSERT_EQ(WriteTo(addresses, "first-write"), 1);
-  ASSERT_TRUE(dep.Post("/index", Docs(60), {.request_size = 1, .stream = false}).ok());
+  // One at a time: writes in flight together share log entries, and the snapshot needs 16.
+  ASSERT_TRUE(
+      dep.Post("/index", Docs(60), {.request_size = 1, .prefetch = 1, .stream = false}).ok());
   ASSERT_TRUE(Converge(dep, "61")) << ::testing::PrintToString(Counts(dep));
   // Every replica has snapshotted (SnapshotInterval is checked every 1 to 2 s).
   auto snapshots = [&](int r) {

@@ -15,12 +15,11 @@ namespace {
 
 class FakeLog : public ReplicatedLog {
  public:
-  void Write(std::string request,
-             absl::AnyInvocable<void(StatusOr<jina::DataRequestProto>)> done) override {
+  void Write(std::string request, absl::AnyInvocable<void(StatusOr<WriteAnswer>)> done) override {
     writes.push_back(std::move(request));
     jina::DataRequestProto answer;
     answer.mutable_header()->set_request_id("from the log");
-    done(std::move(answer));
+    done(WriteAnswer{.bytes = answer.SerializeAsString()});
   }
   bool linearizable_reads() const override { return linearizable; }
   void ConfirmLeader(absl::AnyInvocable<void(Status)> done) override {
@@ -54,14 +53,14 @@ class DispatcherTest : public ::testing::Test {
   struct Outcome {
     bool served = false;
     bool answered = false;
-    StatusOr<jina::DataRequestProto> answer = absl::UnknownError("none");
+    StatusOr<WriteAnswer> answer = absl::UnknownError("none");
   };
   Outcome Dispatch(ReplicatedLog* log, const std::string& endpoint) {
     Dispatcher dispatcher(runtime_.get(), log);
     Outcome outcome;
     dispatcher.Dispatch(
         Request(endpoint), [&outcome] { outcome.served = true; },
-        [&outcome](StatusOr<jina::DataRequestProto> answer) {
+        [&outcome](StatusOr<WriteAnswer> answer) {
           outcome.answered = true;
           outcome.answer = std::move(answer);
         });
@@ -86,13 +85,35 @@ TEST_F(DispatcherTest, AWriteGoesThroughTheLogWhichAnswersIt) {
   EXPECT_FALSE(outcome.served);
   ASSERT_TRUE(outcome.answered);
   ASSERT_TRUE(outcome.answer.ok()) << outcome.answer.status();
-  EXPECT_EQ(outcome.answer->header().request_id(), "from the log");
+  jina::DataRequestProto answer;
+  ASSERT_TRUE(answer.ParseFromString(outcome.answer->bytes));
+  EXPECT_EQ(answer.header().request_id(), "from the log");
   ASSERT_EQ(log_.writes.size(), 1u);
   jina::DataRequestProto logged;
   ASSERT_TRUE(logged.ParseFromString(log_.writes[0]));
   EXPECT_EQ(logged.header().exec_endpoint(), "/index");
   EXPECT_TRUE(Dispatcher(runtime_.get(), &log_).Replicates("/index"));
   EXPECT_FALSE(Dispatcher(runtime_.get(), &log_).Replicates("/count"));
+}
+
+// The log gets the request's bytes as they arrived, not the parsed request serialized again;
+// a read never asks for them.
+TEST_F(DispatcherTest, AWriteGoesIntoTheLogAsTheBytesItArrivedAs) {
+  Dispatcher dispatcher(runtime_.get(), &log_);
+  int raw_calls = 0;
+  auto raw = [&raw_calls] {
+    ++raw_calls;
+    return std::string("the bytes as they arrived");
+  };
+  bool answered = false;
+  dispatcher.Dispatch(
+      Request("/index"), raw, [] {}, [&answered](StatusOr<WriteAnswer>) { answered = true; });
+  EXPECT_TRUE(answered);
+  ASSERT_EQ(log_.writes.size(), 1u);
+  EXPECT_EQ(log_.writes[0], "the bytes as they arrived");
+  dispatcher.Dispatch(
+      Request("/count"), raw, [] {}, [](StatusOr<WriteAnswer>) {});
+  EXPECT_EQ(raw_calls, 1);
 }
 
 TEST_F(DispatcherTest, AReadIsServedLocallyWithoutLinearizableReads) {

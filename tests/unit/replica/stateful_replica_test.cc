@@ -73,8 +73,8 @@ TEST(StatefulReplicaTest, TheLogMovesOnWhileTheExecutorRunsAWrite) {
   request.mutable_header()->set_request_id("w1");
   request.mutable_header()->set_exec_endpoint("/write");
   absl::Notification written;
-  StatusOr<jina::DataRequestProto> answer = absl::UnknownError("no answer");
-  (*replica)->Write(request.SerializeAsString(), [&](StatusOr<jina::DataRequestProto> a) {
+  StatusOr<WriteAnswer> answer = absl::UnknownError("no answer");
+  (*replica)->Write(request.SerializeAsString(), [&](StatusOr<WriteAnswer> a) {
     answer = std::move(a);
     written.Notify();
   });
@@ -95,7 +95,9 @@ TEST(StatefulReplicaTest, TheLogMovesOnWhileTheExecutorRunsAWrite) {
   release.Notify();
   ASSERT_TRUE(written.WaitForNotificationWithTimeout(absl::Seconds(30)));
   ASSERT_TRUE(answer.ok()) << answer.status();
-  EXPECT_EQ(answer->header().request_id(), "w1");
+  jina::DataRequestProto answered;
+  ASSERT_TRUE(answered.ParseFromString(answer->bytes));
+  EXPECT_EQ(answered.header().request_id(), "w1");
   replica->reset();
   runtime.Post([&runtime] { runtime.Close(); });
   std::filesystem::remove_all(dir);
