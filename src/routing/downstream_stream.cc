@@ -4,7 +4,6 @@
 #include <grpcpp/support/proto_buffer_reader.h>
 
 #include <algorithm>
-#include <limits>
 
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
@@ -197,7 +196,7 @@ void DownstreamStream::OnReadDone(bool ok) {
   bool malformed = false;
   if (endpoint_->address.batch_streams) {
     StatusOr<std::vector<grpc::ByteBuffer>> unpacked =
-        rpc::UnpackBatch(read, std::numeric_limits<size_t>::max());
+        rpc::UnpackBatch(read, rpc::kMaxBatchMessages);
     if (unpacked.ok()) {
       answers = std::move(unpacked).value();
     } else {

@@ -115,6 +115,7 @@ std::optional<ReplicaSet::Lease> ReplicaSet::Acquire(uint64_t tried, std::string
       ++replica.requests;
       replica.endpoint->metrics.requests.Increment();
       replica.endpoint->metrics.in_flight.Increment();
+      replica.endpoint->leased.fetch_add(1, std::memory_order_relaxed);
       return Lease{i, replica.id, replica.endpoint};
     }
   }
@@ -142,12 +143,14 @@ std::optional<ReplicaSet::Lease> ReplicaSet::Acquire(uint64_t tried, std::string
   ++replica.requests;
   replica.endpoint->metrics.requests.Increment();
   replica.endpoint->metrics.in_flight.Increment();
+  replica.endpoint->leased.fetch_add(1, std::memory_order_relaxed);
   return Lease{*pick, replica.id, replica.endpoint};
 }
 
 void ReplicaSet::Release(const Lease& lease, const grpc::Status& status, bool not_leader) {
   // The lease's endpoint, not the replica's current one: its address may have changed since.
   lease.endpoint->metrics.in_flight.Decrement();
+  lease.endpoint->leased.fetch_sub(1, std::memory_order_relaxed);
   if (!status.ok()) lease.endpoint->metrics.failures.Increment();
   absl::MutexLock lock(&mu_);
   Replica* found = FindLocked(lease);
@@ -338,8 +341,8 @@ int ReplicaSet::LeftInFlight(const Address& address) const {
   absl::MutexLock lock(&mu_);
   long calls = 0;
   for (const std::shared_ptr<Endpoint>& endpoint : retired_) {
-    // Every lease holds a reference; retired_ holds one more.
-    if (endpoint->address == address) calls += endpoint.use_count() - 1;
+    // Not the references: a client's idle Call stream to the replica holds one too.
+    if (endpoint->address == address) calls += endpoint->leased.load(std::memory_order_relaxed);
   }
   return static_cast<int>(calls);
 }

@@ -7,6 +7,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -33,6 +34,9 @@ struct Endpoint {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<grpc::GenericStub> stub;
   metrics::RouteMetrics metrics;  // labels: the Deployment, address.target()
+  // Leases held on this endpoint (calls and stream messages in flight): what a replica that left
+  // the set still has to answer (ReplicaSet::LeftInFlight). An idle stream holds none.
+  std::atomic<int> leased{0};
 };
 
 struct ReplicaStats {

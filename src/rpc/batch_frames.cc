@@ -1,6 +1,8 @@
 // DataRequestBatch framing: field 1 (length-delimited) repeated, over gRPC slices.
 #include "src/rpc/batch_frames.h"
 
+#include <grpcpp/support/proto_buffer_reader.h>
+
 #include <cstdint>
 #include <string>
 
@@ -67,26 +69,41 @@ class SliceCursor {
   size_t offset_ = 0;
 };
 
+// The message's bytes as slices: its own, or (a compressed buffer, which Dump refuses) a copy
+// read through gRPC's reader, which decompresses.
+std::vector<grpc::Slice> SlicesOf(grpc::ByteBuffer& message) {
+  std::vector<grpc::Slice> parts;
+  if (message.Length() == 0 || message.Dump(&parts).ok()) return parts;
+  parts.clear();
+  std::string bytes;
+  grpc::ProtoBufferReader reader(&message);
+  const void* data = nullptr;
+  int size = 0;
+  while (reader.Next(&data, &size)) bytes.append(static_cast<const char*>(data), size);
+  parts.emplace_back(bytes);
+  return parts;
+}
+
 }  // namespace
 
 grpc::ByteBuffer PackBatch(std::vector<grpc::ByteBuffer>& messages) {
   std::vector<grpc::Slice> slices;
   slices.reserve(messages.size() * 2);
   for (grpc::ByteBuffer& message : messages) {
+    std::vector<grpc::Slice> parts = SlicesOf(message);
+    size_t total = 0;
+    for (const grpc::Slice& part : parts) total += part.size();
     uint8_t header[6];
     size_t used = 0;
     header[used++] = kMessagesTag;
-    uint32_t length = static_cast<uint32_t>(message.Length());
+    uint32_t length = static_cast<uint32_t>(total);
     do {
       uint8_t byte = length & 0x7f;
       length >>= 7;
       header[used++] = length != 0 ? (byte | 0x80) : byte;
     } while (length != 0);
     slices.emplace_back(header, used);
-    std::vector<grpc::Slice> parts;
-    if (message.Length() > 0 && message.Dump(&parts).ok()) {
-      for (grpc::Slice& part : parts) slices.push_back(std::move(part));
-    }
+    for (grpc::Slice& part : parts) slices.push_back(std::move(part));
     message.Clear();
   }
   messages.clear();

@@ -17,9 +17,13 @@ namespace shoal::rpc {
 inline constexpr char kDataBatchCall[] = "/shoal.v1.DataBatchRPC/Call";
 
 // What one stream message packs at most: the messages waiting to be written go out together
-// up to these bounds (a single larger message still goes, alone).
-inline constexpr size_t kMaxBatchMessages = 256;
+// up to these bounds (a single larger message still goes, alone). 64: what a replica's stream
+// holds in flight, so that a batch never brings it far past that.
+inline constexpr size_t kMaxBatchMessages = 64;
 inline constexpr size_t kMaxBatchBytes = 1 << 20;
+// A batch adds 2 to 6 bytes of framing around each message: a message within as much of a
+// replica's max_receive_message_bytes makes the stream fail RESOURCE_EXHAUSTED, and the gateway
+// then sends its unanswered messages again as unary calls, which pass (routing/sender.cc).
 
 // One DataRequestBatch carrying `messages`, in order (consumed: their slices move over).
 grpc::ByteBuffer PackBatch(std::vector<grpc::ByteBuffer>& messages);

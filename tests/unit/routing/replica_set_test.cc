@@ -119,6 +119,19 @@ TEST(ReplicaSetTest, LeftInFlightCountsTheCallsOfAReplicaThatLeft) {
   EXPECT_EQ(set.LeftInFlight(At(1)), 0);
 }
 
+TEST(ReplicaSetTest, LeftInFlightDoesNotCountAnIdleHoldOnAReplicaThatLeft) {
+  ReplicaSet set({At(1), At(2)}, Quiet());
+  std::optional<ReplicaSet::Lease> lease = set.Acquire(/*tried=*/0b10);
+  ASSERT_TRUE(lease.has_value());
+  ASSERT_EQ(lease->endpoint->address, At(1));
+  // A client's Call stream to the replica keeps its endpoint while it has nothing in flight.
+  std::shared_ptr<Endpoint> idle_stream = lease->endpoint;
+  set.Release(*lease, grpc::Status::OK);
+  lease.reset();
+  set.SetAddresses({At(3), At(2)});
+  EXPECT_EQ(set.LeftInFlight(At(1)), 0);
+}
+
 TEST(ReplicaSetTest, ReplacedEndpointsAreDroppedOnceNoCallHoldsThem) {
   ReplicaSet set({At(1), At(2)}, Quiet());
   // A call in flight keeps the endpoint it was sent on, however often the address changes.
