@@ -95,9 +95,8 @@ consensus::RaftNode* WaitLeader(const std::vector<std::unique_ptr<consensus::Raf
 }
 
 int Run(const Options& options) {
-  std::filesystem::path root =
-      options.dir.empty() ? std::filesystem::temp_directory_path()
-                           : std::filesystem::path(options.dir);
+  std::filesystem::path root = options.dir.empty() ? std::filesystem::temp_directory_path()
+                                                   : std::filesystem::path(options.dir);
   root /= absl::StrCat("shoal-raft-bare-", getpid());
   std::filesystem::create_directories(root);
   int rc = 0;

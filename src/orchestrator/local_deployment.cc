@@ -362,10 +362,10 @@ void LocalDeployment::OnExit(size_t index) {
 }
 
 routing::Address LocalDeployment::MemberAddressLocked(size_t index, size_t shard,
-                                                     size_t position) const {
-  return LocalReplica(StartedFromLocked(index), replica_host_, supervisor_->port(index),
-                      ReplicaName(spec_.name, spec_.shards, static_cast<int>(shard),
-                                  static_cast<int>(position)));
+                                                      size_t position) const {
+  return LocalReplica(
+      StartedFromLocked(index), replica_host_, supervisor_->port(index),
+      ReplicaName(spec_.name, spec_.shards, static_cast<int>(shard), static_cast<int>(position)));
 }
 
 void LocalDeployment::SyncRouterLocked(size_t shard) {
@@ -462,8 +462,8 @@ Status LocalDeployment::Shrink(int shard, int from, int to, absl::Duration timeo
       // Out of the Raft group first, so that the majority is counted without it.
       // Scaling down is the operator's decision: forced, even below a quorum of the current
       // configuration (down to one replica), which `shoal raft remove` refuses without --force.
-      Status removed = rpc::RemoveServerVia(ReplicaAddresses()[shard], RaftId(shard, r),
-                                            timeout, ReplicaSecurity(spec_), /*force=*/true);
+      Status removed = rpc::RemoveServerVia(ReplicaAddresses()[shard], RaftId(shard, r), timeout,
+                                            ReplicaSecurity(spec_), /*force=*/true);
       if (!removed.ok()) {
         return absl::Status(removed.code(), absl::StrCat("scaling Deployment '", spec_.name,
                                                          "': ", removed.message()));

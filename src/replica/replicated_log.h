@@ -11,7 +11,7 @@ namespace shoal::replica {
 
 // A replicated write's answer, serialized once where it was applied.
 struct WriteAnswer {
-  std::string bytes;            // the answered jina.DataRequestProto
+  std::string bytes;             // the answered jina.DataRequestProto
   bool executor_failed = false;  // its header.status says ERROR (the caller gets is-error)
 };
 
@@ -21,8 +21,7 @@ class ReplicatedLog {
   virtual ~ReplicatedLog() = default;
   // Replicates a write request, as the bytes it arrived as (a serialized DataRequestProto);
   // `done` gets the leader's answer or the error.
-  virtual void Write(std::string request,
-                     absl::AnyInvocable<void(StatusOr<WriteAnswer>)> done) = 0;
+  virtual void Write(std::string request, absl::AnyInvocable<void(StatusOr<WriteAnswer>)> done) = 0;
   virtual bool linearizable_reads() const = 0;
   // OK once this replica confirmed it is the leader; UNAVAILABLE "not the leader" elsewhere.
   virtual void ConfirmLeader(absl::AnyInvocable<void(Status)> done) = 0;

@@ -151,8 +151,7 @@ StatusOr<std::unique_ptr<StatefulReplica>> StatefulReplica::Start(ReplicaRuntime
   }
   const std::string& name = runtime->name();
   replica->metrics_ = metrics::AddSampler(
-      {{"deployment", std::string(metrics::DeploymentOf(name))}, {"replica", name}},
-      [self] {
+      {{"deployment", std::string(metrics::DeploymentOf(name))}, {"replica", name}}, [self] {
         std::vector<metrics::Sample> samples = RaftSamples(self->raft_->Stats());
         AddBatchingSamples(self->write_batches(), self->leader_checks(), samples);
         return samples;

@@ -410,8 +410,7 @@ TEST(PythonExecutorTest, AStatefulPythonExecutorSnapshotsAndRestores) {
   const std::vector<std::string> addresses = dep.replica_addresses()[0];
   // One at a time: writes in flight together share log entries, and the snapshot needs 16.
   ASSERT_TRUE(
-      dep.Post("/index", IdDocs(0, 40), {.request_size = 1, .prefetch = 1, .stream = false})
-          .ok());
+      dep.Post("/index", IdDocs(0, 40), {.request_size = 1, .prefetch = 1, .stream = false}).ok());
   ASSERT_TRUE(Converge(addresses, "40"));
   // Every replica has snapshotted (SnapshotInterval is checked every 1 to 2 s), so the log
   // no longer starts at the first write and the wiped replica needs a snapshot.

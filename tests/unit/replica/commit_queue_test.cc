@@ -49,8 +49,9 @@ TEST(CommitQueueTest, WritesArrivingDuringACommitGoIntoTheNextOneEachWithItsAnsw
   release.Notify();
   {
     absl::MutexLock lock(&answers_mu);
-    ASSERT_TRUE(answers_mu.AwaitWithTimeout(
-        absl::Condition(+[](int* n) { return *n == kWrites; }, &answered), kWait));
+    ASSERT_TRUE(answers_mu.AwaitWithTimeout(absl::Condition(
+                                                +[](int* n) { return *n == kWrites; }, &answered),
+                                            kWait));
   }
   for (int i = 0; i < kWrites; ++i) EXPECT_EQ(answers[i], absl::StrCat("answer to w", i));
   absl::MutexLock lock(&mu);
@@ -83,12 +84,13 @@ TEST(CommitQueueTest, ABatchStopsAtItsLimits) {
   queue.Add("first", done);
   ASSERT_TRUE(first_committing.WaitForNotificationWithTimeout(kWait));
   for (int i = 0; i < 4; ++i) queue.Add("small", done);  // 3, then 1
-  queue.Add(std::string(2000, 'x'), done);                // alone: over max_bytes by itself
+  queue.Add(std::string(2000, 'x'), done);               // alone: over max_bytes by itself
   release.Notify();
   {
     absl::MutexLock lock(&answers_mu);
-    ASSERT_TRUE(answers_mu.AwaitWithTimeout(
-        absl::Condition(+[](int* n) { return *n == 6; }, &answered), kWait));
+    ASSERT_TRUE(answers_mu.AwaitWithTimeout(absl::Condition(
+                                                +[](int* n) { return *n == 6; }, &answered),
+                                            kWait));
   }
   absl::MutexLock lock(&mu);
   EXPECT_EQ(batch_sizes, (std::vector<size_t>{1, 3, 1, 1}));
@@ -133,8 +135,9 @@ TEST(LeaderChecksTest, ReadsArrivingDuringACheckShareTheNextCheck) {
   release.Notify();
   {
     absl::MutexLock lock(&mu);
-    ASSERT_TRUE(mu.AwaitWithTimeout(
-        absl::Condition(+[](int* n) { return *n == kReads; }, &confirmed), kWait));
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(
+                                        +[](int* n) { return *n == kReads; }, &confirmed),
+                                    kWait));
   }
   EXPECT_EQ(leader.rounds(), 2u);
 }

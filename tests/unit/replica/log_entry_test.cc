@@ -39,8 +39,7 @@ TEST(LogEntryTest, AnEntryOfAnOlderShoalIsOneRequest) {
 }
 
 TEST(LogEntryTest, SeveralRequestsRoundTripInOrder) {
-  const std::vector<std::string> requests = {Request("a"), "", Request("c"),
-                                             std::string(300, 'x')};
+  const std::vector<std::string> requests = {Request("a"), "", Request("c"), std::string(300, 'x')};
   const std::string entry = EncodeLogEntry(requests);
   EXPECT_EQ(entry.substr(0, 3), std::string("\0S\x02", 3));
   StatusOr<std::vector<std::string_view>> decoded = DecodeLogEntry(entry);

@@ -186,8 +186,9 @@ TEST_F(StatefulBatchingTest, ConcurrentWritesAreEachAnsweredAndAppliedOnce) {
   send(kWrites + 1, WriteRequest("w1", 4));  // another request under a used id: refused
   {
     absl::MutexLock lock(&mu);
-    ASSERT_TRUE(mu.AwaitWithTimeout(
-        absl::Condition(+[](int* n) { return *n == kWrites + 2; }, &answered), kWait));
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(
+                                        +[](int* n) { return *n == kWrites + 2; }, &answered),
+                                    kWait));
   }
   for (int i = 0; i <= kWrites; ++i) {
     ASSERT_TRUE(answers[i].ok()) << i << ": " << answers[i].status();
@@ -218,8 +219,9 @@ TEST_F(StatefulBatchingTest, ConcurrentLinearizableReadsAreConfirmed) {
   }
   {
     absl::MutexLock lock(&mu);
-    ASSERT_TRUE(mu.AwaitWithTimeout(
-        absl::Condition(+[](int* n) { return *n == kReads; }, &confirmed), kWait));
+    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(
+                                        +[](int* n) { return *n == kReads; }, &confirmed),
+                                    kWait));
   }
   EXPECT_GE(replica_->leader_checks(), 1u);
   EXPECT_LE(replica_->leader_checks(), uint64_t{kReads});
