@@ -49,6 +49,8 @@ class Dispatcher {
             answered(StatusOr<WriteAnswer>(std::move(confirmed)));
             return;
           }
+          // The checking thread goes back to the next check: the read runs elsewhere.
+          ReplicaRuntime::PostOnlyScope post_only;
           serve();
         });
   }

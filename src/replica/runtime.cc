@@ -440,8 +440,15 @@ Status ReplicaRuntime::PostRequest(absl::AnyInvocable<void()> task, std::string_
   return absl::OkStatus();
 }
 
+namespace {
+thread_local bool post_only = false;
+}  // namespace
+
+ReplicaRuntime::PostOnlyScope::PostOnlyScope() : previous_(post_only) { post_only = true; }
+ReplicaRuntime::PostOnlyScope::~PostOnlyScope() { post_only = previous_; }
+
 bool ReplicaRuntime::CheapCall(std::string_view endpoint) const {
-  if (endpoint.empty() || !cls_->inline_calls) return false;
+  if (endpoint.empty() || !cls_->inline_calls || post_only) return false;
   const internal::EndpointEntry* entry = Find(endpoint);
   if (entry == nullptr) return false;
   const Clock::duration typical(

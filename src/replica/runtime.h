@@ -52,6 +52,18 @@ class ReplicaRuntime {
   // for work that does not block on a client (not a stream_doc).
   Status PostRequest(absl::AnyInvocable<void()> task, std::string_view endpoint = {});
   static constexpr std::chrono::microseconds kInlineBelow{200};
+  // While one lives on a thread, PostRequest does not run work on that thread: for a thread
+  // that has its own work to get back to (the one confirming leadership for reads).
+  class PostOnlyScope {
+   public:
+    PostOnlyScope();
+    ~PostOnlyScope();
+    PostOnlyScope(const PostOnlyScope&) = delete;
+    PostOnlyScope& operator=(const PostOnlyScope&) = delete;
+
+   private:
+    bool previous_;
+  };
   // PostRequest's limit: RESOURCE_EXHAUSTED naming max_queued_requests when the queued tasks
   // and `waiting` more requests (held elsewhere, e.g. for a batch) reach it. Any thread.
   Status CheckRoom(size_t waiting = 0) const;

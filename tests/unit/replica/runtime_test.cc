@@ -230,6 +230,16 @@ TEST(InlineCallsTest, ACheapEndpointRunsOnThePostingThreadOnceItsCostIsKnown) {
   EXPECT_NE(ran_on, std::this_thread::get_id());
 }
 
+TEST(InlineCallsTest, NotOnAThreadThatAskedToPostOnly) {
+  std::unique_ptr<ReplicaRuntime> runtime = RuntimeOf("Echo", Params());
+  EXPECT_FALSE(RunsOnThePostingThread(*runtime, OneDoc("/")));  // learns the cost
+  {
+    ReplicaRuntime::PostOnlyScope post_only;
+    EXPECT_FALSE(RunsOnThePostingThread(*runtime, OneDoc("/")));
+  }
+  EXPECT_TRUE(RunsOnThePostingThread(*runtime, OneDoc("/")));
+}
+
 TEST(InlineCallsTest, AnEndpointThatTakesLongerStaysOnTheExecutorThread) {
   // 2 ms per call: ten times kInlineBelow.
   std::unique_ptr<ReplicaRuntime> runtime = RuntimeOf("Sleep", *Params::FromJson(R"({"ms": 2})"));
