@@ -148,10 +148,23 @@ Status LocalDeployment::ReplaceVoterLocked(
                                                   "' out of its group: ", left.message()));
   }
   TakeOverLocked(shard, r, *added, spec);
+  // The next start must find the new member: recorded (each file replaced whole) before the old
+  // member's state goes, so a crash or a full disk in between leaves nothing naming a member the
+  // group has removed with its state gone.
+  Status recorded = RecordRaftPorts(raft_ports_);
+  if (recorded.ok()) recorded = RecordRaftGenerations();
+  if (!recorded.ok()) {
+    SHOAL_LOG_ERROR(
+        "Deployment '%s': Raft member '%s' replaced '%s' but recording it failed: %s; the old "
+        "member's state stays in %s",
+        spec_.name, new_id, old_id, recorded.message(), old_raft_dir);
+    return absl::Status(recorded.code(),
+                        absl::StrCat("recording Raft member '", new_id, "' (which replaced '",
+                                     old_id, "'): ", recorded.message()));
+  }
   // Its state lives on in the group; the next start uses the new member's.
   std::filesystem::remove_all(old_raft_dir, ignored);
-  SHOAL_RETURN_IF_ERROR(RecordRaftPorts(raft_ports_));
-  return RecordRaftGenerations();
+  return absl::OkStatus();
 }
 
 Status LocalDeployment::RollBackLocked(const std::vector<std::pair<int, int>>& replaced) {
