@@ -1,12 +1,15 @@
 // Reloader and the status file of SIGHUP reloads.
 #include "src/cli/reload.h"
 
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <utility>
 
@@ -27,7 +30,10 @@ Status WriteReloadStatus(const std::string& path, const ReloadStatus& status) {
   // A fresh name next to it (mkstemp: never an existing file or link), then renamed over it.
   std::string temp = path + ".XXXXXX";
   const int fd = mkstemp(temp.data());
-  if (fd < 0) return absl::InternalError(absl::StrCat("cannot write next to ", path));
+  if (fd < 0) {
+    return absl::InternalError(
+        absl::StrCat("cannot write next to ", path, ": ", std::strerror(errno)));
+  }
   const std::string line = absl::StrCat(status.reloads, " ", status.state, " ",
                                         absl::StrReplaceAll(status.message, {{"\n", " "}}), "\n");
   const bool written = write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
@@ -39,11 +45,52 @@ Status WriteReloadStatus(const std::string& path, const ReloadStatus& status) {
   return absl::OkStatus();
 }
 
-StatusOr<ReloadStatus> ReadReloadStatus(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("no status file ", path));
-  std::string line;
-  std::getline(in, line);
+namespace {
+
+// The first line of the file open at `fd` (at most 4 KiB).
+std::string FirstLine(int fd) {
+  std::string text(4096, '\0');
+  size_t size = 0;
+  while (size < text.size()) {
+    const ssize_t n = read(fd, text.data() + size, text.size() - size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    size += static_cast<size_t>(n);
+  }
+  text.resize(size);
+  return text.substr(0, text.find('\n'));
+}
+
+}  // namespace
+
+StatusOr<ReloadStatus> ReadReloadStatus(const std::string& path, std::optional<uid_t> owner) {
+  // Never through a link, and the checks on what was opened: nothing can be swapped in between.
+  // O_NONBLOCK: a FIFO planted there is refused below rather than blocking the open.
+  const int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    const int error = errno;
+    if (error == ENOENT) return absl::NotFoundError(absl::StrCat("no status file ", path));
+    if (error == ELOOP) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("status file ", path, " is a symbolic link: refused"));
+    }
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot open status file ", path, ": ", std::strerror(error)));
+  }
+  struct stat file_stat {};
+  Status checked = absl::OkStatus();
+  if (fstat(fd, &file_stat) != 0) {
+    checked = absl::InternalError(absl::StrCat("cannot stat status file ", path));
+  } else if (!S_ISREG(file_stat.st_mode)) {
+    checked =
+        absl::PermissionDeniedError(absl::StrCat("status file ", path, " is not a regular file"));
+  } else if (owner.has_value() && file_stat.st_uid != *owner) {
+    checked = absl::PermissionDeniedError(absl::StrCat("status file ", path, " is owned by uid ",
+                                                       file_stat.st_uid, ", not uid ", *owner));
+  }
+  const std::string line = checked.ok() ? FirstLine(fd) : "";
+  close(fd);
+  SHOAL_RETURN_IF_ERROR(checked);
   std::istringstream words(line);
   std::string reloads;
   ReloadStatus status;
@@ -59,7 +106,10 @@ StatusOr<ReloadStatus> ReadReloadStatus(const std::string& path) {
 Reloader::Reloader(std::string status_file, std::function<Status()> reload)
     : status_file_(std::move(status_file)), reload_(std::move(reload)) {
   Status written = WriteReloadStatus(status_file_, {.reloads = 0, .state = "serving"});
-  if (!written.ok()) SHOAL_LOG_WARNING("reload status: %s", written.message());
+  if (!written.ok()) {
+    SHOAL_LOG_ERROR("reload status file %s: %s; `shoal rollout` cannot follow this process",
+                    status_file_, written.message());
+  }
   thread_ = std::thread([this] { Run(); });
 }
 

@@ -32,8 +32,11 @@ struct ReloadStatus {
 // $XDG_RUNTIME_DIR/shoal-<pid>.status, else /tmp/shoal-<pid>.status.
 std::string DefaultStatusFile(pid_t pid);
 Status WriteReloadStatus(const std::string& path, const ReloadStatus& status);
-// NOT_FOUND when there is no file; INVALID_ARGUMENT when it holds no status line.
-StatusOr<ReloadStatus> ReadReloadStatus(const std::string& path);
+// NOT_FOUND when there is no file; PERMISSION_DENIED, naming `path`, for a symbolic link,
+// anything but a regular file, or a file not owned by `owner` (when given); INVALID_ARGUMENT when
+// it holds no status line. The checks and the read use one descriptor.
+StatusOr<ReloadStatus> ReadReloadStatus(const std::string& path,
+                                        std::optional<uid_t> owner = std::nullopt);
 
 // Thread-safe. Runs `reload` on its own thread once per Request() (requests arriving during a
 // reload make one more run after it), logging and recording each outcome in the status file.

@@ -94,19 +94,19 @@ StatusOr<std::string> CheckProcess(const RolloutFlags& flags, const std::string&
 
 // The status in `path`, written by the owner of `pid` (not planted by another user).
 StatusOr<ReloadStatus> ReadStatusOf(int pid, const std::string& path) {
-  struct stat file_stat {};
   struct stat process_stat {};
   if (stat(absl::StrCat("/proc/", pid).c_str(), &process_stat) != 0) {
     return absl::UnavailableError(absl::StrCat("process ", pid, " has exited"));
   }
-  if (stat(path.c_str(), &file_stat) != 0) {
+  StatusOr<ReloadStatus> status = ReadReloadStatus(path, process_stat.st_uid);
+  if (status.status().code() == absl::StatusCode::kNotFound) {
     return absl::NotFoundError(absl::StrCat("process ", pid, " has no status file ", path));
   }
-  if (file_stat.st_uid != process_stat.st_uid) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(path, " is not owned by the user of process ", pid));
+  if (status.status().code() == absl::StatusCode::kPermissionDenied) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        status.status().message(), " (it must be a file of the user of process ", pid, ")"));
   }
-  return ReadReloadStatus(path);
+  return status;
 }
 
 int RunRollout(const RolloutFlags& flags) {

@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/util/json_util.h"
+#include "src/common/atomic_file.h"
 #include "src/common/exit_codes.h"
 #include "src/common/log.h"
 #include "src/orchestrator/capacity.h"
@@ -488,11 +489,11 @@ Status LocalDeployment::Shrink(int shard, int from, int to, absl::Duration timeo
 Status LocalDeployment::RecordRaftPorts(const std::vector<std::vector<int>>& ports) const {
   if (!spec_.peer_ports.empty()) return absl::OkStatus();
   std::filesystem::path file = std::filesystem::path(spec_.workspace) / spec_.name / "raft-ports";
-  std::ofstream out(file, std::ios::trunc);
-  for (const std::vector<int>& shard : ports) out << absl::StrJoin(shard, ",") << "\n";
-  out.flush();
-  if (!out) return absl::InternalError(absl::StrCat("cannot write ", file.string()));
-  return absl::OkStatus();
+  std::string text;
+  for (const std::vector<int>& shard : ports) {
+    absl::StrAppend(&text, absl::StrJoin(shard, ","), "\n");
+  }
+  return WriteFileAtomically(file, text);
 }
 
 std::vector<std::vector<std::string>> LocalDeployment::ReplicaAddresses() const {

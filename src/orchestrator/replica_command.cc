@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/util/json_util.h"
+#include "src/common/atomic_file.h"
 #include "src/orchestrator/gpu_assignment.h"
 #include "src/orchestrator/local_deployment.h"
 #include "src/orchestrator/router_builder.h"
@@ -169,11 +170,11 @@ StatusOr<std::vector<std::vector<int>>> LocalDeployment::ReadRaftGenerations() c
 Status LocalDeployment::RecordRaftGenerations() const {
   std::filesystem::path file =
       std::filesystem::path(spec_.workspace) / spec_.name / "raft-generations";
-  std::ofstream out(file, std::ios::trunc);
-  for (const std::vector<int>& shard : generations_) out << absl::StrJoin(shard, ",") << "\n";
-  out.flush();
-  if (!out) return absl::InternalError(absl::StrCat("cannot write ", file.string()));
-  return absl::OkStatus();
+  std::string text;
+  for (const std::vector<int>& shard : generations_) {
+    absl::StrAppend(&text, absl::StrJoin(shard, ","), "\n");
+  }
+  return WriteFileAtomically(file, text);
 }
 
 }  // namespace shoal::orchestrator

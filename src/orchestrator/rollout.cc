@@ -20,6 +20,7 @@
 #include "src/orchestrator/capacity.h"
 #include "src/orchestrator/free_port.h"
 #include "src/orchestrator/local_deployment.h"
+#include "src/orchestrator/raft_cleanup.h"
 #include "src/rpc/membership_client.h"
 
 namespace shoal::orchestrator {
@@ -117,6 +118,8 @@ Status LocalDeployment::ReplaceVoterLocked(
   // Forgetting a member that may never have joined: quick when it did not.
   const absl::Duration cleanup = std::min(timeout, absl::Seconds(10));
   const rpc::ChannelSecurity security = ReplicaSecurity(*spec);
+  // Cleaning up a member that failed to start may take until then.
+  const absl::Time deadline = absl::Now() + std::max(timeout, cleanup);
   const std::string old_id = RaftId(shard, r);
   const std::string old_raft_dir = ReplicaWorkspace(spec_, shard, r) + "/raft";
   const int old_port = raft_ports_[shard][r];
@@ -126,32 +129,56 @@ Status LocalDeployment::ReplaceVoterLocked(
   SetRaftMember(shard, r, old_generation + 1, port);
   const std::string new_id = RaftId(shard, r);
   auto restore = [&] { SetRaftMember(shard, r, old_generation, old_port); };
+  const std::vector<std::string> members = ReplicaAddresses()[shard];
+  // The new member may have joined as a voter before it failed: take it out again.
+  auto forget_new = [&](const Status& step) {
+    Status forgotten = RemoveRaftMemberWithRetries(
+        [&](absl::Duration each) { return rpc::RemoveServerVia(members, new_id, each, security); },
+        new_id, members, cleanup, deadline,
+        // Stopping: every member goes, one try as before.
+        step.code() == absl::StatusCode::kCancelled ? 1 : 4);
+    if (forgotten.ok()) return step;
+    return absl::Status(step.code(), absl::StrCat(step.message(), "; and ", forgotten.message()));
+  };
   std::error_code ignored;
   std::filesystem::remove_all(std::filesystem::path(ReplicaWorkspace(*spec, shard, r)) / "raft",
                               ignored);
   // It joins through the running members as a voter, and is ready once caught up.
-  const std::vector<std::string> members = ReplicaAddresses()[shard];
   StatusOr<size_t> added =
       supervisor_->Add(ReplicaSpec(*spec, build, shard, r, spec->replicas, members));
   if (!added.ok()) {
-    rpc::RemoveServerVia(members, new_id, cleanup, security).IgnoreError();
+    Status failed = forget_new(added.status());
     restore();
-    return added.status();
+    return failed;
   }
   // The old member leaves the group while the new one counts: never below a quorum (not forced).
   Status left = rpc::RemoveServerVia(members, old_id, timeout, security, /*force=*/false);
   if (!left.ok()) {
-    rpc::RemoveServerVia(members, new_id, cleanup, security).IgnoreError();
+    Status failed =
+        forget_new(absl::Status(left.code(), absl::StrCat("taking Raft member '", old_id,
+                                                          "' out of its group: ", left.message())));
     supervisor_->Remove(*added);
     restore();
-    return absl::Status(left.code(), absl::StrCat("taking Raft member '", old_id,
-                                                  "' out of its group: ", left.message()));
+    return failed;
   }
   TakeOverLocked(shard, r, *added, spec);
+  // The next start must find the new member: recorded (each file replaced whole) before the old
+  // member's state goes, so a crash or a full disk in between leaves nothing naming a member the
+  // group has removed with its state gone.
+  Status recorded = RecordRaftPorts(raft_ports_);
+  if (recorded.ok()) recorded = RecordRaftGenerations();
+  if (!recorded.ok()) {
+    SHOAL_LOG_ERROR(
+        "Deployment '%s': Raft member '%s' replaced '%s' but recording it failed: %s; the old "
+        "member's state stays in %s",
+        spec_.name, new_id, old_id, recorded.message(), old_raft_dir);
+    return absl::Status(recorded.code(),
+                        absl::StrCat("recording Raft member '", new_id, "' (which replaced '",
+                                     old_id, "'): ", recorded.message()));
+  }
   // Its state lives on in the group; the next start uses the new member's.
   std::filesystem::remove_all(old_raft_dir, ignored);
-  SHOAL_RETURN_IF_ERROR(RecordRaftPorts(raft_ports_));
-  return RecordRaftGenerations();
+  return absl::OkStatus();
 }
 
 Status LocalDeployment::RollBackLocked(const std::vector<std::pair<int, int>>& replaced) {

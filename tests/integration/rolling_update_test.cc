@@ -7,12 +7,14 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <mutex>
 #include <random>
@@ -380,6 +382,12 @@ TEST(RollingUpdateTest, StatefulReplicasAreReplacedOneVoterAtATimeUnderWrites) {
   Status started = dep.Start();
   ASSERT_TRUE(started.ok()) << started;
   const std::vector<int> before = Pids(dep);
+  const std::filesystem::path ports = tmp.path() / "idx" / "raft-ports";
+  struct stat ports_before {};
+  ASSERT_EQ(stat(ports.c_str(), &ports_before), 0);
+  // Held open, so that its inode number cannot be given to a new file meanwhile.
+  std::ifstream held(ports);
+  ASSERT_TRUE(held.is_open());
   Writer writer(dep);
   ASSERT_TRUE(writer.WaitForAcks(20));
 
@@ -387,6 +395,10 @@ TEST(RollingUpdateTest, StatefulReplicasAreReplacedOneVoterAtATimeUnderWrites) {
   updated_options.env = {{"INDEX_BUILD", "2"}};  // new replica processes
   Status updated = dep.Update(updated_options);
   ASSERT_TRUE(updated.ok()) << updated;
+  // The member files were replaced whole (a new file renamed over), never rewritten in place.
+  struct stat ports_after {};
+  ASSERT_EQ(stat(ports.c_str(), &ports_after), 0);
+  EXPECT_NE(ports_after.st_ino, ports_before.st_ino);
   EXPECT_TRUE(writer.WaitForAcks(20));
   writer.Stop();
   EXPECT_EQ(writer.failed(), 0) << writer.first_error();
@@ -449,6 +461,28 @@ TEST(RollingUpdateTest, AStatefulUpdateThatCannotStartKeepsTheGroupAndEveryWrite
   auto written = dep.Post("/index", one, {.stream = false, .timeout = milliseconds(30000)});
   kill(before[1], SIGCONT);
   EXPECT_TRUE(written.ok()) << "2 of 3 voters did not commit: " << written.status();
+}
+
+TEST(RollingUpdateTest, AReplacedVoterThatCannotBeRecordedKeepsTheOldMembersState) {
+  const testing::TempDir tmp("rolling-stateful-record");
+  DeploymentOptions options = Indexer("idx", tmp.path());
+  Deployment dep(options);
+  Status started = dep.Start();
+  ASSERT_TRUE(started.ok()) << started;
+  const std::filesystem::path old_state = tmp.path() / "idx" / "rep-0" / "raft";
+  ASSERT_TRUE(std::filesystem::is_directory(old_state));
+  // The member file cannot be replaced: a folder (not empty) took its place.
+  const std::filesystem::path ports = tmp.path() / "idx" / "raft-ports";
+  ASSERT_TRUE(std::filesystem::remove(ports));
+  std::filesystem::create_directories(ports / "blocked");
+
+  DeploymentOptions updated_options = options;
+  updated_options.env = {{"INDEX_BUILD", "2"}};
+  Status updated = dep.Update(updated_options);
+  EXPECT_FALSE(updated.ok());
+  EXPECT_THAT(updated.message(), HasSubstr(ports.string()));
+  // Not recorded, so not deleted: the old member's state is still there.
+  EXPECT_TRUE(std::filesystem::is_directory(old_state));
 }
 
 // A port nothing listens on now (bound, then released).

@@ -256,6 +256,20 @@ TEST_F(ReloadTest, RolloutRefusesAProcessThatRunsAnotherFile) {
   EXPECT_EQ(Status(), "0 serving ");
 }
 
+TEST_F(ReloadTest, RolloutRefusesAStatusFileThatIsASymbolicLink) {
+  Write("  replicas: 1\n");
+  Start();
+  // A link to a status file of the same user: its owner would pass a check that follows it.
+  const fs::path link = fs::path(tmp_.path()) / "link.status";
+  fs::create_symlink(status_, link);
+  Rollout rollout = RunRollout(
+      {file_.string(), "--pid", std::to_string(process_->pid()), "--status-file", link.string()});
+  EXPECT_EQ(rollout.exit_code, 2) << rollout.output;
+  EXPECT_THAT(rollout.output, HasSubstr(link.string() + " is a symbolic link"));
+  EXPECT_THAT(rollout.output, HasSubstr("was not signalled"));
+  EXPECT_EQ(Status(), "0 serving ");
+}
+
 TEST_F(ReloadTest, RolloutReportsTheOutcome) {
   Write("  uses: Echo\n  replicas: 1\n");
   ASSERT_NO_FATAL_FAILURE(Start());
