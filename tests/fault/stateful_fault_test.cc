@@ -24,6 +24,7 @@
 #include "shoal/deployment.h"
 #include "tests/fault/fault_support.h"
 #include "tests/integration/child_process.h"
+#include "tests/testing/acked_writes.h"
 #include "tests/testing/leader_probe.h"
 #include "tests/testing/temp_dir.h"
 
@@ -31,6 +32,7 @@ namespace shoal {
 namespace {
 
 using std::chrono::milliseconds;
+using testing::ExpectEveryAckedWriteOn;
 
 constexpr int kDim = 8;
 constexpr char kFastRaft[] =
@@ -162,30 +164,6 @@ std::optional<ReplicaState> Converged(const Deployment& dep) {
   }
   ADD_FAILURE() << "replicas did not converge: " << ::testing::PrintToString(states);
   return std::nullopt;
-}
-
-// Every acknowledged write is on replica `address`: each acked vector's nearest neighbour (L2)
-// there is the doc written with it.
-void ExpectEveryAckedWriteOn(const std::string& address,
-                             const std::vector<std::pair<std::string, std::vector<float>>>& acked) {
-  DocList queries;
-  for (const auto& [id, vector] : acked) queries.Add().set_embedding(vector);
-  auto client = Client::Connect(address);
-  ASSERT_TRUE(client.ok()) << client.status();
-  auto result = client->Post("/search", queries,
-                             {.request_size = 1000,
-                              .parameters = *Params::FromJson(R"({"limit": 1})"),
-                              .stream = false,
-                              .timeout = milliseconds(30000)});
-  ASSERT_TRUE(result.ok()) << address << ": " << result.status();
-  ASSERT_EQ(result->size(), acked.size());
-  int missing = 0;
-  for (size_t i = 0; i < acked.size(); ++i) {
-    auto matches = (*result)[i].matches();
-    if (matches.size() != 1 || matches[0].id() != acked[i].first) ++missing;
-  }
-  EXPECT_EQ(missing, 0) << address << " lost " << missing << " of " << acked.size()
-                        << " acknowledged writes";
 }
 
 // The replica that accepts an empty write sent to it alone (writes are refused by followers).

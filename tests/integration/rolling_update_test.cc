@@ -32,12 +32,14 @@
 #include "shoal/flow.h"
 #include "src/metrics/metrics.h"
 #include "tests/integration/child_process.h"
+#include "tests/testing/acked_writes.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/wait.h"
 
 namespace shoal {
 namespace {
 
+using testing::ExpectEveryAckedWriteOn;
 using ::testing::HasSubstr;
 
 constexpr char kVersioned[] = VERSIONED_EXECUTOR_PATH;
@@ -350,30 +352,6 @@ std::string Converged(const Deployment& dep) {
   }
   ADD_FAILURE() << "replicas did not converge: " << ::testing::PrintToString(states);
   return "";
-}
-
-// Every acknowledged write is on the replica at `address`: each acked vector's nearest
-// neighbour there is the doc written with it.
-void ExpectEveryAckedWriteOn(const std::string& address,
-                             const std::vector<std::pair<std::string, std::vector<float>>>& acked) {
-  DocList queries;
-  for (const auto& [id, vector] : acked) queries.Add().set_embedding(vector);
-  auto client = Client::Connect(address);
-  ASSERT_TRUE(client.ok()) << client.status();
-  auto result = client->Post("/search", queries,
-                             {.request_size = 1000,
-                              .parameters = *Params::FromJson(R"({"limit": 1})"),
-                              .stream = false,
-                              .timeout = milliseconds(30000)});
-  ASSERT_TRUE(result.ok()) << address << ": " << result.status();
-  ASSERT_EQ(result->size(), acked.size());
-  int missing = 0;
-  for (size_t i = 0; i < acked.size(); ++i) {
-    auto matches = (*result)[i].matches();
-    if (matches.size() != 1 || matches[0].id() != acked[i].first) ++missing;
-  }
-  EXPECT_EQ(missing, 0) << address << " lost " << missing << " of " << acked.size()
-                        << " acknowledged writes";
 }
 
 TEST(RollingUpdateTest, StatefulReplicasAreReplacedOneVoterAtATimeUnderWrites) {
