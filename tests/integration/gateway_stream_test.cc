@@ -106,10 +106,17 @@ TEST_F(CancelTest, ACancelledUnaryCallIsCancelledOnTheReplica) {
                                          c->done.Notify();
                                        });
     calls.push_back(std::move(call));
+    // r1 runs first; r2 and r3 wait behind it.
+    if (i == 1) {
+      ASSERT_TRUE(
+          testing::WaitFor([&] { return ReplicaInfo(replica_)["pending_requests"] == "1"; }));
+    }
   }
-  // One runs (whichever arrived first: it cannot be stopped), the other two wait.
   ASSERT_TRUE(TwoWaiting());
-  for (auto& call : calls) call->context.TryCancel();
+  // The waiting ones are cancelled first: cancelling the running one first would free the
+  // executor while their cancels may still be on the way, and one of them could start (to be
+  // stopped early) instead of being dropped.
+  for (int i : {1, 2, 0}) calls[i]->context.TryCancel();
   for (auto& call : calls) {
     ASSERT_TRUE(call->done.WaitForNotificationWithTimeout(absl::Seconds(30)));
     EXPECT_EQ(call->status.error_code(), grpc::StatusCode::CANCELLED);
