@@ -131,15 +131,10 @@ DownstreamStream::Action DownstreamStream::NextWriteLocked() {
   if (!writes_.empty()) {
     writing_ = true;
     if (endpoint_->address.batch_streams) {
-      std::vector<grpc::ByteBuffer> batch;
-      size_t bytes = 0;
-      while (!writes_.empty() && batch.size() < rpc::kMaxBatchMessages &&
-             (batch.empty() || bytes + writes_.front().Length() <= rpc::kMaxBatchBytes)) {
-        bytes += writes_.front().Length();
-        batch.push_back(std::move(writes_.front()));
-        writes_.pop_front();
-      }
-      writes_.push_front(rpc::PackBatch(batch));
+      std::vector<grpc::ByteBuffer> batch = rpc::TakeBatch(writes_);
+      grpc::ByteBuffer packed = rpc::PackBatch(batch);
+      writes_.emplace_front();
+      writes_.front().Swap(&packed);
     }
     return {.kind = Next::kWrite, .write = &writes_.front()};
   }
@@ -190,8 +185,8 @@ void DownstreamStream::OnReadDone(bool ok) {
     Proceed(next);
     return;
   }
-  grpc::ByteBuffer read = std::move(reading_);
-  reading_.Clear();
+  grpc::ByteBuffer read;
+  read.Swap(&reading_);
   std::vector<grpc::ByteBuffer> answers;
   bool malformed = false;
   if (endpoint_->address.batch_streams) {
@@ -204,12 +199,13 @@ void DownstreamStream::OnReadDone(bool ok) {
       malformed = true;
     }
   } else {
-    answers.push_back(std::move(read));
+    answers.emplace_back();
+    answers.back().Swap(&read);
   }
   StartRead(&reading_);
   bool cancel = malformed;
   for (grpc::ByteBuffer& answer : answers) {
-    if (!Deliver(std::move(answer))) {
+    if (!Deliver(answer)) {
       SHOAL_LOG_WARNING("%s: an answer on a Call stream to no request sent on it: the stream ends",
                         endpoint_->label);
       cancel = true;
@@ -223,7 +219,7 @@ void DownstreamStream::OnReadDone(bool ok) {
   if (cancel) Cancel();
 }
 
-bool DownstreamStream::Deliver(grpc::ByteBuffer answer) {
+bool DownstreamStream::Deliver(grpc::ByteBuffer& answer) {
   std::optional<jina::HeaderProto> header = ReadHeader(answer);
   Waiting taken;
   {
@@ -232,7 +228,7 @@ bool DownstreamStream::Deliver(grpc::ByteBuffer answer) {
   }
   if (taken.done) {
     Answer result;
-    result.response = std::move(answer);
+    result.response.Swap(&answer);
     result.is_error = header.has_value() && header->status().code() == jina::StatusProto::ERROR;
     taken.done(std::move(result));
   }

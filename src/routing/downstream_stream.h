@@ -102,8 +102,9 @@ class DownstreamStream : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::
   bool OpenLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ArmLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Expire(bool fired);
-  // Matches one answer to its message and runs its `done`; false when it matches none.
-  bool Deliver(grpc::ByteBuffer answer);
+  // Matches one answer to its message and runs its `done` (taking `answer`); false when it
+  // matches none.
+  bool Deliver(grpc::ByteBuffer& answer);
   // Takes the waiting message with `request_id` (the oldest), or returns false.
   bool TakeLocked(const std::string& request_id, Waiting& taken) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -3,6 +3,7 @@
 
 #include <grpcpp/support/proto_buffer_reader.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -86,6 +87,20 @@ std::vector<grpc::Slice> SlicesOf(grpc::ByteBuffer& message) {
 
 }  // namespace
 
+std::vector<grpc::ByteBuffer> TakeBatch(std::deque<grpc::ByteBuffer>& queue) {
+  std::vector<grpc::ByteBuffer> batch;
+  batch.reserve(std::min(queue.size(), kMaxBatchMessages));
+  size_t bytes = 0;
+  while (!queue.empty() && batch.size() < kMaxBatchMessages &&
+         (batch.empty() || bytes + queue.front().Length() <= kMaxBatchBytes)) {
+    bytes += queue.front().Length();
+    batch.emplace_back();
+    batch.back().Swap(&queue.front());
+    queue.pop_front();
+  }
+  return batch;
+}
+
 grpc::ByteBuffer PackBatch(std::vector<grpc::ByteBuffer>& messages) {
   std::vector<grpc::Slice> slices;
   slices.reserve(messages.size() * 2);
@@ -118,6 +133,8 @@ StatusOr<std::vector<grpc::ByteBuffer>> UnpackBatch(const grpc::ByteBuffer& batc
   }
   SliceCursor cursor(slices);
   std::vector<grpc::ByteBuffer> messages;
+  // Growing the vector would copy every buffer already in it (no move constructor).
+  messages.reserve(std::min(max_messages, kMaxBatchMessages));
   while (!cursor.done()) {
     uint8_t tag = 0;
     uint32_t length = 0;

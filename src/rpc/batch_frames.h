@@ -7,6 +7,7 @@
 #include <grpcpp/support/byte_buffer.h>
 
 #include <cstddef>
+#include <deque>
 #include <vector>
 
 #include "shoal/status.h"
@@ -25,7 +26,13 @@ inline constexpr size_t kMaxBatchBytes = 1 << 20;
 // replica's max_receive_message_bytes makes the stream fail RESOURCE_EXHAUSTED, and the gateway
 // then sends its unanswered messages again as unary calls, which pass (routing/sender.cc).
 
+// Takes from the front of `queue` the messages one batch carries (kMaxBatchMessages,
+// kMaxBatchBytes; at least one when `queue` has any).
+std::vector<grpc::ByteBuffer> TakeBatch(std::deque<grpc::ByteBuffer>& queue);
+
 // One DataRequestBatch carrying `messages`, in order (consumed: their slices move over).
+// grpc::ByteBuffer has no move constructor (a "move" copies it): callers move buffers in and
+// out with ByteBuffer::Swap.
 grpc::ByteBuffer PackBatch(std::vector<grpc::ByteBuffer>& messages);
 
 // The messages of a DataRequestBatch, in order. INVALID_ARGUMENT when it is not one (a field

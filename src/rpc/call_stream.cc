@@ -24,7 +24,7 @@ void CallStream::OnReadDone(bool ok) {
     if (finish.has_value()) Finish(*finish);  // else another thread may already have ended it
     return;
   }
-  StatusOr<std::vector<grpc::ByteBuffer>> requests = Requests(std::move(reading_));
+  StatusOr<std::vector<grpc::ByteBuffer>> requests = Requests(reading_);
   const size_t count = requests.ok() ? requests->size() : 1;
   uint64_t first;
   bool read_more;
@@ -46,13 +46,11 @@ void CallStream::OnReadDone(bool ok) {
   for (size_t i = 0; i < count; ++i) Handle(first + i, std::move((*requests)[i]));
 }
 
-StatusOr<std::vector<grpc::ByteBuffer>> CallStream::Requests(grpc::ByteBuffer read) const {
-  if (!options_.batched) {
-    std::vector<grpc::ByteBuffer> one;
-    one.push_back(std::move(read));
-    return one;
-  }
-  return UnpackBatch(read, kMaxBatchMessages);
+StatusOr<std::vector<grpc::ByteBuffer>> CallStream::Requests(grpc::ByteBuffer& read) const {
+  if (options_.batched) return UnpackBatch(read, kMaxBatchMessages);
+  std::vector<grpc::ByteBuffer> one(1);
+  one[0].Swap(&read);
+  return one;
 }
 
 void CallStream::OnWriteDone(bool ok) {
@@ -109,17 +107,12 @@ void CallStream::Complete(uint64_t sequence, StatusOr<grpc::ByteBuffer> answer) 
 
 void CallStream::StartWriteLocked() {
   if (options_.batched) {
-    std::vector<grpc::ByteBuffer> answers;
-    size_t bytes = 0;
-    while (!writes_.empty() && answers.size() < kMaxBatchMessages &&
-           (answers.empty() || bytes + writes_.front().Length() <= kMaxBatchBytes)) {
-      bytes += writes_.front().Length();
-      held_bytes_ -= writes_.front().Length();
-      answers.push_back(std::move(writes_.front()));
-      writes_.pop_front();
-    }
+    std::vector<grpc::ByteBuffer> answers = TakeBatch(writes_);
     writing_answers_ = answers.size();
-    writes_.push_front(PackBatch(answers));
+    for (const grpc::ByteBuffer& answer : answers) held_bytes_ -= answer.Length();
+    grpc::ByteBuffer packed = PackBatch(answers);
+    writes_.emplace_front();
+    writes_.front().Swap(&packed);
     held_bytes_ += writes_.front().Length();
   }
   StartWrite(&writes_.front());

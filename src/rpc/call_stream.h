@@ -98,8 +98,8 @@ class CallStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBu
   void Proceed(std::optional<grpc::Status> finish, bool resume_read);
   // Starts writing what waits in `writes_` (batched: all of it, packed up to the batch bounds).
   void StartWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The requests a read carries: one, or a batch's.
-  StatusOr<std::vector<grpc::ByteBuffer>> Requests(grpc::ByteBuffer read) const;
+  // The requests a read carries: one (taken from `read`), or a batch's.
+  StatusOr<std::vector<grpc::ByteBuffer>> Requests(grpc::ByteBuffer& read) const;
 
   grpc::CallbackServerContext* const context_;
   const Options options_;
