@@ -16,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/child_process.h"
+#include "tests/integration/flow_nodes.h"
 #include "tests/testing/temp_dir.h"
 
 namespace shoal {
@@ -23,23 +24,9 @@ namespace {
 
 using testing::Curl;
 using ::testing::HasSubstr;
+using testing::Node;
+using testing::Options;
 using testing::ReplicaInfo;
-
-DeploymentOptions Node(std::string name, std::string uses, std::vector<std::string> needs = {}) {
-  DeploymentOptions options;
-  options.name = std::move(name);
-  options.uses = std::move(uses);
-  options.needs = std::move(needs);
-  options.shoal_binary = testing::ShoalBinary();
-  options.timeout_ready_ms = 30000;
-  return options;
-}
-
-FlowOptions Options() {
-  FlowOptions options;
-  options.shoal_binary = testing::ShoalBinary();
-  return options;
-}
 
 int64_t Processed(const Flow& flow, const std::string& name) {
   int64_t total = 0;

@@ -14,28 +14,15 @@
 #include "jina.grpc.pb.h"
 #include "shoal/flow.h"
 #include "tests/integration/child_process.h"
+#include "tests/integration/flow_nodes.h"
 #include "tests/testing/wait.h"
 
 namespace shoal {
 namespace {
 
+using testing::Node;
+using testing::Options;
 using testing::ReplicaInfo;
-
-DeploymentOptions Node(std::string name, std::string uses, std::vector<std::string> needs = {}) {
-  DeploymentOptions options;
-  options.name = std::move(name);
-  options.uses = std::move(uses);
-  options.needs = std::move(needs);
-  options.shoal_binary = testing::ShoalBinary();
-  options.timeout_ready_ms = 30000;
-  return options;
-}
-
-FlowOptions Options() {
-  FlowOptions options;
-  options.shoal_binary = testing::ShoalBinary();
-  return options;
-}
 
 // A request for the Sleep Executor that takes `ms` on the replica.
 jina::DataRequestProto SleepRequest(const std::string& id, int ms) {
