@@ -4,11 +4,8 @@
 // again without a failed request, and the old version keeps answering. A stateful Deployment
 // under writes replaces its Raft voters one at a time without losing an acknowledged write.
 // Scaling down drains the replicas that leave in the same way.
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -34,10 +31,13 @@
 #include "tests/integration/child_process.h"
 #include "tests/testing/acked_writes.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/unused_port.h"
 #include "tests/testing/wait.h"
 
 namespace shoal {
 namespace {
+
+using testing::UnusedPort;
 
 using testing::ExpectEveryAckedWriteOn;
 using ::testing::HasSubstr;
@@ -461,22 +461,6 @@ TEST(RollingUpdateTest, AReplacedVoterThatCannotBeRecordedKeepsTheOldMembersStat
   EXPECT_THAT(updated.message(), HasSubstr(ports.string()));
   // Not recorded, so not deleted: the old member's state is still there.
   EXPECT_TRUE(std::filesystem::is_directory(old_state));
-}
-
-// A port nothing listens on now (bound, then released).
-int UnusedPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof(address);
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&address), size) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
-    if (fd >= 0) close(fd);
-    return 0;
-  }
-  close(fd);
-  return ntohs(address.sin_port);
 }
 
 // A Flow Executor's pinned `port` (one replica): a stand-in serves while the old replica frees

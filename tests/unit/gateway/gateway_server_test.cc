@@ -2,12 +2,8 @@
 // for on a Call stream and what errors it sees.
 #include "src/gateway/gateway_server.h"
 
-#include <arpa/inet.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
@@ -24,9 +20,12 @@
 #include "src/routing/deployment_router.h"
 #include "src/routing/replica_set.h"
 #include "tests/testing/fake_jina_server.h"
+#include "tests/testing/unused_port.h"
 
 namespace shoal::gateway {
 namespace {
+
+using testing::UnusedPort;
 
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -102,19 +101,6 @@ TEST_F(GatewayServerTest, AClientsPrefetchMayLowerTheOperators) {
   fake_->SetDelay([](const jina::DataRequestProto&) { return absl::Milliseconds(20); });
   Stream(6, "1");
   EXPECT_EQ(fake_->max_concurrent(), 1);
-}
-
-// A port on 127.0.0.1 that nothing listens on (bound, then closed).
-int UnusedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
 }
 
 grpc::Status SendOne(jina::JinaRPC::Stub& stub, std::string* error_description) {

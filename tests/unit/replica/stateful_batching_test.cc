@@ -1,9 +1,6 @@
 // Tests of a one-member stateful replica in process: entries of the log format before group
 // commit still apply after an upgrade, concurrent writes each get their own answer and are
 // applied once, and concurrent linearizable reads are confirmed.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -20,9 +17,12 @@
 #include "src/executor/loader.h"
 #include "src/replica/log_entry.h"
 #include "src/replica/stateful.h"
+#include "tests/testing/unused_port.h"
 
 namespace shoal::replica {
 namespace {
+
+using testing::UnusedPort;
 
 constexpr absl::Duration kWait = absl::Seconds(30);
 
@@ -41,18 +41,6 @@ class Tally : public Executor {
   }
 };
 SHOAL_EXECUTOR(Tally);
-
-int UnusedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
 
 // A /write request with `docs` documents (the Executor tallies requests by their doc count).
 std::string WriteRequest(const std::string& id, int docs) {

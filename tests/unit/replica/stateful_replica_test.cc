@@ -1,8 +1,5 @@
 // Tests of a one-member stateful replica in process: the Raft thread does not wait for the
 // Executor (a write the Executor is still running does not hold up the log).
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -15,9 +12,12 @@
 #include "shoal/executor.h"
 #include "src/executor/loader.h"
 #include "src/replica/stateful.h"
+#include "tests/testing/unused_port.h"
 
 namespace shoal::replica {
 namespace {
+
+using testing::UnusedPort;
 
 absl::Notification* g_entered = nullptr;
 absl::Notification* g_release = nullptr;
@@ -34,18 +34,6 @@ class Gate : public Executor {
   }
 };
 SHOAL_EXECUTOR(Gate);
-
-int UnusedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
 
 TEST(StatefulReplicaTest, TheLogMovesOnWhileTheExecutorRunsAWrite) {
   absl::Notification entered;
