@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -183,6 +184,12 @@ Status StatefulReplica::OnExecutorThread(absl::AnyInvocable<Status()> work) {
   }
   done.WaitForNotification();
   return result;
+}
+
+bool StatefulReplica::ExecutorThreadReached(absl::Time deadline) {
+  auto reached = std::make_shared<absl::Notification>();
+  if (!runtime_->Post([reached] { reached->Notify(); })) return false;
+  return reached->WaitForNotificationWithDeadline(deadline);
 }
 
 void StatefulReplica::HandOver(uint64_t index, std::string_view data) {
@@ -541,15 +548,17 @@ Status StatefulReplica::WaitCaughtUp(absl::Duration timeout) {
   absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
     SHOAL_RETURN_IF_ERROR(raft_->Damaged());
+    bool applied = false;
     if (raft_->IsLeader()) {
-      if (raft_->Barrier(deadline - absl::Now()).ok()) return absl::OkStatus();
+      applied = raft_->Barrier(deadline - absl::Now()).ok();
     } else if (raft_->Leader().has_value()) {
       consensus::RaftStats stats = raft_->Stats();
-      if (stats.last_contact.has_value() && stats.commit_index > 0 &&
-          stats.applied_index >= stats.commit_index) {
-        return absl::OkStatus();
-      }
+      applied = stats.last_contact.has_value() && stats.commit_index > 0 &&
+                stats.applied_index >= stats.commit_index;
     }
+    // Raft has handed every committed entry over; the Executor has run them once the tasks
+    // queued before this one have.
+    if (applied && ExecutorThreadReached(deadline)) return absl::OkStatus();
     absl::SleepFor(absl::Milliseconds(20));
   }
   return absl::DeadlineExceededError(absl::StrCat("replica '", raft_->id(),

@@ -116,6 +116,8 @@ class StatefulReplica : public ReplicatedLog {
   Status WriteSnapshot(const std::string& path);
   Status ReadSnapshot(const std::string& path);
   Status OnExecutorThread(absl::AnyInvocable<Status()> work);
+  // Whether the executor thread ran every task posted before this call by `deadline`.
+  bool ExecutorThreadReached(absl::Time deadline);
   // The Raft apply callback: hands the committed entry to the executor thread and returns at
   // once (the Raft thread must not wait for an Executor). Entries are applied there in log order.
   void HandOver(uint64_t index, std::string_view data);
