@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "src/rpc/auth.h"
+#include "src/rpc/callback_queue.h"
 
 namespace shoal::rpc {
 namespace {
@@ -77,6 +78,7 @@ StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(const Tl
 StatusOr<std::shared_ptr<grpc::Channel>> CreateChannel(const std::string& target,
                                                        const ChannelSecurity& security,
                                                        const grpc::ChannelArguments& args) {
+  HoldCallbackQueue();  // before any channel can make a callback call
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
   if (security.tls) {
     grpc::SslCredentialsOptions ssl;
