@@ -37,6 +37,10 @@ class CancellableUnary : public grpc::ServerUnaryReactor {
       : on_cancel_(std::move(on_cancel)) {}
   void OnCancel() override { on_cancel_(); }  // at most once
   void OnDone() override { delete this; }
+  // Both reactions are short and never block (`on_cancel` must not either), so gRPC runs them
+  // on the thread that completes the call instead of handing each call's end to its executor
+  // threads: one thread wake-up less per call. (gRPC marks this hook internal; 1.51 honours it.)
+  bool InternalInlineable() override { return true; }
 
  private:
   absl::AnyInvocable<void()> on_cancel_;
