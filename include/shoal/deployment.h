@@ -45,6 +45,11 @@ struct DeploymentOptions {
   std::map<std::string, std::string> env;   // extra environment of every replica
   bool external = false;                    // serve `external_hosts` instead of spawning replicas
   std::vector<std::string> external_hosts;  // [grpc://|grpcs://]host:port, one per replica
+  // Replicas as threads of this process instead of replica processes (docs/deployments.md,
+  // "In-process Executors"): no network hop to them, and no crash isolation. Stateless C++
+  // Executors (a class registered in this process or a libx.so) only; the program calls
+  // EnableInProcessExecutors() first.
+  bool inprocess = false;
   int timeout_ready_ms = 600000;
   int timeout_send_ms = 0;      // 0: no deadline per call to a replica
   int retries = -1;             // -1: max(3, replicas) + 1 attempts
@@ -88,6 +93,10 @@ struct DeploymentOptions {
   InternalTlsOptions internal_tls;
   bool reflection = true;  // gRPC server reflection on the Deployment's port and replicas
 };
+
+// Lets this program run Deployments with `inprocess: true` (linking the shoal_inprocess
+// library, which brings the replica runtime). Call once, before starting any. Thread-safe.
+void EnableInProcessExecutors();
 
 // Thread-safe after Start().
 class Deployment {

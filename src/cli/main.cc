@@ -4,6 +4,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/synchronization/mutex.h"
 #include "src/cli/commands.h"
+#include "src/inprocess/replicas.h"
 #if SHOAL_WITH_PYTHON
 #include "src/python/embed.h"
 #endif
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
 #if SHOAL_WITH_PYTHON
   shoal::python::InstallPythonExecutors();
 #endif
+  shoal::inprocess::Install();  // inprocess: true in `shoal flow` and `shoal deployment`
   CLI::App app{"Shoal: serve and scale Executors over Jina's gRPC protocol", "shoal"};
   app.require_subcommand(1);
   std::vector<shoal::cli::Command> commands = {

@@ -475,6 +475,28 @@ Status ValidateSecurity(const DeploymentSpec& spec) {
   return absl::OkStatus();
 }
 
+// inprocess: true takes local stateless replicas that need nothing of their own process.
+Status ValidateInProcess(const DeploymentSpec& spec) {
+  if (!spec.inprocess) return absl::OkStatus();
+  if (spec.external) {
+    return KeyError(spec, "inprocess", "cannot be combined with external: true");
+  }
+  if (spec.stateful) {
+    return KeyError(spec, "inprocess",
+                    "cannot be combined with stateful: true (a Raft member is a process)");
+  }
+  if (!spec.env.empty()) {
+    return KeyError(spec, "inprocess",
+                    "cannot be combined with env: replicas inside one process share its "
+                    "environment");
+  }
+  if (spec.autoscaling.has_value()) {
+    return KeyError(spec, "inprocess",
+                    "cannot be combined with autoscaling: replicas inside the process are fixed");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::vector<std::string> ReplicaLimitFlags(const DeploymentSpec& spec) {
@@ -494,6 +516,7 @@ std::vector<std::string> ReplicaLimitFlags(const DeploymentSpec& spec) {
 
 Status ValidateDeploymentSpec(const DeploymentSpec& spec) {
   SHOAL_RETURN_IF_ERROR(ValidateScalars(spec));
+  SHOAL_RETURN_IF_ERROR(ValidateInProcess(spec));
   SHOAL_RETURN_IF_ERROR(ValidateSecurity(spec));
   SHOAL_RETURN_IF_ERROR(ValidateMaps(spec));
   SHOAL_RETURN_IF_ERROR(ValidateAddresses(spec));

@@ -40,6 +40,9 @@ struct DeploymentSpec {
   // replicas' addresses of each shard; `host` is then unused.
   std::vector<std::vector<std::string>> shard_hosts;
   bool external = false;
+  // The replicas run inside the process of the router (a Flow's gateway, a Deployment's):
+  // no network hop to them, no crash isolation. Stateless C++ Executors only; off by default.
+  bool inprocess = false;
   bool tls = false;                        // every external address is grpcs://
   std::string tls_ca_file;                 // roots for grpcs:// external replicas
   std::map<std::string, std::string> env;  // extra environment of every replica

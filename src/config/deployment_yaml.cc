@@ -37,7 +37,7 @@ constexpr std::string_view kSupportedKeys[] = {
     "read_consistency", "load_balancing", "needs", "floating", "no_reduce", "grpc_metadata",
     "gpus", "max_queued_requests", "max_docs_per_request", "grpc_server_options",
     "expose_internal_errors", "auth_token", "ssl_certfile", "ssl_keyfile", "internal_tls",
-    "reflection", "uses_dynamic_batching", "autoscaling",
+    "reflection", "uses_dynamic_batching", "autoscaling", "inprocess",
 };
 
 // Jina Deployment arguments (reference §8.2) that have no effect in Shoal.
@@ -359,6 +359,8 @@ absl::Status ReadScalarKey(const Context& ctx, const std::string& key, const Val
     SHOAL_ASSIGN_OR_RETURN(spec.shards, ValueToInt(value, location, key));
   } else if (key == "external") {
     SHOAL_ASSIGN_OR_RETURN(spec.external, ValueToBool(value, location, key));
+  } else if (key == "inprocess") {
+    SHOAL_ASSIGN_OR_RETURN(spec.inprocess, ValueToBool(value, location, key));
   } else if (key == "tls") {
     SHOAL_ASSIGN_OR_RETURN(spec.tls, ValueToBool(value, location, key));
   } else if (key == "tls_ca_file") {

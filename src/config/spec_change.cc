@@ -44,6 +44,7 @@ const std::vector<Key>& Keys() {
       Plain("shards", Kind::kRefused, &S::shards),
       Plain("stateful", Kind::kRefused, &S::stateful),
       Plain("external", Kind::kRefused, &S::external),
+      Plain("inprocess", Kind::kRefused, &S::inprocess),
       Plain("port", Kind::kRefused, &S::port),
       Plain("host", Kind::kRefused, &S::host),
       Plain("port", Kind::kRefused, &S::external_ports),

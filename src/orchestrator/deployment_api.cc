@@ -44,6 +44,7 @@ StatusOr<config::DeploymentSpec> ToDeploymentSpec(const DeploymentOptions& o) {
   if (o.port != 0) spec.port = o.port;
   spec.env = o.env;
   spec.external = o.external;
+  spec.inprocess = o.inprocess;
   if (o.external) spec.host = o.external_hosts;
   spec.timeout_ready_ms = o.timeout_ready_ms;
   if (o.timeout_send_ms > 0) spec.timeout_send_ms = o.timeout_send_ms;

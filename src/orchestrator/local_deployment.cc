@@ -89,6 +89,14 @@ StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
   std::vector<std::vector<routing::Address>> replicas;
   if (spec.external) {
     SHOAL_ASSIGN_OR_RETURN(replicas, ExternalReplicas(spec));
+  } else if (spec.inprocess) {
+    LocalDeployment* self = deployment.get();
+    SHOAL_ASSIGN_OR_RETURN(
+        deployment->inprocess_,
+        StartInProcessReplicas(spec, options.replica_host, [self, &spec](int s, int r) {
+          return spec.workspace.empty() ? std::string() : self->ReplicaWorkspace(spec, s, r);
+        }));
+    replicas = deployment->inprocess_->addresses();
   } else {
     SHOAL_ASSIGN_OR_RETURN(replicas, deployment->StartLocalReplicas(options));
   }
@@ -97,6 +105,17 @@ StatusOr<std::unique_ptr<LocalDeployment>> LocalDeployment::Start(
   if (deployment->supervisor_ != nullptr) deployment->CatchUpRouter();
   deployment->StartAutoscaler();
   return deployment;
+}
+
+Status LocalDeployment::NoReplicaProcesses() const {
+  if (inprocess_ != nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("Deployment '", spec_.name,
+                     "' runs its replicas inside this process (inprocess: true): restart it "
+                     "to change them"));
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("Deployment '", spec_.name, "' is external: its replicas run elsewhere"));
 }
 
 void LocalDeployment::StartAutoscaler() {
@@ -387,10 +406,7 @@ Status LocalDeployment::ScaleLocked(int replicas) {
     return absl::InvalidArgumentError(
         absl::StrCat("Deployment '", spec_.name, "': replicas must be at least 1, got ", replicas));
   }
-  if (supervisor_ == nullptr) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("Deployment '", spec_.name, "' is external: its replicas run elsewhere"));
-  }
+  if (supervisor_ == nullptr) return NoReplicaProcesses();
   const int current = spec_.replicas;
   if (replicas == current) return absl::OkStatus();
   if (replicas > current) {
@@ -533,6 +549,7 @@ void LocalDeployment::Stop() {
   }
   if (autoscaler != nullptr) autoscaler->RequestStop();
   if (supervisor_ != nullptr) supervisor_->Stop();
+  if (inprocess_ != nullptr) inprocess_->Stop(absl::Seconds(5));
   if (autoscaler != nullptr) autoscaler->Join();
 }
 

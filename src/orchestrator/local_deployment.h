@@ -19,6 +19,7 @@
 #include "src/config/spec_change.h"
 #include "src/metrics/exposer.h"
 #include "src/orchestrator/autoscaler.h"
+#include "src/orchestrator/inprocess_replicas.h"
 #include "src/orchestrator/supervisor.h"
 #include "src/routing/deployment_router.h"
 
@@ -90,6 +91,9 @@ class LocalDeployment {
   // With spec.autoscaling: starts the autoscaler on the router's in-flight counts (unless
   // stopping, or one runs).
   void StartAutoscaler() ABSL_LOCKS_EXCLUDED(autoscaler_mu_);
+  // Why Scale() and Update() cannot change a Deployment without replica processes (external,
+  // or inprocess).
+  Status NoReplicaProcesses() const;
   // The running autoscaler, stopped and joined (null when none runs). Never called with
   // scale_mu_ held: the autoscaler's thread may be waiting for it in Scale().
   void StopAutoscaler() ABSL_LOCKS_EXCLUDED(autoscaler_mu_, scale_mu_);
@@ -197,10 +201,12 @@ class LocalDeployment {
   // Per supervisor index, the spec a rolling update started that replica from (null: spec_).
   std::vector<std::shared_ptr<const config::DeploymentSpec>> started_from_
       ABSL_GUARDED_BY(members_mu_);
+  // inprocess: true: the replicas, in this process. Before router_, so destroyed after it.
+  std::unique_ptr<InProcessReplicas> inprocess_;
   std::unique_ptr<routing::DeploymentRouter> router_;
   // router_ once it exists, for the supervisor's callbacks (they start before it does).
   std::atomic<routing::DeploymentRouter*> live_router_{nullptr};
-  std::unique_ptr<Supervisor> supervisor_;     // null for external Deployments
+  std::unique_ptr<Supervisor> supervisor_;     // null for external and inprocess Deployments
   std::unique_ptr<metrics::Exposer> metrics_;  // with spec.port_monitoring
   // With spec.autoscaling (local replicas only); last, so it stops before the rest goes.
   // Replaced by Update() when `autoscaling` changes.

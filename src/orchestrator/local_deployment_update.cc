@@ -26,10 +26,7 @@ Status LocalDeployment::Update(const config::DeploymentSpec& spec) {
     SHOAL_ASSIGN_OR_RETURN(change, config::DiffDeploymentSpecs(spec_, target));
   }
   if (change.empty()) return absl::OkStatus();
-  if (supervisor_ == nullptr) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("Deployment '", spec_.name, "' is external: its replicas run elsewhere"));
-  }
+  if (supervisor_ == nullptr) return NoReplicaProcesses();
   SHOAL_RETURN_IF_ERROR(config::ValidateDeploymentSpec(target));
   const bool new_autoscaler = change.InPlace("autoscaling");
   if (new_autoscaler) StopAutoscaler();

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/arena.h"
 #include "jina.grpc.pb.h"
+#include "src/common/always_called.h"
 #include "src/common/log.h"
 #include "src/common/strings.h"
 #include "src/replica/dispatcher.h"
@@ -87,10 +88,9 @@ Status BeforeRunning(ReplicaRuntime& runtime, bool caller_gone,
   return verdict;
 }
 
-// The call's deadline on the steady clock; none when the client set none.
-std::optional<ReplicaRuntime::Clock::time_point> DeadlineOf(
-    const grpc::CallbackServerContext& context) {
-  const auto deadline = context.deadline();
+// A deadline on the steady clock; none for "no deadline" (gRPC's infinite future).
+std::optional<ReplicaRuntime::Clock::time_point> SteadyDeadline(
+    std::chrono::system_clock::time_point deadline) {
   if (deadline >= std::chrono::system_clock::time_point::max() - std::chrono::hours(24 * 365)) {
     return std::nullopt;
   }
@@ -102,7 +102,7 @@ std::optional<ReplicaRuntime::Clock::time_point> DeadlineOf(
 // answers it. Returns false when the request is to run alone; otherwise it is queued or `refused`
 // was called with why not.
 template <typename Done, typename Refused>
-bool SubmitToBatch(Batcher* batcher, const grpc::CallbackServerContext& context,
+bool SubmitToBatch(Batcher* batcher, std::chrono::system_clock::time_point deadline,
                    jina::DataRequestProto* request, std::shared_ptr<const void> memory,
                    absl::AnyInvocable<bool()> cancelled, Done done, Refused refused) {
   if (batcher == nullptr || !batcher->Batches(request->header().exec_endpoint())) return false;
@@ -115,7 +115,7 @@ bool SubmitToBatch(Batcher* batcher, const grpc::CallbackServerContext& context,
   Status queued = batcher->Submit({.request = request,
                                    .memory = std::move(memory),
                                    .arrived = ReplicaRuntime::Clock::now(),
-                                   .deadline = DeadlineOf(context),
+                                   .deadline = SteadyDeadline(deadline),
                                    .cancelled = std::move(cancelled),
                                    .done = std::move(done)});
   if (!queued.ok()) refused(queued);
@@ -171,7 +171,7 @@ class ReplicaStream : public rpc::CallStream {
   void Process(uint64_t sequence, std::shared_ptr<StreamMessage> message) {
     jina::DataRequestProto* proto = message->proto;
     if (SubmitToBatch(
-            batcher_, *context(), proto, message, [this] { return cancelled(); },
+            batcher_, context()->deadline(), proto, message, [this] { return cancelled(); },
             [this, sequence, message,
              in_flight = InFlight(runtime_->in_flight())](StatusOr<bool> executor_failed) mutable {
               Answer(sequence, std::move(message), executor_failed.status());
@@ -287,6 +287,11 @@ class ReplicaServer::Services {
     if (membership_ != nullptr) builder.RegisterService(membership_.get());
   }
 
+  void Direct(const grpc::ByteBuffer& request, std::chrono::system_clock::time_point deadline,
+              ReplicaRuntime::Cancelled gone, DirectDone done) {
+    single_.Direct(request, deadline, std::move(gone), std::move(done));
+  }
+
   // Flushes every batch queue: a draining replica answers what it holds without waiting.
   void Drain() {
     if (batcher_ != nullptr) batcher_->Drain();
@@ -344,13 +349,86 @@ class ReplicaServer::Services {
       return reactor;
     }
 
+    // process_single_data without gRPC (ReplicaServer::CallDirect).
+    void Direct(const grpc::ByteBuffer& bytes, std::chrono::system_clock::time_point deadline,
+                ReplicaRuntime::Cancelled gone, DirectDone done) {
+      StatusOr<std::shared_ptr<Request>> read =
+          ReadRequest<jina::DataRequestProto>(bytes, max_docs_, kSingleRpc);
+      if (!read.ok()) {
+        done({.status = read.status()});
+        return;
+      }
+      if (Status room = runtime_->CheckRoom(); !room.ok()) {
+        done({.status = std::move(room)});
+        return;
+      }
+      std::shared_ptr<Request> request = std::move(read).value();
+      jina::DataRequestProto* proto = request->proto;
+      const std::string_view endpoint = proto->header().exec_endpoint();
+      // Called by the work below, or with UNAVAILABLE when a stopping replica drops it.
+      AlwaysCalled<DirectAnswer> answer(std::move(done), &Dropped);
+      if (batcher_ != nullptr && batcher_->Batches(endpoint)) {
+        // Either the batch's answer or the refusal calls it.
+        auto shared = std::make_shared<AlwaysCalled<DirectAnswer>>(std::move(answer));
+        const bool queued = SubmitToBatch(
+            batcher_, deadline, proto, request, gone,
+            [shared, request,
+             in_flight = InFlight(runtime_->in_flight())](StatusOr<bool> executor_failed) {
+              (*shared)(Reply(*request->proto, executor_failed));
+            },
+            [shared](const Status& refused) { (*shared)({.status = refused}); });
+        if (queued) return;
+        // A request without documents runs alone.
+        PostDirect(std::move(request), deadline, std::move(gone),
+                   AlwaysCalled<DirectAnswer>(
+                       [shared](DirectAnswer reply) { (*shared)(std::move(reply)); }, &Dropped));
+        return;
+      }
+      PostDirect(std::move(request), deadline, std::move(gone), std::move(answer));
+    }
+
    private:
+    static DirectAnswer Dropped() {
+      return {.status = absl::UnavailableError("the replica is shutting down")};
+    }
+
+    void PostDirect(std::shared_ptr<Request> request,
+                    std::chrono::system_clock::time_point deadline, ReplicaRuntime::Cancelled gone,
+                    AlwaysCalled<DirectAnswer> answer) {
+      // A view into the request, which the task below owns: PostRequest reads it first.
+      const std::string_view endpoint = request->proto->header().exec_endpoint();
+      runtime_
+          ->PostRequest(
+              [this, request = std::move(request), deadline, gone = std::move(gone),
+               answer = std::move(answer), arrived = ReplicaRuntime::Clock::now(),
+               in_flight = InFlight(runtime_->in_flight())]() mutable {
+                if (Status run = BeforeRunning(*runtime_, gone(), *request->proto, deadline);
+                    !run.ok()) {
+                  answer({.status = std::move(run)});
+                  return;
+                }
+                StatusOr<bool> executor_failed =
+                    runtime_->Process(*request->proto, arrived, request, gone);
+                answer(Reply(*request->proto, executor_failed));
+              },
+              endpoint)
+          .IgnoreError();  // a task not posted is dropped, and `answer` with it
+    }
+
+    static DirectAnswer Reply(const jina::DataRequestProto& request,
+                              const StatusOr<bool>& executor_failed) {
+      if (!executor_failed.ok()) return {.status = executor_failed.status()};
+      DirectAnswer answer{.executor_failed = *executor_failed};
+      answer.status = SerializeAnswer(request, answer.response);
+      return answer;
+    }
+
     // Runs the Executor on the request (on the executor thread) and answers with it.
     void Serve(grpc::CallbackServerContext* context, grpc::ServerUnaryReactor* reactor,
                std::shared_ptr<Request> request, grpc::ByteBuffer* response) {
       jina::DataRequestProto* proto = request->proto;
       if (SubmitToBatch(
-              batcher_, *context, proto, request, CallerGone(context),
+              batcher_, context->deadline(), proto, request, CallerGone(context),
               [context, reactor, response, proto,
                in_flight = InFlight(runtime_->in_flight())](StatusOr<bool> executor_failed) {
                 if (!executor_failed.ok()) {
@@ -491,6 +569,26 @@ StatusOr<std::unique_ptr<ReplicaServer>> ReplicaServer::Start(
   if (!started.ok()) return started.status();
   server->server_ = std::move(started).value();
   return server;
+}
+
+void ReplicaServer::CallDirect(const grpc::ByteBuffer& request,
+                               std::chrono::system_clock::time_point deadline,
+                               std::function<bool()> gone, DirectDone done) {
+  if (stateful_ != nullptr) {
+    done({.status = absl::FailedPreconditionError(
+              "a stateful replica takes requests over gRPC only (writes go through its log)")});
+    return;
+  }
+  if (stopped_.load(std::memory_order_relaxed)) {
+    done({.status = absl::UnavailableError("the replica is shutting down")});
+    return;
+  }
+  services_->Direct(
+      request, deadline,
+      [gone = std::move(gone), deadline] {
+        return gone() || deadline <= std::chrono::system_clock::now();
+      },
+      std::move(done));
 }
 
 ReplicaServer::~ReplicaServer() { Shutdown(absl::Seconds(5)); }

@@ -3,10 +3,15 @@
 #ifndef SHOAL_REPLICA_SERVER_H_
 #define SHOAL_REPLICA_SERVER_H_
 
+#include <grpcpp/support/byte_buffer.h>
+
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/time/time.h"
 #include "shoal/status.h"
 #include "src/common/tls_files.h"
@@ -53,6 +58,20 @@ class ReplicaServer {
   ~ReplicaServer();
 
   int port() const { return port_; }
+  // process_single_data without gRPC, for a router in this process (an `inprocess: true`
+  // Deployment): `request` is the serialized DataRequestProto. `done` runs exactly once, on any
+  // thread, possibly before CallDirect returns, with what the gRPC call would have answered:
+  // the error, or the answer and whether the Executor failed. `gone`: whether the caller gave
+  // up (its deadline passing counts too). Stateless replicas only: FAILED_PRECONDITION on a
+  // stateful one, whose writes go through the Raft log.
+  struct DirectAnswer {
+    Status status;
+    grpc::ByteBuffer response;
+    bool executor_failed = false;
+  };
+  using DirectDone = absl::AnyInvocable<void(DirectAnswer)>;
+  void CallDirect(const grpc::ByteBuffer& request, std::chrono::system_clock::time_point deadline,
+                  std::function<bool()> gone, DirectDone done);
   // After Shutdown: waits up to `timeout` for the Executor to finish what it runs (and close).
   // False when it is still busy; Running() then names the request it runs.
   bool WaitIdle(absl::Duration timeout) { return runtime_->WaitIdle(timeout); }

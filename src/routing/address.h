@@ -4,12 +4,15 @@
 #ifndef SHOAL_ROUTING_ADDRESS_H_
 #define SHOAL_ROUTING_ADDRESS_H_
 
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "shoal/status.h"
 
 namespace shoal::routing {
+
+class LocalReplica;
 
 struct Address {
   std::string host;
@@ -21,6 +24,9 @@ struct Address {
   // A replica that a Shoal orchestrator started: Call streams to it carry batches
   // (shoal.v1.DataBatchRPC, rpc/batch_frames.h) rather than one request per message.
   bool batch_streams = false;
+  // A replica in this process (local_replica.h): unary data requests go to it directly; the
+  // gRPC server at host:port takes the rest.
+  std::shared_ptr<LocalReplica> local;
   std::string target() const;    // host:port, as gRPC dials it
   std::string ToString() const;  // with the scheme, as the user wrote it
   bool operator==(const Address&) const = default;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "src/routing/local_replica.h"
 #include "src/rpc/leader.h"
 
 namespace shoal::routing {
@@ -51,6 +52,10 @@ class Call {
     if (lease->index < 64) tried_ |= uint64_t{1} << lease->index;
     tried_endpoints_.push_back(lease->endpoint);
     lease_ = std::move(*lease);
+    if (lease_.endpoint->address.local != nullptr && options_.method == kProcessSingleData) {
+      SendLocal();
+      return;
+    }
     if (options_.scope != nullptr && options_.scope->streams() && !unary_only_ &&
         options_.method == kProcessSingleData && SendOnStream()) {
       return;
@@ -120,6 +125,23 @@ class Call {
                              std::string(value.data(), value.size()));
           }
           Completed(std::move(status), rpc::RefusedAsNotLeader(*context_), std::move(response_),
+                    std::move(trailing));
+        });
+  }
+
+  // The request to a replica in this process, without a gRPC call.
+  void SendLocal() {
+    std::shared_ptr<CallScope> scope = options_.scope;
+    const std::chrono::system_clock::time_point deadline =
+        AttemptDeadline().value_or(std::chrono::system_clock::time_point::max());
+    // Held here: `done` may run (and this Call end) before Call returns.
+    const std::shared_ptr<LocalReplica> local = lease_.endpoint->address.local;
+    local->Call(
+        request_, deadline, [scope] { return scope != nullptr && scope->cancelled(); },
+        [this](LocalReplica::Answer answer) {
+          std::multimap<std::string, std::string> trailing;
+          if (answer.is_error) trailing.emplace("is-error", "true");
+          Completed(std::move(answer.status), /*not_leader=*/false, std::move(answer.response),
                     std::move(trailing));
         });
   }

@@ -619,3 +619,32 @@ TEST(DeploymentYamlTest, RelativeUsesFilesResolveAgainstTheYamlsFolder) {
 
 }  // namespace
 }  // namespace shoal::config
+
+namespace shoal::config {
+namespace {
+
+TEST(DeploymentYamlInProcessTest, InProcessIsReadAndItsCombinationsChecked) {
+  absl::StatusOr<DeploymentSpec> spec =
+      ParseDeploymentYaml("uses: Echo\nreplicas: 2\ninprocess: true\n", "dep.yml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_TRUE(spec->inprocess);
+  EXPECT_TRUE(ValidateDeploymentSpec(*spec).ok());
+  EXPECT_FALSE(ParseDeploymentYaml("uses: Echo\n", "dep.yml")->inprocess);  // off by default
+
+  for (const auto& [yaml, names] : std::vector<std::pair<std::string, std::string>>{
+           {"inprocess: true\nstateful: true\nworkspace: /tmp/w\n", "stateful"},
+           {"inprocess: true\nenv: {X: '1'}\n", "env"},
+           {"inprocess: true\nautoscaling: {min_replicas: 1, max_replicas: 2}\n", "autoscaling"},
+           {"inprocess: true\nexternal: true\nhost: 'a:1'\n", "external"},
+       }) {
+    absl::StatusOr<DeploymentSpec> parsed = ParseDeploymentYaml(yaml, "dep.yml");
+    Status checked = parsed.ok() ? ValidateDeploymentSpec(*parsed) : parsed.status();
+    EXPECT_EQ(checked.code(), absl::StatusCode::kInvalidArgument) << yaml;
+    EXPECT_THAT(std::string(checked.message()), HasSubstr("dep.yml:1:12: inprocess:")) << yaml;
+    EXPECT_THAT(std::string(checked.message()), HasSubstr(names)) << yaml;
+  }
+  EXPECT_THAT(ErrorOf("inprocess: maybe\n"), HasSubstr("inprocess"));
+}
+
+}  // namespace
+}  // namespace shoal::config

@@ -1,6 +1,6 @@
 // routing::Send in process, over fake replicas: which replica gets each attempt, when a failure
 // is retried (and when it is an answer), the rounds over the replicas, the caller's deadline,
-// and how writes follow a stateful shard's leader.
+// how writes follow a stateful shard's leader, and replicas in the router's own process.
 #include "src/routing/sender.h"
 
 #include <atomic>
@@ -13,9 +13,11 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "jina.pb.h"
+#include "src/routing/local_replica.h"
 #include "src/routing/replica_set.h"
 #include "tests/testing/fake_jina_server.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/unused_port.h"
 
 namespace shoal::routing {
 namespace {
@@ -323,6 +325,66 @@ TEST_F(LeaderTest, OtherEndpointsAreNotPinnedToTheLeader) {
             .status.ok());
   }
   EXPECT_GT(fakes_[0]->calls(), before[0]);
+}
+
+}  // namespace
+}  // namespace shoal::routing
+
+namespace shoal::routing {
+namespace {
+
+// A replica in this process: answers with the request itself, or fails as told.
+class FakeLocal : public LocalReplica {
+ public:
+  void Call(const grpc::ByteBuffer& request, std::chrono::system_clock::time_point deadline,
+            std::function<bool()> gone, Done done) override {
+    ++calls;
+    Answer answer;
+    answer.status = status;
+    if (status.ok()) answer.response = request;
+    answer.is_error = is_error;
+    done(std::move(answer));  // before Call returns, as a cheap call inline does
+  }
+  std::atomic<int> calls{0};
+  grpc::Status status;
+  bool is_error = false;
+};
+
+TEST(LocalReplicaTest, UnaryRequestsGoToTheReplicaInProcessWithoutGrpc) {
+  auto local = std::make_shared<FakeLocal>();
+  // Nothing listens at the address: a gRPC call there would fail.
+  ReplicaSet set(
+      {Address{
+          .host = "127.0.0.1", .port = testing::UnusedPort(), .name = "rep-0", .local = local}},
+      ReplicaSet::Options{.name = "dep", .probe_interval = absl::Hours(1)});
+  SendResult result = SendAndWait(set, Request("r0"), SendOptions{.attempts = 1});
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  EXPECT_EQ(RequestId(result.response), "r0");
+  EXPECT_EQ(local->calls, 1);
+
+  local->is_error = true;
+  result = SendAndWait(set, Request("r1"), SendOptions{.attempts = 3});
+  EXPECT_TRUE(result.is_error());
+  EXPECT_EQ(local->calls, 2);  // an Executor error is an answer, not retried
+}
+
+TEST(LocalReplicaTest, AReplicaInProcessThatIsShuttingDownIsRetriedOnAnother) {
+  auto stopping = std::make_shared<FakeLocal>();
+  stopping->status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "the replica is shutting down");
+  auto serving = std::make_shared<FakeLocal>();
+  ReplicaSet set(
+      {Address{
+           .host = "127.0.0.1", .port = testing::UnusedPort(), .name = "rep-0", .local = stopping},
+       Address{
+           .host = "127.0.0.1", .port = testing::UnusedPort(), .name = "rep-1", .local = serving}},
+      ReplicaSet::Options{.name = "dep", .probe_interval = absl::Hours(1)});
+  for (int i = 0; i < 4; ++i) {
+    SendResult result =
+        SendAndWait(set, Request("r" + std::to_string(i)), SendOptions{.attempts = 2});
+    ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  }
+  EXPECT_EQ(serving->calls, 4);
+  EXPECT_LE(stopping->calls, 1);  // ejected after its first failure
 }
 
 }  // namespace
