@@ -273,6 +273,12 @@ StatusOr<LoadedExecutor> LoadPython(PythonUses python, const Params& uses_with,
     (*python.with.mutable_fields())[key] = value;
   }
   python.context = context;
+  if (context.native_only) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "'%s' is a Python Executor, which runs in replica processes only (inprocess: true takes "
+        "C++ Executors)",
+        python.uses));
+  }
   PythonLoader loader;
   {
     PythonLoaderSlot& slot = PythonLoaderHolder();

@@ -32,6 +32,9 @@ struct LoadedExecutor {
 struct LoadContext {
   std::string name = "executor";  // the replica's name, `name/rep-i` or `name/shard-s/rep-i`
   std::string workspace;          // empty when the Deployment has none
+  // Refuse a Python Executor (FAILED_PRECONDITION naming why) before anything of it runs: for
+  // replicas inside a process that must not start an interpreter.
+  bool native_only = false;
 };
 
 // A Python Executor to build: what to import, in order, and which class.

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "src/common/task_thread.h"
 #include "src/executor/loader.h"
 #include "src/orchestrator/local_deployment.h"
 #include "src/orchestrator/router_builder.h"
@@ -19,27 +20,43 @@
 namespace shoal::inprocess {
 namespace {
 
-// The router's way to one replica: its unary data calls, straight to the replica's server.
+// The router's way to one replica: its unary data calls, straight to the replica's server. An
+// answer made on the executor thread goes on (to the next node, to the client) from `answers`,
+// so that the Executor starts its next request at once; one made inline, on the caller's thread,
+// goes on from there.
 class Direct : public routing::LocalReplica {
  public:
-  // `server` outlives every call: a LocalDeployment destroys its replicas after its router.
-  explicit Direct(replica::ReplicaServer* server) : server_(server) {}
+  // Both outlive every call: ServedReplicas::Stop waits for the replicas' direct calls, then
+  // drains `answers`, and a LocalDeployment destroys its replicas after its router.
+  Direct(replica::ReplicaServer* server, TaskThread* answers)
+      : server_(server), answers_(answers) {}
 
   void Call(const grpc::ByteBuffer& request, std::chrono::system_clock::time_point deadline,
             std::function<bool()> gone, Done done) override {
     server_->CallDirect(
         request, deadline, std::move(gone),
-        [done = std::move(done)](replica::ReplicaServer::DirectAnswer answer) mutable {
+        [answers = answers_, caller = std::this_thread::get_id(),
+         done = std::move(done)](replica::ReplicaServer::DirectAnswer answer) mutable {
           Answer routed;
           routed.status = answer.status.ok() ? grpc::Status::OK : rpc::ToGrpc(answer.status);
           routed.response.Swap(&answer.response);
           routed.is_error = answer.executor_failed;
-          done(std::move(routed));
+          if (std::this_thread::get_id() == caller) {
+            done(std::move(routed));
+            return;
+          }
+          auto shared =
+              std::make_shared<std::pair<Done, Answer>>(std::move(done), std::move(routed));
+          // Not posted only while stopping, after every answer was posted: it goes on here.
+          if (!answers->Post([shared] { shared->first(std::move(shared->second)); })) {
+            shared->first(std::move(shared->second));
+          }
         });
   }
 
  private:
   replica::ReplicaServer* const server_;
+  TaskThread* const answers_;
 };
 
 Status Refuse(const config::DeploymentSpec& spec, const std::string& why) {
@@ -70,21 +87,17 @@ StatusOr<std::unique_ptr<orchestrator::InProcessReplicas>> ServedReplicas::Start
                                                    "': uses_with: ", error));
   }
   std::unique_ptr<ServedReplicas> replicas(new ServedReplicas());
+  replicas->answers_ = std::make_unique<TaskThread>(spec.name + "/answers");
   replicas->addresses_.resize(spec.shards);
   for (int s = 0; s < spec.shards; ++s) {
     for (int r = 0; r < spec.replicas; ++r) {
       const std::string name = orchestrator::ReplicaName(spec.name, spec.shards, s, r);
       const std::string workspace = workspace_of(s, r);
-      StatusOr<executor::LoadedExecutor> loaded =
-          executor::LoadExecutor(spec.uses, *uses_with, {.name = name, .workspace = workspace});
+      StatusOr<executor::LoadedExecutor> loaded = executor::LoadExecutor(
+          spec.uses, *uses_with, {.name = name, .workspace = workspace, .native_only = true});
       if (!loaded.ok()) {
         return Status(loaded.status().code(),
                       absl::StrCat("starting replica '", name, "': ", loaded.status().message()));
-      }
-      if (!loaded->cls->inline_calls) {
-        return Refuse(spec, absl::StrCat("runs C++ Executors only; '", spec.uses,
-                                         "' is a Python Executor (drop inprocess to run it in "
-                                         "replica processes)"));
       }
       SHOAL_ASSIGN_OR_RETURN(
           replica::BatchingTable batching,
@@ -118,12 +131,12 @@ StatusOr<std::unique_ptr<orchestrator::InProcessReplicas>> ServedReplicas::Start
         return Status(server.status().code(),
                       absl::StrCat("starting replica '", name, "': ", server.status().message()));
       }
-      replicas->addresses_[s].push_back(
-          routing::Address{.host = host,
-                           .port = (*server)->port(),
-                           .tls = spec.internal_tls.enabled(),
-                           .name = name,
-                           .local = std::make_shared<Direct>(server->get())});
+      replicas->addresses_[s].push_back(routing::Address{
+          .host = host,
+          .port = (*server)->port(),
+          .tls = spec.internal_tls.enabled(),
+          .name = name,
+          .local = std::make_shared<Direct>(server->get(), replicas->answers_.get())});
       replicas->servers_.push_back(std::move(server).value());
     }
   }
@@ -137,6 +150,8 @@ void ServedReplicas::Stop(absl::Duration grace) {
     stoppers.emplace_back([&server, grace] { server->Shutdown(grace); });
   }
   for (std::thread& stopper : stoppers) stopper.join();
+  // Every direct call was answered; the answers posted go on before this returns.
+  if (answers_ != nullptr) answers_->Stop();
 }
 
 ServedReplicas::~ServedReplicas() { Stop(absl::Seconds(5)); }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "shoal/status.h"
+#include "src/common/task_thread.h"
 #include "src/config/deployment_spec.h"
 #include "src/orchestrator/inprocess_replicas.h"
 #include "src/replica/server.h"
@@ -35,6 +36,9 @@ class ServedReplicas : public orchestrator::InProcessReplicas {
  private:
   ServedReplicas() = default;
 
+  // Where answers made on an executor thread go on (see Direct); before servers_, so that it
+  // is destroyed after them.
+  std::unique_ptr<TaskThread> answers_;
   std::vector<std::unique_ptr<replica::ReplicaServer>> servers_;
   std::vector<std::vector<routing::Address>> addresses_;
 };

@@ -7,6 +7,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <optional>
@@ -288,8 +289,8 @@ class ReplicaServer::Services {
   }
 
   void Direct(const grpc::ByteBuffer& request, std::chrono::system_clock::time_point deadline,
-              ReplicaRuntime::Cancelled gone, DirectDone done) {
-    single_.Direct(request, deadline, std::move(gone), std::move(done));
+              ReplicaRuntime::Cancelled gone, const std::atomic<bool>* abandoned, DirectDone done) {
+    single_.Direct(request, deadline, std::move(gone), abandoned, std::move(done));
   }
 
   // Flushes every batch queue: a draining replica answers what it holds without waiting.
@@ -351,7 +352,8 @@ class ReplicaServer::Services {
 
     // process_single_data without gRPC (ReplicaServer::CallDirect).
     void Direct(const grpc::ByteBuffer& bytes, std::chrono::system_clock::time_point deadline,
-                ReplicaRuntime::Cancelled gone, DirectDone done) {
+                ReplicaRuntime::Cancelled gone, const std::atomic<bool>* abandoned,
+                DirectDone done) {
       StatusOr<std::shared_ptr<Request>> read =
           ReadRequest<jina::DataRequestProto>(bytes, max_docs_, kSingleRpc);
       if (!read.ok()) {
@@ -365,13 +367,21 @@ class ReplicaServer::Services {
       std::shared_ptr<Request> request = std::move(read).value();
       jina::DataRequestProto* proto = request->proto;
       const std::string_view endpoint = proto->header().exec_endpoint();
-      // Called by the work below, or with UNAVAILABLE when a stopping replica drops it.
-      AlwaysCalled<DirectAnswer> answer(std::move(done), &Dropped);
+      // What the Executor reads as request_cancelled(), as for a gRPC call (CallerGone).
+      Direction direction{.deadline = deadline,
+                          .gone = gone,
+                          .abandoned = abandoned,
+                          .cancelled = [gone, deadline, abandoned] {
+                            return gone() || abandoned->load() ||
+                                   deadline <= std::chrono::system_clock::now();
+                          }};
+      // Called by the work below, or when the replica does not take it.
+      AlwaysCalled<DirectAnswer> answer(std::move(done), &NotTaken);
       if (batcher_ != nullptr && batcher_->Batches(endpoint)) {
         // Either the batch's answer or the refusal calls it.
         auto shared = std::make_shared<AlwaysCalled<DirectAnswer>>(std::move(answer));
         const bool queued = SubmitToBatch(
-            batcher_, deadline, proto, request, gone,
+            batcher_, deadline, proto, request, direction.cancelled,
             [shared, request,
              in_flight = InFlight(runtime_->in_flight())](StatusOr<bool> executor_failed) {
               (*shared)(Reply(*request->proto, executor_failed));
@@ -379,36 +389,53 @@ class ReplicaServer::Services {
             [shared](const Status& refused) { (*shared)({.status = refused}); });
         if (queued) return;
         // A request without documents runs alone.
-        PostDirect(std::move(request), deadline, std::move(gone),
+        PostDirect(std::move(request), std::move(direction),
                    AlwaysCalled<DirectAnswer>(
-                       [shared](DirectAnswer reply) { (*shared)(std::move(reply)); }, &Dropped));
+                       [shared](DirectAnswer reply) { (*shared)(std::move(reply)); }, &NotTaken));
         return;
       }
-      PostDirect(std::move(request), deadline, std::move(gone), std::move(answer));
+      PostDirect(std::move(request), std::move(direction), std::move(answer));
     }
 
    private:
-    static DirectAnswer Dropped() {
-      return {.status = absl::UnavailableError("the replica is shutting down")};
+    // How a direct call is to be treated while it waits and runs.
+    struct Direction {
+      std::chrono::system_clock::time_point deadline;
+      ReplicaRuntime::Cancelled gone;       // the caller gave up
+      const std::atomic<bool>* abandoned;   // the replica's shutdown gave up on it
+      ReplicaRuntime::Cancelled cancelled;  // any of the above, or the deadline passed
+    };
+
+    static DirectAnswer NotTaken() {
+      return {.status = absl::UnavailableError(
+                  "the replica did not take the request (it is shutting down, or its queue "
+                  "filled meanwhile)")};
     }
 
-    void PostDirect(std::shared_ptr<Request> request,
-                    std::chrono::system_clock::time_point deadline, ReplicaRuntime::Cancelled gone,
+    void PostDirect(std::shared_ptr<Request> request, Direction direction,
                     AlwaysCalled<DirectAnswer> answer) {
       // A view into the request, which the task below owns: PostRequest reads it first.
       const std::string_view endpoint = request->proto->header().exec_endpoint();
       runtime_
           ->PostRequest(
-              [this, request = std::move(request), deadline, gone = std::move(gone),
+              [this, request = std::move(request), direction = std::move(direction),
                answer = std::move(answer), arrived = ReplicaRuntime::Clock::now(),
                in_flight = InFlight(runtime_->in_flight())]() mutable {
-                if (Status run = BeforeRunning(*runtime_, gone(), *request->proto, deadline);
+                if (direction.abandoned->load()) {
+                  runtime_->CountDropped();
+                  answer({.status = absl::UnavailableError(
+                              "the replica is shutting down: its grace ran out before this "
+                              "request ran")});
+                  return;
+                }
+                if (Status run = BeforeRunning(*runtime_, direction.gone(), *request->proto,
+                                               direction.deadline);
                     !run.ok()) {
                   answer({.status = std::move(run)});
                   return;
                 }
                 StatusOr<bool> executor_failed =
-                    runtime_->Process(*request->proto, arrived, request, gone);
+                    runtime_->Process(*request->proto, arrived, request, direction.cancelled);
                 answer(Reply(*request->proto, executor_failed));
               },
               endpoint)
@@ -579,26 +606,49 @@ void ReplicaServer::CallDirect(const grpc::ByteBuffer& request,
               "a stateful replica takes requests over gRPC only (writes go through its log)")});
     return;
   }
-  if (stopped_.load(std::memory_order_relaxed)) {
+  bool closed = false;
+  {
+    absl::MutexLock lock(&direct_mu_);
+    closed = direct_closed_;
+    if (!closed) ++direct_calls_;
+  }
+  if (closed) {
     done({.status = absl::UnavailableError("the replica is shutting down")});
     return;
   }
-  services_->Direct(
-      request, deadline,
-      [gone = std::move(gone), deadline] {
-        return gone() || deadline <= std::chrono::system_clock::now();
-      },
-      std::move(done));
+  services_->Direct(request, deadline, std::move(gone), &direct_abandoned_,
+                    [this, done = std::move(done)](DirectAnswer answer) mutable {
+                      done(std::move(answer));
+                      absl::MutexLock lock(&direct_mu_);
+                      --direct_calls_;
+                    });
 }
 
 ReplicaServer::~ReplicaServer() { Shutdown(absl::Seconds(5)); }
 
 void ReplicaServer::Shutdown(absl::Duration grace) {
   if (stopped_.exchange(true)) return;
+  const absl::Time deadline = absl::Now() + grace;
+  {
+    absl::MutexLock lock(&direct_mu_);
+    direct_closed_ = true;
+  }
   if (services_ != nullptr) services_->Drain();
   if (server_ != nullptr) {
     server_->GetHealthCheckService()->Shutdown();
-    server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+    server_->Shutdown(absl::ToChronoTime(deadline));
+  }
+  {
+    // Direct calls hold this server and their callers' routers: every one is answered before
+    // the Executor closes and before Shutdown returns. Past the grace the queued ones are
+    // answered unrun; the running one is waited for, as the executor thread's join would.
+    absl::MutexLock lock(&direct_mu_);
+    auto drained = [this]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(direct_mu_) { return direct_calls_ == 0; };
+    if (!direct_mu_.AwaitWithDeadline(absl::Condition(&drained), deadline)) {
+      direct_abandoned_.store(true);
+      direct_mu_.Await(absl::Condition(&drained));
+    }
   }
   // The log stops applying before the Executor closes.
   stateful_.reset();

@@ -11,7 +11,9 @@
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "shoal/status.h"
 #include "src/common/tls_files.h"
@@ -62,8 +64,11 @@ class ReplicaServer {
   // Deployment): `request` is the serialized DataRequestProto. `done` runs exactly once, on any
   // thread, possibly before CallDirect returns, with what the gRPC call would have answered:
   // the error, or the answer and whether the Executor failed. `gone`: whether the caller gave
-  // up (its deadline passing counts too). Stateless replicas only: FAILED_PRECONDITION on a
-  // stateful one, whose writes go through the Raft log.
+  // up; its deadline is checked as a gRPC call's is (DEADLINE_EXCEEDED when it passed, or is
+  // nearer than the endpoint usually takes, before the Executor runs; request_cancelled() once
+  // it passed). Stateless replicas only: FAILED_PRECONDITION on a stateful one, whose writes go
+  // through the Raft log; UNAVAILABLE once Shutdown began, and for direct calls still queued
+  // when its grace ran out.
   struct DirectAnswer {
     Status status;
     grpc::ByteBuffer response;
@@ -76,7 +81,8 @@ class ReplicaServer {
   // False when it is still busy; Running() then names the request it runs.
   bool WaitIdle(absl::Duration timeout) { return runtime_->WaitIdle(timeout); }
   std::string Running() const { return runtime_->Running(); }
-  // Drains: NOT_SERVING, then waits up to `grace` for in-flight calls (cancelling the rest),
+  // Drains: NOT_SERVING, then waits up to `grace` for in-flight calls (cancelling the rest;
+  // direct calls still queued then are answered UNAVAILABLE, the running one is waited for),
   // then closes the Executor. Idempotent.
   void Shutdown(absl::Duration grace);
 
@@ -91,6 +97,13 @@ class ReplicaServer {
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::atomic<bool> stopped_{false};
+  // Direct calls (CallDirect) not yet answered: Shutdown waits for them before the Executor
+  // closes, and none starts once it began.
+  absl::Mutex direct_mu_;
+  int direct_calls_ ABSL_GUARDED_BY(direct_mu_) = 0;
+  bool direct_closed_ ABSL_GUARDED_BY(direct_mu_) = false;
+  // Shutdown's grace ran out: the direct calls still queued are answered UNAVAILABLE unrun.
+  std::atomic<bool> direct_abandoned_{false};
 };
 
 }  // namespace shoal::replica

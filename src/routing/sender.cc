@@ -4,6 +4,7 @@
 #include <grpcpp/alarm.h>
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -129,16 +130,39 @@ class Call {
         });
   }
 
-  // The request to a replica in this process, without a gRPC call.
+  // The request to a replica in this process, without a gRPC call. As a gRPC attempt would, it
+  // ends DEADLINE_EXCEEDED at the attempt's deadline (timeout_send, the caller's) even while the
+  // Executor still runs it; the Executor then sees request_cancelled() and its answer is dropped.
   void SendLocal() {
     std::shared_ptr<CallScope> scope = options_.scope;
-    const std::chrono::system_clock::time_point deadline =
-        AttemptDeadline().value_or(std::chrono::system_clock::time_point::max());
+    const std::optional<std::chrono::system_clock::time_point> deadline = AttemptDeadline();
+    // Whichever of the answer and the deadline comes first ends the attempt; `this` may be gone
+    // when the other comes.
+    auto decided = std::make_shared<std::atomic<bool>>(false);
+    auto late = [this] {
+      Completed(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                             "no answer from the replica within the deadline"),
+                /*not_leader=*/false, grpc::ByteBuffer(), {});
+    };
+    if (deadline.has_value()) {
+      attempt_alarm_ = std::make_unique<grpc::Alarm>();
+      attempt_alarm_->Set(*deadline, [decided, late](bool fired) {
+        if (fired && !decided->exchange(true)) late();
+      });
+    }
     // Held here: `done` may run (and this Call end) before Call returns.
     const std::shared_ptr<LocalReplica> local = lease_.endpoint->address.local;
     local->Call(
-        request_, deadline, [scope] { return scope != nullptr && scope->cancelled(); },
-        [this](LocalReplica::Answer answer) {
+        request_, deadline.value_or(std::chrono::system_clock::time_point::max()),
+        [scope, decided] { return decided->load() || (scope != nullptr && scope->cancelled()); },
+        [this, decided, deadline, late](LocalReplica::Answer answer) {
+          if (decided->exchange(true)) return;
+          // An answer made after the deadline is dropped, as a gRPC client drops it (an
+          // Executor that saw request_cancelled() may have answered just before the alarm).
+          if (deadline.has_value() && std::chrono::system_clock::now() >= *deadline) {
+            late();
+            return;
+          }
           std::multimap<std::string, std::string> trailing;
           if (answer.is_error) trailing.emplace("is-error", "true");
           Completed(std::move(answer.status), /*not_leader=*/false, std::move(answer.response),
@@ -244,9 +268,10 @@ class Call {
   const SendOptions options_;
   absl::AnyInvocable<void(SendResult)> done_;
   uint64_t tried_ = 0;
-  int rounds_ = 0;                                          // times every replica had been tried
-  bool refused_ = false;                                    // a replica answered "not the leader"
-  std::unique_ptr<grpc::Alarm> alarm_;                      // the pause before trying them again
+  int rounds_ = 0;                              // times every replica had been tried
+  bool refused_ = false;                        // a replica answered "not the leader"
+  std::unique_ptr<grpc::Alarm> alarm_;          // the pause before trying them again
+  std::unique_ptr<grpc::Alarm> attempt_alarm_;  // a direct attempt's deadline (SendLocal)
   std::vector<std::shared_ptr<Endpoint>> tried_endpoints_;  // in attempt order, for errors
   ReplicaSet::Lease lease_;
   bool unary_only_ = false;  // a stream's ambiguous end: the rest goes as unary calls

@@ -118,6 +118,21 @@ TEST_F(InProcessTest, StreamDocReachesAReplicaInsideTheProcess) {
   EXPECT_FALSE(streamed.empty());
 }
 
+// timeout_send bounds an attempt on a replica inside the process as on a replica process: the
+// attempt ends DEADLINE_EXCEEDED while the Executor still sleeps, and goes to the other replica.
+TEST_F(InProcessTest, TimeoutSendEndsAnAttemptTheExecutorIsStillRunning) {
+  DeploymentOptions options = InProcess("slow", "Sleep", 2);
+  options.timeout_send_ms = 100;
+  options.retries = 1;  // two attempts, one per replica
+  Deployment dep(options);
+  ASSERT_TRUE(dep.Start().ok());
+  auto answered = dep.Post("/x", Docs(1),
+                           {.parameters = *Params::FromJson(R"({"ms": 2000})"), .stream = false});
+  ASSERT_FALSE(answered.ok());
+  EXPECT_THAT(std::string(answered.status().message()), HasSubstr("2 attempt(s) failed"));
+  EXPECT_THAT(std::string(answered.status().message()), HasSubstr("within the deadline"));
+}
+
 TEST_F(InProcessTest, WhatCannotRunInsideTheProcessIsRefusedNamingTheKey) {
   DeploymentOptions stateful = InProcess("st", "Echo");
   stateful.stateful = true;
