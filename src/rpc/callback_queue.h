@@ -10,7 +10,8 @@
 
 namespace shoal::rpc {
 
-// Idempotent and thread-safe; returns once the reference is held. rpc::CreateChannel calls it.
+// Idempotent, thread-safe and non-blocking; the reference is held when it returns.
+// rpc::CreateChannel calls it.
 void HoldCallbackQueue();
 
 }  // namespace shoal::rpc
