@@ -354,6 +354,12 @@ Status RaftNode::RemoveServer(std::string_view id, absl::Duration timeout) {
   return ToStatus(code, error, absl::StrCat("removing raft server '", id_text, "'"));
 }
 
+Status RaftNode::TransferLeadership(absl::Duration timeout) {
+  char* error = nullptr;
+  const int code = shoal_raft_leadership_transfer(handle_, Millis(timeout), &error);
+  return ToStatus(code, error, "transferring the raft leadership");
+}
+
 Status RaftNode::Snapshot() {
   char* error = nullptr;
   return ToStatus(shoal_raft_snapshot(handle_, &error), error, "raft snapshot");

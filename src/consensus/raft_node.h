@@ -144,6 +144,10 @@ class RaftNode {
   // Membership changes, on the leader.
   Status AddVoter(std::string_view id, std::string_view address, absl::Duration timeout);
   Status RemoveServer(std::string_view id, absl::Duration timeout);
+  // Hands the leadership to the most up-to-date other voter and steps down (before the leader
+  // is removed: a leader that commits its own removal shuts down with the change's answer
+  // possibly unsent).
+  Status TransferLeadership(absl::Duration timeout);
 
   // Snapshots now (through the snapshot callback) and truncates the log to TrailingLogs.
   Status Snapshot();

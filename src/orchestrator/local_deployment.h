@@ -94,6 +94,10 @@ class LocalDeployment {
   // Why Scale() and Update() cannot change a Deployment without replica processes (external,
   // or inprocess).
   Status NoReplicaProcesses() const;
+  // Update() of such a Deployment: the router's settings (retries, timeout_send, polling,
+  // load_balancing) change; any other key is NoReplicaProcesses().
+  Status UpdateRouterOnly(const config::DeploymentSpec& spec, const config::SpecChange& change)
+      ABSL_LOCKS_EXCLUDED(scale_mu_);
   // The running autoscaler, stopped and joined (null when none runs). Never called with
   // scale_mu_ held: the autoscaler's thread may be waiting for it in Scale().
   void StopAutoscaler() ABSL_LOCKS_EXCLUDED(autoscaler_mu_, scale_mu_);

@@ -1,8 +1,10 @@
 // LocalDeployment::Update: what changed, the autoscaler replaced when its policy did, and the
 // keys applied in place (replicas, router settings, timeouts, autoscaling).
 #include <algorithm>
+#include <iterator>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -26,8 +28,8 @@ Status LocalDeployment::Update(const config::DeploymentSpec& spec) {
     SHOAL_ASSIGN_OR_RETURN(change, config::DiffDeploymentSpecs(spec_, target));
   }
   if (change.empty()) return absl::OkStatus();
-  if (supervisor_ == nullptr) return NoReplicaProcesses();
   SHOAL_RETURN_IF_ERROR(config::ValidateDeploymentSpec(target));
+  if (supervisor_ == nullptr) return UpdateRouterOnly(target, change);
   const bool new_autoscaler = change.InPlace("autoscaling");
   if (new_autoscaler) StopAutoscaler();
   Status status;
@@ -46,6 +48,32 @@ Status LocalDeployment::Update(const config::DeploymentSpec& spec) {
     return status;
   }
   SHOAL_LOG_INFO("Deployment '%s': updated %s", spec_.name, keys);
+  return absl::OkStatus();
+}
+
+Status LocalDeployment::UpdateRouterOnly(const config::DeploymentSpec& spec,
+                                         const config::SpecChange& change) {
+  // Without replica processes (external or inprocess) only the router's own settings change.
+  static constexpr std::string_view kRouterKeys[] = {"retries", "timeout_send", "polling",
+                                                     "load_balancing"};
+  auto router_key = [](const std::string& key) {
+    return std::find(std::begin(kRouterKeys), std::end(kRouterKeys), key) != std::end(kRouterKeys);
+  };
+  if (!change.restart.empty() ||
+      !std::all_of(change.in_place.begin(), change.in_place.end(), router_key)) {
+    return NoReplicaProcesses();
+  }
+  absl::MutexLock scale_lock(&scale_mu_);
+  SHOAL_RETURN_IF_ERROR(ApplyRouterSettings(spec, *router_));
+  {
+    absl::MutexLock lock(&members_mu_);
+    spec_.retries = spec.retries;
+    spec_.timeout_send_ms = spec.timeout_send_ms;
+    spec_.polling_default = spec.polling_default;
+    spec_.polling = spec.polling;
+    spec_.load_balancing = spec.load_balancing;
+  }
+  SHOAL_LOG_INFO("Deployment '%s': updated %s", spec_.name, absl::StrJoin(change.in_place, ", "));
   return absl::OkStatus();
 }
 

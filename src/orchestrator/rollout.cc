@@ -152,7 +152,12 @@ Status LocalDeployment::ReplaceVoterLocked(
     return failed;
   }
   // The old member leaves the group while the new one counts: never below a quorum (not forced).
-  Status left = rpc::RemoveServerVia(members, old_id, timeout, security, /*force=*/false);
+  // Asked of the new member too: an old leader hands its leadership over before it leaves, and
+  // the new member may be the one that takes it.
+  std::vector<std::string> with_new = members;
+  with_new.push_back(
+      routing::Address{.host = replica_host_, .port = supervisor_->port(*added)}.target());
+  Status left = rpc::RemoveServerVia(with_new, old_id, timeout, security, /*force=*/false);
   if (!left.ok()) {
     Status failed =
         forget_new(absl::Status(left.code(), absl::StrCat("taking Raft member '", old_id,

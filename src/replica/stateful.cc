@@ -523,6 +523,17 @@ void StatefulReplica::RemoveServer(std::string id, bool force,
                done = AlwaysCalled<Status>(std::move(done), &ShuttingDown)]() mutable {
     Status status;
     if (raft_->IsLeader()) status = CheckRemoval(raft_->Voters(), id, force);
+    if (status.ok() && id == raft_->id() && raft_->IsLeader() && raft_->Voters().size() > 1) {
+      // The leader leaving: another voter leads first and removes it as a follower (the
+      // caller is told "not the leader" and asks the others).
+      status = raft_->TransferLeadership(apply_timeout_);
+      if (status.ok()) {
+        SHOAL_LOG_INFO("Raft member '%s' handed its leadership over before leaving", id);
+        status = NotLeader();
+      }
+      done(std::move(status));
+      return;
+    }
     if (status.ok()) status = raft_->RemoveServer(id, apply_timeout_);
     if (status.ok()) SHOAL_LOG_INFO("Raft member '%s' removed", id);
     done(LeaderHint(std::move(status)));

@@ -86,7 +86,7 @@ TEST_F(InProcessTest, AnExecutorErrorIsAnErrorAnswerAndTheReplicaServesOn) {
   EXPECT_EQ((*answered)[0].GetText("served_by"), "fail/rep-0");
 }
 
-TEST_F(InProcessTest, ReplicasInsideTheProcessHaveNoPidAndCannotBeScaledOrUpdated) {
+TEST_F(InProcessTest, ReplicasInsideTheProcessHaveNoPidAndOnlyTheRouterChangesWhileRunning) {
   DeploymentOptions options = InProcess("enc", "Echo", 2);
   Deployment dep(options);
   ASSERT_TRUE(dep.Start().ok());
@@ -95,8 +95,12 @@ TEST_F(InProcessTest, ReplicasInsideTheProcessHaveNoPidAndCannotBeScaledOrUpdate
   Status scaled = dep.Scale(3);
   EXPECT_EQ(scaled.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(scaled.message(), HasSubstr("inprocess: true"));
+  DeploymentOptions router_only = options;
+  router_only.timeout_send_ms = 5000;  // the router's own setting: applied
+  Status updated = dep.Update(router_only);
+  EXPECT_TRUE(updated.ok()) << updated;
   options.uses_with = R"({"x": 1})";
-  Status updated = dep.Update(options);
+  updated = dep.Update(options);
   EXPECT_EQ(updated.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(updated.message(), HasSubstr("restart it"));
   EXPECT_TRUE(dep.Post("/x", Docs(4), {.request_size = 1}).ok());

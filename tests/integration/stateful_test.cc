@@ -580,5 +580,41 @@ TEST(StatefulDeploymentTest, ShoalRaftRemoveTakesAMemberOut) {
   EXPECT_THAT((*unreachable)->Log(), ::testing::HasSubstr("no leader took it"));
 }
 
+// Removing the leader: it hands its leadership to another voter first, which then removes it as
+// a follower; the others go on taking writes.
+TEST(StatefulDeploymentTest, RemovingTheLeaderHandsItsLeadershipOverFirst) {
+  const testing::TempDir tmp("stateful-remove-leader");
+  Deployment dep(Stateful("leaderout", tmp.path()));
+  ASSERT_TRUE(dep.Start().ok());
+  ASSERT_TRUE(dep.Post("/index", Docs(4), {.request_size = 2, .stream = false}).ok());
+  const std::vector<std::string> addresses = dep.replica_addresses()[0];
+  // A follower refuses a write naming the leader; the leader takes it.
+  std::string leader;
+  for (int i = 0; i < 300 && leader.empty(); ++i) {
+    for (const std::string& address : addresses) {
+      auto client = Client::Connect(address);
+      if (!client.ok()) continue;
+      auto written = client->Post("/index", Docs(1), {.stream = false});
+      const std::string message(written.status().message());
+      const size_t at = message.find("the leader is '");
+      if (at != std::string::npos) {
+        leader = message.substr(at + 15, message.find('\'', at + 15) - at - 15);
+        break;
+      }
+    }
+    if (leader.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_FALSE(leader.empty());
+  auto removed = testing::ChildProcess::Start(
+      {testing::ShoalBinary(), "raft", "remove", "--id", leader, "--via",
+       addresses[0] + "," + addresses[1] + "," + addresses[2]},
+      /*wait_ready=*/false);
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_EQ((*removed)->Wait(std::chrono::seconds(60)), 0) << (*removed)->Log();
+  EXPECT_THAT((*removed)->Stdout(), ::testing::HasSubstr("member '" + leader + "' removed"));
+  // The two left form the group: a write through the Deployment is committed.
+  EXPECT_TRUE(dep.Post("/index", Docs(2), {.stream = false, .max_attempts = 5}).ok());
+}
+
 }  // namespace
 }  // namespace shoal

@@ -16,6 +16,8 @@ void ExpectEveryAckedWriteOn(const std::string& address, const AckedWrites& acke
   auto result = client->Post("/search", queries,
                              {.request_size = 1000,
                               .parameters = *Params::FromJson(R"({"limit": 1})"),
+                              // the i-th answer is the i-th query's, whichever request ends first
+                              .results_in_order = true,
                               .stream = false,
                               .timeout = std::chrono::milliseconds(30000)});
   ASSERT_TRUE(result.ok()) << address << ": " << result.status();

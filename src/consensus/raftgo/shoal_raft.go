@@ -92,7 +92,8 @@ func resultCode(err error) C.int {
 		return C.SHOAL_RAFT_IN_USE
 	case errors.As(err, &unsafeErr):
 		return C.SHOAL_RAFT_UNSAFE
-	case errors.Is(err, raft.ErrNotLeader):
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		// Refused before it was appended: another member takes it, as from a follower.
 		return C.SHOAL_RAFT_NOT_LEADER
 	case errors.Is(err, raft.ErrLeadershipLost):
 		return C.SHOAL_RAFT_LEADERSHIP_LOST
@@ -504,6 +505,14 @@ func shoal_raft_add_voter(h C.uintptr_t, id, address *C.shoal_raft_cchar, timeou
 func shoal_raft_remove_server(h C.uintptr_t, id *C.shoal_raft_cchar, timeoutMs C.int64_t,
 	errOut **C.char) C.int {
 	future := getNode(h).r.RemoveServer(raft.ServerID(goString(id)), 0, millis(timeoutMs))
+	return fail(wait(future, millis(timeoutMs)), errOut)
+}
+
+// shoal_raft_leadership_transfer hands the leadership to the most up-to-date other voter.
+//
+//export shoal_raft_leadership_transfer
+func shoal_raft_leadership_transfer(h C.uintptr_t, timeoutMs C.int64_t, errOut **C.char) C.int {
+	future := getNode(h).r.LeadershipTransfer()
 	return fail(wait(future, millis(timeoutMs)), errOut)
 }
 
