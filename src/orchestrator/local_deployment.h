@@ -98,6 +98,9 @@ class LocalDeployment {
   // load_balancing) change; any other key is NoReplicaProcesses().
   Status UpdateRouterOnly(const config::DeploymentSpec& spec, const config::SpecChange& change)
       ABSL_LOCKS_EXCLUDED(scale_mu_);
+  // Gives the router, and spec_, `spec`'s retries, timeout_send, polling and load_balancing.
+  Status ApplyRouterKeysLocked(const config::DeploymentSpec& spec)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);
   // The running autoscaler, stopped and joined (null when none runs). Never called with
   // scale_mu_ held: the autoscaler's thread may be waiting for it in Scale().
   void StopAutoscaler() ABSL_LOCKS_EXCLUDED(autoscaler_mu_, scale_mu_);

@@ -63,15 +63,9 @@ Status LocalDeployment::UpdateRouterOnly(const config::DeploymentSpec& spec,
       !std::all_of(change.in_place.begin(), change.in_place.end(), router_key)) {
     return NoReplicaProcesses();
   }
-  absl::MutexLock scale_lock(&scale_mu_);
-  SHOAL_RETURN_IF_ERROR(ApplyRouterSettings(spec, *router_));
   {
-    absl::MutexLock lock(&members_mu_);
-    spec_.retries = spec.retries;
-    spec_.timeout_send_ms = spec.timeout_send_ms;
-    spec_.polling_default = spec.polling_default;
-    spec_.polling = spec.polling;
-    spec_.load_balancing = spec.load_balancing;
+    absl::MutexLock scale_lock(&scale_mu_);
+    SHOAL_RETURN_IF_ERROR(ApplyRouterKeysLocked(spec));
   }
   SHOAL_LOG_INFO("Deployment '%s': updated %s", spec_.name, absl::StrJoin(change.in_place, ", "));
   return absl::OkStatus();
@@ -115,14 +109,20 @@ Status LocalDeployment::ApplyInPlaceLocked(const config::DeploymentSpec& spec,
                                      : absl::Milliseconds(old_timeout_ready_ms));
     return scaled;
   }
-  SHOAL_RETURN_IF_ERROR(ApplyRouterSettings(spec, *router_));
+  SHOAL_RETURN_IF_ERROR(ApplyRouterKeysLocked(spec));
   absl::MutexLock lock(&members_mu_);
+  spec_.autoscaling = spec.autoscaling;
+  return absl::OkStatus();
+}
+
+Status LocalDeployment::ApplyRouterKeysLocked(const config::DeploymentSpec& spec) {
+  SHOAL_RETURN_IF_ERROR(ApplyRouterSettings(spec, *router_));
+  absl::MutexLock lock(&members_mu_);  // spec_ is written under both locks
   spec_.retries = spec.retries;
   spec_.timeout_send_ms = spec.timeout_send_ms;
   spec_.polling_default = spec.polling_default;
   spec_.polling = spec.polling;
   spec_.load_balancing = spec.load_balancing;
-  spec_.autoscaling = spec.autoscaling;
   return absl::OkStatus();
 }
 
