@@ -581,6 +581,8 @@ StatusOr<std::unique_ptr<ReplicaServer>> ReplicaServer::Start(
   std::unique_ptr<ReplicaServer> server(new ReplicaServer());
   server->runtime_ = std::move(runtime);
   server->stateful_ = std::move(stateful);
+  server->max_receive_message_bytes_ = options.max_receive_message_bytes;
+  server->max_send_message_bytes_ = options.max_send_message_bytes;
   server->services_ = std::make_unique<Services>(server->runtime_.get(), server->stateful_.get(),
                                                  options.max_docs_per_request, options.auth_token,
                                                  options.batching);
@@ -606,6 +608,14 @@ void ReplicaServer::CallDirect(const grpc::ByteBuffer& request,
               "a stateful replica takes requests over gRPC only (writes go through its log)")});
     return;
   }
+  if (max_receive_message_bytes_ >= 0 &&
+      request.Length() > static_cast<size_t>(max_receive_message_bytes_)) {
+    done({.status = absl::ResourceExhaustedError(
+              absl::StrCat("the request has ", request.Length(),
+                           " bytes, more than the replica takes (grpc.max_receive_message_length: ",
+                           max_receive_message_bytes_, ")"))});
+    return;
+  }
   bool closed = false;
   {
     absl::MutexLock lock(&direct_mu_);
@@ -618,6 +628,14 @@ void ReplicaServer::CallDirect(const grpc::ByteBuffer& request,
   }
   services_->Direct(request, deadline, std::move(gone), &direct_abandoned_,
                     [this, done = std::move(done)](DirectAnswer answer) mutable {
+                      if (answer.status.ok() && max_send_message_bytes_ >= 0 &&
+                          answer.response.Length() > static_cast<size_t>(max_send_message_bytes_)) {
+                        answer = {.status = absl::ResourceExhaustedError(
+                                      absl::StrCat("the answer has ", answer.response.Length(),
+                                                   " bytes, more than the replica sends "
+                                                   "(grpc.max_send_message_length: ",
+                                                   max_send_message_bytes_, ")"))};
+                      }
                       done(std::move(answer));
                       absl::MutexLock lock(&direct_mu_);
                       --direct_calls_;

@@ -96,6 +96,9 @@ class ReplicaServer {
   std::unique_ptr<Services> services_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  // The message limits, which a direct call is held to as a gRPC call is; -1: none.
+  int max_receive_message_bytes_ = -1;
+  int max_send_message_bytes_ = -1;
   std::atomic<bool> stopped_{false};
   // Direct calls (CallDirect) not yet answered: Shutdown waits for them before the Executor
   // closes, and none starts once it began.

@@ -83,13 +83,13 @@ class Answers {
   std::vector<std::pair<std::string, ReplicaServer::DirectAnswer>> got_ ABSL_GUARDED_BY(mu_);
 };
 
-std::unique_ptr<ReplicaServer> StartNap() {
+std::unique_ptr<ReplicaServer> StartNap(ReplicaServer::Options options = {.host = "127.0.0.1"}) {
   StatusOr<executor::LoadedExecutor> loaded = executor::LoadExecutor("Nap", Params());
   EXPECT_TRUE(loaded.ok()) << loaded.status();
   auto runtime = std::make_unique<ReplicaRuntime>(std::move(loaded).value(),
                                                   ReplicaRuntime::Options{.name = "nap/rep-0"});
   StatusOr<std::unique_ptr<ReplicaServer>> server =
-      ReplicaServer::Start(std::move(runtime), {.host = "127.0.0.1"});
+      ReplicaServer::Start(std::move(runtime), options);
   EXPECT_TRUE(server.ok()) << server.status();
   return server.ok() ? std::move(server).value() : nullptr;
 }
@@ -133,6 +133,24 @@ TEST(DirectCallTest, ARequestPastItsDeadlineIsNotRun) {
   EXPECT_EQ(answers.Of("late").status.code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_EQ(answers.Of("gone").status.code(), absl::StatusCode::kCancelled);
   EXPECT_EQ(g_runs, runs);
+}
+
+// The message size limits hold for a direct call as for a gRPC one.
+TEST(DirectCallTest, TheReplicasMessageLimitsHold) {
+  std::unique_ptr<ReplicaServer> big_answers_refused =
+      StartNap({.host = "127.0.0.1", .max_send_message_bytes = 20});
+  std::unique_ptr<ReplicaServer> big_requests_refused =
+      StartNap({.host = "127.0.0.1", .max_receive_message_bytes = 20});
+  ASSERT_NE(big_answers_refused, nullptr);
+  ASSERT_NE(big_requests_refused, nullptr);
+  Answers answers;
+  big_requests_refused->CallDirect(Request("in", 0), kNoDeadline, NotGone, answers.For("in"));
+  big_answers_refused->CallDirect(Request("out", 0), kNoDeadline, NotGone, answers.For("out"));
+  ASSERT_TRUE(answers.WaitFor(2));
+  EXPECT_EQ(answers.Of("in").status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(answers.Of("in").status.message(), HasSubstr("grpc.max_receive_message_length: 20"));
+  EXPECT_EQ(answers.Of("out").status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(answers.Of("out").status.message(), HasSubstr("grpc.max_send_message_length: 20"));
 }
 
 TEST(DirectCallTest, ShutdownAnswersEveryDirectCallBeforeItReturns) {
