@@ -130,11 +130,14 @@ Status LocalDeployment::ReplaceVoterLocked(
   const std::string new_id = RaftId(shard, r);
   auto restore = [&] { SetRaftMember(shard, r, old_generation, old_port); };
   const std::vector<std::string> members = ReplicaAddresses()[shard];
+  // Who is asked to change the group: the running members, and the new one once it runs (an old
+  // leader hands its leadership over before it leaves, and the new member may take it).
+  std::vector<std::string> asked = members;
   // The new member may have joined as a voter before it failed: take it out again.
   auto forget_new = [&](const Status& step) {
     Status forgotten = RemoveRaftMemberWithRetries(
-        [&](absl::Duration each) { return rpc::RemoveServerVia(members, new_id, each, security); },
-        new_id, members, cleanup, deadline,
+        [&](absl::Duration each) { return rpc::RemoveServerVia(asked, new_id, each, security); },
+        new_id, asked, cleanup, deadline,
         // Stopping: every member goes, one try as before.
         step.code() == absl::StatusCode::kCancelled ? 1 : 4);
     if (forgotten.ok()) return step;
@@ -151,13 +154,10 @@ Status LocalDeployment::ReplaceVoterLocked(
     restore();
     return failed;
   }
-  // The old member leaves the group while the new one counts: never below a quorum (not forced).
-  // Asked of the new member too: an old leader hands its leadership over before it leaves, and
-  // the new member may be the one that takes it.
-  std::vector<std::string> with_new = members;
-  with_new.push_back(
+  asked.push_back(
       routing::Address{.host = replica_host_, .port = supervisor_->port(*added)}.target());
-  Status left = rpc::RemoveServerVia(with_new, old_id, timeout, security, /*force=*/false);
+  // The old member leaves the group while the new one counts: never below a quorum (not forced).
+  Status left = rpc::RemoveServerVia(asked, old_id, timeout, security, /*force=*/false);
   if (!left.ok()) {
     Status failed =
         forget_new(absl::Status(left.code(), absl::StrCat("taking Raft member '", old_id,

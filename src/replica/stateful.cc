@@ -522,17 +522,29 @@ void StatefulReplica::RemoveServer(std::string id, bool force,
   auto task = [this, id = std::move(id), force,
                done = AlwaysCalled<Status>(std::move(done), &ShuttingDown)]() mutable {
     Status status;
-    if (raft_->IsLeader()) status = CheckRemoval(raft_->Voters(), id, force);
-    if (status.ok() && id == raft_->id() && raft_->IsLeader() && raft_->Voters().size() > 1) {
-      // The leader leaving: another voter leads first and removes it as a follower (the
-      // caller is told "not the leader" and asks the others).
-      status = raft_->TransferLeadership(apply_timeout_);
-      if (status.ok()) {
-        SHOAL_LOG_INFO("Raft member '%s' handed its leadership over before leaving", id);
-        status = NotLeader();
+    if (raft_->IsLeader()) {
+      const std::vector<consensus::Peer> voters = raft_->Voters();
+      // The leader reads no configuration while it hands its leadership over: ask again.
+      if (voters.empty()) {
+        done(NotLeader());
+        return;
       }
-      done(std::move(status));
-      return;
+      status = CheckRemoval(voters, id, force);
+      if (status.ok() && id == raft_->id() && voters.size() > 1) {
+        // The leader leaving: another voter leads first and removes it as a follower (the
+        // caller is told "not the leader" and asks the others). If no voter can take over
+        // (one is down and was picked), the leader removes itself, as before.
+        Status handed = raft_->TransferLeadership(apply_timeout_);
+        if (handed.ok() || consensus::IsNotLeader(handed)) {
+          SHOAL_LOG_INFO("Raft member '%s' handed its leadership over before leaving", id);
+          done(NotLeader());
+          return;
+        }
+        SHOAL_LOG_WARNING(
+            "Raft member '%s' could not hand its leadership over (%s): it removes "
+            "itself",
+            id, handed.message());
+      }
     }
     if (status.ok()) status = raft_->RemoveServer(id, apply_timeout_);
     if (status.ok()) SHOAL_LOG_INFO("Raft member '%s' removed", id);

@@ -136,6 +136,10 @@ class Call {
   void SendLocal() {
     std::shared_ptr<CallScope> scope = options_.scope;
     const std::optional<std::chrono::system_clock::time_point> deadline = AttemptDeadline();
+    // Taken first: once the alarm is set it may end this Call at any moment, on another thread,
+    // so nothing below may touch `this` after Set.
+    const std::shared_ptr<LocalReplica> local = lease_.endpoint->address.local;
+    const grpc::ByteBuffer request = request_;  // shares the slices
     // Whichever of the answer and the deadline comes first ends the attempt; `this` may be gone
     // when the other comes.
     auto decided = std::make_shared<std::atomic<bool>>(false);
@@ -150,10 +154,9 @@ class Call {
         if (fired && !decided->exchange(true)) late();
       });
     }
-    // Held here: `done` may run (and this Call end) before Call returns.
-    const std::shared_ptr<LocalReplica> local = lease_.endpoint->address.local;
+    // `local` is held here: `done` may run (and this Call end) before Call returns.
     local->Call(
-        request_, deadline.value_or(std::chrono::system_clock::time_point::max()),
+        request, deadline.value_or(std::chrono::system_clock::time_point::max()),
         [scope, decided] { return decided->load() || (scope != nullptr && scope->cancelled()); },
         [this, decided, deadline, late](LocalReplica::Answer answer) {
           if (decided->exchange(true)) return;

@@ -113,15 +113,30 @@ void DocStream::Received(Attempt* attempt, grpc::ByteBuffer message) {
   {
     absl::MutexLock lock(&mu_);
     received_ = true;
-    paused_ = true;
+    delivering_ = true;
   }
+  // No read is pending while it runs: the next message cannot overtake this one.
   callbacks_.on_message(std::move(message));
+  bool read = false;
+  {
+    absl::MutexLock lock(&mu_);
+    delivering_ = false;
+    // A Next() that came meanwhile, or a Cancel() (a read sees the end of the call), reads on.
+    read = next_asked_ || cancelled_;
+    next_asked_ = false;
+    paused_ = !read;
+  }
+  if (read) attempt->Read();  // alive: this is its read's completion
 }
 
 void DocStream::Next() {
   Attempt* attempt = nullptr;
   {
     absl::MutexLock lock(&mu_);
+    if (delivering_) {
+      next_asked_ = true;
+      return;
+    }
     if (!paused_ || attempt_ == nullptr) return;
     paused_ = false;
     attempt = attempt_;  // alive: it holds itself open until a read fails, and none is pending

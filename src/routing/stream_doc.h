@@ -38,7 +38,9 @@ class DocStream : public std::enable_shared_from_this<DocStream> {
       std::optional<std::chrono::system_clock::time_point> deadline, Callbacks callbacks);
 
   void Begin();
-  // Reads the next message (after on_message). Does nothing once done or while reading.
+  // Reads the next message. Called during on_message, the read starts once on_message returned,
+  // so that messages are handed over one at a time, in order. Does nothing once done or while
+  // reading.
   void Next();
   // Cancels the call at the replica (TryCancel): its endpoint sees DocWriter::cancelled().
   void Cancel();
@@ -62,6 +64,8 @@ class DocStream : public std::enable_shared_from_this<DocStream> {
   absl::Mutex mu_;
   Attempt* attempt_ ABSL_GUARDED_BY(mu_) = nullptr;  // the call running now
   bool paused_ ABSL_GUARDED_BY(mu_) = false;         // a message delivered, no read pending
+  bool delivering_ ABSL_GUARDED_BY(mu_) = false;     // on_message runs
+  bool next_asked_ ABSL_GUARDED_BY(mu_) = false;     // Next() came while it ran
   bool received_ ABSL_GUARDED_BY(mu_) = false;       // some message arrived (no more retries)
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   int attempts_ ABSL_GUARDED_BY(mu_) = 0;
