@@ -26,6 +26,7 @@
 #include "shoal/deployment.h"
 #include "tests/fault/fault_support.h"
 #include "tests/integration/child_process.h"
+#include "tests/testing/acked_writes.h"
 #include "tests/testing/leader_probe.h"
 #include "tests/testing/temp_dir.h"
 
@@ -117,31 +118,11 @@ class Writer {
   std::thread thread_;
 };
 
-// "count/checksum" of one replica, "down" when it does not answer.
-std::string StateOf(const std::string& address) {
-  auto client = Client::Connect(address, {.connect_timeout = milliseconds(2000)});
-  if (!client.ok()) return "down";
-  auto answer = client->Post("/count", DocList(), {.stream = false, .timeout = milliseconds(3000)});
-  if (!answer.ok() || answer->size() != 1) return "down";
-  return std::string((*answer)[0].text()) + "/" +
-         std::string((*answer)[0].GetText("checksum").value_or(""));
-}
-
 // Waits (bounded) until every replica answers the same count and checksum; returns the count.
 std::optional<size_t> Converged(const Deployment& dep) {
-  std::vector<std::string> states;
-  for (int i = 0; i < 600; ++i) {
-    states.clear();
-    const std::vector<std::string> addresses = dep.replica_addresses()[0];
-    for (const std::string& address : addresses) states.push_back(StateOf(address));
-    if (states[0] != "down" && std::all_of(states.begin(), states.end(),
-                                           [&](const std::string& s) { return s == states[0]; })) {
-      return std::stoul(states[0].substr(0, states[0].find('/')));
-    }
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  ADD_FAILURE() << "replicas did not converge: " << ::testing::PrintToString(states);
-  return std::nullopt;
+  const std::string state = testing::ConvergedState([&dep] { return dep.replica_addresses()[0]; });
+  if (state.empty()) return std::nullopt;
+  return std::stoul(state.substr(0, state.find('/')));
 }
 
 // Every acknowledged write is on replica `address`, with the text it was written with.

@@ -24,6 +24,7 @@
 #include "shoal/deployment.h"
 #include "tests/fault/fault_support.h"
 #include "tests/integration/child_process.h"
+#include "tests/integration/flow_nodes.h"
 #include "tests/testing/acked_writes.h"
 #include "tests/testing/leader_probe.h"
 #include "tests/testing/temp_dir.h"
@@ -35,25 +36,6 @@ using std::chrono::milliseconds;
 using testing::ExpectEveryAckedWriteOn;
 
 constexpr int kDim = 8;
-constexpr char kFastRaft[] =
-    R"({"HeartbeatTimeout": 200, "ElectionTimeout": 200, "LeaderLeaseTimeout": 100,
-        "CommitTimeout": 5, "LogLevel": "WARN"})";
-
-DeploymentOptions Indexer(const std::string& name, const std::filesystem::path& workspace) {
-  DeploymentOptions options;
-  options.name = name;
-  options.uses = "ExactNNIndexer";
-  options.uses_with = R"({"metric": "l2"})";
-  options.replicas = 3;
-  options.stateful = true;
-  options.workspace = workspace.string();
-  options.raft_configuration = kFastRaft;
-  options.retries = 30;  // rounds over the replicas, with pauses, while a new leader is elected
-  options.timeout_send_ms = 2000;  // a frozen replica does not hold an attempt for longer
-  options.shoal_binary = testing::ShoalBinary();
-  options.timeout_ready_ms = 60000;
-  return options;
-}
 
 // Writes one doc per request (ids w-0, w-1, ...) from a thread until stopped, and remembers the
 // embedding of every write that was acknowledged.
@@ -177,7 +159,7 @@ TEST(StatefulFaultTest, KillingTheLeaderFiveTimesDuringWritesLosesNoAcknowledged
   std::mt19937_64 random(testing::FaultSeed());
   const testing::TempDir tmp("fault-leader-kill");
   std::filesystem::path workspace = tmp.path();
-  Deployment dep(Indexer("kill", workspace));
+  Deployment dep(testing::StatefulIndexer("kill", workspace));
   Status started = dep.Start();
   ASSERT_TRUE(started.ok()) << started;
   Writer writer(dep, random, 0);
@@ -213,7 +195,7 @@ TEST(StatefulFaultTest, KillingEveryReplicaAndRestartingKeepsIdenticalState) {
   std::optional<ReplicaState> before;
   std::vector<std::pair<std::string, std::vector<float>>> acked;
   {
-    Deployment dep(Indexer("all", workspace));
+    Deployment dep(testing::StatefulIndexer("all", workspace));
     ASSERT_TRUE(dep.Start().ok());
     Writer writer(dep, random, 0);
     writer.Start();
@@ -233,7 +215,7 @@ TEST(StatefulFaultTest, KillingEveryReplicaAndRestartingKeepsIdenticalState) {
     EXPECT_EQ(*after, *before);
   }
   // The whole Deployment again, on the same workspace (its recorded Raft ports).
-  Deployment again(Indexer("all", workspace));
+  Deployment again(testing::StatefulIndexer("all", workspace));
   Status restarted = again.Start();
   ASSERT_TRUE(restarted.ok()) << restarted;
   std::optional<ReplicaState> after = Converged(again);
@@ -251,7 +233,7 @@ TEST(StatefulFaultTest, AFrozenFollowerCatchesUpWhenItResumes) {
   std::mt19937_64 random(testing::FaultSeed() + 2);
   const testing::TempDir tmp("fault-stop-follower");
   std::filesystem::path workspace = tmp.path();
-  Deployment dep(Indexer("stop", workspace));
+  Deployment dep(testing::StatefulIndexer("stop", workspace));
   ASSERT_TRUE(dep.Start().ok());
   Writer writer(dep, random, 0);
   writer.Start();
@@ -278,7 +260,7 @@ TEST(StatefulFaultTest, WithTwoOfThreeFrozenWritesFailUnavailableAndResumeAfterw
   std::mt19937_64 random(testing::FaultSeed() + 3);
   const testing::TempDir tmp("fault-stop-two");
   std::filesystem::path workspace = tmp.path();
-  DeploymentOptions options = Indexer("quorum", workspace);
+  DeploymentOptions options = testing::StatefulIndexer("quorum", workspace);
   options.retries = -1;  // Jina's default budget: max(3, replicas) + 1 attempts
   Deployment dep(options);
   ASSERT_TRUE(dep.Start().ok());

@@ -1,7 +1,9 @@
-// Flows for integration tests: Executors (nodes) and Flow options that run this build's `shoal`.
+// Flows and Deployments for integration and fault tests: Executors (nodes), a stateful indexer
+// and Flow options that run this build's `shoal`.
 #ifndef SHOAL_TESTS_INTEGRATION_FLOW_NODES_H_
 #define SHOAL_TESTS_INTEGRATION_FLOW_NODES_H_
 
+#include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +23,27 @@ inline DeploymentOptions Node(std::string name, std::string uses,
   options.needs = std::move(needs);
   options.shoal_binary = ShoalBinary();
   options.timeout_ready_ms = 30000;
+  return options;
+}
+
+// Three Raft replicas of ExactNNIndexer (L2) in `workspace`, with fast Raft timings and the
+// retries and send timeout that carry writes over a leader change.
+inline DeploymentOptions StatefulIndexer(const std::string& name,
+                                         const std::filesystem::path& workspace) {
+  DeploymentOptions options;
+  options.name = name;
+  options.uses = "ExactNNIndexer";
+  options.uses_with = R"({"metric": "l2"})";
+  options.replicas = 3;
+  options.stateful = true;
+  options.workspace = workspace.string();
+  options.raft_configuration =
+      R"({"HeartbeatTimeout": 200, "ElectionTimeout": 200, "LeaderLeaseTimeout": 100,
+          "CommitTimeout": 5, "LogLevel": "WARN"})";
+  options.retries = 30;  // rounds over the replicas, with pauses, while a new leader is elected
+  options.timeout_send_ms = 2000;  // a frozen replica does not hold an attempt for longer
+  options.shoal_binary = ShoalBinary();
+  options.timeout_ready_ms = 60000;
   return options;
 }
 

@@ -29,6 +29,7 @@
 #include "shoal/flow.h"
 #include "src/metrics/metrics.h"
 #include "tests/integration/child_process.h"
+#include "tests/integration/flow_nodes.h"
 #include "tests/testing/acked_writes.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/unused_port.h"
@@ -252,24 +253,6 @@ using std::chrono::milliseconds;
 
 constexpr int kDim = 8;
 
-DeploymentOptions Indexer(const std::string& name, const std::filesystem::path& workspace) {
-  DeploymentOptions options;
-  options.name = name;
-  options.uses = "ExactNNIndexer";
-  options.uses_with = R"({"metric": "l2"})";
-  options.replicas = 3;
-  options.stateful = true;
-  options.workspace = workspace.string();
-  options.raft_configuration =
-      R"({"HeartbeatTimeout": 200, "ElectionTimeout": 200, "LeaderLeaseTimeout": 100,
-          "CommitTimeout": 5, "LogLevel": "WARN"})";
-  options.retries = 30;  // rounds over the replicas, with pauses, while a new leader is elected
-  options.timeout_send_ms = 2000;
-  options.shoal_binary = testing::ShoalBinary();
-  options.timeout_ready_ms = 60000;
-  return options;
-}
-
 // Writes one doc per request (ids w-0, w-1, ...) until stopped (at most 5000), and remembers the
 // embedding of every acknowledged write.
 class Writer {
@@ -327,36 +310,14 @@ class Writer {
   std::thread thread_;
 };
 
-// `/count` of the replica at `address`: "<count>/<checksum>", or "down".
-std::string StateOf(const std::string& address) {
-  auto client = Client::Connect(address, {.connect_timeout = milliseconds(2000)});
-  if (!client.ok()) return "down";
-  auto answer = client->Post("/count", DocList(), {.stream = false, .timeout = milliseconds(3000)});
-  if (!answer.ok() || answer->size() != 1) return "down";
-  return std::string((*answer)[0].text()) + "/" +
-         std::string((*answer)[0].GetText("checksum").value_or(""));
-}
-
 // Waits (bounded) until every replica, asked directly, holds the same state; returns it.
 std::string Converged(const Deployment& dep) {
-  std::vector<std::string> states;
-  for (int i = 0; i < 600; ++i) {
-    states.clear();
-    const std::vector<std::string> addresses = dep.replica_addresses()[0];
-    for (const std::string& address : addresses) states.push_back(StateOf(address));
-    if (states[0] != "down" && std::all_of(states.begin(), states.end(),
-                                           [&](const std::string& s) { return s == states[0]; })) {
-      return states[0];
-    }
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  ADD_FAILURE() << "replicas did not converge: " << ::testing::PrintToString(states);
-  return "";
+  return testing::ConvergedState([&dep] { return dep.replica_addresses()[0]; });
 }
 
 TEST(RollingUpdateTest, StatefulReplicasAreReplacedOneVoterAtATimeUnderWrites) {
   const testing::TempDir tmp("rolling-stateful");
-  Deployment dep(Indexer("idx", tmp.path()));
+  Deployment dep(testing::StatefulIndexer("idx", tmp.path()));
   Status started = dep.Start();
   ASSERT_TRUE(started.ok()) << started;
   const std::vector<int> before = Pids(dep);
@@ -369,7 +330,7 @@ TEST(RollingUpdateTest, StatefulReplicasAreReplacedOneVoterAtATimeUnderWrites) {
   Writer writer(dep);
   ASSERT_TRUE(writer.WaitForAcks(20));
 
-  DeploymentOptions updated_options = Indexer("idx", tmp.path());
+  DeploymentOptions updated_options = testing::StatefulIndexer("idx", tmp.path());
   updated_options.env = {{"INDEX_BUILD", "2"}};  // new replica processes
   Status updated = dep.Update(updated_options);
   ASSERT_TRUE(updated.ok()) << updated;
@@ -409,7 +370,7 @@ TEST(RollingUpdateTest, StatefulReplicasAreReplacedOneVoterAtATimeUnderWrites) {
 
 TEST(RollingUpdateTest, AStatefulUpdateThatCannotStartKeepsTheGroupAndEveryWrite) {
   const testing::TempDir tmp("rolling-stateful-back");
-  DeploymentOptions options = Indexer("idx", tmp.path());
+  DeploymentOptions options = testing::StatefulIndexer("idx", tmp.path());
   Deployment dep(options);
   Status started = dep.Start();
   ASSERT_TRUE(started.ok()) << started;
@@ -443,7 +404,7 @@ TEST(RollingUpdateTest, AStatefulUpdateThatCannotStartKeepsTheGroupAndEveryWrite
 
 TEST(RollingUpdateTest, AReplacedVoterThatCannotBeRecordedKeepsTheOldMembersState) {
   const testing::TempDir tmp("rolling-stateful-record");
-  DeploymentOptions options = Indexer("idx", tmp.path());
+  DeploymentOptions options = testing::StatefulIndexer("idx", tmp.path());
   Deployment dep(options);
   Status started = dep.Start();
   ASSERT_TRUE(started.ok()) << started;

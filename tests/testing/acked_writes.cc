@@ -1,6 +1,8 @@
 #include "tests/testing/acked_writes.h"
 
+#include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "gtest/gtest.h"
 #include "shoal/client.h"
@@ -29,6 +31,32 @@ void ExpectEveryAckedWriteOn(const std::string& address, const AckedWrites& acke
   }
   EXPECT_EQ(missing, 0) << address << " lost " << missing << " of " << acked.size()
                         << " acknowledged writes";
+}
+
+std::string ReplicaState(const std::string& address) {
+  using std::chrono::milliseconds;
+  auto client = Client::Connect(address, {.connect_timeout = milliseconds(2000)});
+  if (!client.ok()) return "down";
+  auto answer = client->Post("/count", DocList(), {.stream = false, .timeout = milliseconds(3000)});
+  if (!answer.ok() || answer->size() != 1) return "down";
+  return std::string((*answer)[0].text()) + "/" +
+         std::string((*answer)[0].GetText("checksum").value_or(""));
+}
+
+std::string ConvergedState(const std::function<std::vector<std::string>()>& addresses) {
+  std::vector<std::string> states;
+  for (int i = 0; i < 600; ++i) {
+    states.clear();
+    for (const std::string& address : addresses()) states.push_back(ReplicaState(address));
+    if (!states.empty() && states[0] != "down" &&
+        std::all_of(states.begin(), states.end(),
+                    [&](const std::string& s) { return s == states[0]; })) {
+      return states[0];
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ADD_FAILURE() << "replicas did not converge: " << ::testing::PrintToString(states);
+  return "";
 }
 
 }  // namespace shoal::testing
