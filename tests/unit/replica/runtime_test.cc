@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "src/executor/loader.h"
@@ -195,6 +196,9 @@ bool RunsOnThePostingThread(ReplicaRuntime& runtime, const jina::DataRequestProt
       request.header().exec_endpoint());
   EXPECT_TRUE(posted.ok()) << posted;
   done.WaitForNotification();
+  // The task notified from inside: the executor thread is idle again only once it returned, and
+  // the next call may run inline only then.
+  for (int i = 0; i < 10000 && runtime.pending() > 0; ++i) absl::SleepFor(absl::Microseconds(100));
   return ran_on == std::this_thread::get_id();
 }
 
