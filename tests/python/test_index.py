@@ -245,27 +245,42 @@ def test_ten_thousand_docs_and_a_hundred_queries():
         assert single.documents.id == batched.documents[i].id
 
 
-def test_searches_on_one_thread_while_another_indexes():
-    # Searches run without the GIL: the native index must not change under one.
+def test_searches_on_one_thread_while_another_indexes_and_deletes():
+    # Searches run without the GIL while another thread writes: a search sees the index before
+    # or after a write, never a document whose vector is stored but not yet the document (that
+    # raised StopIteration) or one that was deleted. Switching threads every microsecond makes
+    # the window between the two stores one that the searching thread meets.
+    import sys
     import threading
     index = InMemoryExactNNIndex[TextDoc](random_docs(100, 64, seed=15, prefix='base'))
     errors = []
+    done = threading.Event()
 
     def search():
         try:
-            for _ in range(200):
+            for _ in range(20000):
+                if done.is_set():
+                    break
                 found = index.find_batched(np.ones((4, 64)), limit=5)
                 assert all(len(docs) == 5 for docs in found.documents)
         except Exception as e:  # reported below
             errors.append(e)
 
-    thread = threading.Thread(target=search)
-    thread.start()
-    for batch in range(50):
-        index.index(random_docs(100, 64, seed=100 + batch, prefix=f'b{batch}-'))
-    thread.join(timeout=120)
-    assert not thread.is_alive() and not errors
-    assert len(index) == 5100
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        thread = threading.Thread(target=search)
+        thread.start()
+        for batch in range(100):
+            index.index(random_docs(20, 64, seed=100 + batch, prefix=f'b{batch}-'))
+            if batch % 2:
+                del index[[f'b{batch - 1}-{i}' for i in range(10)]]
+        done.set()
+        thread.join(timeout=120)
+    finally:
+        sys.setswitchinterval(interval)
+    assert not thread.is_alive() and not errors, errors
+    assert len(index) == 100 + 100 * 20 - 50 * 10
 
 
 def test_documents_without_ids_get_distinct_ones():

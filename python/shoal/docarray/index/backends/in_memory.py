@@ -3,9 +3,13 @@
 The documents are kept as copies (one native document per id); each tensor field of the schema
 has its own ``_shoal.ExactNNIndex`` (OpenBLAS, cosine similarity like docarray's default
 ``cosine_sim`` space) over the documents that have a value in it.
+
+One index may be used from several threads: the native searches run without the GIL, and a lock
+makes each write (index, delete) and each read see the documents and their vectors together.
 """
 
 import os
+import threading
 import typing
 
 import _shoal
@@ -71,6 +75,7 @@ class InMemoryExactNNIndex:
             raise TypeError(f'InMemoryExactNNIndex: unsupported argument {next(iter(kwargs))!r}')
         fields = self._schema._docarray_fields()
         self._vector_fields = [name for name, spec in fields.items() if spec.kind == 'tensor']
+        self._lock = threading.Lock()  # guards _docs, _positions and _vectors together
         self._docs = []  # owned native documents, one per id
         self._positions = {}  # id -> index in self._docs
         self._vectors = {name: _shoal.ExactNNIndex('cosine') for name in self._vector_fields}
@@ -90,6 +95,11 @@ class InMemoryExactNNIndex:
         """Stores copies of `docs` (a document or an iterable of them), replacing any stored
         document with the same id. Every document is checked before any is stored."""
         handles = self._handles(docs)
+        copies = [handle.copy() for handle in handles]
+        with self._lock:
+            self._store(handles, copies)
+
+    def _store(self, handles, copies):
         columns = {}
         for name in self._vector_fields:
             present = [(h.id, v) for h in handles for v in [self._vector_of(h, name)]
@@ -103,14 +113,14 @@ class InMemoryExactNNIndex:
             self._vectors[name].upsert(ids, vectors)
         with_vector = {name: set(columns[name][0]) if name in columns else set()
                        for name in self._vector_fields}
-        for handle in handles:
-            doc_id = handle.id
+        for copy in copies:
+            doc_id = copy.id
             position = self._positions.get(doc_id)
             if position is None:
                 self._positions[doc_id] = len(self._docs)
-                self._docs.append(handle.copy())
+                self._docs.append(copy)
                 continue
-            self._docs[position] = handle.copy()
+            self._docs[position] = copy
             for name in self._vector_fields:  # a replaced doc may have lost a vector
                 if doc_id not in with_vector[name]:
                     self._vectors[name].remove(doc_id)
@@ -156,10 +166,19 @@ class InMemoryExactNNIndex:
                              f"value in field '{name}'")
 
     def __delitem__(self, key):
-        for doc_id in ([key] if isinstance(key, str) else list(key)):
-            position = self._positions.pop(doc_id, None)
-            if position is None:
-                raise KeyError(doc_id)
+        """Deletes the document with id `key`, or those of a list of ids; KeyError naming the
+        first id that is not stored, before any is deleted."""
+        doc_ids = [key] if isinstance(key, str) else list(key)
+        with self._lock:
+            for doc_id in doc_ids:
+                if doc_id not in self._positions:
+                    raise KeyError(doc_id)
+            for doc_id in doc_ids:
+                self._delete(doc_id)
+
+    def _delete(self, doc_id):
+        position = self._positions.pop(doc_id, None)
+        if position is not None:  # an id given twice is deleted once
             last = self._docs.pop()
             if position < len(self._docs):
                 self._docs[position] = last
@@ -173,8 +192,10 @@ class InMemoryExactNNIndex:
         path = file or self._index_file_path
         if path is None:
             raise ValueError('InMemoryExactNNIndex.persist: no file given')
+        with self._lock:
+            data = self._all().to_bytes()
         with open(path, 'wb') as f:
-            f.write(self._all().to_bytes())
+            f.write(data)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -191,9 +212,10 @@ class InMemoryExactNNIndex:
     def __getitem__(self, key):
         """A copy of the document with id `key`, or a DocList for a list of ids; KeyError when
         an id is not stored."""
-        if isinstance(key, str):
-            return self._schema._wrap(self._docs[self._position(key)].copy())
-        return self._list([self._position(k) for k in key])
+        with self._lock:
+            if isinstance(key, str):
+                return self._schema._wrap(self._docs[self._position(key)].copy())
+            return self._list([self._position(k) for k in key])
 
     def _position(self, doc_id):
         position = self._positions.get(doc_id)
@@ -215,17 +237,15 @@ class InMemoryExactNNIndex:
         used, or a vector) by cosine similarity: FindResult(documents, scores), best first."""
         if isinstance(query, DocList):
             raise TypeError('InMemoryExactNNIndex.find takes one query; use find_batched')
-        vectors = self._search_vectors(search_field)
         queries = self._query_rows([query], search_field)
-        documents, scores = self._search(vectors, queries, limit)
+        documents, scores = self._search(search_field, queries, limit)
         return FindResult(documents=documents[0], scores=scores[0])
 
     def find_batched(self, queries, search_field='embedding', limit=10, **kwargs):
         """find() for each of `queries` (a DocList, a list of documents or vectors, or a 2-d
         array): FindResultBatched(documents=[DocList, ...], scores=[array, ...])."""
-        vectors = self._search_vectors(search_field)
         rows = self._query_rows(queries, search_field)
-        documents, scores = self._search(vectors, rows, limit)
+        documents, scores = self._search(search_field, rows, limit)
         return FindResultBatched(documents=documents, scores=scores)
 
     def _search_vectors(self, search_field):
@@ -257,18 +277,20 @@ class InMemoryExactNNIndex:
                 values.append(query)
         return _as_vector_rows(values, 'InMemoryExactNNIndex.find: query')
 
-    def _search(self, vectors, queries, limit):
+    def _search(self, search_field, queries, limit):
         if limit is None or int(limit) < 0:
             raise ValueError(f'InMemoryExactNNIndex.find: limit must be a non-negative integer, '
                              f'got {limit!r}')
-        if len(vectors) == 0:
-            empty = [DocList[self._schema]() for _ in range(len(queries))]
-            return empty, [np.zeros(0) for _ in range(len(queries))]
-        rows, scores = vectors.search(queries, int(limit))
-        documents = [
-            self._list([self._positions[vectors.id(int(row))] for row in query_rows])
-            for query_rows in rows
-        ]
+        with self._lock:
+            vectors = self._search_vectors(search_field)
+            if len(vectors) == 0:
+                empty = [DocList[self._schema]() for _ in range(len(queries))]
+                return empty, [np.zeros(0) for _ in range(len(queries))]
+            rows, scores = vectors.search(queries, int(limit))
+            documents = [
+                self._list([self._positions[vectors.id(int(row))] for row in query_rows])
+                for query_rows in rows
+            ]
         return documents, list(scores)
 
     def filter(self, *args, **kwargs):
