@@ -230,12 +230,12 @@ StatusOr<std::unique_ptr<RaftNode>> RaftNode::Start(Options options) {
                                  .damaged = &Callbacks::Damaged};
   std::vector<const char*> key_ptrs = CStrings(keys), value_ptrs = CStrings(values);
   char* error = nullptr;
-  const int code =
-      shoal_raft_start(node->options_.id.c_str(), node->options_.bind_address.c_str(),
-                       node->options_.advertise_address.c_str(), node->options_.data_dir.c_str(),
-                       key_ptrs.data(), value_ptrs.data(), keys.size(),
-                       node->options_.tls_certfile.c_str(), node->options_.tls_keyfile.c_str(),
-                       node->options_.tls_cafile.c_str(), &callbacks, &node->handle_, &error);
+  const int code = shoal_raft_start(
+      node->options_.id.c_str(), node->options_.bind_address.c_str(),
+      node->options_.advertise_address.c_str(), node->options_.data_dir.c_str(), key_ptrs.data(),
+      value_ptrs.data(), keys.size(), node->options_.tls_certfile.c_str(),
+      node->options_.tls_keyfile.c_str(), node->options_.tls_cafile.c_str(),
+      node->options_.read_lease ? 1 : 0, &callbacks, &node->handle_, &error);
   if (code != SHOAL_RAFT_OK) {
     Status status = ToStatus(code, error, what);
     // Binding and disk errors come back as generic failures; a bind failure is the common one.
@@ -337,6 +337,12 @@ Status RaftNode::VerifyLeader(absl::Duration timeout) {
   char* error = nullptr;
   return ToStatus(shoal_raft_verify_leader(handle_, Millis(timeout), &error), error,
                   "verifying raft leadership");
+}
+
+std::optional<uint64_t> RaftNode::ReadLeaseTerm() const {
+  uint64_t term = 0;
+  if (shoal_raft_read_lease(handle_, &term) == 0) return std::nullopt;
+  return term;
 }
 
 Status RaftNode::AddVoter(std::string_view id, std::string_view address, absl::Duration timeout) {

@@ -101,6 +101,10 @@ class RaftNode {
     // BatchApplyCh as booleans (BatchApplyCh has no effect on this Raft version); LogLevel one of
     // TRACE, DEBUG, INFO (default), WARN, WARNING, ERROR, OFF.
     google::protobuf::Struct raft_configuration;
+    // The leader's read lease (ReadLeaseTerm()): a member waits HeartbeatTimeout at start before
+    // it takes part (a member that restarted must not vote sooner than it would have without the
+    // restart). Every member of a group must have it on, with the same HeartbeatTimeout.
+    bool read_lease = false;
     ApplyFn apply;        // required
     SnapshotFn snapshot;  // required
     RestoreFn restore;    // required
@@ -140,6 +144,12 @@ class RaftNode {
   Status Barrier(absl::Duration timeout);
   // Confirms with a quorum that this member is still the leader (for linearizable reads).
   Status VerifyLeader(absl::Duration timeout);
+  // With Options::read_lease: the leadership's term while this member is the leader and a quorum
+  // of the voters accepted, less than 9/10 of HeartbeatTimeout ago, a message it sent them (no
+  // other member can become the leader before HeartbeatTimeout has passed since then); nullopt
+  // otherwise, during membership changes and leadership transfers, and without the option.
+  // Costs no round trip; reads the configuration once per term and membership change.
+  std::optional<uint64_t> ReadLeaseTerm() const;
 
   // Membership changes, on the leader.
   Status AddVoter(std::string_view id, std::string_view address, absl::Duration timeout);

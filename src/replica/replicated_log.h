@@ -23,6 +23,9 @@ class ReplicatedLog {
   // `done` gets the leader's answer or the error.
   virtual void Write(std::string request, absl::AnyInvocable<void(StatusOr<WriteAnswer>)> done) = 0;
   virtual bool linearizable_reads() const = 0;
+  // Whether a linearizable read may run now without confirming the leadership (this replica
+  // is the leader and its read lease holds).
+  virtual bool ReadLeaseHolds() = 0;
   // OK once this replica confirmed it is the leader; UNAVAILABLE "not the leader" elsewhere.
   virtual void ConfirmLeader(absl::AnyInvocable<void(Status)> done) = 0;
 };

@@ -99,7 +99,7 @@ std::vector<metrics::Sample> RaftSamples(const consensus::RaftStats& stats) {
 }
 
 // The metrics of the batching in front of the log.
-void AddBatchingSamples(uint64_t write_batches, uint64_t leader_checks,
+void AddBatchingSamples(uint64_t write_batches, uint64_t leader_checks, uint64_t lease_reads,
                         std::vector<metrics::Sample>& samples) {
   samples.push_back({.name = "shoal_raft_write_batches",
                      .help = "Log entries of writes this replica appended as the leader, each "
@@ -109,6 +109,10 @@ void AddBatchingSamples(uint64_t write_batches, uint64_t leader_checks,
                      .help = "Leadership confirmations for linearizable reads, each shared by "
                              "the reads that waited for it",
                      .value = static_cast<double>(leader_checks)});
+  samples.push_back({.name = "shoal_raft_lease_reads",
+                     .help = "Linearizable reads served under the leader's read lease, without "
+                             "a leadership confirmation",
+                     .value = static_cast<double>(lease_reads)});
 }
 
 }  // namespace
@@ -134,6 +138,7 @@ StatusOr<std::unique_ptr<StatefulReplica>> StatefulReplica::Start(ReplicaRuntime
   raft.tls_keyfile = options.tls_keyfile;
   raft.tls_cafile = options.tls_cafile;
   raft.on_damaged = options.on_damaged;
+  raft.read_lease = options.linearizable_reads;
   SHOAL_ASSIGN_OR_RETURN(raft.raft_configuration,
                          config::CanonicalRaftConfiguration(options.raft_configuration));
   raft.apply = [self](uint64_t index, std::string_view data) {
@@ -154,7 +159,8 @@ StatusOr<std::unique_ptr<StatefulReplica>> StatefulReplica::Start(ReplicaRuntime
   replica->metrics_ = metrics::AddSampler(
       {{"deployment", std::string(metrics::DeploymentOf(name))}, {"replica", name}}, [self] {
         std::vector<metrics::Sample> samples = RaftSamples(self->raft_->Stats());
-        AddBatchingSamples(self->write_batches(), self->leader_checks(), samples);
+        AddBatchingSamples(self->write_batches(), self->leader_checks(), self->lease_reads(),
+                           samples);
         return samples;
       });
   return replica;
@@ -418,6 +424,13 @@ void StatefulReplica::Commit(CommitQueue::Batch batch) {
     return;
   }
   Await(appended->index, std::move(batch.dones));
+}
+
+bool StatefulReplica::ReadLeaseHolds() {
+  const std::optional<uint64_t> term = raft_->ReadLeaseTerm();
+  if (!term.has_value() || *term != barrier_term_.load()) return false;
+  lease_reads_.fetch_add(1, std::memory_order_relaxed);
+  return true;
 }
 
 void StatefulReplica::ConfirmLeader(absl::AnyInvocable<void(Status)> done) {

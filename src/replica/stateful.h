@@ -76,14 +76,19 @@ class StatefulReplica : public ReplicatedLog {
   // Waits until this replica has a leader and has applied everything it knows is committed
   // (a restarted replica must not serve stale state). DEADLINE_EXCEEDED after `timeout`.
   Status WaitCaughtUp(absl::Duration timeout);
-  // With linearizable reads: confirms on its own thread that this replica is the leader (a
-  // quorum round, plus a barrier once per term) before `done(OK)`; UNAVAILABLE "not the
-  // leader" on a follower. Reads that arrive while a round runs share the next round.
+  // With linearizable reads: a read runs at once while the leader's read lease holds
+  // (consensus::RaftNode::ReadLeaseTerm) in a term whose barrier ran; otherwise ConfirmLeader
+  // confirms on its own thread that this replica is the leader (a quorum round, plus a barrier
+  // once per term) before `done(OK)`; UNAVAILABLE "not the leader" on a follower. Reads that
+  // arrive while a round runs share the next round.
   bool linearizable_reads() const override { return linearizable_reads_; }
+  bool ReadLeaseHolds() override;
   void ConfirmLeader(absl::AnyInvocable<void(Status)> done) override;
   consensus::RaftStats Stats() const { return raft_->Stats(); }
-  // Leadership rounds run for linearizable reads, and write batches committed, so far.
+  // Leadership rounds run for linearizable reads, reads served under the read lease, and write
+  // batches committed, so far.
   uint64_t leader_checks() const { return leader_checks_->rounds(); }
+  uint64_t lease_reads() const { return lease_reads_.load(std::memory_order_relaxed); }
   uint64_t write_batches() const { return commits_->batches(); }
   const std::string& id() const { return raft_->id(); }
   // The address peers dial to reach this member.
@@ -144,6 +149,7 @@ class StatefulReplica : public ReplicatedLog {
   absl::Duration apply_timeout_;
   bool linearizable_reads_ = false;
   std::atomic<uint64_t> barrier_term_{0};  // the term whose barrier ran
+  std::atomic<uint64_t> lease_reads_{0};
   absl::Mutex mu_;
   // The last kRemembered request ids applied, for exactly-once writes, with the digest of their
   // request and their answers while these fit kAnswerBudget bytes (an empty answer: let go, or

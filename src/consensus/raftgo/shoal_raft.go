@@ -48,6 +48,7 @@ type node struct {
 	r     *raft.Raft
 	layer *streamLayer
 	trans *raft.NetworkTransport
+	lease *readLease // nil unless the member serves reads under a lease (lease.go)
 	store *raftboltdb.BoltStore
 	snaps raft.SnapshotStore
 	cb    *C.shoal_raft_callbacks // a copy in C memory, freed by shoal_raft_free
@@ -361,7 +362,7 @@ func (s *fileSnapshot) Release() { os.Remove(s.path) }
 //export shoal_raft_start
 func shoal_raft_start(id, bind, advertise, dir *C.shoal_raft_cchar,
 	configKeys, configValues *C.shoal_raft_cstrings, configCount C.size_t,
-	tlsCert, tlsKey, tlsCA *C.shoal_raft_cchar,
+	tlsCert, tlsKey, tlsCA *C.shoal_raft_cchar, readLease C.int,
 	callbacks *C.shoal_raft_callbacks, handle *C.uintptr_t, errOut **C.char) C.int {
 	n := &node{id: goString(id), dir: goString(dir), fsmStop: make(chan struct{})}
 	n.cb = (*C.shoal_raft_callbacks)(C.malloc(C.size_t(unsafe.Sizeof(*callbacks))))
@@ -369,7 +370,7 @@ func shoal_raft_start(id, bind, advertise, dir *C.shoal_raft_cchar,
 	files := tlsFiles{cert: goString(tlsCert), key: goString(tlsKey), ca: goString(tlsCA)}
 	if err := n.start(goString(id), goString(bind), goString(advertise),
 		goStrings(configKeys, configCount), goStrings(configValues, configCount),
-		files); err != nil {
+		files, readLease != 0); err != nil {
 		n.close()
 		C.free(unsafe.Pointer(n.cb))
 		return fail(err, errOut)
@@ -378,7 +379,8 @@ func shoal_raft_start(id, bind, advertise, dir *C.shoal_raft_cchar,
 	return C.SHOAL_RAFT_OK
 }
 
-func (n *node) start(id, bind, advertise string, keys, values []string, files tlsFiles) error {
+func (n *node) start(id, bind, advertise string, keys, values []string, files tlsFiles,
+	readLease bool) error {
 	conf := raft.DefaultConfig()
 	conf.LogLevel = "INFO"
 	for i := range keys {
@@ -424,8 +426,28 @@ func (n *node) start(id, bind, advertise string, keys, values []string, files tl
 	})
 	n.trans = raft.NewNetworkTransportWithLogger(n.layer, transportPool, transportTimeout,
 		conf.Logger)
-	n.r, err = raft.NewRaft(conf, &fsm{n}, logs, n.store, n.snaps, n.trans)
-	return err
+	var trans raft.Transport = n.trans
+	if readLease {
+		n.lease = newReadLease(conf)
+		trans = &leaseTransport{NetworkTransport: n.trans, lease: n.lease}
+		// Messages that arrive meanwhile wait in the transport (nothing consumes them yet).
+		time.Sleep(startDelay(conf))
+	}
+	if n.r, err = raft.NewRaft(conf, &fsm{n}, logs, n.store, n.snaps, trans); err != nil {
+		return err
+	}
+	if n.lease != nil {
+		n.lease.r = n.r
+	}
+	return nil
+}
+
+// changing turns the read lease off until the returned function is called (see readLease.change).
+func (n *node) changing(quiet time.Duration) func() {
+	if n.lease == nil {
+		return func() {}
+	}
+	return n.lease.change(quiet)
 }
 
 // close releases what start opened; safe on a partly started node.
@@ -496,7 +518,9 @@ func shoal_raft_verify_leader(h C.uintptr_t, timeoutMs C.int64_t, errOut **C.cha
 //export shoal_raft_add_voter
 func shoal_raft_add_voter(h C.uintptr_t, id, address *C.shoal_raft_cchar, timeoutMs C.int64_t,
 	errOut **C.char) C.int {
-	future := getNode(h).r.AddVoter(raft.ServerID(goString(id)),
+	n := getNode(h)
+	defer n.changing(0)()
+	future := n.r.AddVoter(raft.ServerID(goString(id)),
 		raft.ServerAddress(goString(address)), 0, millis(timeoutMs))
 	return fail(wait(future, millis(timeoutMs)), errOut)
 }
@@ -504,7 +528,9 @@ func shoal_raft_add_voter(h C.uintptr_t, id, address *C.shoal_raft_cchar, timeou
 //export shoal_raft_remove_server
 func shoal_raft_remove_server(h C.uintptr_t, id *C.shoal_raft_cchar, timeoutMs C.int64_t,
 	errOut **C.char) C.int {
-	future := getNode(h).r.RemoveServer(raft.ServerID(goString(id)), 0, millis(timeoutMs))
+	n := getNode(h)
+	defer n.changing(0)()
+	future := n.r.RemoveServer(raft.ServerID(goString(id)), 0, millis(timeoutMs))
 	return fail(wait(future, millis(timeoutMs)), errOut)
 }
 
@@ -512,8 +538,29 @@ func shoal_raft_remove_server(h C.uintptr_t, id *C.shoal_raft_cchar, timeoutMs C
 //
 //export shoal_raft_leadership_transfer
 func shoal_raft_leadership_transfer(h C.uintptr_t, timeoutMs C.int64_t, errOut **C.char) C.int {
-	future := getNode(h).r.LeadershipTransfer()
+	n := getNode(h)
+	if n.lease != nil {
+		defer n.changing(n.lease.quiet)()
+	}
+	future := n.r.LeadershipTransfer()
 	return fail(wait(future, millis(timeoutMs)), errOut)
+}
+
+// shoal_raft_read_lease returns 1 and sets *term to the leadership's term while this member is
+// the leader and its read lease holds (lease.go); 0 otherwise, and always without a lease.
+//
+//export shoal_raft_read_lease
+func shoal_raft_read_lease(h C.uintptr_t, term *C.uint64_t) C.int {
+	n := getNode(h)
+	if n.lease == nil {
+		return 0
+	}
+	leaseTerm, ok := n.lease.holds()
+	if !ok {
+		return 0
+	}
+	*term = C.uint64_t(leaseTerm)
+	return 1
 }
 
 //export shoal_raft_snapshot

@@ -56,6 +56,7 @@ class RaftNodeTest : public ::testing::Test {
         .bind_address = std::move(address),
         .data_dir = (root_ / absl::StrCat("n", i)).string(),
         .raft_configuration = config_,
+        .read_lease = read_lease_,
         .apply = [recorder](uint64_t index,
                             std::string_view data) { return recorder->Apply(index, data); },
         .snapshot = [recorder](const std::string& path) { return recorder->Snapshot(path); },
@@ -70,14 +71,22 @@ class RaftNodeTest : public ::testing::Test {
     nodes_[i] = std::move(node).value();
   }
 
-  // Starts members 0..2 and bootstraps them as one cluster.
-  void StartCluster() {
+  // Starts members 0..size-1 and bootstraps them as one cluster.
+  void StartCluster(int size = 3) {
     std::map<std::string, std::string> peers;
-    for (int i = 0; i < 3; ++i) {
+    for (int i = 0; i < size; ++i) {
       ASSERT_NO_FATAL_FAILURE(StartNode(i));
       peers[nodes_[i]->id()] = nodes_[i]->address();
     }
-    for (int i = 0; i < 3; ++i) ASSERT_TRUE(nodes_[i]->Bootstrap(peers).ok());
+    for (int i = 0; i < size; ++i) ASSERT_TRUE(nodes_[i]->Bootstrap(peers).ok());
+  }
+
+  // Whether the read lease of member i holds (in the leader's current term) within kWait.
+  bool WaitForLease(int i) {
+    return WaitFor([&] {
+      std::optional<uint64_t> term = nodes_[i]->ReadLeaseTerm();
+      return term.has_value() && *term == nodes_[i]->Stats().term;
+    });
   }
 
   // The index of the single leader among the running members, once there is one.
@@ -114,6 +123,7 @@ class RaftNodeTest : public ::testing::Test {
   std::optional<testing::TempDir> tmp_;
   std::filesystem::path root_;
   google::protobuf::Struct config_;
+  bool read_lease_ = false;
   Recorder recorders_[4];
   std::unique_ptr<RaftNode> nodes_[4];
 };
@@ -136,6 +146,55 @@ TEST_F(RaftNodeTest, EveryMemberAppliesTheLeadersEntriesInOrder) {
   EXPECT_GE(stats.term, 1u);
   EXPECT_GE(stats.applied_index, recorders_[leader].entries().back().first);
   EXPECT_EQ(stats.last_contact, absl::ZeroDuration());
+  EXPECT_FALSE(nodes_[leader]->ReadLeaseTerm().has_value()) << "no lease without the option";
+}
+
+TEST_F(RaftNodeTest, TheLeaderHoldsAReadLeaseWhileAQuorumAcknowledgesIt) {
+  read_lease_ = true;
+  ASSERT_NO_FATAL_FAILURE(StartCluster());
+  const int leader = WaitForLeader();
+  ASSERT_GE(leader, 0);
+  ASSERT_TRUE(WaitForLease(leader));
+  const int first = (leader + 1) % 3;
+  const int second = (leader + 2) % 3;
+  EXPECT_FALSE(nodes_[first]->ReadLeaseTerm().has_value());
+  EXPECT_FALSE(nodes_[second]->ReadLeaseTerm().has_value());
+  // One follower gone: the leader and the other still make a quorum.
+  nodes_[first].reset();
+  ASSERT_EQ(ApplyAll(leader, "e", 3).size(), 3u);
+  EXPECT_TRUE(WaitForLease(leader));
+  // Both gone: nothing was acknowledged after the second one's shutdown, so 9/10 of
+  // HeartbeatTimeout (200 ms) later the lease has ended, whether or not raft stepped down yet.
+  nodes_[second].reset();
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_FALSE(nodes_[leader]->ReadLeaseTerm().has_value());
+}
+
+// After a membership change the lease counts the new configuration's voters: of four voters
+// (quorum three), one removed and one stopped leaves the leader and one follower, a quorum of
+// the three left (the four-voter count would say no).
+TEST_F(RaftNodeTest, TheReadLeaseCountsTheVotersOfTheNewConfiguration) {
+  read_lease_ = true;
+  ASSERT_NO_FATAL_FAILURE(StartCluster(4));
+  const int leader = WaitForLeader();
+  ASSERT_GE(leader, 0);
+  ASSERT_TRUE(WaitForLease(leader));
+  const int removed = (leader + 1) % 4;
+  const int stopped = (leader + 2) % 4;
+  ASSERT_TRUE(nodes_[leader]->RemoveServer(nodes_[removed]->id(), kApplyTimeout).ok());
+  nodes_[removed].reset();
+  nodes_[stopped].reset();
+  ASSERT_EQ(ApplyAll(leader, "e", 3).size(), 3u);
+  EXPECT_TRUE(WaitForLease(leader));
+}
+
+// A member that may have promised, before a restart, not to vote for another leader for
+// HeartbeatTimeout keeps the promise: with the lease on, raft runs only that long after start.
+TEST_F(RaftNodeTest, AMemberWithTheReadLeaseTakesPartHeartbeatTimeoutAfterItStarts) {
+  read_lease_ = true;
+  const absl::Time start = absl::Now();
+  ASSERT_NO_FATAL_FAILURE(StartNode(0));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(200));
 }
 
 TEST_F(RaftNodeTest, ApplyOnAFollowerIsUnavailableAndNamesTheLeader) {

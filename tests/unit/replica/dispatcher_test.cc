@@ -22,6 +22,10 @@ class FakeLog : public ReplicatedLog {
     done(WriteAnswer{.bytes = answer.SerializeAsString()});
   }
   bool linearizable_reads() const override { return linearizable; }
+  bool ReadLeaseHolds() override {
+    ++lease_checks;
+    return lease;
+  }
   void ConfirmLeader(absl::AnyInvocable<void(Status)> done) override {
     ++confirmations;
     done(leader ? absl::OkStatus() : absl::UnavailableError("not the leader"));
@@ -29,8 +33,10 @@ class FakeLog : public ReplicatedLog {
 
   bool linearizable = false;
   bool leader = true;
+  bool lease = false;
   std::vector<std::string> writes;
   int confirmations = 0;
+  int lease_checks = 0;
 };
 
 class DispatcherTest : public ::testing::Test {
@@ -130,6 +136,20 @@ TEST_F(DispatcherTest, ALinearizableReadIsServedOnceTheLeadershipIsConfirmed) {
   EXPECT_TRUE(outcome.served);
   EXPECT_FALSE(outcome.answered);
   EXPECT_EQ(log_.confirmations, 1);
+}
+
+TEST_F(DispatcherTest, ALinearizableReadRunsAtOnceWhileTheReadLeaseHolds) {
+  log_.linearizable = true;
+  log_.lease = true;
+  Outcome outcome = Dispatch(&log_, "/count");
+  EXPECT_TRUE(outcome.served);
+  EXPECT_FALSE(outcome.answered);
+  EXPECT_EQ(log_.lease_checks, 1);
+  EXPECT_EQ(log_.confirmations, 0);
+  // A write never asks the lease: it goes through the log.
+  Dispatch(&log_, "/index");
+  EXPECT_EQ(log_.lease_checks, 1);
+  EXPECT_EQ(log_.writes.size(), 1u);
 }
 
 TEST_F(DispatcherTest, ALinearizableReadOnAFollowerIsAnsweredWithTheRefusal) {

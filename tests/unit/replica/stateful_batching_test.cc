@@ -219,5 +219,23 @@ TEST_F(StatefulBatchingTest, ConcurrentLinearizableReadsAreConfirmed) {
   EXPECT_LE(replica_->leader_checks(), uint64_t{kReads});
 }
 
+// The first linearizable read of a term confirms the leadership and runs the term's barrier;
+// after it, reads run under the leader's read lease (a group of one: the leader is a quorum).
+TEST_F(StatefulBatchingTest, LinearizableReadsRunUnderTheReadLeaseOnceTheTermsBarrierRan) {
+  ASSERT_NO_FATAL_FAILURE(StartReplica());
+  EXPECT_FALSE(replica_->ReadLeaseHolds()) << "the term's barrier has not run yet";
+  absl::Notification confirmed;
+  replica_->ConfirmLeader([&](Status status) {
+    EXPECT_TRUE(status.ok()) << status;
+    confirmed.Notify();
+  });
+  ASSERT_TRUE(confirmed.WaitForNotificationWithTimeout(kWait));
+  const uint64_t rounds = replica_->leader_checks();
+  EXPECT_TRUE(replica_->ReadLeaseHolds());
+  EXPECT_TRUE(replica_->ReadLeaseHolds());
+  EXPECT_EQ(replica_->lease_reads(), 2u);
+  EXPECT_EQ(replica_->leader_checks(), rounds);
+}
+
 }  // namespace
 }  // namespace shoal::replica
