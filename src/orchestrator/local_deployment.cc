@@ -26,6 +26,10 @@
 namespace shoal::orchestrator {
 namespace {
 
+// How long the router waits for its connection to a replica that just became ready before the
+// replica takes calls (ReplicaSet::SetAddresses).
+constexpr absl::Duration kConnectWait = absl::Seconds(1);
+
 // A replica this Deployment started: TLS when internal_tls is on.
 routing::Address LocalReplica(const config::DeploymentSpec& spec, const std::string& host, int port,
                               std::string name) {
@@ -393,7 +397,8 @@ void LocalDeployment::SyncRouterLocked(size_t shard) {
   for (size_t index : members_[shard]) {
     addresses.push_back(MemberAddressLocked(index, shard, addresses.size()));
   }
-  router_->shard(shard).SetAddresses(addresses);
+  // The replicas added are ready: they take calls once connected.
+  router_->shard(shard).SetAddresses(addresses, kConnectWait);
 }
 
 Status LocalDeployment::Scale(int replicas) {

@@ -237,7 +237,8 @@ void FillInfo(const ReplicaRuntime& runtime, jina::JinaInfoProto& response) {
   info["processed_requests"] = std::to_string(runtime.processed());
   info["dropped_requests"] = std::to_string(runtime.dropped());
   auto& envs = *response.mutable_envs();
-  for (const char* name : {"CUDA_VISIBLE_DEVICES", "JINA_DEPLOYMENT_NAME"}) {
+  for (const char* name :
+       {"CUDA_VISIBLE_DEVICES", "JINA_DEPLOYMENT_NAME", "OPENBLAS_NUM_THREADS"}) {
     if (const char* value = std::getenv(name); value != nullptr) envs[name] = value;
   }
 }

@@ -241,16 +241,16 @@ std::vector<Address> ReplicaSet::Expand(const std::vector<Address>& sources) {
   return out;
 }
 
-void ReplicaSet::SetAddresses(const std::vector<Address>& sources) {
+void ReplicaSet::SetAddresses(const std::vector<Address>& sources, absl::Duration connect_wait) {
   {
     absl::MutexLock lock(&mu_);
     sources_ = sources;
     dynamic_ = HasDnsName(sources);
   }
-  Apply(Expand(sources));
+  Apply(Expand(sources), connect_wait);
 }
 
-void ReplicaSet::Apply(const std::vector<Address>& addresses) {
+void ReplicaSet::Apply(const std::vector<Address>& addresses, absl::Duration connect_wait) {
   // Channels for the new addresses are made outside the lock.
   std::vector<Address> added;
   {
@@ -263,6 +263,12 @@ void ReplicaSet::Apply(const std::vector<Address>& addresses) {
   }
   std::vector<std::shared_ptr<Endpoint>> connected;
   for (const Address& address : added) connected.push_back(Connect(address));
+  if (connect_wait > absl::ZeroDuration() && !connected.empty()) {
+    const std::chrono::system_clock::time_point deadline =
+        absl::ToChronoTime(absl::Now() + connect_wait);
+    for (const std::shared_ptr<Endpoint>& e : connected) e->channel->GetState(true);
+    for (const std::shared_ptr<Endpoint>& e : connected) e->channel->WaitForConnected(deadline);
+  }
   std::vector<std::shared_ptr<Endpoint>> unused;  // destroyed after the lock is released
   absl::MutexLock lock(&mu_);
   std::vector<Replica> next;

@@ -94,8 +94,12 @@ class ReplicaSet {
   // Makes the set exactly `addresses` (dns:/// ones stand for what they resolve to, followed
   // every probe_interval), in that order: replicas at an address already in the set keep their
   // channel, load and health; new ones start healthy; the others leave (calls in flight to them
-  // finish). For scaling a Deployment.
-  void SetAddresses(const std::vector<Address>& addresses);
+  // finish). For scaling a Deployment. With a `connect_wait`, new replicas join once their
+  // channel is connected, waited for at most that long together (one that is not connected by
+  // then joins anyway): a replica that is ready then does not make its first calls pay for the
+  // connection (the slowest calls of a rolling update did).
+  void SetAddresses(const std::vector<Address>& addresses,
+                    absl::Duration connect_wait = absl::ZeroDuration());
   // Ejects or re-admits a replica at once (the supervisor saw it die or become ready).
   void SetHealthy(size_t index, bool healthy);
   // Jina's round robin instead of least loaded, from the next Acquire on (load_balancing).
@@ -133,8 +137,9 @@ class ReplicaSet {
   // `sources` with each dns:/// name replaced by its addresses (the last ones it had when a
   // lookup fails). Blocks while names are looked up.
   std::vector<Address> Expand(const std::vector<Address>& sources) ABSL_LOCKS_EXCLUDED(mu_);
-  // Makes the set exactly these concrete addresses.
-  void Apply(const std::vector<Address>& addresses) ABSL_LOCKS_EXCLUDED(mu_);
+  // Makes the set exactly these concrete addresses (SetAddresses for `connect_wait`).
+  void Apply(const std::vector<Address>& addresses,
+             absl::Duration connect_wait = absl::ZeroDuration()) ABSL_LOCKS_EXCLUDED(mu_);
   void ProbeLoop();
   bool Probe(const Endpoint& endpoint) const;
 

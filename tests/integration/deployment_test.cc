@@ -196,6 +196,31 @@ TEST(DeploymentTest, ASingleReplicaIsWaitedForWhileItRestarts) {
   EXPECT_NE(dep.replica_pid(0, 0), victim);
 }
 
+// Replicas run one OpenBLAS thread each unless the Deployment's env (or the orchestrator's)
+// says otherwise.
+TEST(DeploymentTest, ReplicasRunOneBlasThreadUnlessTheEnvironmentSaysOtherwise) {
+  if (std::getenv("OPENBLAS_NUM_THREADS") != nullptr) {
+    GTEST_SKIP() << "OPENBLAS_NUM_THREADS is set here, and replicas inherit it";
+  }
+  DeploymentOptions options = Options("blas", "Echo");
+  options.replicas = 2;
+  {
+    Deployment dep(options);
+    ASSERT_TRUE(dep.Start().ok());
+    const std::vector<std::string> addresses = dep.replica_addresses()[0];
+    for (const std::string& address : addresses) {
+      EXPECT_EQ(ReplicaInfo(address, /*envs=*/true)["OPENBLAS_NUM_THREADS"], "1") << address;
+    }
+  }
+  options.env["OPENBLAS_NUM_THREADS"] = "4";
+  Deployment dep(options);
+  ASSERT_TRUE(dep.Start().ok());
+  const std::vector<std::string> addresses = dep.replica_addresses()[0];
+  for (const std::string& address : addresses) {
+    EXPECT_EQ(ReplicaInfo(address, /*envs=*/true)["OPENBLAS_NUM_THREADS"], "4") << address;
+  }
+}
+
 TEST(DeploymentTest, GpuRoundRobinGivesEachReplicaItsDevice) {
   if (std::system("nvidia-smi -L >/dev/null 2>&1") == 0) {
     GTEST_SKIP() << "this machine has GPUs; the expected devices assume CUDA_TOTAL_DEVICES=3";

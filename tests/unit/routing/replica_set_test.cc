@@ -1,13 +1,20 @@
 // ReplicaSet's bookkeeping when its membership changes (DNS discovery, scaling): replicas that
 // stay keep their load and health, leases of replicas that left are released harmlessly. The
-// addresses are never dialled: channels connect lazily and nothing is sent.
+// addresses are never dialled (channels connect lazily and nothing is sent), except by the
+// connect-wait test, which dials a server of its own on 127.0.0.1.
 #include "src/routing/replica_set.h"
 
+#include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/unused_port.h"
 
 namespace shoal::routing {
 namespace {
@@ -150,6 +157,38 @@ TEST(ReplicaSetTest, ReplacedEndpointsAreDroppedOnceNoCallHoldsThem) {
   EXPECT_EQ(set.retired_size(), 0u);
   set.SetAddresses({});
   EXPECT_EQ(set.retired_size(), 0u);
+}
+
+// With a connect wait, a replica that listens joins with its channel connected (its first
+// call pays no connection set-up); one that does not listen joins anyway once the wait ends.
+TEST(ReplicaSetTest, SetAddressesWithAConnectWaitAddsReplicasConnected) {
+  grpc::CallbackGenericService service;  // a server needs a service to start
+  grpc::ServerBuilder builder;
+  builder.RegisterCallbackGenericService(&service);
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  ASSERT_GT(port, 0);
+
+  ReplicaSet lazy({}, Quiet());
+  lazy.SetAddresses({At(port)});
+  std::optional<ReplicaSet::Lease> lease = lazy.Acquire(0);
+  ASSERT_TRUE(lease.has_value());
+  EXPECT_EQ(lease->endpoint->channel->GetState(false), GRPC_CHANNEL_IDLE);
+  lazy.Release(*lease, grpc::Status::OK);
+
+  ReplicaSet warm({}, Quiet());
+  warm.SetAddresses({At(port)}, absl::Seconds(30));
+  lease = warm.Acquire(0);
+  ASSERT_TRUE(lease.has_value());
+  EXPECT_EQ(lease->endpoint->channel->GetState(false), GRPC_CHANNEL_READY);
+  warm.Release(*lease, grpc::Status::OK);
+
+  const int silent = testing::UnusedPort();
+  warm.SetAddresses({At(port), At(silent)}, absl::Milliseconds(200));
+  EXPECT_EQ(warm.size(), 2u);
+  server->Shutdown();
 }
 
 }  // namespace
