@@ -101,9 +101,10 @@ class RaftNode {
     // BatchApplyCh as booleans (BatchApplyCh has no effect on this Raft version); LogLevel one of
     // TRACE, DEBUG, INFO (default), WARN, WARNING, ERROR, OFF.
     google::protobuf::Struct raft_configuration;
-    // The leader's read lease (ReadLeaseTerm()): a member waits HeartbeatTimeout at start before
-    // it takes part (a member that restarted must not vote sooner than it would have without the
-    // restart). Every member of a group must have it on, with the same HeartbeatTimeout.
+    // The leader's read lease (ReadLeaseTerm()). A member with it on, or with state from an
+    // earlier start, waits HeartbeatTimeout at start before it takes part (a member that
+    // restarted must not vote sooner than it would have without the restart). Every member of
+    // a group should have it on, with the same HeartbeatTimeout.
     bool read_lease = false;
     ApplyFn apply;        // required
     SnapshotFn snapshot;  // required

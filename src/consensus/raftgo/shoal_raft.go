@@ -427,13 +427,21 @@ func (n *node) start(id, bind, advertise string, keys, values []string, files tl
 	n.trans = raft.NewNetworkTransportWithLogger(n.layer, transportPool, transportTimeout,
 		conf.Logger)
 	var trans raft.Transport = n.trans
+	var stable raft.StableStore = n.store
 	if readLease {
 		n.lease = newReadLease(conf)
 		trans = &leaseTransport{NetworkTransport: n.trans, lease: n.lease}
-		// Messages that arrive meanwhile wait in the transport (nothing consumes them yet).
+		stable = &termWatch{StableStore: n.store, lease: n.lease}
+	}
+	// A member that took part before (it has state), or one that may hold a leader's lease up
+	// (the lease on: its state may have been wiped), waits as lease.go says; messages that
+	// arrive meanwhile wait in the transport (nothing consumes them yet). Every member does,
+	// so that a group whose members do not all have the lease on yet (a rolling update that
+	// turns linearizable reads on) keeps the promise too.
+	if answer, err := n.hasState(); readLease || (err == nil && answer.HasState) {
 		time.Sleep(startDelay(conf))
 	}
-	if n.r, err = raft.NewRaft(conf, &fsm{n}, logs, n.store, n.snaps, trans); err != nil {
+	if n.r, err = raft.NewRaft(conf, &fsm{n}, logs, stable, n.snaps, trans); err != nil {
 		return err
 	}
 	if n.lease != nil {
