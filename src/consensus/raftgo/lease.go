@@ -84,13 +84,16 @@ func (l *readLease) holds() (uint64, bool) {
 	if future.Error() != nil {
 		return 0, false
 	}
-	servers := future.Configuration().Servers
+	return l.holdsAt(time.Now(), future.Configuration().Servers)
+}
+
+// holdsAt is holds() at `now` for a leader whose latest configuration has `servers`.
+func (l *readLease) holdsAt(now time.Time, servers []raft.Server) (uint64, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.changes > 0 || l.term == l.transferTerm {
 		return 0, false
 	}
-	now := time.Now()
 	voters, contacted := 0, 0
 	for _, server := range servers {
 		if server.Suffrage != raft.Voter {
