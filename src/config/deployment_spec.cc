@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -498,6 +499,14 @@ Status ValidateInProcess(const DeploymentSpec& spec) {
 }
 
 }  // namespace
+
+std::map<std::string, std::string> ReplicaEnvDefaults(const std::map<std::string, std::string>& env,
+                                                      bool inherited) {
+  for (const char* name : {"OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"}) {
+    if (env.contains(name) || (inherited && std::getenv(name) != nullptr)) return {};
+  }
+  return {{"OPENBLAS_NUM_THREADS", "1"}};
+}
 
 std::vector<std::string> ReplicaLimitFlags(const DeploymentSpec& spec) {
   std::vector<std::string> flags;

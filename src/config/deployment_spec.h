@@ -94,6 +94,14 @@ struct DeploymentSpec {
   std::vector<std::string> warnings;
 };
 
+// What a replica's environment `env` gets added: OPENBLAS_NUM_THREADS=1 unless `env` (or, with
+// `inherited`, this process's environment, which replicas it starts inherit) sets one of the
+// variables OpenBLAS reads for its thread count (OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS,
+// OMP_NUM_THREADS). The replicas are the parallelism, and each OpenBLAS worker thread spins
+// about 0.1 s of CPU after it starts and after every call, which the other replicas pay for.
+std::map<std::string, std::string> ReplicaEnvDefaults(const std::map<std::string, std::string>& env,
+                                                      bool inherited);
+
 // The `shoal executor` flags that carry the spec's request limits to its replicas
 // (--max-docs-per-request, --max-message-size, --max-send-message-size); none when unset.
 std::vector<std::string> ReplicaLimitFlags(const DeploymentSpec& spec);

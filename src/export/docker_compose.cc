@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "src/common/strings.h"
+#include "src/config/deployment_spec.h"
 #include "src/export/names.h"
 #include "src/export/plan.h"
 #include "src/export/yaml_writer.h"
@@ -147,10 +148,11 @@ Status Writer::AddNode(const NodePlan& node) {
       YamlNode service = Service(std::move(command));
       YamlNode environment;
       for (const auto& [key, value] : spec.env) environment.Set(key, Escape(value));
-      AddToken(environment);
-      if (!spec.env.empty() || plan_.secrets.contains("token")) {
-        service.Set("environment", std::move(environment));
+      for (const auto& [key, value] : config::ReplicaEnvDefaults(spec.env, /*inherited=*/false)) {
+        environment.Set(key, Escape(value));
       }
+      AddToken(environment);
+      service.Set("environment", std::move(environment));
       YamlNode volumes = YamlNode::EmptyList();
       if (args.workspace) {
         const std::string volume = absl::StrCat(name, "-workspace");

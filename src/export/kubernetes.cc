@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "src/common/strings.h"
+#include "src/config/deployment_spec.h"
 #include "src/export/names.h"
 #include "src/export/plan.h"
 #include "src/export/yaml_writer.h"
@@ -279,6 +280,9 @@ YamlNode Writer::ExecutorContainer(const NodePlan& node, int shard,
   YamlNode env = YamlNode::EmptyList();
   env.Add(PodNameVar());
   for (const auto& [name, value] : spec.env) env.Add(EnvVar(name, value));
+  for (const auto& [name, value] : config::ReplicaEnvDefaults(spec.env, /*inherited=*/false)) {
+    env.Add(EnvVar(name, value));
+  }
   YamlNode mounts = YamlNode::EmptyList();
   if (replica.workspace) mounts.Add(VolumeMount("workspace", kWorkspaceDir, false));
   YamlNode unused_volumes = YamlNode::EmptyList();  // the pod template adds the Secret's volume

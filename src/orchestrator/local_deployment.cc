@@ -26,10 +26,6 @@
 namespace shoal::orchestrator {
 namespace {
 
-// How long the router waits for its connection to a replica that just became ready before the
-// replica takes calls (ReplicaSet::SetAddresses).
-constexpr absl::Duration kConnectWait = absl::Seconds(1);
-
 // A replica this Deployment started: TLS when internal_tls is on.
 routing::Address LocalReplica(const config::DeploymentSpec& spec, const std::string& host, int port,
                               std::string name) {
@@ -392,13 +388,12 @@ routing::Address LocalDeployment::MemberAddressLocked(size_t index, size_t shard
       ReplicaName(spec_.name, spec_.shards, static_cast<int>(shard), static_cast<int>(position)));
 }
 
-void LocalDeployment::SyncRouterLocked(size_t shard) {
+void LocalDeployment::SyncRouterLocked(size_t shard, absl::Duration connect_wait) {
   std::vector<routing::Address> addresses;
   for (size_t index : members_[shard]) {
     addresses.push_back(MemberAddressLocked(index, shard, addresses.size()));
   }
-  // The replicas added are ready: they take calls once connected.
-  router_->shard(shard).SetAddresses(addresses, kConnectWait);
+  router_->shard(shard).SetAddresses(addresses, connect_wait);
 }
 
 Status LocalDeployment::Scale(int replicas) {
@@ -473,7 +468,7 @@ Status LocalDeployment::Grow(int shard, int from, int to, absl::Duration timeout
     }
     absl::MutexLock lock(&members_mu_);
     members_[shard].push_back(*added);
-    SyncRouterLocked(shard);
+    SyncRouterLocked(shard, kConnectWait);  // it is ready: it takes calls once connected
   }
   return absl::OkStatus();
 }

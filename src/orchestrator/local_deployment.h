@@ -139,7 +139,13 @@ class LocalDeployment {
   routing::Address MemberAddressLocked(size_t index, size_t shard, size_t position) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(members_mu_);
   // Gives the router the shard's members as they are now.
-  void SyncRouterLocked(size_t shard) ABSL_EXCLUSIVE_LOCKS_REQUIRED(members_mu_);
+  // How long the router waits for its connection to a replica that just became ready before the
+  // replica takes calls.
+  static constexpr absl::Duration kConnectWait = absl::Seconds(1);
+  // Gives the router shard `shard`'s members; new ones join once connected, waited for at
+  // most `connect_wait` (ReplicaSet::SetAddresses).
+  void SyncRouterLocked(size_t shard, absl::Duration connect_wait = absl::ZeroDuration())
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(members_mu_);
   // Replaces every replica by one started from `spec`, one at a time (Update()).
   Status RollReplicasLocked(const config::DeploymentSpec& spec)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(scale_mu_);

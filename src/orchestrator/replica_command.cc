@@ -18,8 +18,6 @@
 namespace shoal::orchestrator {
 namespace {
 
-constexpr char kBlasThreadsEnv[] = "OPENBLAS_NUM_THREADS";
-
 // CUDA_VISIBLE_DEVICES per replica when the Deployment's env (or ours) asks for RR.
 StatusOr<std::vector<std::string>> CudaDevices(const config::DeploymentSpec& spec) {
   std::string value;
@@ -120,13 +118,9 @@ ReplicaProcessSpec LocalDeployment::ReplicaSpec(const config::DeploymentSpec& sp
   if (!spec.reflection) replica.argv.push_back("--no-reflection");
   replica.env = spec.env;
   replica.env["JINA_DEPLOYMENT_NAME"] = replica.name;
-  // One OpenBLAS thread per replica unless the Deployment's env or ours says otherwise: the
-  // replicas are the parallelism, and each OpenBLAS worker thread spins about 0.1 s of CPU
-  // after it starts and after every call, which the other replicas pay for (a replica's start
-  // cost 110 ms of CPU instead of 10 ms; a rolling update's slowest calls met those starts).
-  if (replica.env.count(kBlasThreadsEnv) == 0 && std::getenv(kBlasThreadsEnv) == nullptr) {
-    replica.env[kBlasThreadsEnv] = "1";
-  }
+  // One OpenBLAS thread unless asked otherwise: with its threads, a replica's start cost 110 ms
+  // of CPU instead of 10 ms, and a rolling update's slowest calls met those starts.
+  replica.env.merge(config::ReplicaEnvDefaults(replica.env, /*inherited=*/true));
   // The token goes by environment, never argv (which `ps` shows to every user); set even when
   // empty, so that a token in the orchestrator's own environment is not inherited by mistake.
   replica.env[rpc::kAuthTokenEnv] = spec.auth_token;

@@ -71,7 +71,7 @@ void LocalDeployment::TakeOverLocked(int shard, int r, size_t added,
     // In one step: the new replica takes the old one's place (and name) in the router; the old
     // one leaves it, and the calls it has in flight finish.
     members_[shard][r] = added;
-    SyncRouterLocked(shard);
+    SyncRouterLocked(shard, kConnectWait);  // it is ready: it takes calls once connected
   }
   AwaitDrained(shard, old_address);
   supervisor_->Remove(old);

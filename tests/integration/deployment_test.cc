@@ -199,8 +199,8 @@ TEST(DeploymentTest, ASingleReplicaIsWaitedForWhileItRestarts) {
 // Replicas run one OpenBLAS thread each unless the Deployment's env (or the orchestrator's)
 // says otherwise.
 TEST(DeploymentTest, ReplicasRunOneBlasThreadUnlessTheEnvironmentSaysOtherwise) {
-  if (std::getenv("OPENBLAS_NUM_THREADS") != nullptr) {
-    GTEST_SKIP() << "OPENBLAS_NUM_THREADS is set here, and replicas inherit it";
+  for (const char* name : {"OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"}) {
+    if (std::getenv(name) != nullptr) GTEST_SKIP() << name << " is set here: replicas inherit it";
   }
   DeploymentOptions options = Options("blas", "Echo");
   options.replicas = 2;

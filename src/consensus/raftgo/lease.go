@@ -14,9 +14,11 @@
 //     acknowledged while the member grants a vote: with the lease on, heartbeats go through the
 //     main loop, in order with votes and timeouts (SetHeartbeatHandler below);
 //   - a leadership transfer makes its target campaign with votes granted despite a known
-//     leader, even when its TimeoutNow message arrives late: the lease is off while one is in
-//     flight, for the rest of the term in which one was sent, and acknowledgements of messages
-//     sent before two ElectionTimeouts after it ended do not count;
+//     leader: the lease is off while its TimeoutNow message is in flight (up to the transport's
+//     timeout), for the rest of the term in which one was sent, and acknowledgements of messages
+//     sent before two ElectionTimeouts after it ended do not count. (TimeoutNow carries no term:
+//     a target that stalls for longer than the transport's timeout and reads it later could
+//     still campaign that way; the lease assumes no member stalls that long during a transfer.)
 //   - a new term (acknowledgements and voters of another term say nothing): the lease restarts
 //     whenever raft stores a new current term (termWatch), before it acts in that term;
 //   - a member that restarts forgets its leader: a member waits HeartbeatTimeout after its start

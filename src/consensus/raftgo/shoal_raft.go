@@ -388,6 +388,11 @@ func (n *node) start(id, bind, advertise string, keys, values []string, files tl
 			return err
 		}
 	}
+	if readLease && !contains(keys, "LeaderLeaseTimeout") {
+		// Heartbeats wait in the followers' main loops with the lease on (lease.go): give them
+		// the longest time raft allows before a leader without a quorum's answers steps down.
+		conf.LeaderLeaseTimeout = conf.HeartbeatTimeout
+	}
 	conf.LocalID = raft.ServerID(id)
 	conf.Logger = hclog.New(&hclog.LoggerOptions{
 		Name: "raft", Level: hclogLevel(conf.LogLevel), Output: logWriter{n}, TimeFormat: " "})
@@ -667,3 +672,12 @@ func shoal_raft_free(h C.uintptr_t) {
 }
 
 func main() {}
+
+func contains(list []string, item string) bool {
+	for _, x := range list {
+		if x == item {
+			return true
+		}
+	}
+	return false
+}

@@ -2,6 +2,11 @@
 // external address lists of Jina's §7.1, and the raft_configuration key spellings.
 #include "src/config/deployment_spec.h"
 
+#include <stdlib.h>
+
+#include <map>
+#include <string>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
@@ -177,6 +182,22 @@ TEST(DeploymentSpecTest, RaftMaxAppendEntriesLimit) {
   (*spec.raft_configuration.mutable_fields())["max_append_entries"].set_number_value(2048);
   EXPECT_THAT(Message(ValidateDeploymentSpec(spec)),
               HasSubstr("raft_configuration.max_append_entries: must be between 1 and 1024"));
+}
+
+// One OpenBLAS thread unless a variable OpenBLAS reads for its thread count is set, in the
+// replica's env or (inherited) in this process's.
+TEST(DeploymentSpecTest, ReplicasRunOneBlasThreadUnlessAThreadCountIsSet) {
+  using Env = std::map<std::string, std::string>;
+  const Env one = {{"OPENBLAS_NUM_THREADS", "1"}};
+  EXPECT_EQ(ReplicaEnvDefaults({}, /*inherited=*/false), one);
+  EXPECT_EQ(ReplicaEnvDefaults({{"DEBUG", "1"}}, false), one);
+  for (const char* name : {"OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"}) {
+    EXPECT_EQ(ReplicaEnvDefaults({{name, "4"}}, false), Env()) << name;
+  }
+  ASSERT_EQ(setenv("OMP_NUM_THREADS", "3", 1), 0);
+  EXPECT_EQ(ReplicaEnvDefaults({}, /*inherited=*/true), Env());
+  EXPECT_EQ(ReplicaEnvDefaults({}, /*inherited=*/false), one);
+  unsetenv("OMP_NUM_THREADS");
 }
 
 TEST(DeploymentSpecTest, DidYouMean) {
