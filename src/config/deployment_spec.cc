@@ -502,10 +502,15 @@ Status ValidateInProcess(const DeploymentSpec& spec) {
 
 std::map<std::string, std::string> ReplicaEnvDefaults(const std::map<std::string, std::string>& env,
                                                       bool inherited) {
-  for (const char* name : {"OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"}) {
-    if (env.contains(name) || (inherited && std::getenv(name) != nullptr)) return {};
+  auto set = [&](const char* name) {
+    return env.contains(name) || (inherited && std::getenv(name) != nullptr);
+  };
+  std::map<std::string, std::string> added;
+  if (!set("OPENBLAS_NUM_THREADS") && !set("GOTO_NUM_THREADS") && !set("OMP_NUM_THREADS")) {
+    added["OPENBLAS_NUM_THREADS"] = "1";
   }
-  return {{"OPENBLAS_NUM_THREADS", "1"}};
+  if (!set("GOMAXPROCS")) added["GOMAXPROCS"] = "1";
+  return added;
 }
 
 std::vector<std::string> ReplicaLimitFlags(const DeploymentSpec& spec) {

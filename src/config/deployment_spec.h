@@ -94,11 +94,14 @@ struct DeploymentSpec {
   std::vector<std::string> warnings;
 };
 
-// What a replica's environment `env` gets added: OPENBLAS_NUM_THREADS=1 unless `env` (or, with
-// `inherited`, this process's environment, which replicas it starts inherit) sets one of the
-// variables OpenBLAS reads for its thread count (OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS,
-// OMP_NUM_THREADS). The replicas are the parallelism, and each OpenBLAS worker thread spins
-// about 0.1 s of CPU after it starts and after every call, which the other replicas pay for.
+// What a replica's environment `env` gets added, each unless `env` (or, with `inherited`, this
+// process's environment, which replicas it starts inherit) says otherwise. The replicas are the
+// parallelism:
+// - OPENBLAS_NUM_THREADS=1 unless one of the variables OpenBLAS reads for its thread count is
+//   set (OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS, OMP_NUM_THREADS): each OpenBLAS worker thread
+//   spins about 0.1 s of CPU after it starts and after every call, which the others pay for;
+// - GOMAXPROCS=1 unless set: the Go runtime in a replica runs only Raft, which waits on disk and
+//   network; more processors let it wake idle threads to look for work on every event.
 std::map<std::string, std::string> ReplicaEnvDefaults(const std::map<std::string, std::string>& env,
                                                       bool inherited);
 

@@ -238,7 +238,7 @@ void FillInfo(const ReplicaRuntime& runtime, jina::JinaInfoProto& response) {
   info["dropped_requests"] = std::to_string(runtime.dropped());
   auto& envs = *response.mutable_envs();
   for (const char* name :
-       {"CUDA_VISIBLE_DEVICES", "JINA_DEPLOYMENT_NAME", "OPENBLAS_NUM_THREADS"}) {
+       {"CUDA_VISIBLE_DEVICES", "JINA_DEPLOYMENT_NAME", "OPENBLAS_NUM_THREADS", "GOMAXPROCS"}) {
     if (const char* value = std::getenv(name); value != nullptr) envs[name] = value;
   }
 }

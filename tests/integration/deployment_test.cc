@@ -196,10 +196,11 @@ TEST(DeploymentTest, ASingleReplicaIsWaitedForWhileItRestarts) {
   EXPECT_NE(dep.replica_pid(0, 0), victim);
 }
 
-// Replicas run one OpenBLAS thread each unless the Deployment's env (or the orchestrator's)
-// says otherwise.
+// Replicas run one OpenBLAS thread and one Go processor each unless the Deployment's env (or
+// the orchestrator's) says otherwise.
 TEST(DeploymentTest, ReplicasRunOneBlasThreadUnlessTheEnvironmentSaysOtherwise) {
-  for (const char* name : {"OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"}) {
+  for (const char* name :
+       {"OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS", "GOMAXPROCS"}) {
     if (std::getenv(name) != nullptr) GTEST_SKIP() << name << " is set here: replicas inherit it";
   }
   DeploymentOptions options = Options("blas", "Echo");
@@ -209,7 +210,9 @@ TEST(DeploymentTest, ReplicasRunOneBlasThreadUnlessTheEnvironmentSaysOtherwise) 
     ASSERT_TRUE(dep.Start().ok());
     const std::vector<std::string> addresses = dep.replica_addresses()[0];
     for (const std::string& address : addresses) {
-      EXPECT_EQ(ReplicaInfo(address, /*envs=*/true)["OPENBLAS_NUM_THREADS"], "1") << address;
+      std::map<std::string, std::string> envs = ReplicaInfo(address, /*envs=*/true);
+      EXPECT_EQ(envs["OPENBLAS_NUM_THREADS"], "1") << address;
+      EXPECT_EQ(envs["GOMAXPROCS"], "1") << address;
     }
   }
   options.env["OPENBLAS_NUM_THREADS"] = "4";

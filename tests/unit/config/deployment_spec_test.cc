@@ -184,19 +184,21 @@ TEST(DeploymentSpecTest, RaftMaxAppendEntriesLimit) {
               HasSubstr("raft_configuration.max_append_entries: must be between 1 and 1024"));
 }
 
-// One OpenBLAS thread unless a variable OpenBLAS reads for its thread count is set, in the
-// replica's env or (inherited) in this process's.
-TEST(DeploymentSpecTest, ReplicasRunOneBlasThreadUnlessAThreadCountIsSet) {
+// One OpenBLAS thread unless a variable OpenBLAS reads for its thread count is set, and one Go
+// processor unless GOMAXPROCS is set, in the replica's env or (inherited) in this process's.
+TEST(DeploymentSpecTest, ReplicasRunOneBlasThreadAndOneGoProcessorUnlessSet) {
   using Env = std::map<std::string, std::string>;
-  const Env one = {{"OPENBLAS_NUM_THREADS", "1"}};
-  EXPECT_EQ(ReplicaEnvDefaults({}, /*inherited=*/false), one);
-  EXPECT_EQ(ReplicaEnvDefaults({{"DEBUG", "1"}}, false), one);
+  const Env both = {{"GOMAXPROCS", "1"}, {"OPENBLAS_NUM_THREADS", "1"}};
+  const Env go = {{"GOMAXPROCS", "1"}};
+  EXPECT_EQ(ReplicaEnvDefaults({}, /*inherited=*/false), both);
+  EXPECT_EQ(ReplicaEnvDefaults({{"DEBUG", "1"}}, false), both);
   for (const char* name : {"OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"}) {
-    EXPECT_EQ(ReplicaEnvDefaults({{name, "4"}}, false), Env()) << name;
+    EXPECT_EQ(ReplicaEnvDefaults({{name, "4"}}, false), go) << name;
   }
+  EXPECT_EQ(ReplicaEnvDefaults({{"GOMAXPROCS", "2"}}, false), Env({{"OPENBLAS_NUM_THREADS", "1"}}));
   ASSERT_EQ(setenv("OMP_NUM_THREADS", "3", 1), 0);
-  EXPECT_EQ(ReplicaEnvDefaults({}, /*inherited=*/true), Env());
-  EXPECT_EQ(ReplicaEnvDefaults({}, /*inherited=*/false), one);
+  EXPECT_EQ(ReplicaEnvDefaults({}, /*inherited=*/true), go);
+  EXPECT_EQ(ReplicaEnvDefaults({}, /*inherited=*/false), both);
   unsetenv("OMP_NUM_THREADS");
 }
 

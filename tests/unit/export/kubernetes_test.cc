@@ -154,7 +154,7 @@ TEST(KubernetesTest, GpusBecomeLimitsAndEnvPassesThroughAsStrings) {
   YAML::Node container = Container(Find(Objects(Export(kEncoderFlow)), "Deployment", "my-enc"));
   EXPECT_EQ(container["resources"]["limits"]["nvidia.com/gpu"].as<int>(), 1);
   YAML::Node env = container["env"];
-  ASSERT_EQ(env.size(), 5u);
+  ASSERT_EQ(env.size(), 6u);
   EXPECT_EQ(env[0]["name"].as<std::string>(), "POD_NAME");
   EXPECT_EQ(env[0]["valueFrom"]["fieldRef"]["fieldPath"].as<std::string>(), "metadata.name");
   EXPECT_EQ(env[1]["name"].as<std::string>(), "DEBUG");
@@ -163,9 +163,12 @@ TEST(KubernetesTest, GpusBecomeLimitsAndEnvPassesThroughAsStrings) {
   EXPECT_EQ(env[3]["name"].as<std::string>(), "THREADS");
   EXPECT_EQ(env[3]["value"].as<std::string>(), "4");
   EXPECT_EQ(env[3]["value"].Tag(), "!");
-  // Replicas run one OpenBLAS thread unless the Deployment's env says otherwise.
-  EXPECT_EQ(env[4]["name"].as<std::string>(), "OPENBLAS_NUM_THREADS");
+  // Replicas run one Go processor and one OpenBLAS thread unless the Deployment's env says
+  // otherwise.
+  EXPECT_EQ(env[4]["name"].as<std::string>(), "GOMAXPROCS");
   EXPECT_EQ(env[4]["value"].as<std::string>(), "1");
+  EXPECT_EQ(env[5]["name"].as<std::string>(), "OPENBLAS_NUM_THREADS");
+  EXPECT_EQ(env[5]["value"].as<std::string>(), "1");
 }
 
 TEST(KubernetesTest, NamespaceAndImage) {
@@ -402,8 +405,8 @@ TEST(KubernetesTest, TokenAndCertificatesBecomeOneSecretMountedReadOnly) {
   YAML::Node executor = Container(Find(objects, "Deployment", "enc"));
   EXPECT_EQ(Flag(executor["args"], "--ssl-certfile"), "/etc/shoal/secrets/enc.crt");
   EXPECT_EQ(Flag(executor["args"], "--ssl-cafile"), "/etc/shoal/secrets/enc.ca.crt");
-  EXPECT_EQ(executor["env"][2]["name"].as<std::string>(), "SHOAL_AUTH_TOKEN");
-  EXPECT_EQ(executor["env"][2]["valueFrom"]["secretKeyRef"]["key"].as<std::string>(), "token");
+  EXPECT_EQ(executor["env"][3]["name"].as<std::string>(), "SHOAL_AUTH_TOKEN");
+  EXPECT_EQ(executor["env"][3]["valueFrom"]["secretKeyRef"]["key"].as<std::string>(), "token");
   EXPECT_EQ(executor["volumeMounts"][0]["mountPath"].as<std::string>(), "/etc/shoal/secrets");
   EXPECT_TRUE(executor["volumeMounts"][0]["readOnly"].as<bool>());
   EXPECT_EQ(executor["readinessProbe"]["tcpSocket"]["port"].as<int>(), 8080);
