@@ -23,6 +23,13 @@ func testLease() *readLease {
 	return newReadLease(conf)
 }
 
+// inTerm5 is a lease of a leader in term 5 of the group a (itself), b, c.
+func inTerm5() (*readLease, []raft.Server) {
+	l := testLease()
+	l.newTerm(5)
+	return l, voters("a", "b", "c")
+}
+
 func voters(ids ...raft.ServerID) []raft.Server {
 	var servers []raft.Server
 	for _, id := range ids {
@@ -81,9 +88,7 @@ func TestAcknowledgementsOfAnotherTermDoNotCount(t *testing.T) {
 }
 
 func TestTheLeaseIsOffDuringAMembershipChangeAndCountsLaterMessagesOnly(t *testing.T) {
-	l := testLease()
-	group := voters("a", "b", "c")
-	l.newTerm(5)
+	l, group := inTerm5()
 	before := time.Now()
 	l.acknowledged("b", 5, before)
 	done := l.change(0)
@@ -97,9 +102,7 @@ func TestTheLeaseIsOffDuringAMembershipChangeAndCountsLaterMessagesOnly(t *testi
 }
 
 func TestATransferTurnsTheLeaseOffForTheRestOfItsTerm(t *testing.T) {
-	l := testLease()
-	group := voters("a", "b", "c")
-	l.newTerm(5)
+	l, group := inTerm5()
 	now := time.Now()
 	l.acknowledged("b", 5, now)
 	done := l.transferring()
