@@ -118,8 +118,9 @@ ReplicaProcessSpec LocalDeployment::ReplicaSpec(const config::DeploymentSpec& sp
   if (!spec.reflection) replica.argv.push_back("--no-reflection");
   replica.env = spec.env;
   replica.env["JINA_DEPLOYMENT_NAME"] = replica.name;
-  // One OpenBLAS thread unless asked otherwise: with its threads, a replica's start cost 110 ms
-  // of CPU instead of 10 ms, and a rolling update's slowest calls met those starts.
+  // One OpenBLAS thread and one Go processor unless asked otherwise (config::ReplicaEnvDefaults):
+  // with OpenBLAS's threads a replica's start cost 110 ms of CPU instead of 10 ms, and a rolling
+  // update's slowest calls met those starts.
   replica.env.merge(config::ReplicaEnvDefaults(replica.env, /*inherited=*/true));
   // The token goes by environment, never argv (which `ps` shows to every user); set even when
   // empty, so that a token in the orchestrator's own environment is not inherited by mistake.

@@ -1,9 +1,8 @@
 // Where a replica sends a request: the one policy behind its unary and stream handlers. On a
 // stateful replica a write goes through the Raft log (the leader's Executor answers), a read
 // with linearizable reads runs while this replica's read lease holds or once it confirmed it is
-// the leader, and anything else
-// goes straight to the Executor. Knows nothing of gRPC: the handlers say what serving and
-// answering mean for their call.
+// the leader, and anything else goes straight to the Executor. Knows nothing of gRPC: the
+// handlers say what serving and answering mean for their call.
 #ifndef SHOAL_REPLICA_DISPATCHER_H_
 #define SHOAL_REPLICA_DISPATCHER_H_
 

@@ -438,11 +438,11 @@ func (n *node) start(id, bind, advertise string, keys, values []string, files tl
 		trans = &leaseTransport{NetworkTransport: n.trans, lease: n.lease}
 		stable = &termWatch{StableStore: n.store, lease: n.lease}
 	}
-	// A member that took part before (it has state), or one that may hold a leader's lease up
-	// (the lease on: its state may have been wiped), waits as lease.go says; messages that
-	// arrive meanwhile wait in the transport (nothing consumes them yet). Every member does,
-	// so that a group whose members do not all have the lease on yet (a rolling update that
-	// turns linearizable reads on) keeps the promise too.
+	// A member that took part before (it has state) waits as lease.go says, and so does every
+	// member with the lease on (its state may have been wiped since it last took part); messages
+	// that arrive meanwhile wait in the transport (nothing consumes them yet). Members without
+	// the lease wait too, so that a group in which not every member has it on yet (a rolling
+	// update that turns linearizable reads on) keeps the promise as well.
 	if answer, err := n.hasState(); readLease || (err == nil && answer.HasState) {
 		time.Sleep(startDelay(conf))
 	}
