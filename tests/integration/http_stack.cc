@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "src/routing/replica_set.h"
 
 namespace shoal::gateway::testing {
@@ -21,6 +22,11 @@ std::string HttpStack::Url(std::string_view path) const {
 
 HttpStack::~HttpStack() {
   if (server != nullptr) server->Shutdown();
+  // A request whose answer the server sent may still be finishing in the gateway (the answer
+  // goes out before the request's run ends): the gateway must outlive it (Gateway::Drain).
+  if (gateway != nullptr) {
+    EXPECT_TRUE(gateway->Drain(absl::Seconds(10)));
+  }
 }
 
 std::unique_ptr<HttpStack> StartHttpStack(const std::string& uses, HttpServer::Options options) {
