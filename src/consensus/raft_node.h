@@ -149,7 +149,7 @@ class RaftNode {
   // of the voters accepted, less than 9/10 of HeartbeatTimeout ago, a message it sent them (no
   // other member can become the leader before HeartbeatTimeout has passed since then); nullopt
   // otherwise, during membership changes and leadership transfers, and without the option.
-  // Costs no round trip; reads the configuration once per term and membership change.
+  // Costs no round trip (the configuration is raft's copy of the latest, read without waiting).
   std::optional<uint64_t> ReadLeaseTerm() const;
 
   // Membership changes, on the leader.

@@ -267,17 +267,17 @@ def test_searches_on_one_thread_while_another_indexes_and_deletes():
             errors.append(e)
 
     interval = sys.getswitchinterval()
+    thread = threading.Thread(target=search)
     sys.setswitchinterval(1e-6)
     try:
-        thread = threading.Thread(target=search)
         thread.start()
         for batch in range(100):
             index.index(random_docs(20, 64, seed=100 + batch, prefix=f'b{batch}-'))
             if batch % 2:
                 del index[[f'b{batch - 1}-{i}' for i in range(10)]]
+    finally:
         done.set()
         thread.join(timeout=120)
-    finally:
         sys.setswitchinterval(interval)
     assert not thread.is_alive() and not errors, errors
     assert len(index) == 100 + 100 * 20 - 50 * 10

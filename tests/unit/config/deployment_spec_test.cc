@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include <map>
+#include <optional>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -188,6 +189,14 @@ TEST(DeploymentSpecTest, RaftMaxAppendEntriesLimit) {
 // processor unless GOMAXPROCS is set, in the replica's env or (inherited) in this process's.
 TEST(DeploymentSpecTest, ReplicasRunOneBlasThreadAndOneGoProcessorUnlessSet) {
   using Env = std::map<std::string, std::string>;
+  // The variables as this process has them, restored at the end; unset meanwhile.
+  std::map<std::string, std::optional<std::string>> saved;
+  for (const char* name :
+       {"OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS", "GOMAXPROCS"}) {
+    const char* value = std::getenv(name);
+    saved[name] = value == nullptr ? std::nullopt : std::optional<std::string>(value);
+    unsetenv(name);
+  }
   const Env both = {{"GOMAXPROCS", "1"}, {"OPENBLAS_NUM_THREADS", "1"}};
   const Env go = {{"GOMAXPROCS", "1"}};
   EXPECT_EQ(ReplicaEnvDefaults({}, /*inherited=*/false), both);
@@ -199,7 +208,13 @@ TEST(DeploymentSpecTest, ReplicasRunOneBlasThreadAndOneGoProcessorUnlessSet) {
   ASSERT_EQ(setenv("OMP_NUM_THREADS", "3", 1), 0);
   EXPECT_EQ(ReplicaEnvDefaults({}, /*inherited=*/true), go);
   EXPECT_EQ(ReplicaEnvDefaults({}, /*inherited=*/false), both);
-  unsetenv("OMP_NUM_THREADS");
+  for (const auto& [name, value] : saved) {
+    if (value.has_value()) {
+      setenv(name.c_str(), value->c_str(), 1);
+    } else {
+      unsetenv(name.c_str());
+    }
+  }
 }
 
 TEST(DeploymentSpecTest, DidYouMean) {

@@ -4,8 +4,9 @@ The documents are kept as copies (one native document per id); each tensor field
 has its own ``_shoal.ExactNNIndex`` (OpenBLAS, cosine similarity like docarray's default
 ``cosine_sim`` space) over the documents that have a value in it.
 
-One index may be used from several threads: the native searches run without the GIL, and a lock
-makes each write (index, delete) and each read see the documents and their vectors together.
+One index may be used from several threads: a lock makes each write (index, delete) and each read
+see the documents and their vectors together. Searches release the GIL while the native index
+runs, so other Python threads go on meanwhile, but searches of one index run one at a time.
 """
 
 import os
@@ -97,9 +98,10 @@ class InMemoryExactNNIndex:
         handles = self._handles(docs)
         copies = [handle.copy() for handle in handles]
         with self._lock:
-            self._store(handles, copies)
+            self._store(copies)
 
-    def _store(self, handles, copies):
+    def _store(self, copies):
+        handles = copies  # vectors and documents from the same copies
         columns = {}
         for name in self._vector_fields:
             present = [(h.id, v) for h in handles for v in [self._vector_of(h, name)]
@@ -200,14 +202,16 @@ class InMemoryExactNNIndex:
     # --- reading ------------------------------------------------------------------------
 
     def __len__(self):
-        return len(self._docs)
+        with self._lock:
+            return len(self._docs)
 
     def num_docs(self):
-        return len(self._docs)
+        return len(self)
 
     def __contains__(self, item):
         doc_id = item.id if isinstance(item, BaseDoc) else item
-        return doc_id in self._positions
+        with self._lock:
+            return doc_id in self._positions
 
     def __getitem__(self, key):
         """A copy of the document with id `key`, or a DocList for a list of ids; KeyError when
@@ -237,6 +241,7 @@ class InMemoryExactNNIndex:
         used, or a vector) by cosine similarity: FindResult(documents, scores), best first."""
         if isinstance(query, DocList):
             raise TypeError('InMemoryExactNNIndex.find takes one query; use find_batched')
+        self._check_field(search_field)
         queries = self._query_rows([query], search_field)
         documents, scores = self._search(search_field, queries, limit)
         return FindResult(documents=documents[0], scores=scores[0])
@@ -244,16 +249,20 @@ class InMemoryExactNNIndex:
     def find_batched(self, queries, search_field='embedding', limit=10, **kwargs):
         """find() for each of `queries` (a DocList, a list of documents or vectors, or a 2-d
         array): FindResultBatched(documents=[DocList, ...], scores=[array, ...])."""
+        self._check_field(search_field)
         rows = self._query_rows(queries, search_field)
         documents, scores = self._search(search_field, rows, limit)
         return FindResultBatched(documents=documents, scores=scores)
 
-    def _search_vectors(self, search_field):
-        vectors = self._vectors.get(search_field)
-        if vectors is None:
+    def _check_field(self, search_field):
+        if search_field not in self._vectors:  # fixed at construction
             raise ValueError(f'InMemoryExactNNIndex.find: {search_field!r} is not a tensor field '
                              f'of {self._schema.__name__} (tensor fields: '
                              f"{', '.join(self._vector_fields) or 'none'})")
+
+    def _search_vectors(self, search_field):
+        self._check_field(search_field)
+        vectors = self._vectors[search_field]
         if len(vectors) != len(self._docs):
             missing = next(d.id for d in self._docs if vectors.row_of(d.id) is None)
             raise ValueError(
