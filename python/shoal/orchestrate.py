@@ -261,6 +261,20 @@ def _cleanup(native, uses_files):
         shutil.rmtree(uses_files.tmpdir, ignore_errors=True)
 
 
+def _sigterm_exit(signum, frame):
+    raise SystemExit(0)
+
+
+def _exit_on_sigterm():
+    """SIGTERM as SystemExit(0) instead of the default death, from the main thread, when
+    nothing else handles SIGTERM: a SIGTERM that arrives before block() (or without it) stops
+    the replicas on its way out, as block() would."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _sigterm_exit)
+
+
 class _Orchestration:
     """What Deployment and Flow share: start/stop, the context manager, post, block."""
 
@@ -276,7 +290,10 @@ class _Orchestration:
         self._stopping = False
 
     def start(self):
-        """Starts every replica and waits until they serve."""
+        """Starts every replica and waits until they serve. From then on, in a program that
+        leaves SIGTERM to its default (being killed where it stands), SIGTERM ends the program
+        as SystemExit(0) does: its `with` blocks stop the replicas."""
+        _exit_on_sigterm()
         self._native.start()
         return self
 

@@ -181,6 +181,21 @@ def gpu_count():
     return 3, {'CUDA_TOTAL_DEVICES': '3'}  # no GPU here: the count Jina falls back on
 
 
+def test_sigterm_before_block_stops_the_replicas(tmp_path):
+    # A SIGTERM between the start and block() (here: no block() at all) ends the program through
+    # its `with` block, which stops the replicas, instead of killing it where it stands.
+    script = tmp_path / 'serve_without_block.py'
+    script.write_text('import time\n'
+                      'from shoal import Deployment\n'
+                      'with Deployment(uses="Echo", replicas=2):\n'
+                      '    time.sleep(120)\n')
+    program = Program(str(script), tmp_path, tmp_path / 'log')
+    try:
+        program.wait_for(READY)
+    finally:
+        stop_and_check(program)
+
+
 def test_gpu_round_robin(tmp_path):
     count, env = gpu_count()
     program = Program('gpu_deployment.py', EXAMPLES, tmp_path / 'log',
