@@ -25,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "shoal/deployment.h"
 #include "tests/integration/child_process.h"
+#include "tests/integration/flow_nodes.h"
 #include "tests/testing/temp_dir.h"
 
 namespace shoal {
@@ -35,21 +36,10 @@ using ::testing::HasSubstr;
 
 constexpr int kDim = 4;
 constexpr int kDocs = 30;
-constexpr char kRaftConfiguration[] =
-    R"({"HeartbeatTimeout": 200, "ElectionTimeout": 200, "LeaderLeaseTimeout": 100,
-        "CommitTimeout": 5, "LogLevel": "WARN"})";
-
+// testing::StatefulIndexer without its bound on each attempt, ready within 30 s.
 DeploymentOptions Indexer(const std::string& name, const std::filesystem::path& workspace) {
-  DeploymentOptions options;
-  options.name = name;
-  options.uses = "ExactNNIndexer";
-  options.uses_with = R"({"metric": "l2"})";
-  options.replicas = 3;
-  options.stateful = true;
-  options.workspace = workspace.string();
-  options.raft_configuration = kRaftConfiguration;
-  options.retries = 30;
-  options.shoal_binary = testing::ShoalBinary();
+  DeploymentOptions options = testing::StatefulIndexer(name, workspace);
+  options.timeout_send_ms = DeploymentOptions().timeout_send_ms;
   options.timeout_ready_ms = 30000;
   return options;
 }
@@ -161,7 +151,7 @@ std::unique_ptr<testing::ChildProcess> StartMember(const std::filesystem::path& 
                                    "--raft-address",
                                    "127.0.0.1:" + ports[r],
                                    "--raft-configuration",
-                                   kRaftConfiguration,
+                                   testing::kFastRaftConfiguration,
                                    "--raft-peers",
                                    peers,
                                    "--timeout-ready",

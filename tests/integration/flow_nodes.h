@@ -26,6 +26,11 @@ inline DeploymentOptions Node(std::string name, std::string uses,
   return options;
 }
 
+// The Raft timings of the stateful tests: elections within a few hundred milliseconds.
+inline constexpr char kFastRaftConfiguration[] =
+    R"({"HeartbeatTimeout": 200, "ElectionTimeout": 200, "LeaderLeaseTimeout": 100,
+        "CommitTimeout": 5, "LogLevel": "WARN"})";
+
 // Three Raft replicas of ExactNNIndexer (L2) in `workspace`, with fast Raft timings and the
 // retries and send timeout that carry writes over a leader change.
 inline DeploymentOptions StatefulIndexer(const std::string& name,
@@ -37,9 +42,7 @@ inline DeploymentOptions StatefulIndexer(const std::string& name,
   options.replicas = 3;
   options.stateful = true;
   options.workspace = workspace.string();
-  options.raft_configuration =
-      R"({"HeartbeatTimeout": 200, "ElectionTimeout": 200, "LeaderLeaseTimeout": 100,
-          "CommitTimeout": 5, "LogLevel": "WARN"})";
+  options.raft_configuration = kFastRaftConfiguration;
   options.retries = 30;  // rounds over the replicas, with pauses, while a new leader is elected
   options.timeout_send_ms = 2000;  // a frozen replica does not hold an attempt for longer
   options.shoal_binary = ShoalBinary();

@@ -101,10 +101,10 @@ class InMemoryExactNNIndex:
             self._store(copies)
 
     def _store(self, copies):
-        handles = copies  # vectors and documents from the same copies
+        """Stores `copies` (owned native documents), their vectors taken from them too."""
         columns = {}
         for name in self._vector_fields:
-            present = [(h.id, v) for h in handles for v in [self._vector_of(h, name)]
+            present = [(c.id, v) for c in copies for v in [self._vector_of(c, name)]
                        if v is not None]
             if present:
                 ids = [doc_id for doc_id, _ in present]
