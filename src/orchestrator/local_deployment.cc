@@ -26,6 +26,23 @@
 namespace shoal::orchestrator {
 namespace {
 
+// A free port (PickFreePort) that none of `picked` (the Deployment's Raft ports so far) is:
+// two random picks can return the same port, and a group whose members share an address cannot
+// bootstrap ("duplicate address in configuration").
+StatusOr<int> PickRaftPort(const std::string& host, const std::vector<std::vector<int>>& picked) {
+  constexpr int kPicks = 16;
+  for (int pick = 0; pick < kPicks; ++pick) {
+    SHOAL_ASSIGN_OR_RETURN(int port, PickFreePort(host));
+    const bool taken = std::any_of(picked.begin(), picked.end(), [port](const auto& shard) {
+      return std::find(shard.begin(), shard.end(), port) != shard.end();
+    });
+    if (!taken) return port;
+  }
+  return absl::ResourceExhaustedError(absl::StrCat("no free port on ", host, " that the Raft ",
+                                                   "members do not use already in ", kPicks,
+                                                   " picks"));
+}
+
 // A replica this Deployment started: TLS when internal_tls is on.
 routing::Address LocalReplica(const config::DeploymentSpec& spec, const std::string& host, int port,
                               std::string name) {
@@ -229,7 +246,7 @@ StatusOr<std::vector<std::vector<int>>> LocalDeployment::RaftPorts(const std::st
   for (int s = 0; s < spec_.shards; ++s) {
     ports.emplace_back();
     for (int r = 0; r < spec_.replicas; ++r) {
-      SHOAL_ASSIGN_OR_RETURN(int port, PickFreePort(host));
+      SHOAL_ASSIGN_OR_RETURN(int port, PickRaftPort(host, ports));
       ports.back().push_back(port);
     }
   }
@@ -446,7 +463,7 @@ Status LocalDeployment::Grow(int shard, int from, int to, absl::Duration timeout
     std::vector<std::string> join;
     if (spec_.stateful) {
       while (static_cast<int>(raft_ports_[shard].size()) <= r) {
-        SHOAL_ASSIGN_OR_RETURN(int port, PickFreePort(replica_host_));
+        SHOAL_ASSIGN_OR_RETURN(int port, PickRaftPort(replica_host_, raft_ports_));
         raft_ports_[shard].push_back(port);
       }
       SHOAL_RETURN_IF_ERROR(RecordRaftPorts(raft_ports_));
