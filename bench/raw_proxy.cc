@@ -1,8 +1,10 @@
 // `raw_proxy`: the two-hop baseline for bench/. A gRPC callback server that forwards each
 // jina.JinaSingleDataRequestRPC/process_single_data call's bytes, unparsed, to one backend over
-// one channel and returns the answer's bytes: the least any gateway hop can cost.
+// one channel and returns the answer's bytes, and each jina.JinaRPC/Call stream over a Call
+// stream of its own to the backend, message bytes unparsed: the least any gateway hop can cost.
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -16,6 +18,7 @@ namespace shoal::bench {
 namespace {
 
 constexpr char kUnaryMethod[] = "/jina.JinaSingleDataRequestRPC/process_single_data";
+constexpr char kStreamMethod[] = "/jina.JinaRPC/Call";
 
 // One forwarded call: read the request, call the backend, write its answer. Owned by gRPC
 // from CreateReactor until OnDone.
@@ -47,12 +50,81 @@ class ForwardReactor final : public grpc::ServerGenericBidiReactor {
   grpc::ByteBuffer response_;
 };
 
+// One forwarded Call stream: the client's stream and a stream to the backend, each direction a
+// chain of one read then one write (flow control holds what arrives meanwhile). The client's
+// half-close becomes the backend stream's; the backend's status ends the client's stream. Owned
+// by gRPC; deletes itself once both streams are done.
+class StreamForwarder final : public grpc::ServerGenericBidiReactor {
+ public:
+  explicit StreamForwarder(grpc::GenericStub* backend) : backend_stream_(this) {
+    backend->PrepareBidiStreamingCall(&client_context_, kStreamMethod, grpc::StubOptions(),
+                                      &backend_stream_);
+    backend_stream_.StartRead(&from_backend_);
+    backend_stream_.StartCall();
+    StartRead(&from_client_);
+  }
+
+  // Client -> backend.
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      backend_stream_.StartWritesDone();
+      return;
+    }
+    backend_stream_.StartWrite(&from_client_);
+  }
+
+  // Backend -> client.
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      client_context_.TryCancel();
+      return;
+    }
+    from_backend_.Clear();
+    backend_stream_.StartRead(&from_backend_);
+  }
+
+  void OnCancel() override { client_context_.TryCancel(); }
+  void OnDone() override { Release(); }
+
+ private:
+  class BackendStream final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+   public:
+    explicit BackendStream(StreamForwarder* forwarder) : forwarder_(forwarder) {}
+    void OnReadDone(bool ok) override {
+      if (ok) forwarder_->StartWrite(&forwarder_->from_backend_);
+    }
+    void OnWriteDone(bool ok) override {
+      if (!ok) return;  // the backend's status ends the client's stream
+      forwarder_->from_client_.Clear();
+      forwarder_->StartRead(&forwarder_->from_client_);
+    }
+    void OnDone(const grpc::Status& status) override {
+      forwarder_->Finish(status);
+      forwarder_->Release();
+    }
+
+   private:
+    StreamForwarder* const forwarder_;
+  };
+
+  void Release() {
+    if (done_.fetch_add(1) == 1) delete this;
+  }
+
+  grpc::ClientContext client_context_;
+  BackendStream backend_stream_;
+  grpc::ByteBuffer from_client_;
+  grpc::ByteBuffer from_backend_;
+  std::atomic<int> done_{0};
+};
+
 class ProxyService final : public grpc::CallbackGenericService {
  public:
   explicit ProxyService(grpc::GenericStub* backend) : backend_(backend) {}
   grpc::ServerGenericBidiReactor* CreateReactor(
       grpc::GenericCallbackServerContext* context) override {
     if (context->method() == kUnaryMethod) return new ForwardReactor(backend_);
+    if (context->method() == kStreamMethod) return new StreamForwarder(backend_);
     return grpc::CallbackGenericService::CreateReactor(context);  // UNIMPLEMENTED
   }
 
@@ -67,7 +139,7 @@ int main(int argc, char** argv) {
   std::string host = "127.0.0.1";
   int port = 0;
   std::string backend;
-  CLI::App app{"Forwards process_single_data bytes to one backend (bench baseline)"};
+  CLI::App app{"Forwards process_single_data and Call bytes to one backend (bench baseline)"};
   app.add_option("--host", host, "Address to listen on");
   app.add_option("--port", port, "Port (0: any free port)")->check(CLI::Range(0, 65535));
   app.add_option("--backend", backend, "host:port to forward to")->required();
