@@ -52,22 +52,31 @@ class ForwardReactor final : public grpc::ServerGenericBidiReactor {
 
 // One forwarded Call stream: the client's stream and a stream to the backend, each direction a
 // chain of one read then one write (flow control holds what arrives meanwhile). The client's
-// half-close becomes the backend stream's; the backend's status ends the client's stream. Owned
-// by gRPC; deletes itself once both streams are done.
+// half-close becomes the backend stream's; the backend's status ends the client's stream. A hold
+// keeps the backend stream until the client's side stops reading, so that no operation reaches
+// it once it is done. Owned by gRPC; deletes itself once both streams are done.
 class StreamForwarder final : public grpc::ServerGenericBidiReactor {
  public:
   explicit StreamForwarder(grpc::GenericStub* backend) : backend_stream_(this) {
     backend->PrepareBidiStreamingCall(&client_context_, kStreamMethod, grpc::StubOptions(),
                                       &backend_stream_);
+    backend_stream_.AddHold();
     backend_stream_.StartRead(&from_backend_);
     backend_stream_.StartCall();
     StartRead(&from_client_);
   }
 
-  // Client -> backend.
+  // Client -> backend. Once a write to the backend failed, what the client sends is dropped
+  // until it half-closes or goes.
   void OnReadDone(bool ok) override {
     if (!ok) {
       backend_stream_.StartWritesDone();
+      backend_stream_.RemoveHold();
+      return;
+    }
+    if (backend_failed_.load()) {
+      from_client_.Clear();
+      StartRead(&from_client_);
       return;
     }
     backend_stream_.StartWrite(&from_client_);
@@ -94,7 +103,7 @@ class StreamForwarder final : public grpc::ServerGenericBidiReactor {
       if (ok) forwarder_->StartWrite(&forwarder_->from_backend_);
     }
     void OnWriteDone(bool ok) override {
-      if (!ok) return;  // the backend's status ends the client's stream
+      if (!ok) forwarder_->backend_failed_.store(true);
       forwarder_->from_client_.Clear();
       forwarder_->StartRead(&forwarder_->from_client_);
     }
@@ -115,6 +124,7 @@ class StreamForwarder final : public grpc::ServerGenericBidiReactor {
   BackendStream backend_stream_;
   grpc::ByteBuffer from_client_;
   grpc::ByteBuffer from_backend_;
+  std::atomic<bool> backend_failed_{false};
   std::atomic<int> done_{0};
 };
 
