@@ -29,6 +29,7 @@
 #include "src/replica/stateful.h"
 #include "src/rpc/auth.h"
 #include "src/rpc/membership_client.h"
+#include "src/rpc/server.h"
 #include "src/rpc/tls.h"
 
 namespace shoal::cli {
@@ -46,6 +47,7 @@ struct ExecutorFlags {
   int shutdown_timeout_ms = 10000;
   int max_queued = 0;
   int max_message_size = replica::kDefaultMaxReceiveMessageBytes;
+  int64_t max_grpc_memory = rpc::kDefaultMaxMemoryBytes;
   int max_send_message_size = -1;
   int max_docs_per_request = replica::kDefaultMaxDocsPerRequest;
   // Stateful replicas (Raft).
@@ -247,6 +249,7 @@ int RunExecutor(const ExecutorFlags& flags) {
                                      .port = flags.port,
                                      .max_receive_message_bytes = flags.max_message_size,
                                      .max_send_message_bytes = flags.max_send_message_size,
+                                     .max_memory_bytes = flags.max_grpc_memory,
                                      .max_docs_per_request = flags.max_docs_per_request,
                                      .tls = flags.tls,
                                      .auth_token = *token,
@@ -314,6 +317,10 @@ Command AddExecutorCommand(CLI::App& app) {
                   "Largest request in bytes; larger ones are refused with RESOURCE_EXHAUSTED "
                   "(-1: no limit; YAML grpc_server_options: grpc.max_receive_message_length)")
       ->check(CLI::Range(-1, INT_MAX));
+  sub->add_option("--max-grpc-memory", flags->max_grpc_memory,
+                  "Bytes gRPC may hold for requests being received and served at once; near it, "
+                  "new calls are refused with RESOURCE_EXHAUSTED (-1: no limit)")
+      ->check(CLI::Range(int64_t{-1}, INT64_MAX));
   sub->add_option("--max-send-message-size", flags->max_send_message_size,
                   "Largest answer in bytes (-1: no limit; YAML grpc_server_options: "
                   "grpc.max_send_message_length)")

@@ -592,6 +592,7 @@ StatusOr<std::unique_ptr<ReplicaServer>> ReplicaServer::Start(
        .port = options.port,
        .max_receive_message_bytes = options.max_receive_message_bytes,
        .max_send_message_bytes = options.max_send_message_bytes,
+       .max_memory_bytes = options.max_memory_bytes,
        .tls = options.tls,
        .reflection = options.reflection},
       [&](grpc::ServerBuilder& builder) { server->services_->Register(builder); },

@@ -20,6 +20,7 @@
 #include "src/config/grpc_server_options.h"
 #include "src/replica/batcher.h"
 #include "src/replica/runtime.h"
+#include "src/rpc/server.h"
 
 namespace grpc {
 class Server;
@@ -42,6 +43,8 @@ class ReplicaServer {
     // Larger requests are refused by gRPC with RESOURCE_EXHAUSTED; -1: no limit.
     int max_receive_message_bytes = kDefaultMaxReceiveMessageBytes;
     int max_send_message_bytes = -1;
+    // gRPC's memory quota for the server (rpc::ServerOptions::max_memory_bytes); -1: no limit.
+    int64_t max_memory_bytes = rpc::kDefaultMaxMemoryBytes;
     // Requests with more documents are refused with RESOURCE_EXHAUSTED before they are
     // parsed; 0: no limit.
     int max_docs_per_request = kDefaultMaxDocsPerRequest;

@@ -1,6 +1,7 @@
 #include "src/rpc/server.h"
 
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 
 #include "absl/strings/str_cat.h"
 #include "src/rpc/reflection.h"
@@ -31,6 +32,11 @@ StatusOr<std::unique_ptr<grpc::Server>> StartServer(
   builder.SetMaxSendMessageSize(options.max_send_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  if (options.max_memory_bytes > 0) {
+    grpc::ResourceQuota quota("shoal-server");  // the built server keeps a reference
+    quota.Resize(static_cast<size_t>(options.max_memory_bytes));
+    builder.SetResourceQuota(quota);
+  }
   register_services(builder);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || *port == 0) {

@@ -6,6 +6,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,11 +17,20 @@
 
 namespace shoal::rpc {
 
+// ServerOptions::max_memory_bytes by default: room for 16 requests of the default 64 MiB size
+// limit at once.
+inline constexpr int64_t kDefaultMaxMemoryBytes = int64_t{1} << 30;
+
 struct ServerOptions {
   std::string host = "0.0.0.0";
   int port = 0;  // 0: any free port
   int max_receive_message_bytes = 4 << 20;
   int max_send_message_bytes = -1;  // -1: no limit
+  // gRPC's memory quota (grpc::ResourceQuota) for the server: the bytes its transport holds for
+  // calls being received and not yet released. Near it, new calls are refused (the client sees
+  // RESOURCE_EXHAUSTED, "RST_STREAM with error code 11"), so that many large requests at once
+  // cannot exhaust the process. -1: no limit.
+  int64_t max_memory_bytes = kDefaultMaxMemoryBytes;
   TlsFiles tls;
   bool reflection = true;  // grpc.reflection.v1alpha
 };

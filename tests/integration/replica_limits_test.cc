@@ -106,6 +106,32 @@ TEST(ReplicaLimitsTest, ARequestOverTheSizeLimitIsRefusedAndTheReplicaKeepsServi
   EXPECT_TRUE(passed.ok()) << passed.error_message();
 }
 
+TEST(ReplicaLimitsTest, ManyLargeRequestsAtOnceAreRefusedPastTheMemoryQuota) {
+  // 48 requests of 8 MiB at once (384 MiB) against a replica whose gRPC may hold 64 MiB: without
+  // a quota it took them all (and 1.5 GB for 64 requests of 12 MB).
+  auto replica = StartExecutor({"--uses", "Sleep", "--uses-with", R"({"ms": 50})",
+                                "--max-grpc-memory", std::to_string(64 << 20)});
+  ASSERT_NE(replica, nullptr);
+  const jina::DataRequestProto big = Request(1, 8 << 20);
+  std::vector<grpc::Status> statuses(48);
+  std::vector<std::thread> senders;
+  for (size_t i = 0; i < statuses.size(); ++i) {
+    senders.emplace_back([&, i] { statuses[i] = Send(replica->address(), big); });
+  }
+  for (std::thread& sender : senders) sender.join();
+  int refused = 0;
+  for (const grpc::Status& status : statuses) {
+    if (status.ok()) continue;
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+    ++refused;
+  }
+  EXPECT_GT(refused, 0);
+  // One at a time they fit, and the replica serves on.
+  grpc::Status alone = Send(replica->address(), big);
+  EXPECT_TRUE(alone.ok()) << alone.error_message();
+  EXPECT_TRUE(Send(replica->address(), Request(3)).ok());
+}
+
 TEST(ReplicaLimitsTest, TooManyDocumentsAreRefusedBeforeTheExecutorSeesThem) {
   auto replica = StartExecutor({"--uses", "Echo", "--name", "echo/rep-0"});
   ASSERT_NE(replica, nullptr);
