@@ -319,7 +319,7 @@ Command AddExecutorCommand(CLI::App& app) {
       ->check(CLI::Range(-1, INT_MAX));
   sub->add_option("--max-grpc-memory", flags->max_grpc_memory,
                   "Bytes gRPC may hold for requests being received and served at once; near it, "
-                  "new calls are refused with RESOURCE_EXHAUSTED (-1: no limit)")
+                  "new calls are refused with RESOURCE_EXHAUSTED (0 or -1: no limit)")
       ->check(CLI::Range(int64_t{-1}, INT64_MAX));
   sub->add_option("--max-send-message-size", flags->max_send_message_size,
                   "Largest answer in bytes (-1: no limit; YAML grpc_server_options: "

@@ -29,7 +29,7 @@ struct ServerOptions {
   // gRPC's memory quota (grpc::ResourceQuota) for the server: the bytes its transport holds for
   // calls being received and not yet released. Near it, new calls are refused (the client sees
   // RESOURCE_EXHAUSTED, "RST_STREAM with error code 11"), so that many large requests at once
-  // cannot exhaust the process. -1: no limit.
+  // cannot exhaust the process. 0 or -1: no limit.
   int64_t max_memory_bytes = kDefaultMaxMemoryBytes;
   TlsFiles tls;
   bool reflection = true;  // grpc.reflection.v1alpha
