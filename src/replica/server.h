@@ -43,7 +43,7 @@ class ReplicaServer {
     // Larger requests are refused by gRPC with RESOURCE_EXHAUSTED; -1: no limit.
     int max_receive_message_bytes = kDefaultMaxReceiveMessageBytes;
     int max_send_message_bytes = -1;
-    // gRPC's memory quota for the server (rpc::ServerOptions::max_memory_bytes); -1: no limit.
+    // gRPC's memory quota for the server (rpc::ServerOptions::max_memory_bytes); 0 or -1: none.
     int64_t max_memory_bytes = rpc::kDefaultMaxMemoryBytes;
     // Requests with more documents are refused with RESOURCE_EXHAUSTED before they are
     // parsed; 0: no limit.
