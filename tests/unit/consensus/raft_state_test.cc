@@ -63,15 +63,19 @@ class RaftStateTest : public ::testing::Test {
     };
   }
 
-  // Picks `count` free loopback ports for members that bootstrap with fixed addresses.
+  // Picks `count` free loopback ports for members that bootstrap with fixed addresses. The
+  // probes hold their ports until all are picked: a port freed at once could be picked again
+  // (two members on one address: "duplicate address in configuration").
   void PickAddresses(int count) {
+    std::vector<std::unique_ptr<RaftNode>> probes;
     for (int i = 0; i < count; ++i) {
       StatusOr<std::unique_ptr<RaftNode>> probe = RaftNode::Start(OptionsFor(i, "127.0.0.1:0"));
       ASSERT_TRUE(probe.ok()) << probe.status();
       peers_[absl::StrCat("n", i)] = (*probe)->address();
-      probe->reset();
-      std::filesystem::remove_all(Dir(i));
+      probes.push_back(std::move(probe).value());
     }
+    probes.clear();
+    for (int i = 0; i < count; ++i) std::filesystem::remove_all(Dir(i));
   }
 
   // Starts member i with the peer list (it bootstraps, joins or waits as RaftNode decides).
