@@ -261,8 +261,7 @@ class InMemoryExactNNIndex:
                              f"{', '.join(self._vector_fields) or 'none'})")
 
     def _search_vectors(self, search_field):
-        self._check_field(search_field)
-        vectors = self._vectors[search_field]
+        vectors = self._vectors[search_field]  # find() and find_batched() checked the name
         if len(vectors) != len(self._docs):
             missing = next(d.id for d in self._docs if vectors.row_of(d.id) is None)
             raise ValueError(
